@@ -1,0 +1,12 @@
+"""Every side effect of a case: read model, audit trail, tasks, documents, notifications."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from service.settings import Settings
+
+
+def build_activities(engine: Engine, settings: Settings) -> list:
+    """The activity callables the worker registers, bound to this process's database."""
+    return []

@@ -1,0 +1,62 @@
+"""Liveness and readiness for operators and orchestrators (no sign-in, no case data)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from service.models import WorkerHeartbeat
+from service.worker import HEARTBEAT_STALE_SECONDS
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    """The process is alive and serving requests."""
+    return {"status": "alive"}
+
+
+def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str]]:
+    settings = request.app.state.settings
+    try:
+        with Session(request.app.state.engine) as session:
+            session.exec(text("SELECT 1"))
+            cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
+            beats = session.exec(
+                select(WorkerHeartbeat).where(WorkerHeartbeat.task_queue == settings.temporal_task_queue)
+            ).all()
+    except Exception as exc:  # any failure means "not ready"
+        return (False, f"database does not answer ({type(exc).__name__})"), (False, "unknown: no database")
+    fresh = [b for b in beats if _aware(b.last_seen) >= cutoff]
+    if fresh:
+        worker = (True, f"{len(fresh)} worker(s) polling {settings.temporal_task_queue}")
+    else:
+        worker = (False, f"no worker has reported polling {settings.temporal_task_queue} in the last "
+                  f"{HEARTBEAT_STALE_SECONDS:.0f} s")
+    return (True, "ok"), worker
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive UTC
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers, Temporal answers and a worker polls the task queue."""
+    (db_ok, db_msg), (worker_ok, worker_msg) = await asyncio.to_thread(_database_and_worker, request)
+    temporal_ok, temporal_msg = await request.app.state.temporal.healthy()
+    checks = {
+        "database": {"ready": db_ok, "detail": db_msg},
+        "temporal": {"ready": temporal_ok, "detail": temporal_msg},
+        "worker": {"ready": worker_ok, "detail": worker_msg},
+    }
+    ready = db_ok and temporal_ok and worker_ok
+    not_ready = [name for name, check in checks.items() if not check["ready"]]
+    body = {"status": "ready" if ready else "not ready", "not_ready": not_ready, "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)

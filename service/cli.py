@@ -1,0 +1,165 @@
+"""The `rapid-review` command: dev, api, worker, db upgrade, users add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+
+from service.settings import Settings, SettingsError, load_settings
+
+EMBEDDED_WARNING = (
+    "NOTE: the embedded Temporal server keeps workflow state IN MEMORY ONLY. Stopping `rapid-review dev` "
+    "loses every running case's workflow (the database keeps users, the case index and the audit trail). "
+    "Set TEMPORAL_ADDRESS to use a persistent Temporal server."
+)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.exit(f"rapid-review: cannot start: {exc}")
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Everything in one process tree on the embedded default."""
+    from service.runner import prepare_database, serve_parts, start_embedded_temporal, stop_process
+
+    settings = _settings()
+    if settings.is_production:
+        sys.exit("rapid-review: `dev` refuses to run with RAPID_REVIEW_MODE=production")
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    prepare_database(settings)
+    credentials = _demo_credentials(settings)
+
+    temporal = None
+    if not settings.temporal_address:
+        temporal, address = start_embedded_temporal()
+        settings = settings.model_copy(update={"temporal_address": address})
+        print(f"Embedded Temporal server on {address}.")
+        print(EMBEDDED_WARNING)
+    else:
+        print(f"Using the Temporal server at {settings.temporal_address} (TEMPORAL_ADDRESS).")
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    print(f"Database: {settings.sqlalchemy_url}")
+    print("Demo sign-ins (username / password), also in var/demo-credentials.txt:")
+    for username, password in credentials.items():
+        print(f"  {username:20} {password}")
+    print(f"Open {url}/ (pages), {url}/docs (API), {url}/readyz (readiness). Ctrl-C stops everything.")
+    try:
+        asyncio.run(serve_parts(settings, api=True, worker=True, scheduler=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_process(temporal)
+    print("Stopped.")
+    return 0
+
+
+def _demo_credentials(settings: Settings) -> dict[str, str]:
+    """Create the demo users on first run; afterwards read back the passwords kept for the developer."""
+    import json
+
+    from service.accounts import create_demo_users
+    from service.db import engine_for, session_scope
+    from service.models import User
+
+    path = settings.var_dir / "demo-credentials.txt"
+    engine = engine_for(settings.sqlalchemy_url)
+    with session_scope(engine) as session:
+        has_users = session.exec(User.__table__.select().limit(1)).first() is not None
+        if not has_users:
+            credentials = create_demo_users(session)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(credentials, handle, indent=1)
+            return credentials
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from service.runner import serve_parts
+
+    settings = _settings()
+    asyncio.run(serve_parts(settings, api=True, worker=False, scheduler=not args.no_scheduler))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from service.runner import serve_parts
+
+    settings = _settings()
+    asyncio.run(serve_parts(settings, api=False, worker=True, scheduler=False))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from service.runner import prepare_database
+
+    settings = _settings()
+    prepare_database(settings)
+    print(f"Database is at the newest schema: {settings.sqlalchemy_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from service.accounts import AccountError, create_user
+    from service.db import engine_for, session_scope
+
+    settings = _settings()
+    password = os.environ.get("RAPID_REVIEW_NEW_PASSWORD") or getpass.getpass(f"Password for {args.username}: ")
+    try:
+        with session_scope(engine_for(settings.sqlalchemy_url)) as session:
+            user = create_user(
+                session,
+                username=args.username,
+                full_name=args.full_name,
+                email=args.email,
+                role=args.role,
+                password=password,
+                agency=args.agency,
+                seat=args.seat,
+            )
+            print(f"Created user {user.username} ({user.role}) with id {user.id}")
+    except AccountError as exc:
+        print(f"rapid-review: user not created: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rapid-review", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run everything locally (embedded Temporal, SQLite in ./var)").set_defaults(
+        func=cmd_dev
+    )
+    api = sub.add_parser("api", help="run the API and web pages (and the scheduler)")
+    api.add_argument("--no-scheduler", action="store_true", help="do not run the periodic jobs here")
+    api.set_defaults(func=cmd_api)
+    sub.add_parser("worker", help="run the Temporal worker").set_defaults(func=cmd_worker)
+    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
+    users = sub.add_parser("users", help="user commands").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="create a user (password from RAPID_REVIEW_NEW_PASSWORD or a prompt)")
+    add.add_argument("username")
+    add.add_argument("--full-name", required=True)
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True)
+    add.add_argument("--agency")
+    add.add_argument("--seat")
+    add.set_defaults(func=cmd_users_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Settings read from environment variables, in one place.
+
+In ``dev`` mode every secret that is missing is generated once and kept in ``var/secrets.json`` so a
+newcomer can start the service with no configuration. In ``production`` mode a missing secret stops
+start-up with a message naming the variable: silently generating a key there would make every
+encrypted workflow payload unreadable after the next restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+REQUIRED_IN_PRODUCTION = (
+    "DATABASE_URL",
+    "TEMPORAL_ADDRESS",
+    "RAPID_REVIEW_ENCRYPTION_KEY",
+    "SECRET_KEY",
+)
+
+
+class Settings(BaseSettings):
+    """Every field is read from the environment variable of the same name in upper case."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    rapid_review_mode: Literal["dev", "production"] = "dev"
+    rapid_review_var_dir: Path = Path("var")
+    rapid_review_partnership_name: str = "Demo Local Safeguarding Children Partnership"
+    rapid_review_public_url: str = "http://127.0.0.1:8000"
+    rapid_review_document_dir: Path | None = None
+
+    database_url: str | None = None
+
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "rapid-review"
+
+    rapid_review_encryption_key: str | None = Field(default=None, repr=False)
+    secret_key: str | None = Field(default=None, repr=False)
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_from: str = "rapid-review@localhost"
+    smtp_starttls: bool = True
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def is_production(self) -> bool:
+        return self.rapid_review_mode == "production"
+
+    @property
+    def var_dir(self) -> Path:
+        return self.rapid_review_var_dir
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+        url = self.database_url or f"sqlite:///{self.var_dir / 'rapid_review.db'}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+
+    @property
+    def document_dir(self) -> Path:
+        return self.rapid_review_document_dir or self.var_dir / "documents"
+
+    @property
+    def encryption_key_bytes(self) -> bytes:
+        return decode_encryption_key(self.rapid_review_encryption_key or "")
+
+
+def decode_encryption_key(value: str) -> bytes:
+    """An AES-256 key given as URL-safe base64 of 32 bytes."""
+    try:
+        key = base64.urlsafe_b64decode(value.encode())
+    except (ValueError, TypeError) as exc:
+        raise SettingsError("RAPID_REVIEW_ENCRYPTION_KEY is not valid base64") from exc
+    if len(key) != 32:
+        raise SettingsError(
+            "RAPID_REVIEW_ENCRYPTION_KEY must be 32 bytes of URL-safe base64 (AES-256); "
+            f"it decodes to {len(key)} bytes"
+        )
+    return key
+
+
+def new_encryption_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _dev_secrets(var_dir: Path) -> dict[str, str]:
+    """Secrets generated on the first dev start and reused afterwards (file readable by owner only)."""
+    path = var_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    var_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        "RAPID_REVIEW_ENCRYPTION_KEY": new_encryption_key(),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read, complete and check the settings; raise SettingsError naming what is wrong."""
+    settings = Settings(**overrides)
+    if settings.is_production:
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(settings, name.lower())]
+        if missing:
+            raise SettingsError(
+                "Production mode needs these environment variables, which are not set: " + ", ".join(missing)
+            )
+    else:
+        generated = {}
+        if not settings.rapid_review_encryption_key or not settings.secret_key:
+            generated = _dev_secrets(settings.var_dir)
+        settings = settings.model_copy(
+            update={
+                "rapid_review_encryption_key": settings.rapid_review_encryption_key
+                or generated["RAPID_REVIEW_ENCRYPTION_KEY"],
+                "secret_key": settings.secret_key or generated["SECRET_KEY"],
+            }
+        )
+    decode_encryption_key(settings.rapid_review_encryption_key or "")
+    if settings.is_production and len(settings.secret_key or "") < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 characters in production mode")
+    return settings
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own with load_settings)."""
+    return load_settings()

@@ -1,0 +1,75 @@
+"""The Temporal worker: runs the case workflows and their activities, and reports its own liveness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from service.db import session_scope
+from service.models import WorkerHeartbeat
+from service.settings import Settings
+from workflows import WORKFLOWS
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_STALE_SECONDS = 20.0
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
+    from activities import build_activities
+
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(engine, settings),
+        activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
+    )
+
+
+def record_heartbeat(engine: Engine, worker_id: str, task_queue: str) -> None:
+    with session_scope(engine) as session:
+        row = session.get(WorkerHeartbeat, worker_id)
+        if row is None:
+            row = WorkerHeartbeat(worker_id=worker_id, task_queue=task_queue, last_seen=datetime.now(UTC))
+        row.last_seen = datetime.now(UTC)
+        session.add(row)
+
+
+def forget_heartbeat(engine: Engine, worker_id: str) -> None:
+    with session_scope(engine) as session:
+        row = session.get(WorkerHeartbeat, worker_id)
+        if row is not None:
+            session.delete(row)
+
+
+async def run_worker(client: Client, settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set; while the worker polls, a heartbeat row says so."""
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(stop):x}"
+    worker = build_worker(client, settings, engine)
+
+    async def heartbeat() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(record_heartbeat, engine, worker_id, settings.temporal_task_queue)
+            except Exception:  # a database blip must not stop the worker; readyz will show it
+                log.warning("worker heartbeat could not be written", exc_info=True)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async with worker:
+        beat = asyncio.create_task(heartbeat())
+        log.info("worker polling task queue %s", settings.temporal_task_queue)
+        try:
+            await stop.wait()
+        finally:
+            beat.cancel()
+            await asyncio.to_thread(forget_heartbeat, engine, worker_id)

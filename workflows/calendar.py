@@ -1,0 +1,89 @@
+"""The working-day calendar: Monday to Friday, less England and Wales bank holidays, less closure days.
+
+Pure and deterministic (no I/O, no clock): the ``holidays`` package computes bank holidays from
+rules and its own tables, so the same dates come out inside the workflow sandbox, on replay and in
+the service. Statutory time limits are counted with it ("within 15 working days of ...").
+"""
+
+from __future__ import annotations
+
+import calendar as _stdlib_calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+
+
+@lru_cache(maxsize=64)
+def bank_holidays(year: int) -> dict[date, str]:
+    """England and Wales bank holidays of ``year`` (including substitute days and one-off ones)."""
+    found = holidays.country_holidays("GB", subdiv="ENG", years=[year], categories=("public",))
+    return {day: name for day, name in found.items() if day.weekday() < 5}
+
+
+@dataclass(frozen=True)
+class WorkingDayCalendar:
+    """Working days for one partnership; ``closure_days`` are the extra days it adds."""
+
+    closure_days: frozenset[date] = field(default_factory=frozenset)
+
+    def closed_because(self, day: date) -> str | None:
+        """Why ``day`` is not a working day, or None if it is one."""
+        if day.weekday() >= 5:
+            return "weekend"
+        holiday = bank_holidays(day.year).get(day)
+        if holiday:
+            return f"bank holiday: {holiday}"
+        if day in self.closure_days:
+            return "partnership closure day"
+        return None
+
+    def is_working_day(self, day: date) -> bool:
+        return self.closed_because(day) is None
+
+    def add_working_days(self, start: date, days: int) -> date:
+        """The ``days``-th working day after ``start`` (``start`` itself is day 0 and not counted).
+
+        ``days`` may be negative to count back. With ``days == 0`` the answer is ``start`` when it is a
+        working day, otherwise the next working day.
+        """
+        step = 1 if days >= 0 else -1
+        remaining = abs(days)
+        current = start
+        if remaining == 0:
+            while not self.is_working_day(current):
+                current += timedelta(days=1)
+            return current
+        while remaining:
+            current += timedelta(days=step)
+            if self.is_working_day(current):
+                remaining -= 1
+        return current
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days after ``start`` up to and including ``end``; negative when ``end`` is earlier.
+
+        ``working_days_between(today, due)`` is the number of working days left: 0 means due today,
+        -2 means two working days overdue.
+        """
+        if end == start:
+            return 0
+        sign = 1 if end > start else -1
+        low, high = (start, end) if sign == 1 else (end, start)
+        count = 0
+        current = low
+        while current < high:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                count += 1
+        return sign * count
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day ``months`` later, clipped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
+    month_index = start.month - 1 + months
+    year = start.year + month_index // 12
+    month = month_index % 12 + 1
+    last_day = _stdlib_calendar.monthrange(year, month)[1]
+    return date(year, month, min(start.day, last_day))

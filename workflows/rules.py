@@ -1,0 +1,61 @@
+"""The partnership's process rules: every statutory figure is a setting with the brief's default.
+
+A case is started with the rules in force that day (they are part of its workflow input), so a later
+change of settings never rewrites the deadlines of a running case behind its back.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from workflows.calendar import WorkingDayCalendar
+
+# The source of each figure, shown beside every deadline ("every deadline names the rule it came from").
+RULE_NOTIFICATION = (
+    "Notify the National Panel within {n} working days of becoming aware of a serious incident "
+    "(Children Act 2004 s16C; Working Together to Safeguard Children 2023, ch. 5)"
+)
+RULE_RAPID_REVIEW = (
+    "Rapid review to the National Panel within {n} working days of the {start} "
+    "(Working Together 2023, ch. 5; National Panel guidance 2022/2025)"
+)
+RULE_MILESTONE = "Partnership milestone: {what} by working day {n} of the {total}-day rapid review window (local setting)"
+RULE_PANEL_REPLY = "National Panel reply expected within about {n} working days of submission (local setting)"
+RULE_CSPR = (
+    "Local CSPR completed and published within {n} months of the decision to undertake it "
+    "(Working Together 2023, ch. 5)"
+)
+RULE_PUBLICATION_NOTICE = (
+    "Final report to the National Panel and the Secretary of State at least {n} working days before "
+    "publication (SI 2018/789 reg. 14)"
+)
+RULE_ONE_YEAR_ON = "Learning workshop one year after publication (partnership practice)"
+
+
+class Milestones(BaseModel):
+    """Working day (of the rapid review window) by which each internal step is expected."""
+
+    information_requests: int = Field(1, ge=1, le=30)
+    agency_returns: int = Field(7, ge=1, le=30)
+    panel: int = Field(10, ge=1, le=30)
+    decision_sheet: int = Field(12, ge=1, le=30)
+    sign_off: int = Field(15, ge=1, le=30)
+
+
+class ProcessRules(BaseModel):
+    notification_working_days: int = Field(5, ge=1, le=30)
+    rapid_review_working_days: int = Field(15, ge=1, le=60)
+    rapid_review_clock_start: Literal["notification", "awareness"] = "notification"
+    milestones: Milestones = Field(default_factory=Milestones)
+    national_panel_reply_working_days: int = Field(10, ge=1, le=60)
+    cspr_months: int = Field(6, ge=1, le=24)
+    cspr_reminder_months: tuple[int, ...] = (3, 5)
+    publication_notice_working_days: int = Field(7, ge=1, le=30)
+    reminder_working_days_before: int = Field(2, ge=0, le=10)
+    closure_days: tuple[date, ...] = ()
+
+    def calendar(self) -> WorkingDayCalendar:
+        return WorkingDayCalendar(frozenset(self.closure_days))
