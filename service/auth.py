@@ -16,7 +16,7 @@ from workflows.vocabulary import Role
 
 password_hash = PasswordHash.recommended()  # Argon2id
 TOKEN_HOURS = 8
-TOKEN_ALGORITHM = "HS256"
+TOKEN_ALGORITHM = "HS256"  # noqa: S105 - algorithm name, not a secret
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 

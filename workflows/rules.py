@@ -22,7 +22,9 @@ RULE_RAPID_REVIEW = (
     "Rapid review to the National Panel within {n} working days of the {start} "
     "(Working Together 2023, ch. 5; National Panel guidance 2022/2025)"
 )
-RULE_MILESTONE = "Partnership milestone: {what} by working day {n} of the {total}-day rapid review window (local setting)"
+RULE_MILESTONE = (
+    "Partnership milestone: {what} by working day {n} of the {total}-day rapid review window (local setting)"
+)
 RULE_PANEL_REPLY = "National Panel reply expected within about {n} working days of submission (local setting)"
 RULE_CSPR = (
     "Local CSPR completed and published within {n} months of the decision to undertake it "

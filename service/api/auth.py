@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from service.auth import CurrentUser, DbSession, TOKEN_HOURS, authenticate, issue_token
+from service.auth import TOKEN_HOURS, CurrentUser, DbSession, authenticate, issue_token
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
 class Token(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - OAuth2 token type, not a secret
     expires_in: int = TOKEN_HOURS * 3600
 
 
