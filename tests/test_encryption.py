@@ -1,0 +1,96 @@
+"""Case data never reaches Temporal in clear text; auditors can decode it through the codec endpoint."""
+
+import uuid
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+from temporalio.common import WorkflowIDReusePolicy
+
+from service.settings import Settings
+from service.settings import new_encryption_key
+from service.temporal import ENCODING, EncryptionCodec
+from tests.conftest import TEST_KEY
+from workflows.models import Actor, CaseInput
+from workflows.vocabulary import Role
+
+PSEUDONYM = "Pseudonym-Zebedee"
+SUMMARY = "Summary-text-that-must-never-be-readable-on-the-Temporal-server"
+
+
+def sample_case(reference: str) -> CaseInput:
+    return CaseInput(
+        reference=reference,
+        pseudonym=PSEUDONYM,
+        age_band="under 1",
+        summary=SUMMARY,
+        incident_date=date(2026, 11, 2),
+        awareness_date=date(2026, 11, 3),
+        referring_agency="police",
+        referrer=Actor(user_id=1, name="Referrer", role=Role.business_unit),
+        partnership_name="Test partnership",
+    )
+
+
+async def test_raw_history_holds_no_case_data_in_clear(temporal_env, case_worker):
+    from workflows.rapid_review import RapidReviewWorkflow
+
+    reference = f"RR-ENC-{uuid.uuid4().hex[:6]}"
+    handle = await temporal_env.client.start_workflow(
+        RapidReviewWorkflow.run, sample_case(reference), id=reference, task_queue=case_worker,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    # Read the history straight from the server, with no codec in between.
+    raw = await temporal_env.client.workflow_service.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(namespace=temporal_env.client.namespace, execution={"workflow_id": reference})
+    )
+    blob = raw.SerializeToString()
+    assert len(raw.history.events) > 0
+    assert PSEUDONYM.encode() not in blob
+    assert SUMMARY.encode() not in blob
+    assert ENCODING in blob, "payloads should carry the encrypted encoding marker"
+
+    # Through the client's codec the same history reads back in full.
+    decoded = await handle.fetch_history()
+    started = decoded.events[0].workflow_execution_started_event_attributes
+    plain = await EncryptionCodec(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes).decode(
+        started.input.payloads
+    )
+    assert PSEUDONYM.encode() in plain[0].data
+    await handle.terminate("test finished")
+
+
+async def test_codec_rejects_tampering_and_unknown_keys():
+    codec = EncryptionCodec(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes)
+    sealed = (await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'"Julie"')]))[0]
+    assert b"Julie" not in sealed.data
+    tampered = Payload()
+    tampered.CopyFrom(sealed)
+    tampered.data = sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
+    with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
+        await codec.decode([tampered])
+    other = EncryptionCodec(Settings(rapid_review_encryption_key=new_encryption_key()).encryption_key_bytes)
+    with pytest.raises(ValueError, match="unknown key id"):
+        await other.decode([sealed])
+
+
+def test_codec_endpoints_for_auditors_only(api_client: TestClient, sign_in):
+    body = json_format.MessageToJson(Payloads(payloads=[Payload(metadata={"encoding": b"json/plain"}, data=b'"Jo"')]))
+    auditor = sign_in("auditor")
+    encoded = api_client.post("/codec/encode", content=body, headers=auditor)
+    assert encoded.status_code == 200, encoded.text
+    assert "Jo" not in encoded.text
+    decoded = api_client.post("/codec/decode", content=encoded.text, headers=auditor)
+    assert decoded.status_code == 200
+    payload = json_format.Parse(decoded.text, Payloads()).payloads[0]
+    assert payload.data == b'"Jo"'
+
+    chair = sign_in("panel.chair")
+    assert api_client.post("/codec/decode", content=encoded.text, headers=chair).status_code == 403
+    assert api_client.post("/codec/decode", content=encoded.text).status_code == 401
+    bad = api_client.post("/codec/decode", content="not json", headers=auditor)
+    assert bad.status_code == 400
+    assert "payloads" in bad.json()["detail"]
