@@ -10,8 +10,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.common import WorkflowIDReusePolicy
 
-from service.settings import Settings
-from service.settings import new_encryption_key
+from service.settings import Settings, new_encryption_key
 from service.temporal import ENCODING, EncryptionCodec
 from tests.conftest import TEST_KEY
 from workflows.models import Actor, CaseInput
@@ -45,7 +44,9 @@ async def test_raw_history_holds_no_case_data_in_clear(temporal_env, case_worker
     )
     # Read the history straight from the server, with no codec in between.
     raw = await temporal_env.client.workflow_service.get_workflow_execution_history(
-        GetWorkflowExecutionHistoryRequest(namespace=temporal_env.client.namespace, execution={"workflow_id": reference})
+        GetWorkflowExecutionHistoryRequest(
+            namespace=temporal_env.client.namespace, execution={"workflow_id": reference}
+        )
     )
     blob = raw.SerializeToString()
     assert len(raw.history.events) > 0
