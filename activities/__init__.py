@@ -8,5 +8,11 @@ from service.settings import Settings
 
 
 def build_activities(engine: Engine, settings: Settings) -> list:
-    """The activity callables the worker registers, bound to this process's database."""
-    return []
+    """The activity callables the worker registers, bound to this process's database and stores."""
+    from activities.case_step import CaseStepActivities
+    from activities.documents import DocumentActivities
+
+    return [
+        CaseStepActivities(engine).apply_case_step,
+        DocumentActivities(engine, settings.document_dir).issue_document,
+    ]

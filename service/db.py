@@ -24,12 +24,19 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - exercised by every test
+        def _sqlite_pragmas(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below opens transactions
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):
+            # Take the write lock at the start, so a transaction that reads then writes waits its
+            # turn instead of failing with "database is locked" when another writer got in between.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Column, DateTime, Text
 from sqlmodel import Field, SQLModel
@@ -48,3 +48,119 @@ class WorkerHeartbeat(SQLModel, table=True):
     worker_id: str = Field(primary_key=True, max_length=120)
     task_queue: str = Field(max_length=200, index=True)
     last_seen: datetime = Field(sa_column=ts_column())
+
+
+class CaseRecord(SQLModel, table=True):
+    """The read model of a case, kept current by the workflow's activities (lists never ask Temporal)."""
+
+    __tablename__ = "case_record"
+
+    reference: str = Field(primary_key=True, max_length=40)
+    pseudonym: str = Field(max_length=60)
+    stage: str = Field(max_length=40, index=True)
+    opened_on: date = Field(index=True)
+    year: int = Field(index=True)
+    awareness_date: date
+    notified_on: date | None = None
+    rapid_review_due: date | None = None
+    next_deadline_title: str | None = Field(default=None, max_length=200)
+    next_deadline_due: date | None = Field(default=None, index=True)
+    next_deadline_rule: str | None = Field(default=None, max_length=500)
+    late: bool = Field(default=False, index=True)
+    escalated: bool = False
+    recommendation: str | None = Field(default=None, max_length=40)
+    decision_sheet_version: int = 0
+    submitted_on: date | None = None
+    practice_review_stage: str | None = Field(default=None, max_length=40)
+    closed_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    outcome: str | None = Field(default=None, max_length=500)
+    referred_by: int | None = None
+    referring_agency: str | None = Field(default=None, max_length=80)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class CaseAgency(SQLModel, table=True):
+    """Which agencies are invited to a case (an agency member sees only these cases)."""
+
+    __tablename__ = "case_agency"
+
+    case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
+    agency: str = Field(primary_key=True, max_length=80, index=True)
+
+
+class Task(SQLModel, table=True):
+    """Something a person must do, issued by a workflow step; inboxes and dashboards read this table."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    case_reference: str = Field(max_length=40, index=True)
+    kind: str = Field(max_length=40)
+    title: str = Field(max_length=200)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    assignee_role: str = Field(max_length=40, index=True)
+    assignee_agency: str | None = Field(default=None, max_length=80)
+    assignee_seat: str | None = Field(default=None, max_length=20)
+    assignee_user_id: int | None = None
+    due_date: date | None = Field(default=None, index=True)
+    status: str = Field(default="open", max_length=20, index=True)
+    action: str | None = Field(default=None, max_length=60)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    completed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    completed_by: int | None = None
+    outcome: str | None = Field(default=None, max_length=500)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only audit trail. Each row carries the hash of the previous one (a hash chain), so an
+    edit or a deletion anywhere is found by walking the chain."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=ts_column())
+    actor_id: int | None = None
+    actor_role: str = Field(max_length=40)
+    action: str = Field(max_length=80)
+    case_reference: str | None = Field(default=None, max_length=40, index=True)
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    request_id: str | None = Field(default=None, max_length=80)
+    event_key: str | None = Field(default=None, max_length=200, unique=True)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The end of the audit chain; updating it first serialises appends on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(default="0" * 64, max_length=64)
+
+
+class AppliedStep(SQLModel, table=True):
+    """Workflow steps whose effects are in the database: a retried activity finds its key and stops."""
+
+    __tablename__ = "applied_step"
+
+    key: str = Field(primary_key=True, max_length=200)
+    applied_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class Document(SQLModel, table=True):
+    """One issued version of a document: immutable, with the SHA-256 of each file."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    case_reference: str = Field(max_length=40, index=True)
+    kind: str = Field(max_length=60)
+    title: str = Field(max_length=200)
+    version: int
+    html_path: str = Field(max_length=500)
+    pdf_path: str = Field(max_length=500)
+    html_sha256: str = Field(max_length=64)
+    pdf_sha256: str = Field(max_length=64)
+    issued_by: str = Field(max_length=200)
+    issued_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from service.db import session_scope
 from service.models import WorkerHeartbeat
@@ -24,7 +25,15 @@ HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_STALE_SECONDS = 20.0
 
 
-def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
+# `holidays` is passed through so the sandbox never re-imports it (workflows read only the table
+# that workflows.calendar builds at import).
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("holidays", "dateutil", "six")
+)
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine, **options) -> Worker:
+    """The one worker configuration (the service, the tests and the benchmarks all use it)."""
     from activities import build_activities
 
     return Worker(
@@ -33,6 +42,8 @@ def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
         workflows=WORKFLOWS,
         activities=build_activities(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
+        workflow_runner=WORKFLOW_RUNNER,
+        **options,
     )
 
 

@@ -10,11 +10,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from service.db import make_engine, upgrade
 from service.runner import temporal_server_binary
-from service.settings import Settings, load_settings, new_encryption_key
+from service.settings import Settings, load_settings
 from service.temporal import data_converter
 from tests.postgres import create_database, drop_database, throwaway_cluster
 
-TEST_KEY = new_encryption_key()
+# A fixed, test-only key: the histories stored under tests/histories/ were recorded with it.
+TEST_KEY = "dGVzdC1vbmx5LWtleS1mb3ItcmVwbGF5LWhpc3Rvcnk="
 
 
 @pytest.fixture(scope="session")
@@ -74,22 +75,10 @@ async def temporal_env():
 @pytest.fixture
 async def case_worker(temporal_env, settings, engine):
     """A worker for the case workflows on its own task queue, bound to this test's database."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from temporalio.worker import Worker
-
-    from activities import build_activities
-    from workflows import WORKFLOWS
+    from service.worker import build_worker
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    settings = settings.model_copy(update={"temporal_task_queue": queue})
-    async with Worker(
-        temporal_env.client,
-        task_queue=queue,
-        workflows=WORKFLOWS,
-        activities=build_activities(engine, settings),
-        activity_executor=ThreadPoolExecutor(4),
-    ):
+    async with build_worker(temporal_env.client, settings.model_copy(update={"temporal_task_queue": queue}), engine):
         yield queue
 
 

@@ -9,17 +9,33 @@ from __future__ import annotations
 
 import calendar as _stdlib_calendar
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from functools import lru_cache
+from datetime import UTC, date, datetime, time, timedelta
 
 import holidays
 
+TABLE_YEARS = range(2015, 2061)
 
-@lru_cache(maxsize=64)
+
+def _weekday_bank_holidays(years) -> dict[int, dict[date, str]]:
+    found = holidays.country_holidays("GB", subdiv="ENG", years=years, categories=("public",))
+    table: dict[int, dict[date, str]] = {year: {} for year in years}
+    for day, name in found.items():
+        if day.weekday() < 5:
+            table[day.year][day] = name
+    return table
+
+
+# Built once when this module is imported, outside the workflow sandbox: `holidays` reads its
+# translation files, which a workflow may not do. Workflows only ever read this table.
+_TABLE = _weekday_bank_holidays(TABLE_YEARS)
+
+
 def bank_holidays(year: int) -> dict[date, str]:
-    """England and Wales bank holidays of ``year`` (including substitute days and one-off ones)."""
-    found = holidays.country_holidays("GB", subdiv="ENG", years=[year], categories=("public",))
-    return {day: name for day, name in found.items() if day.weekday() < 5}
+    """England and Wales bank holidays of ``year`` that fall on weekdays (substitute and one-off days
+    included)."""
+    if year not in _TABLE:
+        raise ValueError(f"the working-day calendar covers {TABLE_YEARS.start}-{TABLE_YEARS.stop - 1}, not {year}")
+    return _TABLE[year]
 
 
 @dataclass(frozen=True)
@@ -87,3 +103,29 @@ def add_months(start: date, months: int) -> date:
     month = month_index % 12 + 1
     last_day = _stdlib_calendar.monthrange(year, month)[1]
     return date(year, month, min(start.day, last_day))
+
+
+def _last_sunday(year: int, month: int) -> date:
+    last = date(year, month, _stdlib_calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - 6) % 7)
+
+
+def london_offset(moment_utc: datetime) -> timedelta:
+    """UK civil time offset at a UTC moment: BST (+1h) from 01:00 UTC on the last Sunday of March to
+    01:00 UTC on the last Sunday of October. Written out because zoneinfo reads files, which the
+    workflow sandbox forbids."""
+    year = moment_utc.year
+    start = datetime.combine(_last_sunday(year, 3), time(1), tzinfo=UTC)
+    end = datetime.combine(_last_sunday(year, 10), time(1), tzinfo=UTC)
+    return timedelta(hours=1) if start <= moment_utc.astimezone(UTC) < end else timedelta(0)
+
+
+def london_date(moment_utc: datetime) -> date:
+    """The date in England at a UTC moment (what 'today' means for a deadline)."""
+    return (moment_utc.astimezone(UTC) + london_offset(moment_utc)).date()
+
+
+def london_moment(day: date, hour: int) -> datetime:
+    """The UTC moment of ``hour``:00 London time on ``day``."""
+    naive_utc = datetime.combine(day, time(hour), tzinfo=UTC)
+    return naive_utc - london_offset(naive_utc - timedelta(hours=1))

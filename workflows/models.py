@@ -1,13 +1,18 @@
-"""Inputs, outputs and state of the case workflows (pydantic, so the data converter can carry them)."""
+"""Inputs, actions, state and effects of the case workflows (pydantic, carried by the data converter)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from workflows.rules import ProcessRules
-from workflows.vocabulary import Role, Seat, Stage
+from workflows.vocabulary import Method, Recommendation, Role, Seat
+
+Text = str  # free text written by people; length limits are on each field
+SHORT = 500
+LONG = 20_000
 
 
 class Actor(BaseModel):
@@ -20,23 +25,380 @@ class Actor(BaseModel):
     seat: Seat | None = None
 
 
-class CaseInput(BaseModel):
-    """What starts a case: the referral."""
+# ---------------------------------------------------------------- the referral that starts a case
+
+
+class Referral(BaseModel):
+    """What a partner submits (the body of POST /api/cases)."""
+
+    pseudonym: str = Field(min_length=1, max_length=60, description="Never the child's name")
+    age_band: Literal["unborn", "under 1", "1-4", "5-9", "10-14", "15-17", "18-24 (care leaver)"]
+    summary: Text = Field(min_length=1, max_length=LONG, description="What happened, as far as known")
+    incident_date: date
+    awareness_date: date = Field(description="When the local authority became aware of the incident")
+    referring_agency: str = Field(min_length=1, max_length=80)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Referral:
+        if self.awareness_date < self.incident_date:
+            raise ValueError("the date of awareness cannot be before the date of the incident")
+        return self
+
+
+class CaseInput(Referral):
+    """The workflow's input: the referral plus who made it and the rules in force that day."""
 
     reference: str
-    pseudonym: str = Field(min_length=1, max_length=60)
-    age_band: str = Field(max_length=40)
-    summary: str = Field(min_length=1, max_length=20_000)
-    incident_date: date
-    awareness_date: date
-    referring_agency: str
     referrer: Actor
     partnership_name: str
     rules: ProcessRules = Field(default_factory=ProcessRules)
 
 
+# ---------------------------------------------------------------- actions (one workflow update each)
+
+
+class Action(BaseModel):
+    """Every action carries its actor and, when the case has missed a deadline, the reason for the delay."""
+
+    actor: Actor
+    delay_reason: Text | None = Field(None, max_length=SHORT)
+
+
+class AcceptReferral(Action):
+    note: Text | None = Field(None, max_length=SHORT)
+
+
+class DeclineReferral(Action):
+    reason: Text = Field(min_length=1, max_length=SHORT)
+
+
+class RecordSinDecision(Action):
+    police_view: Text = Field(min_length=1, max_length=LONG)
+    health_view: Text = Field(min_length=1, max_length=LONG)
+    decision: Literal["notify", "do_not_notify"]
+    rationale: Text = Field(min_length=1, max_length=LONG)
+
+
+class RecordNotification(Action):
+    notified_on: date
+    ofsted_reference: str = Field(min_length=1, max_length=60)
+
+
+class ConvenePanel(Action):
+    panel_date: date
+    invited_agencies: list[str] = Field(min_length=1, max_length=30)
+    research_questions: list[Text] = Field(default_factory=list, max_length=10)
+
+
+class SubmitInformationReturn(Action):
+    involvement: Text = Field(min_length=1, max_length=LONG)
+    chronology: Text = Field(min_length=1, max_length=LONG)
+    analysis: Text = Field(min_length=1, max_length=LONG)
+
+
+class RecordPanelOutcome(Action):
+    held_on: date
+    attendees: list[str] = Field(min_length=1, max_length=60)
+    immediate_actions: list[Text] = Field(default_factory=list, max_length=50)
+    themes: list[str] = Field(default_factory=list, max_length=13)
+    learning: Text = Field(min_length=1, max_length=LONG)
+    recommendation: Recommendation
+    rationale: Text = Field(min_length=1, max_length=LONG)
+
+
+class IssueDecisionSheet(Action):
+    circumstances: Text = Field(min_length=1, max_length=LONG)
+    local_review_criteria_met: bool
+    criteria_notes: Text = Field("", max_length=LONG)
+    national_importance: bool = False
+    recommendation: Recommendation | None = Field(None, description="A revised recommendation, if any")
+    rationale: Text | None = Field(None, max_length=LONG)
+
+
+class SignOff(Action):
+    version: int = Field(ge=1, description="The decision-sheet version being signed off")
+    decision: Literal["approve", "return"]
+    comments: Text | None = Field(None, max_length=LONG)
+
+
+class RecordSubmission(Action):
+    submitted_on: date
+
+
+class RecordNationalPanelResponse(Action):
+    received_on: date
+    content: Text = Field(min_length=1, max_length=LONG)
+    panel_view: Literal["agrees", "local_review", "national_review", "no_further_review"]
+
+
+class ChooseMethodology(Action):
+    decided_on: date
+    methods: list[Method] = Field(min_length=1, max_length=len(Method))
+    reviewer: str = Field(min_length=1, max_length=200)
+    reviewer_kind: Literal["internal", "independent"]
+    lead: str = Field(min_length=1, max_length=200)
+
+
+class CloseCase(Action):
+    reason: Text = Field(min_length=1, max_length=SHORT)
+
+
+# CSPR actions (PracticeReviewWorkflow)
+
+
+class AgreeTermsOfReference(Action):
+    agreed_on: date
+    scope: Text = Field(min_length=1, max_length=LONG)
+    research_questions: list[Text] = Field(default_factory=list, max_length=10)
+
+
+class CommissionReviewer(Action):
+    commissioned_on: date
+    reviewer: str = Field(min_length=1, max_length=200)
+
+
+class RecordLearningEvent(Action):
+    kind: Literal["learning_event", "practitioner_workshop", "family_engagement", "children_young_people"]
+    held_on: date
+    note: Text = Field(min_length=1, max_length=LONG)
+
+
+class SubmitDraftReport(Action):
+    received_on: date
+    note: Text = Field("", max_length=LONG)
+
+
+class SubmitFinalReport(Action):
+    received_on: date
+    recommendations: list[Text] = Field(min_length=1, max_length=50)
+
+
+class SendPublicationNotice(Action):
+    sent_on: date
+
+
+class RecordPublication(Action):
+    published_on: date
+    link: str = Field(min_length=1, max_length=500)
+
+
+class RecordNonPublication(Action):
+    reasons: Text = Field(min_length=1, max_length=LONG)
+    improvements_published_on: date
+
+
+class RecordLearningWorkshop(Action):
+    held_on: date
+    note: Text = Field("", max_length=LONG)
+
+
+class ExtendDeadline(Action):
+    new_due: date
+    reason: Text = Field(min_length=1, max_length=SHORT)
+
+
+# ---------------------------------------------------------------- state
+
+
+class Deadline(BaseModel):
+    """A date someone must act by, the rule it comes from, and what the clock has done about it."""
+
+    key: str
+    title: str
+    due: date
+    rule: str
+    owner: str
+    owner_role: Role
+    owner_agency: str | None = None
+    owner_seat: Seat | None = None
+    status: Literal["open", "met", "missed", "cancelled"] = "open"
+    reminder_dates: list[date] = Field(default_factory=list)
+    reminders_sent: int = 0
+    escalated: bool = False
+    met_on: date | None = None
+    delay_reason: str | None = None
+    working_days_left: int | None = None  # filled in by the state query
+
+
 class StageChange(BaseModel):
-    stage: Stage
+    stage: str
     at: datetime
     by: str
+    role: str
     action: str
+
+
+class Outstanding(BaseModel):
+    """Something waiting on someone: a role, and the agency or seat where that applies."""
+
+    what: str
+    role: Role
+    agency: str | None = None
+    seat: Seat | None = None
+    due: date | None = None
+
+
+class SignOffRecord(BaseModel):
+    seat: Seat
+    version: int
+    decision: Literal["approve", "return"]
+    by: str
+    on: date
+    comments: str | None = None
+
+
+class ProcessState(BaseModel):
+    """What both workflows share: stage, deadlines, flags, history of stage changes, sign-offs."""
+
+    reference: str
+    stage: str
+    deadlines: list[Deadline] = Field(default_factory=list)
+    stage_history: list[StageChange] = Field(default_factory=list)
+    outstanding: list[Outstanding] = Field(default_factory=list)
+    late: bool = False
+    escalated: bool = False
+    unexplained_delays: list[str] = Field(default_factory=list)
+    sign_offs: list[SignOffRecord] = Field(default_factory=list)
+    closed_reason: str | None = None
+    step: int = 0
+
+
+class CaseState(ProcessState):
+    pseudonym: str
+    opened_on: date
+    awareness_date: date
+    referring_agency: str
+    sin_decision: RecordSinDecision | None = None
+    notified_on: date | None = None
+    ofsted_reference: str | None = None
+    window_start: date | None = None
+    panel: ConvenePanel | None = None
+    convened_on: date | None = None
+    returns: dict[str, date] = Field(default_factory=dict)
+    panel_outcome: RecordPanelOutcome | None = None
+    decision_sheet: IssueDecisionSheet | None = None
+    decision_sheet_version: int = 0
+    recommendation: Recommendation | None = None
+    submitted_on: date | None = None
+    national_panel_response: RecordNationalPanelResponse | None = None
+    methodology: ChooseMethodology | None = None
+    practice_review_stage: str | None = None
+    outcome: str | None = None
+
+
+class ReviewInput(BaseModel):
+    """What starts the child PracticeReviewWorkflow."""
+
+    reference: str
+    case_reference: str
+    pseudonym: str
+    partnership_name: str
+    methodology: ChooseMethodology
+    rules: ProcessRules
+
+
+class ReviewState(ProcessState):
+    case_reference: str
+    decided_on: date
+    methods: list[Method]
+    reviewer: str
+    lead: str
+    terms_of_reference: AgreeTermsOfReference | None = None
+    commissioned: CommissionReviewer | None = None
+    learning_events: list[RecordLearningEvent] = Field(default_factory=list)
+    drafts: list[SubmitDraftReport] = Field(default_factory=list)
+    final_report: SubmitFinalReport | None = None
+    report_version: int = 0
+    notice_sent_on: date | None = None
+    earliest_publication: date | None = None
+    published_on: date | None = None
+    publication_link: str | None = None
+    not_published_reasons: str | None = None
+    learning_workshop_on: date | None = None
+    one_year_workshop_due: date | None = None
+    one_year_workshop_on: date | None = None
+
+
+class ReviewProgress(BaseModel):
+    """The child's signal to its parent case when its stage changes."""
+
+    stage: str
+    late: bool
+    escalated: bool
+
+
+# ---------------------------------------------------------------- effects (one activity call each)
+
+
+class TaskSpec(BaseModel):
+    key: str
+    kind: str
+    title: str
+    description: str
+    assignee_role: Role
+    assignee_agency: str | None = None
+    assignee_seat: Seat | None = None
+    due: date | None = None
+    action: str | None = None
+
+
+class TaskSettlement(BaseModel):
+    """Close (done) or cancel open tasks whose key starts with ``key_prefix``."""
+
+    key_prefix: str
+    status: Literal["done", "cancelled"]
+    outcome: str | None = None
+
+
+class AuditEntry(BaseModel):
+    actor_id: int | None
+    actor_role: str
+    action: str
+    detail: dict
+
+
+class DocumentRequest(BaseModel):
+    """Render a document (HTML and PDF) from a template with the case's context; idempotent by key."""
+
+    key: str
+    kind: str
+    case_reference: str
+    version: int = 1
+    issued_by: str
+    context: dict
+
+
+class CaseSnapshot(BaseModel):
+    """The read model's row for a case (lists and dashboards read this, never Temporal)."""
+
+    reference: str
+    pseudonym: str
+    stage: str
+    opened_on: date
+    awareness_date: date
+    notified_on: date | None
+    rapid_review_due: date | None
+    next_deadline_title: str | None
+    next_deadline_due: date | None
+    next_deadline_rule: str | None
+    late: bool
+    escalated: bool
+    recommendation: str | None
+    decision_sheet_version: int
+    invited_agencies: list[str]
+    submitted_on: date | None
+    practice_review_stage: str | None
+    closed_reason: str | None
+    outcome: str | None
+
+
+class CaseStep(BaseModel):
+    """Every side effect of one transition, applied by one activity in one database transaction."""
+
+    key: str
+    case_reference: str
+    at: datetime
+    snapshot: CaseSnapshot | None = None
+    audit: AuditEntry | None = None
+    settle: list[TaskSettlement] = Field(default_factory=list)
+    tasks: list[TaskSpec] = Field(default_factory=list)

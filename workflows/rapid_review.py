@@ -1,24 +1,684 @@
-"""RapidReviewWorkflow: one durable workflow per case (placeholder until the workflow issue lands)."""
+"""RapidReviewWorkflow: one durable workflow per case, from referral to close (workflow id = reference).
+
+Stages and actions follow the domain brief's table. Each action is an update whose validator rejects,
+before anything is written, what may not be done now; the handler applies it and issues the tasks,
+documents and read-model rows through activities. A local CSPR runs as the child
+PracticeReviewWorkflow; the case closes when the child closes.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import CaseInput
-    from workflows.vocabulary import Stage
+    from workflows import rules as R
+    from workflows.models import (
+        AcceptReferral,
+        CaseInput,
+        CaseSnapshot,
+        CaseState,
+        ChooseMethodology,
+        CloseCase,
+        ConvenePanel,
+        DeclineReferral,
+        IssueDecisionSheet,
+        Outstanding,
+        RecordNationalPanelResponse,
+        RecordNotification,
+        RecordPanelOutcome,
+        RecordSinDecision,
+        RecordSubmission,
+        ReviewInput,
+        ReviewProgress,
+        SignOff,
+        SignOffRecord,
+        SubmitInformationReturn,
+    )
+    from workflows.process import Process, reject
+    from workflows.vocabulary import AGENCIES, SEAT_NAMES, Recommendation, Role, Seat, Stage
+
+S = Stage
+OPEN_STAGES = frozenset(s for s in Stage if s != Stage.closed)
+
+
+def _rule(stages, *roles) -> tuple[frozenset[str], frozenset[Role]]:
+    return frozenset(stages), frozenset(roles)
 
 
 @workflow.defn
-class RapidReviewWorkflow:
+class RapidReviewWorkflow(Process):
+    RULES = {
+        "accept_referral": _rule({S.referral}, Role.business_unit),
+        "decline_referral": _rule({S.referral}, Role.business_unit),
+        "record_sin_decision": _rule({S.csc_consultation}, Role.csc_lead),
+        "record_notification": _rule({S.notification}, Role.csc_lead),
+        "convene_panel": _rule({S.panel_preparation}, Role.business_unit),
+        "submit_information_return": _rule({S.panel_preparation, S.panel}, Role.agency_member),
+        "record_panel_outcome": _rule({S.panel_preparation, S.panel}, Role.panel_chair),
+        "issue_decision_sheet": _rule({S.decision_sheet}, Role.panel_chair),
+        "sign_off": _rule({S.executive_sign_off}, Role.executive),
+        "record_submission": _rule({S.national_panel}, Role.business_unit),
+        "record_national_panel_response": _rule({S.national_panel}, Role.business_unit),
+        "choose_methodology": _rule({S.methodology}, Role.executive, Role.business_unit),
+        "close_case": _rule(OPEN_STAGES, Role.business_unit),
+    }
+
     def __init__(self) -> None:
-        self._stage = Stage.referral
+        self._init_process()
+        self._child = None
+
+    # ================================================================== run
 
     @workflow.run
     async def run(self, case: CaseInput) -> str:
-        await workflow.wait_condition(lambda: self._stage == Stage.closed)
-        return self._stage
+        self.case = case
+        self.rules = case.rules
+        self.case_reference = case.reference
+        self.partnership_name = case.partnership_name
+        self.state = CaseState(
+            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym, opened_on=self.today(),
+            awareness_date=case.awareness_date, referring_agency=case.referring_agency,
+        )
+        await self._open_case()
+        clock = asyncio.create_task(self.run_clock())
+        await workflow.wait_condition(lambda: self.state.stage == S.closed or self._child is not None)
+        if self._child is not None and self.state.stage != S.closed:
+            await self._follow_practice_review()
+        await clock
+        await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
+        return self.state.outcome or self.state.closed_reason or "closed"
+
+    async def _open_case(self) -> None:
+        async with self._lock:
+            case, rules = self.case, self.rules
+            step = self.new_step("submit_referral")
+            self.state.stage_history.append(
+                self._stage_change(S.referral, case.referrer.name, case.referrer.role, "submit_referral")
+            )
+            notify_by = self.working_days_after(case.awareness_date, rules.notification_working_days)
+            self.add_deadline(
+                "notification", "Serious incident notification to the National Panel", notify_by,
+                R.RULE_NOTIFICATION.format(n=rules.notification_working_days), Role.csc_lead,
+            )
+            if rules.rapid_review_clock_start == "awareness":
+                self._start_window(case.awareness_date)
+            step.tasks.append(self.task(
+                "accept_referral", "decision", "Accept or decline the referral",
+                f"A referral from {AGENCIES.get(case.referring_agency, case.referring_agency)}: decide whether it goes "
+                "to Children's Social Care for consultation.", Role.business_unit,
+                due=self.working_days_after(self.today(), 1), action="accept_referral",
+            ))
+            step.audit = self._audit(case.referrer, "submit_referral", {
+                "incident_date": case.incident_date.isoformat(), "awareness_date": case.awareness_date.isoformat(),
+                "referring_agency": case.referring_agency, "age_band": case.age_band,
+            })
+            ack = self.document("referral_acknowledgement", case.referrer.name, {
+                "pseudonym": case.pseudonym, "age_band": case.age_band, "referring_agency": case.referring_agency,
+                "incident_date": case.incident_date.isoformat(), "awareness_date": case.awareness_date.isoformat(),
+                "referrer": case.referrer.name, "received_on": self.today().isoformat(),
+                "notification_due": notify_by.isoformat(),
+            })
+            await self.commit(step, [ack])
+
+    async def _follow_practice_review(self) -> None:
+        try:
+            outcome = await self._child
+        except ChildWorkflowError:
+            if self.state.stage == S.closed:
+                return  # closed by close_case, which cancelled the review
+            raise
+        async with self._lock:
+            if self.state.stage == S.closed:
+                return
+            step = self.new_step("practice_review_closed")
+            self.state.outcome = f"Local CSPR completed: {outcome}"
+            self.state.closed_reason = "Local child safeguarding practice review completed"
+            self.state.practice_review_stage = S.closed
+            self.move_to(S.closed, None, "practice_review_closed")
+            self.cancel_all_deadlines()
+            step.audit = self._audit(None, "practice_review_closed", {"outcome": outcome})
+            await self.commit(step)
+
+    # ================================================================== query and signal
 
     @workflow.query
-    def stage(self) -> str:
-        return self._stage
+    def state(self, today: str | None = None) -> dict:
+        """Stage, deadlines (with working days left from ``today``), outstanding, flags, history."""
+        from datetime import date as _date
+
+        return self.view(_date.fromisoformat(today) if today else None)
+
+    @workflow.signal
+    async def practice_review_progress(self, progress: ReviewProgress) -> None:
+        """The child review reports its stage; the case's read model shows it."""
+        async with self._lock:
+            if self.state.stage == S.closed:
+                return
+            self.state.practice_review_stage = progress.stage
+            self.state.late = self.state.late or progress.late
+            self.state.escalated = self.state.escalated or progress.escalated
+            step = self.new_step(f"practice_review:{progress.stage}")
+            await self.commit(step)
+
+    # ================================================================== updates (one per action)
+
+    @workflow.update
+    async def accept_referral(self, action: AcceptReferral) -> dict:
+        return await self.act("accept_referral", action, self._accept_referral)
+
+    @accept_referral.validator
+    def _validate_accept_referral(self, action: AcceptReferral) -> None:
+        self.check("accept_referral", action)
+
+    @workflow.update
+    async def decline_referral(self, action: DeclineReferral) -> dict:
+        return await self.act("decline_referral", action, self._decline_referral)
+
+    @decline_referral.validator
+    def _validate_decline_referral(self, action: DeclineReferral) -> None:
+        self.check("decline_referral", action)
+
+    @workflow.update
+    async def record_sin_decision(self, action: RecordSinDecision) -> dict:
+        return await self.act("record_sin_decision", action, self._record_sin_decision)
+
+    @record_sin_decision.validator
+    def _validate_record_sin_decision(self, action: RecordSinDecision) -> None:
+        self.check("record_sin_decision", action)
+
+    @workflow.update
+    async def record_notification(self, action: RecordNotification) -> dict:
+        return await self.act("record_notification", action, self._record_notification)
+
+    @record_notification.validator
+    def _validate_record_notification(self, action: RecordNotification) -> None:
+        self.check("record_notification", action)
+
+    @workflow.update
+    async def convene_panel(self, action: ConvenePanel) -> dict:
+        return await self.act("convene_panel", action, self._convene_panel)
+
+    @convene_panel.validator
+    def _validate_convene_panel(self, action: ConvenePanel) -> None:
+        self.check("convene_panel", action)
+
+    @workflow.update
+    async def submit_information_return(self, action: SubmitInformationReturn) -> dict:
+        return await self.act("submit_information_return", action, self._submit_information_return)
+
+    @submit_information_return.validator
+    def _validate_submit_information_return(self, action: SubmitInformationReturn) -> None:
+        self.check("submit_information_return", action)
+
+    @workflow.update
+    async def record_panel_outcome(self, action: RecordPanelOutcome) -> dict:
+        return await self.act("record_panel_outcome", action, self._record_panel_outcome)
+
+    @record_panel_outcome.validator
+    def _validate_record_panel_outcome(self, action: RecordPanelOutcome) -> None:
+        self.check("record_panel_outcome", action)
+
+    @workflow.update
+    async def issue_decision_sheet(self, action: IssueDecisionSheet) -> dict:
+        return await self.act("issue_decision_sheet", action, self._issue_decision_sheet)
+
+    @issue_decision_sheet.validator
+    def _validate_issue_decision_sheet(self, action: IssueDecisionSheet) -> None:
+        self.check("issue_decision_sheet", action)
+
+    @workflow.update
+    async def sign_off(self, action: SignOff) -> dict:
+        return await self.act("sign_off", action, self._sign_off)
+
+    @sign_off.validator
+    def _validate_sign_off(self, action: SignOff) -> None:
+        self.check("sign_off", action)
+
+    @workflow.update
+    async def record_submission(self, action: RecordSubmission) -> dict:
+        return await self.act("record_submission", action, self._record_submission)
+
+    @record_submission.validator
+    def _validate_record_submission(self, action: RecordSubmission) -> None:
+        self.check("record_submission", action)
+
+    @workflow.update
+    async def record_national_panel_response(self, action: RecordNationalPanelResponse) -> dict:
+        return await self.act("record_national_panel_response", action, self._record_national_panel_response)
+
+    @record_national_panel_response.validator
+    def _validate_record_national_panel_response(self, action: RecordNationalPanelResponse) -> None:
+        self.check("record_national_panel_response", action)
+
+    @workflow.update
+    async def choose_methodology(self, action: ChooseMethodology) -> dict:
+        view = await self.act("choose_methodology", action, self._choose_methodology)
+        await self._start_practice_review(action)
+        return view
+
+    @choose_methodology.validator
+    def _validate_choose_methodology(self, action: ChooseMethodology) -> None:
+        self.check("choose_methodology", action)
+
+    @workflow.update
+    async def close_case(self, action: CloseCase) -> dict:
+        view = await self.act("close_case", action, self._close_case)
+        if self._child is not None:
+            self._child.cancel()
+        return view
+
+    @close_case.validator
+    def _validate_close_case(self, action: CloseCase) -> None:
+        self.check("close_case", action)
+
+    # ================================================================== checks beyond stage and role
+
+    def _check_record_notification(self, action: RecordNotification) -> None:
+        self.check_not_before(action.notified_on, self.state.awareness_date, "date of notification", "date of awareness")
+        self.check_not_future(action.notified_on, "date of notification")
+
+    def _check_convene_panel(self, action: ConvenePanel) -> None:
+        if action.panel_date < self.today():
+            raise reject(f"The panel date {action.panel_date.isoformat()} is in the past.")
+        closed = self.calendar.closed_because(action.panel_date)
+        if closed:
+            raise reject(f"The panel date {action.panel_date.isoformat()} is not a working day ({closed}).")
+        unknown = [a for a in action.invited_agencies if a not in AGENCIES]
+        if unknown:
+            raise reject(f"Unknown agencies: {', '.join(unknown)}. Known agencies: {', '.join(AGENCIES)}.")
+        if len(set(action.invited_agencies)) != len(action.invited_agencies):
+            raise reject("An agency is invited more than once.")
+
+    def _check_submit_information_return(self, action: SubmitInformationReturn) -> None:
+        agency = action.actor.agency
+        if not self.state.panel or agency not in self.state.panel.invited_agencies:
+            raise reject(f"Your agency ({agency}) has not been asked for information on this case.")
+        if agency in self.state.returns:
+            raise reject(f"Your agency already returned its information on {self.state.returns[agency].isoformat()}.")
+
+    def _check_record_panel_outcome(self, action: RecordPanelOutcome) -> None:
+        self.check_not_future(action.held_on, "panel date")
+        self.check_not_before(action.held_on, self.state.convened_on, "panel date", "date the panel was convened")
+        if self.state.panel is None:
+            raise reject("The panel has not been convened yet.")
+
+    def _check_sign_off(self, action: SignOff) -> None:
+        self.check_three_way(action, self.state.decision_sheet_version, "decision sheet")
+
+    def _check_record_submission(self, action: RecordSubmission) -> None:
+        if self.state.submitted_on is not None:
+            raise reject(f"The rapid review was already submitted on {self.state.submitted_on.isoformat()}.")
+        self.check_not_future(action.submitted_on, "date of submission")
+        approved = max((s.on for s in self.state.sign_offs if s.version == self.state.decision_sheet_version),
+                       default=None)
+        self.check_not_before(action.submitted_on, approved, "date of submission", "Executive sign-off")
+
+    def _check_record_national_panel_response(self, action: RecordNationalPanelResponse) -> None:
+        if self.state.submitted_on is None:
+            raise reject("Record the submission to the National Panel before its response.")
+        self.check_not_future(action.received_on, "date of the response")
+        self.check_not_before(action.received_on, self.state.submitted_on, "date of the response", "submission")
+
+    def _check_choose_methodology(self, action: ChooseMethodology) -> None:
+        self.check_not_future(action.decided_on, "date of the decision")
+        received = self.state.national_panel_response.received_on if self.state.national_panel_response else None
+        self.check_not_before(action.decided_on, received, "date of the decision", "National Panel's response")
+        if len(set(action.methods)) != len(action.methods):
+            raise reject("A method is listed more than once.")
+
+    # ================================================================== what each action does
+
+    def _accept_referral(self, action: AcceptReferral, step, documents) -> None:
+        step.settle.append(self.settle("accept_referral", "done", "accepted"))
+        self.move_to(S.csc_consultation, action.actor, "accept_referral")
+        step.tasks.append(self.task(
+            "record_sin_decision", "decision", "Consult police and health; decide on a serious incident notification",
+            "Record the police and health views, the decision (notify or not) and its rationale.", Role.csc_lead,
+            due=self.deadline("notification").due, action="record_sin_decision",
+        ))
+
+    def _decline_referral(self, action: DeclineReferral, step, documents) -> None:
+        step.settle.append(self.settle("accept_referral", "done", "declined"))
+        self._close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
+
+    def _record_sin_decision(self, action: RecordSinDecision, step, documents) -> None:
+        self.state.sin_decision = action
+        step.settle.append(self.settle("record_sin_decision", "done", action.decision))
+        context = {"pseudonym": self.state.pseudonym, "decided_by": action.actor.name,
+                   "decided_on": self.today().isoformat(), "police_view": action.police_view,
+                   "health_view": action.health_view, "decision": action.decision, "rationale": action.rationale}
+        documents.append(self.document("sin_decision", action.actor.name, context))
+        if action.decision == "do_not_notify":
+            self.cancel_deadline("notification")
+            documents.append(self.document("no_notification_letter", action.actor.name, {
+                **context, "referrer": self.case.referrer.name, "referring_agency": self.case.referring_agency,
+            }))
+            self._close(action.actor, "record_sin_decision",
+                        f"No serious incident notification: {action.rationale}", step)
+            return
+        self.move_to(S.notification, action.actor, "record_sin_decision")
+        step.tasks.append(self.task(
+            "record_notification", "action", "Notify the National Panel and record the notification",
+            "Submit the serious incident notification (DfE system) and record its date and the Ofsted reference.",
+            Role.csc_lead, due=self.deadline("notification").due, action="record_notification",
+        ))
+
+    def _record_notification(self, action: RecordNotification, step, documents) -> None:
+        self.state.notified_on = action.notified_on
+        self.state.ofsted_reference = action.ofsted_reference
+        self.meet("notification", step)
+        step.settle.append(self.settle("record_notification", "done", action.ofsted_reference))
+        if self.state.window_start is None:
+            self._start_window(action.notified_on)
+        self.move_to(S.panel_preparation, action.actor, "record_notification")
+        documents.append(self.document("notification_record", action.actor.name, {
+            "pseudonym": self.state.pseudonym, "age_band": self.case.age_band,
+            "incident_date": self.case.incident_date.isoformat(), "awareness_date": self.case.awareness_date.isoformat(),
+            "notified_on": action.notified_on.isoformat(), "ofsted_reference": action.ofsted_reference,
+            "summary": self.case.summary, "notified_by": action.actor.name,
+            "rapid_review_due": self.deadline("rapid_review").due.isoformat(),
+            "sin_rationale": self.state.sin_decision.rationale if self.state.sin_decision else "",
+        }))
+        step.tasks.append(self.task(
+            "convene_panel", "action", "Convene the Rapid Review Panel and send information requests",
+            "Set the panel date and invite the agencies that worked with the child.", Role.business_unit,
+            due=self.deadline("information_requests").due, action="convene_panel",
+        ))
+
+    def _start_window(self, start) -> None:
+        """The rapid review window opens: the statutory 15 days and the milestones inside it."""
+        rules, m = self.rules, self.rules.milestones
+        self.state.window_start = start
+        total = rules.rapid_review_working_days
+        start_name = "notification" if rules.rapid_review_clock_start == "notification" else "date of awareness"
+        for key, title, day, role in (
+            ("information_requests", "Information requests sent to agencies", m.information_requests,
+             Role.business_unit),
+            ("agency_returns", "Agency information returns", m.agency_returns, Role.agency_member),
+            ("panel", "Rapid Review Panel held", m.panel, Role.panel_chair),
+            ("decision_sheet", "Decision sheet to the Executive", m.decision_sheet, Role.panel_chair),
+            ("sign_off", "Executive sign-off of the decision sheet", m.sign_off, Role.executive),
+        ):
+            self.add_deadline(key, title, self.working_days_after(start, day),
+                              R.RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role)
+        self.add_deadline(
+            "rapid_review", "Rapid review submitted to the National Panel", self.working_days_after(start, total),
+            R.RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit,
+        )
+
+    def _convene_panel(self, action: ConvenePanel, step, documents) -> None:
+        self.state.panel = action
+        self.state.convened_on = self.today()
+        self.meet("information_requests", step)
+        step.settle.append(self.settle("convene_panel", "done"))
+        returns_due = self.deadline("agency_returns").due
+        for agency in action.invited_agencies:
+            name = AGENCIES[agency]
+            step.tasks.append(self.task(
+                f"information_return:{agency}", "information_return", "Submit your agency's information return",
+                f"{name}: send your involvement with the child and family, a chronology and your analysis "
+                f"by {returns_due.isoformat()}.", Role.agency_member, agency=agency, due=returns_due,
+                action="submit_information_return",
+            ))
+            documents.append(self.document(f"information_request_{agency}", action.actor.name, {
+                "agency": agency, "agency_name": name, "due": returns_due.isoformat(),
+                "panel_date": action.panel_date.isoformat(), "send_to": action.actor.name,
+                "research_questions": action.research_questions,
+            }))
+        step.tasks.append(self.task(
+            "record_panel_outcome", "action", "Hold the Rapid Review Panel and record its outcome",
+            f"Panel on {action.panel_date.isoformat()}: attendees, immediate actions, themes, learning, "
+            "recommendation.", Role.panel_chair, due=self.deadline("panel").due, action="record_panel_outcome",
+        ))
+        documents.append(self.document("panel_invitation", action.actor.name, {
+            "pseudonym": self.state.pseudonym, "panel_date": action.panel_date.isoformat(),
+            "agencies": [AGENCIES[a] for a in action.invited_agencies],
+            "research_questions": action.research_questions, "chair": "Rapid Review Panel chair",
+        }))
+
+    def _submit_information_return(self, action: SubmitInformationReturn, step, documents) -> None:
+        agency = action.actor.agency
+        self.state.returns[agency] = self.today()
+        step.settle.append(self.settle(f"information_return:{agency}", "done", "returned"))
+        step.settle.append(self.settle(f"reminder:agency_returns:{agency}:", "done", "returned"))
+        if all(a in self.state.returns for a in self.state.panel.invited_agencies):
+            self.meet("agency_returns", step)
+            if self.state.stage == S.panel_preparation:
+                self.move_to(S.panel, action.actor, "submit_information_return")
+
+    def audit_detail(self, name: str, action) -> dict:
+        if name == "submit_information_return":  # the return itself is case content: record that it came
+            return {"stage": self.state.stage, "agency": action.actor.agency}
+        return super().audit_detail(name, action)
+
+    def _record_panel_outcome(self, action: RecordPanelOutcome, step, documents) -> None:
+        self.state.panel_outcome = action
+        self.state.recommendation = action.recommendation
+        self.meet("panel", step)
+        missing = [a for a in self.state.panel.invited_agencies if a not in self.state.returns]
+        if missing:
+            self.cancel_deadline("agency_returns")
+            for agency in missing:
+                step.settle.append(self.settle(f"information_return:{agency}", "cancelled",
+                                               "panel held without this return"))
+        step.settle.append(self.settle("record_panel_outcome", "done", action.recommendation))
+        self.move_to(S.decision_sheet, action.actor, "record_panel_outcome")
+        step.tasks.append(self.task(
+            "issue_decision_sheet:v1", "action", "Issue the rapid review decision sheet to the Executive",
+            "Complete the decision sheet from the panel's outcome and send it for three-way sign-off.",
+            Role.panel_chair, due=self.deadline("decision_sheet").due, action="issue_decision_sheet",
+        ))
+
+    def _issue_decision_sheet(self, action: IssueDecisionSheet, step, documents) -> None:
+        self.state.decision_sheet = action
+        self.state.decision_sheet_version += 1
+        version = self.state.decision_sheet_version
+        if action.recommendation:
+            self.state.recommendation = action.recommendation
+        self.meet("decision_sheet", step)
+        step.settle.append(self.settle("issue_decision_sheet:", "done", f"version {version}"))
+        self.move_to(S.executive_sign_off, action.actor, "issue_decision_sheet")
+        documents.append(self.document("decision_sheet", action.actor.name, self._decision_sheet_context(), version))
+        for seat in Seat:
+            step.tasks.append(self.task(
+                f"sign_off:v{version}:{seat}", "sign_off", f"Sign off the decision sheet (version {version})",
+                f"{SEAT_NAMES[seat]}: approve the decision sheet, or return it to the chair with comments.",
+                Role.executive, seat=seat, due=self.deadline("sign_off").due, action="sign_off",
+            ))
+        documents.append(self.document("sign_off_request", action.actor.name, {
+            "version": version, "due": self.deadline("sign_off").due.isoformat(),
+            "recommendation": self.state.recommendation, "seats": [SEAT_NAMES[s] for s in Seat],
+        }, version))
+
+    def _decision_sheet_context(self) -> dict:
+        outcome, sheet = self.state.panel_outcome, self.state.decision_sheet
+        version = self.state.decision_sheet_version
+        return {
+            "pseudonym": self.state.pseudonym, "age_band": self.case.age_band, "version": version,
+            "agencies": [AGENCIES.get(a, a) for a in (self.state.panel.invited_agencies if self.state.panel else [])],
+            "circumstances": sheet.circumstances, "immediate_actions": outcome.immediate_actions,
+            "learning": outcome.learning, "themes": outcome.themes,
+            "recommendation": self.state.recommendation,
+            "rationale": sheet.rationale or outcome.rationale,
+            "local_review_criteria_met": sheet.local_review_criteria_met, "criteria_notes": sheet.criteria_notes,
+            "national_importance": sheet.national_importance,
+            "notified_on": self.state.notified_on.isoformat() if self.state.notified_on else None,
+            "panel_held_on": outcome.held_on.isoformat(), "attendees": outcome.attendees,
+            "sign_offs": [s.model_dump(mode="json") for s in self.state.sign_offs if s.version == version],
+        }
+
+    def _sign_off(self, action: SignOff, step, documents) -> None:
+        version, seat = self.state.decision_sheet_version, action.actor.seat
+        self.state.sign_offs.append(SignOffRecord(
+            seat=seat, version=version, decision=action.decision, by=action.actor.name, on=self.today(),
+            comments=action.comments,
+        ))
+        step.settle.append(self.settle(f"sign_off:v{version}:{seat}", "done", action.decision))
+        if action.decision == "return":
+            step.settle.append(self.settle(f"sign_off:v{version}:", "cancelled", f"returned by the {seat} seat"))
+            self.move_to(S.decision_sheet, action.actor, "sign_off")
+            step.tasks.append(self.task(
+                f"issue_decision_sheet:v{version + 1}", "action", "Revise the decision sheet (returned)",
+                f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.panel_chair,
+                due=self.deadline("sign_off").due, action="issue_decision_sheet",
+            ))
+            return
+        approved = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
+        if approved == set(Seat):
+            self.meet("sign_off", step)
+            self.move_to(S.national_panel, action.actor, "sign_off")
+            documents.append(self.document("decision_sheet_signed", "Executive", self._decision_sheet_context(),
+                                           version))
+            step.tasks.append(self.task(
+                "record_submission", "action", "Submit the rapid review to the National Panel",
+                "Send the signed decision sheet to the National Panel and record the date.", Role.business_unit,
+                due=self.deadline("rapid_review").due, action="record_submission",
+            ))
+
+    def _record_submission(self, action: RecordSubmission, step, documents) -> None:
+        self.state.submitted_on = action.submitted_on
+        self.meet("rapid_review", step)
+        step.settle.append(self.settle("record_submission", "done"))
+        reply_days = self.rules.national_panel_reply_working_days
+        reply_due = self.working_days_after(action.submitted_on, reply_days)
+        self.add_deadline("national_panel_reply", "National Panel's response", reply_due,
+                          R.RULE_PANEL_REPLY.format(n=reply_days), Role.business_unit)
+        step.tasks.append(self.task(
+            "record_national_panel_response", "action", "Record the National Panel's response",
+            f"Expected by {reply_due.isoformat()}; chase the Panel if it has not replied.", Role.business_unit,
+            due=reply_due, action="record_national_panel_response",
+        ))
+        documents.append(self.document("national_panel_submission", action.actor.name, {
+            **self._decision_sheet_context(), "submitted_on": action.submitted_on.isoformat(),
+            "rapid_review_due": self.deadline("rapid_review").due.isoformat(),
+        }))
+
+    def _record_national_panel_response(self, action: RecordNationalPanelResponse, step, documents) -> None:
+        self.state.national_panel_response = action
+        self.meet("national_panel_reply", step)
+        step.settle.append(self.settle("record_national_panel_response", "done", action.panel_view))
+        recommendation, view = self.state.recommendation, action.panel_view
+        if view == "national_review" or (recommendation == Recommendation.national_review_referral and view == "agrees"):
+            self.state.outcome = "National review commissioned by the National Panel"
+            self._close(action.actor, "record_national_panel_response", self.state.outcome, step)
+        elif view == "local_review" or (recommendation == Recommendation.local_cspr and view == "agrees"):
+            self.move_to(S.methodology, action.actor, "record_national_panel_response")
+            methodology_days = self.rules.methodology_working_days
+            due = self.working_days_after(action.received_on, methodology_days)
+            self.add_deadline("methodology", "Executive decision on how the review will take place", due,
+                              R.RULE_METHODOLOGY.format(n=methodology_days), Role.executive)
+            step.tasks.append(self.task(
+                "choose_methodology", "decision", "Decide how the local CSPR will take place",
+                "Choose one or more methods, the reviewer and the lead.", Role.executive, due=due,
+                action="choose_methodology",
+            ))
+        else:
+            self.state.outcome = "No further review"
+            self._close(action.actor, "record_national_panel_response", self.state.outcome, step)
+
+    def _choose_methodology(self, action: ChooseMethodology, step, documents) -> None:
+        self.state.methodology = action
+        self.meet("methodology", step)
+        step.settle.append(self.settle("choose_methodology", "done"))
+        self.state.practice_review_stage = "terms_of_reference"
+        self.move_to(S.practice_review, action.actor, "choose_methodology")
+
+    async def _start_practice_review(self, action: ChooseMethodology) -> None:
+        self._child = await workflow.start_child_workflow(
+            "PracticeReviewWorkflow",
+            ReviewInput(reference=f"{self.state.reference}-CSPR", case_reference=self.state.reference,
+                        pseudonym=self.state.pseudonym, partnership_name=self.partnership_name,
+                        methodology=action, rules=self.rules),
+            id=f"{workflow.info().workflow_id}-cspr",
+            task_queue=workflow.info().task_queue,
+        )
+
+    def _close_case(self, action: CloseCase, step, documents) -> None:
+        self._close(action.actor, "close_case", action.reason, step)
+
+    def _close(self, actor, action_name: str, reason: str, step) -> None:
+        self.state.closed_reason = reason
+        self.cancel_all_deadlines()
+        step.settle.append(self.settle("", "cancelled", f"case closed: {reason}"))
+        self.move_to(S.closed, actor, action_name)
+
+    # ================================================================== helpers
+
+    def _stage_change(self, stage, by, role, action):
+        from workflows.models import StageChange
+
+        return StageChange(stage=stage, at=workflow.now(), by=by, role=role, action=action)
+
+    def _audit(self, actor, action: str, detail: dict):
+        from workflows.models import AuditEntry
+
+        return AuditEntry(actor_id=actor.user_id if actor else None, actor_role=actor.role if actor else "system",
+                          action=action, detail=detail)
+
+    def who_owes(self, found) -> list[Outstanding]:
+        if found.key == "agency_returns" and self.state.panel:
+            return [Outstanding(what=found.title, role=Role.agency_member, agency=a, due=found.due)
+                    for a in self.state.panel.invited_agencies if a not in self.state.returns]
+        if found.key == "sign_off":
+            version = self.state.decision_sheet_version
+            signed = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
+            return [Outstanding(what=found.title, role=Role.executive, seat=s, due=found.due)
+                    for s in Seat if s not in signed]
+        return super().who_owes(found)
+
+    def refresh_outstanding(self) -> None:
+        st = self.state
+        due = {d.key: d.due for d in st.deadlines}
+        owed: list[Outstanding] = []
+        if st.stage == S.referral:
+            owed.append(Outstanding(what="Accept or decline the referral", role=Role.business_unit))
+        elif st.stage == S.csc_consultation:
+            owed.append(Outstanding(what="SIN decision", role=Role.csc_lead, due=due.get("notification")))
+        elif st.stage == S.notification:
+            owed.append(Outstanding(what="Record the notification", role=Role.csc_lead, due=due.get("notification")))
+        elif st.stage in (S.panel_preparation, S.panel):
+            if st.panel is None:
+                owed.append(Outstanding(what="Convene the panel", role=Role.business_unit,
+                                        due=due.get("information_requests")))
+            else:
+                owed += [Outstanding(what="Information return", role=Role.agency_member, agency=a,
+                                     due=due.get("agency_returns"))
+                         for a in st.panel.invited_agencies if a not in st.returns]
+                owed.append(Outstanding(what="Record the panel outcome", role=Role.panel_chair, due=due.get("panel")))
+        elif st.stage == S.decision_sheet:
+            owed.append(Outstanding(what="Issue the decision sheet", role=Role.panel_chair,
+                                    due=due.get("decision_sheet")))
+        elif st.stage == S.executive_sign_off:
+            found = self.deadline("sign_off")
+            owed += self.who_owes(found) if found else []
+        elif st.stage == S.national_panel:
+            what = "Record the National Panel's response" if st.submitted_on else "Submit to the National Panel"
+            owed.append(Outstanding(what=what, role=Role.business_unit,
+                                    due=due.get("national_panel_reply" if st.submitted_on else "rapid_review")))
+        elif st.stage == S.methodology:
+            owed.append(Outstanding(what="Choose the methodology", role=Role.executive, due=due.get("methodology")))
+        elif st.stage == S.practice_review:
+            owed.append(Outstanding(what=f"Practice review: {st.practice_review_stage}", role=Role.business_unit))
+        st.outstanding = owed
+
+    def snapshot(self) -> CaseSnapshot:
+        st = self.state
+        upcoming = sorted((d for d in st.deadlines if d.status in ("open", "missed") and d.met_on is None),
+                          key=lambda d: d.due)
+        nxt = upcoming[0] if upcoming else None
+        rapid_review = self.deadline("rapid_review")
+        return CaseSnapshot(
+            reference=st.reference, pseudonym=st.pseudonym, stage=st.stage, opened_on=st.opened_on,
+            awareness_date=st.awareness_date, notified_on=st.notified_on,
+            rapid_review_due=rapid_review.due if rapid_review else None,
+            next_deadline_title=nxt.title if nxt else None, next_deadline_due=nxt.due if nxt else None,
+            next_deadline_rule=nxt.rule if nxt else None, late=st.late, escalated=st.escalated,
+            recommendation=st.recommendation, decision_sheet_version=st.decision_sheet_version,
+            invited_agencies=list(st.panel.invited_agencies) if st.panel else [],
+            submitted_on=st.submitted_on, practice_review_stage=st.practice_review_stage,
+            closed_reason=st.closed_reason, outcome=st.outcome,
+        )
+

@@ -34,6 +34,11 @@ RULE_PUBLICATION_NOTICE = (
     "Final report to the National Panel and the Secretary of State at least {n} working days before "
     "publication (SI 2018/789 reg. 14)"
 )
+RULE_COMMISSION = (
+    "Reviewer commissioned within {n} working days of the decision to undertake the review "
+    "(partnership practice: the most common cause of late reviews)"
+)
+RULE_METHODOLOGY = "Executive decides how the review will take place within {n} working days (local setting)"
 RULE_ONE_YEAR_ON = "Learning workshop one year after publication (partnership practice)"
 
 
@@ -55,6 +60,8 @@ class ProcessRules(BaseModel):
     national_panel_reply_working_days: int = Field(10, ge=1, le=60)
     cspr_months: int = Field(6, ge=1, le=24)
     cspr_reminder_months: tuple[int, ...] = (3, 5)
+    reviewer_commission_working_days: int = Field(20, ge=1, le=120)
+    methodology_working_days: int = Field(10, ge=1, le=60)
     publication_notice_working_days: int = Field(7, ge=1, le=30)
     reminder_working_days_before: int = Field(2, ge=0, le=10)
     closure_days: tuple[date, ...] = ()

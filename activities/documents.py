@@ -1,0 +1,135 @@
+"""Documents: Jinja2 templates rendered to HTML and PDF (WeasyPrint), versioned and immutable.
+
+Each issued version gets one register row with the SHA-256 of both files. Rendering is an activity:
+a retry after a crash finds the row by its key and registers no second copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio import activity
+
+from service.db import session_scope
+from service.models import Document
+from workflows.models import DocumentRequest
+from workflows.vocabulary import SEAT_NAMES, Recommendation
+
+TITLES = {
+    "referral_acknowledgement": "Referral acknowledgement",
+    "sin_decision": "Record of the serious incident notification decision",
+    "no_notification_letter": "Letter: no serious incident notification",
+    "notification_record": "Serious incident notification record",
+    "information_request": "Request for agency information",
+    "panel_invitation": "Rapid Review Panel invitation and agenda",
+    "decision_sheet": "Rapid review decision sheet",
+    "decision_sheet_signed": "Rapid review decision sheet (signed off)",
+    "sign_off_request": "Executive sign-off request",
+    "national_panel_submission": "Rapid review submission to the National Panel",
+    "terms_of_reference": "Local CSPR terms of reference",
+    "publication_notice": "Notice of publication to the National Panel and DfE",
+    "seven_minute_briefing": "7-minute briefing",
+}
+TEMPLATE_OF = {"decision_sheet_signed": "decision_sheet", "information_request": "information_request"}
+RECOMMENDATION_TEXT = {
+    Recommendation.no_further_review: "No further review",
+    Recommendation.local_cspr: "Local child safeguarding practice review (LCSPR)",
+    Recommendation.national_review_referral: "Refer to the National Panel for a national review",
+}
+
+_environment = Environment(
+    loader=PackageLoader("templates", "documents"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+)
+
+
+def template_kind(kind: str) -> str:
+    """``information_request_police`` -> ``information_request``."""
+    if kind.startswith("information_request_"):
+        return "information_request"
+    return kind
+
+
+def render_html(request: DocumentRequest, issued_on: date) -> str:
+    base_kind = template_kind(request.kind)
+    template = _environment.get_template(f"{TEMPLATE_OF.get(base_kind, base_kind)}.html")
+    context = dict(request.context)
+    context.setdefault("version", request.version)
+    if "recommendation" in context:
+        context["recommendation_text"] = RECOMMENDATION_TEXT.get(context["recommendation"], context["recommendation"])
+    context["seats"] = [{"code": str(code), "name": name} for code, name in SEAT_NAMES.items()]
+    return template.render(
+        title=TITLES[base_kind], issued_by=request.issued_by, issued_on=issued_on.isoformat(), **context
+    )
+
+
+def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML  # imported here: heavy, and only the worker renders
+
+    return HTML(string=html).write_pdf()
+
+
+def panel_ics(request: DocumentRequest) -> str:
+    """An iCalendar invitation for the panel (3 hours from 10:00 London time); no child details."""
+    day = date.fromisoformat(request.context["panel_date"]).strftime("%Y%m%d")
+    uid = hashlib.sha256(request.key.encode()).hexdigest()[:24]
+    return "\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Rapid Review service//EN", "METHOD:REQUEST",
+        "BEGIN:VEVENT", f"UID:{uid}@rapid-review", f"DTSTAMP:{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}",
+        f"DTSTART;TZID=Europe/London:{day}T100000", f"DTEND;TZID=Europe/London:{day}T130000",
+        f"SUMMARY:Rapid Review Panel {request.context['reference']}", "CLASS:CONFIDENTIAL",
+        "DESCRIPTION:OFFICIAL-SENSITIVE. Rapid Review Panel (3 hours). Papers in the Rapid Review service.",
+        "END:VEVENT", "END:VCALENDAR", "",
+    ])
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".part")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+class DocumentActivities:
+    def __init__(self, engine: Engine, document_dir: Path) -> None:
+        self.engine = engine
+        self.document_dir = Path(document_dir)
+
+    @activity.defn(name="issue_document")
+    def issue_document(self, request: DocumentRequest) -> int:
+        """Render and register one document version; returns its register id."""
+        with session_scope(self.engine) as session:
+            existing = session.exec(select(Document).where(Document.key == request.key)).first()
+            if existing is not None:
+                return existing.id
+        issued_at = datetime.now(UTC)
+        html = render_html(request, issued_at.date()).encode()
+        pdf = render_pdf(html.decode())
+        folder = self.document_dir / request.case_reference
+        stem = f"{request.kind}-v{request.version}"
+        _write_atomically(folder / f"{stem}.html", html)
+        _write_atomically(folder / f"{stem}.pdf", pdf)
+        if template_kind(request.kind) == "panel_invitation":
+            _write_atomically(folder / f"{stem}.ics", panel_ics(request).encode())
+        row = Document(
+            key=request.key, case_reference=request.case_reference, kind=request.kind,
+            title=TITLES[template_kind(request.kind)], version=request.version,
+            html_path=str(folder / f"{stem}.html"), pdf_path=str(folder / f"{stem}.pdf"),
+            html_sha256=hashlib.sha256(html).hexdigest(), pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+            issued_by=request.issued_by, issued_at=issued_at,
+        )
+        try:
+            with session_scope(self.engine) as session:
+                session.add(row)
+        except IntegrityError:
+            with session_scope(self.engine) as session:
+                return session.exec(select(Document).where(Document.key == request.key)).one().id
+        return row.id

@@ -1,0 +1,39 @@
+"""Tasks in the database: opened once per key, settled (done or cancelled) when the workflow moves on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from service.models import Task
+from workflows.models import TaskSettlement, TaskSpec
+
+
+def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:
+    """Create the task unless one with its key exists (a retried step creates nothing twice)."""
+    existing = session.exec(select(Task).where(Task.key == spec.key)).first()
+    if existing is not None:
+        return existing
+    task = Task(
+        key=spec.key, case_reference=case_reference, kind=spec.kind, title=spec.title,
+        description=spec.description, assignee_role=str(spec.assignee_role), assignee_agency=spec.assignee_agency,
+        assignee_seat=str(spec.assignee_seat) if spec.assignee_seat else None, due_date=spec.due,
+        action=spec.action,
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def settle_tasks(session: Session, settlement: TaskSettlement, by_user: int | None, at: datetime | None = None) -> int:
+    """Mark every open task whose key starts with the prefix as done or cancelled; returns how many."""
+    prefix = settlement.key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = session.exec(
+        update(Task)
+        .where(Task.key.like(prefix + "%", escape="\\"), Task.status == "open")
+        .values(status=settlement.status, outcome=settlement.outcome, completed_by=by_user,
+                completed_at=at or datetime.now(UTC))
+    )
+    return result.rowcount or 0

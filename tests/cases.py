@@ -1,0 +1,120 @@
+"""Driving a case through its workflow in tests, as the people in the brief would."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle
+
+from service.models import Document, Task
+from workflows.calendar import london_date
+from workflows.models import Actor, CaseInput
+from workflows.rules import ProcessRules
+from workflows.vocabulary import Role, Seat
+
+ACTORS = {
+    "bu": Actor(user_id=1, name="Sam Patel", role=Role.business_unit),
+    "chair": Actor(user_id=2, name="Dr Alex Morgan", role=Role.panel_chair),
+    "csc": Actor(user_id=3, name="Jordan Reid", role=Role.csc_lead),
+    "education": Actor(user_id=4, name="Chris Lee", role=Role.agency_member, agency="education"),
+    "health": Actor(user_id=5, name="Priya Shah", role=Role.agency_member, agency="community_health"),
+    "police_agency": Actor(user_id=6, name="DS Kim Walsh", role=Role.agency_member, agency="police"),
+    "la": Actor(user_id=7, name="DCS", role=Role.executive, seat=Seat.la),
+    "icb": Actor(user_id=8, name="ICB CNO", role=Role.executive, seat=Seat.icb),
+    "police": Actor(user_id=9, name="Ch Supt", role=Role.executive, seat=Seat.police),
+    "auditor": Actor(user_id=10, name="Scrutineer", role=Role.auditor),
+}
+
+
+class CaseDriver:
+    def __init__(self, env, task_queue: str, engine=None) -> None:
+        self.env, self.task_queue, self.engine = env, task_queue, engine
+        self.handle: WorkflowHandle | None = None
+        self.reference = f"RR-{uuid.uuid4().hex[:8].upper()}"
+
+    async def today(self) -> date:
+        return london_date(await self.env.get_current_time())
+
+    async def start(self, rules: ProcessRules | None = None, awareness_days_ago: int = 1) -> dict:
+        today = await self.today()
+        case = CaseInput(
+            reference=self.reference, pseudonym="Julie", age_band="under 1",
+            summary="Infant admitted with a head injury; unsafe sleeping suspected.",
+            incident_date=today - timedelta(days=awareness_days_ago + 1),
+            awareness_date=today - timedelta(days=awareness_days_ago),
+            referring_agency="police", referrer=ACTORS["bu"], partnership_name="Test LSCP",
+            rules=rules or ProcessRules(),
+        )
+        self.handle = await self.env.client.start_workflow(
+            "RapidReviewWorkflow", case, id=self.reference, task_queue=self.task_queue
+        )
+        return await self.state()
+
+    async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
+        handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
+        return await handle.execute_update(action, {"actor": ACTORS[actor].model_dump(mode="json"), **fields})
+
+    async def review(self, action: str, actor: str, **fields) -> dict:
+        return await self.act(action, actor, workflow_id=f"{self.reference}-cspr", **fields)
+
+    async def state(self, workflow_id: str | None = None) -> dict:
+        handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
+        return await handle.query("state")
+
+    async def history_length(self, workflow_id: str | None = None) -> int:
+        handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
+        return len((await handle.fetch_history()).events)
+
+    # ---------------------------------------------------------------- database views
+
+    def tasks(self, **filters) -> list[Task]:
+        with Session(self.engine) as session:
+            query = select(Task).where(Task.case_reference == self.reference)
+            for name, value in filters.items():
+                query = query.where(getattr(Task, name) == value)
+            return list(session.exec(query.order_by(Task.id)))
+
+    def documents(self) -> list[Document]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Document).where(Document.case_reference == self.reference)))
+
+    # ---------------------------------------------------------------- common paths
+
+    async def to_panel_preparation(self) -> dict:
+        await self.start()
+        await self.act("accept_referral", "bu")
+        await self.act("record_sin_decision", "csc", police_view="Criminal investigation open.",
+                       health_view="Injuries consistent with abuse.", decision="notify",
+                       rationale="Serious harm; abuse suspected.")
+        return await self.act("record_notification", "csc", notified_on=str(await self.today()),
+                              ofsted_reference="OF-12345")
+
+    async def next_working_day(self) -> str:
+        from workflows.calendar import WorkingDayCalendar
+
+        return str(WorkingDayCalendar().add_working_days(await self.today(), 1))
+
+    async def to_sign_off(self, agencies=("education", "community_health")) -> dict:
+        await self.to_panel_preparation()
+        panel_date = await self.next_working_day()
+        await self.act("convene_panel", "bu", panel_date=panel_date, invited_agencies=list(agencies),
+                       research_questions=["How was safe sleeping advice given?"])
+        actor_of = {"education": "education", "community_health": "health", "police": "police_agency"}
+        for agency in agencies:
+            await self.act("submit_information_return", actor_of[agency], involvement="Known since birth.",
+                           chronology="2026-10-01 visit.", analysis="Advice given; not followed up.")
+        await self.env.sleep(timedelta(days=1))
+        await self.act("record_panel_outcome", "chair", held_on=str(await self.today()),
+                       attendees=["Chair", "Education", "Health"], immediate_actions=["Safe sleep briefing"],
+                       themes=["infant safety (incl. unsafe sleeping)"], learning="Professional curiosity.",
+                       recommendation="local_cspr", rationale="Multi-agency concerns.")
+        return await self.act("issue_decision_sheet", "chair", circumstances="Infant harmed at home.",
+                              local_review_criteria_met=True, criteria_notes="Two or more agencies.",
+                              national_importance=False)
+
+    async def approve_all(self, version: int) -> dict:
+        for seat in ("la", "icb", "police"):
+            state = await self.act("sign_off", seat, version=version, decision="approve")
+        return state

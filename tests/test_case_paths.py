@@ -1,0 +1,97 @@
+"""Every branch of a case, end to end on the time-skipping server, with tasks and documents in the DB."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.cases import CaseDriver
+from workflows.calendar import WorkingDayCalendar, add_months
+
+
+def stages(state: dict) -> list[str]:
+    return [change["stage"] for change in state["stage_history"]]
+
+
+def deadline(state: dict, key: str) -> dict:
+    return next(d for d in state["deadlines"] if d["key"] == key)
+
+
+@pytest.fixture
+def driver(temporal_env, case_worker, engine):
+    return CaseDriver(temporal_env, case_worker, engine)
+
+
+async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, temporal_env, database_url):
+    if "postgresql" in database_url:
+        pytest.skip("the full path runs once, on SQLite; the PostgreSQL path is covered by the API tests")
+    state = await driver.to_sign_off()
+    cal = WorkingDayCalendar()
+    notified = state["notified_on"]
+    rr = deadline(state, "rapid_review")
+    from datetime import date
+
+    assert rr["due"] == str(cal.add_working_days(date.fromisoformat(notified), 15))
+    assert "15 working days" in rr["rule"]
+    assert state["stage"] == "executive_sign_off"
+    assert len(driver.tasks(kind="sign_off", status="open")) == 3
+
+    state = await driver.approve_all(version=1)
+    assert state["stage"] == "national_panel"
+    assert deadline(state, "sign_off")["status"] == "met"
+    today = await driver.today()
+    state = await driver.act("record_submission", "bu", submitted_on=str(today))
+    assert deadline(state, "national_panel_reply")["due"] == str(cal.add_working_days(today, 10))
+    state = await driver.act("record_national_panel_response", "bu", received_on=str(today),
+                             content="The Panel agrees a local review.", panel_view="agrees")
+    assert state["stage"] == "methodology"
+    state = await driver.act("choose_methodology", "la", decided_on=str(today),
+                             methods=["partner_led_workshop", "family_engagement"], reviewer="Independent reviewer",
+                             reviewer_kind="independent", lead="Strategy Manager")
+    assert state["stage"] == "practice_review"
+    review = await driver.state(f"{driver.reference}-cspr")
+    assert deadline(review, "cspr")["due"] == str(add_months(today, 6))
+
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=str(today), scope="Six months before harm.")
+    await driver.review("commission_reviewer", "bu", commissioned_on=str(today), reviewer="A. Reviewer")
+    await driver.review("record_learning_event", "bu", kind="practitioner_workshop", held_on=str(today),
+                        note="Practitioners described pressure of caseloads.")
+    await driver.review("record_learning_event", "bu", kind="family_engagement", held_on=str(today),
+                        note="Mother spoke with the reviewer.")
+    await driver.review("submit_draft_report", "bu", received_on=str(today))
+    await driver.review("submit_final_report", "bu", received_on=str(today), recommendations=["Safe sleep audit"])
+    for seat in ("la", "icb", "police"):
+        review = await driver.review("sign_off_report", seat, version=1, decision="approve")
+    assert review["stage"] == "publication_notice"
+    review = await driver.review("send_publication_notice", "bu", sent_on=str(today))
+    earliest = review["earliest_publication"]
+    assert earliest == str(cal.add_working_days(today, 7))
+    await temporal_env.sleep(timedelta(days=12))
+    published = await driver.today()
+    review = await driver.review("record_publication", "bu", published_on=str(published), link="https://example.org/r")
+    assert review["stage"] == "learning_workshop"
+    review = await driver.review("record_learning_workshop", "bu", held_on=str(published))
+    assert review["one_year_workshop_due"] == str(add_months(published, 12))
+    parent = await driver.state()
+    assert parent["practice_review_stage"] == "one_year_on"
+
+    await temporal_env.sleep(timedelta(days=370))  # the one-year timer reminds, then escalates
+    assert driver.tasks(kind="escalation")
+    later = await driver.today()
+    await driver.review("record_one_year_workshop", "bu", held_on=str(later),
+                        delay_reason="Workshop postponed by the partnership.")
+    result = await driver.handle.result()
+    assert result.startswith("Local CSPR completed")
+    final = await driver.state()
+    assert final["stage"] == "closed"
+    assert stages(final)[:10] == ["referral", "csc_consultation", "notification", "panel_preparation", "panel",
+                                  "decision_sheet", "executive_sign_off", "national_panel", "methodology",
+                                  "practice_review"]
+    assert stages(final)[-1] == "closed"
+    assert driver.tasks(status="open") == []
+    kinds = {d.kind for d in driver.documents()}
+    assert {"referral_acknowledgement", "sin_decision", "notification_record", "panel_invitation",
+            "information_request_education", "decision_sheet", "sign_off_request", "decision_sheet_signed",
+            "national_panel_submission", "terms_of_reference", "publication_notice",
+            "seven_minute_briefing"} <= kinds
+    events = await driver.history_length() + await driver.history_length(f"{driver.reference}-cspr")
+    print(f"\nTemporal history events for a full local_cspr case: {events}")

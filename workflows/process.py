@@ -1,0 +1,344 @@
+"""What both case workflows share: action checks, the deadline clock, and committing side effects.
+
+A workflow subclasses ``Process`` and declares ``RULES`` (action -> stages and roles allowed). Each
+``@workflow.update`` validator calls ``check``; each handler calls ``act``, which re-checks under the
+lock, applies the change to the state, and sends every side effect of the step to one activity
+(``apply_case_step``: one database transaction, idempotent by the step key) and documents to
+``issue_document``. The clock wakes at the next reminder or escalation; a worker that was down when
+one fell due issues it when it comes back, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.calendar import WorkingDayCalendar, london_date, london_moment
+    from workflows.models import (
+        Action,
+        Actor,
+        AuditEntry,
+        CaseStep,
+        Deadline,
+        DocumentRequest,
+        Outstanding,
+        ProcessState,
+        StageChange,
+        TaskSettlement,
+        TaskSpec,
+    )
+    from workflows.rules import ProcessRules
+    from workflows.vocabulary import Role, Stage
+
+REMINDER_HOUR = 8  # London time on the reminder date
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# Retried until the database comes back: a step's effects are never dropped, and never doubled
+# (the activity is idempotent by step key).
+EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+class ActionRejected(ApplicationError):
+    """An action that may not be taken now, by this person, with these values; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="ActionRejected", non_retryable=True)
+
+
+def reject(message: str) -> ActionRejected:
+    return ActionRejected(message)
+
+
+class Process:
+    """Base of RapidReviewWorkflow and PracticeReviewWorkflow (no Temporal decorators here)."""
+
+    RULES: dict[str, tuple[frozenset[str], frozenset[Role]]] = {}
+    state: ProcessState
+    rules: ProcessRules
+
+    def _init_process(self) -> None:
+        self._lock = asyncio.Lock()
+        self._clock_changed = False
+
+    # ------------------------------------------------------------------ time
+
+    @property
+    def calendar(self) -> WorkingDayCalendar:
+        return self.rules.calendar()
+
+    def today(self) -> date:
+        return london_date(workflow.now())
+
+    def working_days_after(self, start: date, days: int) -> date:
+        return self.calendar.add_working_days(start, days)
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self, name: str, action: Action) -> None:
+        """Raise ActionRejected unless ``name`` may be taken now by this actor with these values."""
+        stages, roles = self.RULES[name]
+        stage = self.state.stage
+        if stage == Stage.closed:
+            raise reject(f"Case {self.state.reference} is closed; no further actions can be taken.")
+        if stage not in stages:
+            allowed = ", ".join(sorted(stages))
+            raise reject(f"'{name}' cannot be taken while the case is at stage '{stage}' (allowed at: {allowed}).")
+        if action.actor.role not in roles:
+            allowed = ", ".join(sorted(roles))
+            raise reject(f"A {action.actor.role} may not take '{name}'; it is for: {allowed}.")
+        if self.state.unexplained_delays and not (action.delay_reason or "").strip():
+            missed = "; ".join(
+                f"{d.title} (due {d.due.isoformat()})" for d in self.state.deadlines if d.key in self.state.unexplained_delays
+            )
+            raise reject(f"This case has missed a deadline ({missed}). Give the reason for the delay with this action.")
+        specific = getattr(self, f"_check_{name}", None)
+        if specific is not None:
+            specific(action)
+
+    def check_not_future(self, day: date, what: str) -> None:
+        if day > self.today():
+            raise reject(f"The {what} ({day.isoformat()}) is in the future; today is {self.today().isoformat()}.")
+
+    def check_not_before(self, day: date, earliest: date | None, what: str, earlier_what: str) -> None:
+        if earliest is not None and day < earliest:
+            raise reject(f"The {what} ({day.isoformat()}) is before the {earlier_what} ({earliest.isoformat()}).")
+
+    def check_three_way(self, action, version: int, thing: str) -> None:
+        """The rule for every three-way sign-off: one executive per seat, the current version, once."""
+        if action.actor.seat is None:
+            raise reject("Only an Executive member holding a seat (la, icb or police) can sign off.")
+        if action.version != version:
+            raise reject(f"You are signing version {action.version}, but the current {thing} is version {version}.")
+        if any(s.seat == action.actor.seat and s.version == version for s in self.state.sign_offs):
+            raise reject(f"The {action.actor.seat} seat has already signed off version {version} of the {thing}.")
+        if action.decision == "return" and not (action.comments or "").strip():
+            raise reject("Returning needs comments saying what must change.")
+
+    # ------------------------------------------------------------------ acting
+
+    async def act(self, name: str, action: Action, apply: Callable[[Action, CaseStep, list], None]) -> dict:
+        """Apply one accepted action and its side effects; returns the state view."""
+        async with self._lock:
+            self.check(name, action)  # the state may have moved since the validator ran
+            step, documents = self.new_step(name), []
+            self._explain_delays(action)
+            apply(action, step, documents)
+            step.audit = AuditEntry(
+                actor_id=action.actor.user_id,
+                actor_role=action.actor.role,
+                action=name,
+                detail=self.audit_detail(name, action),
+            )
+            await self.commit(step, documents)
+            self._clock_changed = True
+            return self.view()
+
+    def audit_detail(self, name: str, action: Action) -> dict:
+        """What changed, for the audit trail: the action's fields (the actor is recorded apart)."""
+        return {"stage": self.state.stage, **action.model_dump(mode="json", exclude={"actor"})}
+
+    def new_step(self, name: str) -> CaseStep:
+        self.state.step += 1
+        return CaseStep(
+            key=f"{workflow.info().workflow_id}:{self.state.step}:{name}",
+            case_reference=self.case_reference,
+            at=workflow.now(),
+        )
+
+    async def commit(self, step: CaseStep, documents: list[DocumentRequest] = ()) -> None:
+        self.refresh_outstanding()
+        step.snapshot = self.snapshot()
+        await workflow.execute_activity(
+            "apply_case_step", step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+        )
+        for document in documents:
+            await workflow.execute_activity(
+                "issue_document", document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+            )
+
+    def move_to(self, stage: str, actor: Actor | None, action: str) -> None:
+        self.state.stage = stage
+        self.state.stage_history.append(
+            StageChange(
+                stage=stage,
+                at=workflow.now(),
+                by=actor.name if actor else "the case clock",
+                role=actor.role if actor else "system",
+                action=action,
+            )
+        )
+
+    def document(self, kind: str, issued_by: str, context: dict, version: int = 1) -> DocumentRequest:
+        return DocumentRequest(
+            key=f"{workflow.info().workflow_id}:{kind}:v{version}",
+            kind=kind,
+            case_reference=self.case_reference,
+            version=version,
+            issued_by=issued_by,
+            context={"partnership": self.partnership_name, "reference": self.state.reference, **context},
+        )
+
+    def task(self, key: str, kind: str, title: str, description: str, role: Role, *, due: date | None = None,
+             agency: str | None = None, seat: str | None = None, action: str | None = None) -> TaskSpec:
+        return TaskSpec(
+            key=f"{workflow.info().workflow_id}:{key}", kind=kind, title=title, description=description,
+            assignee_role=role, assignee_agency=agency, assignee_seat=seat, due=due, action=action,
+        )
+
+    def settle(self, key_prefix: str, status: str = "done", outcome: str | None = None) -> TaskSettlement:
+        return TaskSettlement(key_prefix=f"{workflow.info().workflow_id}:{key_prefix}", status=status, outcome=outcome)
+
+    # ------------------------------------------------------------------ deadlines
+
+    def add_deadline(self, key: str, title: str, due: date, rule: str, role: Role, *,
+                     reminders: list[date] | None = None, agency: str | None = None, seat: str | None = None) -> None:
+        if reminders is None:
+            before = self.rules.reminder_working_days_before
+            reminders = [self.working_days_after(due, -before)] if before else []
+        self.state.deadlines = [d for d in self.state.deadlines if d.key != key]
+        self.state.deadlines.append(
+            Deadline(key=key, title=title, due=due, rule=rule, owner=title, owner_role=role, owner_agency=agency,
+                     owner_seat=seat, reminder_dates=sorted(reminders))
+        )
+        self._clock_changed = True
+
+    def deadline(self, key: str) -> Deadline | None:
+        return next((d for d in self.state.deadlines if d.key == key), None)
+
+    def meet(self, key: str, step: CaseStep) -> None:
+        """The deadline's action is done (late or not): its reminders and escalations are settled too."""
+        found = self.deadline(key)
+        if found and found.status in ("open", "missed") and found.met_on is None:
+            found.met_on = self.today()
+            if found.status == "open":
+                found.status = "met"
+            outcome = f"done on {found.met_on.isoformat()}"
+            step.settle.append(self.settle(f"reminder:{key}:", "done", outcome))
+            step.settle.append(self.settle(f"escalation:{key}:", "done", outcome))
+
+    def cancel_deadline(self, key: str) -> None:
+        found = self.deadline(key)
+        if found and found.status == "open":
+            found.status = "cancelled"
+
+    def cancel_all_deadlines(self) -> None:
+        for found in self.state.deadlines:
+            if found.status == "open":
+                found.status = "cancelled"
+        self.state.unexplained_delays = []
+
+    def _explain_delays(self, action: Action) -> None:
+        if self.state.unexplained_delays and action.delay_reason:
+            for found in self.state.deadlines:
+                if found.key in self.state.unexplained_delays:
+                    found.delay_reason = action.delay_reason.strip()
+            self.state.unexplained_delays = []
+
+    @staticmethod
+    def escalation_moment(found: Deadline) -> datetime:
+        """A deadline is missed when its due day has ended in England."""
+        return london_moment(found.due + timedelta(days=1), 0)
+
+    def next_wake(self) -> datetime | None:
+        moments = []
+        for found in self.state.deadlines:
+            if found.status != "open":
+                continue
+            if found.reminders_sent < len(found.reminder_dates):
+                moments.append(london_moment(found.reminder_dates[found.reminders_sent], REMINDER_HOUR))
+            if not found.escalated:
+                moments.append(self.escalation_moment(found))
+        return min(moments) if moments else None
+
+    def who_owes(self, found: Deadline) -> list[Outstanding]:
+        """Who a reminder goes to; a workflow narrows it (e.g. only the agencies that have not returned)."""
+        return [Outstanding(what=found.title, role=found.owner_role, agency=found.owner_agency,
+                            seat=found.owner_seat, due=found.due)]
+
+    async def run_clock(self) -> None:
+        """Until the case closes: sleep to the next reminder or escalation, then issue what fell due."""
+        while self.state.stage != Stage.closed:
+            self._clock_changed = False
+            wake = self.next_wake()
+            timeout = None if wake is None else max(wake - workflow.now(), timedelta(seconds=1))
+            try:
+                await workflow.wait_condition(
+                    lambda: self._clock_changed or self.state.stage == Stage.closed, timeout=timeout
+                )
+            except TimeoutError:
+                pass
+            if self.state.stage != Stage.closed:
+                await self.fire_due()
+
+    async def fire_due(self) -> None:
+        async with self._lock:
+            now = workflow.now()
+            for found in list(self.state.deadlines):
+                if found.status != "open" or self.state.stage == Stage.closed:
+                    continue
+                if not found.escalated and now >= self.escalation_moment(found):
+                    await self._escalate(found)
+                    continue
+                due_reminders = [d for d in found.reminder_dates if london_moment(d, REMINDER_HOUR) <= now]
+                if len(due_reminders) > found.reminders_sent:
+                    await self._remind(found, len(due_reminders))
+
+    async def _remind(self, found: Deadline, number: int) -> None:
+        found.reminders_sent = number
+        step = self.new_step(f"reminder:{found.key}:{number}")
+        for owed in self.who_owes(found):
+            suffix = owed.agency or owed.seat or owed.role
+            step.tasks.append(self.task(
+                f"reminder:{found.key}:{suffix}:{number}", "reminder", f"Reminder: {found.title}",
+                f"Due {found.due.isoformat()} ({found.rule}).", owed.role, due=found.due,
+                agency=owed.agency, seat=owed.seat,
+            ))
+        step.audit = AuditEntry(actor_id=None, actor_role="system", action="reminder",
+                                detail={"deadline": found.key, "due": found.due.isoformat(), "number": number})
+        await self.commit(step)
+
+    async def _escalate(self, found: Deadline) -> None:
+        found.escalated = True
+        found.status = "missed"
+        found.reminders_sent = len(found.reminder_dates)
+        self.state.late = True
+        self.state.escalated = True
+        if found.key not in self.state.unexplained_delays:
+            self.state.unexplained_delays.append(found.key)
+        step = self.new_step(f"escalation:{found.key}")
+        owing = ", ".join(o.agency or o.seat or o.role for o in self.who_owes(found))
+        text = f"Missed: {found.title}, due {found.due.isoformat()} ({found.rule}). Waiting on: {owing}."
+        for role in (Role.business_unit, Role.executive):
+            step.tasks.append(self.task(
+                f"escalation:{found.key}:{role}", "escalation", f"Escalation: {found.title} is overdue", text, role,
+                due=self.today(),
+            ))
+        step.audit = AuditEntry(actor_id=None, actor_role="system", action="escalation",
+                                detail={"deadline": found.key, "due": found.due.isoformat(), "waiting_on": owing})
+        await self.commit(step)
+
+    # ------------------------------------------------------------------ views
+
+    def view(self, today: date | None = None) -> dict:
+        """The state with working days left on each open deadline (as the service shows it)."""
+        today = today or self.today()
+        data = self.state.model_copy(deep=True)
+        for found in data.deadlines:
+            if found.status in ("open", "missed") and found.met_on is None:
+                found.working_days_left = self.calendar.working_days_between(today, found.due)
+        return data.model_dump(mode="json")
+
+    def refresh_outstanding(self) -> None:
+        """Hook: recompute ``state.outstanding`` from the stage."""
+
+    # implemented by each workflow
+    case_reference: str
+    partnership_name: str
+
+    def snapshot(self):
+        raise NotImplementedError
