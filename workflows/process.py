@@ -92,9 +92,8 @@ class Process:
             allowed = ", ".join(sorted(roles))
             raise reject(f"A {action.actor.role} may not take '{name}'; it is for: {allowed}.")
         if self.state.unexplained_delays and not (action.delay_reason or "").strip():
-            missed = "; ".join(
-                f"{d.title} (due {d.due.isoformat()})" for d in self.state.deadlines if d.key in self.state.unexplained_delays
-            )
+            late = self.state.unexplained_delays
+            missed = "; ".join(f"{d.title} (due {d.due.isoformat()})" for d in self.state.deadlines if d.key in late)
             raise reject(f"This case has missed a deadline ({missed}). Give the reason for the delay with this action.")
         specific = getattr(self, f"_check_{name}", None)
         if specific is not None:

@@ -277,7 +277,9 @@ class RapidReviewWorkflow(Process):
     # ================================================================== checks beyond stage and role
 
     def _check_record_notification(self, action: RecordNotification) -> None:
-        self.check_not_before(action.notified_on, self.state.awareness_date, "date of notification", "date of awareness")
+        self.check_not_before(
+            action.notified_on, self.state.awareness_date, "date of notification", "date of awareness"
+        )
         self.check_not_future(action.notified_on, "date of notification")
 
     def _check_convene_panel(self, action: ConvenePanel) -> None:
@@ -376,7 +378,8 @@ class RapidReviewWorkflow(Process):
         self.move_to(S.panel_preparation, action.actor, "record_notification")
         documents.append(self.document("notification_record", action.actor.name, {
             "pseudonym": self.state.pseudonym, "age_band": self.case.age_band,
-            "incident_date": self.case.incident_date.isoformat(), "awareness_date": self.case.awareness_date.isoformat(),
+            "incident_date": self.case.incident_date.isoformat(),
+            "awareness_date": self.case.awareness_date.isoformat(),
             "notified_on": action.notified_on.isoformat(), "ofsted_reference": action.ofsted_reference,
             "summary": self.case.summary, "notified_by": action.actor.name,
             "rapid_review_due": self.deadline("rapid_review").due.isoformat(),
@@ -561,10 +564,11 @@ class RapidReviewWorkflow(Process):
         self.meet("national_panel_reply", step)
         step.settle.append(self.settle("record_national_panel_response", "done", action.panel_view))
         recommendation, view = self.state.recommendation, action.panel_view
-        if view == "national_review" or (recommendation == Recommendation.national_review_referral and view == "agrees"):
+        agrees = view == "agrees"
+        if view == "national_review" or (recommendation == Recommendation.national_review_referral and agrees):
             self.state.outcome = "National review commissioned by the National Panel"
             self._close(action.actor, "record_national_panel_response", self.state.outcome, step)
-        elif view == "local_review" or (recommendation == Recommendation.local_cspr and view == "agrees"):
+        elif view == "local_review" or (recommendation == Recommendation.local_cspr and agrees):
             self.move_to(S.methodology, action.actor, "record_national_panel_response")
             methodology_days = self.rules.methodology_working_days
             due = self.working_days_after(action.received_on, methodology_days)
