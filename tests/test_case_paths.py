@@ -21,9 +21,7 @@ def driver(temporal_env, case_worker, engine):
     return CaseDriver(temporal_env, case_worker, engine)
 
 
-async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, temporal_env, database_url):
-    if "postgresql" in database_url:
-        pytest.skip("the full path runs once, on SQLite; the PostgreSQL path is covered by the API tests")
+async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, temporal_env):
     state = await driver.to_sign_off()
     cal = WorkingDayCalendar()
     notified = state["notified_on"]
@@ -95,3 +93,90 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, tempora
             "seven_minute_briefing"} <= kinds
     events = await driver.history_length() + await driver.history_length(f"{driver.reference}-cspr")
     print(f"\nTemporal history events for a full local_cspr case: {events}")
+
+
+async def test_declined_referral_closes_with_reason(driver):
+    await driver.start()
+    state = await driver.act("decline_referral", "bu", reason="Does not meet the criteria: no harm.")
+    assert state["stage"] == "closed"
+    assert state["closed_reason"] == "Referral declined: Does not meet the criteria: no harm."
+    assert await driver.handle.result() == state["closed_reason"]
+    assert driver.tasks(status="open") == []
+    assert [t.outcome for t in driver.tasks(action="accept_referral")] == ["declined"]
+    assert all(d["status"] == "cancelled" for d in state["deadlines"])
+
+
+async def test_decision_not_to_notify_closes_and_writes_to_the_referrer(driver):
+    await driver.start()
+    await driver.act("accept_referral", "bu")
+    state = await driver.act("record_sin_decision", "csc", police_view="No crime.", health_view="Accidental injury.",
+                             decision="do_not_notify", rationale="No abuse or neglect known or suspected.")
+    assert state["stage"] == "closed"
+    assert "No abuse or neglect" in state["closed_reason"]
+    assert deadline(state, "notification")["status"] == "cancelled"
+    kinds = {d.kind for d in driver.documents()}
+    assert {"sin_decision", "no_notification_letter"} <= kinds
+    assert driver.tasks(status="open") == []
+
+
+async def test_no_further_review_closes_after_the_panels_response(driver):
+    await driver.to_panel_preparation()
+    panel_date = await driver.next_working_day()
+    await driver.act("convene_panel", "bu", panel_date=panel_date, invited_agencies=["education"])
+    await driver.act("submit_information_return", "education", involvement="a", chronology="b", analysis="c")
+    state = await driver.state()
+    assert state["stage"] == "panel", "all returns in moves the case to the panel stage"
+    today = str(await driver.today())
+    await driver.act("record_panel_outcome", "chair", held_on=today, attendees=["Chair"], learning="Good practice.",
+                     recommendation="no_further_review", rationale="Learning captured by the rapid review.")
+    await driver.act("issue_decision_sheet", "chair", circumstances="c", local_review_criteria_met=False)
+    await driver.approve_all(version=1)
+    await driver.act("record_submission", "bu", submitted_on=today)
+    state = await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
+                             panel_view="agrees")
+    assert state["stage"] == "closed"
+    assert state["outcome"] == "No further review"
+    assert [c["stage"] for c in state["stage_history"]][-3:] == ["executive_sign_off", "national_panel", "closed"]
+    assert await driver.handle.result() == "No further review"
+
+
+@pytest.mark.parametrize(("panel_view", "expected"), [("national_review", "closed"), ("local_review", "methodology")])
+async def test_national_review_referral_waits_for_the_panel(driver, panel_view, expected):
+    await driver.to_sign_off()
+    version = (await driver.state())["decision_sheet_version"]
+    await driver.approve_all(version)
+    today = str(await driver.today())
+    await driver.act("record_submission", "bu", submitted_on=today)
+    state = await driver.state()
+    assert state["stage"] == "national_panel", "recorded; the case waits for the Panel's decision"
+    state = await driver.act("record_national_panel_response", "bu", received_on=today, content="Decision.",
+                             panel_view=panel_view)
+    assert state["stage"] == expected
+    if expected == "closed":
+        assert state["outcome"] == "National review commissioned by the National Panel"
+    else:
+        assert driver.tasks(action="choose_methodology", status="open")
+
+
+async def test_close_case_during_practice_review_cancels_the_review(driver, temporal_env):
+    await driver.to_sign_off()
+    await driver.approve_all(1)
+    today = str(await driver.today())
+    await driver.act("record_submission", "bu", submitted_on=today)
+    await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.", panel_view="agrees")
+    await driver.act("choose_methodology", "bu", decided_on=today, methods=["multi_agency_audit"],
+                     reviewer="Internal", reviewer_kind="internal", lead="SM")
+    state = await driver.act("close_case", "bu", reason="Criminal proceedings: the Executive stopped the review.")
+    assert state["stage"] == "closed"
+    assert await driver.handle.result() == "Criminal proceedings: the Executive stopped the review."
+    child = temporal_env.client.get_workflow_handle(f"{driver.reference}-cspr")
+    description = await child.describe()
+    assert description.status.name in ("CANCELED", "TERMINATED")
+    assert driver.tasks(status="open") == []
+
+
+async def test_close_case_at_panel_stage(driver):
+    await driver.to_panel_preparation()
+    state = await driver.act("close_case", "bu", reason="Duplicate of RR-0001.")
+    assert state["stage"] == "closed"
+    assert driver.tasks(status="open") == []

@@ -9,6 +9,8 @@ stage change; the API acts on it through its own workflow id (``<reference>-cspr
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -33,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitDraftReport,
         SubmitFinalReport,
     )
-    from workflows.process import Process, reject
+    from workflows.process import ACTIVITY_TIMEOUT, EFFECT_RETRY, Process, reject
     from workflows.vocabulary import SEAT_NAMES, Role, Seat, Stage
 
 
@@ -113,9 +115,24 @@ class PracticeReviewWorkflow(Process):
                                     detail={"methods": [str(m) for m in method.methods], "reviewer": method.reviewer,
                                             "reviewer_kind": method.reviewer_kind, "lead": method.lead})
             await self.commit(step)
-        await self.run_clock()
+        try:
+            await self.run_clock()
+        except asyncio.CancelledError:
+            await self._stopped_by_case()
+            raise
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.closed_reason or "closed"
+
+    async def _stopped_by_case(self) -> None:
+        """The case was closed while the review ran: cancel the review's tasks and deadlines."""
+        step = self.new_step("stopped")
+        self.state.closed_reason = "stopped: the case was closed"
+        self.cancel_all_deadlines()
+        self.state.stage = P.closed
+        step.settle.append(self.settle("", "cancelled", "the case was closed"))
+        step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
+        await workflow.execute_activity("apply_case_step", step, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                        retry_policy=EFFECT_RETRY)
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
