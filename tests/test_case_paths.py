@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 
-from tests.cases import CaseDriver
 from workflows.calendar import WorkingDayCalendar, add_months
 
 
@@ -16,12 +15,8 @@ def deadline(state: dict, key: str) -> dict:
     return next(d for d in state["deadlines"] if d["key"] == key)
 
 
-@pytest.fixture
-def driver(temporal_env, case_worker, engine):
-    return CaseDriver(temporal_env, case_worker, engine)
 
-
-async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, temporal_env):
+async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_env):
     state = await driver.to_sign_off()
     cal = WorkingDayCalendar()
     notified = state["notified_on"]
@@ -63,7 +58,7 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, tempora
     review = await driver.review("send_publication_notice", "bu", sent_on=str(today))
     earliest = review["earliest_publication"]
     assert earliest == str(cal.add_working_days(today, 7))
-    await temporal_env.sleep(timedelta(days=12))
+    await case_env.sleep(timedelta(days=12))
     published = await driver.today()
     review = await driver.review("record_publication", "bu", published_on=str(published), link="https://example.org/r")
     assert review["stage"] == "learning_workshop"
@@ -72,7 +67,7 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, tempora
     parent = await driver.state()
     assert parent["practice_review_stage"] == "one_year_on"
 
-    await temporal_env.sleep(timedelta(days=370))  # the one-year timer reminds, then escalates
+    await case_env.sleep(timedelta(days=370))  # the one-year timer reminds, then escalates
     assert driver.tasks(kind="escalation")
     later = await driver.today()
     await driver.review("record_one_year_workshop", "bu", held_on=str(later),
@@ -158,7 +153,7 @@ async def test_national_review_referral_waits_for_the_panel(driver, panel_view, 
         assert driver.tasks(action="choose_methodology", status="open")
 
 
-async def test_close_case_during_practice_review_cancels_the_review(driver, temporal_env):
+async def test_close_case_during_practice_review_cancels_the_review(driver, case_env):
     await driver.to_sign_off()
     await driver.approve_all(1)
     today = str(await driver.today())
@@ -169,7 +164,7 @@ async def test_close_case_during_practice_review_cancels_the_review(driver, temp
     state = await driver.act("close_case", "bu", reason="Criminal proceedings: the Executive stopped the review.")
     assert state["stage"] == "closed"
     assert await driver.handle.result() == "Criminal proceedings: the Executive stopped the review."
-    child = temporal_env.client.get_workflow_handle(f"{driver.reference}-cspr")
+    child = case_env.client.get_workflow_handle(f"{driver.reference}-cspr")
     description = await child.describe()
     assert description.status.name in ("CANCELED", "TERMINATED")
     assert driver.tasks(status="open") == []

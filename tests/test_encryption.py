@@ -34,18 +34,18 @@ def sample_case(reference: str) -> CaseInput:
     )
 
 
-async def test_raw_history_holds_no_case_data_in_clear(temporal_env, case_worker):
+async def test_raw_history_holds_no_case_data_in_clear(case_env, case_worker):
     from workflows.rapid_review import RapidReviewWorkflow
 
     reference = f"RR-ENC-{uuid.uuid4().hex[:6]}"
-    handle = await temporal_env.client.start_workflow(
+    handle = await case_env.client.start_workflow(
         RapidReviewWorkflow.run, sample_case(reference), id=reference, task_queue=case_worker,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     # Read the history straight from the server, with no codec in between.
-    raw = await temporal_env.client.workflow_service.get_workflow_execution_history(
+    raw = await case_env.client.workflow_service.get_workflow_execution_history(
         GetWorkflowExecutionHistoryRequest(
-            namespace=temporal_env.client.namespace, execution={"workflow_id": reference}
+            namespace=case_env.client.namespace, execution={"workflow_id": reference}
         )
     )
     blob = raw.SerializeToString()
