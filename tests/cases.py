@@ -50,7 +50,20 @@ class CaseDriver:
         self.handle = await self.env.client.start_workflow(
             "RapidReviewWorkflow", case, id=self.reference, task_queue=self.task_queue
         )
+        await self.settled()
         return await self.state()
+
+    async def settled(self, workflow_id: str | None = None) -> None:
+        """Wait until the workflow has no activity in flight (the case has finished opening, say)."""
+        import asyncio
+
+        handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
+        for _ in range(200):
+            description = await handle.describe()
+            if not description.raw_description.pending_activities:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the workflow kept activities in flight for 10 s")
 
     async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
