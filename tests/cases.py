@@ -90,6 +90,19 @@ class CaseDriver:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         return len((await handle.fetch_history()).events)
 
+    async def save_history(self, name: str, workflow_id: str | None = None) -> None:
+        """With RECORD_HISTORIES=1, store the workflow's history under tests/histories/ for the replay
+        tests (recorded with the fixed test key, so the replayer can decode it)."""
+        import os
+        from pathlib import Path
+
+        if not os.environ.get("RECORD_HISTORIES"):
+            return
+        handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
+        history = await handle.fetch_history()
+        # The workflow id is part of the name: replay must use it (the child's id derives from it).
+        (Path(__file__).parent / "histories" / f"{name}--{handle.id}.json").write_text(history.to_json())
+
     # ---------------------------------------------------------------- database views
 
     def tasks(self, **filters) -> list[Task]:

@@ -86,6 +86,8 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_en
             "information_request_education", "decision_sheet", "sign_off_request", "decision_sheet_signed",
             "national_panel_submission", "terms_of_reference", "publication_notice",
             "seven_minute_briefing"} <= kinds
+    await driver.save_history("local_cspr_case")
+    await driver.save_history("local_cspr_review", f"{driver.reference}-cspr")
     events = await driver.history_length() + await driver.history_length(f"{driver.reference}-cspr")
     print(f"\nTemporal history events for a full local_cspr case: {events}")
 
@@ -96,6 +98,7 @@ async def test_declined_referral_closes_with_reason(driver):
     assert state["stage"] == "closed"
     assert state["closed_reason"] == "Referral declined: Does not meet the criteria: no harm."
     assert await driver.handle.result() == state["closed_reason"]
+    await driver.save_history("declined_referral")
     assert driver.tasks(status="open") == []
     assert [t.outcome for t in driver.tasks(action="accept_referral")] == ["declined"]
     assert all(d["status"] == "cancelled" for d in state["deadlines"])
@@ -133,6 +136,7 @@ async def test_no_further_review_closes_after_the_panels_response(driver):
     assert state["outcome"] == "No further review"
     assert [c["stage"] for c in state["stage_history"]][-3:] == ["executive_sign_off", "national_panel", "closed"]
     assert await driver.handle.result() == "No further review"
+    await driver.save_history("no_further_review")
 
 
 @pytest.mark.parametrize(("panel_view", "expected"), [("national_review", "closed"), ("local_review", "methodology")])

@@ -28,6 +28,7 @@ async def test_returned_decision_sheet_needs_all_three_on_the_new_version(driver
     assert state["stage"] == "national_panel"
     sheets = sorted((d.kind, d.version) for d in driver.documents() if d.kind.startswith("decision_sheet"))
     assert sheets == [("decision_sheet", 1), ("decision_sheet", 2), ("decision_sheet_signed", 2)]
+    await driver.save_history("sign_off_returned_then_approved")
     assert [(s["seat"], s["version"], s["decision"]) for s in state["sign_offs"]] == [
         ("la", 1, "approve"), ("icb", 1, "approve"), ("police", 1, "return"),
         ("la", 2, "approve"), ("icb", 2, "approve"), ("police", 2, "approve"),

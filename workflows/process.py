@@ -199,6 +199,8 @@ class Process:
         if reminders is None:
             before = self.rules.reminder_working_days_before
             reminders = [self.working_days_after(due, -before)] if before else []
+        # A reminder date already reached when the deadline is set would only repeat the new task.
+        reminders = [day for day in reminders if day > self.today()]
         self.state.deadlines = [d for d in self.state.deadlines if d.key != key]
         self.state.deadlines.append(
             Deadline(key=key, title=title, due=due, rule=rule, owner=title, owner_role=role, owner_agency=agency,

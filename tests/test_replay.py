@@ -1,0 +1,35 @@
+"""Determinism: stored histories of representative cases replay against today's workflow code.
+A change that would alter the history of a running case fails here; make it behind
+workflow.patched(...) and record a new history beside the old ones (RECORD_HISTORIES=1 pytest ...)."""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from service.settings import Settings
+from service.temporal import data_converter
+from service.worker import WORKFLOW_RUNNER
+from tests.conftest import TEST_KEY
+from workflows import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_representative_histories_are_stored():
+    names = {path.stem.split("--")[0] for path in HISTORIES}
+    assert {"local_cspr_case", "local_cspr_review", "declined_referral", "no_further_review",
+            "sign_off_returned_then_approved"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem.split("--")[0] for p in HISTORIES])
+async def test_history_replays(path: Path):
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=data_converter(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes),
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+    history = WorkflowHistory.from_json(path.stem.split("--")[1], path.read_text())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
