@@ -13,6 +13,6 @@ def build_activities(engine: Engine, settings: Settings) -> list:
     from activities.documents import DocumentActivities
 
     return [
-        CaseStepActivities(engine).apply_case_step,
-        DocumentActivities(engine, settings.document_dir).issue_document,
+        CaseStepActivities(engine, settings.rapid_review_public_url).apply_case_step,
+        DocumentActivities(engine, settings.document_dir, settings.rapid_review_public_url).issue_document,
     ]

@@ -1,4 +1,5 @@
-"""The activity that applies one workflow step: read model, audit row and tasks in one transaction."""
+"""The activity that applies one workflow step: read model, audit row, tasks and their e-mails, in one
+transaction."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
 from activities.audit import append_audit
+from activities.notifications import enqueue_task_emails
 from activities.read_model import upsert_case
 from activities.tasks import open_task, settle_tasks
 from service.db import session_scope
@@ -15,8 +17,9 @@ from workflows.models import CaseStep
 
 
 class CaseStepActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, public_url: str) -> None:
         self.engine = engine
+        self.public_url = public_url
 
     @activity.defn(name="apply_case_step")
     def apply_case_step(self, step: CaseStep) -> bool:
@@ -38,7 +41,8 @@ class CaseStepActivities:
                 for settlement in step.settle:
                     settle_tasks(session, settlement, actor, step.at)
                 for spec in step.tasks:
-                    open_task(session, spec, step.case_reference)
+                    task = open_task(session, spec, step.case_reference)
+                    enqueue_task_emails(session, task, self.public_url)
                 session.add(AppliedStep(key=step.key, applied_at=step.at))
         except IntegrityError:
             # Two attempts raced (a retry while the first was still finishing): the other one won.

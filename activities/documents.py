@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
+from activities.notifications import enqueue
 from service.db import session_scope
-from service.models import Document
+from service.models import Document, User
 from workflows.models import DocumentRequest
-from workflows.vocabulary import SEAT_NAMES, Recommendation
+from workflows.vocabulary import SEAT_NAMES, Recommendation, Role
 
 TITLES = {
     "referral_acknowledgement": "Referral acknowledgement",
@@ -99,9 +100,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class DocumentActivities:
-    def __init__(self, engine: Engine, document_dir: Path) -> None:
+    def __init__(self, engine: Engine, document_dir: Path, public_url: str = "http://127.0.0.1:8000") -> None:
         self.engine = engine
         self.document_dir = Path(document_dir)
+        self.public_url = public_url
 
     @activity.defn(name="issue_document")
     def issue_document(self, request: DocumentRequest) -> int:
@@ -117,8 +119,9 @@ class DocumentActivities:
         stem = f"{request.kind}-v{request.version}"
         _write_atomically(folder / f"{stem}.html", html)
         _write_atomically(folder / f"{stem}.pdf", pdf)
-        if template_kind(request.kind) == "panel_invitation":
-            _write_atomically(folder / f"{stem}.ics", panel_ics(request).encode())
+        ics = panel_ics(request) if template_kind(request.kind) == "panel_invitation" else None
+        if ics:
+            _write_atomically(folder / f"{stem}.ics", ics.encode())
         row = Document(
             key=request.key, case_reference=request.case_reference, kind=request.kind,
             title=TITLES[template_kind(request.kind)], version=request.version,
@@ -129,7 +132,24 @@ class DocumentActivities:
         try:
             with session_scope(self.engine) as session:
                 session.add(row)
+                if ics:
+                    self._send_invitations(session, request, ics)
         except IntegrityError:
             with session_scope(self.engine) as session:
                 return session.exec(select(Document).where(Document.key == request.key)).one().id
         return row.id
+
+    def _send_invitations(self, session, request: DocumentRequest, ics: str) -> None:
+        """Panel invitations, with the .ics, to the invited agencies' members and the panel chairs."""
+        users = session.exec(select(User).where(User.is_active == True)).all()  # noqa: E712
+        invited = set(request.context.get("agency_codes", []))
+        panel_date = request.context["panel_date"]
+        for user in users:
+            if user.role == Role.panel_chair or (user.role == Role.agency_member and user.agency in invited):
+                enqueue(session, key=f"invitation:{request.key}:user:{user.id}", to=user,
+                        subject=f"[OFFICIAL-SENSITIVE] {request.case_reference}: Rapid Review Panel on {panel_date}",
+                        body=(f"You are invited to the Rapid Review Panel for case {request.case_reference} on "
+                              f"{panel_date}, 10:00-13:00. The calendar invitation is attached; the papers are in "
+                              f"the Rapid Review service: {self.public_url.rstrip('/')}/cases/"
+                              f"{request.case_reference}"),
+                        case_reference=request.case_reference, ics=ics)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from service.models import Task
+from workflows.calendar import WorkingDayCalendar
 from workflows.models import TaskSettlement, TaskSpec
 
 
@@ -37,3 +38,16 @@ def settle_tasks(session: Session, settlement: TaskSettlement, by_user: int | No
                 completed_at=at or datetime.now(UTC))
     )
     return result.rowcount or 0
+
+
+DUE_SOON_WORKING_DAYS = 2
+
+
+def urgency(task: Task, today: date, calendar: WorkingDayCalendar) -> str:
+    """'overdue', 'due_soon' (within two working days) or 'on_track', counted in working days."""
+    if task.status != "open" or task.due_date is None:
+        return "on_track"
+    left = calendar.working_days_between(today, task.due_date)
+    if left < 0:
+        return "overdue"
+    return "due_soon" if left <= DUE_SOON_WORKING_DAYS else "on_track"

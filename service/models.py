@@ -164,3 +164,25 @@ class Document(SQLModel, table=True):
     pdf_sha256: str = Field(max_length=64)
     issued_by: str = Field(max_length=200)
     issued_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An e-mail written in the same transaction as the step that caused it; a sender delivers it.
+    Bodies carry the case reference, the task and a link, never the child's pseudonym or case content."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=250, unique=True)
+    case_reference: str | None = Field(default=None, max_length=40, index=True)
+    to_address: str = Field(max_length=254)
+    to_user_id: int | None = None
+    subject: str = Field(max_length=250)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    ics: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    sent_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

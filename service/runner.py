@@ -146,7 +146,7 @@ async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler:
             client = await connect_with_retry(settings)
             tasks.append(asyncio.create_task(run_worker(client, settings, engine, stop), name="worker"))
         if scheduler:
-            jobs = build_scheduler(engine)
+            jobs = build_scheduler(engine, settings)
             jobs.start()
         if api:
             config = uvicorn.Config(

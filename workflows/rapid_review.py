@@ -438,7 +438,7 @@ class RapidReviewWorkflow(Process):
         ))
         documents.append(self.document("panel_invitation", action.actor.name, {
             "pseudonym": self.state.pseudonym, "panel_date": action.panel_date.isoformat(),
-            "agencies": [AGENCIES[a] for a in action.invited_agencies],
+            "agencies": [AGENCIES[a] for a in action.invited_agencies], "agency_codes": action.invited_agencies,
             "research_questions": action.research_questions, "chair": "Rapid Review Panel chair",
         }))
 

@@ -1,0 +1,133 @@
+"""E-mail through a transactional outbox: steps write messages, a sender delivers them with retries.
+
+Nothing identifying leaves in an e-mail: subject and body carry the case reference, what is asked
+and a link to the service. In dev (no SMTP_HOST) nothing leaves the machine; the outbox is readable
+in the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import aiosmtplib
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from service.db import session_scope
+from service.models import OutboxMessage, Task, User
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def recipients_for(session: Session, task: Task) -> list[User]:
+    """The active users a task is for: its named person, else everyone with its role (and agency/seat)."""
+    query = select(User).where(User.is_active == True)  # noqa: E712 - SQL expression
+    if task.assignee_user_id is not None:
+        query = query.where(User.id == task.assignee_user_id)
+    else:
+        query = query.where(User.role == task.assignee_role)
+        if task.assignee_agency:
+            query = query.where(User.agency == task.assignee_agency)
+        if task.assignee_seat:
+            query = query.where(User.seat == task.assignee_seat)
+    return list(session.exec(query.order_by(User.id)))
+
+
+def task_email(task: Task, public_url: str) -> tuple[str, str]:
+    """Subject and body for a task: reference, the task's title, due date and a link. No case content."""
+    due = f" (due {task.due_date.isoformat()})" if task.due_date else ""
+    subject = f"[OFFICIAL-SENSITIVE] {task.case_reference}: {task.title}{due}"
+    body = (
+        f"Case {task.case_reference} has a task for you: {task.title}{due}.\n\n"
+        f"Open it in the Rapid Review service: {public_url.rstrip('/')}/cases/{task.case_reference}\n\n"
+        "Details are in the service only. Do not reply to this message."
+    )
+    return subject, body
+
+
+def enqueue(session: Session, *, key: str, to: User, subject: str, body: str, case_reference: str | None,
+            ics: str | None = None) -> None:
+    """Add a message unless one with this key exists (a retried step sends nothing twice)."""
+    if session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first() is not None:
+        return
+    session.add(OutboxMessage(key=key, case_reference=case_reference, to_address=to.email, to_user_id=to.id,
+                              subject=subject, body=body, ics=ics))
+
+
+def enqueue_task_emails(session: Session, task: Task, public_url: str) -> None:
+    subject, body = task_email(task, public_url)
+    for user in recipients_for(session, task):
+        enqueue(session, key=f"task:{task.key}:user:{user.id}", to=user, subject=subject, body=body,
+                case_reference=task.case_reference)
+
+
+def _claim(engine: Engine, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Take due messages for this sender; the conditional UPDATE lets only one sender have each."""
+    claimed = []
+    with session_scope(engine) as session:
+        due = session.exec(
+            select(OutboxMessage.id).where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id).limit(limit)
+        ).all()
+    for message_id in due:
+        with session_scope(engine) as session:
+            result = session.exec(update(OutboxMessage).where(OutboxMessage.id == message_id,
+                                                              OutboxMessage.status == "pending")
+                                  .values(status="sending", next_attempt_at=now))
+            if result.rowcount == 1:
+                claimed.append(session.get(OutboxMessage, message_id))
+    return claimed
+
+
+def _mime(message: OutboxMessage, sender: str) -> EmailMessage:
+    mime = EmailMessage()
+    mime["From"], mime["To"], mime["Subject"] = sender, message.to_address, message.subject
+    mime.set_content(message.body)
+    if message.ics:
+        mime.add_attachment(message.ics.encode(), maintype="text", subtype="calendar",
+                            filename="invitation.ics", params={"method": "REQUEST"})
+    return mime
+
+
+async def deliver_pending(engine: Engine, settings: Settings, limit: int = 50) -> dict[str, int]:
+    """Send what is due; a failure is retried later with backoff, up to MAX_ATTEMPTS."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    if not settings.smtp_host:
+        return counts  # dev: messages stay in the outbox for people to read
+    now = datetime.now(UTC)
+    for message in _claim(engine, now, limit):
+        try:
+            await aiosmtplib.send(
+                _mime(message, settings.smtp_from), hostname=settings.smtp_host, port=settings.smtp_port,
+                username=settings.smtp_username, password=settings.smtp_password,
+                start_tls=settings.smtp_starttls, timeout=30,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            attempts = message.attempts + 1
+            status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+            counts["failed" if status == "failed" else "retry"] += 1
+            with session_scope(engine) as session:
+                session.exec(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
+                    status=status, attempts=attempts, last_error=f"{type(exc).__name__}: {exc}"[:500],
+                    next_attempt_at=now + timedelta(seconds=min(30 * 2**attempts, 3600)),
+                ))
+            log.warning("outbox message %s not delivered (attempt %s)", message.id, attempts)
+            continue
+        counts["sent"] += 1
+        with session_scope(engine) as session:
+            session.exec(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
+                status="sent", attempts=message.attempts + 1, sent_at=datetime.now(UTC), last_error=None))
+    return counts
+
+
+def release_stuck(engine: Engine, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Messages left 'sending' by a sender that died go back to pending."""
+    with session_scope(engine) as session:
+        result = session.exec(update(OutboxMessage).where(
+            OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < datetime.now(UTC) - older_than,
+        ).values(status="pending"))
+        return result.rowcount or 0

@@ -1,0 +1,159 @@
+"""Every document renders to HTML and PDF as a professional, marked, versioned record, once per version."""
+
+import io
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlmodel import Session, select
+
+from activities.documents import TITLES, DocumentActivities, template_kind
+from service.models import Document
+from workflows.models import DocumentRequest
+
+REF = "RR-2026-014"
+BASE = {"partnership": "Northshire Safeguarding Children Partnership", "reference": REF}
+SIGN_OFFS = [{"seat": "la", "version": 2, "decision": "approve", "by": "Director of Children's Services",
+              "on": "2026-11-20", "comments": None},
+             {"seat": "icb", "version": 2, "decision": "approve", "by": "Chief Nursing Officer", "on": "2026-11-20",
+              "comments": None},
+             {"seat": "police", "version": 2, "decision": "approve", "by": "Chief Superintendent",
+              "on": "2026-11-21", "comments": None}]
+SHEET = {
+    "pseudonym": "Julie", "age_band": "under 1", "version": 2, "agencies": ["Education (schools)", "Police"],
+    "circumstances": "Infant admitted with a skull fracture after co-sleeping.",
+    "immediate_actions": ["Safe sleep briefing to all health visitors"], "learning": "Professional curiosity.",
+    "themes": ["infant safety (incl. unsafe sleeping)"], "recommendation": "local_cspr",
+    "rationale": "Two agencies did not share concerns.", "local_review_criteria_met": True,
+    "criteria_notes": "Concerns about agencies working together", "national_importance": False,
+    "notified_on": "2026-11-02", "panel_held_on": "2026-11-13", "attendees": ["Chair", "Police"],
+    "sign_offs": SIGN_OFFS,
+}
+CASES = {
+    "referral_acknowledgement": ({"pseudonym": "Julie", "age_band": "under 1", "referring_agency": "police",
+                                  "incident_date": "2026-10-30", "awareness_date": "2026-10-31",
+                                  "referrer": "Sam Patel", "received_on": "2026-10-31",
+                                  "notification_due": "2026-11-07"}, ["Julie", "2026-11-07", "Sam Patel"]),
+    "sin_decision": ({"pseudonym": "Julie", "decided_by": "Jordan Reid", "decided_on": "2026-11-02",
+                      "police_view": "Investigation opened", "health_view": "Non-accidental injury suspected",
+                      "decision": "notify", "rationale": "Serious harm, abuse suspected"},
+                     ["Notify the National Panel", "Investigation opened", "Non-accidental injury suspected"]),
+    "no_notification_letter": ({"pseudonym": "Julie", "decided_by": "Jordan Reid", "decided_on": "2026-11-02",
+                                "police_view": "No crime", "health_view": "Accidental", "decision": "do_not_notify",
+                                "rationale": "No abuse or neglect suspected", "referrer": "Sam Patel",
+                                "referring_agency": "police"}, ["not to make a Serious Incident", "No abuse"]),
+    "notification_record": ({"pseudonym": "Julie", "age_band": "under 1", "incident_date": "2026-10-30",
+                             "awareness_date": "2026-10-31", "notified_on": "2026-11-02",
+                             "ofsted_reference": "OF-778812", "summary": "Infant harmed.",
+                             "notified_by": "Jordan Reid", "rapid_review_due": "2026-11-23",
+                             "sin_rationale": "Serious harm"}, ["OF-778812", "2026-11-23", "Infant harmed."]),
+    "information_request_education": ({"agency": "education", "agency_name": "Education (schools)",
+                                       "due": "2026-11-11", "panel_date": "2026-11-13", "send_to": "Sam Patel",
+                                       "research_questions": ["How was attendance followed up?"]},
+                                      ["Education (schools)", "2026-11-11", "How was attendance followed up?"]),
+    "panel_invitation": ({"pseudonym": "Julie", "panel_date": "2026-11-13", "agencies": ["Police"],
+                          "agency_codes": ["police"], "research_questions": ["Q1"], "chair": "Chair"},
+                         ["2026-11-13", "3 hours", "Appraisal of practice"]),
+    "decision_sheet": (SHEET, ["Julie", "skull fracture", "Local child safeguarding practice review",
+                               "Safe sleep briefing", "Director of Children's Services", "2026-11-21"]),
+    "sign_off_request": ({"version": 2, "due": "2026-11-23", "recommendation": "local_cspr",
+                          "seats": ["Local authority", "Integrated Care Board", "Police"]},
+                         ["Version 2", "2026-11-23", "Integrated Care Board"]),
+    "national_panel_submission": ({**SHEET, "submitted_on": "2026-11-22", "rapid_review_due": "2026-11-23"},
+                                  ["2026-11-22", "Local child safeguarding practice review"]),
+    "terms_of_reference": ({"pseudonym": "Julie", "scope": "Twelve months before the incident.",
+                            "research_questions": ["Q"], "methods": ["partner_led_workshop"],
+                            "reviewer": "A. Reviewer", "lead": "Sam Patel", "agreed_on": "2026-12-01",
+                            "due": "2027-05-22"}, ["Twelve months", "A. Reviewer", "2027-05-22"]),
+    "publication_notice": ({"pseudonym": "Julie", "sent_on": "2027-04-01", "earliest_publication": "2027-04-13",
+                            "rule": "at least 7 working days before publication", "report_version": 1,
+                            "recommendations": ["Audit safe sleep advice"]}, ["2027-04-13", "Secretary of State"]),
+    "seven_minute_briefing": ({"pseudonym": "Julie", "published_on": "2027-04-20", "link": "https://x.org/r",
+                               "methods": ["partner_led_workshop"], "recommendations": ["Audit safe sleep advice"],
+                               "learning_events": ["Practitioners felt unable to challenge"]},
+                              ["Practitioners felt unable to challenge", "Audit safe sleep advice"]),
+}
+
+
+class Outline(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.th_without_scope, self.in_thead, self.lang = [], 0, False, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if tag == "html":
+            self.lang = attrs.get("lang")
+        if tag == "thead":
+            self.in_thead = True
+        if tag == "th" and "scope" not in attrs and not self.in_thead:
+            self.th_without_scope += 1
+
+    def handle_endtag(self, tag):
+        if tag == "thead":
+            self.in_thead = False
+
+
+def request(kind: str, version: int = 1) -> DocumentRequest:
+    context, _ = CASES[kind]
+    return DocumentRequest(key=f"{REF}:{kind}:v{version}", kind=kind, case_reference=REF, version=version,
+                           issued_by="Dr Alex Morgan", context={**BASE, **context})
+
+
+@pytest.fixture
+def documents(engine, tmp_path):
+    return DocumentActivities(engine, tmp_path / "documents")
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_document_renders_marked_versioned_and_accessible(kind, documents, engine):
+    version = CASES[kind][0].get("version", 1)
+    document_id = documents.issue_document(request(kind, version))
+    with Session(engine) as session:
+        row = session.get(Document, document_id)
+    pdf = PdfReader(io.BytesIO(Path(row.pdf_path).read_bytes()))
+    pages = [page.extract_text() for page in pdf.pages]
+    text = "\n".join(pages)
+    for page_number, page in enumerate(pages, start=1):
+        assert page.count("OFFICIAL-SENSITIVE") >= 2, f"page {page_number} lacks the marking top and bottom"
+        assert f"Page {page_number} of {len(pages)}" in page
+        assert f"{REF} · v{version}" in page
+    assert "Northshire Safeguarding Children Partnership" in text
+    assert f"Version {version}" in text
+    for expected in CASES[kind][1]:
+        assert expected in " ".join(text.split()), f"{expected!r} missing from the {kind} PDF"
+    assert row.title == TITLES[template_kind(kind)] and row.title in text
+
+    outline = Outline()
+    outline.feed(Path(row.html_path).read_text())
+    assert outline.lang == "en-GB"
+    assert outline.tags.count("h1") == 1
+    assert "table" in outline.tags and "th" in outline.tags
+    assert outline.th_without_scope == 0, "row headers need scope so screen readers can announce them"
+
+
+def test_rendering_twice_registers_one_version(documents, engine):
+    first = documents.issue_document(request("decision_sheet", 2))
+    second = documents.issue_document(request("decision_sheet", 2))
+    assert first == second
+    with Session(engine) as session:
+        rows = session.exec(select(Document).where(Document.kind == "decision_sheet")).all()
+    assert len(rows) == 1
+    row = rows[0]
+    import hashlib
+
+    assert hashlib.sha256(Path(row.pdf_path).read_bytes()).hexdigest() == row.pdf_sha256
+    assert hashlib.sha256(Path(row.html_path).read_bytes()).hexdigest() == row.html_sha256
+    assert row.issued_by == "Dr Alex Morgan" and row.version == 2
+
+
+def test_panel_invitation_has_a_calendar_file(documents, engine):
+    documents.issue_document(request("panel_invitation"))
+    with Session(engine) as session:
+        row = session.exec(select(Document).where(Document.kind == "panel_invitation")).one()
+    ics = Path(row.pdf_path).with_suffix(".ics").read_text()
+    assert "BEGIN:VEVENT" in ics and "DTSTART;TZID=Europe/London:20261113T100000" in ics
+    assert "DTEND;TZID=Europe/London:20261113T130000" in ics
+    assert "Julie" not in ics
