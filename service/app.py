@@ -9,7 +9,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.api import auth, codec, health
+from service.api import auth, codec, health, outbox
 from service.db import engine_for
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    for module in (health, auth, codec):
+    for module in (health, auth, codec, outbox):
         app.include_router(module.router)
     return app
 

@@ -88,6 +88,15 @@ class CaseAgency(SQLModel, table=True):
     agency: str = Field(primary_key=True, max_length=80, index=True)
 
 
+class CaseTheme(SQLModel, table=True):
+    """The themes a case's review raised (the themes sheet counts these)."""
+
+    __tablename__ = "case_theme"
+
+    case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
+    theme: str = Field(primary_key=True, max_length=120, index=True)
+
+
 class Task(SQLModel, table=True):
     """Something a person must do, issued by a workflow step; inboxes and dashboards read this table."""
 

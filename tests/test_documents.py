@@ -1,6 +1,7 @@
 """Every document renders to HTML and PDF as a professional, marked, versioned record, once per version."""
 
 import io
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -157,3 +158,31 @@ def test_panel_invitation_has_a_calendar_file(documents, engine):
     assert "BEGIN:VEVENT" in ics and "DTSTART;TZID=Europe/London:20261113T100000" in ics
     assert "DTEND;TZID=Europe/London:20261113T130000" in ics
     assert "Julie" not in ics
+
+
+def test_themes_sheet_counts_themes_per_year_with_their_reviews(engine, documents):
+    from datetime import date
+
+    from activities.documents import themes_sheet_request
+    from activities.read_model import upsert_case
+    from service.db import session_scope
+    from tests.test_notifications import step
+
+    with session_scope(engine) as session:
+        for reference, opened, themes in (("RR-1", date(2025, 5, 1), ["neglect", "domestic abuse"]),
+                                          ("RR-2", date(2026, 2, 1), ["neglect"]),
+                                          ("RR-3", date(2026, 3, 1), ["neglect", "a new local theme"])):
+            snapshot = step().snapshot.model_copy(update={"reference": reference, "opened_on": opened,
+                                                          "themes": themes})
+            upsert_case(session, snapshot, datetime(2026, 3, 1))
+    first = documents.issue_document(themes_sheet_request(engine, "Northshire LSCP", "Sam Patel"))
+    second = documents.issue_document(themes_sheet_request(engine, "Northshire LSCP", "Sam Patel"))
+    with Session(engine) as session:
+        rows = {d.id: d for d in session.exec(select(Document).where(Document.kind == "themes_sheet"))}
+    assert sorted(d.version for d in rows.values()) == [1, 2], "each issue is a new version"
+    text = " ".join(PdfReader(rows[second].pdf_path).pages[0].extract_text().split())
+    assert "neglect 1 2 3" in text, text
+    assert "domestic abuse 1 0 1" in text
+    assert "a new local theme 0 1 1" in text
+    assert "RR-1, RR-2, RR-3" in text
+    assert first != second

@@ -121,3 +121,13 @@ def test_task_urgency_in_working_days(due, today, expected):
     task = Task(key="k", case_reference="RR", kind="k", title="t", description="d", assignee_role="csc_lead",
                 due_date=due)
     assert urgency(task, today, WorkingDayCalendar()) == expected
+
+
+def test_outbox_is_readable_by_admins_only(engine, api_client, sign_in):
+    CaseStepActivities(engine, "http://127.0.0.1:8000").apply_case_step(step())
+    response = api_client.get("/api/outbox", headers=sign_in("admin"))
+    assert response.status_code == 200
+    [message] = response.json()
+    assert message["to_address"] == "agency.education@example.org" and message["status"] == "pending"
+    assert api_client.get("/api/outbox", headers=sign_in("panel.chair")).status_code == 403
+    assert api_client.get("/api/outbox?status=bogus", headers=sign_in("admin")).status_code == 422

@@ -390,6 +390,7 @@ class CaseSnapshot(BaseModel):
     practice_review_stage: str | None
     closed_reason: str | None
     outcome: str | None
+    themes: list[str] = Field(default_factory=list)
 
 
 class CaseStep(BaseModel):

@@ -684,5 +684,6 @@ class RapidReviewWorkflow(Process):
             invited_agencies=list(st.panel.invited_agencies) if st.panel else [],
             submitted_on=st.submitted_on, practice_review_stage=st.practice_review_stage,
             closed_reason=st.closed_reason, outcome=st.outcome,
+            themes=list(st.panel_outcome.themes) if st.panel_outcome else [],
         )
 

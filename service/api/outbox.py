@@ -1,0 +1,46 @@
+"""The outbox, readable in the service: what e-mails were sent or wait to be sent (admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlmodel import select
+
+from service.auth import DbSession, require_roles
+from service.models import OutboxMessage, User
+from workflows.vocabulary import Role
+
+router = APIRouter(prefix="/api", tags=["outbox"])
+
+
+class OutboxRead(BaseModel):
+    id: int
+    case_reference: str | None
+    to_address: str
+    subject: str
+    body: str
+    has_calendar_invitation: bool
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@router.get("/outbox", response_model=list[OutboxRead])
+def list_outbox(
+    session: DbSession,
+    user: Annotated[User, Depends(require_roles(Role.admin))],
+    status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OutboxRead]:
+    """Newest first; e-mails never carry case content, so an admin may read them."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).offset(offset).limit(limit)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    return [OutboxRead(**m.model_dump(exclude={"ics", "key", "to_user_id", "next_attempt_at"}),
+                       has_calendar_invitation=bool(m.ics)) for m in session.exec(query)]
