@@ -9,7 +9,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.api import auth, codec, health, outbox
+from service.api import auth, cases, codec, health, outbox
 from service.db import engine_for
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
@@ -17,7 +17,8 @@ from service.temporal import EncryptionCodec, TemporalConnection
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, temporal_client=None) -> FastAPI:
+    """The app; tests may hand in a Temporal client already connected (to a time-skipping server)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -34,7 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine_for(settings.sqlalchemy_url)
     app.state.codec = EncryptionCodec(settings.encryption_key_bytes)
     app.state.temporal = TemporalConnection(
-        settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace, settings.encryption_key_bytes
+        settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace, settings.encryption_key_bytes,
+        client=temporal_client,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    for module in (health, auth, codec, outbox):
+    for module in (health, auth, cases, codec, outbox):
         app.include_router(module.router)
     return app
 

@@ -195,3 +195,12 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     sent_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """The last case number given out in a year (references read RR-2026-007)."""
+
+    __tablename__ = "reference_counter"
+
+    year: int = Field(primary_key=True)
+    last: int = 0

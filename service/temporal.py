@@ -76,9 +76,9 @@ class TemporalConnection:
     """A client connected on first use, so the API can start (and say it is not ready) before
     Temporal answers."""
 
-    def __init__(self, address: str, namespace: str, key: bytes) -> None:
+    def __init__(self, address: str, namespace: str, key: bytes, client: Client | None = None) -> None:
         self.address, self.namespace, self._key = address, namespace, key
-        self._client: Client | None = None
+        self._client = client
         self._lock = asyncio.Lock()
 
     async def client(self) -> Client:

@@ -1,0 +1,229 @@
+"""Cases: referral, lists from the read model, a case's live state, and every action of the brief.
+
+An action is validated by pydantic (422), checked against the roles the workflow allows (403), then
+sent as the workflow update; the workflow's validator has the last word (409 with its reason).
+Every read of a case's content and every attempted action is written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import typing
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.audit import append_audit
+from service.accounts import process_rules
+from service.auth import DbSession, require_roles
+from service.models import CaseAgency, CaseRecord, ReferenceCounter, User
+from workflows.calendar import london_date
+from workflows.models import Actor, CaseInput, Referral
+from workflows.practice_review import PracticeReviewWorkflow
+from workflows.rapid_review import RapidReviewWorkflow
+from workflows.vocabulary import Role
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+CASE_READERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive,
+                Role.auditor)
+REFERRERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive)
+Reader = Annotated[User, Depends(require_roles(*CASE_READERS))]
+Referrer = Annotated[User, Depends(require_roles(*REFERRERS))]
+
+
+class ActionSpec(typing.NamedTuple):
+    workflow: type
+    suffix: str  # the workflow id is the case reference plus this
+    model: type[BaseModel]
+    roles: frozenset[str]
+
+
+def _actions() -> dict[str, ActionSpec]:
+    """Every action, its input model and allowed roles, read from the workflows themselves."""
+    found = {}
+    for workflow, suffix in ((RapidReviewWorkflow, ""), (PracticeReviewWorkflow, "-cspr")):
+        for name, (_stages, roles) in workflow.RULES.items():
+            model = typing.get_type_hints(getattr(workflow, name))["action"]
+            found[name] = ActionSpec(workflow, suffix, model, frozenset(str(r) for r in roles))
+    return found
+
+
+ACTIONS = _actions()
+
+
+class CaseSummary(BaseModel):
+    reference: str
+    pseudonym: str
+    stage: str
+    opened_on: str
+    next_deadline_title: str | None
+    next_deadline_due: str | None
+    next_deadline_rule: str | None
+    rapid_review_due: str | None
+    late: bool
+    escalated: bool
+    recommendation: str | None
+    practice_review_stage: str | None
+    closed_reason: str | None
+
+    @classmethod
+    def of(cls, record: CaseRecord) -> CaseSummary:
+        data = record.model_dump(mode="json")
+        return cls(**{name: data.get(name) for name in cls.model_fields})
+
+
+class CasePage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[CaseSummary]
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user_id=user.id, name=user.full_name, role=user.role, agency=user.agency, seat=user.seat)
+
+
+def audit(session: Session, request: Request, user: User, action: str, reference: str | None, detail: dict) -> None:
+    append_audit(session, actor_id=user.id, actor_role=user.role, action=action, case_reference=reference,
+                 detail=detail, request_id=request.headers.get("x-request-id"))
+    session.commit()
+
+
+def visible_case(session: Session, user: User, reference: str) -> CaseRecord:
+    """The case, if this user may see it; 404 otherwise (an agency sees only cases it is invited to)."""
+    record = session.get(CaseRecord, reference)
+    if record is not None and user.role == Role.agency_member:
+        invited = session.get(CaseAgency, (reference, user.agency))
+        if invited is None:
+            record = None
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No case {reference} that you can see")
+    return record
+
+
+def next_reference(session: Session, year: int) -> str:
+    """RR-<year>-<number>, numbered in order; the UPDATE-first pattern serialises concurrent referrals."""
+    if session.get(ReferenceCounter, year) is None:
+        session.add(ReferenceCounter(year=year, last=0))
+        session.flush()
+    session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
+                 .values(last=ReferenceCounter.last + 1))
+    number = session.exec(select(ReferenceCounter.last).where(ReferenceCounter.year == year)).one()
+    session.commit()
+    return f"RR-{year}-{number:03d}"
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def submit_referral(referral: Referral, request: Request, session: DbSession, user: Referrer) -> dict:
+    """A referral from any signed-in partner starts a case (its durable workflow)."""
+    today = london_date(datetime.now(UTC))
+    if referral.awareness_date > today:
+        raise HTTPException(422, f"The date of awareness ({referral.awareness_date}) is in the future")
+    settings = request.app.state.settings
+    reference = next_reference(session, today.year)
+    case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
+                     partnership_name=settings.rapid_review_partnership_name, rules=process_rules(session))
+    client = await request.app.state.temporal.client()
+    handle = await client.start_workflow(
+        RapidReviewWorkflow.run, case, id=reference, task_queue=settings.temporal_task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    audit(session, request, user, "submit_referral", reference, {"referring_agency": referral.referring_agency})
+    return {"reference": reference, "state": await handle.query(RapidReviewWorkflow.state, today.isoformat())}
+
+
+@router.get("", response_model=CasePage)
+def list_cases(
+    session: DbSession,
+    user: Reader,
+    stage: Annotated[str | None, Query(max_length=40)] = None,
+    late: bool | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """Cases from the read model (never from Temporal), newest first."""
+    query = select(CaseRecord)
+    if user.role == Role.agency_member:
+        query = query.join(CaseAgency, CaseAgency.case_reference == CaseRecord.reference).where(
+            CaseAgency.agency == user.agency)
+    if stage:
+        query = query.where(CaseRecord.stage == stage)
+    if late is not None:
+        query = query.where(CaseRecord.late == late)
+    if year:
+        query = query.where(CaseRecord.year == year)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())
+                        .offset(offset).limit(limit)).all()
+    return CasePage(total=total, offset=offset, limit=limit, items=[CaseSummary.of(r) for r in rows])
+
+
+@router.get("/{reference}")
+async def case_state(reference: str, request: Request, session: DbSession, user: Reader) -> dict:
+    """The workflow's live state: stage, deadlines with working days left and their rules, flags."""
+    record = visible_case(session, user, reference)
+    audit(session, request, user, "read_case", reference, {})
+    today = london_date(datetime.now(UTC)).isoformat()
+    client = await request.app.state.temporal.client()
+    try:
+        state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, f"Case {reference} has no workflow on this Temporal server") from error
+        raise
+    if record.stage == "practice_review" or state.get("practice_review_stage"):
+        try:
+            state["practice_review"] = await client.get_workflow_handle(f"{reference}-cspr").query(
+                PracticeReviewWorkflow.state, today)
+        except RPCError:
+            state["practice_review"] = None
+    return state
+
+
+@router.post("/{reference}/actions/{action}")
+async def take_action(reference: str, action: str, request: Request, session: DbSession, user: Reader) -> dict:
+    """Take one action of the brief's table on a case."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise HTTPException(404, f"Unknown action {action!r}; actions are: {', '.join(sorted(ACTIONS))}")
+    record = visible_case(session, user, reference)
+    if user.role not in spec.roles:
+        raise HTTPException(403, f"A {user.role} may not take '{action}'; it is for: {', '.join(sorted(spec.roles))}")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(422, "The body must be a JSON object") from None
+    if not isinstance(body, dict) or "actor" in body:
+        raise HTTPException(422, "The body must be a JSON object, without 'actor' (that is you, from your sign-in)")
+    try:
+        payload = spec.model.model_validate({**body, "actor": actor_of(user).model_dump()})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise HTTPException(422, f"The action is not valid: {problems}") from None
+    if record.stage == "closed":
+        audit(session, request, user, f"rejected:{action}", reference, {"reason": "case closed"})
+        raise HTTPException(409, f"Case {reference} is closed; no further actions can be taken")
+    session.commit()  # never hold a database transaction while the workflow's activities need the database
+    client = await request.app.state.temporal.client()
+    handle = client.get_workflow_handle(f"{reference}{spec.suffix}")
+    try:
+        state = await handle.execute_update(action, payload)
+    except WorkflowUpdateFailedError as error:
+        reason = str(error.cause.message if hasattr(error.cause, "message") else error.cause)
+        audit(session, request, user, f"rejected:{action}", reference, {"reason": reason})
+        raise HTTPException(409, reason) from None
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            where = "practice review" if spec.suffix else "case"
+            raise HTTPException(
+                409, f"The {where} of {reference} is not running, so '{action}' cannot be taken") from None
+        raise
+    return state
