@@ -1,7 +1,10 @@
 """The activity that applies one workflow step: read model, audit row, tasks and their e-mails, in one
-transaction."""
+transaction; and, when the case changed stage, a fresh copy of its decoded history in the archive."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -12,22 +15,44 @@ from activities.notifications import enqueue_task_emails
 from activities.read_model import upsert_case
 from activities.tasks import open_task, settle_tasks
 from service.db import session_scope
-from service.models import AppliedStep
+from service.history import archive_history, fetch_readable_history
+from service.models import AppliedStep, CaseRecord
+from service.temporal import EncryptionCodec
 from workflows.models import CaseStep
+
+log = logging.getLogger(__name__)
 
 
 class CaseStepActivities:
-    def __init__(self, engine: Engine, public_url: str) -> None:
+    def __init__(self, engine: Engine, public_url: str, codec: EncryptionCodec) -> None:
         self.engine = engine
         self.public_url = public_url
+        self.codec = codec
 
     @activity.defn(name="apply_case_step")
-    def apply_case_step(self, step: CaseStep) -> bool:
-        """Apply the step once: returns False when a retry finds it already applied."""
+    async def apply_case_step(self, step: CaseStep) -> bool:
+        """Apply the step once: returns False when a retry finds it already applied. A step that moves the
+        case (or a retry, which cannot tell) also archives the workflow's history."""
+        applied, moved = await asyncio.to_thread(self.apply_step, step)
+        if moved or not applied:
+            await self._archive(activity.info().workflow_id, step.case_reference)
+        return applied
+
+    async def _archive(self, workflow_id: str, case_reference: str) -> None:
+        events = await fetch_readable_history(activity.client(), workflow_id, self.codec)
+        if events is not None:
+            with session_scope(self.engine) as session:
+                archive_history(session, workflow_id, case_reference, events)
+            log.info("archived %d history events of %s", len(events), workflow_id)
+
+    def apply_step(self, step: CaseStep) -> tuple[bool, bool]:
+        """(applied now, stage changed)."""
         try:
             with session_scope(self.engine) as session:
                 if session.get(AppliedStep, step.key) is not None:
-                    return False
+                    return False, False
+                before = session.get(CaseRecord, step.case_reference)
+                was = (before.stage, before.practice_review_stage) if before else None
                 actor = step.audit.actor_id if step.audit else None
                 if step.audit is not None:
                     append_audit(
@@ -44,7 +69,9 @@ class CaseStepActivities:
                     task = open_task(session, spec, step.case_reference)
                     enqueue_task_emails(session, task, self.public_url)
                 session.add(AppliedStep(key=step.key, applied_at=step.at))
+                moved = step.snapshot is not None and was != (step.snapshot.stage,
+                                                               step.snapshot.practice_review_stage)
         except IntegrityError:
             # Two attempts raced (a retry while the first was still finishing): the other one won.
-            return False
-        return True
+            return False, False
+        return True, moved

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
+import uuid
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.api import auth, cases, codec, health, outbox
+from service.api import audit, auth, cases, codec, documents, health, outbox, tasks
 from service.db import engine_for
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
 
 log = logging.getLogger(__name__)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
 def create_app(settings: Settings | None = None, temporal_client=None) -> FastAPI:
@@ -39,6 +43,19 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         client=temporal_client,
     )
 
+    @app.middleware("http")
+    async def request_id_and_log(request: Request, call_next):
+        """Every request gets an id (the caller's X-Request-ID if sane) that the audit rows and the log
+        line share. The log line has method, path (references only), status and time: never case content."""
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        log.info("%s %s %s %.0fms id=%s", request.method, request.url.path, response.status_code,
+                 (time.perf_counter() - started) * 1000, request.state.request_id)
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
@@ -52,7 +69,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    for module in (health, auth, cases, codec, outbox):
+    for module in (health, auth, cases, tasks, documents, audit, codec, outbox):
         app.include_router(module.router)
     return app
 

@@ -1,7 +1,10 @@
-"""Who is calling: password hashes, bearer tokens, and the role checks every route declares."""
+"""Who is calling: password hashes, bearer tokens and session cookies (with CSRF tokens), sign-in throttling,
+and the role checks every route declares."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -9,9 +12,10 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib import PasswordHash
+from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
-from service.models import User
+from service.models import SignInFailure, User
 from workflows.vocabulary import Role
 
 password_hash = PasswordHash.recommended()  # Argon2id
@@ -19,6 +23,12 @@ TOKEN_HOURS = 8
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - algorithm name, not a secret
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+SESSION_COOKIE = "rr_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
 
 
 def hash_password(password: str) -> str:
@@ -29,10 +39,39 @@ def verify_password(password: str, hashed: str) -> bool:
     return password_hash.verify(password, hashed)
 
 
-def issue_token(user: User, secret_key: str, now: datetime | None = None) -> str:
+def issue_token(user: User, secret_key: str, now: datetime | None = None, csrf: str | None = None) -> str:
+    """A signed token; a session cookie's token also carries the CSRF token its forms must send back."""
     now = now or datetime.now(UTC)
     claims = {"sub": str(user.id), "role": user.role, "iat": now, "exp": now + timedelta(hours=TOKEN_HOURS)}
+    if csrf:
+        claims["csrf"] = csrf
     return jwt.encode(claims, secret_key, algorithm=TOKEN_ALGORITHM)
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def throttled_for(session: Session, username: str, now: datetime | None = None) -> int:
+    """Seconds this username must wait before trying again (0: may try now)."""
+    now = now or datetime.now(UTC)
+    recent = select(SignInFailure.at).where(SignInFailure.username == username,
+                                            SignInFailure.at > now - FAILURE_WINDOW)
+    count = session.exec(select(func.count()).select_from(recent.subquery())).one()
+    if count < MAX_FAILURES:
+        return 0
+    oldest = session.exec(recent.order_by(SignInFailure.at.desc()).offset(MAX_FAILURES - 1).limit(1)).one()
+    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+    return max(1, int((oldest + FAILURE_WINDOW - now).total_seconds()) + 1)
+
+
+def record_sign_in(session: Session, username: str, succeeded: bool) -> None:
+    """A failure counts towards the throttle; a success clears the count."""
+    if succeeded:
+        session.exec(delete(SignInFailure).where(SignInFailure.username == username))
+    else:
+        session.add(SignInFailure(username=username[:80]))
+    session.commit()
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -52,15 +91,28 @@ def get_session(request: Request):
         yield session
 
 
-def current_user(
+async def sent_csrf_token(request: Request) -> str:
+    """The CSRF token a request carries: the header (API clients) or the form field (web forms)."""
+    if header := request.headers.get(CSRF_HEADER):
+        return header
+    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
+                                                           "multipart/form-data")):
+        return str((await request.form()).get(CSRF_FIELD) or "")
+    return ""
+
+
+async def current_user(
     request: Request,
     session: Annotated[Session, Depends(get_session)],
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """The signed-in user from the bearer token; 401 when absent, expired or forged."""
+    """The signed-in user from the bearer token or the session cookie; 401 when absent, expired or forged.
+    A cookie-authenticated change (any method but GET/HEAD/OPTIONS) must carry the session's CSRF token."""
     unauthorised = HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "Sign in first: no valid bearer token", {"WWW-Authenticate": "Bearer"}
+        status.HTTP_401_UNAUTHORIZED, "Sign in first: no valid bearer token or session", {"WWW-Authenticate": "Bearer"}
     )
+    from_cookie = not token
+    token = token or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise unauthorised
     try:
@@ -70,6 +122,14 @@ def current_user(
         raise unauthorised from None
     if user is None or not user.is_active:
         raise unauthorised
+    if from_cookie:
+        request.state.csrf_token = claims.get("csrf", "")
+        expected = request.state.csrf_token
+        if request.method not in SAFE_METHODS and not (
+            expected and hmac.compare_digest(await sent_csrf_token(request), expected)
+        ):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                "This form is missing its security token (CSRF); reload the page and try again")
     request.state.user = user
     return user
 

@@ -131,6 +131,14 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_routes(args: argparse.Namespace) -> int:
+    from service.api.routes import route_table_markdown
+    from service.app import create_app
+
+    print(route_table_markdown(create_app(_settings())))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rapid-review", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--agency")
     add.add_argument("--seat")
     add.set_defaults(func=cmd_users_add)
+    sub.add_parser("routes", help="print the API's route table with the roles each route allows").set_defaults(
+        func=cmd_routes
+    )
     return parser
 
 

@@ -204,3 +204,41 @@ class ReferenceCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last: int = 0
+
+
+class HistoryArchive(SQLModel, table=True):
+    """The decoded Temporal event history of a workflow, kept so auditors still have it after Temporal's
+    retention has deleted it. One row per workflow, replaced only by a longer history."""
+
+    __tablename__ = "history_archive"
+
+    workflow_id: str = Field(primary_key=True, max_length=60)
+    case_reference: str = Field(max_length=40, index=True)
+    event_count: int
+    events_json: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    archived_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A request sent with an Idempotency-Key: a retry finds it and gets the first answer, not a second effect."""
+
+    __tablename__ = "idempotent_request"
+
+    user_id: int = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=120)
+    fingerprint: str = Field(max_length=64)  # SHA-256 of method, path and body
+    case_reference: str | None = Field(default=None, max_length=40)
+    status_code: int | None = None  # None while the first attempt is still in flight
+    response_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in; too many for one username in a window and further attempts wait."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, index=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))

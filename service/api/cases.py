@@ -2,40 +2,42 @@
 
 An action is validated by pydantic (422), checked against the roles the workflow allows (403), then
 sent as the workflow update; the workflow's validator has the last word (409 with its reason).
-Every read of a case's content and every attempted action is written to the audit trail.
+Every read of a case's content and every attempted action is written to the audit trail. A request
+with an ``Idempotency-Key`` header takes effect once, however often it is retried.
 """
 
 from __future__ import annotations
 
+import json
 import typing
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.audit import append_audit
 from service.accounts import process_rules
-from service.auth import DbSession, require_roles
+from service.api.access import CaseActor, Reader, actor_of, audit, visible_case
+from service.auth import DbSession
+from service.idempotency import claim, fingerprint, remember
 from service.models import CaseAgency, CaseRecord, ReferenceCounter, User
 from workflows.calendar import london_date
-from workflows.models import Actor, CaseInput, Referral
+from workflows.models import CaseInput, Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
 from workflows.vocabulary import Role
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(
+    "Any unique string (e.g. a UUID): a retry with the same key returns the first answer and acts once"))]
 
-CASE_READERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive,
-                Role.auditor)
-REFERRERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive)
-Reader = Annotated[User, Depends(require_roles(*CASE_READERS))]
-Referrer = Annotated[User, Depends(require_roles(*REFERRERS))]
+router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
 class ActionSpec(typing.NamedTuple):
@@ -86,61 +88,66 @@ class CasePage(BaseModel):
     items: list[CaseSummary]
 
 
-def actor_of(user: User) -> Actor:
-    return Actor(user_id=user.id, name=user.full_name, role=user.role, agency=user.agency, seat=user.seat)
-
-
-def audit(session: Session, request: Request, user: User, action: str, reference: str | None, detail: dict) -> None:
-    append_audit(session, actor_id=user.id, actor_role=user.role, action=action, case_reference=reference,
-                 detail=detail, request_id=request.headers.get("x-request-id"))
-    session.commit()
-
-
-def visible_case(session: Session, user: User, reference: str) -> CaseRecord:
-    """The case, if this user may see it; 404 otherwise (an agency sees only cases it is invited to)."""
-    record = session.get(CaseRecord, reference)
-    if record is not None and user.role == Role.agency_member:
-        invited = session.get(CaseAgency, (reference, user.agency))
-        if invited is None:
-            record = None
-    if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No case {reference} that you can see")
-    return record
-
-
 def next_reference(session: Session, year: int) -> str:
-    """RR-<year>-<number>, numbered in order; the UPDATE-first pattern serialises concurrent referrals."""
+    """RR-<year>-<number>, numbered in order; the UPDATE-first pattern serialises concurrent referrals.
+    The caller commits (with whatever else must be written at the same time)."""
     if session.get(ReferenceCounter, year) is None:
         session.add(ReferenceCounter(year=year, last=0))
         session.flush()
     session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
                  .values(last=ReferenceCounter.last + 1))
     number = session.exec(select(ReferenceCounter.last).where(ReferenceCounter.year == year)).one()
-    session.commit()
     return f"RR-{year}-{number:03d}"
 
 
+def replay(status_code: int, response_json: str) -> JSONResponse:
+    return JSONResponse(json.loads(response_json), status_code=status_code, headers={"Idempotent-Replayed": "true"})
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def submit_referral(referral: Referral, request: Request, session: DbSession, user: Referrer) -> dict:
+async def submit_referral(referral: Referral, request: Request, session: DbSession, user: CaseActor,
+                          idempotency_key: IdempotencyKey = None):
     """A referral from any signed-in partner starts a case (its durable workflow)."""
     today = london_date(datetime.now(UTC))
     if referral.awareness_date > today:
         raise HTTPException(422, f"The date of awareness ({referral.awareness_date}) is in the future")
     settings = request.app.state.settings
-    reference = next_reference(session, today.year)
+    held = None
+    if idempotency_key is not None:
+        held = claim(session, user.id, idempotency_key,
+                     fingerprint("POST", request.url.path, referral.model_dump(mode="json")))
+        if held.finished:
+            return replay(held.row.status_code, held.row.response_json)
+    reference = held.row.case_reference if held and held.row.case_reference else None
+    if reference is None:
+        reference = next_reference(session, today.year)
+        if held:
+            held.row.case_reference = reference
+            session.add(held.row)
+        session.commit()
     case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
                      partnership_name=settings.rapid_review_partnership_name, rules=process_rules(session))
+    session.commit()
     client = await request.app.state.temporal.client()
-    handle = await client.start_workflow(
-        RapidReviewWorkflow.run, case, id=reference, task_queue=settings.temporal_task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-    )
+    try:
+        await client.start_workflow(
+            RapidReviewWorkflow.run, case, id=reference, task_queue=settings.temporal_task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        if held is None:
+            raise
     audit(session, request, user, "submit_referral", reference, {"referring_agency": referral.referring_agency})
-    return {"reference": reference, "state": await handle.query(RapidReviewWorkflow.state, today.isoformat())}
+    state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
+    answer = {"reference": reference, "state": state}
+    if held:
+        remember(session, held.row, 201, answer)
+    return answer
 
 
 @router.get("", response_model=CasePage)
 def list_cases(
+    request: Request,
     session: DbSession,
     user: Reader,
     stage: Annotated[str | None, Query(max_length=40)] = None,
@@ -149,7 +156,7 @@ def list_cases(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    """Cases from the read model (never from Temporal), newest first."""
+    """Cases from the read model (never from Temporal), newest first. Agencies see the cases they are in."""
     query = select(CaseRecord)
     if user.role == Role.agency_member:
         query = query.join(CaseAgency, CaseAgency.case_reference == CaseRecord.reference).where(
@@ -163,14 +170,13 @@ def list_cases(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())
                         .offset(offset).limit(limit)).all()
+    audit(session, request, user, "list_cases", None,
+          {"filters": {"stage": stage, "late": late, "year": year}, "offset": offset, "shown": len(rows)})
     return CasePage(total=total, offset=offset, limit=limit, items=[CaseSummary.of(r) for r in rows])
 
 
-@router.get("/{reference}")
-async def case_state(reference: str, request: Request, session: DbSession, user: Reader) -> dict:
-    """The workflow's live state: stage, deadlines with working days left and their rules, flags."""
-    record = visible_case(session, user, reference)
-    audit(session, request, user, "read_case", reference, {})
+async def query_state(request: Request, reference: str) -> dict:
+    """The workflow's live state (and the practice review's, once there is one)."""
     today = london_date(datetime.now(UTC)).isoformat()
     client = await request.app.state.temporal.client()
     try:
@@ -179,7 +185,7 @@ async def case_state(reference: str, request: Request, session: DbSession, user:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(404, f"Case {reference} has no workflow on this Temporal server") from error
         raise
-    if record.stage == "practice_review" or state.get("practice_review_stage"):
+    if state.get("practice_review_stage"):
         try:
             state["practice_review"] = await client.get_workflow_handle(f"{reference}-cspr").query(
                 PracticeReviewWorkflow.state, today)
@@ -188,19 +194,23 @@ async def case_state(reference: str, request: Request, session: DbSession, user:
     return state
 
 
-@router.post("/{reference}/actions/{action}")
-async def take_action(reference: str, action: str, request: Request, session: DbSession, user: Reader) -> dict:
-    """Take one action of the brief's table on a case."""
+@router.get("/{reference}")
+async def case_state(reference: str, request: Request, session: DbSession, user: Reader) -> dict:
+    """The workflow's live state: stage, deadlines with working days left and their rules, flags."""
+    visible_case(session, user, reference)
+    audit(session, request, user, "read_case", reference, {})
+    return await query_state(request, reference)
+
+
+async def perform_action(request: Request, session: Session, user: User, reference: str, action: str, body,
+                         idempotency_key: str | None):
+    """Validate and send one action as its workflow update; the answer is the workflow's new state."""
     spec = ACTIONS.get(action)
     if spec is None:
         raise HTTPException(404, f"Unknown action {action!r}; actions are: {', '.join(sorted(ACTIONS))}")
     record = visible_case(session, user, reference)
     if user.role not in spec.roles:
         raise HTTPException(403, f"A {user.role} may not take '{action}'; it is for: {', '.join(sorted(spec.roles))}")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(422, "The body must be a JSON object") from None
     if not isinstance(body, dict) or "actor" in body:
         raise HTTPException(422, "The body must be a JSON object, without 'actor' (that is you, from your sign-in)")
     try:
@@ -208,6 +218,12 @@ async def take_action(reference: str, action: str, request: Request, session: Db
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         raise HTTPException(422, f"The action is not valid: {problems}") from None
+    held = None
+    if idempotency_key is not None:
+        held = claim(session, user.id, idempotency_key,
+                     fingerprint("POST", f"/api/cases/{reference}/actions/{action}", body))
+        if held.finished:
+            return replay(held.row.status_code, held.row.response_json)
     if record.stage == "closed":
         audit(session, request, user, f"rejected:{action}", reference, {"reason": "case closed"})
         raise HTTPException(409, f"Case {reference} is closed; no further actions can be taken")
@@ -215,7 +231,7 @@ async def take_action(reference: str, action: str, request: Request, session: Db
     client = await request.app.state.temporal.client()
     handle = client.get_workflow_handle(f"{reference}{spec.suffix}")
     try:
-        state = await handle.execute_update(action, payload)
+        state = await handle.execute_update(action, payload, id=held.update_id if held else None)
     except WorkflowUpdateFailedError as error:
         reason = str(error.cause.message if hasattr(error.cause, "message") else error.cause)
         audit(session, request, user, f"rejected:{action}", reference, {"reason": reason})
@@ -226,4 +242,17 @@ async def take_action(reference: str, action: str, request: Request, session: Db
             raise HTTPException(
                 409, f"The {where} of {reference} is not running, so '{action}' cannot be taken") from None
         raise
+    if held:
+        remember(session, held.row, 200, state)
     return state
+
+
+@router.post("/{reference}/actions/{action}")
+async def take_action(reference: str, action: str, request: Request, session: DbSession, user: CaseActor,
+                      idempotency_key: IdempotencyKey = None):
+    """Take one action of the brief's table on a case. The body is the action's fields as JSON."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(422, "The body must be a JSON object") from None
+    return await perform_action(request, session, user, reference, action, body, idempotency_key)

@@ -1,0 +1,67 @@
+"""Who may see which case, who a task is for, and the audit row every route writes: one place for all routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import and_, or_
+from sqlmodel import Session
+
+from activities.audit import append_audit
+from service.auth import require_roles
+from service.models import CaseAgency, CaseRecord, Task, User
+from workflows.models import Actor
+from workflows.vocabulary import Role
+
+CASE_READERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive,
+                Role.auditor)
+CASE_ACTORS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive)
+Reader = Annotated[User, Depends(require_roles(*CASE_READERS))]
+CaseActor = Annotated[User, Depends(require_roles(*CASE_ACTORS))]
+Auditor = Annotated[User, Depends(require_roles(Role.auditor))]
+
+
+def actor_of(user: User) -> Actor:
+    """The workflow's view of the signed-in user (never taken from a request body)."""
+    return Actor(user_id=user.id, name=user.full_name, role=user.role, agency=user.agency, seat=user.seat)
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def audit(session: Session, request: Request, user: User | None, action: str, reference: str | None,
+          detail: dict) -> None:
+    """Append one audit row (actor, role, action, case, what, request id) and commit it."""
+    append_audit(session, actor_id=user.id if user else None, actor_role=user.role if user else "anonymous",
+                 action=action, case_reference=reference, detail=detail, request_id=request_id(request))
+    session.commit()
+
+
+def visible_case(session: Session, user: User, reference: str) -> CaseRecord:
+    """The case, if this user may see it; 404 otherwise, so an agency cannot learn that other cases exist."""
+    record = session.get(CaseRecord, reference)
+    if record is not None and user.role == Role.agency_member:
+        if session.get(CaseAgency, (reference, user.agency)) is None:
+            record = None
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No case {reference} that you can see")
+    return record
+
+
+def assigned_to(user: User):
+    """SQL condition: the task is this user's (named, or for their role and their agency or seat)."""
+    by_role = and_(Task.assignee_user_id.is_(None), Task.assignee_role == user.role,
+                   or_(Task.assignee_agency.is_(None), Task.assignee_agency == user.agency),
+                   or_(Task.assignee_seat.is_(None), Task.assignee_seat == user.seat))
+    return or_(Task.assignee_user_id == user.id, by_role)
+
+
+def task_scope(user: User):
+    """SQL condition: the tasks this user may list at all (agencies and seats see only their own)."""
+    if user.role == Role.agency_member:
+        return and_(Task.assignee_role == Role.agency_member, Task.assignee_agency == user.agency)
+    if user.role == Role.executive:
+        return assigned_to(user)
+    return Task.id.is_not(None)

@@ -1,0 +1,95 @@
+"""The record: a case's timeline (its audit rows), its decoded Temporal history, and the chain check."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sqlmodel import select
+
+from activities.audit import verify_chain
+from service.api.access import Auditor, Reader, audit, visible_case
+from service.auth import DbSession, require_roles
+from service.db import session_scope
+from service.history import archive_history, archived_history, fetch_readable_history
+from service.models import AuditEvent, User
+from workflows.vocabulary import Role
+
+router = APIRouter(prefix="/api", tags=["audit"])
+READS = ("read_", "list_")
+
+
+class TimelineEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    detail: dict
+    request_id: str | None
+
+
+@router.get("/cases/{reference}/timeline", response_model=list[TimelineEntry])
+def case_timeline(
+    reference: str,
+    request: Request,
+    session: DbSession,
+    user: Reader,
+    include_reads: Annotated[bool, Query(description="Also show who read the case (auditors only)")] = False,
+) -> list[TimelineEntry]:
+    """Everything that happened to the case, oldest first, with who did it."""
+    visible_case(session, user, reference)
+    rows = session.exec(select(AuditEvent, User).join(User, User.id == AuditEvent.actor_id, isouter=True)
+                        .where(AuditEvent.case_reference == reference).order_by(AuditEvent.id)).all()
+    show_reads = include_reads and user.role == Role.auditor
+    entries = [
+        TimelineEntry(id=event.id, at=event.at, actor=actor.full_name if actor else "the service",
+                      actor_role=event.actor_role, action=event.action, detail=json.loads(event.detail),
+                      request_id=event.request_id)
+        for event, actor in rows if show_reads or not event.action.startswith(READS)
+    ]
+    audit(session, request, user, "read_timeline", reference, {"include_reads": show_reads})
+    return entries
+
+
+class WorkflowHistory(BaseModel):
+    workflow_id: str
+    source: str  # "temporal" (live, and now archived) or "archive" (Temporal no longer has it)
+    event_count: int
+    events: list[dict]
+
+
+@router.get("/cases/{reference}/history", response_model=list[WorkflowHistory])
+async def case_history(reference: str, request: Request, session: DbSession, user: Auditor) -> list[WorkflowHistory]:
+    """The decoded Temporal event history of the case's workflow and of its practice review, if any."""
+    visible_case(session, user, reference)
+    audit(session, request, user, "read_history", reference, {})
+    client = await request.app.state.temporal.client()
+    found = []
+    for workflow_id in (reference, f"{reference}-cspr"):
+        events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
+        if events is not None:
+            with session_scope(request.app.state.engine) as archive_session:
+                archive_history(archive_session, workflow_id, reference, events)
+            found.append(WorkflowHistory(workflow_id=workflow_id, source="temporal", event_count=len(events),
+                                         events=events))
+        elif (kept := archived_history(session, workflow_id)) is not None:
+            found.append(WorkflowHistory(workflow_id=workflow_id, source="archive", event_count=len(kept),
+                                         events=kept))
+        session.commit()  # hold no database transaction across the next call to Temporal
+    return found
+
+
+@router.get("/audit/verify")
+def verify_audit_chain(
+    request: Request,
+    session: DbSession,
+    user: Annotated[User, Depends(require_roles(Role.auditor, Role.admin))],
+) -> dict:
+    """Walk the audit chain: intact, or where it was changed or cut."""
+    result = verify_chain(session).as_dict()
+    audit(session, request, user, "verify_audit_chain", None, {"intact": result["intact"], "rows": result["rows"]})
+    return result

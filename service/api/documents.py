@@ -1,0 +1,88 @@
+"""Documents of a case: the register (every version) and the files, checked against their SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlmodel import select
+
+from service.api.access import Reader, audit, visible_case
+from service.auth import DbSession
+from service.models import Document
+
+router = APIRouter(prefix="/api", tags=["documents"])
+MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
+
+
+class DocumentRead(BaseModel):
+    id: int
+    case_reference: str
+    kind: str
+    title: str
+    version: int
+    issued_by: str
+    issued_at: datetime
+    pdf_sha256: str
+    html_sha256: str
+    pdf_url: str
+    html_url: str
+
+
+def read_document(document: Document) -> DocumentRead:
+    base = f"/api/documents/{document.id}"
+    return DocumentRead(**document.model_dump(), pdf_url=f"{base}?format=pdf", html_url=f"{base}?format=html")
+
+
+@router.get("/cases/{reference}/documents", response_model=list[DocumentRead])
+def list_documents(reference: str, request: Request, session: DbSession, user: Reader) -> list[DocumentRead]:
+    """Every issued version of every document of the case, oldest first."""
+    visible_case(session, user, reference)
+    rows = session.exec(select(Document).where(Document.case_reference == reference).order_by(Document.id)).all()
+    audit(session, request, user, "list_documents", reference, {"shown": len(rows)})
+    return [read_document(row) for row in rows]
+
+
+def verified_bytes(path: str, expected_sha256: str) -> bytes:
+    """The file as issued; refuse to serve one that no longer matches its register entry."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise HTTPException(410, "The document's file is missing from the document store") from None
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise HTTPException(409, "The document's file no longer matches the SHA-256 in the register; "
+                                 "it has been altered and is not served")
+    return data
+
+
+@router.get("/documents/{document_id}", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
+def download_document(
+    document_id: int,
+    request: Request,
+    session: DbSession,
+    user: Reader,
+    format: Annotated[str, Query(pattern="^(pdf|html)$")] = "pdf",  # noqa: A002 - the query parameter's name
+) -> Response:
+    """One document version as PDF (default) or HTML; every download is in the audit trail."""
+    document = session.get(Document, document_id)
+    if document is None:
+        raise HTTPException(404, f"No document {document_id} that you can see")
+    visible_case(session, user, document.case_reference)
+    if format == "pdf":
+        data = verified_bytes(document.pdf_path, document.pdf_sha256)
+    else:
+        data = verified_bytes(document.html_path, document.html_sha256)
+    audit(session, request, user, "read_document", document.case_reference,
+          {"document_id": document.id, "kind": document.kind, "version": document.version, "format": format})
+    filename = f"{document.case_reference}-{document.kind}-v{document.version}.{format}"
+    disposition = "attachment" if format == "pdf" else "inline"
+    return Response(data, media_type=MEDIA_TYPES[format],
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
+                             "X-Content-SHA256": hashlib.sha256(data).hexdigest(),
+                             "Cache-Control": "no-store"})

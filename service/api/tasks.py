@@ -1,0 +1,104 @@
+"""Tasks: what each person has to do (read from the task table), and completing one through its action."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import select
+
+from activities.tasks import urgency
+from service.accounts import process_rules
+from service.api.access import CaseActor, Reader, assigned_to, audit, task_scope, visible_case
+from service.api.cases import IdempotencyKey, perform_action
+from service.auth import DbSession
+from service.models import Task
+from workflows.calendar import london_date
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+class TaskRead(BaseModel):
+    id: int
+    case_reference: str
+    kind: str
+    title: str
+    description: str
+    assignee_role: str
+    assignee_agency: str | None
+    assignee_seat: str | None
+    due_date: date | None
+    working_days_left: int | None
+    urgency: str
+    status: str
+    action: str | None
+    completed_at: datetime | None
+    outcome: str | None
+
+
+class TaskPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[TaskRead]
+
+
+@router.get("", response_model=TaskPage)
+def list_tasks(
+    request: Request,
+    session: DbSession,
+    user: Reader,
+    mine: bool = True,
+    status: Annotated[str | None, Query(pattern="^(open|done|cancelled)$")] = "open",
+    case: Annotated[str | None, Query(max_length=40)] = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TaskPage:
+    """My open tasks by default, soonest due first; ``mine=false`` lists every task I may see."""
+    query = select(Task).where(task_scope(user))
+    if mine:
+        query = query.where(assigned_to(user))
+    if status:
+        query = query.where(Task.status == status)
+    if case:
+        visible_case(session, user, case)
+        query = query.where(Task.case_reference == case)
+    if kind:
+        query = query.where(Task.kind == kind)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Task.due_date.is_(None), Task.due_date, Task.id).offset(offset).limit(limit))
+    calendar = process_rules(session).calendar()
+    today = london_date(datetime.now(UTC))
+    items = [
+        TaskRead(**task.model_dump(), urgency=urgency(task, today, calendar),
+                 working_days_left=calendar.working_days_between(today, task.due_date) if task.due_date else None)
+        for task in rows
+    ]
+    audit(session, request, user, "list_tasks", case, {"mine": mine, "status": status, "shown": len(items)})
+    return TaskPage(total=total, offset=offset, limit=limit, items=items)
+
+
+@router.post("/{task_id}/complete")
+async def complete_task(task_id: int, request: Request, session: DbSession, user: CaseActor,
+                        idempotency_key: IdempotencyKey = None):
+    """Complete a task by taking the action it asks for.
+
+    The body is that action's fields; the workflow closes the task when it accepts the action."""
+    task = session.get(Task, task_id)
+    if task is None or session.exec(select(Task.id).where(Task.id == task_id, task_scope(user))).first() is None:
+        raise HTTPException(404, f"No task {task_id} that you can see")
+    if task.status != "open":
+        raise HTTPException(409, f"Task {task_id} is already {task.status}")
+    if task.action is None:
+        raise HTTPException(409, f"Task {task_id} is completed by the workflow, not by an action")
+    if session.exec(select(Task.id).where(Task.id == task_id, assigned_to(user))).first() is None:
+        raise HTTPException(403, f"Task {task_id} is not yours: it is for {task.assignee_role}")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(422, "The body must be a JSON object") from None
+    return await perform_action(request, session, user, task.case_reference, task.action, body, idempotency_key)
