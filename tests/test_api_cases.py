@@ -1,14 +1,21 @@
 """A case driven through the API alone, as the people in the brief would; errors are plain 4xx."""
 
+import hashlib
+import logging
 from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from service.app import create_app
-from service.models import AuditEvent, Task
+from service.idempotency import fingerprint
+from service.models import AuditEvent, HistoryArchive, IdempotentRequest, Task
 from workflows.calendar import WorkingDayCalendar, london_date
+from workflows.models import RecordSinDecision
+
+PSEUDONYM, SUMMARY = "Julie-Pseudonym", "Infant harmed while in the care of a relative."
 
 
 @pytest.fixture
@@ -24,56 +31,122 @@ async def api(case_env, case_worker, settings, engine, demo_passwords):
         yield client
 
 
-async def test_case_through_the_api_to_national_panel(api, case_env, engine):
+async def test_a_whole_case_through_the_api_to_publication(api, case_env, engine, caplog):
+    """Referral to publication as the people in the brief do it, each signed in as themselves."""
+    caplog.set_level(logging.INFO)
     today = london_date(await case_env.get_current_time())
-    bu = await api.as_user("strategy.manager")
     created = await api.post("/api/cases", headers=await api.as_user("agency.police"), json={
-        "pseudonym": "Julie", "age_band": "under 1", "summary": "Infant harmed.", "incident_date": str(today),
+        "pseudonym": PSEUDONYM, "age_band": "under 1", "summary": SUMMARY, "incident_date": str(today),
         "awareness_date": str(today), "referring_agency": "police"})
     assert created.status_code == 201, created.text
     reference = created.json()["reference"]
     assert reference.startswith(f"RR-{today.year}-")
 
     async def act(username, action, **body):
-        return await api.post(f"/api/cases/{reference}/actions/{action}", headers=await api.as_user(username),
-                              json=body)
+        response = await api.post(f"/api/cases/{reference}/actions/{action}", headers=await api.as_user(username),
+                                  json=body)
+        assert response.status_code == 200, f"{action}: {response.text}"
+        return response.json()
 
-    assert (await act("strategy.manager", "accept_referral")).status_code == 200
-    response = await act("csc.lead", "record_sin_decision", police_view="p", health_view="h", decision="notify",
-                         rationale="r")
-    assert response.json()["stage"] == "notification"
+    await act("strategy.manager", "accept_referral")
+    state = await act("csc.lead", "record_sin_decision", police_view="p", health_view="h", decision="notify",
+                      rationale="r")
+    assert state["stage"] == "notification"
     await act("csc.lead", "record_notification", notified_on=str(today), ofsted_reference="OF-1")
     panel_date = WorkingDayCalendar().add_working_days(today, 1)
-    response = await act("strategy.manager", "convene_panel", panel_date=str(panel_date),
-                         invited_agencies=["education"])
-    assert response.status_code == 200, response.text
+    await act("strategy.manager", "convene_panel", panel_date=str(panel_date), invited_agencies=["education"])
 
-    listed = await api.get("/api/cases", headers=bu)
+    listed = await api.get("/api/cases", headers=await api.as_user("strategy.manager"))
     assert listed.json()["total"] == 1 and listed.json()["items"][0]["stage"] == "panel_preparation"
     health = await api.as_user("agency.health")
     assert (await api.get("/api/cases", headers=health)).json()["total"] == 0, "not invited: not listed"
     assert (await api.get(f"/api/cases/{reference}", headers=health)).status_code == 404
     education = await api.as_user("agency.education")
     assert (await api.get("/api/cases", headers=education)).json()["total"] == 1
-    assert (await act("agency.education", "submit_information_return", involvement="a", chronology="b",
-                      analysis="c")).status_code == 200
+    education_tasks = (await api.get("/api/tasks", headers=education)).json()["items"]
+    assert [t["kind"] for t in education_tasks] == ["information_return"]
+    assert (await api.get("/api/tasks", headers=health)).json()["items"] == []
+    await act("agency.education", "submit_information_return", involvement="a", chronology="b", analysis="c")
     await case_env.sleep(timedelta(days=1))
     held = london_date(await case_env.get_current_time())
     await act("panel.chair", "record_panel_outcome", held_on=str(held), attendees=["Chair"], learning="l",
               recommendation="local_cspr", rationale="r")
-    response = await act("panel.chair", "issue_decision_sheet", circumstances="c", local_review_criteria_met=True)
-    assert response.json()["stage"] == "executive_sign_off"
-    for seat in ("exec.la", "exec.icb", "exec.police"):
-        response = await act(seat, "sign_off", version=1, decision="approve")
-    assert response.json()["stage"] == "national_panel"
-    state = await api.get(f"/api/cases/{reference}", headers=await api.as_user("auditor"))
-    assert state.status_code == 200
-    rapid_review = next(d for d in state.json()["deadlines"] if d["key"] == "rapid_review")
-    assert rapid_review["status"] == "open" and "15 working days" in rapid_review["rule"]
-    assert (await api.get(f"/api/cases/{reference}", headers=await api.as_user("admin"))).status_code == 403
+    state = await act("panel.chair", "issue_decision_sheet", circumstances="c", local_review_criteria_met=True)
+    assert state["stage"] == "executive_sign_off"
+
+    for approver in ("exec.la", "exec.icb", "exec.police"):  # each from "My tasks"
+        headers = await api.as_user(approver)
+        mine = (await api.get("/api/tasks", headers=headers)).json()["items"]
+        assert [t["action"] for t in mine] == ["sign_off"], approver
+        done = await api.post(f"/api/tasks/{mine[0]['id']}/complete", headers=headers,
+                              json={"version": 1, "decision": "approve"})
+        assert done.status_code == 200, done.text
+        assert (await api.get("/api/tasks", headers=headers)).json()["items"] == [], "the task is closed"
+    state = done.json()
+    assert state["stage"] == "national_panel"
+    today = london_date(await case_env.get_current_time())
+    await act("strategy.manager", "record_submission", submitted_on=str(today))
+    await act("strategy.manager", "record_national_panel_response", received_on=str(today), content="Agreed.",
+              panel_view="agrees")
+    state = await act("exec.la", "choose_methodology", decided_on=str(today), methods=["partner_led_workshop"],
+                      reviewer="Independent reviewer", reviewer_kind="independent", lead="Strategy Manager")
+    assert state["stage"] == "practice_review"
+    await act("strategy.manager", "agree_terms_of_reference", agreed_on=str(today), scope="Six months before harm.")
+    await act("strategy.manager", "commission_reviewer", commissioned_on=str(today), reviewer="A. Reviewer")
+    await act("strategy.manager", "record_learning_event", kind="practitioner_workshop", held_on=str(today),
+              note="n")
+    await act("strategy.manager", "submit_draft_report", received_on=str(today))
+    await act("strategy.manager", "submit_final_report", received_on=str(today), recommendations=["Audit"])
+    for approver in ("exec.la", "exec.icb", "exec.police"):
+        review = await act(approver, "sign_off_report", version=1, decision="approve")
+    assert review["stage"] == "publication_notice"
+    await act("strategy.manager", "send_publication_notice", sent_on=str(today))
+    await case_env.sleep(timedelta(days=12))
+    published = london_date(await case_env.get_current_time())
+    review = await act("strategy.manager", "record_publication", published_on=str(published),
+                       link="https://example.org/r")
+    assert review["stage"] == "learning_workshop"
+
+    auditor = await api.as_user("auditor")
+    state = (await api.get(f"/api/cases/{reference}", headers=auditor)).json()
+    assert state["stage"] == "practice_review" and state["practice_review"]["stage"] == "learning_workshop"
+    rapid_review = next(d for d in state["deadlines"] if d["key"] == "rapid_review")
+    assert rapid_review["status"] == "met" and "15 working days" in rapid_review["rule"]
+
+    documents = (await api.get(f"/api/cases/{reference}/documents", headers=auditor)).json()
+    kinds = {d["kind"] for d in documents}
+    assert {"decision_sheet", "decision_sheet_signed", "terms_of_reference", "publication_notice"} <= kinds
+    sheet = next(d for d in documents if d["kind"] == "decision_sheet")
+    pdf = await api.get(sheet["pdf_url"], headers=auditor)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert hashlib.sha256(pdf.content).hexdigest() == sheet["pdf_sha256"]
+    assert (await api.get(sheet["html_url"], headers=health)).status_code == 404, "health was not invited"
+
+    timeline = (await api.get(f"/api/cases/{reference}/timeline", headers=auditor)).json()
+    actions = [entry["action"] for entry in timeline]
+    assert actions[0] == "submit_referral" and "record_publication" in actions
+    assert actions.count("sign_off") == 3 and not any(a.startswith("read_") for a in actions)
+    with_reads = (await api.get(f"/api/cases/{reference}/timeline?include_reads=true", headers=auditor)).json()
+    assert any(e["action"] == "read_document" and e["actor_role"] == "auditor" for e in with_reads)
+
+    history = await api.get(f"/api/cases/{reference}/history", headers=auditor)
+    assert history.status_code == 200
+    workflows = {h["workflow_id"]: h for h in history.json()}
+    assert set(workflows) == {reference, f"{reference}-cspr"}
+    started = workflows[reference]["events"][0]
+    assert started["type"] == "workflow_execution_started"
+    assert started["attributes"]["input"]["payloads"][0]["pseudonym"] == PSEUDONYM, "decoded for the auditor"
+    assert (await api.get(f"/api/cases/{reference}/history", headers=await api.as_user("panel.chair"))
+            ).status_code == 403
     with Session(engine) as session:
-        actions = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference))]
-    assert "read_case" in actions and "sign_off" in actions and "submit_referral" in actions
+        archived = session.get(HistoryArchive, reference)
+        assert archived is not None and archived.event_count == workflows[reference]["event_count"]
+        assert session.get(HistoryArchive, f"{reference}-cspr") is not None
+    assert (await api.get("/api/audit/verify", headers=auditor)).json()["intact"] is True
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert reference in logged, "logs carry references"
+    assert PSEUDONYM not in logged and SUMMARY not in logged, "logs never carry case content"
 
 
 async def test_bad_actions_are_clear_4xx_and_change_nothing(api, case_env, engine):
@@ -85,6 +158,7 @@ async def test_bad_actions_are_clear_4xx_and_change_nothing(api, case_env, engin
     bu = await api.as_user("strategy.manager")
     with Session(engine) as session:
         tasks_before = [(t.key, t.status) for t in session.exec(select(Task))]
+        audit_before = session.exec(select(func.count()).select_from(AuditEvent)).one()
 
     unknown = await api.post(f"/api/cases/{reference}/actions/launch_rocket", headers=bu, json={})
     assert unknown.status_code == 404 and "Unknown action" in unknown.json()["detail"]
@@ -108,5 +182,54 @@ async def test_bad_actions_are_clear_4xx_and_change_nothing(api, case_env, engin
     assert future.status_code == 422 and "in the future" in future.json()["detail"]
     with Session(engine) as session:
         assert [(t.key, t.status) for t in session.exec(select(Task))] == tasks_before
+        attempts = session.exec(select(AuditEvent.action).where(AuditEvent.id > audit_before,
+                                                                AuditEvent.action.like("rejected:%"))).all()
+        assert attempts == ["rejected:convene_panel"], "the refused update is audited, nothing else changed"
     state = await api.get(f"/api/cases/{reference}", headers=bu)
     assert state.json()["stage"] == "referral"
+
+
+async def test_a_retried_request_with_an_idempotency_key_acts_once(api, case_env, engine):
+    today = london_date(await case_env.get_current_time())
+    bu = await api.as_user("strategy.manager")
+    referral = {"pseudonym": "Lee", "age_band": "1-4", "summary": "s", "incident_date": str(today),
+                "awareness_date": str(today), "referring_agency": "police"}
+    first = await api.post("/api/cases", headers={**bu, "Idempotency-Key": "ref-1"}, json=referral)
+    again = await api.post("/api/cases", headers={**bu, "Idempotency-Key": "ref-1"}, json=referral)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["reference"] == first.json()["reference"] and again.headers["Idempotent-Replayed"] == "true"
+    assert (await api.get("/api/cases", headers=bu)).json()["total"] == 1
+    reference = first.json()["reference"]
+    other = await api.post("/api/cases", headers={**bu, "Idempotency-Key": "ref-1"},
+                           json={**referral, "pseudonym": "X"})
+    assert other.status_code == 422 and "different request" in other.json()["detail"]
+
+    accept = f"/api/cases/{reference}/actions/accept_referral"
+    results = [await api.post(accept, headers={**bu, "Idempotency-Key": "acc-1"}, json={}) for _ in range(3)]
+    assert [r.status_code for r in results] == [200, 200, 200]
+    assert results[2].json() == results[0].json()
+
+    # The API died after the update took effect and before it answered: the row is in flight, the
+    # workflow already has the update. The client's retry gets the answer; the action counts once.
+    csc = await api.as_user("csc.lead")
+    csc_id = (await api.get("/api/me", headers=csc)).json()["id"]
+    with Session(engine) as session:
+        session.add(IdempotentRequest(user_id=csc_id, key="sin-1", fingerprint=fingerprint(
+            "POST", f"/api/cases/{reference}/actions/record_sin_decision", SIN)))
+        session.commit()
+    handle = case_env.client.get_workflow_handle(reference)
+    actor = {"user_id": csc_id, "name": "Jordan Reid (CSC lead)", "role": "csc_lead"}
+    await handle.execute_update("record_sin_decision", RecordSinDecision(**SIN, actor=actor), id=f"idem:{csc_id}:sin-1")
+    retried = await api.post(f"/api/cases/{reference}/actions/record_sin_decision",
+                             headers={**csc, "Idempotency-Key": "sin-1"}, json=SIN)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["stage"] == "notification"
+    with Session(engine) as session:
+        decided = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
+                                                        AuditEvent.action == "record_sin_decision")).all()
+        accepted = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
+                                                         AuditEvent.action == "accept_referral")).all()
+    assert len(decided) == 1 and len(accepted) == 1
+
+
+SIN = {"police_view": "p", "health_view": "h", "decision": "notify", "rationale": "r"}
