@@ -8,6 +8,7 @@ with an ``Idempotency-Key`` header takes effect once, however often it is retrie
 
 from __future__ import annotations
 
+import asyncio
 import json
 import typing
 from datetime import UTC, datetime
@@ -100,6 +101,18 @@ def next_reference(session: Session, year: int) -> str:
     return f"RR-{year}-{number:03d}"
 
 
+async def read_model_has(session: Session, reference: str, seconds: float = 10.0) -> bool:
+    """Wait (briefly) until the workflow's first step has written the case to the read model, so the
+    referrer's next request finds it; the case is safe in Temporal either way."""
+    for _ in range(int(seconds / 0.05)):
+        found = session.exec(select(CaseRecord.reference).where(CaseRecord.reference == reference)).first()
+        session.commit()
+        if found:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 def replay(status_code: int, response_json: str) -> JSONResponse:
     return JSONResponse(json.loads(response_json), status_code=status_code, headers={"Idempotent-Replayed": "true"})
 
@@ -138,6 +151,7 @@ async def submit_referral(referral: Referral, request: Request, session: DbSessi
         if held is None:
             raise
     audit(session, request, user, "submit_referral", reference, {"referring_agency": referral.referring_agency})
+    await read_model_has(session, reference)
     state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
     answer = {"reference": reference, "state": state}
     if held:
@@ -208,9 +222,9 @@ async def perform_action(request: Request, session: Session, user: User, referen
     spec = ACTIONS.get(action)
     if spec is None:
         raise HTTPException(404, f"Unknown action {action!r}; actions are: {', '.join(sorted(ACTIONS))}")
-    record = visible_case(session, user, reference)
     if user.role not in spec.roles:
         raise HTTPException(403, f"A {user.role} may not take '{action}'; it is for: {', '.join(sorted(spec.roles))}")
+    record = visible_case(session, user, reference)
     if not isinstance(body, dict) or "actor" in body:
         raise HTTPException(422, "The body must be a JSON object, without 'actor' (that is you, from your sign-in)")
     try:
