@@ -10,14 +10,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
+from service import web
 from service.api import audit, auth, cases, codec, documents, health, outbox, tasks
 from service.db import engine_for
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
 
 log = logging.getLogger(__name__)
+API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/docs", "/openapi")
+ERROR_HEADINGS = {403: "Not allowed", 404: "Not found", 409: "Not done", 422: "Please check what you entered"}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
@@ -66,10 +69,17 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException):
+        if request.url.path.startswith(API_PREFIXES):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return web.render(request, "error.html", getattr(request.state, "user", None), status_code=exc.status_code,
+                          heading=ERROR_HEADINGS.get(exc.status_code, "Something is wrong"), message=exc.detail)
 
-    for module in (health, auth, cases, tasks, documents, audit, codec, outbox):
+    @app.exception_handler(web.SignInRequired)
+    async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
+        return RedirectResponse("/signin", status_code=303)
+
+    for module in (health, auth, cases, tasks, documents, audit, codec, outbox, web):
         app.include_router(module.router)
     return app
 

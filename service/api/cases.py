@@ -117,23 +117,13 @@ def replay(status_code: int, response_json: str) -> JSONResponse:
     return JSONResponse(json.loads(response_json), status_code=status_code, headers={"Idempotent-Replayed": "true"})
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def submit_referral(referral: Referral, request: Request, session: DbSession, user: CaseActor,
-                          idempotency_key: IdempotencyKey = None):
-    """A referral from any signed-in partner starts a case (its durable workflow)."""
-    today = london_date(datetime.now(UTC))
-    if referral.awareness_date > today:
-        raise HTTPException(422, f"The date of awareness ({referral.awareness_date}) is in the future")
+async def start_case(request: Request, session: Session, user: User, referral: Referral, held=None) -> str:
+    """Give the referral a reference and start its workflow; returns when the case is in the read model.
+    With an idempotency claim, a retry reuses the reference and finds the workflow already started."""
     settings = request.app.state.settings
-    held = None
-    if idempotency_key is not None:
-        held = claim(session, user.id, idempotency_key,
-                     fingerprint("POST", request.url.path, referral.model_dump(mode="json")))
-        if held.finished:
-            return replay(held.row.status_code, held.row.response_json)
     reference = held.row.case_reference if held and held.row.case_reference else None
     if reference is None:
-        reference = next_reference(session, today.year)
+        reference = next_reference(session, london_date(datetime.now(UTC)).year)
         if held:
             held.row.case_reference = reference
             session.add(held.row)
@@ -150,8 +140,25 @@ async def submit_referral(referral: Referral, request: Request, session: DbSessi
     except WorkflowAlreadyStartedError:
         if held is None:
             raise
-    audit(session, request, user, "submit_referral", reference, {"referring_agency": referral.referring_agency})
-    await read_model_has(session, reference)
+    await read_model_has(session, reference)  # the workflow's first step writes the audit row and the case
+    return reference
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def submit_referral(referral: Referral, request: Request, session: DbSession, user: CaseActor,
+                          idempotency_key: IdempotencyKey = None):
+    """A referral from any signed-in partner starts a case (its durable workflow)."""
+    today = london_date(datetime.now(UTC))
+    if referral.awareness_date > today:
+        raise HTTPException(422, f"The date of awareness ({referral.awareness_date}) is in the future")
+    held = None
+    if idempotency_key is not None:
+        held = claim(session, user.id, idempotency_key,
+                     fingerprint("POST", request.url.path, referral.model_dump(mode="json")))
+        if held.finished:
+            return replay(held.row.status_code, held.row.response_json)
+    reference = await start_case(request, session, user, referral, held)
+    client = await request.app.state.temporal.client()
     state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
     answer = {"reference": reference, "state": state}
     if held:

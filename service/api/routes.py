@@ -42,7 +42,7 @@ def _declared_roles(route: APIRoute) -> frozenset[str] | None:
 def route_table(app: FastAPI) -> list[RouteRule]:
     rules = []
     for route in _api_routes(app):
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute) and route.include_in_schema:  # the API; web pages are in service.web
             summary = (route.endpoint.__doc__ or "").strip().splitlines()[0] if route.endpoint.__doc__ else ""
             for method in sorted(route.methods):
                 rules.append(RouteRule(method, route.path, _declared_roles(route), summary))

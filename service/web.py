@@ -1,0 +1,409 @@
+"""Web pages for people: sign-in, the case board, a case, my tasks, the audit view and the outbox.
+
+Server-rendered Jinja2 (``templates/web/``), no JavaScript needed. Pages use the same roles, actions and
+audit trail as the API: a form posts to a page route that calls the same ``perform_action``; a refused
+action re-renders the page with the workflow's reason next to the form and what was typed kept.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from activities.audit import verify_chain
+from activities.tasks import urgency
+from service.accounts import process_rules
+from service.api.access import CASE_ACTORS, CASE_READERS, assigned_to, audit, task_scope, visible_case
+from service.api.auth import set_session_cookie, sign_in
+from service.api.cases import ACTIONS, perform_action, query_state, start_case
+from service.auth import SESSION_COOKIE, current_user, get_session
+from service.history import archived_history, fetch_readable_history
+from service.models import AuditEvent, CaseRecord, Document, OutboxMessage, Task, User
+from workflows.calendar import london_date
+from workflows.models import Referral
+from workflows.practice_review import PracticeReviewWorkflow
+from workflows.rapid_review import RapidReviewWorkflow
+from workflows.vocabulary import AGENCIES, SEAT_NAMES, Role, Stage
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(__import__("templates").__path__[0] + "/web"))
+LONDON = ZoneInfo("Europe/London")
+BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)
+BOARD_COLUMNS = [s for s in Stage if s != Stage.closed]
+RAPID_REVIEW_WINDOW = 15
+
+
+def london_time(moment: datetime | str | None) -> str:
+    """Times are shown in Europe/London."""
+    if moment is None:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(LONDON).strftime("%d %b %Y %H:%M")
+
+
+def words(value: str | None) -> str:
+    return (value or "").replace("_", " ")
+
+
+templates.env.filters["london"] = london_time
+templates.env.filters["words"] = words
+
+
+class SignInRequired(Exception):
+    """Raised by page dependencies; answered with a redirect to the sign-in page."""
+
+
+async def page_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> User:
+    """The signed-in user of a page (session cookie); anyone else is sent to sign in."""
+    if not request.cookies.get(SESSION_COOKIE):
+        raise SignInRequired
+    try:
+        return await current_user(request, session, None)
+    except HTTPException as error:
+        if error.status_code == 401:
+            raise SignInRequired from None
+        raise
+
+
+PageUser = Annotated[User, Depends(page_user)]
+PageSession = Annotated[Session, Depends(get_session)]
+
+
+def page_roles(*roles: Role):
+    allowed = {str(r) for r in roles}
+
+    def check(user: PageUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(403, f"Your role ({user.role}) may not open this page")
+        return user
+
+    check.allowed_roles = frozenset(allowed)
+    return check
+
+
+def render(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"user": user, "csrf_token": getattr(request.state, "csrf_token", ""),
+                        "seat_names": SEAT_NAMES, "agencies": AGENCIES, **context},
+        status_code=status_code)
+
+
+def home_for(user: User) -> str:
+    if user.role == Role.admin:
+        return "/outbox"
+    if user.role in (Role.business_unit, Role.panel_chair, Role.csc_lead):
+        return "/board"
+    if user.role == Role.auditor:
+        return "/audit"
+    return "/tasks"
+
+
+# ---------------------------------------------------------------- sign in / out
+
+
+@router.get("/signin")
+def signin_page(request: Request) -> HTMLResponse:
+    return render(request, "signin.html", None)
+
+
+@router.post("/signin")
+def signin_submit(request: Request, session: PageSession, username: Annotated[str, Form(max_length=80)],
+                  password: Annotated[str, Form(max_length=200)]) -> Response:
+    try:
+        user = sign_in(request, session, username, password)
+    except HTTPException as error:
+        return render(request, "signin.html", None, status_code=error.status_code, error=error.detail,
+                      username=username)
+    response = RedirectResponse(home_for(user), status_code=303)
+    set_session_cookie(request, response, user)
+    return response
+
+
+@router.post("/signout")
+def signout_submit(request: Request, session: PageSession, user: PageUser) -> Response:
+    audit(session, request, user, "sign_out", None, {})
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home(user: PageUser) -> Response:
+    return RedirectResponse(home_for(user), status_code=303)
+
+
+# ---------------------------------------------------------------- the case board
+
+
+def rag(record: CaseRecord, today: date, calendar) -> tuple[int | None, str]:
+    """Working days left in the 15-day rapid review window and its colour."""
+    if record.stage == Stage.closed or record.rapid_review_due is None or record.submitted_on:
+        return None, "grey"
+    left = calendar.working_days_between(today, record.rapid_review_due)
+    if left < 0 or record.late:
+        return left, "red"
+    return left, "amber" if left <= 5 else "green"
+
+
+@router.get("/board")
+def board(request: Request, session: PageSession, user: Annotated[User, Depends(page_roles(*BOARD_ROLES))],
+          late: bool = False, year: int | None = None, error: str | None = None) -> HTMLResponse:
+    """Every open case as a card in its stage column."""
+    query = select(CaseRecord).where(CaseRecord.stage != Stage.closed)
+    if late:
+        query = query.where(CaseRecord.late == True)  # noqa: E712 - SQL expression
+    if year:
+        query = query.where(CaseRecord.year == year)
+    records = session.exec(query.order_by(CaseRecord.rapid_review_due, CaseRecord.reference)).all()
+    calendar, today = process_rules(session).calendar(), london_date(datetime.now(UTC))
+    columns = {stage: [] for stage in BOARD_COLUMNS}
+    for record in records:
+        left, colour = rag(record, today, calendar)
+        columns.setdefault(record.stage, []).append({"record": record, "left": left, "colour": colour})
+    audit(session, request, user, "list_cases", None, {"page": "board", "shown": len(records)})
+    return render(request, "board.html", user, columns=columns, late=late, year=year, today=today,
+                  may_refer=user.role in CASE_ACTORS, age_bands=typing.get_args(Referral.model_fields[
+                      "age_band"].annotation), error=error)
+
+
+@router.post("/cases/new")
+async def new_referral(request: Request, session: PageSession,
+                       user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
+    """The new-referral form on the board (the same rules as POST /api/cases)."""
+    form = await request.form()
+    values = {name: str(form.get(name, "")).strip() for name in Referral.model_fields}
+    try:
+        referral = Referral.model_validate(values)
+        if referral.awareness_date > london_date(datetime.now(UTC)):
+            raise ValueError("the date of awareness is in the future")
+    except ValueError as error:
+        return render(request, "referral.html", user, status_code=422, error=plain_error(error), values=values,
+                      age_bands=typing.get_args(Referral.model_fields["age_band"].annotation))
+    reference = await start_case(request, session, user, referral)
+    return RedirectResponse(f"/cases/{reference}", status_code=303)
+
+
+def plain_error(error: Exception) -> str:
+    if hasattr(error, "errors"):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in error.errors())
+    return str(error)
+
+
+# ---------------------------------------------------------------- a case
+
+
+class FormField(BaseModel):
+    name: str
+    label: str
+    kind: str  # text, textarea, date, checkbox, number, select, multiselect, lines
+    required: bool
+    help: str | None
+    options: list[tuple[str, str]] = []
+
+
+def _options(kind) -> list[tuple[str, str]]:
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return [(str(m.value), words(str(m.value))) for m in kind]
+    if typing.get_origin(kind) is Literal:
+        return [(str(v), words(str(v))) for v in typing.get_args(kind)]
+    return []
+
+
+def form_fields(model: type[BaseModel]) -> list[FormField]:
+    """Labelled form fields for an action's input model (the actor is the signed-in user, not a field)."""
+    fields = []
+    for name, info in model.model_fields.items():
+        if name == "actor":
+            continue
+        kind = info.annotation
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        required = info.is_required()
+        label, help_text = name.replace("_", " ").capitalize(), info.description
+        if typing.get_origin(kind) is list:
+            item = typing.get_args(kind)[0]
+            options = _options(item) or ([(k, v) for k, v in AGENCIES.items()] if "agenc" in name else [])
+            fields.append(FormField(name=name, label=label, kind="multiselect" if options else "lines",
+                                    required=required, help=help_text or ("" if options else "One per line"),
+                                    options=options))
+        elif options := _options(kind):
+            fields.append(FormField(name=name, label=label, kind="select", required=required, help=help_text,
+                                    options=options))
+        elif kind is bool:
+            fields.append(FormField(name=name, label=label, kind="checkbox", required=False, help=help_text))
+        elif kind is date:
+            fields.append(FormField(name=name, label=label, kind="date", required=required, help=help_text))
+        elif kind is int:
+            fields.append(FormField(name=name, label=label, kind="number", required=required, help=help_text))
+        else:
+            limit = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
+            fields.append(FormField(name=name, label=label, kind="textarea" if (limit or 0) > 200 else "text",
+                                    required=required, help=help_text))
+    return fields
+
+
+def form_body(model: type[BaseModel], form) -> dict:
+    """The action's JSON body from a submitted form (empty fields left out, so defaults apply)."""
+    body = {}
+    for field in form_fields(model):
+        if field.kind == "multiselect":
+            body[field.name] = [str(v) for v in form.getlist(field.name)]
+        elif field.kind == "lines":
+            body[field.name] = [line.strip() for line in str(form.get(field.name, "")).splitlines() if line.strip()]
+        elif field.kind == "checkbox":
+            body[field.name] = form.get(field.name) is not None
+        elif (value := str(form.get(field.name, "")).strip()) != "":
+            body[field.name] = value
+    return body
+
+
+def available_actions(user: User, state: dict) -> list[str]:
+    """The actions this user's role may take in the case's (or its review's) current stage."""
+    found = []
+    review = state.get("practice_review") or {}
+    for name, spec in ACTIONS.items():
+        if user.role not in spec.roles:
+            continue
+        rules = spec.workflow.RULES[name]
+        stage = review.get("stage") if spec.workflow is PracticeReviewWorkflow else state.get("stage")
+        if stage in rules[0]:
+            found.append(name)
+    return found
+
+
+def action_title(name: str) -> str:
+    method = getattr(RapidReviewWorkflow, name, None) or getattr(PracticeReviewWorkflow, name)
+    return words(name).capitalize() if not method.__doc__ else method.__doc__.strip().splitlines()[0]
+
+
+async def case_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
+                    errors: dict | None = None, typed: dict | None = None) -> HTMLResponse:
+    visible_case(session, user, reference)
+    audit(session, request, user, "read_case", reference, {"page": "case"})
+    state = await query_state(request, reference)
+    actions = [{"name": name, "title": action_title(name), "fields": form_fields(ACTIONS[name].model)}
+               for name in available_actions(user, state)]
+    timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
+                                                     AuditEvent.action.not_like("read_%"),
+                                                     AuditEvent.action.not_like("list_%")).order_by(AuditEvent.id)
+                            ).all()
+    names = {u.id: u.full_name for u in session.exec(select(User))}
+    tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == "open",
+                                            task_scope(user)).order_by(Task.due_date)).all()
+    documents = session.exec(select(Document).where(Document.case_reference == reference)
+                             .order_by(Document.kind, Document.version)).all()
+    session.commit()
+    return render(request, "case.html", user, status_code=status_code, reference=reference, state=state,
+                  actions=actions, timeline=timeline, names=names, tasks=tasks, documents=documents,
+                  errors=errors or {}, typed=typed or {}, json=json)
+
+
+@router.get("/cases/{reference}")
+async def case_view(reference: str, request: Request, session: PageSession,
+                    user: Annotated[User, Depends(page_roles(*CASE_READERS))]) -> HTMLResponse:
+    """Header, deadlines, timeline, outstanding tasks, documents, and the actions this user may take now."""
+    return await case_page(request, session, user, reference)
+
+
+@router.post("/cases/{reference}/actions/{action}")
+async def case_action(reference: str, action: str, request: Request, session: PageSession,
+                      user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
+    """A form's action: on success back to where the user came from; refused, the page shows why."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise HTTPException(404, f"Unknown action {action!r}")
+    form = await request.form()
+    body = form_body(spec.model, form)
+    try:
+        await perform_action(request, session, user, reference, action, body, None)
+    except HTTPException as error:
+        if error.status_code in (404, 403):
+            raise
+        typed = {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form}
+        return await case_page(request, session, user, reference, status_code=error.status_code,
+                               errors={action: error.detail}, typed={action: typed})
+    back = str(form.get("back") or f"/cases/{reference}")
+    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
+
+
+# ---------------------------------------------------------------- my tasks
+
+
+@router.get("/tasks")
+def my_tasks(request: Request, session: PageSession,
+             user: Annotated[User, Depends(page_roles(*CASE_READERS))]) -> HTMLResponse:
+    """Open tasks for me, soonest first; a sign-off task shows the decision sheet beside its buttons."""
+    tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
+                         .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
+    calendar, today = process_rules(session).calendar(), london_date(datetime.now(UTC))
+    items = []
+    for task in tasks:
+        sheet = None
+        if task.action == "sign_off":
+            sheet = session.exec(select(Document).where(Document.case_reference == task.case_reference,
+                                                        Document.kind == "decision_sheet")
+                                 .order_by(Document.version.desc())).first()
+        fields = form_fields(ACTIONS[task.action].model) if task.action in ACTIONS else []
+        items.append({"task": task, "urgency": urgency(task, today, calendar), "sheet": sheet, "fields": fields,
+                      "left": calendar.working_days_between(today, task.due_date) if task.due_date else None})
+    audit(session, request, user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
+    return render(request, "tasks.html", user, items=items)
+
+
+# ---------------------------------------------------------------- audit and outbox
+
+
+@router.get("/audit")
+def audit_index(request: Request, session: PageSession,
+                user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
+    records = session.exec(select(CaseRecord).order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())
+                           ).all()
+    chain = verify_chain(session)
+    audit(session, request, user, "list_cases", None, {"page": "audit", "shown": len(records)})
+    return render(request, "audit_index.html", user, records=records, chain=chain)
+
+
+@router.get("/audit/{reference}")
+async def audit_case(reference: str, request: Request, session: PageSession,
+                     user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
+    """A case's full timeline (reads included), its decoded Temporal history and the chain check."""
+    visible_case(session, user, reference)
+    audit(session, request, user, "read_history", reference, {"page": "audit"})
+    timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference)
+                            .order_by(AuditEvent.id)).all()
+    names = {u.id: u.full_name for u in session.exec(select(User))}
+    chain = verify_chain(session)
+    session.commit()
+    client = await request.app.state.temporal.client()
+    histories = []
+    for workflow_id in (reference, f"{reference}-cspr"):
+        events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
+        source = "Temporal"
+        if events is None:
+            events, source = archived_history(session, workflow_id), "archive"
+            session.commit()
+        if events is not None:
+            histories.append({"workflow_id": workflow_id, "source": source, "events": events})
+    return render(request, "audit_case.html", user, reference=reference, timeline=timeline, names=names,
+                  chain=chain, histories=histories, json=json)
+
+
+@router.get("/outbox")
+def outbox_page(request: Request, session: PageSession,
+                user: Annotated[User, Depends(page_roles(Role.admin))]) -> HTMLResponse:
+    messages = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)).all()
+    return render(request, "outbox.html", user, messages=messages)
+

@@ -1,0 +1,173 @@
+"""The web pages in a real browser (Playwright driving Debian's Chromium) against the service on a loopback
+port: a case from referral to the Executive's sign-off, a refused action, a forged form, and the audit view."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import async_playwright, expect
+from sqlmodel import Session
+
+from service.app import create_app
+from service.models import CaseRecord
+from service.runner import free_port
+from workflows.calendar import WorkingDayCalendar, london_date
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+async def site(case_env, case_worker, settings, engine, demo_passwords):
+    """The service on a loopback port (same event loop as the test and its Temporal server)."""
+    app = create_app(settings.model_copy(update={"temporal_task_queue": case_worker}), case_env.client)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def browser():
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+def sign_in_as(browser, site, demo_passwords):
+    async def open_as(username: str):
+        context = await browser.new_context(base_url=site, viewport={"width": 1400, "height": 1000})
+        page = await context.new_page()
+        await page.goto("/signin")
+        await page.get_by_label("Username").fill(username)
+        await page.get_by_label("Password").fill(demo_passwords[username])
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        return page
+
+    return open_as
+
+
+async def take(page, action: str, fields: dict | None = None, selects: dict | None = None):
+    """Fill and submit one action's form on the case page (labels, as a person would)."""
+    form = page.locator(f"form[action$='/actions/{action}']")
+    for label, value in (fields or {}).items():
+        await form.get_by_label(label, exact=True).fill(value)
+    for label, value in (selects or {}).items():
+        await form.get_by_label(label, exact=True).select_option(value)
+    await form.get_by_role("button").click()
+    await page.wait_for_load_state()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, engine):
+    ARTIFACTS.mkdir(exist_ok=True)
+    today = london_date(await case_env.get_current_time())
+    panel_day = WorkingDayCalendar().add_working_days(today, 1)
+
+    manager = await sign_in_as("strategy.manager")
+    await expect(manager.get_by_role("heading", name="Case board")).to_be_visible()
+    await manager.get_by_label("Pseudonym").fill("Child Q")
+    await manager.get_by_label("Summary of what happened").fill("Infant with unexplained injuries.")
+    await manager.get_by_label("Date of the incident").fill(str(today))
+    await manager.get_by_label("Date the local authority became aware").fill(str(today))
+    await manager.get_by_label("Referring agency").select_option("police")
+    await manager.get_by_role("button", name="Submit referral").click()
+    await expect(manager.get_by_test_id("stage")).to_have_text("referral")
+    reference = manager.url.rsplit("/", 1)[-1]
+    await take(manager, "accept_referral")
+    await expect(manager.get_by_test_id("stage")).to_have_text("csc consultation")
+
+    csc = await sign_in_as("csc.lead")
+    await csc.goto(f"/cases/{reference}")
+    await take(csc, "record_sin_decision", {"Police view": "Police support notification.",
+                                            "Health view": "Health agrees.", "Rationale": "Serious harm."},
+               {"Decision": "notify"})
+    await take(csc, "record_notification", {"Notified on": str(today), "Ofsted reference": "OF-77"})
+    await expect(csc.get_by_test_id("stage")).to_have_text("panel preparation")
+
+    # A refused action: the workflow's reason next to the form, what was typed kept, nothing changed.
+    await manager.goto(f"/cases/{reference}")
+    yesterday = WorkingDayCalendar().add_working_days(today, -1)
+    await take(manager, "convene_panel",
+               {"Panel date": str(yesterday), "Research questions (optional)": "Why was it missed?"},
+               {"Invited agencies": ["education", "police"]})
+    await expect(manager.get_by_role("alert")).to_contain_text("is in the past")
+    await expect(manager.get_by_label("Research questions (optional)", exact=True)).to_have_value("Why was it missed?")
+    await expect(manager.get_by_test_id("stage")).to_have_text("panel preparation")
+
+    # A forged form without its CSRF token is refused visibly and changes nothing.
+    await manager.goto(f"/cases/{reference}")
+    form = manager.locator("form[action$='/actions/convene_panel']")
+    await form.locator("input[name=csrf_token]").evaluate("input => input.remove()")
+    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, {"Invited agencies": ["education"]})
+    await expect(manager.get_by_role("alert")).to_contain_text("security token")
+    with Session(engine) as session:
+        assert session.get(CaseRecord, reference).stage == "panel_preparation"
+
+    await manager.goto(f"/cases/{reference}")
+    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, {"Invited agencies": ["education"]})
+    await expect(manager.get_by_test_id("stage")).to_have_text("panel preparation")
+    await manager.goto("/board")
+    await expect(manager.locator(f"article[data-reference='{reference}']")).to_contain_text("working days left")
+    await manager.screenshot(path=ARTIFACTS / "board.png", full_page=True)
+
+    chair = await sign_in_as("panel.chair")
+    await chair.goto(f"/cases/{reference}")
+    await take(chair, "record_panel_outcome", {
+        "Held on": str(today), "Attendees": "Chair\nPolice\nEducation", "Learning": "Bruising was not escalated.",
+        "Rationale": "Criteria for a local review are met.",
+        "Immediate actions (optional)": "Remind staff of bruising protocol",
+    }, {"Recommendation": "local_cspr"})
+    await expect(chair.get_by_test_id("stage")).to_have_text("decision sheet")
+    await take(chair, "issue_decision_sheet", {"Circumstances": "Infant with unexplained bruising."})
+    await expect(chair.get_by_test_id("stage")).to_have_text("executive sign off")
+    await chair.screenshot(path=ARTIFACTS / "case-page.png", full_page=True)
+
+    async def decide(username: str, button: str, comments: str | None = None):
+        page = await sign_in_as(username)
+        await page.goto("/tasks")
+        task = page.locator("section", has_text=reference)
+        await expect(task.locator("iframe.sheet")).to_be_visible()
+        if comments:
+            await task.get_by_label("Comments for the chair").fill(comments)
+        await task.get_by_role("button", name=button).click()
+        await page.wait_for_load_state()
+        return page
+
+    icb = await decide("exec.icb", "Return with comments", "Please add the health chronology.")
+    await expect(icb.get_by_text("You have no open tasks.")).to_be_visible()
+    await chair.goto(f"/cases/{reference}")
+    await expect(chair.get_by_test_id("stage")).to_have_text("decision sheet")
+    await take(chair, "issue_decision_sheet", {"Circumstances": "Bruising; health chronology added."})
+    first = await sign_in_as("exec.la")
+    await first.goto("/tasks")
+    await expect(first.locator("iframe.sheet")).to_be_visible()
+    await first.screenshot(path=ARTIFACTS / "approver-task.png", full_page=True)
+    for approver in ("exec.la", "exec.icb", "exec.police"):
+        page = await decide(approver, "Approve")
+        await expect(page.get_by_text("You have no open tasks.")).to_be_visible()
+    await chair.goto(f"/cases/{reference}")
+    await expect(chair.get_by_test_id("stage")).to_have_text("national panel")
+
+    auditor = await sign_in_as("auditor")
+    await auditor.goto(f"/audit/{reference}")
+    await expect(auditor.get_by_test_id("chain")).to_contain_text("intact")
+    timeline = auditor.locator("section", has=auditor.get_by_role("heading", name="Timeline"))
+    for step in ("submit referral", "accept referral", "record sin decision", "record notification",
+                 "rejected:convene panel", "convene panel", "record panel outcome", "issue decision sheet",
+                 "sign off", "read case"):
+        await expect(timeline).to_contain_text(step)
+    history = auditor.locator("section", has=auditor.get_by_role("heading", name=f"Temporal history of {reference}"))
+    await expect(history).to_contain_text("workflow execution started")
+    await expect(history).to_contain_text("workflow execution update accepted")
+    await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
