@@ -134,6 +134,9 @@ async def current_user(
     return user
 
 
+current_user.any_signed_in_user = True  # read by the route table
+
+
 def require_roles(*roles: Role):
     """A dependency that lets only ``roles`` through (403 for a signed-in user with another role)."""
     allowed = {str(r) for r in roles}

@@ -78,6 +78,7 @@ async def page_user(request: Request, session: Annotated[Session, Depends(get_se
         raise
 
 
+page_user.any_signed_in_user = True  # read by the route table
 PageUser = Annotated[User, Depends(page_user)]
 PageSession = Annotated[Session, Depends(get_session)]
 
@@ -177,6 +178,13 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     return render(request, "board.html", user, columns=columns, late=late, year=year, today=today,
                   may_refer=user.role in CASE_ACTORS, age_bands=typing.get_args(Referral.model_fields[
                       "age_band"].annotation), error=error)
+
+
+@router.get("/cases/new")
+def referral_page(request: Request, user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> HTMLResponse:
+    """The new-referral form on its own (agency members have no board)."""
+    return render(request, "referral.html", user, values=None,
+                  age_bands=typing.get_args(Referral.model_fields["age_band"].annotation))
 
 
 @router.post("/cases/new")

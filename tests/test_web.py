@@ -2,6 +2,7 @@
 port: a case from referral to the Executive's sign-off, a refused action, a forged form, and the audit view."""
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import uvicorn
 from playwright.async_api import async_playwright, expect
 from sqlmodel import Session
 
+from service.accounts import DEMO_ACCOUNTS
+from service.api.routes import route_table
 from service.app import create_app
 from service.models import CaseRecord
 from service.runner import free_port
@@ -45,12 +48,18 @@ async def browser():
 @pytest.fixture
 def sign_in_as(browser, site, demo_passwords):
     async def open_as(username: str):
+        """Sign in with the keyboard alone: skip link, then tab through the form, Enter to submit."""
         context = await browser.new_context(base_url=site, viewport={"width": 1400, "height": 1000})
         page = await context.new_page()
         await page.goto("/signin")
-        await page.get_by_label("Username").fill(username)
-        await page.get_by_label("Password").fill(demo_passwords[username])
-        await page.get_by_role("button", name="Sign in").click()
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("Username")).to_be_focused()
+        await page.keyboard.type(username)
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(demo_passwords[username])
+        await page.keyboard.press("Enter")
         await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         return page
 
@@ -121,6 +130,18 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await expect(manager.locator(f"article[data-reference='{reference}']")).to_contain_text("working days left")
     await manager.screenshot(path=ARTIFACTS / "board.png", full_page=True)
 
+    # The invited agency sees the information request and returns it from "My tasks".
+    education = await sign_in_as("agency.education")
+    await education.goto(f"/cases/{reference}")
+    await expect(education.get_by_role("cell", name="Request for agency information")).to_be_visible()
+    await education.goto("/tasks")
+    task = education.locator("section", has_text=reference)
+    await task.get_by_label("Involvement", exact=True).fill("Attended nursery until October.")
+    await task.get_by_label("Chronology", exact=True).fill("2026-10-01 bruise noted.")
+    await task.get_by_label("Analysis", exact=True).fill("Not referred to the DSL.")
+    await task.get_by_role("button", name="Submit information return").click()
+    await expect(education.get_by_text("You have no open tasks.")).to_be_visible()
+
     chair = await sign_in_as("panel.chair")
     await chair.goto(f"/cases/{reference}")
     await take(chair, "record_panel_outcome", {
@@ -171,3 +192,33 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await expect(history).to_contain_text("workflow execution started")
     await expect(history).to_contain_text("workflow execution update accepted")
     await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
+
+
+def test_every_role_on_every_page(api_client, demo_passwords):
+    """Pages declare roles like the API does: the others get a plain 403 page; nobody signed in is sent
+    to sign in; a change without the form's CSRF token is refused."""
+    rules = sorted((r for r in route_table(api_client.app, pages=True) if r.roles is not None),
+                   key=lambda r: r.path == "/signout")  # signing out last
+    for username, role in ((a.username, str(a.role)) for a in DEMO_ACCOUNTS):
+        api_client.cookies.clear()
+        signed_in = api_client.post("/signin", data={"username": username, "password": demo_passwords[username]},
+                                    follow_redirects=True)
+        assert signed_in.status_code == 200, signed_in.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', signed_in.text).group(1)
+        for rule in rules:
+            path = rule.path.format(reference="RR-1999-999", action="convene_panel")
+            if rule.method == "POST" and role in rule.roles:
+                forged = api_client.post(path, data={}, follow_redirects=False)
+                assert forged.status_code == 403 and "security token" in forged.text, f"{username} {path}"
+            data = {"csrf_token": csrf} if rule.method == "POST" else None
+            response = api_client.request(rule.method, path, data=data, follow_redirects=False)
+            refused_by_page = response.status_code == 403 and "may not open this page" in response.text
+            if role in rule.roles:
+                assert not refused_by_page and response.status_code < 500, f"{username} {rule.method} {path}"
+            else:
+                assert refused_by_page, f"{username} {rule.method} {path}: {response.status_code}"
+    api_client.cookies.clear()
+    for rule in rules:
+        anonymous = api_client.request(rule.method, rule.path.format(reference="RR-1", action="x"),
+                                       follow_redirects=False)
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/signin"

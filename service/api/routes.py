@@ -8,7 +8,6 @@ from typing import NamedTuple
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from service.auth import current_user
 from workflows.vocabulary import Role
 
 ALL_ROLES = frozenset(str(role) for role in Role)
@@ -33,16 +32,17 @@ def _declared_roles(route: APIRoute) -> frozenset[str] | None:
         allowed = getattr(dependency.call, "allowed_roles", None)
         if allowed is not None:
             roles = allowed if roles is None else roles & allowed
-        elif dependency.call is current_user and roles is None:
+        elif getattr(dependency.call, "any_signed_in_user", False) and roles is None:
             roles = ALL_ROLES
         pending.extend(dependency.dependencies)
     return roles
 
 
-def route_table(app: FastAPI) -> list[RouteRule]:
+def route_table(app: FastAPI, pages: bool = False) -> list[RouteRule]:
+    """The API's routes (in the OpenAPI schema), or with ``pages`` the web pages' routes."""
     rules = []
     for route in _api_routes(app):
-        if isinstance(route, APIRoute) and route.include_in_schema:  # the API; web pages are in service.web
+        if isinstance(route, APIRoute) and route.include_in_schema != pages:
             summary = (route.endpoint.__doc__ or "").strip().splitlines()[0] if route.endpoint.__doc__ else ""
             for method in sorted(route.methods):
                 rules.append(RouteRule(method, route.path, _declared_roles(route), summary))
