@@ -66,13 +66,16 @@ def sign_in_as(browser, site, demo_passwords):
     return open_as
 
 
-async def take(page, action: str, fields: dict | None = None, selects: dict | None = None):
+async def take(page, action: str, fields: dict | None = None, selects: dict | None = None,
+               ticks: list[str] = ()):
     """Fill and submit one action's form on the case page (labels, as a person would)."""
     form = page.locator(f"form[action$='/actions/{action}']")
     for label, value in (fields or {}).items():
         await form.get_by_label(label, exact=True).fill(value)
     for label, value in (selects or {}).items():
         await form.get_by_label(label, exact=True).select_option(value)
+    for label in ticks:
+        await form.get_by_label(label, exact=True).check()
     await form.get_by_role("button").click()
     await page.wait_for_load_state()
 
@@ -109,22 +112,25 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     yesterday = WorkingDayCalendar().add_working_days(today, -1)
     await take(manager, "convene_panel",
                {"Panel date": str(yesterday), "Research questions (optional)": "Why was it missed?"},
-               {"Invited agencies": ["education", "police"]})
+               ticks=["Education (schools)", "Police"])
     await expect(manager.get_by_role("alert")).to_contain_text("is in the past")
-    await expect(manager.get_by_label("Research questions (optional)", exact=True)).to_have_value("Why was it missed?")
+    refused = manager.locator("form[action$='/actions/convene_panel']")
+    await expect(refused.get_by_label("Research questions (optional)", exact=True)).to_have_value("Why was it missed?")
+    await expect(refused.get_by_label("Police", exact=True)).to_be_checked()
+    await manager.screenshot(path=ARTIFACTS / "case-page.png", full_page=True)
     await expect(manager.get_by_test_id("stage")).to_have_text("panel preparation")
 
     # A forged form without its CSRF token is refused visibly and changes nothing.
     await manager.goto(f"/cases/{reference}")
     form = manager.locator("form[action$='/actions/convene_panel']")
     await form.locator("input[name=csrf_token]").evaluate("input => input.remove()")
-    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, {"Invited agencies": ["education"]})
+    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, ticks=["Education (schools)"])
     await expect(manager.get_by_role("alert")).to_contain_text("security token")
     with Session(engine) as session:
         assert session.get(CaseRecord, reference).stage == "panel_preparation"
 
     await manager.goto(f"/cases/{reference}")
-    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, {"Invited agencies": ["education"]})
+    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, ticks=["Education (schools)"])
     await expect(manager.get_by_test_id("stage")).to_have_text("panel preparation")
     await manager.goto("/board")
     await expect(manager.locator(f"article[data-reference='{reference}']")).to_contain_text("working days left")
@@ -152,7 +158,6 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await expect(chair.get_by_test_id("stage")).to_have_text("decision sheet")
     await take(chair, "issue_decision_sheet", {"Circumstances": "Infant with unexplained bruising."})
     await expect(chair.get_by_test_id("stage")).to_have_text("executive sign off")
-    await chair.screenshot(path=ARTIFACTS / "case-page.png", full_page=True)
 
     async def decide(username: str, button: str, comments: str | None = None):
         page = await sign_in_as(username)
