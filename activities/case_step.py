@@ -12,11 +12,11 @@ from temporalio import activity
 
 from activities.audit import append_audit
 from activities.notifications import enqueue_task_emails
-from activities.read_model import upsert_case
+from activities.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
 from activities.tasks import open_task, settle_tasks
 from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
-from service.models import AppliedStep, CaseRecord
+from service.models import AppliedStep, CaseRecord, CaseReview
 from service.temporal import EncryptionCodec
 from workflows.models import CaseStep
 
@@ -53,6 +53,8 @@ class CaseStepActivities:
                     return False, False
                 before = session.get(CaseRecord, step.case_reference)
                 was = (before.stage, before.practice_review_stage) if before else None
+                review = session.get(CaseReview, step.case_reference)
+                review_was = review.stage if review else None
                 actor = step.audit.actor_id if step.audit else None
                 if step.audit is not None:
                     append_audit(
@@ -60,17 +62,21 @@ class CaseStepActivities:
                         action=step.audit.action, detail=step.audit.detail, case_reference=step.case_reference,
                         event_key=step.key, at=step.at,
                     )
+                record_stage_entries(session, step, was[0] if was else None, review_was)
                 if step.snapshot is not None:
                     referrer = {"referred_by": actor} if step.key.endswith(":submit_referral") else None
                     upsert_case(session, step.snapshot, step.at, referrer)
+                if step.review is not None:
+                    upsert_review(session, step.review, step.at)
+                raise_plan_actions(session, step.case_reference, step.plan_actions)
                 for settlement in step.settle:
                     settle_tasks(session, settlement, actor, step.at)
                 for spec in step.tasks:
                     task = open_task(session, spec, step.case_reference)
                     enqueue_task_emails(session, task, self.public_url)
                 session.add(AppliedStep(key=step.key, applied_at=step.at))
-                moved = step.snapshot is not None and was != (step.snapshot.stage,
-                                                               step.snapshot.practice_review_stage)
+                moved = (step.snapshot is not None and was != (step.snapshot.stage, step.snapshot.practice_review_stage)
+                         or step.review is not None and step.review.stage != review_was)
         except IntegrityError:
             # Two attempts raced (a retry while the first was still finishing): the other one won.
             return False, False

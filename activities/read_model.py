@@ -1,14 +1,17 @@
-"""The case read model: one row per case and its invited agencies, written from workflow snapshots."""
+"""The case read model, written from workflow snapshots: one row per case with its invited agencies and themes,
+its CSPR, the stages it entered and when, and the actions it raised for the action plan."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from service.models import CaseAgency, CaseRecord, CaseTheme
-from workflows.models import CaseSnapshot
+from service.models import CaseAgency, CaseRecord, CaseReview, CaseTheme, PlanAction, StageEntry
+from workflows.calendar import london_date
+from workflows.models import CaseSnapshot, PlanActionSpec, ReviewSnapshot
 
 SNAPSHOT_FIELDS = tuple(CaseSnapshot.model_fields)
 
@@ -27,7 +30,38 @@ def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer
     session.exec(delete(CaseAgency).where(CaseAgency.case_reference == snapshot.reference))
     for agency in snapshot.invited_agencies:
         session.add(CaseAgency(case_reference=snapshot.reference, agency=agency))
-    session.exec(delete(CaseTheme).where(CaseTheme.case_reference == snapshot.reference))
-    for theme in dict.fromkeys(snapshot.themes):
-        session.add(CaseTheme(case_reference=snapshot.reference, theme=theme))
+    for theme in dict.fromkeys(snapshot.themes):  # the panel's themes; tags added by hand stay
+        if session.get(CaseTheme, (snapshot.reference, theme)) is None:
+            session.add(CaseTheme(case_reference=snapshot.reference, theme=theme))
     return record
+
+
+def upsert_review(session: Session, review: ReviewSnapshot, at: datetime) -> CaseReview:
+    record = session.get(CaseReview, review.case_reference) or CaseReview(
+        case_reference=review.case_reference, stage=review.stage, decided_on=review.decided_on)
+    values = review.model_dump(exclude={"methods", "recommendations"})
+    for name, value in values.items():
+        setattr(record, name, value)
+    record.methods_json, record.recommendations_json = json.dumps(review.methods), json.dumps(review.recommendations)
+    record.updated_at = at
+    session.add(record)
+    return record
+
+
+def record_stage_entries(session: Session, step, case_was: str | None, review_was: str | None) -> None:
+    """A row for each stage the case or its review has just entered (medians per stage are read from these)."""
+    day = london_date(step.at)
+    if step.snapshot is not None and step.snapshot.stage != case_was:
+        session.add(StageEntry(case_reference=step.case_reference, process="case", stage=step.snapshot.stage,
+                               entered_on=day, step_key=f"{step.key}:case"))
+    if step.review is not None and step.review.stage != review_was:
+        session.add(StageEntry(case_reference=step.case_reference, process="review", stage=step.review.stage,
+                               entered_on=day, step_key=f"{step.key}:review"))
+
+
+def raise_plan_actions(session: Session, case_reference: str, specs: list[PlanActionSpec]) -> None:
+    """Actions for the one action plan, once each (the key is the panel or report item)."""
+    for spec in specs:
+        if session.exec(select(PlanAction.id).where(PlanAction.source_key == spec.key)).first() is None:
+            session.add(PlanAction(source_key=spec.key, case_reference=case_reference, source=spec.source,
+                                   description=spec.description, due_date=spec.due))

@@ -242,3 +242,93 @@ class SignInFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, index=True)
     at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
+
+
+class CaseReview(SQLModel, table=True):
+    """The read model of a case's local CSPR, from the practice review's steps."""
+
+    __tablename__ = "case_review"
+
+    case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
+    stage: str = Field(max_length=40)
+    decided_on: date = Field(index=True)
+    due: date | None = None
+    methods_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    late: bool = False
+    recommendations_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    published_on: date | None = Field(default=None, index=True)
+    publication_link: str | None = Field(default=None, max_length=500)
+    not_published_reasons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class StageEntry(SQLModel, table=True):
+    """When a case (or its review) entered each stage: the timeliness dashboard's medians come from here."""
+
+    __tablename__ = "stage_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_reference: str = Field(max_length=40, index=True)
+    process: str = Field(max_length=20)  # "case" or "review"
+    stage: str = Field(max_length=40)
+    entered_on: date = Field(index=True)  # London date
+    step_key: str = Field(max_length=200, unique=True)
+
+
+class PlanAction(SQLModel, table=True):
+    """One action of the partnership's single action plan (from panels, CSPR reports, or added by hand)."""
+
+    __tablename__ = "plan_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_key: str | None = Field(default=None, max_length=200, unique=True)  # idempotency for raised actions
+    case_reference: str | None = Field(default=None, max_length=40, index=True)
+    source: str = Field(max_length=40)  # panel_immediate_action, cspr_recommendation, manual
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    owner_agency: str | None = Field(default=None, max_length=80, index=True)
+    due_date: date = Field(index=True)
+    status: str = Field(default="open", max_length=20, index=True)  # open, in_progress, completed, signed_off
+    evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    completed_on: date | None = None
+    signed_off_by: int | None = None
+    signed_off_on: date | None = None
+    created_by: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class Theme(SQLModel, table=True):
+    """A theme the partnership added to the controlled list."""
+
+    name: str = Field(primary_key=True, max_length=120)
+    added_by: int | None = None
+    added_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class Escalation(SQLModel, table=True):
+    """A strategic concern raised by a group to the Executive, and the Executive's response."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    raised_by: int
+    group_name: str = Field(max_length=120)
+    title: str = Field(max_length=200)
+    concern: str = Field(sa_column=Column(Text, nullable=False))
+    case_reference: str | None = Field(default=None, max_length=40)
+    raised_on: date = Field(index=True)
+    status: str = Field(default="open", max_length=20, index=True)  # open, responded, closed
+    response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    response_action: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    responded_by: int | None = None
+    responded_on: date | None = None
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job for one period: the unique key makes it run once across processes."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(primary_key=True, max_length=60)
+    period: str = Field(primary_key=True, max_length=40)  # e.g. the London date of a daily job
+    holder: str = Field(max_length=120)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    finished_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

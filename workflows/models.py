@@ -393,6 +393,30 @@ class CaseSnapshot(BaseModel):
     themes: list[str] = Field(default_factory=list)
 
 
+class ReviewSnapshot(BaseModel):
+    """The read model's row for a case's local CSPR (dashboards and the case review tracker read this)."""
+
+    case_reference: str
+    stage: str
+    decided_on: date
+    due: date | None
+    methods: list[str]
+    late: bool
+    recommendations: list[str] = Field(default_factory=list)
+    published_on: date | None = None
+    publication_link: str | None = None
+    not_published_reasons: str | None = None
+
+
+class PlanActionSpec(BaseModel):
+    """An action for the partnership's one action plan, raised by a panel or a CSPR report."""
+
+    key: str
+    source: Literal["panel_immediate_action", "cspr_recommendation"]
+    description: str
+    due: date
+
+
 class CaseStep(BaseModel):
     """Every side effect of one transition, applied by one activity in one database transaction."""
 
@@ -400,6 +424,8 @@ class CaseStep(BaseModel):
     case_reference: str
     at: datetime
     snapshot: CaseSnapshot | None = None
+    review: ReviewSnapshot | None = None
+    plan_actions: list[PlanActionSpec] = Field(default_factory=list)
     audit: AuditEntry | None = None
     settle: list[TaskSettlement] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)

@@ -21,12 +21,14 @@ with workflow.unsafe.imports_passed_through():
         AuditEntry,
         CommissionReviewer,
         ExtendDeadline,
+        PlanActionSpec,
         RecordLearningEvent,
         RecordLearningWorkshop,
         RecordNonPublication,
         RecordPublication,
         ReviewInput,
         ReviewProgress,
+        ReviewSnapshot,
         ReviewState,
         SendPublicationNotice,
         SignOff,
@@ -368,6 +370,12 @@ class PracticeReviewWorkflow(Process):
             return
         approved = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
         if approved == set(Seat):
+            due = add_months(self.today(), self.rules.recommendation_months)
+            step.plan_actions = [
+                PlanActionSpec(key=f"{self.case_reference}:cspr:{i}", source="cspr_recommendation",
+                               description=text, due=due)
+                for i, text in enumerate(self.state.final_report.recommendations, start=1)
+            ]
             self.move_to(P.publication_notice, action.actor, "sign_off_report")
             step.tasks.append(self.task(
                 "send_publication_notice", "action", "Send the final report to the National Panel and DfE",
@@ -472,3 +480,13 @@ class PracticeReviewWorkflow(Process):
 
     def snapshot(self):
         return None
+
+    def review_snapshot(self) -> ReviewSnapshot:
+        st, due = self.state, self.deadline("cspr")
+        return ReviewSnapshot(
+            case_reference=st.case_reference, stage=st.stage, decided_on=st.decided_on, due=due.due if due else None,
+            methods=[str(m) for m in st.methods], late=st.late,
+            recommendations=list(st.final_report.recommendations) if st.final_report else [],
+            published_on=st.published_on, publication_link=st.publication_link,
+            not_published_reasons=st.not_published_reasons,
+        )

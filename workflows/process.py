@@ -152,6 +152,7 @@ class Process:
     async def commit(self, step: CaseStep, documents: list[DocumentRequest] = ()) -> None:
         self.refresh_outstanding()
         step.snapshot = self.snapshot()
+        step.review = self.review_snapshot()
         await workflow.execute_activity(
             "apply_case_step", step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
         )
@@ -343,3 +344,7 @@ class Process:
 
     def snapshot(self):
         raise NotImplementedError
+
+    def review_snapshot(self):
+        """The practice review's read-model row (None for the case itself)."""
+        return None

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DeclineReferral,
         IssueDecisionSheet,
         Outstanding,
+        PlanActionSpec,
         RecordNationalPanelResponse,
         RecordNotification,
         RecordPanelOutcome,
@@ -468,6 +469,12 @@ class RapidReviewWorkflow(Process):
                 step.settle.append(self.settle(f"information_return:{agency}", "cancelled",
                                                "panel held without this return"))
         step.settle.append(self.settle("record_panel_outcome", "done", action.recommendation))
+        due = self.working_days_after(action.held_on, self.rules.immediate_action_working_days)
+        step.plan_actions = [
+            PlanActionSpec(key=f"{self.case_reference}:panel:{i}", source="panel_immediate_action",
+                           description=text, due=due)
+            for i, text in enumerate(action.immediate_actions, start=1)
+        ]
         self.move_to(S.decision_sheet, action.actor, "record_panel_outcome")
         step.tasks.append(self.task(
             "issue_decision_sheet:v1", "action", "Issue the rapid review decision sheet to the Executive",

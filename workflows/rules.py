@@ -64,6 +64,8 @@ class ProcessRules(BaseModel):
     methodology_working_days: int = Field(10, ge=1, le=60)
     publication_notice_working_days: int = Field(7, ge=1, le=30)
     reminder_working_days_before: int = Field(2, ge=0, le=10)
+    immediate_action_working_days: int = Field(20, ge=1, le=250)  # panel's immediate actions: due by default
+    recommendation_months: int = Field(6, ge=1, le=36)  # CSPR recommendations: due by default
     closure_days: tuple[date, ...] = ()
 
     def calendar(self) -> WorkingDayCalendar:
