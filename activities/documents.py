@@ -160,31 +160,15 @@ class DocumentActivities:
 def themes_sheet_request(engine: Engine, partnership: str, issued_by: str, year: int | None = None) -> DocumentRequest:
     """The themes sheet as it stands: every theme (the partnership's list first) with counts per year
     and the cases that raised it. Each issue is a new version."""
-    from collections import defaultdict
-
-    from service.models import CaseRecord, CaseTheme
-    from workflows.vocabulary import THEMES
+    from activities.read_model import theme_rows
 
     with session_scope(engine) as session:
-        query = select(CaseTheme.theme, CaseRecord.reference, CaseRecord.year).join(
-            CaseRecord, CaseRecord.reference == CaseTheme.case_reference)
-        if year is not None:
-            query = query.where(CaseRecord.year == year)
-        found = session.exec(query).all()
+        years, rows = theme_rows(session, year)
         versions = session.exec(select(Document.version).where(Document.kind == "themes_sheet")).all()
-    counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    references: dict[str, list[str]] = defaultdict(list)
-    for theme, reference, case_year in found:
-        counts[theme][case_year] += 1
-        references[theme].append(reference)
-    years = sorted({y for per_year in counts.values() for y in per_year})
-    ordered = [t for t in THEMES if t in counts] + sorted(t for t in counts if t not in THEMES)
-    rows = [{"theme": t, "counts": dict(counts[t]), "total": sum(counts[t].values()),
-             "references": sorted(references[t])} for t in ordered]
     version = max(versions, default=0) + 1
     return DocumentRequest(
         key=f"{THEMES_SHEET_REFERENCE}:themes_sheet:v{version}", kind="themes_sheet",
         case_reference=THEMES_SHEET_REFERENCE, version=version, issued_by=issued_by,
-        context={"partnership": partnership, "reference": "All reviews", "years": years, "rows": rows,
-                 "year": year},
+        context={"partnership": partnership, "reference": "All reviews", "years": years,
+                 "rows": [r for r in rows if r["total"]], "year": year},
     )

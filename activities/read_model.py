@@ -4,14 +4,16 @@ its CSPR, the stages it entered and when, and the actions it raised for the acti
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from service.models import CaseAgency, CaseRecord, CaseReview, CaseTheme, PlanAction, StageEntry
+from service.models import CaseAgency, CaseRecord, CaseReview, CaseTheme, PlanAction, StageEntry, Theme
 from workflows.calendar import london_date
 from workflows.models import CaseSnapshot, PlanActionSpec, ReviewSnapshot
+from workflows.vocabulary import THEMES
 
 SNAPSHOT_FIELDS = tuple(CaseSnapshot.model_fields)
 
@@ -65,3 +67,23 @@ def raise_plan_actions(session: Session, case_reference: str, specs: list[PlanAc
         if session.exec(select(PlanAction.id).where(PlanAction.source_key == spec.key)).first() is None:
             session.add(PlanAction(source_key=spec.key, case_reference=case_reference, source=spec.source,
                                    description=spec.description, due_date=spec.due))
+
+
+def theme_rows(session: Session, year: int | None = None) -> tuple[list[int], list[dict]]:
+    """Every theme (the partnership's list first, then those it added, then any other tagged) with its
+    count per year and the cases that raised it."""
+    query = select(CaseTheme.theme, CaseRecord.reference, CaseRecord.year).join(
+        CaseRecord, CaseRecord.reference == CaseTheme.case_reference)
+    if year is not None:
+        query = query.where(CaseRecord.year == year)
+    counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    references: dict[str, list[str]] = defaultdict(list)
+    for theme, reference, case_year in session.exec(query):
+        counts[theme][case_year] += 1
+        references[theme].append(reference)
+    added = list(session.exec(select(Theme.name).order_by(Theme.name)))
+    ordered = list(dict.fromkeys([*THEMES, *added, *sorted(counts)]))
+    years = sorted({y for per_year in counts.values() for y in per_year})
+    rows = [{"theme": t, "controlled": t in THEMES, "counts": dict(counts[t]), "total": sum(counts[t].values()),
+             "references": sorted(references[t])} for t in ordered]
+    return years, rows

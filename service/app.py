@@ -13,7 +13,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from service import web
-from service.api import audit, auth, cases, codec, documents, health, outbox, tasks
+from service.api import (
+    action_plan,
+    audit,
+    auth,
+    cases,
+    codec,
+    dashboard,
+    documents,
+    escalations,
+    health,
+    outbox,
+    tasks,
+    themes,
+)
 from service.db import engine_for
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
@@ -79,7 +92,8 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
         return RedirectResponse("/signin", status_code=303)
 
-    for module in (health, auth, cases, tasks, documents, audit, codec, outbox, web):
+    for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
+                   outbox, web):
         app.include_router(module.router)
     return app
 

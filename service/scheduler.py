@@ -1,17 +1,35 @@
-"""Periodic housekeeping that belongs to no single case (APScheduler 3, inside the service)."""
+"""Periodic jobs inside the service (APScheduler 3), safe with more than one service process.
+
+| job | when (Europe/London) | once across processes by |
+| --- | --- | --- |
+| daily_digest | 07:00 daily | its (job, day) row in job_run |
+| archive_histories | 01:00 daily | its (job, day) row in job_run |
+| check_audit_chain | 02:00 daily | its (job, day) row in job_run |
+| outbox_sender | every 30 s (SMTP set) | each message claimed by a conditional UPDATE |
+| outbox_release_stuck | every 10 min (SMTP set) | idempotent |
+| prune_worker_heartbeats | hourly | idempotent |
+
+A daily job missed while the service was down (its time passed with no row for the day) runs at start-up.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, delete
 
 from activities.notifications import deliver_pending, release_stuck
+from service import jobs
 from service.db import session_scope
 from service.models import WorkerHeartbeat
 from service.settings import Settings
+from service.temporal import EncryptionCodec, TemporalConnection
+from workflows.calendar import london_date
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +42,59 @@ def prune_worker_heartbeats(engine: Engine, older_than: timedelta = timedelta(da
         return result.rowcount or 0
 
 
-def build_scheduler(engine: Engine, settings: Settings) -> AsyncIOScheduler:
+class DailyJob(NamedTuple):
+    name: str
+    hour: int
+    minute: int
+
+
+DAILY_JOBS = (DailyJob("archive_histories", 1, 0), DailyJob("check_audit_chain", 2, 0),
+              DailyJob("daily_digest", 7, 0))
+
+
+class Jobs:
+    """The daily jobs bound to this process's database, settings and Temporal connection."""
+
+    def __init__(self, engine: Engine, settings: Settings, temporal: TemporalConnection, holder: str = jobs.HOLDER):
+        self.engine, self.settings, self.temporal, self.holder = engine, settings, temporal, holder
+
+    async def work(self, name: str, day) -> dict:
+        url = self.settings.rapid_review_public_url
+        if name == "daily_digest":
+            return await asyncio.to_thread(jobs.send_daily_digest, self.engine, url, day)
+        if name == "check_audit_chain":
+            return await asyncio.to_thread(jobs.check_audit_chain, self.engine, url, day)
+        client = await self.temporal.client()
+        return await jobs.archive_histories(self.engine, client, EncryptionCodec(self.settings.encryption_key_bytes))
+
+    async def run(self, name: str, now: datetime | None = None) -> dict | None:
+        """Run the named daily job for today (London) unless it has run."""
+        day = london_date(now or datetime.now(UTC))
+        return await jobs.run_once(self.engine, name, day.isoformat(), lambda: self.work(name, day), self.holder)
+
+    async def catch_up(self, now: datetime | None = None) -> dict[str, dict | None]:
+        """At start-up: each daily job whose time today has passed and that has not run today runs now."""
+        now = now or datetime.now(UTC)
+        local = now.astimezone(ZoneInfo("Europe/London"))
+        done = {}
+        for job in DAILY_JOBS:
+            if (local.hour, local.minute) >= (job.hour, job.minute):
+                try:
+                    done[job.name] = await self.run(job.name, now)
+                except Exception:  # one failing job must not stop the others; it is retried next time
+                    log.exception("catch-up of %s failed", job.name)
+        return done
+
+
+def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnection | None = None
+                    ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/London", job_defaults={"coalesce": True, "misfire_grace_time": 3600})
+    temporal = temporal or TemporalConnection(settings.temporal_address or "127.0.0.1:7233",
+                                              settings.temporal_namespace, settings.encryption_key_bytes)
+    daily = Jobs(engine, settings, temporal)
+    for job in DAILY_JOBS:
+        scheduler.add_job(daily.run, "cron", hour=job.hour, minute=job.minute, args=[job.name], id=job.name)
+    scheduler.add_job(daily.catch_up, "date", id="catch_up")  # runs once, as soon as the scheduler starts
     scheduler.add_job(prune_worker_heartbeats, "interval", hours=1, args=[engine], id="prune_worker_heartbeats")
     if settings.smtp_host:
         scheduler.add_job(deliver_pending, "interval", seconds=30, args=[engine, settings], id="outbox_sender")

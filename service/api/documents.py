@@ -12,9 +12,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import select
 
+from activities.documents import THEMES_SHEET_REFERENCE
 from service.api.access import Reader, audit, visible_case
 from service.auth import DbSession
 from service.models import Document
+from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["documents"])
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
@@ -73,7 +75,11 @@ def download_document(
     document = session.get(Document, document_id)
     if document is None:
         raise HTTPException(404, f"No document {document_id} that you can see")
-    visible_case(session, user, document.case_reference)
+    if document.case_reference == THEMES_SHEET_REFERENCE:  # across reviews: not for agency members
+        if user.role == Role.agency_member:
+            raise HTTPException(404, f"No document {document_id} that you can see")
+    else:
+        visible_case(session, user, document.case_reference)
     if format == "pdf":
         data = verified_bytes(document.pdf_path, document.pdf_sha256)
     else:

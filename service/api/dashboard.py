@@ -1,0 +1,125 @@
+"""The timeliness dashboard (figures, SVG chart, CSV) and the case review tracker export for health partners."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlmodel import select
+
+from service.accounts import process_rules
+from service.api.access import audit
+from service.auth import DbSession, require_roles
+from service.charts import bar_chart_svg
+from service.models import CaseRecord, CaseReview, CaseTheme, Document, User
+from service.timeliness import Quarter, Timeliness, timeliness
+from workflows.calendar import london_date
+from workflows.vocabulary import Role
+
+router = APIRouter(prefix="/api", tags=["dashboard"])
+DashboardReader = Annotated[User, Depends(require_roles(Role.business_unit, Role.executive, Role.auditor))]
+TrackerReader = Annotated[User, Depends(require_roles(Role.business_unit, Role.panel_chair, Role.executive,
+                                                      Role.auditor))]
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year (default: this year)")]
+CHARTS = {
+    "rapid_reviews": ("Rapid reviews submitted, and within 15 working days",
+                      ("rapid_reviews_submitted", "submitted_within_15_working_days")),
+    "referrals": ("Referrals and notifications", ("referrals", "notifications")),
+    "csprs": ("CSPRs completed, and within 6 months", ("cspr_completed", "cspr_completed_within_6_months")),
+    "actions": ("Actions due, and completed on time", ("actions_due", "actions_completed_on_time")),
+}
+
+
+def figures(request: Request, session, year: int | None) -> Timeliness:
+    today = london_date(datetime.now(UTC))
+    return timeliness(session, year or today.year, process_rules(session).calendar(), today)
+
+
+@router.get("/dashboard", response_model=Timeliness)
+def dashboard(request: Request, session: DbSession, user: DashboardReader, year: Year = None) -> Timeliness:
+    """Timeliness per quarter of a year, median working days per stage, and the late cases.
+
+    Referrals, notifications, rapid reviews and the share within 15 working days, CSPRs completed within
+    6 months, actions completed on time."""
+    result = figures(request, session, year)
+    audit(session, request, user, "read_dashboard", None, {"year": result.year})
+    return result
+
+
+@router.get("/dashboard.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def dashboard_csv(request: Request, session: DbSession, user: DashboardReader, year: Year = None) -> Response:
+    """The quarterly figures and the totals as CSV."""
+    result = figures(request, session, year)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(Quarter.model_fields))
+    writer.writeheader()
+    for row in [*result.quarters, result.totals]:
+        writer.writerow(row.model_dump())
+    audit(session, request, user, "export_dashboard", None, {"year": result.year})
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="timeliness-{result.year}.csv"'})
+
+
+@router.get("/dashboard/chart.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+def dashboard_chart(request: Request, session: DbSession, user: DashboardReader, year: Year = None,
+                    chart: Annotated[str, Query(pattern="^(" + "|".join(CHARTS) + ")$")] = "rapid_reviews",
+                    ) -> Response:
+    """One chart of the quarterly figures, drawn on the server."""
+    result = figures(request, session, year)
+    title, measures = CHARTS[chart]
+    series = {name.replace("_", " "): [getattr(q, name) for q in result.quarters] for name in measures}
+    svg = bar_chart_svg(f"{title}, {result.year}", [f"Q{q.quarter}" for q in result.quarters], series)
+    return Response(svg, media_type="image/svg+xml")
+
+
+TRACKER_COLUMNS = ("case_reference", "status", "theme_1", "theme_2", "theme_3", "review_type", "stage_reached",
+                   "publication_date", "publication_link", "recommendations", "seven_minute_briefing")
+
+
+def tracker_rows(session, public_url: str, reference: str | None = None) -> list[dict]:
+    """The NHS Safeguarding Case Review Tracker's fields for each review."""
+    query = select(CaseRecord).order_by(CaseRecord.reference)
+    if reference:
+        query = query.where(CaseRecord.reference == reference)
+    rows = []
+    for case in session.exec(query):
+        review = session.get(CaseReview, case.reference)
+        themes = sorted(session.exec(select(CaseTheme.theme).where(CaseTheme.case_reference == case.reference)))[:3]
+        briefing = session.exec(select(Document).where(Document.case_reference == case.reference,
+                                                       Document.kind == "seven_minute_briefing")
+                                .order_by(Document.version.desc())).first()
+        review_type = {"local_cspr": "converted (rapid review to CSPR)",
+                       "national_review_referral": "national review referral"}.get(case.recommendation or "",
+                                                                                   "rapid review")
+        rows.append({
+            "case_reference": case.reference,
+            "status": "closed" if case.stage == "closed" else "open",
+            **{f"theme_{i + 1}": themes[i] if i < len(themes) else "" for i in range(3)},
+            "review_type": review_type,
+            "stage_reached": review.stage if review and case.stage == "practice_review" else case.stage,
+            "publication_date": review.published_on.isoformat() if review and review.published_on else "",
+            "publication_link": review.publication_link or "" if review else "",
+            "recommendations": "; ".join(json.loads(review.recommendations_json)) if review else "",
+            "seven_minute_briefing": f"{public_url}/api/documents/{briefing.id}?format=pdf" if briefing else "",
+        })
+    return rows
+
+
+@router.get("/tracker.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def tracker_export(request: Request, session: DbSession, user: TrackerReader,
+                   reference: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """The case review tracker return, one row per review (or the one named)."""
+    rows = tracker_rows(session, request.app.state.settings.rapid_review_public_url, reference)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=TRACKER_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    audit(session, request, user, "export_tracker", reference, {"rows": len(rows)})
+    name = f"tracker-{reference}.csv" if reference else "tracker.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,134 @@
+"""Scheduled jobs that belong to no single case: the daily digest, nightly history archiving and the nightly
+audit-chain check. Each run claims its (job, period) row first, so with several service processes a job's
+effect happens once; a run missed while the service was down is made up at start-up (see scheduler.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Engine, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from activities.audit import verify_chain
+from activities.notifications import enqueue
+from activities.tasks import urgency
+from service.accounts import process_rules
+from service.api.access import assigned_to
+from service.db import session_scope
+from service.history import archive_history, fetch_readable_history
+from service.models import CaseRecord, HistoryArchive, JobRun, Task, User
+from service.temporal import EncryptionCodec
+from workflows.vocabulary import Role
+
+log = logging.getLogger(__name__)
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+STALE_CLAIM = timedelta(hours=1)  # a claim older than this with no finish was left by a crashed process
+
+
+def claim_run(engine: Engine, job: str, period: str, holder: str = HOLDER) -> bool:
+    """True if this process may run (job, period): nobody has, or a crashed process left it unfinished."""
+    try:
+        with session_scope(engine) as session:
+            session.add(JobRun(job=job, period=period, holder=holder))
+        return True
+    except IntegrityError:
+        pass
+    with session_scope(engine) as session:
+        taken = session.exec(
+            update(JobRun)
+            .where(JobRun.job == job, JobRun.period == period, JobRun.finished_at.is_(None),
+                   JobRun.started_at < datetime.now(UTC) - STALE_CLAIM)
+            .values(holder=holder, started_at=datetime.now(UTC))
+        )
+        return bool(taken.rowcount)
+
+
+def finish_run(engine: Engine, job: str, period: str, result: dict) -> None:
+    with session_scope(engine) as session:
+        row = session.get(JobRun, (job, period))
+        row.finished_at, row.result = datetime.now(UTC), json.dumps(result, default=str)
+        session.add(row)
+
+
+async def run_once(engine: Engine, job: str, period: str, work: Callable[[], Awaitable[dict]],
+                   holder: str = HOLDER) -> dict | None:
+    """Run ``work`` for this period unless another process has; returns its result, or None if skipped."""
+    if not claim_run(engine, job, period, holder):
+        log.info("job %s for %s already run or running elsewhere", job, period)
+        return None
+    result = await work()
+    finish_run(engine, job, period, result)
+    log.info("job %s for %s done: %s", job, period, result)
+    return result
+
+
+# ---------------------------------------------------------------- the jobs
+
+
+def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
+    """One e-mail per person listing their overdue and due-soon tasks (references and titles only)."""
+    sent = 0
+    with session_scope(engine) as session:
+        calendar = process_rules(session).calendar()
+        for user in session.exec(select(User).where(User.is_active == True)):  # noqa: E712 - SQL expression
+            tasks = session.exec(select(Task).where(Task.status == "open", assigned_to(user))
+                                 .order_by(Task.due_date)).all()
+            pressing = [(t, urgency(t, today, calendar)) for t in tasks]
+            pressing = [(t, u) for t, u in pressing if u in ("overdue", "due_soon")]
+            if not pressing:
+                continue
+            lines = [f"- {t.case_reference}: {t.title} (due {t.due_date.isoformat()}, "
+                     f"{'OVERDUE' if u == 'overdue' else 'due soon'})" for t, u in pressing]
+            overdue = sum(1 for _, u in pressing if u == "overdue")
+            body = (f"Your tasks in the Rapid Review service that are overdue or due within two working days "
+                    f"({today.isoformat()}):\n\n" + "\n".join(lines)
+                    + f"\n\nOpen your tasks: {public_url.rstrip('/')}/tasks\n\nDetails are in the service only.")
+            enqueue(session, key=f"digest:{today.isoformat()}:user:{user.id}", to=user, case_reference=None,
+                    subject=f"[OFFICIAL-SENSITIVE] Your tasks: {overdue} overdue, {len(pressing) - overdue} due soon",
+                    body=body)
+            sent += 1
+    return {"digests": sent}
+
+
+async def archive_histories(engine: Engine, client, codec: EncryptionCodec, limit: int = 500) -> dict:
+    """Re-archive the decoded history of every case changed since its last archive (closed cases included,
+    so the copy has the final events), before Temporal's retention deletes it."""
+    with session_scope(engine) as session:
+        stale = session.exec(
+            select(CaseRecord.reference)
+            .join(HistoryArchive, HistoryArchive.workflow_id == CaseRecord.reference, isouter=True)
+            .where(or_(HistoryArchive.workflow_id.is_(None), HistoryArchive.archived_at < CaseRecord.updated_at,
+                       CaseRecord.stage == "closed"))
+            .order_by(CaseRecord.updated_at).limit(limit)
+        ).all()
+    stored = 0
+    for reference in stale:
+        for workflow_id in (reference, f"{reference}-cspr"):
+            events = await fetch_readable_history(client, workflow_id, codec)
+            if events is not None:
+                with session_scope(engine) as session:
+                    stored += archive_history(session, workflow_id, reference, events)
+    return {"cases": len(stale), "archived": stored}
+
+
+def check_audit_chain(engine: Engine, public_url: str, today: date) -> dict:
+    """Walk the audit chain; a break alerts every admin and auditor by e-mail (once per day)."""
+    with session_scope(engine) as session:
+        check = verify_chain(session)
+        if not check.intact:
+            for user in session.exec(select(User).where(User.role.in_([Role.admin, Role.auditor]),
+                                                        User.is_active == True)):  # noqa: E712
+                enqueue(session, key=f"chain-alert:{today.isoformat()}:user:{user.id}", to=user, case_reference=None,
+                        subject="[OFFICIAL-SENSITIVE] ALERT: the audit trail's hash chain is broken",
+                        body=("The nightly check found the audit trail changed or cut:\n\n"
+                              + "\n".join(f"- {p}" for p in check.problems)
+                              + f"\n\nSee {public_url.rstrip('/')}/audit"))
+    if not check.intact:
+        log.error("audit chain broken: %d problems", len(check.problems))
+    return check.as_dict()
