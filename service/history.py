@@ -20,6 +20,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from service.models import HistoryArchive
 from service.temporal import EncryptionCodec
 
+CLOSING_EVENTS = frozenset({
+    "workflow_execution_completed", "workflow_execution_failed", "workflow_execution_canceled",
+    "workflow_execution_terminated", "workflow_execution_timed_out", "workflow_execution_continued_as_new",
+})
+
 
 def _readable_payload(node: dict, codec: EncryptionCodec):
     """A payload (as protobuf JSON) decrypted and parsed back to the value it carried."""
@@ -80,6 +85,7 @@ def archive_history(session: Session, workflow_id: str, case_reference: str, eve
                                      events_json="", sha256="")
     row.event_count, row.events_json = len(events), body
     row.sha256, row.archived_at = hashlib.sha256(body.encode()).hexdigest(), datetime.now(UTC)
+    row.complete = bool(events) and events[-1]["type"] in CLOSING_EVENTS
     session.add(row)
     return True
 

@@ -11,7 +11,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -96,18 +96,20 @@ def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
     return {"digests": sent}
 
 
-async def archive_histories(engine: Engine, client, codec: EncryptionCodec, limit: int = 500) -> dict:
+async def archive_histories(engine: Engine, connect: Callable[[], Awaitable], codec: EncryptionCodec,
+                            limit: int = 500) -> dict:
     """Re-archive the decoded history of every case changed since its last archive (closed cases included,
-    so the copy has the final events), before Temporal's retention deletes it."""
+    so the copy has the final events), before Temporal's retention deletes it. Connects only if needed."""
     with session_scope(engine) as session:
         stale = session.exec(
             select(CaseRecord.reference)
             .join(HistoryArchive, HistoryArchive.workflow_id == CaseRecord.reference, isouter=True)
             .where(or_(HistoryArchive.workflow_id.is_(None), HistoryArchive.archived_at < CaseRecord.updated_at,
-                       CaseRecord.stage == "closed"))
+                       and_(CaseRecord.stage == "closed", HistoryArchive.complete == False)))  # noqa: E712
             .order_by(CaseRecord.updated_at).limit(limit)
         ).all()
     stored = 0
+    client = await connect() if stale else None
     for reference in stale:
         for workflow_id in (reference, f"{reference}-cspr"):
             events = await fetch_readable_history(client, workflow_id, codec)

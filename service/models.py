@@ -218,6 +218,7 @@ class HistoryArchive(SQLModel, table=True):
     events_json: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(max_length=64)
     archived_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    complete: bool = False  # the history ends with the workflow's close: nothing more will be added
 
 
 class IdempotentRequest(SQLModel, table=True):

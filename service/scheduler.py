@@ -64,8 +64,8 @@ class Jobs:
             return await asyncio.to_thread(jobs.send_daily_digest, self.engine, url, day)
         if name == "check_audit_chain":
             return await asyncio.to_thread(jobs.check_audit_chain, self.engine, url, day)
-        client = await self.temporal.client()
-        return await jobs.archive_histories(self.engine, client, EncryptionCodec(self.settings.encryption_key_bytes))
+        return await jobs.archive_histories(self.engine, self.temporal.client,
+                                            EncryptionCodec(self.settings.encryption_key_bytes))
 
     async def run(self, name: str, now: datetime | None = None) -> dict | None:
         """Run the named daily job for today (London) unless it has run."""

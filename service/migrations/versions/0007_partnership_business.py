@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('history_archive', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('complete', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table('escalation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('raised_by', sa.Integer(), nullable=False),
@@ -109,6 +111,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('history_archive', schema=None) as batch_op:
+        batch_op.drop_column('complete')
     with op.batch_alter_table('case_review', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_review_published_on'))
         batch_op.drop_index(batch_op.f('ix_case_review_decided_on'))
