@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from service import web
+from service import web, web_business
 from service.api import (
     action_plan,
     audit,
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         return RedirectResponse("/signin", status_code=303)
 
     for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
-                   outbox, web):
+                   outbox, web, web_business):
         app.include_router(module.router)
     return app
 

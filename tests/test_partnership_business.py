@@ -3,6 +3,7 @@ the timeliness dashboard (figures checked against cases with known dates) and th
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -217,3 +218,39 @@ def test_case_review_tracker_export(api_client, sign_in, model):
     one = api_client.get("/api/tracker.csv?reference=RR-2025-021", headers=sign_in("strategy.manager"))
     assert len(list(csv.DictReader(io.StringIO(one.text)))) == 1
     assert api_client.get("/api/tracker.csv", headers=sign_in("agency.health")).status_code == 403
+
+
+def signed_in_page(api_client, demo_passwords, username: str) -> str:
+    """Sign in through the page; returns the CSRF token its forms carry."""
+    api_client.cookies.clear()
+    page = api_client.post("/signin", data={"username": username, "password": demo_passwords[username]},
+                           follow_redirects=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def test_business_pages_work_with_forms(api_client, demo_passwords, model):
+    rapid_review(model, "RR-2025-030", date(2025, 2, 3), 18)
+    csrf = signed_in_page(api_client, demo_passwords, "strategy.manager")
+    board = api_client.get("/dashboard?year=2025")
+    assert board.status_code == 200 and "RR-2025-030" in board.text and board.text.count("<svg") == 4
+    added = api_client.post("/action-plan/new", data={"csrf_token": csrf, "description": "Audit of step-down",
+                                                       "owner_agency": "csc", "due_date": "2025-01-10"})
+    assert added.status_code == 200 and "Audit of step-down" in added.text and "working days overdue" in added.text
+    refused = api_client.post("/action-plan/new", data={"csrf_token": csrf, "description": "No date"})
+    assert refused.status_code == 422 and "due_date" in refused.text
+    action_id = re.search(r'id="action-(\d+)"', added.text).group(1)
+    done = api_client.post(f"/action-plan/{action_id}", data={"csrf_token": csrf, "status": "completed"})
+    assert done.status_code == 422 and "needs evidence" in done.text
+    api_client.post(f"/action-plan/{action_id}", data={"csrf_token": csrf, "status": "completed",
+                                                        "evidence": "Audit report of 9 Jan"})
+    signed = api_client.post(f"/action-plan/{action_id}", data={"csrf_token": csrf, "sign_off": "1"})
+    assert "Signed off" in signed.text
+    raised = api_client.post("/escalations/new", data={"csrf_token": csrf, "group_name": "Working Group",
+                                                        "title": "Capacity", "concern": "Too few reviewers."})
+    assert "open for 0 working days" in raised.text
+    assert "Issue the themes sheet" in api_client.get("/themes").text
+    csrf = signed_in_page(api_client, demo_passwords, "exec.police")
+    answered = api_client.post("/escalations/1", data={"csrf_token": csrf, "response": "Funding agreed."})
+    assert "Funding agreed." in answered.text and "Record the response" in answered.text
+    signed_in_page(api_client, demo_passwords, "agency.education")
+    assert api_client.get("/dashboard").status_code == 403

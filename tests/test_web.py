@@ -199,6 +199,9 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
 
 
+PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1}
+
+
 def test_every_role_on_every_page(api_client, demo_passwords):
     """Pages declare roles like the API does: the others get a plain 403 page; nobody signed in is sent
     to sign in; a change without the form's CSRF token is refused."""
@@ -211,7 +214,7 @@ def test_every_role_on_every_page(api_client, demo_passwords):
         assert signed_in.status_code == 200, signed_in.text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', signed_in.text).group(1)
         for rule in rules:
-            path = rule.path.format(reference="RR-1999-999", action="convene_panel")
+            path = rule.path.format(**PATH_VALUES)
             if rule.method == "POST" and role in rule.roles:
                 forged = api_client.post(path, data={}, follow_redirects=False)
                 assert forged.status_code == 403 and "security token" in forged.text, f"{username} {path}"
@@ -224,6 +227,5 @@ def test_every_role_on_every_page(api_client, demo_passwords):
                 assert refused_by_page, f"{username} {rule.method} {path}: {response.status_code}"
     api_client.cookies.clear()
     for rule in rules:
-        anonymous = api_client.request(rule.method, rule.path.format(reference="RR-1", action="x"),
-                                       follow_redirects=False)
+        anonymous = api_client.request(rule.method, rule.path.format(**PATH_VALUES), follow_redirects=False)
         assert anonymous.status_code == 303 and anonymous.headers["location"] == "/signin"

@@ -70,11 +70,14 @@ def dashboard_chart(request: Request, session: DbSession, user: DashboardReader,
                     chart: Annotated[str, Query(pattern="^(" + "|".join(CHARTS) + ")$")] = "rapid_reviews",
                     ) -> Response:
     """One chart of the quarterly figures, drawn on the server."""
-    result = figures(request, session, year)
+    return Response(chart_svg(figures(request, session, year), chart), media_type="image/svg+xml")
+
+
+def chart_svg(result: Timeliness, chart: str) -> str:
+    """One of CHARTS for a year's quarters (every text in it is escaped)."""
     title, measures = CHARTS[chart]
     series = {name.replace("_", " "): [getattr(q, name) for q in result.quarters] for name in measures}
-    svg = bar_chart_svg(f"{title}, {result.year}", [f"Q{q.quarter}" for q in result.quarters], series)
-    return Response(svg, media_type="image/svg+xml")
+    return bar_chart_svg(f"{title}, {result.year}", [f"Q{q.quarter}" for q in result.quarters], series)
 
 
 TRACKER_COLUMNS = ("case_reference", "status", "theme_1", "theme_2", "theme_3", "review_type", "stage_reached",
