@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from service import web, web_business
@@ -92,10 +93,33 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
         return RedirectResponse("/signin", status_code=303)
 
+    app.openapi = lambda: documented_errors(app)
     for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
                    outbox, web, web_business):
         app.include_router(module.router)
     return app
+
+
+ERROR_SCHEMA = {
+    "title": "Error", "type": "object", "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "What is wrong, in words a person understands"},
+        "errors": {"type": "array", "items": {"type": "object"}, "description": "Each invalid field"},
+    },
+}
+
+
+def documented_errors(app: FastAPI) -> dict:
+    """The OpenAPI schema, with the error body this service really sends ({"detail": "..."}) in place of
+    FastAPI's default list-shaped validation error."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+            schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:

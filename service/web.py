@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
@@ -161,7 +161,8 @@ def rag(record: CaseRecord, today: date, calendar) -> tuple[int | None, str]:
 
 @router.get("/board")
 def board(request: Request, session: PageSession, user: Annotated[User, Depends(page_roles(*BOARD_ROLES))],
-          late: bool = False, year: int | None = None, error: str | None = None) -> HTMLResponse:
+          late: bool = False, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+          error: str | None = None) -> HTMLResponse:
     """Every open case as a card in its stage column."""
     query = select(CaseRecord).where(CaseRecord.stage != Stage.closed)
     if late:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
@@ -92,7 +92,7 @@ async def action_plan_change(action_id: int, request: Request, session: PageSess
 
 
 async def themes_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200):
-    found = themes.list_themes(request, session, user)
+    found = themes.list_themes(request, session, user, None)
     return render(request, "themes.html", user, status_code=status_code, found=found, error=error,
                   may_edit=user.role in (Role.business_unit, Role.panel_chair))
 
@@ -115,7 +115,7 @@ async def themes_add(request: Request, session: PageSession,
 @router.post("/themes/sheet")
 async def themes_sheet(request: Request, session: PageSession,
                        user: Annotated[User, Depends(page_roles(Role.business_unit, Role.panel_chair))]):
-    document = await themes.issue_themes_sheet(request, session, user)
+    document = await themes.issue_themes_sheet(request, session, user, None)
     return back(document.pdf_url)
 
 
@@ -154,7 +154,8 @@ async def escalations_respond(escalation_id: int, request: Request, session: Pag
 
 
 @router.get("/dashboard")
-def dashboard_view(request: Request, session: PageSession, user: DashboardReaders, year: int | None = None):
+def dashboard_view(request: Request, session: PageSession, user: DashboardReaders,
+                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     """Timeliness per quarter with charts drawn on the server, and the CSV downloads."""
     year = year or london_date(datetime.now(UTC)).year
     figures = dashboard.dashboard(request, session, user, year)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from workflows.calendar import TABLE_YEARS
 from workflows.rules import ProcessRules
 from workflows.vocabulary import Method, Recommendation, Role, Seat
 
@@ -42,6 +43,8 @@ class Referral(BaseModel):
     def _dates_in_order(self) -> Referral:
         if self.awareness_date < self.incident_date:
             raise ValueError("the date of awareness cannot be before the date of the incident")
+        if self.awareness_date.year not in TABLE_YEARS:  # the statutory clock runs on the calendar's years
+            raise ValueError(f"the date of awareness must fall in {TABLE_YEARS.start}-{TABLE_YEARS.stop - 1}")
         return self
 
 

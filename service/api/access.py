@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy import and_, or_
 from sqlmodel import Session
 
@@ -14,6 +14,7 @@ from service.models import CaseAgency, CaseRecord, Task, User
 from workflows.models import Actor
 from workflows.vocabulary import Role
 
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
 CASE_READERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive,
                 Role.auditor)
 CASE_ACTORS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive)

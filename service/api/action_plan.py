@@ -10,14 +10,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session, select
 
 from service.accounts import process_rules
-from service.api.access import Reader, audit
+from service.api.access import Reader, RowId, audit
 from service.auth import DbSession, require_roles
 from service.models import PlanAction, User
-from workflows.calendar import london_date
+from workflows.calendar import TABLE_YEARS, london_date
 from workflows.vocabulary import AGENCIES, Role
 
 router = APIRouter(prefix="/api/action-plan", tags=["action plan"])
@@ -43,10 +43,20 @@ class PlanActionRead(BaseModel):
     working_days_overdue: int
 
 
+def in_calendar(day: date | None) -> date | None:
+    """Due dates are counted in working days, so they must fall inside the calendar's years."""
+    if day is not None and day.year not in TABLE_YEARS:
+        raise ValueError(f"the due date must fall in {TABLE_YEARS.start}-{TABLE_YEARS.stop - 1}")
+    return day
+
+
+CalendarDate = Annotated[date, AfterValidator(in_calendar)]
+
+
 class NewPlanAction(BaseModel):
     description: str = Field(min_length=1, max_length=5000)
     owner_agency: str | None = Field(None, max_length=80)
-    due_date: date
+    due_date: CalendarDate
     case_reference: str | None = Field(None, max_length=40)
 
 
@@ -54,7 +64,7 @@ class PlanActionChange(BaseModel):
     """Reassign, re-date, record progress or complete (evidence is required to complete)."""
 
     owner_agency: str | None = Field(None, max_length=80)
-    due_date: date | None = None
+    due_date: CalendarDate | None = None
     status: Literal["open", "in_progress", "completed"] | None = None
     evidence: str | None = Field(None, max_length=20_000)
 
@@ -139,7 +149,7 @@ def own_action(session: Session, user: User, action_id: int) -> PlanAction:
 
 
 @router.patch("/{action_id}", response_model=PlanActionRead)
-def change_action(action_id: int, change: PlanActionChange, request: Request, session: DbSession,
+def change_action(action_id: RowId, change: PlanActionChange, request: Request, session: DbSession,
                   user: Updater) -> PlanActionRead:
     """The working group reassigns and re-dates; the owning agency records progress and completion."""
     action = own_action(session, user, action_id)
@@ -161,7 +171,7 @@ def change_action(action_id: int, change: PlanActionChange, request: Request, se
 
 
 @router.post("/{action_id}/sign-off", response_model=PlanActionRead)
-def sign_off_action(action_id: int, request: Request, session: DbSession, user: WorkingGroup) -> PlanActionRead:
+def sign_off_action(action_id: RowId, request: Request, session: DbSession, user: WorkingGroup) -> PlanActionRead:
     """The Rapid Review Working Group accepts the evidence: the action is done for good."""
     action = own_action(session, user, action_id)
     if action.status != "completed":

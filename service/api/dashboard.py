@@ -115,7 +115,8 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
 
 @router.get("/tracker.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def tracker_export(request: Request, session: DbSession, user: TrackerReader,
-                   reference: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+                   reference: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9-]+$")] = None,
+                   ) -> Response:
     """The case review tracker return, one row per review (or the one named)."""
     rows = tracker_rows(session, request.app.state.settings.rapid_review_public_url, reference)
     out = io.StringIO()

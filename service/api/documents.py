@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from activities.documents import THEMES_SHEET_REFERENCE
-from service.api.access import Reader, audit, visible_case
+from service.api.access import Reader, RowId, audit, visible_case
 from service.auth import DbSession
 from service.models import Document
 from workflows.vocabulary import Role
@@ -65,7 +65,7 @@ def verified_bytes(path: str, expected_sha256: str) -> bytes:
 @router.get("/documents/{document_id}", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
 def download_document(
-    document_id: int,
+    document_id: RowId,
     request: Request,
     session: DbSession,
     user: Reader,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from service.accounts import process_rules
-from service.api.access import CaseActor, Reader, audit, visible_case
+from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.auth import DbSession, require_roles
 from service.models import Escalation, User
 from workflows.calendar import london_date
@@ -88,7 +88,7 @@ def raise_escalation(new: NewEscalation, request: Request, session: DbSession, u
 
 
 @router.post("/{escalation_id}/response", response_model=EscalationRead)
-def respond(escalation_id: int, answer: EscalationResponse, request: Request, session: DbSession,
+def respond(escalation_id: RowId, answer: EscalationResponse, request: Request, session: DbSession,
             user: Executive) -> EscalationRead:
     """The Executive's response and action (responded), or closing it."""
     row = session.get(Escalation, escalation_id)

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from activities.tasks import urgency
 from service.accounts import process_rules
-from service.api.access import CaseActor, Reader, assigned_to, audit, task_scope, visible_case
+from service.api.access import CaseActor, Reader, RowId, assigned_to, audit, task_scope, visible_case
 from service.api.cases import IdempotencyKey, perform_action
 from service.auth import DbSession
 from service.models import Task
@@ -83,7 +83,7 @@ def list_tasks(
 
 
 @router.post("/{task_id}/complete")
-async def complete_task(task_id: int, request: Request, session: DbSession, user: CaseActor,
+async def complete_task(task_id: RowId, request: Request, session: DbSession, user: CaseActor,
                         idempotency_key: IdempotencyKey = None):
     """Complete a task by taking the action it asks for.
 

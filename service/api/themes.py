@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
@@ -48,7 +48,8 @@ def known_themes(session) -> set[str]:
 
 
 @router.get("/themes", response_model=Themes)
-def list_themes(request: Request, session: DbSession, user: ThemeReader, year: int | None = None) -> Themes:
+def list_themes(request: Request, session: DbSession, user: ThemeReader,
+                year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Themes:
     """Every theme with its count per year and the reviews that raised it."""
     years, rows = theme_rows(session, year)
     audit(session, request, user, "read_themes", None, {"year": year})
@@ -97,7 +98,7 @@ def untag_case(reference: str, theme: str, request: Request, session: DbSession,
 
 @router.post("/themes/sheet", status_code=201, response_model=DocumentRead)
 async def issue_themes_sheet(request: Request, session: DbSession, user: ThemeEditor,
-                             year: int | None = None) -> DocumentRead:
+                             year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> DocumentRead:
     """Issue a new version of the themes sheet across reviews (PDF and HTML, in the document register)."""
     settings = request.app.state.settings
     engine = request.app.state.engine
