@@ -154,3 +154,30 @@ class CaseDriver:
         for seat in ("la", "icb", "police"):
             state = await self.act("sign_off", seat, version=version, decision="approve")
         return state
+
+    async def run_local_cspr_to_the_end(self) -> str:
+        """The whole local CSPR path, referral to the one-year-on workshop (the benchmarks' case)."""
+        await self.to_sign_off()
+        await self.approve_all(version=1)
+        today = str(await self.today())
+        await self.act("record_submission", "bu", submitted_on=today)
+        await self.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
+                       panel_view="agrees")
+        await self.act("choose_methodology", "la", decided_on=today, methods=["partner_led_workshop"],
+                       reviewer="Independent reviewer", reviewer_kind="independent", lead="Strategy Manager")
+        await self.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
+        await self.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
+        await self.review("record_learning_event", "bu", kind="practitioner_workshop", held_on=today, note="n")
+        await self.review("submit_draft_report", "bu", received_on=today)
+        await self.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
+        for seat in ("la", "icb", "police"):
+            await self.review("sign_off_report", seat, version=1, decision="approve")
+        await self.review("send_publication_notice", "bu", sent_on=today)
+        await self.env.sleep(timedelta(days=12))
+        published = str(await self.today())
+        await self.review("record_publication", "bu", published_on=published, link="https://example.org/r")
+        await self.review("record_learning_workshop", "bu", held_on=published)
+        await self.env.sleep(timedelta(days=370))
+        await self.review("record_one_year_workshop", "bu", held_on=str(await self.today()),
+                          delay_reason="Workshop postponed by the partnership.")
+        return await self.handle.result()

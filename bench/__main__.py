@@ -1,0 +1,37 @@
+"""python -m bench [lifecycle api scale documents] [--quick]: run benchmarks, print their tables."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+
+SIZES = {  # name -> (arguments, quick arguments for the smoke test)
+    "lifecycle": ({"cases": 3}, {"cases": 1}),
+    "api": ({"requests_per_client": 10}, {"requests_per_client": 2}),
+    "scale": ({"small": 1_000, "large": 100_000}, {"small": 100, "large": 1_000}),
+    "documents": ({"repeat": 10}, {"repeat": 2}),
+}
+
+
+def run(name: str, quick: bool) -> str:
+    module = importlib.import_module(f"bench.{name}")
+    arguments = SIZES[name][1 if quick else 0]
+    result = module.run(**arguments)
+    return asyncio.run(result) if asyncio.iscoroutine(result) else result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*SIZES, []], default=list(SIZES))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (the test suite's smoke run)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    for name in args.names or SIZES:
+        print(run(name, args.quick), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
