@@ -10,7 +10,7 @@ import logging
 SIZES = {  # name -> (arguments, quick arguments for the smoke test)
     "lifecycle": ({"cases": 3}, {"cases": 1}),
     "api": ({"requests_per_client": 10}, {"requests_per_client": 2}),
-    "scale": ({"small": 1_000, "large": 100_000}, {"small": 100, "large": 1_000}),
+    "scale": ({"small": 1_000, "large": 100_000}, {"small": 400, "large": 1_000}),
     "documents": ({"repeat": 10}, {"repeat": 2}),
 }
 

@@ -273,7 +273,7 @@ class CaseReview(SQLModel, table=True):
     case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
     stage: str = Field(max_length=40)
     decided_on: date = Field(index=True)
-    due: date | None = None
+    due: date | None = Field(default=None, index=True)
     methods_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     late: bool = False
     recommendations_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))

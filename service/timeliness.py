@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import date
 
 from pydantic import BaseModel
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from service.models import CaseRecord, CaseReview, PlanAction, StageEntry
@@ -72,7 +73,9 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
         if due and due.year == year and (case.submitted_on > due if case.submitted_on
                                          else case.stage != "closed" and today > due):
             late_rapid_reviews.append(case.reference)
-    for review in session.exec(select(CaseReview)):
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    for review in session.exec(select(CaseReview).where(or_(CaseReview.published_on.between(first, last),
+                                                            CaseReview.due.between(first, last)))):
         if _in_year(review.published_on, year):
             q = quarters[quarter_of(review.published_on)]
             q.cspr_completed += 1
@@ -81,8 +84,7 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
         if review.due and review.due.year == year and (review.published_on or today) > review.due and not (
                 review.published_on is None and review.stage == "closed"):
             late_csprs.append(review.case_reference)
-    for action in session.exec(select(PlanAction).where(PlanAction.due_date >= date(year, 1, 1),
-                                                        PlanAction.due_date <= date(year, 12, 31))):
+    for action in session.exec(select(PlanAction).where(PlanAction.due_date.between(first, last))):
         q = quarters[quarter_of(action.due_date)]
         q.actions_due += 1
         if action.status in DONE and action.completed_on and action.completed_on <= action.due_date:
@@ -105,8 +107,10 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
 def stage_medians(session: Session, year: int, calendar: WorkingDayCalendar) -> list[StageMedian]:
     """Median working days spent in each stage, for stages left during the year."""
     entries = defaultdict(list)
-    for entry in session.exec(select(StageEntry).order_by(StageEntry.case_reference, StageEntry.entered_on,
-                                                          StageEntry.id)):
+    moved_this_year = select(StageEntry.case_reference).where(
+        StageEntry.entered_on.between(date(year, 1, 1), date(year, 12, 31)))
+    for entry in session.exec(select(StageEntry).where(StageEntry.case_reference.in_(moved_this_year))
+                              .order_by(StageEntry.case_reference, StageEntry.entered_on, StageEntry.id)):
         entries[(entry.case_reference, entry.process)].append(entry)
     durations = defaultdict(list)
     for (_, process), sequence in entries.items():

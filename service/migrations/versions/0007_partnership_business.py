@@ -106,6 +106,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('case_review', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_review_decided_on'), ['decided_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_review_due'), ['due'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_review_published_on'), ['published_on'], unique=False)
 
 
@@ -115,6 +116,7 @@ def downgrade() -> None:
         batch_op.drop_column('complete')
     with op.batch_alter_table('case_review', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_review_published_on'))
+        batch_op.drop_index(batch_op.f('ix_case_review_due'))
         batch_op.drop_index(batch_op.f('ix_case_review_decided_on'))
 
     op.drop_table('case_review')

@@ -1,0 +1,100 @@
+"""Scale: the case list (first page) and the timeliness dashboard with a small and a large database.
+
+Both databases hold the same current year (300 cases with CSPRs, stage entries and actions); the large one
+adds years of history before it. Indexes and pagination should keep the ratio of timings near 1: what a
+page or a year's dashboard costs must not grow with everything the partnership has ever recorded."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from bench.common import bench_settings, engine_of, seconds, table, workdir
+from service.accounts import create_demo_users
+from service.app import create_app
+from service.db import session_scope
+from service.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
+from workflows.calendar import WorkingDayCalendar
+
+YEAR = 2026
+CURRENT_YEAR_CASES = 300
+CAL = WorkingDayCalendar()
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def case_rows(count: int, start: date, prefix: str) -> dict[str, list[dict]]:
+    """``count`` cases opened a day apart from ``start``, each with its agency, stage entries, CSPR and action."""
+    rows = {"cases": [], "agencies": [], "stages": [], "reviews": [], "actions": []}
+    for n in range(count):
+        opened = start + timedelta(days=n % 360)
+        reference = f"{prefix}-{n:06d}"
+        due = CAL.add_working_days(opened, 15)
+        submitted = CAL.add_working_days(opened, 12 + n % 6)
+        rows["cases"].append(dict(reference=reference, pseudonym=f"P{n}", stage="practice_review", opened_on=opened,
+                                  year=opened.year, awareness_date=opened, notified_on=opened, rapid_review_due=due,
+                                  submitted_on=submitted, late=submitted > due, escalated=False,
+                                  recommendation="local_cspr", decision_sheet_version=1,
+                                  practice_review_stage="learning_workshop", updated_at=NOW))
+        rows["agencies"].append(dict(case_reference=reference, agency="education"))
+        for i, stage in enumerate(("referral", "panel_preparation", "decision_sheet", "national_panel")):
+            rows["stages"].append(dict(case_reference=reference, process="case", stage=stage,
+                                       entered_on=opened + timedelta(days=4 * i), step_key=f"{reference}:{i}"))
+        rows["reviews"].append(dict(case_reference=reference, stage="learning_workshop", decided_on=submitted,
+                                    due=submitted + timedelta(days=182), published_on=submitted + timedelta(days=150),
+                                    methods_json="[]", late=False, recommendations_json="[]", updated_at=NOW))
+        rows["actions"].append(dict(case_reference=reference, source="panel_immediate_action", description="a",
+                                    due_date=opened + timedelta(days=40), status="open", created_at=NOW))
+    return rows
+
+
+def fill(engine, total: int) -> None:
+    history = total - CURRENT_YEAR_CASES
+    batches = [case_rows(CURRENT_YEAR_CASES, date(YEAR, 1, 1), f"RR-{YEAR}")]
+    for year_offset in range(0, history, 360):
+        year = 2015 + (year_offset // 360) % 10  # history spread over 2015-2024
+        batches.append(case_rows(min(360, history - year_offset), date(year, 1, 1), f"RR-H{year_offset:06d}"))
+    with session_scope(engine) as session:
+        for rows in batches:
+            session.execute(insert(CaseRecord), rows["cases"])
+            session.execute(insert(CaseAgency), rows["agencies"])
+            session.execute(insert(StageEntry), rows["stages"])
+            session.execute(insert(CaseReview), rows["reviews"])
+            session.execute(insert(PlanAction), rows["actions"])
+
+
+def measure(total: int, repeat: int) -> dict[str, float]:
+    directory = workdir()
+    try:
+        settings = bench_settings(directory)
+        engine = engine_of(settings)
+        fill(engine, total)
+        with session_scope(engine) as session:
+            passwords = create_demo_users(session)
+        with TestClient(create_app(settings)) as client:
+            token = client.post("/api/auth/token", data={"username": "strategy.manager",
+                                                         "password": passwords["strategy.manager"]}).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+
+            def page():
+                assert client.get("/api/cases?limit=50", headers=headers).json()["total"] == total
+
+            def dashboard():
+                figures = client.get(f"/api/dashboard?year={YEAR}", headers=headers).json()
+                assert figures["totals"]["referrals"] == CURRENT_YEAR_CASES
+
+            page(), dashboard()  # warm caches
+            return {"case list": statistics.median(seconds(page, repeat)),
+                    "dashboard": statistics.median(seconds(dashboard, repeat))}
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def run(small: int = 1_000, large: int = 100_000, repeat: int = 7) -> str:
+    few, many = measure(small, repeat), measure(large, repeat)
+    rows = [[name, few[name], many[name], many[name] / few[name]] for name in few]
+    return table(f"Scale (SQLite; median of {repeat}; {CURRENT_YEAR_CASES} cases in {YEAR} in both databases)",
+                 ["request", f"{small:,} cases (s)", f"{large:,} cases (s)", "ratio"], rows)
