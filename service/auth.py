@@ -120,6 +120,7 @@ async def current_user(
         user = session.get(User, int(claims["sub"]))
     except (jwt.PyJWTError, KeyError, ValueError):
         raise unauthorised from None
+    session.commit()  # end the read: an async route must never hold a database transaction across an await
     if user is None or not user.is_active:
         raise unauthorised
     if from_cookie:

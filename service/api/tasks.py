@@ -88,6 +88,10 @@ async def complete_task(task_id: RowId, request: Request, session: DbSession, us
     """Complete a task by taking the action it asks for.
 
     The body is that action's fields; the workflow closes the task when it accepts the action."""
+    try:
+        body = await request.json()  # read before the database: no transaction is held across an await
+    except ValueError:
+        raise HTTPException(422, "The body must be a JSON object") from None
     task = session.get(Task, task_id)
     if task is None or session.exec(select(Task.id).where(Task.id == task_id, task_scope(user))).first() is None:
         raise HTTPException(404, f"No task {task_id} that you can see")
@@ -97,8 +101,4 @@ async def complete_task(task_id: RowId, request: Request, session: DbSession, us
         raise HTTPException(409, f"Task {task_id} is completed by the workflow, not by an action")
     if session.exec(select(Task.id).where(Task.id == task_id, assigned_to(user))).first() is None:
         raise HTTPException(403, f"Task {task_id} is not yours: it is for {task.assignee_role}")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(422, "The body must be a JSON object") from None
     return await perform_action(request, session, user, task.case_reference, task.action, body, idempotency_key)
