@@ -174,7 +174,7 @@ def list_cases(
     stage: Annotated[str | None, Query(max_length=40)] = None,
     late: bool | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     """Cases from the read model (never from Temporal), newest first. Agencies see the cases they are in."""

@@ -36,7 +36,7 @@ def list_outbox(
     user: Annotated[User, Depends(require_roles(Role.admin))],
     status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[OutboxRead]:
     """Newest first; e-mails never carry case content, so an admin may read them."""
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).offset(offset).limit(limit)

@@ -55,7 +55,7 @@ def list_tasks(
     status: Annotated[str | None, Query(pattern="^(open|done|cancelled)$")] = "open",
     case: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TaskPage:
     """My open tasks by default, soonest due first; ``mine=false`` lists every task I may see."""
