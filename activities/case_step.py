@@ -41,9 +41,13 @@ class CaseStepActivities:
     async def _archive(self, workflow_id: str, case_reference: str) -> None:
         events = await fetch_readable_history(activity.client(), workflow_id, self.codec)
         if events is not None:
-            with session_scope(self.engine) as session:
-                archive_history(session, workflow_id, case_reference, events)
+            await asyncio.to_thread(self._store_archive, workflow_id, case_reference, events)
             log.info("archived %d history events of %s", len(events), workflow_id)
+
+    def _store_archive(self, workflow_id: str, case_reference: str, events: list[dict]) -> None:
+        # Off the worker's event loop: a database that hangs must not stall every other activity.
+        with session_scope(self.engine) as session:
+            archive_history(session, workflow_id, case_reference, events)
 
     def apply_step(self, step: CaseStep) -> tuple[bool, bool]:
         """(applied now, stage changed)."""

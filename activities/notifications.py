@@ -7,6 +7,7 @@ in the service.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -94,12 +95,13 @@ def _mime(message: OutboxMessage, sender: str) -> EmailMessage:
 
 
 async def deliver_pending(engine: Engine, settings: Settings, limit: int = 50) -> dict[str, int]:
-    """Send what is due; a failure is retried later with backoff, up to MAX_ATTEMPTS."""
+    """Send what is due; a failure is retried later with backoff, up to MAX_ATTEMPTS. The database work
+    runs off the event loop, which also serves the API."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     if not settings.smtp_host:
         return counts  # dev: messages stay in the outbox for people to read
     now = datetime.now(UTC)
-    for message in _claim(engine, now, limit):
+    for message in await asyncio.to_thread(_claim, engine, now, limit):
         try:
             await aiosmtplib.send(
                 _mime(message, settings.smtp_from), hostname=settings.smtp_host, port=settings.smtp_port,
@@ -110,18 +112,20 @@ async def deliver_pending(engine: Engine, settings: Settings, limit: int = 50) -
             attempts = message.attempts + 1
             status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
             counts["failed" if status == "failed" else "retry"] += 1
-            with session_scope(engine) as session:
-                session.exec(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
-                    status=status, attempts=attempts, last_error=f"{type(exc).__name__}: {exc}"[:500],
-                    next_attempt_at=now + timedelta(seconds=min(30 * 2**attempts, 3600)),
-                ))
+            await asyncio.to_thread(_record_attempt, engine, message.id, status=status, attempts=attempts,
+                                    last_error=f"{type(exc).__name__}: {exc}"[:500],
+                                    next_attempt_at=now + timedelta(seconds=min(30 * 2**attempts, 3600)))
             log.warning("outbox message %s not delivered (attempt %s)", message.id, attempts)
             continue
         counts["sent"] += 1
-        with session_scope(engine) as session:
-            session.exec(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
-                status="sent", attempts=message.attempts + 1, sent_at=datetime.now(UTC), last_error=None))
+        await asyncio.to_thread(_record_attempt, engine, message.id, status="sent", attempts=message.attempts + 1,
+                                sent_at=datetime.now(UTC), last_error=None)
     return counts
+
+
+def _record_attempt(engine: Engine, message_id: int, **values) -> None:
+    with session_scope(engine) as session:
+        session.exec(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
 
 
 def release_stuck(engine: Engine, older_than: timedelta = timedelta(minutes=10)) -> int:

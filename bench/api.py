@@ -18,7 +18,7 @@ import httpx
 from bench.common import BENCH_KEY, bench_settings, engine_of, percentile, table, workdir
 from service.accounts import create_demo_users
 from service.db import session_scope
-from service.runner import free_port, start_embedded_temporal, stop_process
+from service.runner import ServiceProcesses, stop_process, wait_until_ready
 
 CLIENTS = 20
 
@@ -29,23 +29,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def start(part: str, env: dict, log) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "service.cli", *part.split()], env=env,  # noqa: S603
-                            stdout=log, stderr=subprocess.STDOUT)
-
-
-async def wait_ready(client: httpx.AsyncClient, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.5)
-    raise RuntimeError("the service did not become ready within 60 s")
 
 
 async def phase(name: str, client: httpx.AsyncClient, calls) -> list[float]:
@@ -67,7 +50,6 @@ async def phase(name: str, client: httpx.AsyncClient, calls) -> list[float]:
 async def load(base_url: str, passwords: dict, per_client: int) -> dict[str, list[float]]:
     limits = httpx.Limits(max_connections=CLIENTS * 2)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
-        await wait_ready(client)
         token = (await client.post("/api/auth/token", data={"username": "strategy.manager",
                                                             "password": passwords["strategy.manager"]})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -94,24 +76,22 @@ async def load(base_url: str, passwords: dict, per_client: int) -> dict[str, lis
 
 def run(requests_per_client: int = 10) -> str:
     directory = workdir()
-    temporal = api = worker = idle = None
+    stack = idle = None
     try:
         settings = bench_settings(directory)
         with session_scope(engine_of(settings)) as session:
             passwords = create_demo_users(session)
-        temporal, address = start_embedded_temporal(free_port())
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": settings.sqlalchemy_url, "TEMPORAL_ADDRESS": address,
-               "RAPID_REVIEW_ENCRYPTION_KEY": BENCH_KEY, "SECRET_KEY": settings.secret_key,
-               "RAPID_REVIEW_VAR_DIR": str(directory / "var"), "API_PORT": str(port)}
-        log = open(directory / "service.log", "w")  # noqa: SIM115 - closed with the directory
-        worker, api = start("worker", env, log), start("api --no-scheduler", env, log)
+        # Sticky workflows as on a production Temporal server: no worker is killed here.
+        stack = ServiceProcesses(directory, settings.sqlalchemy_url, BENCH_KEY, settings.secret_key, sticky=True)
+        worker, api = stack.start("worker"), stack.start("api --no-scheduler")
         idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # noqa: S603
-        results = asyncio.run(load(f"http://127.0.0.1:{port}", passwords, requests_per_client))
+        asyncio.run(wait_until_ready(stack.base_url))
+        results = asyncio.run(load(stack.base_url, passwords, requests_per_client))
         memory = {"API": peak_rss_mb(api.pid), "worker": peak_rss_mb(worker.pid), "idle": peak_rss_mb(idle.pid)}
     finally:
-        for process in (api, worker, idle, temporal):
-            stop_process(process)
+        stop_process(idle)
+        if stack is not None:
+            stack.stop()
         if os.environ.get("BENCH_KEEP"):
             print(f"kept {directory}", file=sys.stderr)
         else:

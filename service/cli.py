@@ -39,7 +39,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     temporal = None
     if not settings.temporal_address:
         temporal, address = start_embedded_temporal()
-        settings = settings.model_copy(update={"temporal_address": address})
+        settings = settings.model_copy(update={"temporal_address": address, "temporal_sticky_workflows": False})
         print(f"Embedded Temporal server on {address}.")
         print(EMBEDDED_WARNING)
     else:
@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("weasyprint", "fontTools", "alembic.runtime.plugins"):  # per-page and per-plugin lines
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.func(args) or 0
 

@@ -39,7 +39,11 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Bounded waits: a database host that vanishes fails the attempt (which Temporal retries) instead
+    # of hanging it; keepalives notice a connection cut without a reset.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={
+        "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+        "keepalives_count": 3, "options": "-c statement_timeout=60000"})
 
 
 @lru_cache

@@ -169,3 +169,56 @@ async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+class ServiceProcesses:
+    """The service as separate processes (`rapid-review worker`, `rapid-review api`) on an embedded real-time
+    Temporal server and one database: what the fault tests kill and the API benchmark measures."""
+
+    def __init__(self, directory: Path, database_url: str, key: str, secret: str, *, sticky: bool = False) -> None:
+        import os
+
+        self.temporal, self.address = start_embedded_temporal(free_port())
+        self.api_port = free_port()
+        self.env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": self.address,
+                    "RAPID_REVIEW_ENCRYPTION_KEY": key, "SECRET_KEY": secret, "API_PORT": str(self.api_port),
+                    "RAPID_REVIEW_VAR_DIR": str(directory / "var"),
+                    "TEMPORAL_STICKY_WORKFLOWS": "true" if sticky else "false"}
+        self.log = open(directory / "service.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, part: str) -> subprocess.Popen:
+        """Start `rapid-review <part>`, e.g. "worker" or "api --no-scheduler"."""
+        process = subprocess.Popen([sys.executable, "-m", "service.cli", *part.split()], env=self.env,  # noqa: S603
+                                   stdout=self.log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    @staticmethod
+    def kill(process: subprocess.Popen) -> None:
+        """SIGKILL: no shutdown and no clean-up, like a machine that crashed."""
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in [*self.processes, self.temporal]:
+            stop_process(process)
+        self.log.close()
+
+
+async def wait_until_ready(base_url: str, within: float = 60.0) -> None:
+    """Until `/readyz` says the database, Temporal and a worker all answer."""
+    import httpx
+
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.25)
+    raise RuntimeError(f"the service at {base_url} was not ready within {within:.0f} s")

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     temporal_task_queue: str = "rapid-review"
+    # Sticky execution keeps a workflow on the worker that last ran it. A real Temporal server moves the
+    # workflow on when that worker dies; the embedded test server never does, so `dev` turns it off there.
+    temporal_sticky_workflows: bool = True
 
     rapid_review_encryption_key: str | None = Field(default=None, repr=False)
     secret_key: str | None = Field(default=None, repr=False)

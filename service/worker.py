@@ -36,6 +36,8 @@ def build_worker(client: Client, settings: Settings, engine: Engine, **options) 
     """The one worker configuration (the service, the tests and the benchmarks all use it)."""
     from activities import build_activities
 
+    if not settings.temporal_sticky_workflows:
+        options.setdefault("max_cached_workflows", 0)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import typing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, update
 from sqlmodel import Session, select
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -39,6 +39,9 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", descripti
     "Any unique string (e.g. a UUID): a retry with the same key returns the first answer and acts once"))]
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
+# How long a person waits for the workflow to answer an action before being told to retry (with the same
+# Idempotency-Key) instead of staring at a spinner while no worker is running.
+UPDATE_ANSWER_TIMEOUT = timedelta(seconds=30)
 
 
 class ActionSpec(typing.NamedTuple):
@@ -252,7 +255,15 @@ async def perform_action(request: Request, session: Session, user: User, referen
     client = await request.app.state.temporal.client()
     handle = client.get_workflow_handle(f"{reference}{spec.suffix}")
     try:
-        state = await handle.execute_update(action, payload, id=held.update_id if held else None)
+        state = await handle.execute_update(action, payload, id=held.update_id if held else None,
+                                            rpc_timeout=UPDATE_ANSWER_TIMEOUT)
+    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+        if isinstance(error.__cause__, asyncio.CancelledError):
+            raise
+        raise HTTPException(503, f"The case's workflow did not answer within {UPDATE_ANSWER_TIMEOUT.seconds} s; "
+                                 "the action may still take effect. Send it again with the same Idempotency-Key "
+                                 "to get its result without taking it twice.",
+                            headers={"Retry-After": "10"}) from None
     except WorkflowUpdateFailedError as error:
         reason = str(error.cause.message if hasattr(error.cause, "message") else error.cause)
         audit(session, request, user, f"rejected:{action}", reference, {"reason": reason})
