@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     smtp_from: str = "rapid-review@localhost"
     smtp_starttls: bool = True
 
+    # How long the API waits for a workflow to answer an action before it tells the person to retry.
+    action_answer_timeout_seconds: float = Field(default=30.0, gt=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -5,7 +5,7 @@ import asyncio
 import random
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -50,14 +50,24 @@ class PersistentDriver(CaseDriver):
         update_id = f"{self.reference}:{action}:{actor}:{fields.get('version', '')}"
         for _ in range(120):
             try:
-                return await handle.execute_update(action, {"actor": ACTORS[actor].model_dump(mode="json"), **fields},
-                                                   id=update_id, rpc_timeout=timedelta(seconds=30))
-            except WorkflowUpdateRPCTimeoutOrCancelledError as error:
-                if isinstance(error.__cause__, asyncio.CancelledError):
+                async with asyncio.timeout(30) as deadline:
+                    return await handle.execute_update(
+                        action, {"actor": ACTORS[actor].model_dump(mode="json"), **fields}, id=update_id)
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                if not deadline.expired():
                     raise
             except RPCError:
                 await asyncio.sleep(1)
         raise AssertionError(f"{action} on {self.reference} never answered")
+
+    async def state(self) -> dict:
+        """A query needs a worker too: asked again until one answers."""
+        for _ in range(120):
+            try:
+                return await super().state()
+            except RPCError:
+                await asyncio.sleep(1)
+        raise AssertionError(f"no worker answered a query on {self.reference}")
 
     async def no_further_review(self) -> str:
         """A whole rapid review that ends with no further review (no timers to wait for)."""
@@ -103,7 +113,7 @@ async def test_cases_complete_once_while_workers_are_killed(tmp_path):
     try:
         client = await connect(stack.address, "default", decode_encryption_key(TEST_KEY))
         worker = stack.start("worker")
-        drivers = [PersistentDriver(RealTime(client), "live") for _ in range(20)]
+        drivers = [PersistentDriver(RealTime(client), "rapid-review") for _ in range(20)]
         cases = asyncio.gather(*(driver.no_further_review() for driver in drivers))
         chance = random.Random(20261122)
         kills = 0
@@ -187,12 +197,14 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
         from service.auth import hash_password
         from service.models import User
 
-        for user in session.exec(select(User).where(User.username.in_(["strategy.manager", "csc.lead"]))):
+        people = ["strategy.manager", "csc.lead", "agency.education"]
+        for user in session.exec(select(User).where(User.username.in_(people))):
             user.password_hash = hash_password("fault-test-password")
             session.add(user)
     stack = ServiceProcesses(tmp_path, url, TEST_KEY, SECRET)
+    stack.env["ACTION_ANSWER_TIMEOUT_SECONDS"] = "3"
     try:
-        stack.start("worker")
+        worker = stack.start("worker")
         api = stack.start("api --no-scheduler")
         async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
             await wait_until_ready(stack.base_url)
@@ -239,6 +251,21 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
             assert retried.json()["stage"] == "panel_preparation"
             again = await client.post(f"{actions}/convene_panel", headers=key, json=body)
             assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == retried.json()
+
+            # No worker at all: the person is told to retry instead of waiting; the retry acts once.
+            stack.kill(worker)
+            education = {**await headers("agency.education"), "Idempotency-Key": f"return-{reference}"}
+            information = {"involvement": "Known to school", "chronology": "c", "analysis": "a"}
+            waited = await client.post(f"{actions}/submit_information_return", headers=education, json=information)
+            assert waited.status_code == 503 and "same Idempotency-Key" in waited.json()["detail"]
+            assert waited.headers["Retry-After"]
+            stack.start("worker")
+            for _ in range(60):
+                answered = await client.post(f"{actions}/submit_information_return", headers=education,
+                                             json=information)
+                if answered.status_code != 503:
+                    break
+            assert answered.status_code == 200, answered.text
     finally:
         stack.stop()
     with Session(engine) as session:
@@ -246,5 +273,6 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
         assert done.count("convene_panel") == 1, "the action took effect once"
         kinds = session.exec(select(Document.kind).where(Document.case_reference == reference)).all()
         assert kinds.count("panel_invitation") == 1
+        assert done.count("submit_information_return") == 1, "the return sent twice was recorded once"
         assert session.exec(select(IdempotentRequest.status_code).where(
             IdempotentRequest.key == f"convene-{reference}")).one() == 200

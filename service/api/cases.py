@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import typing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
@@ -39,9 +39,6 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", descripti
     "Any unique string (e.g. a UUID): a retry with the same key returns the first answer and acts once"))]
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
-# How long a person waits for the workflow to answer an action before being told to retry (with the same
-# Idempotency-Key) instead of staring at a spinner while no worker is running.
-UPDATE_ANSWER_TIMEOUT = timedelta(seconds=30)
 
 
 class ActionSpec(typing.NamedTuple):
@@ -253,14 +250,17 @@ async def perform_action(request: Request, session: Session, user: User, referen
         raise HTTPException(409, f"Case {reference} is closed; no further actions can be taken")
     session.commit()  # never hold a database transaction while the workflow's activities need the database
     client = await request.app.state.temporal.client()
+    # Bounded: with no worker running, a person is told to retry (same Idempotency-Key) instead of waiting.
+    answer_within = request.app.state.settings.action_answer_timeout_seconds
     handle = client.get_workflow_handle(f"{reference}{spec.suffix}")
     try:
-        state = await handle.execute_update(action, payload, id=held.update_id if held else None,
-                                            rpc_timeout=UPDATE_ANSWER_TIMEOUT)
-    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
-        if isinstance(error.__cause__, asyncio.CancelledError):
+        # asyncio's own deadline: the embedded server holds an update's first call past its gRPC deadline.
+        async with asyncio.timeout(answer_within) as deadline:
+            state = await handle.execute_update(action, payload, id=held.update_id if held else None)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        if not deadline.expired():
             raise
-        raise HTTPException(503, f"The case's workflow did not answer within {UPDATE_ANSWER_TIMEOUT.seconds} s; "
+        raise HTTPException(503, f"The case's workflow did not answer within {answer_within:g} s; "
                                  "the action may still take effect. Send it again with the same Idempotency-Key "
                                  "to get its result without taking it twice.",
                             headers={"Retry-After": "10"}) from None
