@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import uvicorn
 from temporalio.client import Client
 
@@ -176,8 +178,6 @@ class ServiceProcesses:
     Temporal server and one database: what the fault tests kill and the API benchmark measures."""
 
     def __init__(self, directory: Path, database_url: str, key: str, secret: str, *, sticky: bool = False) -> None:
-        import os
-
         self.temporal, self.address = start_embedded_temporal(free_port())
         self.api_port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": self.address,
@@ -212,8 +212,6 @@ class ServiceProcesses:
 
 async def wait_until_ready(base_url: str, within: float = 60.0) -> None:
     """Until `/readyz` says the database, Temporal and a worker all answer."""
-    import httpx
-
     deadline = time.monotonic() + within
     async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
         while time.monotonic() < deadline:
