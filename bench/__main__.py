@@ -24,9 +24,12 @@ def run(name: str, quick: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", choices=[*SIZES, []], default=list(SIZES))
+    parser.add_argument("names", nargs="*", metavar="name", help=f"any of: {', '.join(SIZES)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (the test suite's smoke run)")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in SIZES]
+    if unknown:  # argparse's `choices` cannot be combined with an empty default for nargs="*"
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SIZES)}")
     logging.basicConfig(level=logging.WARNING)
     for name in args.names or SIZES:
         print(run(name, args.quick), flush=True)

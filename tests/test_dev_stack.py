@@ -1,8 +1,10 @@
 """`rapid-review dev` brings up the whole embedded stack, serves a signed-in user, and stops cleanly."""
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +38,30 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _listening(pids: set[int]) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket these processes listen on, read from /proc (IPv4 and IPv6)."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                if table == "tcp":
+                    host = socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1])
+                else:
+                    host = socket.inet_ntop(socket.AF_INET6, b"".join(
+                        bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, 32, 8)))
+                found.add((host, int(port, 16)))
+    return found
 
 
 def test_dev_stack_starts_serves_and_stops_without_orphans(tmp_path):
@@ -75,11 +101,16 @@ def test_dev_stack_starts_serves_and_stops_without_orphans(tmp_path):
 
         children = _descendants(process.pid)
         assert children, "the embedded Temporal server should run as a child process"
+        engine_ports = _listening(children)
+        assert engine_ports, "the embedded Temporal server listens"
+        hosts = {host for host, _ in engine_ports}
+        assert hosts == {"127.0.0.1"}, f"the engine must listen on loopback only: {engine_ports}"
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert "IN MEMORY ONLY" in output
+    assert "temporal.db" in output and "loses nothing" in output, "dev says where the cases are kept"
+    assert (tmp_path / "var" / "temporal.db").exists()
     assert "panel.chair" in output, "demo credentials are printed"
     time.sleep(0.5)
     left = [pid for pid in children if _alive(pid)]
