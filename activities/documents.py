@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -74,8 +75,14 @@ def render_html(request: DocumentRequest, issued_on: date) -> str:
     )
 
 
+_FIRST_IMPORT = threading.Lock()
+
+
 def render_pdf(html: str) -> bytes:
-    from weasyprint import HTML  # imported here: heavy, and only the worker renders
+    # Imported here (heavy, and only the worker renders), under a lock: two activity threads importing
+    # weasyprint at once can meet its half-initialised submodules ("weasyprint.html has no attribute ...").
+    with _FIRST_IMPORT:
+        from weasyprint import HTML
 
     return HTML(string=html).write_pdf()
 

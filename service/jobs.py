@@ -77,7 +77,10 @@ def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
     with session_scope(engine) as session:
         calendar = process_rules(session).calendar()
         for user in session.exec(select(User).where(User.is_active == True)):  # noqa: E712 - SQL expression
-            tasks = session.exec(select(Task).where(Task.status == "open", assigned_to(user))
+            # An orphaned case's tasks cannot be done (no workflow takes them): they are on the board, not here.
+            tasks = session.exec(select(Task).join(CaseRecord, CaseRecord.reference == Task.case_reference)
+                                 .where(Task.status == "open", assigned_to(user),
+                                        CaseRecord.workflow_missing_since.is_(None))
                                  .order_by(Task.due_date)).all()
             pressing = [(t, urgency(t, today, calendar)) for t in tasks]
             pressing = [(t, u) for t, u in pressing if u in ("overdue", "due_soon")]

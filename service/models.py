@@ -97,6 +97,13 @@ class CaseRecord(SQLModel, table=True):
     referred_by: int | None = None
     referring_agency: str | None = Field(default=None, max_length=80)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    # Set when the Temporal server answered that it has no workflow for this open case (an engine that lost
+    # its state, or a different TEMPORAL_ADDRESS); cleared when the workflow answers again.
+    workflow_missing_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+    @property
+    def orphaned(self) -> bool:
+        return self.workflow_missing_since is not None
 
 
 class CaseAgency(SQLModel, table=True):

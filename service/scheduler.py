@@ -8,6 +8,7 @@
 | outbox_sender | every 30 s (SMTP set) | each message claimed by a conditional UPDATE |
 | outbox_release_stuck | every 10 min (SMTP set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
+| check_orphans | at start-up, then hourly | idempotent (marks open cases the engine has no workflow for) |
 
 A daily job missed while the service was down (its time passed with no row for the day) runs at start-up.
 """
@@ -27,6 +28,7 @@ from activities.notifications import deliver_pending, release_stuck
 from service import jobs
 from service.db import session_scope
 from service.models import WorkerHeartbeat
+from service.orphans import check_open_cases
 from service.settings import Settings
 from service.temporal import EncryptionCodec, TemporalConnection
 from workflows.calendar import london_date
@@ -67,6 +69,14 @@ class Jobs:
         return await jobs.archive_histories(self.engine, self.temporal.client,
                                             EncryptionCodec(self.settings.encryption_key_bytes))
 
+    async def check_orphans(self) -> dict | None:
+        """Mark open cases the engine has no workflow for (see service/orphans.py); a failure waits an hour."""
+        try:
+            return await check_open_cases(self.engine, await self.temporal.client())
+        except Exception:
+            log.warning("could not check open cases against the Temporal server", exc_info=True)
+            return None
+
     async def run(self, name: str, now: datetime | None = None) -> dict | None:
         """Run the named daily job for today (London) unless it has run."""
         day = london_date(now or datetime.now(UTC))
@@ -96,6 +106,8 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
         scheduler.add_job(daily.run, "cron", hour=job.hour, minute=job.minute, args=[job.name], id=job.name)
     scheduler.add_job(daily.catch_up, "date", id="catch_up")  # runs once, as soon as the scheduler starts
     scheduler.add_job(prune_worker_heartbeats, "interval", hours=1, args=[engine], id="prune_worker_heartbeats")
+    scheduler.add_job(daily.check_orphans, "interval", hours=1, id="check_orphans",
+                      next_run_time=datetime.now(UTC) + timedelta(seconds=5))
     if settings.smtp_host:
         scheduler.add_job(deliver_pending, "interval", seconds=30, args=[engine, settings], id="outbox_sender")
         scheduler.add_job(release_stuck, "interval", minutes=10, args=[engine], id="outbox_release_stuck")

@@ -300,11 +300,20 @@ def action_title(name: str) -> str:
 
 async def case_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
                     errors: dict | None = None, typed: dict | None = None) -> HTMLResponse:
-    visible_case(session, user, reference)
+    record = visible_case(session, user, reference)
     audit(session, request, user, "read_case", reference, {"page": "case"})
-    state = await query_state(request, reference)
-    actions = [{"name": name, "title": action_title(name), "fields": form_fields(ACTIONS[name].model)}
-               for name in available_actions(user, state)]
+    orphaned = None
+    try:
+        state = await query_state(request, session, record)
+    except HTTPException as error:
+        if error.status_code != 410:
+            raise
+        orphaned = error.detail  # shown instead of the live state; no action can be taken
+        state = {"pseudonym": record.pseudonym, "stage": record.stage, "deadlines": [], "late": record.late,
+                 "escalated": record.escalated, "closed_reason": record.closed_reason}
+    actions = [] if orphaned else [
+        {"name": name, "title": action_title(name), "fields": form_fields(ACTIONS[name].model)}
+        for name in available_actions(user, state)]
     timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
                                                      AuditEvent.action.not_like("read_%"),
                                                      AuditEvent.action.not_like("list_%")).order_by(AuditEvent.id)
@@ -317,7 +326,7 @@ async def case_page(request: Request, session: Session, user: User, reference: s
     session.commit()
     return render(request, "case.html", user, status_code=status_code, reference=reference, state=state,
                   actions=actions, timeline=timeline, names=names, tasks=tasks, documents=documents,
-                  errors=errors or {}, typed=typed or {}, json=json)
+                  errors=errors or {}, typed=typed or {}, json=json, orphaned=orphaned)
 
 
 @router.get("/cases/{reference}")

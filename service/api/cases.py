@@ -29,11 +29,12 @@ from service.api.access import CaseActor, Reader, actor_of, audit, visible_case
 from service.auth import DbSession
 from service.idempotency import claim, fingerprint, remember
 from service.models import CaseAgency, CaseRecord, ReferenceCounter, User
+from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
 from workflows.calendar import london_date
 from workflows.models import CaseInput, Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
-from workflows.vocabulary import Role
+from workflows.vocabulary import Role, Stage
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(
     "Any unique string (e.g. a UUID): a retry with the same key returns the first answer and acts once"))]
@@ -196,31 +197,52 @@ def list_cases(
     return CasePage(total=total, offset=offset, limit=limit, items=[CaseSummary.of(r) for r in rows])
 
 
-async def query_state(request: Request, reference: str) -> dict:
-    """The workflow's live state (and the practice review's, once there is one)."""
+async def query_state(request: Request, session: Session, record: CaseRecord) -> dict:
+    """The workflow's live state (and the practice review's, once there is one). A closed case that the engine
+    no longer holds comes from the history archive; an open one it does not have is orphaned (410)."""
+    reference = record.reference
     today = london_date(datetime.now(UTC)).isoformat()
     client = await request.app.state.temporal.client()
     try:
         state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today)
     except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"Case {reference} has no workflow on this Temporal server") from error
-        raise
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return await _state_without_workflow(request, session, record)
+    if record.orphaned:
+        await asyncio.to_thread(mark_workflow_missing, request.app.state.engine, reference, False)
     if state.get("practice_review_stage"):
         try:
             state["practice_review"] = await client.get_workflow_handle(f"{reference}-cspr").query(
                 PracticeReviewWorkflow.state, today)
         except RPCError:
-            state["practice_review"] = None
+            state["practice_review"] = state_from_archive(session, f"{reference}-cspr")
     return state
 
 
-@router.get("/{reference}")
+async def _state_without_workflow(request: Request, session: Session, record: CaseRecord) -> dict:
+    if record.stage == Stage.closed:
+        archived = state_from_archive(session, record.reference)
+        if archived is None:
+            raise HTTPException(410, f"Case {record.reference} is closed and the engine no longer holds its workflow "
+                                     "(retention); no archived copy of its history exists. Its timeline and "
+                                     "documents are kept.")
+        archived.update(stage=str(Stage.closed), closed_reason=record.closed_reason)
+        if archived.get("practice_review_stage"):
+            archived["practice_review"] = state_from_archive(session, f"{record.reference}-cspr")
+        return archived
+    settings = request.app.state.settings
+    await asyncio.to_thread(mark_workflow_missing, request.app.state.engine, record.reference, True)
+    raise HTTPException(410, orphan_detail(record.reference, settings.temporal_address, settings.temporal_namespace))
+
+
+@router.get("/{reference}", responses={410: {"description": "The engine has no workflow for this open case "
+                                                             "(orphaned), or a closed case has no archive"}})
 async def case_state(reference: str, request: Request, session: DbSession, user: Reader) -> dict:
     """The workflow's live state: stage, deadlines with working days left and their rules, flags."""
-    visible_case(session, user, reference)
+    record = visible_case(session, user, reference)
     audit(session, request, user, "read_case", reference, {})
-    return await query_state(request, reference)
+    return await query_state(request, session, record)
 
 
 async def perform_action(request: Request, session: Session, user: User, reference: str, action: str, body,
@@ -270,9 +292,11 @@ async def perform_action(request: Request, session: Session, user: User, referen
         raise HTTPException(409, reason) from None
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            where = "practice review" if spec.suffix else "case"
-            raise HTTPException(
-                409, f"The {where} of {reference} is not running, so '{action}' cannot be taken") from None
+            if spec.suffix or record.stage == Stage.closed:
+                where = "practice review" if spec.suffix else "case"
+                raise HTTPException(
+                    409, f"The {where} of {reference} is not running, so '{action}' cannot be taken") from None
+            await _state_without_workflow(request, session, record)  # raises 410: the case is orphaned
         raise
     if held:
         remember(session, held.row, 200, state)

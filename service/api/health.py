@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from service.models import WorkerHeartbeat
+from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
 
 router = APIRouter(tags=["health"])
@@ -22,7 +23,7 @@ async def healthz() -> dict:
     return {"status": "alive"}
 
 
-def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str]]:
+def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], int | None]:
     settings = request.app.state.settings
     try:
         with Session(request.app.state.engine) as session:
@@ -31,15 +32,16 @@ def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool
             beats = session.exec(
                 select(WorkerHeartbeat).where(WorkerHeartbeat.task_queue == settings.temporal_task_queue)
             ).all()
+            orphaned = count_orphaned(session)
     except Exception as exc:  # any failure means "not ready"
-        return (False, f"database does not answer ({type(exc).__name__})"), (False, "unknown: no database")
+        return (False, f"database does not answer ({type(exc).__name__})"), (False, "unknown: no database"), None
     fresh = [b for b in beats if _aware(b.last_seen) >= cutoff]
     if fresh:
         worker = (True, f"{len(fresh)} worker(s) polling {settings.temporal_task_queue}")
     else:
         worker = (False, f"no worker has reported polling {settings.temporal_task_queue} in the last "
                   f"{HEARTBEAT_STALE_SECONDS:.0f} s")
-    return (True, "ok"), worker
+    return (True, "ok"), worker, orphaned
 
 
 def _aware(moment: datetime) -> datetime:
@@ -48,13 +50,18 @@ def _aware(moment: datetime) -> datetime:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the database answers, Temporal answers and a worker polls the task queue."""
-    (db_ok, db_msg), (worker_ok, worker_msg) = await asyncio.to_thread(_database_and_worker, request)
+    """Ready when the database answers, Temporal answers and a worker polls the task queue. Orphaned cases (open
+    cases the engine has no workflow for) are counted: the service still serves every other case."""
+    (db_ok, db_msg), (worker_ok, worker_msg), orphaned = await asyncio.to_thread(_database_and_worker, request)
     temporal_ok, temporal_msg = await request.app.state.temporal.healthy()
     checks = {
         "database": {"ready": db_ok, "detail": db_msg},
         "temporal": {"ready": temporal_ok, "detail": temporal_msg},
         "worker": {"ready": worker_ok, "detail": worker_msg},
+        "cases": {"ready": db_ok, "orphaned": orphaned,
+                  "detail": "unknown: no database" if orphaned is None else (
+                      f"{orphaned} open case(s) have no workflow on the Temporal server (orphaned)" if orphaned
+                      else "every open case checked so far has its workflow")},
     }
     ready = db_ok and temporal_ok and worker_ok
     not_ready = [name for name, check in checks.items() if not check["ready"]]
