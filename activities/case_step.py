@@ -82,6 +82,10 @@ class CaseStepActivities:
                 moved = (step.snapshot is not None and was != (step.snapshot.stage, step.snapshot.practice_review_stage)
                          or step.review is not None and step.review.stage != review_was)
         except IntegrityError:
-            # Two attempts raced (a retry while the first was still finishing): the other one won.
-            return False, False
+            # Two attempts raced (a retry while the first was still finishing) and the other one won, or the
+            # database refused the step's rows: only the first may be taken as "applied".
+            with session_scope(self.engine) as session:
+                if session.get(AppliedStep, step.key) is not None:
+                    return False, False
+            raise
         return True, moved

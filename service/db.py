@@ -16,12 +16,13 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3, pre-ping)."""
+    """An engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3, pre-ping). Bound values are
+    never put in error messages (``hide_parameters``): those travel into logs and the engine's history."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -41,7 +42,7 @@ def make_engine(url: str) -> Engine:
         return engine
     # Bounded waits: a database host that vanishes fails the attempt (which Temporal retries) instead
     # of hanging it; keepalives notice a connection cut without a reset.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={
         "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
         "keepalives_count": 3, "options": "-c statement_timeout=60000"})
 

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from service.models import HistoryArchive
-from service.temporal import EncryptionCodec
+from service.temporal import EncryptionCodec, UnencryptedPayload
 
 CLOSING_EVENTS = frozenset({
     "workflow_execution_completed", "workflow_execution_failed", "workflow_execution_canceled",
@@ -27,8 +27,15 @@ CLOSING_EVENTS = frozenset({
 
 
 def _readable_payload(node: dict, codec: EncryptionCodec):
-    """A payload (as protobuf JSON) decrypted and parsed back to the value it carried."""
-    payload = codec.decrypt(json_format.ParseDict(node, Payload()))
+    """A payload (as protobuf JSON) decrypted and parsed back to the value it carried; one that was never
+    encrypted (sent to the engine by someone other than the service, and refused) is shown as such."""
+    raw = json_format.ParseDict(node, Payload())
+    try:
+        payload = codec.decrypt(raw)
+    except UnencryptedPayload:
+        return {"refused": "unencrypted payload: not sent by the service", "encoding":
+                raw.metadata.get("encoding", b"").decode(errors="replace"),
+                "data": base64.b64encode(raw.data).decode()}
     encoding = payload.metadata.get("encoding", b"").decode()
     if encoding.startswith("json/"):
         return json.loads(payload.data)

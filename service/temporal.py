@@ -19,10 +19,19 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+from workflows import authenticity
 
 ENCODING = b"binary/encrypted"
+# What an unencrypted payload becomes on its way in: no converter reads this encoding, so an update carrying
+# it is rejected before its validator, a signal is dropped and a start fails, with nothing recorded.
+REFUSED = b"binary/refused-unencrypted"
 NONCE_BYTES = 12
+
+
+class UnencryptedPayload(ValueError):
+    """A payload that did not come from a holder of the key: the service never sends one."""
 
 
 def key_id(key: bytes) -> str:
@@ -42,7 +51,9 @@ class EncryptionCodec(PayloadCodec):
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.decrypt(p) for p in payloads]
+        """Decrypt; an unencrypted payload (someone speaking to the engine directly) is refused, not read."""
+        return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else Payload(metadata={"encoding": REFUSED})
+                for p in payloads]
 
     def encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(NONCE_BYTES)
@@ -54,7 +65,7 @@ class EncryptionCodec(PayloadCodec):
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
-            return payload
+            raise UnencryptedPayload("the payload is not encrypted: it was not sent by the Rapid Review service")
         kid = payload.metadata.get("encryption-key-id", b"").decode()
         decryptor = self._decryptors.get(kid)
         if decryptor is None:
@@ -63,8 +74,13 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(decryptor.decrypt(nonce, sealed, kid.encode()))
 
 
-def data_converter(key: bytes) -> DataConverter:
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key))
+def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
+    """The converter for every client and worker: payloads encrypted, failure messages and stack traces
+    moved into an encrypted payload too (so no case text reaches the engine in clear). The same keys seal
+    the service's messages to its workflows (workflows/authenticity.py), so they are set here, once."""
+    authenticity.use_keys([key, *old_keys])
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key, old_keys),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 async def connect(address: str, namespace: str, key: bytes) -> Client:

@@ -10,8 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, DBAPIError
+from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from service.db import session_scope
@@ -26,10 +29,51 @@ HEARTBEAT_STALE_SECONDS = 20.0
 
 
 # `holidays` is passed through so the sandbox never re-imports it (workflows read only the table
-# that workflows.calendar builds at import).
+# that workflows.calendar builds at import); `workflows.authenticity` so workflows see the sealing keys.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("holidays", "dateutil", "six")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "holidays", "dateutil", "six", "workflows.authenticity")
 )
+
+
+ALERT_AFTER_ATTEMPTS = 5
+
+
+class ActivityGuard(Interceptor):
+    """Every activity, in one place: no case text in failures, data errors not retried, stuck steps alerted.
+
+    A database error's message can carry case data (PostgreSQL's DETAIL line repeats the failing row), and
+    that message would travel into the worker's log and the engine's history. It is replaced by its class and
+    SQLSTATE. A data error (a value the database can never take) fails at once instead of freezing the case
+    in endless retries; any other failure that reaches ALERT_AFTER_ATTEMPTS is logged as an error for the
+    operators (the case's lock is held meanwhile), once per step.
+    """
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _GuardedActivity(next)
+
+
+class _GuardedActivity(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput):
+        info = activity.info()
+        try:
+            return await super().execute_activity(input)
+        except DBAPIError as error:
+            code = getattr(error.orig, "sqlstate", None) or type(error.orig).__name__
+            message = f"{info.activity_type}: database error {type(error).__name__} ({code}); details withheld"
+            if info.attempt >= ALERT_AFTER_ATTEMPTS:
+                _alert(info, message)
+            raise ApplicationError(message, type=type(error).__name__,
+                                   non_retryable=isinstance(error, DataError)) from None
+        except Exception as error:
+            if info.attempt == ALERT_AFTER_ATTEMPTS:
+                _alert(info, f"{info.activity_type}: {type(error).__name__}")
+            raise
+
+
+def _alert(info: activity.Info, what: str) -> None:
+    log.error("ALERT: step of workflow %s has failed %d times and is still retried: %s",
+              info.workflow_id, info.attempt, what)
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, **options) -> Worker:
@@ -45,6 +89,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, **options) 
         activities=build_activities(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=WORKFLOW_RUNNER,
+        interceptors=[ActivityGuard()],
         **options,
     )
 

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from service.models import Document, Task
+from workflows.authenticity import sealed
 from workflows.calendar import london_date
 from workflows.models import Actor, CaseInput
 from workflows.rules import ProcessRules
@@ -26,6 +27,15 @@ ACTORS = {
     "police": Actor(user_id=9, name="Ch Supt", role=Role.executive, seat=Seat.police),
     "auditor": Actor(user_id=10, name="Scrutineer", role=Role.auditor),
 }
+
+
+def sealed_action(workflow_id: str, action: str, actor: Actor, fields: dict) -> tuple:
+    """(payload, update id) for ``execute_update``: the action's model with the service's seal."""
+    from service.api.cases import ACTIONS
+
+    update_id = f"test:{uuid.uuid4().hex}"
+    payload = ACTIONS[action].model.model_validate({"actor": actor.model_dump(mode="json"), **fields})
+    return sealed(workflow_id, action, update_id, payload), update_id
 
 
 class CaseDriver:
@@ -48,7 +58,8 @@ class CaseDriver:
             rules=rules or ProcessRules(),
         )
         self.handle = await self.env.client.start_workflow(
-            "RapidReviewWorkflow", case, id=self.reference, task_queue=self.task_queue
+            "RapidReviewWorkflow", sealed(self.reference, "start", self.reference, case), id=self.reference,
+            task_queue=self.task_queue,
         )
         await self.settled()
         return await self.state()
@@ -66,8 +77,10 @@ class CaseDriver:
         raise AssertionError("the workflow kept activities in flight for 10 s")
 
     async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
+        """Send an action as the service does: validated by its model and sealed for this update id."""
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
-        return await handle.execute_update(action, {"actor": ACTORS[actor].model_dump(mode="json"), **fields})
+        payload, update_id = sealed_action(handle.id, action, ACTORS[actor], fields)
+        return await handle.execute_update(action, payload, id=update_id)
 
     async def rejected(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> str:
         """Send an action that must be rejected; returns the workflow's reason."""

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from service.app import create_app
 from service.idempotency import fingerprint
 from service.models import AuditEvent, HistoryArchive, IdempotentRequest, Task
+from workflows.authenticity import sealed
 from workflows.calendar import WorkingDayCalendar, london_date
 from workflows.models import RecordSinDecision
 
@@ -219,7 +220,9 @@ async def test_a_retried_request_with_an_idempotency_key_acts_once(api, case_env
         session.commit()
     handle = case_env.client.get_workflow_handle(reference)
     actor = {"user_id": csc_id, "name": "Jordan Reid (CSC lead)", "role": "csc_lead"}
-    await handle.execute_update("record_sin_decision", RecordSinDecision(**SIN, actor=actor), id=f"idem:{csc_id}:sin-1")
+    update_id = f"idem:{csc_id}:sin-1"
+    await handle.execute_update("record_sin_decision", sealed(reference, "record_sin_decision", update_id,
+                                                              RecordSinDecision(**SIN, actor=actor)), id=update_id)
     retried = await api.post(f"/api/cases/{reference}/actions/record_sin_decision",
                              headers={**csc, "Idempotency-Key": "sin-1"}, json=SIN)
     assert retried.status_code == 200, retried.text

@@ -13,6 +13,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from service.settings import Settings, new_encryption_key
 from service.temporal import ENCODING, EncryptionCodec
 from tests.conftest import TEST_KEY
+from workflows.authenticity import sealed
 from workflows.models import Actor, CaseInput
 from workflows.vocabulary import Role
 
@@ -39,7 +40,8 @@ async def test_raw_history_holds_no_case_data_in_clear(case_env, case_worker):
 
     reference = f"RR-ENC-{uuid.uuid4().hex[:6]}"
     handle = await case_env.client.start_workflow(
-        RapidReviewWorkflow.run, sample_case(reference), id=reference, task_queue=case_worker,
+        RapidReviewWorkflow.run, sealed(reference, "start", reference, sample_case(reference)), id=reference,
+        task_queue=case_worker,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     # Read the history straight from the server, with no codec in between.
@@ -78,20 +80,33 @@ async def test_codec_rejects_tampering_and_unknown_keys():
         await other.decode([sealed])
 
 
-def test_codec_endpoints_for_auditors_only(api_client: TestClient, sign_in):
-    body = json_format.MessageToJson(Payloads(payloads=[Payload(metadata={"encoding": b"json/plain"}, data=b'"Jo"')]))
+def test_codec_endpoint_decodes_for_auditors_only_audits_each_decode_and_has_no_encode(api_client: TestClient,
+                                                                                      sign_in, engine):
+    from sqlmodel import Session, select
+
+    from service.models import AuditEvent
+
+    codec = EncryptionCodec(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes)
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"Jo"')
+    encrypted = json_format.MessageToJson(Payloads(payloads=[codec.encrypt(plain)]))
     auditor = sign_in("auditor")
-    encoded = api_client.post("/codec/encode", content=body, headers=auditor)
-    assert encoded.status_code == 200, encoded.text
-    assert "Jo" not in encoded.text
-    decoded = api_client.post("/codec/decode", content=encoded.text, headers=auditor)
+    assert api_client.post("/codec/encode", content=encrypted, headers=auditor).status_code in (404, 405), \
+        "no one may make ciphertext the worker would accept"
+    decoded = api_client.post("/codec/decode", content=encrypted, headers={**auditor, "X-Workflow-Id": "RR-1"})
     assert decoded.status_code == 200
-    payload = json_format.Parse(decoded.text, Payloads()).payloads[0]
-    assert payload.data == b'"Jo"'
+    assert json_format.Parse(decoded.text, Payloads()).payloads[0].data == b'"Jo"'
+    with Session(engine) as session:
+        row = session.exec(select(AuditEvent).where(AuditEvent.action == "decode_payloads")).one()
+        assert '"workflow_id": "RR-1"' in row.detail and row.actor_role == "auditor"
+
+    unencrypted = json_format.MessageToJson(Payloads(payloads=[plain]))
+    refused = json_format.Parse(api_client.post("/codec/decode", content=unencrypted, headers=auditor).text,
+                                Payloads()).payloads[0]
+    assert refused.metadata["encoding"] == b"binary/refused-unencrypted" and refused.data == b""
 
     chair = sign_in("panel.chair")
-    assert api_client.post("/codec/decode", content=encoded.text, headers=chair).status_code == 403
-    assert api_client.post("/codec/decode", content=encoded.text).status_code == 401
+    assert api_client.post("/codec/decode", content=encrypted, headers=chair).status_code == 403
+    assert api_client.post("/codec/decode", content=encrypted).status_code == 401
     bad = api_client.post("/codec/decode", content="not json", headers=auditor)
     assert bad.status_code == 400
     assert "payloads" in bad.json()["detail"]

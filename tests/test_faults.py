@@ -22,10 +22,11 @@ from service.runner import ServiceProcesses, free_port, wait_until_ready
 from service.settings import decode_encryption_key
 from service.temporal import connect
 from service.worker import build_worker
-from tests.cases import ACTORS, CaseDriver
+from tests.cases import ACTORS, CaseDriver, sealed_action
 from tests.conftest import TEST_KEY, make_settings
 from tests.faults import RefusingProxy
 from tests.postgres import create_database, drop_database
+from workflows.authenticity import sealed
 from workflows.calendar import WorkingDayCalendar, london_date
 
 SECRET = "fault-secret-key-" + "x" * 32
@@ -47,12 +48,13 @@ class PersistentDriver(CaseDriver):
 
     async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
+        payload, _ = sealed_action(handle.id, action, ACTORS[actor], fields)
         update_id = f"{self.reference}:{action}:{actor}:{fields.get('version', '')}"
+        sealed(handle.id, action, update_id, payload)
         for _ in range(120):
             try:
                 async with asyncio.timeout(30) as deadline:
-                    return await handle.execute_update(
-                        action, {"actor": ACTORS[actor].model_dump(mode="json"), **fields}, id=update_id)
+                    return await handle.execute_update(action, payload, id=update_id)
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 if not deadline.expired():
                     raise

@@ -14,6 +14,7 @@ from workflows.vocabulary import Method, Recommendation, Role, Seat
 Text = str  # free text written by people; length limits are on each field
 SHORT = 500
 LONG = 20_000
+SEAL = Field(None, max_length=64, description="Set by the service (see workflows/authenticity.py), never by a caller")
 
 
 class Actor(BaseModel):
@@ -55,6 +56,7 @@ class CaseInput(Referral):
     referrer: Actor
     partnership_name: str
     rules: ProcessRules = Field(default_factory=ProcessRules)
+    seal: str | None = SEAL
 
 
 # ---------------------------------------------------------------- actions (one workflow update each)
@@ -65,6 +67,7 @@ class Action(BaseModel):
 
     actor: Actor
     delay_reason: Text | None = Field(None, max_length=SHORT)
+    seal: str | None = SEAL
 
 
 class AcceptReferral(Action):
@@ -328,6 +331,8 @@ class ReviewProgress(BaseModel):
     stage: str
     late: bool
     escalated: bool
+    sequence: int = 0  # the child's step number: a captured signal cannot be sent again under another number
+    seal: str | None = SEAL
 
 
 # ---------------------------------------------------------------- effects (one activity call each)

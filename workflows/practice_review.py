@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import authenticity
     from workflows import rules as R
     from workflows.calendar import add_months
     from workflows.models import (
@@ -82,6 +84,12 @@ class PracticeReviewWorkflow(Process):
 
     @workflow.run
     async def run(self, review: ReviewInput) -> str:
+        # Only a case's own workflow starts its review (the server sets the parent; no client can). Every review
+        # ever started had its parent, so no running case can take another path here.
+        parent = workflow.info().parent
+        if parent is None or f"{parent.workflow_id}-cspr" != workflow.info().workflow_id:
+            raise ApplicationError("A practice review is started only by its case's workflow: refused.",
+                                   type="NotSealed", non_retryable=True)
         self.review = review
         self.rules = review.rules
         self.case_reference = review.case_reference
@@ -150,7 +158,7 @@ class PracticeReviewWorkflow(Process):
 
     @agree_terms_of_reference.validator
     def _validate_agree_terms_of_reference(self, action: AgreeTermsOfReference) -> None:
-        self.check("agree_terms_of_reference", action)
+        self.validate("agree_terms_of_reference", action)
 
     @workflow.update
     async def commission_reviewer(self, action: CommissionReviewer) -> dict:
@@ -158,7 +166,7 @@ class PracticeReviewWorkflow(Process):
 
     @commission_reviewer.validator
     def _validate_commission_reviewer(self, action: CommissionReviewer) -> None:
-        self.check("commission_reviewer", action)
+        self.validate("commission_reviewer", action)
 
     @workflow.update
     async def record_learning_event(self, action: RecordLearningEvent) -> dict:
@@ -166,7 +174,7 @@ class PracticeReviewWorkflow(Process):
 
     @record_learning_event.validator
     def _validate_record_learning_event(self, action: RecordLearningEvent) -> None:
-        self.check("record_learning_event", action)
+        self.validate("record_learning_event", action)
 
     @workflow.update
     async def submit_draft_report(self, action: SubmitDraftReport) -> dict:
@@ -174,7 +182,7 @@ class PracticeReviewWorkflow(Process):
 
     @submit_draft_report.validator
     def _validate_submit_draft_report(self, action: SubmitDraftReport) -> None:
-        self.check("submit_draft_report", action)
+        self.validate("submit_draft_report", action)
 
     @workflow.update
     async def submit_final_report(self, action: SubmitFinalReport) -> dict:
@@ -182,7 +190,7 @@ class PracticeReviewWorkflow(Process):
 
     @submit_final_report.validator
     def _validate_submit_final_report(self, action: SubmitFinalReport) -> None:
-        self.check("submit_final_report", action)
+        self.validate("submit_final_report", action)
 
     @workflow.update
     async def sign_off_report(self, action: SignOff) -> dict:
@@ -190,7 +198,7 @@ class PracticeReviewWorkflow(Process):
 
     @sign_off_report.validator
     def _validate_sign_off_report(self, action: SignOff) -> None:
-        self.check("sign_off_report", action)
+        self.validate("sign_off_report", action)
 
     @workflow.update
     async def send_publication_notice(self, action: SendPublicationNotice) -> dict:
@@ -198,7 +206,7 @@ class PracticeReviewWorkflow(Process):
 
     @send_publication_notice.validator
     def _validate_send_publication_notice(self, action: SendPublicationNotice) -> None:
-        self.check("send_publication_notice", action)
+        self.validate("send_publication_notice", action)
 
     @workflow.update
     async def record_publication(self, action: RecordPublication) -> dict:
@@ -206,7 +214,7 @@ class PracticeReviewWorkflow(Process):
 
     @record_publication.validator
     def _validate_record_publication(self, action: RecordPublication) -> None:
-        self.check("record_publication", action)
+        self.validate("record_publication", action)
 
     @workflow.update
     async def record_non_publication(self, action: RecordNonPublication) -> dict:
@@ -214,7 +222,7 @@ class PracticeReviewWorkflow(Process):
 
     @record_non_publication.validator
     def _validate_record_non_publication(self, action: RecordNonPublication) -> None:
-        self.check("record_non_publication", action)
+        self.validate("record_non_publication", action)
 
     @workflow.update
     async def record_learning_workshop(self, action: RecordLearningWorkshop) -> dict:
@@ -222,7 +230,7 @@ class PracticeReviewWorkflow(Process):
 
     @record_learning_workshop.validator
     def _validate_record_learning_workshop(self, action: RecordLearningWorkshop) -> None:
-        self.check("record_learning_workshop", action)
+        self.validate("record_learning_workshop", action)
 
     @workflow.update
     async def record_one_year_workshop(self, action: RecordLearningWorkshop) -> dict:
@@ -230,7 +238,7 @@ class PracticeReviewWorkflow(Process):
 
     @record_one_year_workshop.validator
     def _validate_record_one_year_workshop(self, action: RecordLearningWorkshop) -> None:
-        self.check("record_one_year_workshop", action)
+        self.validate("record_one_year_workshop", action)
 
     @workflow.update
     async def extend_deadline(self, action: ExtendDeadline) -> dict:
@@ -238,7 +246,7 @@ class PracticeReviewWorkflow(Process):
 
     @extend_deadline.validator
     def _validate_extend_deadline(self, action: ExtendDeadline) -> None:
-        self.check("extend_deadline", action)
+        self.validate("extend_deadline", action)
 
     # ------------------------------------------------------------------ checks
 
@@ -475,7 +483,10 @@ class PracticeReviewWorkflow(Process):
         if parent is None or marker == getattr(self, "_reported", None):
             return
         self._reported = marker
-        progress = ReviewProgress(stage=self.state.stage, late=self.state.late, escalated=self.state.escalated)
+        progress = ReviewProgress(stage=self.state.stage, late=self.state.late, escalated=self.state.escalated,
+                                  sequence=self.state.step)
+        progress.seal = authenticity.seal(workflow.info().workflow_id, "practice_review_progress",
+                                          str(progress.sequence), progress.model_dump(mode="json"))
         await workflow.get_external_workflow_handle(parent.workflow_id).signal("practice_review_progress", progress)
 
     def snapshot(self):

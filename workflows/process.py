@@ -19,6 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import authenticity  # passed through: it holds the sealing keys the worker set
     from workflows.calendar import WorkingDayCalendar, london_date, london_moment
     from workflows.models import (
         Action,
@@ -78,6 +79,14 @@ class Process:
         return self.calendar.add_working_days(start, days)
 
     # ------------------------------------------------------------------ checks
+
+    def validate(self, name: str, action: Action) -> None:
+        """Every update's validator: the action must come from the service (sealed), then be allowed now."""
+        update = workflow.current_update_info()
+        fields = action.model_dump(mode="json")
+        if update is None or not authenticity.is_sealed(workflow.info().workflow_id, name, update.id, fields):
+            raise reject(f"'{name}' was not sent by the Rapid Review service (no valid seal); it is refused.")
+        self.check(name, action)
 
     def check(self, name: str, action: Action) -> None:
         """Raise ActionRejected unless ``name`` may be taken now by this actor with these values."""
@@ -139,7 +148,7 @@ class Process:
 
     def audit_detail(self, name: str, action: Action) -> dict:
         """What changed, for the audit trail: the action's fields (the actor is recorded apart)."""
-        return {"stage": self.state.stage, **action.model_dump(mode="json", exclude={"actor"})}
+        return {"stage": self.state.stage, **action.model_dump(mode="json", exclude={"actor", "seal"})}
 
     def new_step(self, name: str) -> CaseStep:
         self.state.step += 1

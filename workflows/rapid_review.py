@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import authenticity
     from workflows import rules as R
     from workflows.models import (
         AcceptReferral,
@@ -70,11 +71,17 @@ class RapidReviewWorkflow(Process):
     def __init__(self) -> None:
         self._init_process()
         self._child = None
+        self._last_progress = 0
 
     # ================================================================== run
 
     @workflow.run
     async def run(self, case: CaseInput) -> str:
+        # Cases started before seals existed have no marker and replay as they ran.
+        if workflow.patched("sealed-start") and not authenticity.is_sealed(
+                workflow.info().workflow_id, "start", workflow.info().workflow_id, case.model_dump(mode="json")):
+            raise ApplicationError("This case was not started by the Rapid Review service (no valid seal): refused, "
+                                   "nothing was recorded.", type="NotSealed", non_retryable=True)
         self.case = case
         self.rules = case.rules
         self.case_reference = case.reference
@@ -154,7 +161,16 @@ class RapidReviewWorkflow(Process):
 
     @workflow.signal
     async def practice_review_progress(self, progress: ReviewProgress) -> None:
-        """The child review reports its stage; the case's read model shows it."""
+        """The child review reports its stage; the case's read model shows it. Only a sealed report from the
+        review itself counts, each number once (cases from before seals replay without the check)."""
+        if workflow.patched("sealed-progress"):
+            sent_as = str(progress.sequence)
+            if (progress.sequence <= self._last_progress or not authenticity.is_sealed(
+                    f"{workflow.info().workflow_id}-cspr", "practice_review_progress", sent_as,
+                    progress.model_dump(mode="json"))):
+                workflow.logger.warning("an unsealed or repeated practice-review progress signal was ignored")
+                return
+            self._last_progress = progress.sequence
         async with self._lock:
             if self.state.stage == S.closed:
                 return
@@ -172,7 +188,7 @@ class RapidReviewWorkflow(Process):
 
     @accept_referral.validator
     def _validate_accept_referral(self, action: AcceptReferral) -> None:
-        self.check("accept_referral", action)
+        self.validate("accept_referral", action)
 
     @workflow.update
     async def decline_referral(self, action: DeclineReferral) -> dict:
@@ -180,7 +196,7 @@ class RapidReviewWorkflow(Process):
 
     @decline_referral.validator
     def _validate_decline_referral(self, action: DeclineReferral) -> None:
-        self.check("decline_referral", action)
+        self.validate("decline_referral", action)
 
     @workflow.update
     async def record_sin_decision(self, action: RecordSinDecision) -> dict:
@@ -188,7 +204,7 @@ class RapidReviewWorkflow(Process):
 
     @record_sin_decision.validator
     def _validate_record_sin_decision(self, action: RecordSinDecision) -> None:
-        self.check("record_sin_decision", action)
+        self.validate("record_sin_decision", action)
 
     @workflow.update
     async def record_notification(self, action: RecordNotification) -> dict:
@@ -196,7 +212,7 @@ class RapidReviewWorkflow(Process):
 
     @record_notification.validator
     def _validate_record_notification(self, action: RecordNotification) -> None:
-        self.check("record_notification", action)
+        self.validate("record_notification", action)
 
     @workflow.update
     async def convene_panel(self, action: ConvenePanel) -> dict:
@@ -204,7 +220,7 @@ class RapidReviewWorkflow(Process):
 
     @convene_panel.validator
     def _validate_convene_panel(self, action: ConvenePanel) -> None:
-        self.check("convene_panel", action)
+        self.validate("convene_panel", action)
 
     @workflow.update
     async def submit_information_return(self, action: SubmitInformationReturn) -> dict:
@@ -212,7 +228,7 @@ class RapidReviewWorkflow(Process):
 
     @submit_information_return.validator
     def _validate_submit_information_return(self, action: SubmitInformationReturn) -> None:
-        self.check("submit_information_return", action)
+        self.validate("submit_information_return", action)
 
     @workflow.update
     async def record_panel_outcome(self, action: RecordPanelOutcome) -> dict:
@@ -220,7 +236,7 @@ class RapidReviewWorkflow(Process):
 
     @record_panel_outcome.validator
     def _validate_record_panel_outcome(self, action: RecordPanelOutcome) -> None:
-        self.check("record_panel_outcome", action)
+        self.validate("record_panel_outcome", action)
 
     @workflow.update
     async def issue_decision_sheet(self, action: IssueDecisionSheet) -> dict:
@@ -228,7 +244,7 @@ class RapidReviewWorkflow(Process):
 
     @issue_decision_sheet.validator
     def _validate_issue_decision_sheet(self, action: IssueDecisionSheet) -> None:
-        self.check("issue_decision_sheet", action)
+        self.validate("issue_decision_sheet", action)
 
     @workflow.update
     async def sign_off(self, action: SignOff) -> dict:
@@ -236,7 +252,7 @@ class RapidReviewWorkflow(Process):
 
     @sign_off.validator
     def _validate_sign_off(self, action: SignOff) -> None:
-        self.check("sign_off", action)
+        self.validate("sign_off", action)
 
     @workflow.update
     async def record_submission(self, action: RecordSubmission) -> dict:
@@ -244,7 +260,7 @@ class RapidReviewWorkflow(Process):
 
     @record_submission.validator
     def _validate_record_submission(self, action: RecordSubmission) -> None:
-        self.check("record_submission", action)
+        self.validate("record_submission", action)
 
     @workflow.update
     async def record_national_panel_response(self, action: RecordNationalPanelResponse) -> dict:
@@ -252,7 +268,7 @@ class RapidReviewWorkflow(Process):
 
     @record_national_panel_response.validator
     def _validate_record_national_panel_response(self, action: RecordNationalPanelResponse) -> None:
-        self.check("record_national_panel_response", action)
+        self.validate("record_national_panel_response", action)
 
     @workflow.update
     async def choose_methodology(self, action: ChooseMethodology) -> dict:
@@ -262,7 +278,7 @@ class RapidReviewWorkflow(Process):
 
     @choose_methodology.validator
     def _validate_choose_methodology(self, action: ChooseMethodology) -> None:
-        self.check("choose_methodology", action)
+        self.validate("choose_methodology", action)
 
     @workflow.update
     async def close_case(self, action: CloseCase) -> dict:
@@ -273,7 +289,7 @@ class RapidReviewWorkflow(Process):
 
     @close_case.validator
     def _validate_close_case(self, action: CloseCase) -> None:
-        self.check("close_case", action)
+        self.validate("close_case", action)
 
     # ================================================================== checks beyond stage and role
 

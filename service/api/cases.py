@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import typing
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from service.auth import DbSession
 from service.idempotency import claim, fingerprint, remember
 from service.models import CaseAgency, CaseRecord, ReferenceCounter, User
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
+from workflows.authenticity import sealed
 from workflows.calendar import london_date
 from workflows.models import CaseInput, Referral
 from workflows.practice_review import PracticeReviewWorkflow
@@ -131,6 +133,7 @@ async def start_case(request: Request, session: Session, user: User, referral: R
         session.commit()
     case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
                      partnership_name=settings.rapid_review_partnership_name, rules=process_rules(session))
+    sealed(reference, "start", reference, case)
     session.commit()
     client = await request.app.state.temporal.client()
     try:
@@ -254,8 +257,9 @@ async def perform_action(request: Request, session: Session, user: User, referen
     if user.role not in spec.roles:
         raise HTTPException(403, f"A {user.role} may not take '{action}'; it is for: {', '.join(sorted(spec.roles))}")
     record = visible_case(session, user, reference)
-    if not isinstance(body, dict) or "actor" in body:
-        raise HTTPException(422, "The body must be a JSON object, without 'actor' (that is you, from your sign-in)")
+    if not isinstance(body, dict) or "actor" in body or "seal" in body:
+        raise HTTPException(422, "The body must be a JSON object, without 'actor' (that is you, from your sign-in) "
+                                 "or 'seal' (the service adds it)")
     try:
         payload = spec.model.model_validate({**body, "actor": actor_of(user).model_dump()})
     except ValidationError as error:
@@ -275,10 +279,12 @@ async def perform_action(request: Request, session: Session, user: User, referen
     # Bounded: with no worker running, a person is told to retry (same Idempotency-Key) instead of waiting.
     answer_within = request.app.state.settings.action_answer_timeout_seconds
     handle = client.get_workflow_handle(f"{reference}{spec.suffix}")
+    update_id = held.update_id if held else f"{reference}:{action}:{uuid.uuid4().hex}"
+    sealed(handle.id, action, update_id, payload)
     try:
-        # asyncio's own deadline: the embedded server holds an update's first call past its gRPC deadline.
+        # asyncio's own deadline: a server may hold an update's first call past its gRPC deadline.
         async with asyncio.timeout(answer_within) as deadline:
-            state = await handle.execute_update(action, payload, id=held.update_id if held else None)
+            state = await handle.execute_update(action, payload, id=update_id)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         if not deadline.expired():
             raise
