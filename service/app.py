@@ -29,6 +29,7 @@ from service.api import (
     themes,
 )
 from service.db import engine_for
+from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
         return RedirectResponse("/signin", status_code=303)
 
+    app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
                    outbox, web, web_business):

@@ -29,10 +29,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     """Everything in one process tree on the embedded default."""
     from service.runner import EMBEDDED_RETENTION, prepare_database, serve_parts, start_embedded_temporal, stop_process
 
+    os.umask(0o077)  # the databases, documents and logs under var/ hold case data: this user only
     settings = _settings()
     if settings.is_production:
         sys.exit("rapid-review: `dev` refuses to run with RAPID_REVIEW_MODE=production")
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.var_dir.chmod(0o700)
     prepare_database(settings)
     credentials = _demo_credentials(settings)
 

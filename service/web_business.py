@@ -12,7 +12,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from service.api import action_plan, dashboard, escalations, themes
-from service.api.access import CASE_ACTORS, CASE_READERS
+from service.api.access import CASE_ACTORS, CASE_READERS, RowId
 from service.models import User
 from service.web import PageSession, page_roles, plain_error, render
 from workflows.calendar import london_date
@@ -77,7 +77,7 @@ async def action_plan_add(request: Request, session: PageSession, user: WorkingG
 
 
 @router.post("/action-plan/{action_id}")
-async def action_plan_change(action_id: int, request: Request, session: PageSession, user: Updaters):
+async def action_plan_change(action_id: RowId, request: Request, session: PageSession, user: Updaters):
     fields = await form_of(request)
     if fields.pop("sign_off", None):
         work = lambda: action_plan.sign_off_action(action_id, request, session, user)  # noqa: E731
@@ -143,7 +143,7 @@ async def escalations_raise(request: Request, session: PageSession, user: Actors
 
 
 @router.post("/escalations/{escalation_id}")
-async def escalations_respond(escalation_id: int, request: Request, session: PageSession, user: Executives):
+async def escalations_respond(escalation_id: RowId, request: Request, session: PageSession, user: Executives):
     fields = await form_of(request)
     refused = await attempt(escalations_page, request, session, user, lambda: escalations.respond(
         escalation_id, escalations.EscalationResponse(**fields), request, session, user))

@@ -111,6 +111,9 @@ def test_dev_stack_starts_serves_and_stops_without_orphans(tmp_path):
     assert process.returncode == 0, output
     assert "temporal.db" in output and "loses nothing" in output, "dev says where the cases are kept"
     assert (tmp_path / "var" / "temporal.db").exists()
+    assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
+    for name in ("temporal.db", "rapid_review.db", "secrets.json", "demo-credentials.txt", "temporal.log"):
+        assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0, f"var/{name} is readable by others"
     assert "panel.chair" in output, "demo credentials are printed"
     time.sleep(0.5)
     left = [pid for pid in children if _alive(pid)]

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from workflows.calendar import TABLE_YEARS
 from workflows.rules import ProcessRules
 from workflows.vocabulary import Method, Recommendation, Role, Seat
 
-Text = str  # free text written by people; length limits are on each field
 SHORT = 500
 LONG = 20_000
+LINE = 2_000
+# Characters no person types into a form: C0 controls other than tab, CR and LF (NUL poisons PostgreSQL
+# text), DEL, and the bidirectional overrides that make text read differently from what it holds.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def printable(value: str) -> str:
+    """Refuse text carrying a control character (the message names it; pydantic names the field)."""
+    for character in value:
+        code = ord(character)
+        if (code < 32 and character not in "\t\r\n") or code == 127 or character in BIDI_CONTROLS:
+            raise ValueError(f"contains the control character U+{code:04X}, which is not allowed in text")
+    return value
+
+
+Text = Annotated[str, AfterValidator(printable)]  # free text written by people; each field sets its length
+Line = Annotated[str, AfterValidator(printable), Field(min_length=1, max_length=LINE)]  # one item of a list
 SEAL = Field(None, max_length=64, description="Set by the service (see workflows/authenticity.py), never by a caller")
 
 
@@ -33,12 +49,12 @@ class Actor(BaseModel):
 class Referral(BaseModel):
     """What a partner submits (the body of POST /api/cases)."""
 
-    pseudonym: str = Field(min_length=1, max_length=60, description="Never the child's name")
+    pseudonym: Text = Field(min_length=1, max_length=60, description="Never the child's name")
     age_band: Literal["unborn", "under 1", "1-4", "5-9", "10-14", "15-17", "18-24 (care leaver)"]
     summary: Text = Field(min_length=1, max_length=LONG, description="What happened, as far as known")
     incident_date: date
     awareness_date: date = Field(description="When the local authority became aware of the incident")
-    referring_agency: str = Field(min_length=1, max_length=80)
+    referring_agency: Text = Field(min_length=1, max_length=80)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Referral:
@@ -87,13 +103,13 @@ class RecordSinDecision(Action):
 
 class RecordNotification(Action):
     notified_on: date
-    ofsted_reference: str = Field(min_length=1, max_length=60)
+    ofsted_reference: Text = Field(min_length=1, max_length=60)
 
 
 class ConvenePanel(Action):
     panel_date: date
-    invited_agencies: list[str] = Field(min_length=1, max_length=30)
-    research_questions: list[Text] = Field(default_factory=list, max_length=10)
+    invited_agencies: list[Line] = Field(min_length=1, max_length=30)
+    research_questions: list[Line] = Field(default_factory=list, max_length=10)
 
 
 class SubmitInformationReturn(Action):
@@ -104,9 +120,9 @@ class SubmitInformationReturn(Action):
 
 class RecordPanelOutcome(Action):
     held_on: date
-    attendees: list[str] = Field(min_length=1, max_length=60)
-    immediate_actions: list[Text] = Field(default_factory=list, max_length=50)
-    themes: list[str] = Field(default_factory=list, max_length=13)
+    attendees: list[Line] = Field(min_length=1, max_length=60)
+    immediate_actions: list[Line] = Field(default_factory=list, max_length=50)
+    themes: list[Line] = Field(default_factory=list, max_length=13)
     learning: Text = Field(min_length=1, max_length=LONG)
     recommendation: Recommendation
     rationale: Text = Field(min_length=1, max_length=LONG)
@@ -140,9 +156,9 @@ class RecordNationalPanelResponse(Action):
 class ChooseMethodology(Action):
     decided_on: date
     methods: list[Method] = Field(min_length=1, max_length=len(Method))
-    reviewer: str = Field(min_length=1, max_length=200)
+    reviewer: Text = Field(min_length=1, max_length=200)
     reviewer_kind: Literal["internal", "independent"]
-    lead: str = Field(min_length=1, max_length=200)
+    lead: Text = Field(min_length=1, max_length=200)
 
 
 class CloseCase(Action):
@@ -155,12 +171,12 @@ class CloseCase(Action):
 class AgreeTermsOfReference(Action):
     agreed_on: date
     scope: Text = Field(min_length=1, max_length=LONG)
-    research_questions: list[Text] = Field(default_factory=list, max_length=10)
+    research_questions: list[Line] = Field(default_factory=list, max_length=10)
 
 
 class CommissionReviewer(Action):
     commissioned_on: date
-    reviewer: str = Field(min_length=1, max_length=200)
+    reviewer: Text = Field(min_length=1, max_length=200)
 
 
 class RecordLearningEvent(Action):
@@ -176,7 +192,7 @@ class SubmitDraftReport(Action):
 
 class SubmitFinalReport(Action):
     received_on: date
-    recommendations: list[Text] = Field(min_length=1, max_length=50)
+    recommendations: list[Line] = Field(min_length=1, max_length=50)
 
 
 class SendPublicationNotice(Action):
@@ -185,7 +201,7 @@ class SendPublicationNotice(Action):
 
 class RecordPublication(Action):
     published_on: date
-    link: str = Field(min_length=1, max_length=500)
+    link: Text = Field(min_length=1, max_length=500)
 
 
 class RecordNonPublication(Action):

@@ -3,8 +3,6 @@ agency, completed with evidence, signed off by the Rapid Review Working Group. O
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -16,8 +14,10 @@ from sqlmodel import Session, select
 from service.accounts import process_rules
 from service.api.access import Reader, RowId, audit
 from service.auth import DbSession, require_roles
+from service.csv_export import csv_response
 from service.models import PlanAction, User
 from workflows.calendar import TABLE_YEARS, london_date
+from workflows.models import Text
 from workflows.vocabulary import AGENCIES, Role
 
 router = APIRouter(prefix="/api/action-plan", tags=["action plan"])
@@ -54,19 +54,19 @@ CalendarDate = Annotated[date, AfterValidator(in_calendar)]
 
 
 class NewPlanAction(BaseModel):
-    description: str = Field(min_length=1, max_length=5000)
-    owner_agency: str | None = Field(None, max_length=80)
+    description: Text = Field(min_length=1, max_length=5000)
+    owner_agency: Text | None = Field(None, max_length=80)
     due_date: CalendarDate
-    case_reference: str | None = Field(None, max_length=40)
+    case_reference: Text | None = Field(None, max_length=40)
 
 
 class PlanActionChange(BaseModel):
     """Reassign, re-date, record progress or complete (evidence is required to complete)."""
 
-    owner_agency: str | None = Field(None, max_length=80)
+    owner_agency: Text | None = Field(None, max_length=80)
     due_date: CalendarDate | None = None
     status: Literal["open", "in_progress", "completed"] | None = None
-    evidence: str | None = Field(None, max_length=20_000)
+    evidence: Text | None = Field(None, max_length=20_000)
 
 
 def read(action: PlanAction, today: date, calendar) -> PlanActionRead:
@@ -118,15 +118,9 @@ def list_actions(
 def export_actions(request: Request, session: DbSession, user: Reader) -> Response:
     """The whole action plan (as this user may see it) as CSV."""
     items = listed(session, user, None, None, None, None)
-    out = io.StringIO()
-    columns = list(PlanActionRead.model_fields)
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    for item in items:
-        writer.writerow(item.model_dump(mode="json"))
     audit(session, request, user, "export_action_plan", None, {"rows": len(items)})
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="action-plan.csv"'})
+    return csv_response([item.model_dump(mode="json") for item in items], list(PlanActionRead.model_fields),
+                        "action-plan.csv")
 
 
 @router.post("", status_code=201, response_model=PlanActionRead)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime
 from typing import Annotated
@@ -16,6 +14,7 @@ from service.accounts import process_rules
 from service.api.access import audit
 from service.auth import DbSession, require_roles
 from service.charts import bar_chart_svg
+from service.csv_export import csv_response
 from service.models import CaseRecord, CaseReview, CaseTheme, Document, User
 from service.timeliness import Quarter, Timeliness, timeliness
 from workflows.calendar import london_date
@@ -55,14 +54,9 @@ def dashboard(request: Request, session: DbSession, user: DashboardReader, year:
 def dashboard_csv(request: Request, session: DbSession, user: DashboardReader, year: Year = None) -> Response:
     """The quarterly figures and the totals as CSV."""
     result = figures(request, session, year)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(Quarter.model_fields))
-    writer.writeheader()
-    for row in [*result.quarters, result.totals]:
-        writer.writerow(row.model_dump())
     audit(session, request, user, "export_dashboard", None, {"year": result.year})
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="timeliness-{result.year}.csv"'})
+    return csv_response([row.model_dump() for row in [*result.quarters, result.totals]], list(Quarter.model_fields),
+                        f"timeliness-{result.year}.csv")
 
 
 @router.get("/dashboard/chart.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
@@ -119,11 +113,5 @@ def tracker_export(request: Request, session: DbSession, user: TrackerReader,
                    ) -> Response:
     """The case review tracker return, one row per review (or the one named)."""
     rows = tracker_rows(session, request.app.state.settings.rapid_review_public_url, reference)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=TRACKER_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
     audit(session, request, user, "export_tracker", reference, {"rows": len(rows)})
-    name = f"tracker-{reference}.csv" if reference else "tracker.csv"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_response(rows, TRACKER_COLUMNS, f"tracker-{reference}.csv" if reference else "tracker.csv")

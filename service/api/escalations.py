@@ -15,6 +15,7 @@ from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.auth import DbSession, require_roles
 from service.models import Escalation, User
 from workflows.calendar import london_date
+from workflows.models import Text
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
@@ -37,15 +38,15 @@ class EscalationRead(BaseModel):
 
 
 class NewEscalation(BaseModel):
-    group_name: str = Field(min_length=2, max_length=120, description="e.g. Rapid Review Working Group")
-    title: str = Field(min_length=2, max_length=200)
-    concern: str = Field(min_length=1, max_length=20_000)
-    case_reference: str | None = Field(None, max_length=40)
+    group_name: Text = Field(min_length=2, max_length=120, description="e.g. Rapid Review Working Group")
+    title: Text = Field(min_length=2, max_length=200)
+    concern: Text = Field(min_length=1, max_length=20_000)
+    case_reference: Text | None = Field(None, max_length=40)
 
 
 class EscalationResponse(BaseModel):
-    response: str = Field(min_length=1, max_length=20_000)
-    action: str | None = Field(None, max_length=20_000, description="What the Executive will do")
+    response: Text = Field(min_length=1, max_length=20_000)
+    action: Text | None = Field(None, max_length=20_000, description="What the Executive will do")
     status: Literal["responded", "closed"] = "responded"
 
 

@@ -7,7 +7,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel import select
 
 from activities.documents import DocumentActivities, themes_sheet_request
@@ -16,6 +16,7 @@ from service.api.access import audit, visible_case
 from service.api.documents import DocumentRead, read_document
 from service.auth import DbSession, require_roles
 from service.models import CaseTheme, Document, Theme, User
+from workflows.models import Text
 from workflows.vocabulary import THEMES, Role
 
 router = APIRouter(prefix="/api", tags=["themes"])
@@ -40,7 +41,16 @@ class Themes(BaseModel):
 
 
 class ThemeName(BaseModel):
-    name: str = Field(min_length=2, max_length=120)
+    name: Text = Field(min_length=2, max_length=120)
+
+    @field_validator("name")
+    @classmethod
+    def _normalised(cls, value: str) -> str:
+        """One spacing and lower case, so "Neglect " and "neglect" are one theme; still 2 characters after."""
+        value = " ".join(value.split()).lower()
+        if len(value) < 2:
+            raise ValueError("a theme needs at least 2 characters besides spaces")
+        return value
 
 
 def known_themes(session) -> set[str]:
@@ -59,7 +69,7 @@ def list_themes(request: Request, session: DbSession, user: ThemeReader,
 @router.post("/themes", status_code=201, response_model=ThemeName)
 def add_theme(new: ThemeName, request: Request, session: DbSession, user: ThemeEditor) -> ThemeName:
     """Add a theme to the partnership's list."""
-    name = " ".join(new.name.split()).lower()
+    name = new.name
     if name in known_themes(session):
         raise HTTPException(409, f"The theme {name!r} is already on the list")
     session.add(Theme(name=name, added_by=user.id))

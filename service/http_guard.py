@@ -1,0 +1,116 @@
+"""What every request and response passes through before any route: bounded input, safe headers.
+
+- A body larger than ``MAX_BODY_BYTES`` is refused (413) before any route reads it; nothing this service
+  takes (a referral, a return, a report's details) comes near it.
+- JSON nested deeper than ``MAX_JSON_DEPTH`` is refused (422): Python's parser would otherwise recurse
+  until it fails with a 500.
+- An address (path or query) carrying a control character is refused (400): such a value would reach the
+  database (PostgreSQL refuses NUL in text) or a log line.
+- Every response says: no caching (pages and answers hold case data), no framing, no sniffing, no referrer,
+  a content security policy that allows no script at all (the pages need none), and HSTS in production.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote_to_bytes
+
+MAX_BODY_BYTES = 1_000_000
+MAX_JSON_DEPTH = 32
+CONTROL_BYTES = frozenset(range(32)) | {127}
+# The interactive API docs load their script and styles from a CDN; they hold no case data.
+DOCS_PATHS = ("/docs", "/redoc")
+PAGE_POLICY = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """True if brackets nest deeper than ``limit`` (strings skipped): a linear scan, no parsing."""
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+class HttpGuard:
+    """Pure ASGI middleware (it buffers the bounded body once, so routes read it as usual)."""
+
+    def __init__(self, app, *, production: bool) -> None:
+        self.app, self.production = app, production
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("raw_path") or scope["path"].encode()
+        if CONTROL_BYTES & set(unquote_to_bytes(path) + unquote_to_bytes(scope.get("query_string", b""))):
+            return await self._refuse(send, 400, "The address contains a control character")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            return await self._refuse(send, 413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes")
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                return await self._refuse(send, 413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes")
+        if b"json" in headers.get(b"content-type", b"") and json_depth_exceeds(body, MAX_JSON_DEPTH):
+            return await self._refuse(send, 422, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in self._headers(scope["path"]) if name not in present]
+            await send(message)
+
+        return await self.app(scope, replay, send_with_headers)
+
+    def _headers(self, path: str) -> list[tuple[bytes, bytes]]:
+        headers = list(SECURITY_HEADERS)
+        if not path.startswith(DOCS_PATHS):
+            headers.append((b"content-security-policy", PAGE_POLICY.encode()))
+        if self.production:
+            headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        return headers
+
+    async def _refuse(self, send, status: int, detail: str) -> None:
+        body = json.dumps({"detail": detail}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                *self._headers("/")]})
+        await send({"type": "http.response.body", "body": body})
