@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -13,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from activities.audit import append_audit
 from service import web, web_business
 from service.api import (
     action_plan,
@@ -28,7 +30,7 @@ from service.api import (
     tasks,
     themes,
 )
-from service.db import engine_for
+from service.db import engine_for, session_scope
 from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
@@ -85,6 +87,10 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
+        user = getattr(request.state, "user", None)
+        if exc.status_code in (403, 404) and user is not None:
+            # A signed-in person refused, or probing for cases they cannot see: each attempt is on the record.
+            await asyncio.to_thread(audit_denial, app.state.engine, user, request, exc.status_code)
         if request.url.path.startswith(API_PREFIXES):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return web.render(request, "error.html", getattr(request.state, "user", None), status_code=exc.status_code,
@@ -100,6 +106,13 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
                    outbox, web, web_business):
         app.include_router(module.router)
     return app
+
+
+def audit_denial(engine, user, request: Request, status_code: int) -> None:
+    with session_scope(engine) as session:
+        append_audit(session, actor_id=user.id, actor_role=user.role, action="denied", case_reference=None,
+                     detail={"status": status_code, "method": request.method, "path": request.url.path[:300]},
+                     request_id=getattr(request.state, "request_id", None))
 
 
 ERROR_SCHEMA = {

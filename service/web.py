@@ -30,6 +30,7 @@ from service.api.cases import ACTIONS, perform_action, query_state, start_case
 from service.auth import SESSION_COOKIE, current_user, get_session
 from service.history import archived_history, fetch_readable_history
 from service.models import AuditEvent, CaseRecord, Document, OutboxMessage, Task, User
+from service.visibility import state_for
 from workflows.calendar import london_date
 from workflows.models import Referral
 from workflows.practice_review import PracticeReviewWorkflow
@@ -304,7 +305,7 @@ async def case_page(request: Request, session: Session, user: User, reference: s
     audit(session, request, user, "read_case", reference, {"page": "case"})
     orphaned = None
     try:
-        state = await query_state(request, session, record)
+        state = state_for(user.role, await query_state(request, session, record))
     except HTTPException as error:
         if error.status_code != 410:
             raise

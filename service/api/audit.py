@@ -16,6 +16,7 @@ from service.auth import DbSession, require_roles
 from service.db import session_scope
 from service.history import archive_history, archived_history, fetch_readable_history
 from service.models import AuditEvent, User
+from service.visibility import timeline_detail_for
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -47,8 +48,9 @@ def case_timeline(
     show_reads = include_reads and user.role == Role.auditor
     entries = [
         TimelineEntry(id=event.id, at=event.at, actor=actor.full_name if actor else "the service",
-                      actor_role=event.actor_role, action=event.action, detail=json.loads(event.detail),
-                      request_id=event.request_id)
+                      actor_role=event.actor_role, action=event.action, request_id=event.request_id,
+                      detail=timeline_detail_for(user.role, user.agency, event.action, json.loads(event.detail),
+                                                 actor.agency if actor else None))
         for event, actor in rows if show_reads or not event.action.startswith(READS)
     ]
     audit(session, request, user, "read_timeline", reference, {"include_reads": show_reads})

@@ -31,6 +31,7 @@ from service.auth import DbSession
 from service.idempotency import claim, fingerprint, remember
 from service.models import CaseAgency, CaseRecord, ReferenceCounter, User
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
+from service.visibility import state_for
 from workflows.authenticity import sealed
 from workflows.calendar import london_date
 from workflows.models import CaseInput, Referral
@@ -164,7 +165,7 @@ async def submit_referral(referral: Referral, request: Request, session: DbSessi
     reference = await start_case(request, session, user, referral, held)
     client = await request.app.state.temporal.client()
     state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
-    answer = {"reference": reference, "state": state}
+    answer = {"reference": reference, "state": state_for(user.role, state)}
     if held:
         remember(session, held.row, 201, answer)
     return answer
@@ -245,7 +246,7 @@ async def case_state(reference: str, request: Request, session: DbSession, user:
     """The workflow's live state: stage, deadlines with working days left and their rules, flags."""
     record = visible_case(session, user, reference)
     audit(session, request, user, "read_case", reference, {})
-    return await query_state(request, session, record)
+    return state_for(user.role, await query_state(request, session, record))
 
 
 async def perform_action(request: Request, session: Session, user: User, reference: str, action: str, body,
@@ -304,6 +305,7 @@ async def perform_action(request: Request, session: Session, user: User, referen
                     409, f"The {where} of {reference} is not running, so '{action}' cannot be taken") from None
             await _state_without_workflow(request, session, record)  # raises 410: the case is orphaned
         raise
+    state = state_for(user.role, state)
     if held:
         remember(session, held.row, 200, state)
     return state

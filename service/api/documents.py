@@ -16,6 +16,7 @@ from activities.documents import THEMES_SHEET_REFERENCE
 from service.api.access import Reader, RowId, audit, visible_case
 from service.auth import DbSession
 from service.models import Document
+from service.visibility import document_visible
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["documents"])
@@ -45,7 +46,8 @@ def read_document(document: Document) -> DocumentRead:
 def list_documents(reference: str, request: Request, session: DbSession, user: Reader) -> list[DocumentRead]:
     """Every issued version of every document of the case, oldest first."""
     visible_case(session, user, reference)
-    rows = session.exec(select(Document).where(Document.case_reference == reference).order_by(Document.id)).all()
+    rows = [row for row in session.exec(select(Document).where(Document.case_reference == reference)
+                                        .order_by(Document.id)) if document_visible(user.role, row.kind)]
     audit(session, request, user, "list_documents", reference, {"shown": len(rows)})
     return [read_document(row) for row in rows]
 
@@ -73,13 +75,17 @@ def download_document(
 ) -> Response:
     """One document version as PDF (default) or HTML; every download is in the audit trail."""
     document = session.get(Document, document_id)
-    if document is None:
-        raise HTTPException(404, f"No document {document_id} that you can see")
+    unseen = HTTPException(404, f"No document {document_id} that you can see")  # the same, whatever the reason
+    if document is None or not document_visible(user.role, document.kind):
+        raise unseen
     if document.case_reference == THEMES_SHEET_REFERENCE:  # across reviews: not for agency members
         if user.role == Role.agency_member:
-            raise HTTPException(404, f"No document {document_id} that you can see")
+            raise unseen
     else:
-        visible_case(session, user, document.case_reference)
+        try:
+            visible_case(session, user, document.case_reference)
+        except HTTPException:
+            raise unseen from None
     if format == "pdf":
         data = verified_bytes(document.pdf_path, document.pdf_sha256)
     else:

@@ -1,0 +1,49 @@
+"""What each role is shown of a case, decided here and nowhere else.
+
+An agency member is invited to a case to return its own information and attend the panel. The statutory
+partners' reasoning on the serious incident notification (the police's and health's views, the CSC lead's
+rationale) and the other agencies' returns are not theirs to read; the decision itself is. Everyone else
+who may read the case reads all of it. Seals (the service's authenticators) are shown to no one.
+"""
+
+from __future__ import annotations
+
+from workflows.vocabulary import Role
+
+SIN_REASONING = ("police_view", "health_view", "rationale")
+RETURN_TEXT = ("involvement", "chronology", "analysis")
+# Documents an agency member may not download or list: they hold the partners' reasoning.
+PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter"})
+WITHHELD = "(not shown to agency members)"
+
+
+def _without_seals(node):
+    if isinstance(node, dict):
+        return {key: _without_seals(value) for key, value in node.items() if key != "seal"}
+    if isinstance(node, list):
+        return [_without_seals(item) for item in node]
+    return node
+
+
+def state_for(role: str, state: dict) -> dict:
+    """A case's live state as this role may see it."""
+    shown = _without_seals(state)
+    if role == Role.agency_member and shown.get("sin_decision"):
+        shown["sin_decision"] = {key: (WITHHELD if key in SIN_REASONING else value)
+                                 for key, value in shown["sin_decision"].items()}
+    return shown
+
+
+def timeline_detail_for(role: str, agency: str | None, action: str, detail: dict, actor_agency: str | None) -> dict:
+    """One timeline entry's detail as this role (of this agency) may see it."""
+    if role != Role.agency_member:
+        return detail
+    if action == "record_sin_decision":
+        return {key: (WITHHELD if key in SIN_REASONING else value) for key, value in detail.items()}
+    if action == "submit_information_return" and actor_agency != agency:
+        return {key: (WITHHELD if key in RETURN_TEXT else value) for key, value in detail.items()}
+    return detail
+
+
+def document_visible(role: str, kind: str) -> bool:
+    return not (role == Role.agency_member and kind in PARTNER_ONLY_DOCUMENTS)
