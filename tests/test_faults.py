@@ -261,6 +261,8 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
             waited = await client.post(f"{actions}/submit_information_return", headers=education, json=information)
             assert waited.status_code == 503 and "same Idempotency-Key" in waited.json()["detail"]
             assert waited.headers["Retry-After"]
+            reading = await client.get(f"/api/cases/{reference}", headers=bu)
+            assert reading.status_code == 503 and "is a worker running?" in reading.json()["detail"], reading.text
             stack.start("worker")
             for _ in range(60):
                 answered = await client.post(f"{actions}/submit_information_return", headers=education,

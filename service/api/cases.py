@@ -207,11 +207,20 @@ async def query_state(request: Request, session: Session, record: CaseRecord) ->
     reference = record.reference
     today = london_date(datetime.now(UTC)).isoformat()
     client = await request.app.state.temporal.client()
+    answer_within = request.app.state.settings.action_answer_timeout_seconds
     try:
-        state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today)
+        # A query needs a worker: with none polling, the person is told so instead of waiting on a 500.
+        async with asyncio.timeout(answer_within):
+            state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today)
+    except TimeoutError:
+        raise HTTPException(503, f"The case's workflow did not answer within {answer_within:g} s (is a worker "
+                                 "running?); its record is safe. Try again shortly.",
+                            headers={"Retry-After": "10"}) from None
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
-            raise
+            raise HTTPException(503, f"The workflow engine could not answer for {reference} "
+                                     f"({error.status.name if error.status else 'error'}); try again shortly.",
+                                headers={"Retry-After": "10"}) from None
         return await _state_without_workflow(request, session, record)
     if record.orphaned:
         await asyncio.to_thread(mark_workflow_missing, request.app.state.engine, reference, False)
