@@ -138,7 +138,7 @@ class CaseDriver:
                        health_view="Injuries consistent with abuse.", decision="notify",
                        rationale="Serious harm; abuse suspected.")
         return await self.act("record_notification", "csc", notified_on=str(await self.today()),
-                              ofsted_reference="OF-12345")
+                              notification_reference="OF-12345")
 
     async def next_working_day(self) -> str:
         from workflows.calendar import WorkingDayCalendar

@@ -53,7 +53,7 @@ async def test_a_whole_case_through_the_api_to_publication(api, case_env, engine
     state = await act("csc.lead", "record_sin_decision", police_view="p", health_view="h", decision="notify",
                       rationale="r")
     assert state["stage"] == "notification"
-    await act("csc.lead", "record_notification", notified_on=str(today), ofsted_reference="OF-1")
+    await act("csc.lead", "record_notification", notified_on=str(today), notification_reference="OF-1")
     panel_date = WorkingDayCalendar().add_working_days(today, 1)
     await act("strategy.manager", "convene_panel", panel_date=str(panel_date), invited_agencies=["education"])
 
@@ -84,7 +84,7 @@ async def test_a_whole_case_through_the_api_to_publication(api, case_env, engine
         assert done.status_code == 200, done.text
         assert (await api.get("/api/tasks", headers=headers)).json()["items"] == [], "the task is closed"
     state = done.json()
-    assert state["stage"] == "national_panel"
+    assert state["stage"] == "methodology", "the partners decided on a local CSPR at sign-off"
     today = london_date(await case_env.get_current_time())
     await act("strategy.manager", "record_submission", submitted_on=str(today))
     await act("strategy.manager", "record_national_panel_response", received_on=str(today), content="Agreed.",

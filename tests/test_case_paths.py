@@ -29,20 +29,24 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_en
     assert len(driver.tasks(kind="sign_off", status="open")) == 3
 
     state = await driver.approve_all(version=1)
-    assert state["stage"] == "national_panel"
-    assert deadline(state, "sign_off")["status"] == "met"
-    today = await driver.today()
-    state = await driver.act("record_submission", "bu", submitted_on=str(today))
-    assert deadline(state, "national_panel_reply")["due"] == str(cal.add_working_days(today, 10))
-    state = await driver.act("record_national_panel_response", "bu", received_on=str(today),
-                             content="The Panel agrees a local review.", panel_view="agrees")
+    # The partners' decision is made at sign-off: the local review starts from it, without waiting on the Panel.
     assert state["stage"] == "methodology"
+    assert state["partners_decision"] == "local_cspr"
+    decided = date.fromisoformat(state["partners_decided_on"])
+    assert deadline(state, "sign_off")["status"] == "met"
+    await case_env.sleep(timedelta(days=3))
+    today = await driver.today()
     state = await driver.act("choose_methodology", "la", decided_on=str(today),
                              methods=["partner_led_workshop", "family_engagement"], reviewer="Independent reviewer",
                              reviewer_kind="independent", lead="Strategy Manager")
     assert state["stage"] == "practice_review"
     review = await driver.state(f"{driver.reference}-cspr")
-    assert deadline(review, "cspr")["due"] == str(add_months(today, 6))
+    assert deadline(review, "cspr")["due"] == str(add_months(decided, 6)), "six months from the decision"
+    state = await driver.act("record_submission", "bu", submitted_on=str(today))
+    assert deadline(state, "national_panel_reply")["due"] == str(cal.add_working_days(today, 10))
+    state = await driver.act("record_national_panel_response", "bu", received_on=str(today),
+                             content="The Panel agrees a local review.", panel_view="agrees")
+    assert state["stage"] == "practice_review" and not state["reconsideration_pending"]
 
     await driver.review("agree_terms_of_reference", "bu", agreed_on=str(today), scope="Six months before harm.")
     await driver.review("commission_reviewer", "bu", commissioned_on=str(today), reviewer="A. Reviewer")
@@ -76,9 +80,8 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_en
     assert result.startswith("Local CSPR completed")
     final = await driver.state()
     assert final["stage"] == "closed"
-    assert stages(final)[:10] == ["referral", "csc_consultation", "notification", "panel_preparation", "panel",
-                                  "decision_sheet", "executive_sign_off", "national_panel", "methodology",
-                                  "practice_review"]
+    assert stages(final)[:9] == ["referral", "csc_consultation", "notification", "panel_preparation", "panel",
+                                 "decision_sheet", "executive_sign_off", "methodology", "practice_review"]
     assert stages(final)[-1] == "closed"
     assert driver.tasks(status="open") == []
     kinds = {d.kind for d in driver.documents()}
@@ -133,28 +136,55 @@ async def test_no_further_review_closes_after_the_panels_response(driver):
     state = await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
                              panel_view="agrees")
     assert state["stage"] == "closed"
-    assert state["outcome"] == "No further review"
+    assert state["outcome"] == "No further review: the partners' decision (the National Panel agreed)"
     assert [c["stage"] for c in state["stage_history"]][-3:] == ["executive_sign_off", "national_panel", "closed"]
-    assert await driver.handle.result() == "No further review"
+    assert await driver.handle.result() == state["outcome"]
     await driver.save_history("no_further_review")
 
 
-@pytest.mark.parametrize(("panel_view", "expected"), [("national_review", "closed"), ("local_review", "methodology")])
-async def test_national_review_referral_waits_for_the_panel(driver, panel_view, expected):
+@pytest.mark.parametrize("panel_view", ["disagrees", "national_review"])
+async def test_the_panels_differing_reply_never_ends_the_partners_local_review(driver, panel_view):
+    """Working Together 2023 ch. 5 and SI 2018/789 reg. 11: the decision to hold a local CSPR is the partners';
+    a reply that differs (even a national review by the Panel) opens a reconsideration that is theirs."""
     await driver.to_sign_off()
-    version = (await driver.state())["decision_sheet_version"]
-    await driver.approve_all(version)
+    await driver.approve_all(1)
     today = str(await driver.today())
     await driver.act("record_submission", "bu", submitted_on=today)
-    state = await driver.state()
-    assert state["stage"] == "national_panel", "recorded; the case waits for the Panel's decision"
-    state = await driver.act("record_national_panel_response", "bu", received_on=today, content="Decision.",
+    state = await driver.act("record_national_panel_response", "bu", received_on=today, content="Our view differs.",
                              panel_view=panel_view)
-    assert state["stage"] == expected
-    if expected == "closed":
-        assert state["outcome"] == "National review commissioned by the National Panel"
-    else:
-        assert driver.tasks(action="choose_methodology", status="open")
+    assert state["stage"] == "methodology", "the local review goes on"
+    assert state["reconsideration_pending"]
+    assert len(driver.tasks(action="reconsider_decision", status="open")) == 3, "one per partner seat"
+    refused = await driver.rejected("reconsider_decision", "la", answer="undertake_local_cspr", reasons="x")
+    assert "already decided on a local CSPR" in refused
+    refused = await driver.rejected("reconsider_decision", "bu", answer="continue", reasons="x")
+    assert "may not take 'reconsider_decision'" in refused, "the partners' answer is theirs"
+    state = await driver.act("reconsider_decision", "icb", answer="continue",
+                             reasons="Local learning is needed whatever the national review finds.")
+    assert state["stage"] == "methodology" and not state["reconsideration_pending"]
+    assert state["reconsiderations"][0]["answer"] == "continue"
+    assert driver.tasks(action="reconsider_decision", status="open") == []
+    assert driver.tasks(action="choose_methodology", status="open")
+
+
+async def test_partners_can_change_to_a_local_review_after_the_panel_disagrees(driver, case_env):
+    await driver.to_panel_preparation()
+    await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(), invited_agencies=["education"])
+    today = str(await driver.today())
+    await driver.act("record_panel_outcome", "chair", held_on=today, attendees=["Chair"], learning="l",
+                     recommendation="no_further_review", rationale="r")
+    await driver.act("issue_decision_sheet", "chair", circumstances="c", local_review_criteria_met=False)
+    state = await driver.approve_all(1)
+    assert state["stage"] == "national_panel" and state["partners_decision"] == "no_further_review"
+    await driver.act("record_submission", "bu", submitted_on=today)
+    await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="disagrees",
+                     content="The Panel considers a local review more appropriate (reg. 11(d)).")
+    await case_env.sleep(timedelta(days=2))
+    changed_on = await driver.today()
+    state = await driver.act("reconsider_decision", "police", answer="undertake_local_cspr",
+                             reasons="We accept the Panel's view.")
+    assert state["stage"] == "methodology"
+    assert state["partners_decision"] == "local_cspr" and state["partners_decided_on"] == str(changed_on)
 
 
 async def test_close_case_during_practice_review_cancels_the_review(driver, case_env):
@@ -163,7 +193,7 @@ async def test_close_case_during_practice_review_cancels_the_review(driver, case
     today = str(await driver.today())
     await driver.act("record_submission", "bu", submitted_on=today)
     await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.", panel_view="agrees")
-    await driver.act("choose_methodology", "bu", decided_on=today, methods=["multi_agency_audit"],
+    await driver.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
                      reviewer="Internal", reviewer_kind="internal", lead="SM")
     state = await driver.act("close_case", "bu", reason="Criminal proceedings: the Executive stopped the review.")
     assert state["stage"] == "closed"

@@ -46,7 +46,7 @@ CASES = {
                                 "referring_agency": "police"}, ["not to make a Serious Incident", "No abuse"]),
     "notification_record": ({"pseudonym": "Julie", "age_band": "under 1", "incident_date": "2026-10-30",
                              "awareness_date": "2026-10-31", "notified_on": "2026-11-02",
-                             "ofsted_reference": "OF-778812", "summary": "Infant harmed.",
+                             "notification_reference": "OF-778812", "summary": "Infant harmed.",
                              "notified_by": "Jordan Reid", "rapid_review_due": "2026-11-23",
                              "sin_rationale": "Serious harm"}, ["OF-778812", "2026-11-23", "Infant harmed."]),
     "information_request_education": ({"agency": "education", "agency_name": "Education (schools)",

@@ -78,7 +78,7 @@ class PersistentDriver(CaseDriver):
         await self.act("record_sin_decision", "csc", police_view="p", health_view="h", decision="notify",
                        rationale="r")
         today = str(await self.today())
-        await self.act("record_notification", "csc", notified_on=today, ofsted_reference="OF-1")
+        await self.act("record_notification", "csc", notified_on=today, notification_reference="OF-1")
         await self.act("convene_panel", "bu", panel_date=await self.next_working_day(), invited_agencies=["education"])
         await self.act("submit_information_return", "education", involvement="a", chronology="b", analysis="c")
         await self.act("record_panel_outcome", "chair", held_on=today, attendees=["Chair"], learning="l",
@@ -130,7 +130,7 @@ async def test_cases_complete_once_while_workers_are_killed(tmp_path):
     finally:
         stack.stop()
     assert kills >= 3, "the worker was killed mid-run several times"
-    assert results == ["No further review"] * 20
+    assert results == ["No further review: the partners' decision (the National Panel agreed)"] * 20
     engine = engine_for(stack.env["DATABASE_URL"])
     with Session(engine) as session:
         prints = {footprint(session, d.reference) for d in drivers}
@@ -227,7 +227,7 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
             await client.post(f"{actions}/record_sin_decision", headers=csc, json={
                 "police_view": "p", "health_view": "h", "decision": "notify", "rationale": "r"})
             await client.post(f"{actions}/record_notification", headers=csc, json={
-                "notified_on": str(today), "ofsted_reference": "OF-9"})
+                "notified_on": str(today), "notification_reference": "OF-9"})
             body = {"panel_date": str(WorkingDayCalendar().add_working_days(today, 1)),
                     "invited_agencies": ["education", "police", "community_health", "gp", "housing", "acute_trust"]}
             key = {**bu, "Idempotency-Key": f"convene-{reference}"}

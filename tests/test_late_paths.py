@@ -3,6 +3,10 @@ demanded with the next action. Time is skipped on the test server; nothing sleep
 
 from datetime import timedelta
 
+from sqlmodel import Session
+
+from service.models import CaseReview
+
 
 def deadline(state: dict, key: str) -> dict:
     return next(d for d in state["deadlines"] if d["key"] == key)
@@ -25,10 +29,10 @@ async def test_late_notification_is_escalated_and_needs_a_reason(driver, case_en
     assert "Children Act 2004 s16C" in escalations[0].description
 
     reason = await driver.rejected("record_notification", "csc", notified_on=str(await driver.today()),
-                                   ofsted_reference="O-1")
+                                   notification_reference="O-1")
     assert "Give the reason for the delay" in reason
     state = await driver.act("record_notification", "csc", notified_on=str(await driver.today()),
-                             ofsted_reference="O-1", delay_reason="Awaiting police view over a weekend.")
+                             notification_reference="O-1", delay_reason="Awaiting police view over a weekend.")
     notification = deadline(state, "notification")
     assert notification["status"] == "missed" and notification["met_on"] is not None
     assert notification["delay_reason"] == "Awaiting police view over a weekend."
@@ -99,10 +103,20 @@ async def test_cspr_past_six_months_reminds_escalates_and_can_be_extended(driver
     parent = await driver.state()
     assert parent["late"] is True and parent["escalated"] is True, "the case shows its review is late"
 
+    statutory_due = deadline(review, "cspr")["due"]
     new_due = str(await driver.today() + timedelta(days=60))
     review = await driver.review("extend_deadline", "la", new_due=new_due,
                                  reason="Parallel criminal proceedings (CPS protocol).",
                                  delay_reason="Parallel criminal proceedings.")
-    extended = deadline(review, "cspr")
-    assert extended["due"] == new_due and extended["status"] == "open"
-    assert "extended from" in extended["rule"] and "CPS protocol" in extended["rule"]
+    statutory = deadline(review, "cspr")
+    assert statutory["due"] == statutory_due and statutory["status"] == "missed", "the statutory date is kept"
+    assert statutory["delay_reason"] == "Parallel criminal proceedings (CPS protocol)."
+    revised = deadline(review, "cspr_revised")
+    assert revised["due"] == new_due and revised["status"] == "open"
+    assert "CPS protocol" in revised["rule"] and statutory_due in revised["rule"]
+    assert review["extensions"][0]["agreed_by"] == "DCS"
+    notices = [d for d in driver.documents() if d.kind == "cspr_delay_notice"]
+    assert len(notices) == 1, "the delay notice to the Panel and DfE is issued"
+    with Session(driver.engine) as session:
+        read_model = session.get(CaseReview, driver.reference)
+        assert str(read_model.due) == statutory_due, "timeliness is measured against the statutory date"

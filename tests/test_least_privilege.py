@@ -50,7 +50,7 @@ async def case(case_env, case_worker, settings, engine, demo_passwords):
         await act("strategy.manager", "accept_referral")
         await act("csc.lead", "record_sin_decision", police_view=POLICE_VIEW, health_view=HEALTH_VIEW,
                   decision="notify", rationale=RATIONALE)
-        await act("csc.lead", "record_notification", notified_on=str(today), ofsted_reference="OF-7")
+        await act("csc.lead", "record_notification", notified_on=str(today), notification_reference="OF-7")
         await act("strategy.manager", "convene_panel", panel_date=str(WorkingDayCalendar().add_working_days(today, 2)),
                   invited_agencies=["education", "community_health"])
         own = await act("agency.education", "submit_information_return", involvement=EDUCATION_RETURN,

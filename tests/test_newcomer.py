@@ -173,7 +173,7 @@ def test_readme_run_command_keeps_every_case_through_ctrl_c_and_sigkill(newcomer
     for reference in (notifying, preparing):
         _act(service, csc, reference, "record_sin_decision", police_view="Investigating.",
              health_view="Injuries consistent with abuse.", decision="notify", rationale="Serious harm.")
-    _act(service, csc, preparing, "record_notification", notified_on=str(today), ofsted_reference="OF-1")
+    _act(service, csc, preparing, "record_notification", notified_on=str(today), notification_reference="OF-1")
     expected = {referral: "referral", consulting: "csc_consultation", notifying: "notification",
                 preparing: "panel_preparation"}
     assert _stages(service, bu, references) == expected

@@ -46,10 +46,10 @@ async def test_stage_role_and_date_rules(driver):
                           police_view="p", health_view="h", decision="notify", rationale="r")
     await driver.act("record_sin_decision", "csc", police_view="p", health_view="h", decision="notify", rationale="r")
     await assert_rejected(driver, "before the date of awareness", "record_notification", "csc",
-                          notified_on=str(today - timedelta(days=30)), ofsted_reference="O-1")
+                          notified_on=str(today - timedelta(days=30)), notification_reference="O-1")
     await assert_rejected(driver, "is in the future", "record_notification", "csc",
-                          notified_on=str(today + timedelta(days=1)), ofsted_reference="O-1")
-    await driver.act("record_notification", "csc", notified_on=str(today), ofsted_reference="O-1")
+                          notified_on=str(today + timedelta(days=1)), notification_reference="O-1")
+    await driver.act("record_notification", "csc", notified_on=str(today), notification_reference="O-1")
 
     await assert_rejected(driver, "is in the past", "convene_panel", "bu", panel_date=str(today - timedelta(days=1)),
                           invited_agencies=["education"])
@@ -99,7 +99,9 @@ async def test_publication_before_the_notice_period_is_rejected(driver):
     today = str(await driver.today())
     await driver.act("record_submission", "bu", submitted_on=today)
     await driver.act("record_national_panel_response", "bu", received_on=today, content="ok", panel_view="agrees")
-    await driver.act("choose_methodology", "bu", decided_on=today, methods=["strategy_manager_report"],
+    await assert_rejected(driver, "may not take 'choose_methodology'", "choose_methodology", "bu", decided_on=today,
+                          methods=["strategy_manager_report"], reviewer="SM", reviewer_kind="internal", lead="SM")
+    await driver.act("choose_methodology", "la", decided_on=today, methods=["strategy_manager_report"],
                      reviewer="SM", reviewer_kind="internal", lead="SM")
     cspr = f"{driver.reference}-cspr"
     await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="s")
@@ -111,5 +113,7 @@ async def test_publication_before_the_notice_period_is_rejected(driver):
     state = await driver.review("send_publication_notice", "bu", sent_on=today)
     await assert_rejected(driver, f"the earliest date is {state['earliest_publication']}", "record_publication",
                           "bu", workflow_id=cspr, published_on=today, link="https://example.org")
-    await assert_rejected(driver, "must be after the current due date", "extend_deadline", "bu", workflow_id=cspr,
+    await assert_rejected(driver, "may not take 'extend_deadline'", "extend_deadline", "bu", workflow_id=cspr,
+                          new_due=today, reason="r")
+    await assert_rejected(driver, "must be after the current target", "extend_deadline", "la", workflow_id=cspr,
                           new_due=today, reason="r")

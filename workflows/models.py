@@ -102,8 +102,16 @@ class RecordSinDecision(Action):
 
 
 class RecordNotification(Action):
-    notified_on: date
-    ofsted_reference: Text = Field(min_length=1, max_length=60)
+    notified_on: date = Field(description="The day the notification was made (judged against the 5 days)")
+    notification_reference: Text = Field(min_length=1, max_length=60,
+                                         description="The reference the DfE notification system gave it")
+
+
+class CorrectAwarenessDate(Action):
+    """The local authority's own date of becoming aware, when the referral's is wrong; the clock follows it."""
+
+    awareness_date: date
+    reason: Text = Field(min_length=1, max_length=SHORT)
 
 
 class ConvenePanel(Action):
@@ -150,7 +158,16 @@ class RecordSubmission(Action):
 class RecordNationalPanelResponse(Action):
     received_on: date
     content: Text = Field(min_length=1, max_length=LONG)
-    panel_view: Literal["agrees", "local_review", "national_review", "no_further_review"]
+    panel_view: Literal["agrees", "disagrees", "asks_questions", "national_review"] = Field(
+        description="agrees with the partners' decision; disagrees (its view in the content); asks questions or "
+                    "for a resubmission; will undertake a national review")
+
+
+class ReconsiderDecision(Action):
+    """The partners' answer where the National Panel sees the case differently: theirs to give, with reasons."""
+
+    answer: Literal["continue", "undertake_local_cspr", "stop_local_cspr"]
+    reasons: Text = Field(min_length=1, max_length=LONG)
 
 
 class ChooseMethodology(Action):
@@ -215,6 +232,8 @@ class RecordLearningWorkshop(Action):
 
 
 class ExtendDeadline(Action):
+    """A revised target for the review agreed by the partners; the statutory date stays what it was."""
+
     new_due: date
     reason: Text = Field(min_length=1, max_length=SHORT)
 
@@ -237,7 +256,8 @@ class Deadline(BaseModel):
     reminder_dates: list[date] = Field(default_factory=list)
     reminders_sent: int = 0
     escalated: bool = False
-    met_on: date | None = None
+    met_on: date | None = None  # the day the thing happened (notified on, held on, published on)
+    recorded_on: date | None = None  # the day it was recorded in the service
     delay_reason: str | None = None
     working_days_left: int | None = None  # filled in by the state query
 
@@ -267,6 +287,16 @@ class SignOffRecord(BaseModel):
     by: str
     on: date
     comments: str | None = None
+    superseded_by: int | None = None  # the version that replaced the one signed (after a return)
+
+
+class Extension(BaseModel):
+    """An agreed revised target for the review, beside (never instead of) the statutory date."""
+
+    revised_due: date
+    reason: str
+    agreed_by: str
+    agreed_on: date
 
 
 class ProcessState(BaseModel):
@@ -292,7 +322,8 @@ class CaseState(ProcessState):
     referring_agency: str
     sin_decision: RecordSinDecision | None = None
     notified_on: date | None = None
-    ofsted_reference: str | None = None
+    notification_reference: str | None = None
+    awareness_corrections: list[CorrectAwarenessDate] = Field(default_factory=list)
     window_start: date | None = None
     panel: ConvenePanel | None = None
     convened_on: date | None = None
@@ -301,8 +332,15 @@ class CaseState(ProcessState):
     decision_sheet: IssueDecisionSheet | None = None
     decision_sheet_version: int = 0
     recommendation: Recommendation | None = None
+    # The safeguarding partners' decision (the signed-off rapid review), as distinct from the panel's
+    # recommendation; a local CSPR and its six months start from it.
+    partners_decision: Recommendation | None = None
+    partners_decided_on: date | None = None
     submitted_on: date | None = None
     national_panel_response: RecordNationalPanelResponse | None = None
+    national_panel_responses: list[RecordNationalPanelResponse] = Field(default_factory=list)
+    reconsiderations: list[ReconsiderDecision] = Field(default_factory=list)
+    reconsideration_pending: bool = False
     methodology: ChooseMethodology | None = None
     practice_review_stage: str | None = None
     outcome: str | None = None
@@ -317,11 +355,14 @@ class ReviewInput(BaseModel):
     partnership_name: str
     methodology: ChooseMethodology
     rules: ProcessRules
+    partners_decided_on: date  # the decision to undertake the review: its six months run from here
 
 
 class ReviewState(ProcessState):
     case_reference: str
     decided_on: date
+    partners_decided_on: date | None = None
+    extensions: list[Extension] = Field(default_factory=list)
     methods: list[Method]
     reviewer: str
     lead: str

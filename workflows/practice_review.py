@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         AuditEntry,
         CommissionReviewer,
         ExtendDeadline,
+        Extension,
         PlanActionSpec,
         RecordLearningEvent,
         RecordLearningWorkshop,
@@ -76,7 +77,15 @@ class PracticeReviewWorkflow(Process):
         "record_non_publication": (frozenset({P.publication}), BU),
         "record_learning_workshop": (frozenset({P.learning_workshop}), BU),
         "record_one_year_workshop": (frozenset({P.one_year_on}), BU),
-        "extend_deadline": (BEFORE_PUBLICATION, frozenset({Role.business_unit, Role.executive})),
+        # Only the partners agree an extension (Working Together 2023, ch. 5); the business unit records it for them
+        # by preparing the delay notice the service issues.
+        "extend_deadline": (BEFORE_PUBLICATION, frozenset({Role.executive})),
+    }
+
+    EVENT_DATES = {
+        "commission_reviewer": ("commission", "commissioned_on"),
+        "record_publication": ("cspr", "published_on"),
+        "record_one_year_workshop": ("one_year_on", "held_on"),
     }
 
     def __init__(self) -> None:
@@ -98,17 +107,18 @@ class PracticeReviewWorkflow(Process):
         self.state = ReviewState(
             reference=review.reference, stage=P.terms_of_reference, case_reference=review.case_reference,
             decided_on=method.decided_on, methods=method.methods, reviewer=method.reviewer, lead=method.lead,
+            partners_decided_on=review.partners_decided_on,
         )
         async with self._lock:
             step = self.new_step("start")
             self.state.stage_history.append(StageChange(stage=P.terms_of_reference, at=workflow.now(),
                                                         by=method.actor.name, role=method.actor.role,
                                                         action="choose_methodology"))
-            months = self.rules.cspr_months
+            months, decided = self.rules.cspr_months, review.partners_decided_on
             self.add_deadline(
-                "cspr", "Local CSPR completed and published", add_months(method.decided_on, months),
+                "cspr", "Local CSPR completed and published (statutory)", add_months(decided, months),
                 R.RULE_CSPR.format(n=months), Role.business_unit,
-                reminders=[add_months(method.decided_on, m) for m in self.rules.cspr_reminder_months],
+                reminders=[add_months(decided, m) for m in self.rules.cspr_reminder_months],
             )
             commission_days = self.rules.reviewer_commission_working_days
             self.add_deadline(
@@ -297,9 +307,9 @@ class PracticeReviewWorkflow(Process):
                               "post-publication workshop")
 
     def _check_extend_deadline(self, action: ExtendDeadline) -> None:
-        current = self.deadline("cspr")
+        current = self.deadline("cspr_revised") or self.deadline("cspr")
         if action.new_due <= current.due:
-            raise reject(f"The new date ({action.new_due.isoformat()}) must be after the current due date "
+            raise reject(f"The revised date ({action.new_due.isoformat()}) must be after the current target "
                          f"({current.due.isoformat()}).")
 
     # ------------------------------------------------------------------ effects
@@ -321,12 +331,13 @@ class PracticeReviewWorkflow(Process):
             "pseudonym": self.review.pseudonym, "scope": action.scope, "research_questions": action.research_questions,
             "methods": [str(m) for m in self.state.methods], "reviewer": self.state.reviewer, "lead": self.state.lead,
             "agreed_on": action.agreed_on.isoformat(), "due": self.deadline("cspr").due.isoformat(),
+            "months": self.rules.cspr_months,
         }))
 
     def _commission_reviewer(self, action: CommissionReviewer, step, documents) -> None:
         self.state.commissioned = action
         self.state.reviewer = action.reviewer
-        self.meet("commission", step)
+        self.meet("commission", step, on=action.commissioned_on)
         step.settle.append(self.settle("commission_reviewer", "done", action.reviewer))
         self.move_to(P.learning_events, action.actor, "commission_reviewer")
         step.tasks.append(self.task(
@@ -394,7 +405,7 @@ class PracticeReviewWorkflow(Process):
     def _send_publication_notice(self, action: SendPublicationNotice, step, documents) -> None:
         self.state.notice_sent_on = action.sent_on
         days = self.rules.publication_notice_working_days
-        self.state.earliest_publication = self.working_days_after(action.sent_on, days)
+        self.state.earliest_publication = self.statutory_days_after(action.sent_on, days)
         step.settle.append(self.settle("send_publication_notice", "done"))
         self.move_to(P.publication, action.actor, "send_publication_notice")
         documents.append(self.document("publication_notice", action.actor.name, {
@@ -410,7 +421,8 @@ class PracticeReviewWorkflow(Process):
         ))
 
     def _published(self, actor, action_name: str, on, step, documents) -> None:
-        self.meet("cspr", step)
+        self.meet("cspr", step, on=on)
+        self.meet("cspr_revised", step, on=on)
         step.settle.append(self.settle("publish", "done", action_name))
         self.move_to(P.learning_workshop, actor, action_name)
         step.tasks.append(self.task(
@@ -453,24 +465,29 @@ class PracticeReviewWorkflow(Process):
 
     def _record_one_year_workshop(self, action: RecordLearningWorkshop, step, documents) -> None:
         self.state.one_year_workshop_on = action.held_on
-        self.meet("one_year_on", step)
+        self.meet("one_year_on", step, on=action.held_on)
         step.settle.append(self.settle("", "done", "review closed"))
         self.state.closed_reason = "published" if self.state.published_on else "not published (improvements published)"
         self.cancel_all_deadlines()
         self.move_to(P.closed, action.actor, "record_one_year_workshop")
 
     def _extend_deadline(self, action: ExtendDeadline, step, documents) -> None:
-        found = self.deadline("cspr")
-        old = found.due
-        found.due = action.new_due
-        found.status = "open"
-        found.escalated = False
-        found.reminder_dates = [self.working_days_after(action.new_due, -self.rules.reminder_working_days_before)]
-        found.reminders_sent = 0
-        found.delay_reason = action.reason
-        found.rule = f"{found.rule}; extended from {old.isoformat()}: {action.reason}"
+        """A revised target beside the statutory date, which is kept and judged as it stands; the delay is
+        explained once, and the notice to the National Panel and the DfE is issued."""
+        statutory = self.deadline("cspr")
+        self.state.extensions.append(Extension(revised_due=action.new_due, reason=action.reason,
+                                               agreed_by=action.actor.name, agreed_on=self.today()))
+        statutory.delay_reason = action.reason
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "cspr"]
-        self._clock_changed = True
+        self.add_deadline("cspr_revised", "Local CSPR completed and published (agreed revised target)", action.new_due,
+                          R.RULE_CSPR_REVISED.format(reason=action.reason, statutory=statutory.due.isoformat()),
+                          Role.business_unit)
+        documents.append(self.document("cspr_delay_notice", action.actor.name, {
+            "pseudonym": self.review.pseudonym, "statutory_due": statutory.due.isoformat(),
+            "revised_due": action.new_due.isoformat(), "reason": action.reason, "agreed_by": action.actor.name,
+            "agreed_on": self.today().isoformat(), "months": self.rules.cspr_months,
+            "decided_on": self.state.partners_decided_on.isoformat() if self.state.partners_decided_on else None,
+        }, version=len(self.state.extensions)))
 
     # ------------------------------------------------------------------ hooks
 
@@ -495,7 +512,8 @@ class PracticeReviewWorkflow(Process):
     def review_snapshot(self) -> ReviewSnapshot:
         st, due = self.state, self.deadline("cspr")
         return ReviewSnapshot(
-            case_reference=st.case_reference, stage=st.stage, decided_on=st.decided_on, due=due.due if due else None,
+            case_reference=st.case_reference, stage=st.stage, decided_on=st.partners_decided_on or st.decided_on,
+            due=due.due if due else None,
             methods=[str(m) for m in st.methods], late=st.late,
             recommendations=list(st.final_report.recommendations) if st.final_report else [],
             published_on=st.published_on, publication_link=st.publication_link,

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.vocabulary import Role, Stage
 
 REMINDER_HOUR = 8  # London time on the reminder date
+STATUTORY_CALENDAR = WorkingDayCalendar()  # bank holidays of England and Wales, no local closure days
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Retried until the database comes back: a step's effects are never dropped, and never doubled
 # (the activity is idempotent by step key).
@@ -59,6 +60,9 @@ class Process:
     """Base of RapidReviewWorkflow and PracticeReviewWorkflow (no Temporal decorators here)."""
 
     RULES: dict[str, tuple[frozenset[str], frozenset[Role]]] = {}
+    # action -> (deadline it meets, the field holding the date it happened): a deadline is met or missed by
+    # that date, not by the day someone recorded it.
+    EVENT_DATES: dict[str, tuple[str, str]] = {}
     state: ProcessState
     rules: ProcessRules
 
@@ -70,7 +74,12 @@ class Process:
 
     @property
     def calendar(self) -> WorkingDayCalendar:
+        """The partnership's working days: bank holidays and its own closure days (local milestones)."""
         return self.rules.calendar()
+
+    def statutory_days_after(self, start: date, days: int) -> date:
+        """Working days for a statutory clock: bank holidays only; a partnership's closure days never move it."""
+        return STATUTORY_CALENDAR.add_working_days(start, days)
 
     def today(self) -> date:
         return london_date(workflow.now())
@@ -100,13 +109,20 @@ class Process:
         if action.actor.role not in roles:
             allowed = ", ".join(sorted(roles))
             raise reject(f"A {action.actor.role} may not take '{name}'; it is for: {allowed}.")
-        if self.state.unexplained_delays and not (action.delay_reason or "").strip():
-            late = self.state.unexplained_delays
+        late = [key for key in self.state.unexplained_delays if not self.meets_in_time(name, action, key)]
+        if late and not (action.delay_reason or "").strip():
             missed = "; ".join(f"{d.title} (due {d.due.isoformat()})" for d in self.state.deadlines if d.key in late)
             raise reject(f"This case has missed a deadline ({missed}). Give the reason for the delay with this action.")
         specific = getattr(self, f"_check_{name}", None)
         if specific is not None:
             specific(action)
+
+    def meets_in_time(self, name: str, action: Action, key: str) -> bool:
+        """True if this action meets deadline ``key`` with an event date on or before its due date (it was
+        done in time and is only being recorded late)."""
+        meets, field = self.EVENT_DATES.get(name, (None, None))
+        found = self.deadline(key)
+        return meets == key and found is not None and getattr(action, field) <= found.due
 
     def check_not_future(self, day: date, what: str) -> None:
         if day > self.today():
@@ -221,13 +237,16 @@ class Process:
     def deadline(self, key: str) -> Deadline | None:
         return next((d for d in self.state.deadlines if d.key == key), None)
 
-    def meet(self, key: str, step: CaseStep) -> None:
-        """The deadline's action is done (late or not): its reminders and escalations are settled too."""
+    def meet(self, key: str, step: CaseStep, on: date | None = None) -> None:
+        """The deadline's action is done (late or not) on ``on``, the day it happened (default: today); it is
+        judged by that day, and the day it was recorded is kept beside it. Reminders and escalations settle."""
         found = self.deadline(key)
         if found and found.status in ("open", "missed") and found.met_on is None:
-            found.met_on = self.today()
-            if found.status == "open":
-                found.status = "met"
+            found.met_on, found.recorded_on = on or self.today(), self.today()
+            found.status = "met" if found.met_on <= found.due else "missed"
+            if found.status == "met" and found.escalated:  # escalated before it was recorded: it was in time
+                self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != key]
+                self.state.late = any(d.status == "missed" for d in self.state.deadlines) or self.late_elsewhere()
             outcome = f"done on {found.met_on.isoformat()}"
             step.settle.append(self.settle(f"reminder:{key}:", "done", outcome))
             step.settle.append(self.settle(f"escalation:{key}:", "done", outcome))
@@ -319,7 +338,7 @@ class Process:
         found.reminders_sent = len(found.reminder_dates)
         self.state.late = True
         self.state.escalated = True
-        if found.key not in self.state.unexplained_delays:
+        if found.key not in self.state.unexplained_delays and not found.delay_reason:  # an agreed delay is explained
             self.state.unexplained_delays.append(found.key)
         step = self.new_step(f"escalation:{found.key}")
         owing = ", ".join(o.agency or o.seat or o.role for o in self.who_owes(found))
@@ -343,6 +362,10 @@ class Process:
             if found.status in ("open", "missed") and found.met_on is None:
                 found.working_days_left = self.calendar.working_days_between(today, found.due)
         return data.model_dump(mode="json")
+
+    def late_elsewhere(self) -> bool:
+        """Hook: lateness this process knows of besides its own deadlines (a case: its practice review's)."""
+        return False
 
     def refresh_outstanding(self) -> None:
         """Hook: recompute ``state.outstanding`` from the stage."""

@@ -24,10 +24,12 @@ with workflow.unsafe.imports_passed_through():
         ChooseMethodology,
         CloseCase,
         ConvenePanel,
+        CorrectAwarenessDate,
         DeclineReferral,
         IssueDecisionSheet,
         Outstanding,
         PlanActionSpec,
+        ReconsiderDecision,
         RecordNationalPanelResponse,
         RecordNotification,
         RecordPanelOutcome,
@@ -44,6 +46,9 @@ with workflow.unsafe.imports_passed_through():
 
 S = Stage
 OPEN_STAGES = frozenset(s for s in Stage if s != Stage.closed)
+# After the partners' sign-off, the rapid review goes to the National Panel and its reply is recorded beside
+# whatever follows (for a local CSPR: the methodology and the review itself).
+AFTER_SIGN_OFF = frozenset({S.national_panel, S.methodology, S.practice_review})
 
 
 def _rule(stages, *roles) -> tuple[frozenset[str], frozenset[Role]]:
@@ -55,6 +60,7 @@ class RapidReviewWorkflow(Process):
     RULES = {
         "accept_referral": _rule({S.referral}, Role.business_unit),
         "decline_referral": _rule({S.referral}, Role.business_unit),
+        "correct_awareness_date": _rule({S.referral, S.csc_consultation, S.notification}, Role.csc_lead),
         "record_sin_decision": _rule({S.csc_consultation}, Role.csc_lead),
         "record_notification": _rule({S.notification}, Role.csc_lead),
         "convene_panel": _rule({S.panel_preparation}, Role.business_unit),
@@ -62,16 +68,27 @@ class RapidReviewWorkflow(Process):
         "record_panel_outcome": _rule({S.panel_preparation, S.panel}, Role.panel_chair),
         "issue_decision_sheet": _rule({S.decision_sheet}, Role.panel_chair),
         "sign_off": _rule({S.executive_sign_off}, Role.executive),
-        "record_submission": _rule({S.national_panel}, Role.business_unit),
-        "record_national_panel_response": _rule({S.national_panel}, Role.business_unit),
-        "choose_methodology": _rule({S.methodology}, Role.executive, Role.business_unit),
+        "record_submission": _rule(AFTER_SIGN_OFF, Role.business_unit),
+        "record_national_panel_response": _rule(AFTER_SIGN_OFF, Role.business_unit),
+        "reconsider_decision": _rule(AFTER_SIGN_OFF, Role.executive),
+        # Only the partners decide how a review takes place (Working Together 2023, ch. 5).
+        "choose_methodology": _rule({S.methodology}, Role.executive),
         "close_case": _rule(OPEN_STAGES, Role.business_unit),
+    }
+
+    EVENT_DATES = {
+        "record_notification": ("notification", "notified_on"),
+        "record_panel_outcome": ("panel", "held_on"),
+        "record_submission": ("rapid_review", "submitted_on"),
+        "record_national_panel_response": ("national_panel_reply", "received_on"),
+        "choose_methodology": ("methodology", "decided_on"),
     }
 
     def __init__(self) -> None:
         self._init_process()
         self._child = None
         self._last_progress = 0
+        self._review_late = False
 
     # ================================================================== run
 
@@ -106,7 +123,7 @@ class RapidReviewWorkflow(Process):
             self.state.stage_history.append(
                 self._stage_change(S.referral, case.referrer.name, case.referrer.role, "submit_referral")
             )
-            notify_by = self.working_days_after(case.awareness_date, rules.notification_working_days)
+            notify_by = self.statutory_days_after(case.awareness_date, rules.notification_working_days)
             self.add_deadline(
                 "notification", "Serious incident notification to the National Panel", notify_by,
                 R.RULE_NOTIFICATION.format(n=rules.notification_working_days), Role.csc_lead,
@@ -127,7 +144,7 @@ class RapidReviewWorkflow(Process):
                 "pseudonym": case.pseudonym, "age_band": case.age_band, "referring_agency": case.referring_agency,
                 "incident_date": case.incident_date.isoformat(), "awareness_date": case.awareness_date.isoformat(),
                 "referrer": case.referrer.name, "received_on": self.today().isoformat(),
-                "notification_due": notify_by.isoformat(),
+                "notification_due": notify_by.isoformat(), "notification_days": rules.notification_working_days,
             })
             await self.commit(step, [ack])
 
@@ -175,6 +192,7 @@ class RapidReviewWorkflow(Process):
             if self.state.stage == S.closed:
                 return
             self.state.practice_review_stage = progress.stage
+            self._review_late = progress.late
             self.state.late = self.state.late or progress.late
             self.state.escalated = self.state.escalated or progress.escalated
             step = self.new_step(f"practice_review:{progress.stage}")
@@ -197,6 +215,14 @@ class RapidReviewWorkflow(Process):
     @decline_referral.validator
     def _validate_decline_referral(self, action: DeclineReferral) -> None:
         self.validate("decline_referral", action)
+
+    @workflow.update
+    async def correct_awareness_date(self, action: CorrectAwarenessDate) -> dict:
+        return await self.act("correct_awareness_date", action, self._correct_awareness_date)
+
+    @correct_awareness_date.validator
+    def _validate_correct_awareness_date(self, action: CorrectAwarenessDate) -> None:
+        self.validate("correct_awareness_date", action)
 
     @workflow.update
     async def record_sin_decision(self, action: RecordSinDecision) -> dict:
@@ -271,6 +297,17 @@ class RapidReviewWorkflow(Process):
         self.validate("record_national_panel_response", action)
 
     @workflow.update
+    async def reconsider_decision(self, action: ReconsiderDecision) -> dict:
+        view = await self.act("reconsider_decision", action, self._reconsider_decision)
+        if action.answer == "stop_local_cspr" and self._child is not None:
+            self._child.cancel()
+        return view
+
+    @reconsider_decision.validator
+    def _validate_reconsider_decision(self, action: ReconsiderDecision) -> None:
+        self.validate("reconsider_decision", action)
+
+    @workflow.update
     async def choose_methodology(self, action: ChooseMethodology) -> dict:
         view = await self.act("choose_methodology", action, self._choose_methodology)
         await self._start_practice_review(action)
@@ -292,6 +329,12 @@ class RapidReviewWorkflow(Process):
         self.validate("close_case", action)
 
     # ================================================================== checks beyond stage and role
+
+    def _check_correct_awareness_date(self, action: CorrectAwarenessDate) -> None:
+        self.check_not_future(action.awareness_date, "date of awareness")
+        self.check_not_before(action.awareness_date, self.case.incident_date, "date of awareness", "incident")
+        if action.awareness_date == self.state.awareness_date:
+            raise reject(f"The date of awareness is already {action.awareness_date.isoformat()}.")
 
     def _check_record_notification(self, action: RecordNotification) -> None:
         self.check_not_before(
@@ -328,6 +371,8 @@ class RapidReviewWorkflow(Process):
         self.check_three_way(action, self.state.decision_sheet_version, "decision sheet")
 
     def _check_record_submission(self, action: RecordSubmission) -> None:
+        if self.state.partners_decided_on is None:
+            raise reject("The rapid review goes to the National Panel once the partners have signed it off.")
         if self.state.submitted_on is not None:
             raise reject(f"The rapid review was already submitted on {self.state.submitted_on.isoformat()}.")
         self.check_not_future(action.submitted_on, "date of submission")
@@ -341,10 +386,20 @@ class RapidReviewWorkflow(Process):
         self.check_not_future(action.received_on, "date of the response")
         self.check_not_before(action.received_on, self.state.submitted_on, "date of the response", "submission")
 
+    def _check_reconsider_decision(self, action: ReconsiderDecision) -> None:
+        if not self.state.reconsideration_pending:
+            raise reject("There is nothing to reconsider: the National Panel's response did not differ from the "
+                         "partners' decision.")
+        local = self.state.partners_decision == Recommendation.local_cspr
+        if action.answer == "undertake_local_cspr" and local:
+            raise reject("The partners already decided on a local CSPR; answer 'continue' to keep it.")
+        if action.answer == "stop_local_cspr" and not local:
+            raise reject("There is no local CSPR to stop.")
+
     def _check_choose_methodology(self, action: ChooseMethodology) -> None:
         self.check_not_future(action.decided_on, "date of the decision")
-        received = self.state.national_panel_response.received_on if self.state.national_panel_response else None
-        self.check_not_before(action.decided_on, received, "date of the decision", "National Panel's response")
+        self.check_not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
+                              "partners' decision to undertake the review")
         if len(set(action.methods)) != len(action.methods):
             raise reject("A method is listed more than once.")
 
@@ -362,6 +417,18 @@ class RapidReviewWorkflow(Process):
     def _decline_referral(self, action: DeclineReferral, step, documents) -> None:
         step.settle.append(self.settle("accept_referral", "done", "declined"))
         self._close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
+
+    def _correct_awareness_date(self, action: CorrectAwarenessDate, step, documents) -> None:
+        """The notification clock runs from the local authority's awareness: it follows the corrected date."""
+        self.state.awareness_corrections.append(action)
+        self.state.awareness_date = action.awareness_date
+        days = self.rules.notification_working_days
+        self.add_deadline("notification", "Serious incident notification to the National Panel",
+                          self.statutory_days_after(action.awareness_date, days),
+                          R.RULE_NOTIFICATION.format(n=days), Role.csc_lead)
+        self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "notification"]
+        if self.rules.rapid_review_clock_start == "awareness":
+            self._start_window(action.awareness_date)
 
     def _record_sin_decision(self, action: RecordSinDecision, step, documents) -> None:
         self.state.sin_decision = action
@@ -381,15 +448,15 @@ class RapidReviewWorkflow(Process):
         self.move_to(S.notification, action.actor, "record_sin_decision")
         step.tasks.append(self.task(
             "record_notification", "action", "Notify the National Panel and record the notification",
-            "Submit the serious incident notification (DfE system) and record its date and the Ofsted reference.",
+            "Submit the serious incident notification (DfE system) and record the day it was made and its reference.",
             Role.csc_lead, due=self.deadline("notification").due, action="record_notification",
         ))
 
     def _record_notification(self, action: RecordNotification, step, documents) -> None:
         self.state.notified_on = action.notified_on
-        self.state.ofsted_reference = action.ofsted_reference
-        self.meet("notification", step)
-        step.settle.append(self.settle("record_notification", "done", action.ofsted_reference))
+        self.state.notification_reference = action.notification_reference
+        self.meet("notification", step, on=action.notified_on)
+        step.settle.append(self.settle("record_notification", "done", action.notification_reference))
         if self.state.window_start is None:
             self._start_window(action.notified_on)
         self.move_to(S.panel_preparation, action.actor, "record_notification")
@@ -397,7 +464,7 @@ class RapidReviewWorkflow(Process):
             "pseudonym": self.state.pseudonym, "age_band": self.case.age_band,
             "incident_date": self.case.incident_date.isoformat(),
             "awareness_date": self.case.awareness_date.isoformat(),
-            "notified_on": action.notified_on.isoformat(), "ofsted_reference": action.ofsted_reference,
+            "notified_on": action.notified_on.isoformat(), "notification_reference": action.notification_reference,
             "summary": self.case.summary, "notified_by": action.actor.name,
             "rapid_review_due": self.deadline("rapid_review").due.isoformat(),
             "sin_rationale": self.state.sin_decision.rationale if self.state.sin_decision else "",
@@ -425,7 +492,7 @@ class RapidReviewWorkflow(Process):
             self.add_deadline(key, title, self.working_days_after(start, day),
                               R.RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role)
         self.add_deadline(
-            "rapid_review", "Rapid review submitted to the National Panel", self.working_days_after(start, total),
+            "rapid_review", "Rapid review submitted to the National Panel", self.statutory_days_after(start, total),
             R.RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit,
         )
 
@@ -477,7 +544,7 @@ class RapidReviewWorkflow(Process):
     def _record_panel_outcome(self, action: RecordPanelOutcome, step, documents) -> None:
         self.state.panel_outcome = action
         self.state.recommendation = action.recommendation
-        self.meet("panel", step)
+        self.meet("panel", step, on=action.held_on)
         missing = [a for a in self.state.panel.invited_agencies if a not in self.state.returns]
         if missing:
             self.cancel_deadline("agency_returns")
@@ -502,6 +569,9 @@ class RapidReviewWorkflow(Process):
         self.state.decision_sheet = action
         self.state.decision_sheet_version += 1
         version = self.state.decision_sheet_version
+        for earlier in self.state.sign_offs:  # approvals of a returned version no longer count: say so
+            if earlier.version < version and earlier.superseded_by is None:
+                earlier.superseded_by = version
         if action.recommendation:
             self.state.recommendation = action.recommendation
         self.meet("decision_sheet", step)
@@ -534,6 +604,9 @@ class RapidReviewWorkflow(Process):
             "notified_on": self.state.notified_on.isoformat() if self.state.notified_on else None,
             "panel_held_on": outcome.held_on.isoformat(), "attendees": outcome.attendees,
             "sign_offs": [s.model_dump(mode="json") for s in self.state.sign_offs if s.version == version],
+            "sign_off_history": [s.model_dump(mode="json") for s in self.state.sign_offs if s.superseded_by],
+            "notification_reference": self.state.notification_reference,
+            "partners_decision": self.state.partners_decision,
         }
 
     def _sign_off(self, action: SignOff, step, documents) -> None:
@@ -554,19 +627,25 @@ class RapidReviewWorkflow(Process):
             return
         approved = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
         if approved == set(Seat):
+            # The partners' decision is made here: a local CSPR starts from it, not from the Panel's reply.
+            self.state.partners_decision = self.state.recommendation
+            self.state.partners_decided_on = self.today()
             self.meet("sign_off", step)
-            self.move_to(S.national_panel, action.actor, "sign_off")
             documents.append(self.document("decision_sheet_signed", "Executive", self._decision_sheet_context(),
                                            version))
             step.tasks.append(self.task(
                 "record_submission", "action", "Submit the rapid review to the National Panel",
-                "Send the signed decision sheet to the National Panel and record the date.", Role.business_unit,
+                "Send the signed rapid review to the National Panel and record the date.", Role.business_unit,
                 due=self.deadline("rapid_review").due, action="record_submission",
             ))
+            if self.state.partners_decision == Recommendation.local_cspr:
+                self._open_methodology(action.actor, step, self.today())
+            else:
+                self.move_to(S.national_panel, action.actor, "sign_off")
 
     def _record_submission(self, action: RecordSubmission, step, documents) -> None:
         self.state.submitted_on = action.submitted_on
-        self.meet("rapid_review", step)
+        self.meet("rapid_review", step, on=action.submitted_on)
         step.settle.append(self.settle("record_submission", "done"))
         reply_days = self.rules.national_panel_reply_working_days
         reply_due = self.working_days_after(action.submitted_on, reply_days)
@@ -583,32 +662,76 @@ class RapidReviewWorkflow(Process):
         }))
 
     def _record_national_panel_response(self, action: RecordNationalPanelResponse, step, documents) -> None:
+        """The Panel's reply is recorded beside the partners' decision; it never overturns it by itself. Where
+        it differs, the partners reconsider and record their answer (reconsider_decision)."""
         self.state.national_panel_response = action
-        self.meet("national_panel_reply", step)
+        self.state.national_panel_responses.append(action)
+        self.meet("national_panel_reply", step, on=action.received_on)
         step.settle.append(self.settle("record_national_panel_response", "done", action.panel_view))
-        recommendation, view = self.state.recommendation, action.panel_view
-        agrees = view == "agrees"
-        if view == "national_review" or (recommendation == Recommendation.national_review_referral and agrees):
-            self.state.outcome = "National review commissioned by the National Panel"
-            self._close(action.actor, "record_national_panel_response", self.state.outcome, step)
-        elif view == "local_review" or (recommendation == Recommendation.local_cspr and agrees):
-            self.move_to(S.methodology, action.actor, "record_national_panel_response")
-            methodology_days = self.rules.methodology_working_days
-            due = self.working_days_after(action.received_on, methodology_days)
-            self.add_deadline("methodology", "Executive decision on how the review will take place", due,
-                              R.RULE_METHODOLOGY.format(n=methodology_days), Role.executive)
+        if action.panel_view == "asks_questions":
             step.tasks.append(self.task(
-                "choose_methodology", "decision", "Decide how the local CSPR will take place",
-                "Choose one or more methods, the reviewer and the lead.", Role.executive, due=due,
-                action="choose_methodology",
+                f"answer_national_panel:{len(self.state.national_panel_responses)}", "action",
+                "Answer the National Panel's questions", "Answer, or resubmit the rapid review, then record the "
+                "Panel's next response.", Role.business_unit, due=self.working_days_after(action.received_on, 5),
+                action="record_national_panel_response",
             ))
+            return
+        if action.panel_view == "agrees":
+            if self.state.stage == S.national_panel:
+                self._close_after_panel(action.actor, step, "the National Panel agreed")
+            return
+        self.state.reconsideration_pending = True
+        view = "will undertake a national review" if action.panel_view == "national_review" else "disagrees"
+        for seat in Seat:
+            step.tasks.append(self.task(
+                f"reconsider:{len(self.state.national_panel_responses)}:{seat}", "decision",
+                "Reconsider the decision in the light of the National Panel's response",
+                f"The National Panel {view} (received {action.received_on.isoformat()}). The partners decide: "
+                "continue, change or stop, with reasons.", Role.executive, seat=seat,
+                due=self.working_days_after(action.received_on, self.rules.methodology_working_days),
+                action="reconsider_decision",
+            ))
+
+    def _reconsider_decision(self, action: ReconsiderDecision, step, documents) -> None:
+        self.state.reconsiderations.append(action)
+        self.state.reconsideration_pending = False
+        step.settle.append(self.settle("reconsider:", "done", action.answer))
+        if action.answer == "undertake_local_cspr":
+            self.state.partners_decision = Recommendation.local_cspr
+            self.state.partners_decided_on = self.today()
+            self._open_methodology(action.actor, step, self.today())
+        elif action.answer == "stop_local_cspr":
+            self.state.outcome = ("Local CSPR stopped by the partners after the National Panel's response: "
+                                  f"{action.reasons}")
+            self._close(action.actor, "reconsider_decision", self.state.outcome, step)
+        elif self.state.stage == S.national_panel:
+            self._close_after_panel(action.actor, step, f"the partners kept their decision: {action.reasons}")
+
+    def _close_after_panel(self, actor, step, why: str) -> None:
+        """No local CSPR: the case closes with the partners' decision and the Panel's reply on record."""
+        decision = self.state.partners_decision
+        if decision == Recommendation.national_review_referral:
+            self.state.outcome = f"Referred to the National Panel for a national review ({why})"
         else:
-            self.state.outcome = "No further review"
-            self._close(action.actor, "record_national_panel_response", self.state.outcome, step)
+            self.state.outcome = f"No further review: the partners' decision ({why})"
+        self._close(actor, "record_national_panel_response", self.state.outcome, step)
+
+    def _open_methodology(self, actor, step, decided_on) -> None:
+        """A local CSPR decided: the Executive chooses how it will take place."""
+        self.move_to(S.methodology, actor, "local_cspr_decided")
+        days = self.rules.methodology_working_days
+        due = self.working_days_after(decided_on, days)
+        self.add_deadline("methodology", "Executive decision on how the review will take place", due,
+                          R.RULE_METHODOLOGY.format(n=days), Role.executive)
+        step.tasks.append(self.task(
+            "choose_methodology", "decision", "Decide how the local CSPR will take place",
+            "Choose one or more methods, the reviewer and the lead.", Role.executive, due=due,
+            action="choose_methodology",
+        ))
 
     def _choose_methodology(self, action: ChooseMethodology, step, documents) -> None:
         self.state.methodology = action
-        self.meet("methodology", step)
+        self.meet("methodology", step, on=action.decided_on)
         step.settle.append(self.settle("choose_methodology", "done"))
         self.state.practice_review_stage = "terms_of_reference"
         self.move_to(S.practice_review, action.actor, "choose_methodology")
@@ -618,7 +741,7 @@ class RapidReviewWorkflow(Process):
             "PracticeReviewWorkflow",
             ReviewInput(reference=f"{self.state.reference}-CSPR", case_reference=self.state.reference,
                         pseudonym=self.state.pseudonym, partnership_name=self.partnership_name,
-                        methodology=action, rules=self.rules),
+                        methodology=action, rules=self.rules, partners_decided_on=self.state.partners_decided_on),
             id=f"{workflow.info().workflow_id}-cspr",
             task_queue=workflow.info().task_queue,
         )
@@ -644,6 +767,9 @@ class RapidReviewWorkflow(Process):
 
         return AuditEntry(actor_id=actor.user_id if actor else None, actor_role=actor.role if actor else "system",
                           action=action, detail=detail)
+
+    def late_elsewhere(self) -> bool:
+        return self._review_late
 
     def who_owes(self, found) -> list[Outstanding]:
         if found.key == "agency_returns" and self.state.panel:
@@ -681,14 +807,20 @@ class RapidReviewWorkflow(Process):
         elif st.stage == S.executive_sign_off:
             found = self.deadline("sign_off")
             owed += self.who_owes(found) if found else []
-        elif st.stage == S.national_panel:
-            what = "Record the National Panel's response" if st.submitted_on else "Submit to the National Panel"
-            owed.append(Outstanding(what=what, role=Role.business_unit,
-                                    due=due.get("national_panel_reply" if st.submitted_on else "rapid_review")))
         elif st.stage == S.methodology:
             owed.append(Outstanding(what="Choose the methodology", role=Role.executive, due=due.get("methodology")))
         elif st.stage == S.practice_review:
             owed.append(Outstanding(what=f"Practice review: {st.practice_review_stage}", role=Role.business_unit))
+        if st.stage in AFTER_SIGN_OFF:  # the National Panel's part runs beside whatever follows sign-off
+            if st.submitted_on is None:
+                owed.append(Outstanding(what="Submit to the National Panel", role=Role.business_unit,
+                                        due=due.get("rapid_review")))
+            elif st.national_panel_response is None or st.national_panel_response.panel_view == "asks_questions":
+                owed.append(Outstanding(what="Record the National Panel's response", role=Role.business_unit,
+                                        due=due.get("national_panel_reply")))
+            if st.reconsideration_pending:
+                owed.append(Outstanding(what="Reconsider the decision after the National Panel's response",
+                                        role=Role.executive))
         st.outstanding = owed
 
     def snapshot(self) -> CaseSnapshot:

@@ -30,9 +30,14 @@ RULE_CSPR = (
     "Local CSPR completed and published within {n} months of the decision to undertake it "
     "(Working Together 2023, ch. 5)"
 )
+RULE_CSPR_REVISED = (
+    "Revised target agreed by the safeguarding partners ({reason}); the statutory date stays {statutory} and the "
+    "National Panel and the Secretary of State are told of the delay (Working Together 2023, ch. 5)"
+)
 RULE_PUBLICATION_NOTICE = (
     "Final report to the National Panel and the Secretary of State at least {n} working days before "
-    "publication (SI 2018/789 reg. 14)"
+    "publication (SI 2018/789 regs 15-16: the final report to the Panel and the Secretary of State, and its "
+    "publication; reg. 14 is about monitoring a review, not this)"
 )
 RULE_COMMISSION = (
     "Reviewer commissioned within {n} working days of the decision to undertake the review "
