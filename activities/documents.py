@@ -37,7 +37,7 @@ TITLES = {
     "national_panel_submission": "Rapid review submission to the National Panel",
     "terms_of_reference": "Local CSPR terms of reference",
     "publication_notice": "Notice of publication to the National Panel and DfE",
-    "cspr_delay_notice": "Notice of delay to the National Panel and DfE (local CSPR)",
+    "cspr_delay_notice": "Delay notice to the National Panel and DfE",
     "seven_minute_briefing": "7-minute briefing",
     "themes_sheet": "Themes sheet across reviews",
 }

@@ -78,7 +78,8 @@ def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
         calendar = process_rules(session).calendar()
         for user in session.exec(select(User).where(User.is_active == True)):  # noqa: E712 - SQL expression
             # An orphaned case's tasks cannot be done (no workflow takes them): they are on the board, not here.
-            tasks = session.exec(select(Task).join(CaseRecord, CaseRecord.reference == Task.case_reference, isouter=True)
+            tasks = session.exec(select(Task)
+                                 .join(CaseRecord, CaseRecord.reference == Task.case_reference, isouter=True)
                                  .where(Task.status == "open", assigned_to(user),
                                         CaseRecord.workflow_missing_since.is_(None))
                                  .order_by(Task.due_date)).all()

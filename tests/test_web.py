@@ -104,7 +104,7 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await take(csc, "record_sin_decision", {"Police view": "Police support notification.",
                                             "Health view": "Health agrees.", "Rationale": "Serious harm."},
                {"Decision": "notify"})
-    await take(csc, "record_notification", {"Notified on": str(today), "Ofsted reference": "OF-77"})
+    await take(csc, "record_notification", {"Notified on": str(today), "Notification reference": "OF-77"})
     await expect(csc.get_by_test_id("stage")).to_have_text("panel preparation")
 
     # A refused action: the workflow's reason next to the form, what was typed kept, nothing changed.
@@ -181,9 +181,11 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await first.screenshot(path=ARTIFACTS / "approver-task.png", full_page=True)
     for approver in ("exec.la", "exec.icb", "exec.police"):
         page = await decide(approver, "Approve")
-        await expect(page.get_by_text("You have no open tasks.")).to_be_visible()
+        await expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    # The partners decided on a local CSPR: it starts at once, and the Executive is asked how it will take place.
+    await expect(page.get_by_text("Decide how the local CSPR will take place")).to_be_visible()
     await chair.goto(f"/cases/{reference}")
-    await expect(chair.get_by_test_id("stage")).to_have_text("national panel")
+    await expect(chair.get_by_test_id("stage")).to_have_text("methodology")
 
     auditor = await sign_in_as("auditor")
     await auditor.goto(f"/audit/{reference}")
