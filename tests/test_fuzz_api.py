@@ -7,6 +7,8 @@ import os
 
 import pytest
 import schemathesis
+import schemathesis.generation.jsonschema.builder  # noqa: F401 - imported here, at a shallow stack: CPython 3.11.7
+import schemathesis.specs.openapi.adapter  # noqa: F401 - fails to compile modules imported deep in recursion
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
