@@ -28,6 +28,7 @@ from service.api import (
     tasks,
     themes,
 )
+from service.audit_trail import AuditTrail
 from service.db import engine_for
 from service.settings import Settings, get_settings
 from service.temporal import EncryptionCodec, TemporalConnection
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.state.settings = settings
     app.state.engine = engine_for(settings.sqlalchemy_url)
     app.state.codec = EncryptionCodec(settings.encryption_key_bytes)
+    app.state.audit_trail = AuditTrail.from_settings(app.state.engine, settings)
     app.state.temporal = TemporalConnection(
         settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace, settings.encryption_key_bytes,
         client=temporal_client,

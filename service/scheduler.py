@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | daily_digest | 07:00 daily | its (job, day) row in job_run |
 | archive_histories | 01:00 daily | its (job, day) row in job_run |
-| check_audit_chain | 02:00 daily | its (job, day) row in job_run |
+| check_audit_chain | 02:00 daily (full walk, then the day's anchor file) | its (job, day) row in job_run |
 | outbox_sender | every 30 s (SMTP set) | each message claimed by a conditional UPDATE |
 | outbox_release_stuck | every 10 min (SMTP set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
@@ -26,6 +26,7 @@ from sqlalchemy import Engine, delete
 
 from activities.notifications import deliver_pending, release_stuck
 from service import jobs
+from service.audit_trail import AuditTrail
 from service.db import session_scope
 from service.models import WorkerHeartbeat
 from service.orphans import check_open_cases
@@ -65,7 +66,8 @@ class Jobs:
         if name == "daily_digest":
             return await asyncio.to_thread(jobs.send_daily_digest, self.engine, url, day)
         if name == "check_audit_chain":
-            return await asyncio.to_thread(jobs.check_audit_chain, self.engine, url, day)
+            return await asyncio.to_thread(jobs.check_audit_chain, AuditTrail.from_settings(self.engine, self.settings),
+                                           url, day)
         return await jobs.archive_histories(self.engine, self.temporal.client,
                                             EncryptionCodec(self.settings.encryption_key_bytes))
 
