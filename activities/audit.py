@@ -5,8 +5,9 @@ the row's fields. An insider who can rewrite the table cannot recompute the hash
 so the walk finds the change. Rows written before keying began (hash kind ``sha256``) still verify, but
 only as an unbroken prefix: a plain row after the first keyed row is refused, so keyed rows cannot be
 "downgraded" to plain SHA-256. The head carries a MAC too, so cutting rows off the end and moving the head
-back also needs the key. Deleting the keyed rows wholesale and rewriting everything as plain SHA-256 is
-found by the anchors (service/audit_trail.py): signed copies of the head kept outside the database.
+back also needs the key. Rewriting every keyed row as plain SHA-256 and clearing the head's MAC is found by
+the anchors (service/audit_trail.py): signed copies of the head kept outside the database; once one
+exists the head must be signed.
 """
 
 from __future__ import annotations
@@ -151,15 +152,16 @@ def walk_chain(rows: Iterable[AuditEvent], key: bytes, start: ChainStart) -> Cha
     return walk
 
 
-def check_head(head: AuditHead | None, walk: ChainWalk, key: bytes) -> list[str]:
-    """The head must name the chain's last row and, once keying began, carry the key's MAC of it."""
+def check_head(head: AuditHead | None, walk: ChainWalk, key: bytes, *, must_be_signed: bool) -> list[str]:
+    """The head must name the chain's last row and, once keying began (a keyed row, a MAC on the head, or
+    ``must_be_signed``: an anchor exists), carry the key's MAC of it."""
     if head is None:
         return ["the chain's head is missing"]
     problems = []
     if head.last_id != walk.last_id or head.last_hash != walk.last_hash:
         problems.append(f"the chain ends at row {walk.last_id} but its head says row {head.last_id}")
-    if (head.mac is not None or walk.keyed) and not signed_by(key, "audit-head", [head.last_id, head.last_hash],
-                                                              head.mac):
+    signed_since_keying = head.mac is not None or walk.keyed or must_be_signed
+    if signed_since_keying and not signed_by(key, "audit-head", [head.last_id, head.last_hash], head.mac):
         problems.append("the chain's head is not signed by the audit key (moved back or forged)")
     return problems
 

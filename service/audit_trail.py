@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -28,6 +28,7 @@ from activities.audit import (
     HashKind,
     chain_rows,
     check_head,
+    head_mac,
     sign,
     signed_by,
     walk_chain,
@@ -93,14 +94,24 @@ class AuditTrail:
         return self.anchor_dir / f"{ANCHOR_PREFIX}{day.isoformat()}.json"
 
     def write_anchor(self, day: date) -> Path | None:
-        """Write the head to today's anchor file (mode 0600); None if today's already exists, because an
-        anchor is never overwritten."""
+        """Write the head to the day's anchor file (mode 0600); None if that day's exists, because an anchor
+        is never overwritten.
+
+        A head still unsigned because no keyed row was written yet (a chain of rows from before keying) is
+        signed first: once an anchor exists, verification insists on a signed head, so nobody can rewrite
+        the keyed rows as plain SHA-256 and clear the head's MAC to pass them off as a chain never keyed."""
+        path = self.anchor_path(day)
+        if path.exists():
+            return None
         with session_scope(self.engine) as session:
             head = session.get(AuditHead, 1)
+            if head.mac is None and self._ends_before_keying(session, head):
+                session.exec(update(AuditHead).where(AuditHead.id == 1, AuditHead.last_id == head.last_id,
+                                                     AuditHead.mac.is_(None))
+                             .values(mac=head_mac(self.key, head.last_id, head.last_hash)))
             anchor = Anchor(day=day.isoformat(), last_id=head.last_id, last_hash=head.last_hash,
                             written_at=datetime.now(UTC).isoformat(timespec="seconds"))
         self.anchor_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.anchor_path(day)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -111,6 +122,19 @@ class AuditTrail:
             handle.flush()
             os.fsync(handle.fileno())
         return path
+
+    def anchor_if_none(self, day: date) -> Path | None:
+        """At start-up: the first anchor, so the head is signed and anchored from the service's first start
+        after migration 0009 instead of from the first night."""
+        if self.read_anchors().found:
+            return None
+        return self.write_anchor(day)
+
+    @staticmethod
+    def _ends_before_keying(session: Session, head: AuditHead) -> bool:
+        """The chain is empty or its last row is from before keying (every keyed append signs the head)."""
+        last = session.get(AuditEvent, head.last_id) if head.last_id else None
+        return head.last_id == 0 or (last is not None and last.hash_kind == HashKind.sha256)
 
     def read_anchors(self) -> Anchors:
         """Every anchor file; one that is unreadable or not signed by the key is a problem, not an anchor."""
@@ -186,7 +210,7 @@ class AuditTrail:
             walk = walk_chain(chain_rows(session, after_id=start.last_id, up_to=head.last_id if head else 0),
                               self.key, start)
             problems += walk.problems
-            problems += check_head(head, walk, self.key)
+            problems += check_head(head, walk, self.key, must_be_signed=bool(anchors.found))
             problems += self._check_anchors(session, anchors.found, walk.last_id)
             session.rollback()
         check = ChainCheck(intact=not problems, rows=start.last_id + walk.walked, problems=problems,

@@ -60,14 +60,14 @@ class Jobs:
 
     def __init__(self, engine: Engine, settings: Settings, temporal: TemporalConnection, holder: str = jobs.HOLDER):
         self.engine, self.settings, self.temporal, self.holder = engine, settings, temporal, holder
+        self.audit_trail = AuditTrail.from_settings(engine, settings)
 
     async def work(self, name: str, day) -> dict:
         url = self.settings.rapid_review_public_url
         if name == "daily_digest":
             return await asyncio.to_thread(jobs.send_daily_digest, self.engine, url, day)
         if name == "check_audit_chain":
-            return await asyncio.to_thread(jobs.check_audit_chain, AuditTrail.from_settings(self.engine, self.settings),
-                                           url, day)
+            return await asyncio.to_thread(jobs.check_audit_chain, self.audit_trail, url, day)
         return await jobs.archive_histories(self.engine, self.temporal.client,
                                             EncryptionCodec(self.settings.encryption_key_bytes))
 
@@ -88,6 +88,10 @@ class Jobs:
         """At start-up: each daily job whose time today has passed and that has not run today runs now."""
         now = now or datetime.now(UTC)
         local = now.astimezone(ZoneInfo("Europe/London"))
+        try:  # the audit chain's first anchor now rather than at 02:00 (see AuditTrail.write_anchor)
+            await asyncio.to_thread(self.audit_trail.anchor_if_none, local.date())
+        except Exception:
+            log.exception("could not write the first audit anchor")
         done = {}
         for job in DAILY_JOBS:
             if (local.hour, local.minute) >= (job.hour, job.minute):
