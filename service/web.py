@@ -399,6 +399,7 @@ def audit_index(request: Request, session: PageSession, trail: AuditTrailDep,
     check runs in FastAPI's threadpool, off the event loop."""
     records = session.exec(select(CaseRecord).order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())
                            ).all()
+    session.commit()  # the check uses its own session: on SQLite an open transaction here would lock it out
     chain = trail.verify()
     audit(session, request, user, "list_cases", None, {"page": "audit", "shown": len(records)})
     return render(request, "audit_index.html", user, records=records, chain=chain)

@@ -4,6 +4,7 @@ that refuses edits, anchors outside the database that catch a cut, and increment
 
 import hashlib
 import hmac
+import inspect
 import json
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -316,3 +317,13 @@ def test_anchor_directory_and_files_are_private(trail, settings):
     assert settings.audit_anchor_dir.stat().st_mode & 0o077 == 0
     assert all(path.stat().st_mode & 0o077 == 0 for path in settings.audit_anchor_dir.iterdir())
     assert os.listdir(settings.audit_anchor_dir) == [f"audit-anchor-{DAY}.json"]
+
+
+def test_chain_checks_of_the_api_and_the_audit_page_run_in_the_threadpool():
+    """FastAPI runs a sync route in its threadpool: a long walk there never stalls /healthz. (The case's
+    audit page is async and hands the check to asyncio.to_thread.)"""
+    from service.api.audit import verify_audit_chain
+    from service.web import audit_index
+
+    assert not inspect.iscoroutinefunction(verify_audit_chain)
+    assert not inspect.iscoroutinefunction(audit_index)

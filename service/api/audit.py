@@ -93,6 +93,7 @@ def verify_audit_chain(
     """Verify the audit chain against its key and its anchors: intact, or where it was changed or cut.
     Routine checks walk the rows since the last intact check; ``full=true`` walks them all. A sync route:
     FastAPI runs it in a thread, so a long walk never stalls the event loop."""
+    session.commit()  # the check uses its own session: on SQLite an open transaction here would lock it out
     result = trail.verify(full=full).as_dict()
     audit(session, request, user, "verify_audit_chain", None,
           {"intact": result["intact"], "rows": result["rows"], "full": result["full"]})
