@@ -13,6 +13,8 @@ COPY activities ./activities
 COPY service ./service
 COPY templates ./templates
 RUN pip install --no-cache-dir .
+# Owned by app before the named volume is mounted over it, so the volume starts with this owner and mode.
+RUN install -d -o app -g app -m 0700 /home/app/audit-anchors
 
 USER app
 ENV RAPID_REVIEW_MODE=production \

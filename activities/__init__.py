@@ -15,7 +15,8 @@ def build_activities(engine: Engine, settings: Settings) -> list:
 
     return [
         CaseStepActivities(
-            engine, settings.rapid_review_public_url, EncryptionCodec(settings.encryption_key_bytes)
+            engine, settings.rapid_review_public_url, EncryptionCodec(settings.encryption_key_bytes),
+            audit_key=settings.audit_key_bytes,
         ).apply_case_step,
         DocumentActivities(engine, settings.document_dir, settings.rapid_review_public_url).issue_document,
     ]

@@ -1,16 +1,38 @@
-"""The audit trail: append-only rows in a hash chain, and the walk that verifies it."""
+"""The audit trail: append-only rows in a keyed hash chain, and the walk that verifies it.
+
+Each row's hash is an HMAC-SHA256, under a key kept outside the database, of the previous row's hash and
+the row's fields. An insider who can rewrite the table cannot recompute the hashes of the rows they change,
+so the walk finds the change. Rows written before keying began (hash kind ``sha256``) still verify, but
+only as an unbroken prefix: a plain row after the first keyed row is refused, so keyed rows cannot be
+"downgraded" to plain SHA-256. The head carries a MAC too, so cutting rows off the end and moving the head
+back also needs the key. Rewriting every keyed row as plain SHA-256 and clearing the head's MAC is found by
+the anchors (service/audit_trail.py): signed copies of the head kept outside the database; once one
+exists the head must be signed.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from service.models import AuditEvent, AuditHead
+
+GENESIS_HASH = "0" * 64
+
+
+class HashKind(StrEnum):
+    """How a row's hash was made: plain SHA-256 (rows from before keying) or HMAC-SHA256 with the audit key."""
+
+    sha256 = "sha256"
+    hmac_sha256 = "hmac-sha256"
 
 
 def _canonical_time(moment: datetime) -> str:
@@ -18,19 +40,38 @@ def _canonical_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def row_hash(prev_hash: str, row: AuditEvent) -> str:
-    """SHA-256 over the previous hash and every field of the row except its own hash."""
-    body = json.dumps(
-        [prev_hash, row.id, _canonical_time(row.at), row.actor_id, row.actor_role, row.action,
-         row.case_reference, row.detail, row.request_id, row.event_key],
-        separators=(",", ":"), ensure_ascii=False,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+def _canonical(values: list) -> bytes:
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(key: bytes, label: str, values: list) -> str:
+    """HMAC-SHA256 of a labelled list of values: the label keeps a row hash, a head MAC, a checkpoint MAC
+    and an anchor signature from ever standing in for one another."""
+    return hmac.new(key, _canonical([label, *values]), hashlib.sha256).hexdigest()
+
+
+def signed_by(key: bytes, label: str, values: list, mac: str | None) -> bool:
+    return mac is not None and hmac.compare_digest(sign(key, label, values), mac)
+
+
+def row_hash(prev_hash: str, row: AuditEvent, key: bytes) -> str:
+    """The row's hash by its own kind: HMAC-SHA256 under ``key``, or plain SHA-256 for a legacy row
+    (over the previous hash and every field of the row except its own hash)."""
+    fields = [prev_hash, row.id, _canonical_time(row.at), row.actor_id, row.actor_role, row.action,
+              row.case_reference, row.detail, row.request_id, row.event_key]
+    if row.hash_kind == HashKind.sha256:
+        return hashlib.sha256(_canonical(fields)).hexdigest()
+    return sign(key, "audit-row", fields)
+
+
+def head_mac(key: bytes, last_id: int, last_hash: str) -> str:
+    return sign(key, "audit-head", [last_id, last_hash])
 
 
 def append_audit(
     session: Session,
     *,
+    key: bytes,
     actor_id: int | None,
     actor_role: str,
     action: str,
@@ -40,7 +81,9 @@ def append_audit(
     event_key: str | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
-    """Add one row at the end of the chain (the caller's transaction commits it)."""
+    """Add one keyed row at the end of the chain (the caller's transaction commits it)."""
+    if not key:
+        raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
     # Take the chain's head first: the UPDATE locks it (PostgreSQL row lock, SQLite write lock),
     # so concurrent appends queue up instead of forking the chain.
     session.exec(update(AuditHead).where(AuditHead.id == 1).values(last_id=AuditHead.last_id))
@@ -58,40 +101,80 @@ def append_audit(
         event_key=event_key,
         prev_hash=head.last_hash,
         hash="",
+        hash_kind=HashKind.hmac_sha256,
     )
-    row.hash = row_hash(head.last_hash, row)
+    row.hash = row_hash(head.last_hash, row, key)
     session.add(row)
-    head.last_id, head.last_hash = row.id, row.hash
+    head.last_id, head.last_hash, head.mac = row.id, row.hash, head_mac(key, row.id, row.hash)
     session.add(head)
     session.flush()
     return row
 
 
 @dataclass
-class ChainCheck:
-    intact: bool
-    rows: int
-    problems: list[str]
+class ChainStart:
+    """Where a walk begins: before row 1, or after a row already verified (a checkpoint)."""
 
-    def as_dict(self) -> dict:
-        return {"intact": self.intact, "rows": self.rows, "problems": self.problems}
+    last_id: int = 0
+    last_hash: str = GENESIS_HASH
+    keyed: bool = False  # the row at last_id is keyed, so every row after it must be
 
 
-def verify_chain(session: Session) -> ChainCheck:
-    """Walk the chain from the first row: a changed row breaks its hash, a deleted row leaves a gap
-    in the ids and a broken link, and a removed tail no longer matches the head."""
-    problems: list[str] = []
-    prev_hash, expected_id, count = "0" * 64, 1, 0
-    for row in session.exec(select(AuditEvent).order_by(AuditEvent.id)):
-        count += 1
-        if row.id != expected_id:
-            problems.append(f"rows {expected_id}..{row.id - 1} are missing (deleted)")
-        if row.prev_hash != prev_hash:
-            problems.append(f"row {row.id} does not follow the row before it")
-        if row_hash(row.prev_hash, row) != row.hash:
-            problems.append(f"row {row.id} was changed after it was written")
-        prev_hash, expected_id = row.hash, row.id + 1
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.last_id != expected_id - 1 or head.last_hash != prev_hash):
-        problems.append(f"the chain ends at row {expected_id - 1} but its head says row {head.last_id}")
-    return ChainCheck(intact=not problems, rows=count, problems=problems)
+@dataclass
+class ChainWalk:
+    """What one walk found: problems, the rows it walked, and the last row it reached."""
+
+    problems: list[str] = field(default_factory=list)
+    walked: int = 0
+    last_id: int = 0
+    last_hash: str = GENESIS_HASH
+    keyed: bool = False
+
+
+def walk_chain(rows: Iterable[AuditEvent], key: bytes, start: ChainStart) -> ChainWalk:
+    """Check each row against the one before it: a changed row breaks its hash, a deleted row leaves a gap
+    in the ids and a broken link, and a plain SHA-256 row after a keyed one is a downgrade."""
+    walk = ChainWalk(last_id=start.last_id, last_hash=start.last_hash, keyed=start.keyed)
+    for row in rows:
+        walk.walked += 1
+        if row.id != walk.last_id + 1:
+            walk.problems.append(f"rows {walk.last_id + 1}..{row.id - 1} are missing (deleted)")
+        if row.prev_hash != walk.last_hash:
+            walk.problems.append(f"row {row.id} does not follow the row before it")
+        if row.hash_kind not in (HashKind.sha256, HashKind.hmac_sha256):
+            walk.problems.append(f"row {row.id} has an unknown hash kind {row.hash_kind!r}")
+        elif row.hash_kind == HashKind.sha256 and walk.keyed:
+            walk.problems.append(f"row {row.id} has a plain SHA-256 hash after keyed rows (a downgrade)")
+        elif not hmac.compare_digest(row_hash(row.prev_hash, row, key), row.hash):
+            walk.problems.append(f"row {row.id} was changed after it was written")
+        walk.keyed = walk.keyed or row.hash_kind == HashKind.hmac_sha256
+        walk.last_id, walk.last_hash = row.id, row.hash
+    return walk
+
+
+def check_head(head: AuditHead | None, walk: ChainWalk, key: bytes, *, must_be_signed: bool) -> list[str]:
+    """The head must name the chain's last row and, once keying began (a keyed row, a MAC on the head, or
+    ``must_be_signed``: an anchor exists), carry the key's MAC of it."""
+    if head is None:
+        return ["the chain's head is missing"]
+    problems = []
+    if head.last_id != walk.last_id or head.last_hash != walk.last_hash:
+        problems.append(f"the chain ends at row {walk.last_id} but its head says row {head.last_id}")
+    signed_since_keying = head.mac is not None or walk.keyed or must_be_signed
+    if signed_since_keying and not signed_by(key, "audit-head", [head.last_id, head.last_hash], head.mac):
+        problems.append("the chain's head is not signed by the audit key (moved back or forged)")
+    return problems
+
+
+def chain_rows(session: Session, *, after_id: int, up_to: int, batch: int = 5000) -> Iterable[AuditEvent]:
+    """The rows after ``after_id`` up to ``up_to`` in id order, in batches so a long chain is never all in
+    memory at once."""
+    while True:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.id > after_id, AuditEvent.id <= up_to)
+                            .order_by(AuditEvent.id).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after_id = rows[-1].id
+        for row in rows:
+            session.expunge(row)

@@ -24,10 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class CaseStepActivities:
-    def __init__(self, engine: Engine, public_url: str, codec: EncryptionCodec) -> None:
+    def __init__(self, engine: Engine, public_url: str, codec: EncryptionCodec, *, audit_key: bytes) -> None:
         self.engine = engine
         self.public_url = public_url
         self.codec = codec
+        self.audit_key = audit_key
 
     @activity.defn(name="apply_case_step")
     async def apply_case_step(self, step: CaseStep) -> bool:
@@ -62,7 +63,7 @@ class CaseStepActivities:
                 actor = step.audit.actor_id if step.audit else None
                 if step.audit is not None:
                     append_audit(
-                        session, actor_id=step.audit.actor_id, actor_role=step.audit.actor_role,
+                        session, key=self.audit_key, actor_id=step.audit.actor_id, actor_role=step.audit.actor_role,
                         action=step.audit.action, detail=step.audit.detail, case_reference=step.case_reference,
                         event_key=step.key, at=step.at,
                     )

@@ -30,6 +30,7 @@ from service.api import (
     tasks,
     themes,
 )
+from service.audit_trail import AuditTrail
 from service.db import engine_for, session_scope
 from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.state.settings = settings
     app.state.engine = engine_for(settings.sqlalchemy_url)
     app.state.codec = EncryptionCodec(settings.encryption_key_bytes)
+    app.state.audit_trail = AuditTrail.from_settings(app.state.engine, settings)
     app.state.temporal = TemporalConnection(
         settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace, settings.encryption_key_bytes,
         client=temporal_client,
@@ -90,7 +92,8 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         user = getattr(request.state, "user", None)
         if exc.status_code in (403, 404) and user is not None:
             # A signed-in person refused, or probing for cases they cannot see: each attempt is on the record.
-            await asyncio.to_thread(audit_denial, app.state.engine, user, request, exc.status_code)
+            await asyncio.to_thread(audit_denial, app.state.engine, app.state.audit_trail.key, user, request,
+                                    exc.status_code)
         if request.url.path.startswith(API_PREFIXES):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return web.render(request, "error.html", getattr(request.state, "user", None), status_code=exc.status_code,
@@ -108,9 +111,9 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     return app
 
 
-def audit_denial(engine, user, request: Request, status_code: int) -> None:
+def audit_denial(engine, key: bytes, user, request: Request, status_code: int) -> None:
     with session_scope(engine) as session:
-        append_audit(session, actor_id=user.id, actor_role=user.role, action="denied", case_reference=None,
+        append_audit(session, key=key, actor_id=user.id, actor_role=user.role, action="denied", case_reference=None,
                      detail={"status": status_code, "method": request.method, "path": request.url.path[:300]},
                      request_id=getattr(request.state, "request_id", None))
 

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from activities.audit import verify_chain
 from activities.notifications import enqueue
 from activities.tasks import urgency
 from service.accounts import process_rules
 from service.api.access import assigned_to
+from service.audit_trail import AuditTrail
 from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
 from service.models import CaseRecord, HistoryArchive, JobRun, Task, User
@@ -123,10 +123,14 @@ async def archive_histories(engine: Engine, connect: Callable[[], Awaitable], co
     return {"cases": len(stale), "archived": stored}
 
 
-def check_audit_chain(engine: Engine, public_url: str, today: date) -> dict:
-    """Walk the audit chain; a break alerts every admin and auditor by e-mail (once per day)."""
-    with session_scope(engine) as session:
-        check = verify_chain(session)
+def check_audit_chain(trail: AuditTrail, public_url: str, today: date) -> dict:
+    """Walk the whole audit chain and check it against the anchors; a break alerts every admin and auditor by
+    e-mail (once per day). Then anchor today's head outside the database, broken or not: an anchor records
+    what the head was, so a later cut or rewrite of these rows is found even by someone who has the key
+    and the database but not the anchor directory."""
+    check = trail.verify(full=True)
+    anchor = trail.write_anchor(today)
+    with session_scope(trail.engine) as session:
         if not check.intact:
             for user in session.exec(select(User).where(User.role.in_([Role.admin, Role.auditor]),
                                                         User.is_active == True)):  # noqa: E712
@@ -137,4 +141,4 @@ def check_audit_chain(engine: Engine, public_url: str, today: date) -> dict:
                               + f"\n\nSee {public_url.rstrip('/')}/audit"))
     if not check.intact:
         log.error("audit chain broken: %d problems", len(check.problems))
-    return check.as_dict()
+    return {**check.as_dict(), "anchor": anchor.name if anchor else None}

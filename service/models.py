@@ -149,7 +149,10 @@ class Task(SQLModel, table=True):
 
 class AuditEvent(SQLModel, table=True):
     """Append-only audit trail. Each row carries the hash of the previous one (a hash chain), so an
-    edit or a deletion anywhere is found by walking the chain."""
+    edit or a deletion anywhere is found by walking the chain. Rows are keyed (HMAC with a key kept out of
+    the database, ``hash_kind`` "hmac-sha256") so that whoever can rewrite rows cannot recompute their
+    hashes; rows written before keying began keep their plain SHA-256 ("sha256"). On PostgreSQL a
+    trigger refuses UPDATE and DELETE (migration 0009)."""
 
     __tablename__ = "audit_event"
 
@@ -164,6 +167,7 @@ class AuditEvent(SQLModel, table=True):
     event_key: str | None = Field(default=None, max_length=200, unique=True)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    hash_kind: str = Field(max_length=16)
 
 
 class AuditHead(SQLModel, table=True):
@@ -174,6 +178,22 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = 0
     last_hash: str = Field(default="0" * 64, max_length=64)
+    # HMAC of (last_id, last_hash) under the audit key: cutting rows off the end and moving the head back
+    # needs the key. None only until the first keyed row or anchor.
+    mac: str | None = Field(default=None, max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """The last row a verification walked to and found intact (signed with the audit key, so it cannot be
+    moved past rows someone changed): routine verification starts here instead of at row 1."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int
+    last_hash: str = Field(max_length=64)
+    verified_at: datetime = Field(sa_column=ts_column())
+    mac: str = Field(max_length=64)
 
 
 class AppliedStep(SQLModel, table=True):

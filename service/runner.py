@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -36,6 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from service.db import engine_for, session_scope, upgrade
 from service.settings import Settings
 from service.temporal import connect
+from workflows.calendar import london_date
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +149,19 @@ def stop_process(process: subprocess.Popen | None, grace: float = 10.0) -> None:
 
 
 def prepare_database(settings: Settings) -> None:
-    """Apply migrations and make sure the partnership row exists."""
+    """Apply migrations, make sure the partnership row exists, and give the audit chain its first anchor
+    (signed, outside the database) if it has none yet."""
     from service.accounts import ensure_partnership
+    from service.audit_trail import AuditTrail
 
     engine = engine_for(settings.sqlalchemy_url)
     upgrade(engine)
     with session_scope(engine) as session:
         ensure_partnership(session, settings.rapid_review_partnership_name)
+    try:
+        AuditTrail.from_settings(engine, settings).anchor_if_none(london_date(datetime.now(UTC)))
+    except OSError:  # the nightly job retries; until an anchor exists, a wholesale rewrite is not caught
+        log.exception("could not write the first audit anchor in %s", settings.audit_anchor_dir)
 
 
 async def connect_with_retry(settings: Settings, within: float = 30.0) -> Client:

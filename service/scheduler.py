@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | daily_digest | 07:00 daily | its (job, day) row in job_run |
 | archive_histories | 01:00 daily | its (job, day) row in job_run |
-| check_audit_chain | 02:00 daily | its (job, day) row in job_run |
+| check_audit_chain | 02:00 daily (full walk, then the day's anchor file) | its (job, day) row in job_run |
 | outbox_sender | every 30 s (SMTP set) | each message claimed by a conditional UPDATE |
 | outbox_release_stuck | every 10 min (SMTP set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
@@ -26,6 +26,7 @@ from sqlalchemy import Engine, delete
 
 from activities.notifications import deliver_pending, release_stuck
 from service import jobs
+from service.audit_trail import AuditTrail
 from service.db import session_scope
 from service.models import WorkerHeartbeat
 from service.orphans import check_open_cases
@@ -59,13 +60,14 @@ class Jobs:
 
     def __init__(self, engine: Engine, settings: Settings, temporal: TemporalConnection, holder: str = jobs.HOLDER):
         self.engine, self.settings, self.temporal, self.holder = engine, settings, temporal, holder
+        self.audit_trail = AuditTrail.from_settings(engine, settings)
 
     async def work(self, name: str, day) -> dict:
         url = self.settings.rapid_review_public_url
         if name == "daily_digest":
             return await asyncio.to_thread(jobs.send_daily_digest, self.engine, url, day)
         if name == "check_audit_chain":
-            return await asyncio.to_thread(jobs.check_audit_chain, self.engine, url, day)
+            return await asyncio.to_thread(jobs.check_audit_chain, self.audit_trail, url, day)
         return await jobs.archive_histories(self.engine, self.temporal.client,
                                             EncryptionCodec(self.settings.encryption_key_bytes))
 
@@ -86,6 +88,10 @@ class Jobs:
         """At start-up: each daily job whose time today has passed and that has not run today runs now."""
         now = now or datetime.now(UTC)
         local = now.astimezone(ZoneInfo("Europe/London"))
+        try:  # the audit chain's first anchor now rather than at 02:00 (see AuditTrail.write_anchor)
+            await asyncio.to_thread(self.audit_trail.anchor_if_none, local.date())
+        except Exception:
+            log.exception("could not write the first audit anchor")
         done = {}
         for job in DAILY_JOBS:
             if (local.hour, local.minute) >= (job.hour, job.minute):

@@ -9,6 +9,7 @@ encrypted workflow payload unreadable after the next restart.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -29,7 +30,15 @@ REQUIRED_IN_PRODUCTION = (
     "TEMPORAL_ADDRESS",
     "RAPID_REVIEW_ENCRYPTION_KEY",
     "SECRET_KEY",
+    "RAPID_REVIEW_AUDIT_KEY",
 )
+
+# The secrets dev mode generates when they are missing, and how each is made.
+DEV_SECRETS = {
+    "RAPID_REVIEW_ENCRYPTION_KEY": lambda: new_encryption_key(),
+    "SECRET_KEY": lambda: secrets.token_urlsafe(48),
+    "RAPID_REVIEW_AUDIT_KEY": lambda: secrets.token_urlsafe(48),
+}
 
 
 class Settings(BaseSettings):
@@ -42,6 +51,8 @@ class Settings(BaseSettings):
     rapid_review_partnership_name: str = "Demo Local Safeguarding Children Partnership"
     rapid_review_public_url: str = "http://127.0.0.1:8000"
     rapid_review_document_dir: Path | None = None
+    # Where the nightly job writes the signed audit anchors: keep it off the database host, backed up apart.
+    rapid_review_audit_anchor_dir: Path | None = None
 
     database_url: str | None = None
 
@@ -54,6 +65,9 @@ class Settings(BaseSettings):
 
     rapid_review_encryption_key: str | None = Field(default=None, repr=False)
     secret_key: str | None = Field(default=None, repr=False)
+    # Keys the audit chain's HMACs. It must never be stored in the database the chain protects: whoever
+    # can rewrite the rows must not also be able to recompute their hashes.
+    rapid_review_audit_key: str | None = Field(default=None, repr=False)
 
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -91,6 +105,14 @@ class Settings(BaseSettings):
         return self.rapid_review_document_dir or self.var_dir / "documents"
 
     @property
+    def audit_anchor_dir(self) -> Path:
+        return self.rapid_review_audit_anchor_dir or self.var_dir / "audit-anchors"
+
+    @property
+    def audit_key_bytes(self) -> bytes:
+        return (self.rapid_review_audit_key or "").encode()
+
+    @property
     def encryption_key_bytes(self) -> bytes:
         return decode_encryption_key(self.rapid_review_encryption_key or "")
 
@@ -114,18 +136,25 @@ def new_encryption_key() -> str:
 
 
 def _dev_secrets(var_dir: Path) -> dict[str, str]:
-    """Secrets generated on the first dev start and reused afterwards (file readable by owner only)."""
-    path = var_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    """Secrets generated on the first dev start and reused afterwards (file readable by owner only).
+
+    A secrets.json from before a secret existed gets that secret added. The read-and-add runs under a lock
+    because `rapid-review worker` and `rapid-review api` may start together: two processes each adding a
+    different audit key would leave one of them writing rows the other cannot verify."""
     var_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        "RAPID_REVIEW_ENCRYPTION_KEY": new_encryption_key(),
-        "SECRET_KEY": secrets.token_urlsafe(48),
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(values, handle)
+    path = var_dir / "secrets.json"
+    with open(var_dir / ".secrets.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        values = json.loads(path.read_text()) if path.exists() else {}
+        missing = {name: make() for name, make in DEV_SECRETS.items() if not values.get(name)}
+        if missing:
+            values.update(missing)
+            fresh = path.with_name("secrets.json.new")
+            fresh.unlink(missing_ok=True)
+            fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(values, handle)
+            os.replace(fresh, path)
     return values
 
 
@@ -139,19 +168,17 @@ def load_settings(**overrides: object) -> Settings:
                 "Production mode needs these environment variables, which are not set: " + ", ".join(missing)
             )
     else:
-        generated = {}
-        if not settings.rapid_review_encryption_key or not settings.secret_key:
+        fields = [name.lower() for name in DEV_SECRETS]
+        if not all(getattr(settings, field) for field in fields):
             generated = _dev_secrets(settings.var_dir)
-        settings = settings.model_copy(
-            update={
-                "rapid_review_encryption_key": settings.rapid_review_encryption_key
-                or generated["RAPID_REVIEW_ENCRYPTION_KEY"],
-                "secret_key": settings.secret_key or generated["SECRET_KEY"],
-            }
-        )
+            settings = settings.model_copy(
+                update={field: getattr(settings, field) or generated[field.upper()] for field in fields}
+            )
     decode_encryption_key(settings.rapid_review_encryption_key or "")
     if settings.is_production and len(settings.secret_key or "") < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production mode")
+    if settings.is_production and len(settings.rapid_review_audit_key or "") < 32:
+        raise SettingsError("RAPID_REVIEW_AUDIT_KEY must be at least 32 characters in production mode")
     return settings
 
 

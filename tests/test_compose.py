@@ -24,7 +24,8 @@ def test_every_variable_our_services_set_is_a_setting():
         variables = set(services[name]["environment"])
         unknown = variables - read_by_settings
         assert not unknown, f"{name} sets variables the settings never read: {sorted(unknown)}"
-        assert {"DATABASE_URL", "TEMPORAL_ADDRESS", "RAPID_REVIEW_ENCRYPTION_KEY", "SECRET_KEY"} <= variables
+        assert {"DATABASE_URL", "TEMPORAL_ADDRESS", "RAPID_REVIEW_ENCRYPTION_KEY", "SECRET_KEY",
+                "RAPID_REVIEW_AUDIT_KEY"} <= variables
         assert services[name]["environment"]["RAPID_REVIEW_MODE"] == "production"
 
 
@@ -45,7 +46,8 @@ def test_images_are_pinned_and_stack_is_complete():
 def test_docker_compose_accepts_the_file():
     binary = shutil.which("docker-compose")
     assert binary, "docker-compose is not installed: run the README's test command (scripts/test)"
-    env = dict(os.environ, POSTGRES_PASSWORD="p", RAPID_REVIEW_ENCRYPTION_KEY="k", SECRET_KEY="s")
+    env = dict(os.environ, POSTGRES_PASSWORD="p", RAPID_REVIEW_ENCRYPTION_KEY="k", SECRET_KEY="s",
+               RAPID_REVIEW_AUDIT_KEY="a")
     result = subprocess.run(
         [binary, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
         capture_output=True, text=True, env=env, cwd=ROOT,

@@ -15,6 +15,7 @@ from service.jobs import archive_histories, claim_run
 from service.models import HistoryArchive, JobRun, OutboxMessage
 from service.scheduler import DAILY_JOBS, Jobs, build_scheduler
 from service.temporal import EncryptionCodec, TemporalConnection
+from tests.insider import as_table_owner
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import TaskSpec
 
@@ -73,13 +74,34 @@ def test_broken_chain_alerts_admins_and_auditors_once(engine, settings, demo_pas
     for username in ("panel.chair", "csc.lead", "exec.la"):
         sign_in(username)  # sign-ins write audit rows
     with Session(engine) as session:
+        as_table_owner(session)  # on PostgreSQL only the table's owner can, by switching the trigger off
         session.exec(text("UPDATE audit_event SET action = 'nothing' WHERE id = 2"))
         session.commit()
     results = in_two_processes(instances(engine, settings), "check_audit_chain")
     ran = [r for r in results if r is not None]
-    assert len(ran) == 1 and ran[0]["intact"] is False
+    assert len(ran) == 1 and ran[0]["intact"] is False and ran[0]["full"] is True
     alerts = outbox(engine, "chain-alert:")
     assert len(alerts) == 2 and all("row 2 was changed" in m.body for m in alerts)  # the admin and the auditor
+    anchor = settings.audit_anchor_dir / f"audit-anchor-{TODAY.isoformat()}.json"
+    assert ran[0]["anchor"] == anchor.name and anchor.stat().st_mode & 0o777 == 0o600
+
+
+def test_nightly_anchor_then_a_cut_chain_is_broken(engine, settings, demo_passwords, api_client, sign_in):
+    for username in ("panel.chair", "csc.lead", "exec.la"):
+        sign_in(username)
+    first = instances(engine, settings)[0]
+    assert asyncio.run(first.run("check_audit_chain", MORNING))["intact"] is True
+    with Session(engine) as session:
+        anchored = session.exec(text("SELECT last_id FROM audit_head")).one()[0]
+        as_table_owner(session)  # the insider cuts the last row and moves the head back to the row before
+        session.exec(text("DELETE FROM audit_event WHERE id = :id"), params={"id": anchored})
+        session.exec(text("UPDATE audit_head SET last_id = e.id, last_hash = e.hash FROM audit_event e "
+                          "WHERE e.id = :id"), params={"id": anchored - 1})
+        session.commit()
+    next_night = asyncio.run(first.run("check_audit_chain", MORNING + timedelta(days=1)))
+    assert next_night["intact"] is False
+    assert (f"the chain ends at row {anchored - 1} but the anchor of {TODAY.isoformat()} recorded row {anchored} "
+            "(rows were cut off)") in next_night["problems"]
 
 
 def test_missed_jobs_run_at_start_up_once_and_a_crashed_run_is_taken_over(engine, settings, demo_passwords):
@@ -89,6 +111,7 @@ def test_missed_jobs_run_at_start_up_once_and_a_crashed_run_is_taken_over(engine
     made_up = asyncio.run(first.catch_up(MORNING))
     assert set(made_up) == {"check_audit_chain", "daily_digest", "archive_histories"}
     assert made_up["check_audit_chain"]["intact"] is True and made_up["archive_histories"]["cases"] == 0
+    assert (settings.audit_anchor_dir / f"audit-anchor-{TODAY.isoformat()}.json").exists()
     assert asyncio.run(second.catch_up(MORNING)) == {job.name: None for job in DAILY_JOBS}, "already run today"
 
     assert claim_run(engine, "daily_digest", "2026-11-25", holder="crashed") is True

@@ -16,6 +16,7 @@ from service.temporal import EncryptionCodec
 from workflows.models import AuditEntry, CaseSnapshot, CaseStep, TaskSpec
 
 CODEC = EncryptionCodec(b"k" * 32)
+AUDIT_KEY = b"test-only-audit-key"
 PSEUDONYM, SUMMARY = "Pseudonym-Julie", "Infant found unresponsive after co-sleeping"
 
 
@@ -39,7 +40,7 @@ def step(key: str = "RR-9:1:convene_panel") -> CaseStep:
 
 
 def test_a_step_applied_twice_takes_effect_once(engine, demo_passwords):
-    activities = CaseStepActivities(engine, "https://rapid-review.example.org", CODEC)
+    activities = CaseStepActivities(engine, "https://rapid-review.example.org", CODEC, audit_key=AUDIT_KEY)
     assert activities.apply_step(step())[0] is True
     assert activities.apply_step(step())[0] is False, "the retry finds the step applied"
     with Session(engine) as session:
@@ -51,7 +52,7 @@ def test_a_step_applied_twice_takes_effect_once(engine, demo_passwords):
 
 
 def test_emails_carry_no_identifying_content(engine, demo_passwords):
-    CaseStepActivities(engine, "https://rapid-review.example.org", CODEC).apply_step(step())
+    CaseStepActivities(engine, "https://rapid-review.example.org", CODEC, audit_key=AUDIT_KEY).apply_step(step())
     with Session(engine) as session:
         message = session.exec(select(OutboxMessage)).one()
     for text in (message.subject, message.body):
@@ -71,7 +72,7 @@ class Inbox:
 
 
 async def test_outbox_retries_after_smtp_failure_and_delivers_once(engine, demo_passwords, settings):
-    CaseStepActivities(engine, "https://rapid-review.example.org", CODEC).apply_step(step())
+    CaseStepActivities(engine, "https://rapid-review.example.org", CODEC, audit_key=AUDIT_KEY).apply_step(step())
     port = free_port()
     smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False})
 
@@ -103,7 +104,7 @@ async def test_outbox_retries_after_smtp_failure_and_delivers_once(engine, demo_
 def test_dev_keeps_mail_in_the_outbox(engine, demo_passwords, settings):
     import asyncio
 
-    CaseStepActivities(engine, "http://127.0.0.1:8000", CODEC).apply_step(step())
+    CaseStepActivities(engine, "http://127.0.0.1:8000", CODEC, audit_key=AUDIT_KEY).apply_step(step())
     assert settings.smtp_host is None
     assert asyncio.run(deliver_pending(engine, settings))["sent"] == 0
     with Session(engine) as session:
@@ -126,7 +127,7 @@ def test_task_urgency_in_working_days(due, today, expected):
 
 
 def test_outbox_is_readable_by_admins_only(engine, api_client, sign_in):
-    CaseStepActivities(engine, "http://127.0.0.1:8000", CODEC).apply_step(step())
+    CaseStepActivities(engine, "http://127.0.0.1:8000", CODEC, audit_key=AUDIT_KEY).apply_step(step())
     response = api_client.get("/api/outbox", headers=sign_in("admin"))
     assert response.status_code == 200
     [message] = response.json()

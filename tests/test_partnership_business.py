@@ -20,7 +20,8 @@ class ReadModel:
     """Writes cases as the workflows do (one CaseStep at a time, each at a known moment)."""
 
     def __init__(self, engine):
-        self.steps = CaseStepActivities(engine, "http://127.0.0.1:8000", EncryptionCodec(b"k" * 32))
+        self.steps = CaseStepActivities(engine, "http://127.0.0.1:8000", EncryptionCodec(b"k" * 32),
+                                        audit_key=b"test-audit-key")
         self.count = 0
 
     def step(self, reference: str, on: date, stage: str, review: ReviewSnapshot | None = None,

@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session
 
 from activities.audit import append_audit
+from service.audit_trail import AuditTrail
 from service.auth import require_roles
 from service.models import CaseAgency, CaseRecord, Task, User
 from workflows.models import Actor
@@ -32,11 +33,20 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def audit_trail(request: Request) -> AuditTrail:
+    """The app's audit chain (its database, key and anchors)."""
+    return request.app.state.audit_trail
+
+
+AuditTrailDep = Annotated[AuditTrail, Depends(audit_trail)]
+
+
 def audit(session: Session, request: Request, user: User | None, action: str, reference: str | None,
           detail: dict) -> None:
     """Append one audit row (actor, role, action, case, what, request id) and commit it."""
-    append_audit(session, actor_id=user.id if user else None, actor_role=user.role if user else "anonymous",
-                 action=action, case_reference=reference, detail=detail, request_id=request_id(request))
+    append_audit(session, key=audit_trail(request).key, actor_id=user.id if user else None,
+                 actor_role=user.role if user else "anonymous", action=action, case_reference=reference,
+                 detail=detail, request_id=request_id(request))
     session.commit()
 
 

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import select
 
-from activities.audit import verify_chain
-from service.api.access import Auditor, Reader, audit, visible_case
+from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_case
 from service.auth import DbSession, require_roles
 from service.db import session_scope
 from service.history import archive_history, archived_history, fetch_readable_history
@@ -89,9 +88,15 @@ async def case_history(reference: str, request: Request, session: DbSession, use
 def verify_audit_chain(
     request: Request,
     session: DbSession,
+    trail: AuditTrailDep,
     user: Annotated[User, Depends(require_roles(Role.auditor, Role.admin))],
+    full: Annotated[bool, Query(description="Walk from row 1 instead of from the last verified row")] = False,
 ) -> dict:
-    """Walk the audit chain: intact, or where it was changed or cut."""
-    result = verify_chain(session).as_dict()
-    audit(session, request, user, "verify_audit_chain", None, {"intact": result["intact"], "rows": result["rows"]})
+    """Verify the audit chain against its key and its anchors: intact, or where it was changed or cut.
+    Routine checks walk the rows since the last intact check; ``full=true`` walks them all. A sync route:
+    FastAPI runs it in a thread, so a long walk never stalls the event loop."""
+    session.commit()  # the check uses its own session: on SQLite an open transaction here would lock it out
+    result = trail.verify(full=full).as_dict()
+    audit(session, request, user, "verify_audit_chain", None,
+          {"intact": result["intact"], "rows": result["rows"], "full": result["full"]})
     return result

@@ -1,0 +1,239 @@
+"""Verifying the audit chain against what is kept outside the database, and starting where the last
+verification stopped.
+
+The key alone does not stop an insider who owns the database: they can cut rows off the end, or put back
+an older copy of the whole table. So every night the head (last id, last hash) is written to a signed
+anchor file outside the database, one per day, never overwritten: a chain whose row N no longer has the
+hash an anchor recorded, or that is shorter than an anchor says, is broken.
+
+Walking 150,000 rows takes seconds, so routine verification starts at a checkpoint (the last row a walk
+found intact, signed with the key) and walks only the rows after it; the nightly job and auditors asking
+for ``full`` walk from row 1. Verification is blocking database work: callers run it in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from activities.audit import (
+    ChainStart,
+    HashKind,
+    chain_rows,
+    check_head,
+    head_mac,
+    sign,
+    signed_by,
+    walk_chain,
+)
+from service.db import session_scope
+from service.models import AuditCheckpoint, AuditEvent, AuditHead
+from service.settings import Settings
+
+ANCHOR_PREFIX = "audit-anchor-"
+
+
+@dataclass
+class ChainCheck:
+    """The verdict of one verification: ``rows`` is the chain's length as far as it was checked;
+    ``walked`` the rows hashed this time (all of them when ``full``)."""
+
+    intact: bool
+    rows: int
+    problems: list[str]
+    full: bool = True
+    walked: int = 0
+    anchors: int = 0
+
+    def as_dict(self) -> dict:
+        return {"intact": self.intact, "rows": self.rows, "problems": self.problems, "full": self.full,
+                "walked": self.walked, "anchors": self.anchors}
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's head as the nightly job saw it on ``day``."""
+
+    day: str
+    last_id: int
+    last_hash: str
+    written_at: str
+
+    def signed_values(self) -> list:
+        return [self.day, self.last_id, self.last_hash, self.written_at]
+
+
+@dataclass
+class Anchors:
+    found: list[Anchor] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class AuditTrail:
+    """The audit chain of one database, with the key that signs it and the directory of its anchors."""
+
+    def __init__(self, engine: Engine, key: bytes, anchor_dir: Path) -> None:
+        if not key:
+            raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
+        self.engine, self.key, self.anchor_dir = engine, key, anchor_dir
+
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: Settings) -> AuditTrail:
+        return cls(engine, settings.audit_key_bytes, settings.audit_anchor_dir)
+
+    # ------------------------------------------------------------ anchors
+
+    def anchor_path(self, day: date) -> Path:
+        return self.anchor_dir / f"{ANCHOR_PREFIX}{day.isoformat()}.json"
+
+    def write_anchor(self, day: date) -> Path | None:
+        """Write the head to the day's anchor file (mode 0600); None if that day's exists, because an anchor
+        is never overwritten.
+
+        A head still unsigned because no keyed row was written yet (a chain of rows from before keying) is
+        signed first: once an anchor exists, verification insists on a signed head, so nobody can rewrite
+        the keyed rows as plain SHA-256 and clear the head's MAC to pass them off as a chain never keyed."""
+        path = self.anchor_path(day)
+        if path.exists():
+            return None
+        with session_scope(self.engine) as session:
+            head = session.get(AuditHead, 1)
+            if head.mac is None and self._ends_before_keying(session, head):
+                session.exec(update(AuditHead).where(AuditHead.id == 1, AuditHead.last_id == head.last_id,
+                                                     AuditHead.mac.is_(None))
+                             .values(mac=head_mac(self.key, head.last_id, head.last_hash)))
+            anchor = Anchor(day=day.isoformat(), last_id=head.last_id, last_hash=head.last_hash,
+                            written_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        self.anchor_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return None
+        with os.fdopen(fd, "w") as handle:
+            json.dump({**anchor.__dict__, "signature": sign(self.key, "audit-anchor", anchor.signed_values())},
+                      handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return path
+
+    def anchor_if_none(self, day: date) -> Path | None:
+        """At start-up: the first anchor, so the head is signed and anchored from the service's first start
+        after migration 0009 instead of from the first night."""
+        if self.read_anchors().found:
+            return None
+        return self.write_anchor(day)
+
+    @staticmethod
+    def _ends_before_keying(session: Session, head: AuditHead) -> bool:
+        """The chain is empty or its last row is from before keying (every keyed append signs the head)."""
+        last = session.get(AuditEvent, head.last_id) if head.last_id else None
+        return head.last_id == 0 or (last is not None and last.hash_kind == HashKind.sha256)
+
+    def read_anchors(self) -> Anchors:
+        """Every anchor file; one that is unreadable or not signed by the key is a problem, not an anchor."""
+        anchors = Anchors()
+        if not self.anchor_dir.is_dir():
+            return anchors
+        for path in sorted(self.anchor_dir.glob(f"{ANCHOR_PREFIX}*.json")):
+            try:
+                data = json.loads(path.read_text())
+                anchor = Anchor(day=str(data["day"]), last_id=int(data["last_id"]),
+                                last_hash=str(data["last_hash"]), written_at=str(data["written_at"]))
+                signature = data["signature"]
+            except (OSError, ValueError, KeyError, TypeError):
+                anchors.problems.append(f"the anchor file {path.name} cannot be read")
+                continue
+            if not signed_by(self.key, "audit-anchor", anchor.signed_values(), signature):
+                anchors.problems.append(f"the anchor file {path.name} is not signed by the audit key")
+                continue
+            anchors.found.append(anchor)
+        return anchors
+
+    def _check_anchors(self, session: Session, anchors: list[Anchor], chain_end: int) -> list[str]:
+        """Each anchored row must still exist with the hash the anchor recorded."""
+        problems = []
+        wanted = sorted({a.last_id for a in anchors if 0 < a.last_id <= chain_end})
+        hashes: dict[int, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            hashes.update(session.exec(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id.in_(chunk))).all())
+        for anchor in anchors:
+            if anchor.last_id > chain_end:
+                problems.append(f"the chain ends at row {chain_end} but the anchor of {anchor.day} recorded "
+                                f"row {anchor.last_id} (rows were cut off)")
+            elif anchor.last_id and hashes.get(anchor.last_id) != anchor.last_hash:
+                problems.append(f"row {anchor.last_id} no longer has the hash the anchor of {anchor.day} recorded")
+        return problems
+
+    # ------------------------------------------------------------ verification
+
+    def _start(self, session: Session, problems: list[str]) -> ChainStart | None:
+        """Where routine verification may start: the signed checkpoint, if its row is still there unchanged
+        and no row before it was deleted. None means walk the whole chain (and why is in ``problems``)."""
+        checkpoint = session.get(AuditCheckpoint, 1)
+        if checkpoint is None:
+            return None
+        if not signed_by(self.key, "audit-checkpoint", [checkpoint.last_id, checkpoint.last_hash], checkpoint.mac):
+            problems.append("the verification checkpoint is not signed by the audit key (forged)")
+            return None
+        row = session.get(AuditEvent, checkpoint.last_id)
+        if row is None or row.hash != checkpoint.last_hash:
+            problems.append(f"row {checkpoint.last_id}, verified intact on {checkpoint.verified_at:%Y-%m-%d %H:%M} "
+                            "UTC, is gone or its hash changed")
+            return None
+        kept = session.exec(select(func.count()).select_from(AuditEvent)
+                            .where(AuditEvent.id <= checkpoint.last_id)).one()
+        if kept != checkpoint.last_id:
+            problems.append(f"{checkpoint.last_id - kept} rows up to row {checkpoint.last_id}, verified intact "
+                            "before, are missing (deleted)")
+            return None
+        return ChainStart(checkpoint.last_id, checkpoint.last_hash, keyed=row.hash_kind == HashKind.hmac_sha256)
+
+    def verify(self, *, full: bool = False) -> ChainCheck:
+        """Verify the chain: from the checkpoint (routine) or from row 1 (``full``), then the head and every
+        anchor. An intact result moves the checkpoint forward."""
+        anchors = self.read_anchors()
+        problems = list(anchors.problems)
+        with Session(self.engine) as session:
+            # The head first, and only the rows up to it: rows appended while we walk wait for the next check.
+            head = session.get(AuditHead, 1)
+            start = None if full else self._start(session, problems)
+            walked_all = start is None
+            start = start or ChainStart()
+            walk = walk_chain(chain_rows(session, after_id=start.last_id, up_to=head.last_id if head else 0),
+                              self.key, start)
+            problems += walk.problems
+            problems += check_head(head, walk, self.key, must_be_signed=bool(anchors.found))
+            problems += self._check_anchors(session, anchors.found, walk.last_id)
+            session.rollback()
+        check = ChainCheck(intact=not problems, rows=start.last_id + walk.walked, problems=problems,
+                           full=walked_all, walked=walk.walked, anchors=len(anchors.found))
+        if check.intact and walk.last_id > 0:
+            self._save_checkpoint(walk.last_id, walk.last_hash)
+        return check
+
+    def _save_checkpoint(self, last_id: int, last_hash: str) -> None:
+        """Move the checkpoint forward (never back: a slower walk that finished later keeps the further one)."""
+        try:
+            self._move_checkpoint(last_id, last_hash)
+        except IntegrityError:
+            pass  # another verification wrote the first checkpoint at the same moment; the next one moves it
+
+    def _move_checkpoint(self, last_id: int, last_hash: str) -> None:
+        with session_scope(self.engine) as session:
+            checkpoint = session.get(AuditCheckpoint, 1)
+            if checkpoint is not None and checkpoint.last_id >= last_id:
+                return
+            checkpoint = checkpoint or AuditCheckpoint(id=1, last_id=0, last_hash="", verified_at=datetime.now(UTC),
+                                                       mac="")
+            checkpoint.last_id, checkpoint.last_hash = last_id, last_hash
+            checkpoint.verified_at = datetime.now(UTC)
+            checkpoint.mac = sign(self.key, "audit-checkpoint", [last_id, last_hash])
+            session.add(checkpoint)
