@@ -170,14 +170,16 @@ def session_user(session: Session, *, token: str, policy: SessionPolicy, now: da
 @dataclass(frozen=True)
 class SignInBackoff:
     """Progressive delays instead of a lockout. Failures (per username, and per client address) within the
-    window beyond a free number make the next attempt wait 1, 2, 4, 8 ... seconds after the latest failure,
-    never more than ``max_wait``. A waiting attempt is refused without looking at its password and is not
-    counted, so an attacker's failures hold a real user back by at most ``max_wait``, while guessing is slowed
-    to one try per ``max_wait``; the per-address count slows spraying one password over many usernames."""
+    window beyond a free number make the next attempt wait ``first_wait`` seconds after the latest failure, then
+    twice that, and so on, never more than ``max_wait``. A waiting attempt is refused without looking at its
+    password and is not counted, so an attacker's failures hold a real user back by at most ``max_wait``, while
+    guessing is slowed to one try per ``max_wait``; the per-address count slows spraying one password over many
+    usernames."""
 
     window: timedelta
     free_per_username: int
     free_per_address: int
+    first_wait: int
     max_wait: int
 
     @classmethod
@@ -185,13 +187,13 @@ class SignInBackoff:
         return cls(window=timedelta(minutes=settings.sign_in_failure_window_minutes),
                    free_per_username=settings.sign_in_free_failures_per_username,
                    free_per_address=settings.sign_in_free_failures_per_address,
-                   max_wait=settings.sign_in_max_wait_seconds)
+                   first_wait=settings.sign_in_first_wait_seconds, max_wait=settings.sign_in_max_wait_seconds)
 
     def delay(self, failures: int, free: int) -> int:
         """Seconds to wait after the latest of ``failures`` recent failures."""
         if failures < free or failures == 0:
             return 0
-        return min(self.max_wait, 2 ** min(failures - free, 30))
+        return min(self.max_wait, self.first_wait * 2 ** min(failures - free, 30))
 
     def required_wait(self, session: Session, *, username: str, address: str,
                       now: datetime | None = None) -> tuple[int, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -136,3 +137,10 @@ def driver(case_env, case_worker, engine):
     from tests.cases import CaseDriver
 
     return CaseDriver(case_env, case_worker, engine)
+
+
+def sign_in_through_page(client, username: str, password: str, **kwargs):
+    """Open the sign-in page (its form's CSRF token is bound to the pre-session cookie it sets), then post it."""
+    page = client.get("/signin")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return client.post("/signin", data={"username": username, "password": password, "csrf_token": csrf}, **kwargs)
