@@ -83,7 +83,7 @@ def check_password(request: Request, username: str, password: str, *, failed_act
     holding it through Argon2 once stalled every signed-in page for seconds)."""
     for field, value, limit in (("username", username, MAX_USERNAME), ("password", password, MAX_PASSWORD)):
         if problem := text_problem(field, value, limit):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"The request is not valid: {problem}")
+            raise HTTPException(422, f"The request is not valid: {problem}")
     settings, engine = request.app.state.settings, request.app.state.engine
     backoff, address = SignInBackoff.from_settings(settings), client_address(request)
     with Session(engine, expire_on_commit=False) as session:
@@ -187,11 +187,11 @@ def change_own_password(request: Request, session: Session, user: User, current:
                       actor=user) is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "The current password is not right")
     if new == current:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The new password must differ from the current one")
+        raise HTTPException(422, "The new password must differ from the current one")
     try:
         hashed = new_password_hash(new)  # Argon2 before the write transaction
     except AccountError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"The request is not valid: {error}") from None
+        raise HTTPException(422, f"The request is not valid: {error}") from None
     session.add(user)
     set_password(session, user=user, hashed=hashed, by=user, request_id=request_id(request))
     session.commit()
