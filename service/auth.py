@@ -206,10 +206,11 @@ class SignInBackoff:
                                             "your network address")):
             failures, latest = session.exec(select(func.count(), func.max(SignInFailure.at))
                                             .where(column == value, SignInFailure.at > now - self.window)).one()
-            if not failures:
+            delay = self.delay(failures, free)
+            if not delay:  # (a concurrent attempt's row may be newer than ``now``: that alone is no reason to wait)
                 continue
             latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)  # max() bypasses the column type
-            wait = math.ceil((latest + timedelta(seconds=self.delay(failures, free)) - now).total_seconds())
+            wait = math.ceil((latest + timedelta(seconds=delay) - now).total_seconds())
             if wait > worst[0]:
                 worst = (wait, whose)
         return worst

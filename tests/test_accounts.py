@@ -5,7 +5,7 @@ stored timestamps (pass_time), never by sleeping."""
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 import service.api.auth
 from service.app import create_app
-from service.auth import SESSION_COOKIE, SIGN_IN_COOKIE
+from service.auth import SESSION_COOKIE, SIGN_IN_COOKIE, SignInBackoff
 from service.cli import main
 from service.models import AuditEvent, SignInFailure, User, UserSession
 from tests.conftest import TEST_KEY, sign_in_through_page
@@ -221,6 +221,19 @@ def test_spraying_usernames_from_one_address_is_slowed(app, engine, demo_passwor
                        ).status_code == 200, "another address is not slowed"
     throttled = audit_rows(engine, "sign_in_throttled")
     assert len(throttled) == 6 and json.loads(throttled[0].detail)["address"] == "198.51.100.99"
+
+
+def test_backoff_schedule_and_concurrent_attempts(engine, settings):
+    """The schedule doubles to its cap. Attempts are counted before their password is checked, so one noted by
+    a concurrent request just after this request read the clock must not make it wait while free attempts
+    are left (it did: eight concurrent right passwords from one address got 429s)."""
+    backoff = SignInBackoff.from_settings(settings.model_copy(update={"sign_in_max_wait_seconds": 20}))
+    assert [backoff.delay(failures, 3) for failures in range(10)] == [0, 0, 0, 1, 2, 4, 8, 16, 20, 20]
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        backoff.note_attempt(session, username="a", address="192.0.2.1", now=now + timedelta(milliseconds=300))
+        session.commit()
+        assert backoff.required_wait(session, username="b", address="192.0.2.1", now=now) == (0, "")
 
 
 def test_argon2_runs_outside_any_database_transaction(app, demo_passwords, monkeypatch):

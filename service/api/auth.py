@@ -152,8 +152,10 @@ def session_csrf(request: Request, response: Response) -> SignInCsrf:
 def start_browser_session(request: Request, response: Response, form: SignInForm,
                           x_csrf_token: Annotated[str, Header(max_length=200)] = "",
                           csrf_token: Annotated[str, Form(max_length=200)] = "") -> SessionStarted:
-    """Sign in for a browser: needs the token from GET /api/auth/session (X-CSRF-Token or csrf_token field);
-    sets the session cookie; changes must send the returned CSRF token back."""
+    """Sign in for a browser, with the token from GET /api/auth/session; sets the session cookie.
+
+    The sign-in token goes in X-CSRF-Token or the csrf_token field; changes must then send the returned CSRF
+    token back."""
     if not sign_in_csrf_ok(request, x_csrf_token or csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, SIGN_IN_CSRF_REFUSED)
     _, session_token = sign_in(request, form.username, form.password, SessionKind.cookie)
