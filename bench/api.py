@@ -80,9 +80,10 @@ def run(requests_per_client: int = 10) -> str:
     try:
         settings = bench_settings(directory)
         with session_scope(engine_of(settings)) as session:
-            passwords = create_demo_users(session)
+            passwords = create_demo_users(session, settings.audit_key_bytes)
         # Sticky workflows as on a production Temporal server: no worker is killed here.
-        stack = ServiceProcesses(directory, settings.sqlalchemy_url, BENCH_KEY, settings.secret_key, sticky=True)
+        stack = ServiceProcesses(directory, settings.sqlalchemy_url, BENCH_KEY, settings.secret_key,
+                                 audit_key=settings.rapid_review_audit_key, sticky=True)
         worker, api = stack.start("worker"), stack.start("api --no-scheduler")
         idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # noqa: S603
         asyncio.run(wait_until_ready(stack.base_url))

@@ -73,7 +73,7 @@ def measure(total: int, repeat: int) -> dict[str, float]:
         engine = engine_of(settings)
         fill(engine, total)
         with session_scope(engine) as session:
-            passwords = create_demo_users(session)
+            passwords = create_demo_users(session, settings.audit_key_bytes)
         with TestClient(create_app(settings)) as client:
             token = client.post("/api/auth/token", data={"username": "strategy.manager",
                                                          "password": passwords["strategy.manager"]}).json()

@@ -1,88 +1,268 @@
-"""Who is calling: password hashes, bearer tokens and session cookies (with CSRF tokens), sign-in throttling,
-and the role checks every route declares."""
+"""Who is calling: password hashes, server-side sessions (a browser's cookie or an API client's bearer token,
+with CSRF tokens for cookies and for the sign-in form), sign-in backoff, and the role checks every route
+declares.
+
+Sessions are rows, not self-contained signed tokens: a token is a random string whose SHA-256 names a
+``user_session`` row, looked up on every request. Deleting the row revokes exactly that token (sign-out on
+one device leaves the others signed in), deleting a user's rows revokes all of them (password change, reset,
+disable), and the row's ``last_seen_at`` gives each session its own idle timeout. A per-user token version
+would revoke too, but only all of a user's sessions at once, and could not time out one idle session.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import math
 import secrets
+import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated
 
-import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib import PasswordHash
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
-from service.models import SignInFailure, User
+from service.models import SignInFailure, User, UserSession
+from service.settings import Settings
 from workflows.vocabulary import Role
 
 password_hash = PasswordHash.recommended()  # Argon2id
-TOKEN_HOURS = 8
-TOKEN_ALGORITHM = "HS256"  # noqa: S105 - algorithm name, not a secret
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 SESSION_COOKIE = "rr_session"
+SIGN_IN_COOKIE = "rr_sign_in"  # the pre-session cookie the sign-in form's CSRF token is bound to
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+LAST_SEEN_EVERY = timedelta(minutes=1)  # a session's last_seen_at is written at most this often
+MAX_USERNAME = 80
+MAX_PASSWORD = 200
+
+
+class SessionKind(StrEnum):
+    cookie = "cookie"
+    bearer = "bearer"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- passwords
 
 
 def hash_password(password: str) -> str:
+    """Argon2id: deliberately slow (tens of ms of CPU). Never call it with a database transaction open."""
     return password_hash.hash(password)
 
 
 def verify_password(password: str, hashed: str) -> bool:
+    """Argon2id, as slow as hashing: never call it with a database transaction open."""
     return password_hash.verify(password, hashed)
 
 
-def issue_token(user: User, secret_key: str, now: datetime | None = None, csrf: str | None = None) -> str:
-    """A signed token; a session cookie's token also carries the CSRF token its forms must send back."""
-    now = now or datetime.now(UTC)
-    claims = {"sub": str(user.id), "role": user.role, "iat": now, "exp": now + timedelta(hours=TOKEN_HOURS)}
-    if csrf:
-        claims["csrf"] = csrf
-    return jwt.encode(claims, secret_key, algorithm=TOKEN_ALGORITHM)
+DUMMY_HASH = hash_password("not-a-real-password")  # verified for unknown usernames: same work either way
 
 
-def new_csrf_token() -> str:
-    return secrets.token_urlsafe(32)
+def text_problem(field: str, value: str, max_length: int) -> str | None:
+    """Why a typed username or password cannot be used (control characters such as NUL, or too long), naming
+    the field; None when it can. PostgreSQL cannot store NUL at all, so this is checked before any query."""
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return f"{field}: must not contain control characters (such as NUL, tab or newline)"
+    if len(value) > max_length:
+        return f"{field}: must be at most {max_length} characters"
+    return None
 
 
-def throttled_for(session: Session, username: str, now: datetime | None = None) -> int:
-    """Seconds this username must wait before trying again (0: may try now)."""
-    now = now or datetime.now(UTC)
-    recent = select(SignInFailure.at).where(SignInFailure.username == username,
-                                            SignInFailure.at > now - FAILURE_WINDOW)
-    count = session.exec(select(func.count()).select_from(recent.subquery())).one()
-    if count < MAX_FAILURES:
-        return 0
-    oldest = session.exec(recent.order_by(SignInFailure.at.desc()).offset(MAX_FAILURES - 1).limit(1)).one()
-    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-    return max(1, int((oldest + FAILURE_WINDOW - now).total_seconds()) + 1)
+# ---------------------------------------------------------------- sessions
 
 
-def record_sign_in(session: Session, username: str, succeeded: bool) -> None:
-    """A failure counts towards the throttle; a success clears the count."""
-    if succeeded:
-        session.exec(delete(SignInFailure).where(SignInFailure.username == username))
-    else:
-        session.add(SignInFailure(username=username[:80]))
-    session.commit()
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.is_active:
-        verify_password(password, _DUMMY_HASH)  # same work either way: no username probing by timing
+def keyed_token(secret_key: str, purpose: str, value: str) -> str:
+    """An HMAC of ``value`` under the service's secret: a CSRF token that only the server can compute from the
+    session (or pre-session) token it belongs to, so nothing extra is stored."""
+    mac = hmac.new(secret_key.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def same_token(sent: str, expected: str) -> bool:
+    """Constant-time comparison that also accepts any text a client sends (compare_digest refuses non-ASCII)."""
+    return bool(sent) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def session_csrf_token(settings: Settings, token: str) -> str:
+    """The CSRF token the forms of a cookie session must send back."""
+    return keyed_token(settings.secret_key or "", "session", token)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """When a session ends by itself: ``idle`` after its last request, ``absolute`` after sign-in."""
+
+    idle: timedelta
+    absolute: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionPolicy:
+        return cls(idle=timedelta(minutes=settings.session_idle_minutes),
+                   absolute=timedelta(hours=settings.session_absolute_hours))
+
+    def expired(self, row: UserSession, now: datetime) -> bool:
+        return now - row.last_seen_at >= self.idle or now - row.created_at >= self.absolute
+
+    def expired_condition(self, now: datetime):
+        """SQL condition: the session has timed out (used to sweep a user's old rows at sign-in)."""
+        return or_(UserSession.last_seen_at <= now - self.idle, UserSession.created_at <= now - self.absolute)
+
+
+def start_session(session: Session, *, user_id: int, kind: SessionKind, policy: SessionPolicy,
+                  now: datetime | None = None) -> str:
+    """A new session for the user, returning its token (shown once; only its hash is kept). The user's
+    timed-out sessions are swept at the same time. The caller commits."""
+    now = now or utcnow()
+    session.exec(delete(UserSession).where(UserSession.user_id == user_id, policy.expired_condition(now)))
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user_id, kind=kind, created_at=now,
+                            last_seen_at=now))
+    return token
+
+
+def end_session(session: Session, *, token: str) -> None:
+    """Revoke one token (sign-out). The caller commits."""
+    session.exec(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+
+
+def end_all_sessions(session: Session, *, user_id: int) -> int:
+    """Revoke every token of a user (password change or reset, disable); returns how many. The caller commits."""
+    return session.exec(delete(UserSession).where(UserSession.user_id == user_id)).rowcount
+
+
+def session_user(session: Session, *, token: str, policy: SessionPolicy, now: datetime | None = None) -> User | None:
+    """The user a token belongs to, or None (unknown, revoked, timed out, or the user is disabled). Touches the
+    session's last_seen_at when it is more than LAST_SEEN_EVERY old, so most requests only read. The caller
+    commits."""
+    now = now or utcnow()
+    found = session.exec(select(UserSession, User).join(User, User.id == UserSession.user_id)
+                         .where(UserSession.token_hash == _token_hash(token))).first()
+    if found is None:
         return None
-    return user if verify_password(password, user.password_hash) else None
+    row, user = found
+    if not user.is_active or policy.expired(row, now):
+        session.exec(delete(UserSession).where(UserSession.token_hash == row.token_hash))
+        return None
+    if now - row.last_seen_at >= LAST_SEEN_EVERY:
+        session.exec(update(UserSession).where(UserSession.token_hash == row.token_hash).values(last_seen_at=now))
+    return user
 
 
-_DUMMY_HASH = hash_password("not-a-real-password")
+# ---------------------------------------------------------------- sign-in backoff
+
+
+@dataclass(frozen=True)
+class SignInBackoff:
+    """Progressive delays instead of a lockout. Failures (per username, and per client address) within the
+    window beyond a free number make the next attempt wait ``first_wait`` seconds after the latest failure, then
+    twice that, and so on, never more than ``max_wait``. A waiting attempt is refused without looking at its
+    password and is not counted, so an attacker's failures hold a real user back by at most ``max_wait``, while
+    guessing is slowed to one try per ``max_wait``; the per-address count slows spraying one password over many
+    usernames."""
+
+    window: timedelta
+    free_per_username: int
+    free_per_address: int
+    first_wait: int
+    max_wait: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignInBackoff:
+        return cls(window=timedelta(minutes=settings.sign_in_failure_window_minutes),
+                   free_per_username=settings.sign_in_free_failures_per_username,
+                   free_per_address=settings.sign_in_free_failures_per_address,
+                   first_wait=settings.sign_in_first_wait_seconds, max_wait=settings.sign_in_max_wait_seconds)
+
+    def delay(self, failures: int, free: int) -> int:
+        """Seconds to wait after the latest of ``failures`` recent failures."""
+        if failures < free or failures == 0:
+            return 0
+        return min(self.max_wait, self.first_wait * 2 ** min(failures - free, 30))
+
+    def required_wait(self, session: Session, *, username: str, address: str,
+                      now: datetime | None = None) -> tuple[int, str]:
+        """Seconds the next attempt must wait (0: it may go ahead) and whose failures impose it."""
+        now = now or utcnow()
+        worst = (0, "")
+        for column, value, free, whose in ((SignInFailure.username, username, self.free_per_username,
+                                            "this username"),
+                                           (SignInFailure.address, address, self.free_per_address,
+                                            "your network address")):
+            failures, latest = session.exec(select(func.count(), func.max(SignInFailure.at))
+                                            .where(column == value, SignInFailure.at > now - self.window)).one()
+            delay = self.delay(failures, free)
+            if not delay:  # (a concurrent attempt's row may be newer than ``now``: that alone is no reason to wait)
+                continue
+            latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)  # max() bypasses the column type
+            wait = math.ceil((latest + timedelta(seconds=delay) - now).total_seconds())
+            if wait > worst[0]:
+                worst = (wait, whose)
+        return worst
+
+    def note_attempt(self, session: Session, *, username: str, address: str, now: datetime | None = None) -> None:
+        """Count an attempt as a failure before its password is checked (a success forgets it): concurrent
+        attempts then cannot all slip through the free allowance. Rows past the window are swept here."""
+        now = now or utcnow()
+        session.exec(delete(SignInFailure).where(SignInFailure.at <= now - self.window))
+        session.add(SignInFailure(username=username[:MAX_USERNAME], address=address[:64], at=now))
+
+    @staticmethod
+    def forget(session: Session, *, username: str) -> None:
+        """A correct password clears the username's failures (the address's stay: a sprayer who guesses one
+        account right is not let off)."""
+        session.exec(delete(SignInFailure).where(SignInFailure.username == username[:MAX_USERNAME]))
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy, run uvicorn with --proxy-headers)."""
+    return request.client.host[:64] if request.client else ""
+
+
+# ---------------------------------------------------------------- CSRF for the sign-in form
+
+
+def pre_session_nonce(request: Request) -> str:
+    """The browser's pre-session cookie value, or a new one (set it with keep_pre_session)."""
+    nonce = request.cookies.get(SIGN_IN_COOKIE, "")
+    return nonce if 20 <= len(nonce) <= 100 else secrets.token_urlsafe(32)
+
+
+def sign_in_csrf_token(request: Request, nonce: str) -> str:
+    """The sign-in form's CSRF token, bound to the pre-session cookie (signed double submit): a page on another
+    site can neither read the cookie nor compute the token, so it cannot sign a browser into an account of its
+    choosing (login CSRF)."""
+    return keyed_token(request.app.state.settings.secret_key or "", "sign-in", nonce)
+
+
+def keep_pre_session(request: Request, response: Response, nonce: str) -> None:
+    """Set the pre-session cookie on ``response`` unless the browser already sent this one."""
+    if request.cookies.get(SIGN_IN_COOKIE) != nonce:
+        response.set_cookie(SIGN_IN_COOKIE, nonce, max_age=3600, httponly=True, samesite="lax",
+                            secure=request.app.state.settings.is_production, path="/")
+
+
+def sign_in_csrf_ok(request: Request, sent: str) -> bool:
+    nonce = request.cookies.get(SIGN_IN_COOKIE, "")
+    return bool(nonce) and same_token(sent, sign_in_csrf_token(request, nonce))
+
+
+# ---------------------------------------------------------------- the signed-in user
 
 
 def get_session(request: Request):
@@ -106,29 +286,27 @@ async def current_user(
     session: Annotated[Session, Depends(get_session)],
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """The signed-in user from the bearer token or the session cookie; 401 when absent, expired or forged.
-    A cookie-authenticated change (any method but GET/HEAD/OPTIONS) must carry the session's CSRF token."""
+    """The signed-in user from the bearer token or the session cookie, checked against its session row on every
+    request; 401 when absent, unknown, signed out, timed out or the user is disabled. A cookie-authenticated
+    change (any method but GET/HEAD/OPTIONS) must carry the session's CSRF token."""
     unauthorised = HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "Sign in first: no valid bearer token or session", {"WWW-Authenticate": "Bearer"}
+        status.HTTP_401_UNAUTHORIZED, "Sign in first: no valid bearer token or session (it may have ended)",
+        {"WWW-Authenticate": "Bearer"}
     )
     from_cookie = not token
     token = token or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise unauthorised
-    try:
-        claims = jwt.decode(token, request.app.state.settings.secret_key, algorithms=[TOKEN_ALGORITHM])
-        user = session.get(User, int(claims["sub"]))
-    except (jwt.PyJWTError, KeyError, ValueError):
-        raise unauthorised from None
+    settings = request.app.state.settings
+    user = session_user(session, token=token, policy=SessionPolicy.from_settings(settings))
     session.commit()  # end the read: an async route must never hold a database transaction across an await
-    if user is None or not user.is_active:
+    if user is None:
         raise unauthorised
+    request.state.session_token = token
     if from_cookie:
-        request.state.csrf_token = claims.get("csrf", "")
-        expected = request.state.csrf_token
-        if request.method not in SAFE_METHODS and not (
-            expected and hmac.compare_digest(await sent_csrf_token(request), expected)
-        ):
+        request.state.csrf_token = session_csrf_token(settings, token)
+        if request.method not in SAFE_METHODS and not same_token(await sent_csrf_token(request),
+                                                                 request.state.csrf_token):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 "This form is missing its security token (CSRF); reload the page and try again")
     request.state.user = user

@@ -1,4 +1,5 @@
-"""The `rapid-review` command: dev, api, worker, db upgrade, users add."""
+"""The `rapid-review` command: dev, api, worker, db upgrade, users (add, disable, enable, reset-password,
+set-role), routes."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def _demo_credentials(settings: Settings) -> dict[str, str]:
     with session_scope(engine) as session:
         has_users = session.exec(User.__table__.select().limit(1)).first() is not None
         if not has_users:
-            credentials = create_demo_users(session)
+            credentials = create_demo_users(session, settings.audit_key_bytes)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
                 json.dump(credentials, handle, indent=1)
@@ -110,12 +111,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password(username: str) -> str:
+    return os.environ.get("RAPID_REVIEW_NEW_PASSWORD") or getpass.getpass(f"New password for {username}: ")
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     from service.accounts import AccountError, create_user
     from service.db import engine_for, session_scope
 
     settings = _settings()
-    password = os.environ.get("RAPID_REVIEW_NEW_PASSWORD") or getpass.getpass(f"Password for {args.username}: ")
+    password = _new_password(args.username)
     try:
         with session_scope(engine_for(settings.sqlalchemy_url)) as session:
             user = create_user(
@@ -127,12 +132,77 @@ def cmd_users_add(args: argparse.Namespace) -> int:
                 password=password,
                 agency=args.agency,
                 seat=args.seat,
+                audit_key=settings.audit_key_bytes,
             )
             print(f"Created user {user.username} ({user.role}) with id {user.id}")
     except AccountError as exc:
         print(f"rapid-review: user not created: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _change_user(args: argparse.Namespace, change) -> int:
+    """Apply one change to the named user as the service (audited with no person as the actor)."""
+    from service.accounts import AccountError, find_user
+    from service.db import engine_for, session_scope
+
+    settings = _settings()
+    try:
+        with session_scope(engine_for(settings.sqlalchemy_url)) as session:
+            user = find_user(session, args.username)
+            print(change(session, user, settings.audit_key_bytes))
+    except AccountError as exc:
+        print(f"rapid-review: user not changed: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from service.accounts import set_active
+
+    def disable(session, user, audit_key: bytes) -> str:
+        set_active(session, user=user, active=False, by=None, audit_key=audit_key)
+        return f"Disabled {user.username}; every session of theirs has ended"
+
+    return _change_user(args, disable)
+
+
+def cmd_users_enable(args: argparse.Namespace) -> int:
+    from service.accounts import set_active
+
+    def enable(session, user, audit_key: bytes) -> str:
+        set_active(session, user=user, active=True, by=None, audit_key=audit_key)
+        return f"Enabled {user.username}"
+
+    return _change_user(args, enable)
+
+
+def cmd_users_reset_password(args: argparse.Namespace) -> int:
+    from service.accounts import AccountError, new_password_hash, set_password
+
+    try:
+        hashed = new_password_hash(_new_password(args.username))  # Argon2 before the transaction
+    except AccountError as exc:
+        print(f"rapid-review: password not changed: {exc}", file=sys.stderr)
+        return 2
+
+    def reset(session, user, audit_key: bytes) -> str:
+        ended = set_password(session, user=user, hashed=hashed, by=None,
+                             audit_key=audit_key)
+        return f"New password set for {user.username}; {ended} session(s) ended"
+
+    return _change_user(args, reset)
+
+
+def cmd_users_set_role(args: argparse.Namespace) -> int:
+    from service.accounts import set_role
+
+    def change(session, user, audit_key: bytes) -> str:
+        set_role(session, user=user, role=args.role, agency=args.agency, seat=args.seat, by=None,
+                 audit_key=audit_key)
+        return f"{user.username} is now {user.role}" + "".join(f", {v}" for v in (user.agency, user.seat) if v)
+
+    return _change_user(args, change)
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
@@ -164,6 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--agency")
     add.add_argument("--seat")
     add.set_defaults(func=cmd_users_add)
+    for name, func, what in (("disable", cmd_users_disable, "disable a user: every session of theirs ends"),
+                             ("enable", cmd_users_enable, "enable a disabled user"),
+                             ("reset-password", cmd_users_reset_password,
+                              "set a new password (from RAPID_REVIEW_NEW_PASSWORD or a prompt); sessions end")):
+        command = users.add_parser(name, help=what)
+        command.add_argument("username")
+        command.set_defaults(func=func)
+    set_role = users.add_parser("set-role", help="change a user's role (and agency or seat)")
+    set_role.add_argument("username")
+    set_role.add_argument("--role", required=True)
+    set_role.add_argument("--agency")
+    set_role.add_argument("--seat")
+    set_role.set_defaults(func=cmd_users_set_role)
     sub.add_parser("routes", help="print the API's route table with the roles each route allows").set_defaults(
         func=cmd_routes
     )

@@ -283,13 +283,30 @@ class IdempotentRequest(SQLModel, table=True):
 
 
 class SignInFailure(SQLModel, table=True):
-    """A failed sign-in; too many for one username in a window and further attempts wait."""
+    """A failed sign-in (or one being checked): the failures of one username, and of one client address, in a
+    window decide how long the next attempt must wait (service.auth.SignInBackoff)."""
 
     __tablename__ = "sign_in_failure"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, index=True)
+    address: str = Field(default="", max_length=64, index=True)
     at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in session (a browser's cookie or an API client's bearer token). The token itself is never
+    stored, only its SHA-256: a copy of the database cannot be used to act as anyone. Deleting the row
+    revokes the token (sign-out; password change, reset or disable delete every row of the user)."""
+
+    __tablename__ = "user_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=10)  # SessionKind: cookie or bearer
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    # Written at most once a minute per session (service.auth.LAST_SEEN_EVERY): the idle timeout reads it.
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 
 class CaseReview(SQLModel, table=True):

@@ -236,11 +236,13 @@ class ServiceProcesses:
     """The service as separate processes (`rapid-review worker`, `rapid-review api`) on the embedded Temporal
     dev server and one database: what the fault tests kill and the API benchmark measures."""
 
-    def __init__(self, directory: Path, database_url: str, key: str, secret: str, *, sticky: bool = True) -> None:
+    def __init__(self, directory: Path, database_url: str, key: str, secret: str, *, audit_key: str,
+                 sticky: bool = True) -> None:
         self.temporal, self.address = start_embedded_temporal(directory / "var", free_port())
         self.api_port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": self.address,
                     "RAPID_REVIEW_ENCRYPTION_KEY": key, "SECRET_KEY": secret, "API_PORT": str(self.api_port),
+                    "RAPID_REVIEW_AUDIT_KEY": audit_key,
                     "RAPID_REVIEW_VAR_DIR": str(directory / "var"),
                     "TEMPORAL_STICKY_WORKFLOWS": "true" if sticky else "false"}
         self.log = open(directory / "service.log", "ab")  # noqa: SIM115 - closed in stop()

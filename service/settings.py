@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     # How long the API waits for a workflow to answer an action before it tells the person to retry.
     action_answer_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # Sessions (cookies and bearer tokens): ended after this long without a request, and this long after
+    # sign-in whatever happens. Both are read on every request, so a change applies to running sessions.
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_absolute_hours: float = Field(default=12.0, gt=0)
+    # Sign-in backoff (service.auth.SignInBackoff): failures in the window past the free number make the next
+    # attempt wait first-wait, then double (1, 2, 4 ... s) after the last failure, never more than the cap. Per
+    # username and, more leniently (an office shares one address), per client address.
+    sign_in_failure_window_minutes: float = Field(default=15.0, gt=0)
+    sign_in_free_failures_per_username: int = Field(default=3, ge=0)
+    sign_in_free_failures_per_address: int = Field(default=10, ge=0)
+    sign_in_first_wait_seconds: int = Field(default=1, ge=1)
+    sign_in_max_wait_seconds: int = Field(default=120, ge=1)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

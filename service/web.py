@@ -33,9 +33,18 @@ from service.api.access import (
     task_scope,
     visible_case,
 )
-from service.api.auth import set_session_cookie, sign_in
+from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.api.cases import ACTIONS, perform_action, query_state, start_case
-from service.auth import SESSION_COOKIE, current_user, get_session
+from service.auth import (
+    SESSION_COOKIE,
+    SessionKind,
+    current_user,
+    get_session,
+    keep_pre_session,
+    pre_session_nonce,
+    sign_in_csrf_ok,
+    sign_in_csrf_token,
+)
 from service.history import archived_history, fetch_readable_history
 from service.models import AuditEvent, CaseRecord, Document, OutboxMessage, Task, User
 from service.visibility import state_for
@@ -124,29 +133,43 @@ def home_for(user: User) -> str:
 # ---------------------------------------------------------------- sign in / out
 
 
+def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResponse:
+    """The sign-in page, its form carrying a CSRF token bound to the browser's pre-session cookie."""
+    nonce = pre_session_nonce(request)
+    response = render(request, "signin.html", None, status_code=status_code,
+                      sign_in_csrf=sign_in_csrf_token(request, nonce), **context)
+    keep_pre_session(request, response, nonce)
+    return response
+
+
 @router.get("/signin")
 def signin_page(request: Request) -> HTMLResponse:
-    return render(request, "signin.html", None)
+    return signin_form(request)
 
 
 @router.post("/signin")
-def signin_submit(request: Request, session: PageSession, username: Annotated[str, Form(max_length=80)],
-                  password: Annotated[str, Form(max_length=200)]) -> Response:
+def signin_submit(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Sign in from the page: refused with a plain 403 page without the form's CSRF token."""
+    if not sign_in_csrf_ok(request, csrf_token):
+        raise HTTPException(403, SIGN_IN_CSRF_REFUSED)
     try:
-        user = sign_in(request, session, username, password)
+        user, token = sign_in(request, username, password, SessionKind.cookie)
     except HTTPException as error:
-        return render(request, "signin.html", None, status_code=error.status_code, error=error.detail,
-                      username=username)
+        response = signin_form(request, status_code=error.status_code, error=error.detail,
+                               username=username if error.status_code != 422 else "")
+        if error.headers:
+            response.headers.update(error.headers)
+        return response
     response = RedirectResponse(home_for(user), status_code=303)
-    set_session_cookie(request, response, user)
+    set_session_cookie(request, response, token)
     return response
 
 
 @router.post("/signout")
 def signout_submit(request: Request, session: PageSession, user: PageUser) -> Response:
-    audit(session, request, user, "sign_out", None, {})
     response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    end_this_session(request, session, user, response)
     return response
 
 

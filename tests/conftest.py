@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -98,13 +99,13 @@ async def case_worker(case_env, settings, engine):
 
 
 @pytest.fixture
-def demo_passwords(engine) -> dict[str, str]:
+def demo_passwords(engine, settings) -> dict[str, str]:
     from service.accounts import create_demo_users, ensure_partnership
     from service.db import session_scope
 
     with session_scope(engine) as session:
         ensure_partnership(session, "Test partnership")
-        return create_demo_users(session)
+        return create_demo_users(session, settings.audit_key_bytes)
 
 
 @pytest.fixture
@@ -136,3 +137,10 @@ def driver(case_env, case_worker, engine):
     from tests.cases import CaseDriver
 
     return CaseDriver(case_env, case_worker, engine)
+
+
+def sign_in_through_page(client, username: str, password: str, **kwargs):
+    """Open the sign-in page (its form's CSRF token is bound to the pre-session cookie it sets), then post it."""
+    page = client.get("/signin")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return client.post("/signin", data={"username": username, "password": password, "csrf_token": csrf}, **kwargs)

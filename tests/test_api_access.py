@@ -12,7 +12,7 @@ from service.accounts import DEMO_ACCOUNTS
 from service.api.cases import ACTIONS
 from service.api.routes import route_table
 from service.app import create_app
-from service.auth import MAX_FAILURES, SESSION_COOKIE
+from service.auth import SESSION_COOKIE
 from service.models import CaseRecord, Document, Task
 from tests.insider import as_table_owner
 from workflows.calendar import london_date
@@ -58,7 +58,7 @@ async def test_every_role_on_every_route(world, engine):
     """Roles a route declares get past its role check (the answer may still be a narrower 403, 404, 409 or
     422, never 401 or 5xx); every other role gets the route's 403."""
     checked = 0
-    for rule in route_table(world.app):
+    for rule in sorted(route_table(world.app), key=lambda r: r.path == "/api/auth/signout"):  # signing out last
         if rule.roles is None:
             continue  # public: health and sign-in
         path = rule.path.format(**world.path_values)
@@ -103,8 +103,11 @@ async def test_agency_members_see_only_their_cases_and_tasks(world):
     assert (await world.get("/api/tasks?mine=false", headers=outsider)).json()["items"] == []
 
 
-def test_failed_sign_ins_are_throttled(api_client, demo_passwords, engine):
-    for _ in range(MAX_FAILURES):
+def test_failed_sign_ins_are_throttled(api_client, demo_passwords, engine, settings):
+    """Past the free failures for a username the next attempt waits (Retry-After), whatever its password."""
+    free = settings.sign_in_free_failures_per_username
+    api_client.app.state.settings = settings.model_copy(update={"sign_in_first_wait_seconds": 60})  # no races
+    for _ in range(free):
         wrong = api_client.post("/api/auth/token", data={"username": "panel.chair", "password": "guess"})
         assert wrong.status_code == 401
     right_but_throttled = api_client.post(
@@ -114,12 +117,17 @@ def test_failed_sign_ins_are_throttled(api_client, demo_passwords, engine):
     assert other.status_code == 200, "another user is not affected"
     with Session(engine) as session:
         rows = session.exec(text("SELECT action FROM audit_event ORDER BY id")).all()
-    assert [r[0] for r in rows].count("sign_in_failed") == MAX_FAILURES
+    assert [r[0] for r in rows].count("sign_in_failed") == free
+    assert [r[0] for r in rows].count("sign_in_throttled") == 1
 
 
 def test_session_cookie_needs_its_csrf_token_for_changes(api_client, demo_passwords, settings):
-    started = api_client.post("/api/auth/session",
-                              data={"username": "exec.la", "password": demo_passwords["exec.la"]})
+    sign_in_form = {"username": "exec.la", "password": demo_passwords["exec.la"]}
+    assert api_client.post("/api/auth/session", data=sign_in_form).status_code == 403, "no sign-in CSRF token"
+    sign_in_csrf = api_client.get("/api/auth/session").json()["csrf_token"]
+    assert api_client.post("/api/auth/session", data=sign_in_form,
+                           headers={"X-CSRF-Token": sign_in_csrf + "x"}).status_code == 403
+    started = api_client.post("/api/auth/session", data=sign_in_form, headers={"X-CSRF-Token": sign_in_csrf})
     assert started.status_code == 200
     cookie = started.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=lax" in cookie

@@ -30,6 +30,7 @@ from workflows.authenticity import sealed
 from workflows.calendar import WorkingDayCalendar, london_date
 
 SECRET = "fault-secret-key-" + "x" * 32
+AUDIT_KEY = "fault-audit-key-" + "y" * 32
 
 
 class RealTime:
@@ -97,7 +98,7 @@ def live_database(tmp_path: Path) -> str:
     upgrade(engine)
     with session_scope(engine) as session:
         ensure_partnership(session, "Fault LSCP")
-        create_demo_users(session)
+        create_demo_users(session, AUDIT_KEY.encode())
     return url
 
 
@@ -111,7 +112,7 @@ def footprint(session: Session, reference: str) -> tuple:
 
 
 async def test_cases_complete_once_while_workers_are_killed(tmp_path):
-    stack = ServiceProcesses(tmp_path, live_database(tmp_path), TEST_KEY, SECRET)
+    stack = ServiceProcesses(tmp_path, live_database(tmp_path), TEST_KEY, SECRET, audit_key=AUDIT_KEY)
     try:
         client = await connect(stack.address, "default", decode_encryption_key(TEST_KEY))
         worker = stack.start("worker")
@@ -206,7 +207,7 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
         for user in session.exec(select(User).where(User.username.in_(people))):
             user.password_hash = hash_password("fault-test-password")
             session.add(user)
-    stack = ServiceProcesses(tmp_path, url, TEST_KEY, SECRET)
+    stack = ServiceProcesses(tmp_path, url, TEST_KEY, SECRET, audit_key=AUDIT_KEY)
     stack.env["ACTION_ANSWER_TIMEOUT_SECONDS"] = "3"
     try:
         worker = stack.start("worker")

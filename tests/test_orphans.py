@@ -8,6 +8,7 @@ The engine "loses" the cases the way it happens in life: the service is pointed 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -49,7 +50,9 @@ async def _refer(client: httpx.AsyncClient, headers: dict, today) -> str:
 
 async def _board_page(client: httpx.AsyncClient, passwords: dict, path: str) -> httpx.Response:
     client.cookies.clear()
-    signed_in = await client.post("/signin", data={"username": "strategy.manager",
+    page = await client.get("/signin")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    signed_in = await client.post("/signin", data={"username": "strategy.manager", "csrf_token": csrf,
                                                    "password": passwords["strategy.manager"]})
     assert signed_in.status_code == 303
     return await client.get(path)

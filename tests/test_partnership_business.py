@@ -10,6 +10,7 @@ import pytest
 
 from activities.case_step import CaseStepActivities
 from service.temporal import EncryptionCodec
+from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import CaseSnapshot, CaseStep, PlanActionSpec, ReviewSnapshot
 
@@ -224,8 +225,7 @@ def test_case_review_tracker_export(api_client, sign_in, model):
 def signed_in_page(api_client, demo_passwords, username: str) -> str:
     """Sign in through the page; returns the CSRF token its forms carry."""
     api_client.cookies.clear()
-    page = api_client.post("/signin", data={"username": username, "password": demo_passwords[username]},
-                           follow_redirects=True)
+    page = sign_in_through_page(api_client, username, demo_passwords[username], follow_redirects=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 

@@ -15,6 +15,7 @@ from service.api.routes import route_table
 from service.app import create_app
 from service.models import CaseRecord
 from service.runner import free_port
+from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar, london_date
 
 CHROMIUM = "/usr/bin/chromium"
@@ -201,7 +202,9 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
 
 
-PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1}
+PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1,
+               "user_id": 999999}
+
 
 
 def test_every_role_on_every_page(api_client, demo_passwords):
@@ -211,8 +214,7 @@ def test_every_role_on_every_page(api_client, demo_passwords):
                    key=lambda r: r.path == "/signout")  # signing out last
     for username, role in ((a.username, str(a.role)) for a in DEMO_ACCOUNTS):
         api_client.cookies.clear()
-        signed_in = api_client.post("/signin", data={"username": username, "password": demo_passwords[username]},
-                                    follow_redirects=True)
+        signed_in = sign_in_through_page(api_client, username, demo_passwords[username], follow_redirects=True)
         assert signed_in.status_code == 200, signed_in.text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', signed_in.text).group(1)
         for rule in rules:

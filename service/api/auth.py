@@ -1,42 +1,62 @@
-"""Sign-in: a bearer token for API clients (OAuth2 password form), a session cookie for the web pages,
-sign-out, and who-am-I. Repeated failures for one username are throttled; every attempt is audited."""
+"""Sign-in: a bearer token for API clients (OAuth2 password form), a session cookie for the web pages, sign-out,
+who-am-I and changing one's own password. Failures slow further attempts (per username and per client
+address, service.auth.SignInBackoff); every attempt is audited."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
-from sqlmodel import Session
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
 
-from service.api.access import audit
+from service.accounts import AccountError, new_password_hash, set_password
+from service.api.access import audit, request_id
 from service.auth import (
+    DUMMY_HASH,
+    MAX_PASSWORD,
+    MAX_USERNAME,
     SESSION_COOKIE,
-    TOKEN_HOURS,
+    SIGN_IN_COOKIE,
     CurrentUser,
     DbSession,
-    authenticate,
-    issue_token,
-    new_csrf_token,
-    record_sign_in,
-    throttled_for,
+    SessionKind,
+    SessionPolicy,
+    SignInBackoff,
+    client_address,
+    end_session,
+    keep_pre_session,
+    pre_session_nonce,
+    session_csrf_token,
+    sign_in_csrf_ok,
+    sign_in_csrf_token,
+    start_session,
+    text_problem,
+    utcnow,
+    verify_password,
 )
 from service.models import User
 
 router = APIRouter(prefix="/api", tags=["auth"])
 SignInForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+SIGN_IN_CSRF_REFUSED = "This sign-in form is missing its security token (CSRF); reload the sign-in page and try again"
 
 
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - OAuth2 token type, not a secret
-    expires_in: int = TOKEN_HOURS * 3600
+    expires_in: int = Field(description="Seconds until the session ends whatever happens; it ends sooner when "
+                                        "unused for the idle timeout")
 
 
 class SessionStarted(BaseModel):
     csrf_token: str
-    expires_in: int = TOKEN_HOURS * 3600
+    expires_in: int
+
+
+class SignInCsrf(BaseModel):
+    csrf_token: str
 
 
 class Me(BaseModel):
@@ -48,54 +68,139 @@ class Me(BaseModel):
     seat: str | None
 
 
-def sign_in(request: Request, session: Session, username: str, password: str) -> User:
-    """The user, or 429 (too many recent failures) / 401 (wrong username or password)."""
-    wait = throttled_for(session, username)
-    if wait:
-        audit(session, request, None, "sign_in_throttled", None, {"username": username})
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            f"Too many failed sign-ins for this username; try again in {wait} seconds",
-                            {"Retry-After": str(wait)})
-    user = authenticate(session, username, password)
-    record_sign_in(session, username, succeeded=user is not None)
-    if user is None:
-        audit(session, request, None, "sign_in_failed", None, {"username": username})
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong username or password")
-    audit(session, request, user, "sign_in", None, {})
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=MAX_PASSWORD)
+    new_password: str = Field(max_length=MAX_PASSWORD)
+
+
+def check_password(request: Request, username: str, password: str, *, failed_action: str,
+                   actor: User | None = None) -> User | None:
+    """The active user whose password this is, or None (audited as ``failed_action``); 429 while this username
+    or this client address must wait, 422 for text no username or password can hold.
+
+    Argon2 runs outside any database transaction: read what is needed and commit, verify, then write the outcome
+    in a second short transaction (on SQLite a transaction holds the write lock, and eight concurrent sign-ins
+    holding it through Argon2 once stalled every signed-in page for seconds)."""
+    for field, value, limit in (("username", username, MAX_USERNAME), ("password", password, MAX_PASSWORD)):
+        if problem := text_problem(field, value, limit):
+            raise HTTPException(422, f"The request is not valid: {problem}")
+    settings, engine = request.app.state.settings, request.app.state.engine
+    backoff, address = SignInBackoff.from_settings(settings), client_address(request)
+    with Session(engine, expire_on_commit=False) as session:
+        wait, whose = backoff.required_wait(session, username=username, address=address)
+        if wait:
+            audit(session, request, None, "sign_in_throttled", None,
+                  {"username": username, "address": address, "wait_seconds": wait})
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                                f"Too many failed sign-ins for {whose}; try again in {wait} seconds",
+                                {"Retry-After": str(wait)})
+        user = session.exec(select(User).where(User.username == username)).first()
+        backoff.note_attempt(session, username=username, address=address)
+        session.commit()
+    correct = verify_password(password, user.password_hash if user else DUMMY_HASH)
+    with Session(engine, expire_on_commit=False) as session:
+        if not (correct and user is not None and user.is_active):
+            audit(session, request, actor, failed_action, None, {"username": username, "address": address})
+            return None
+        backoff.forget(session, username=username)
+        session.commit()
     return user
 
 
+def sign_in(request: Request, username: str, password: str, kind: SessionKind) -> tuple[User, str]:
+    """The user and a new session's token, or 429 / 422 (see check_password) / 401 (wrong username or password)."""
+    user = check_password(request, username, password, failed_action="sign_in_failed")
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong username or password")
+    policy = SessionPolicy.from_settings(request.app.state.settings)
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        token = start_session(session, user_id=user.id, kind=kind, policy=policy, now=utcnow())
+        audit(session, request, user, "sign_in", None, {"kind": str(kind)})
+    return user, token
+
+
+def session_seconds(request: Request) -> int:
+    return int(request.app.state.settings.session_absolute_hours * 3600)
+
+
 @router.post("/auth/token", response_model=Token)
-def token(request: Request, session: DbSession, form: SignInForm) -> Token:
-    """Exchange a username and password for a bearer token (API clients)."""
-    user = sign_in(request, session, form.username, form.password)
-    return Token(access_token=issue_token(user, request.app.state.settings.secret_key))
+def token(request: Request, form: SignInForm) -> Token:
+    """Exchange a username and password for a bearer token (API clients; no cookie, so no CSRF token)."""
+    _, access_token = sign_in(request, form.username, form.password, SessionKind.bearer)
+    return Token(access_token=access_token, expires_in=session_seconds(request))
 
 
-def set_session_cookie(request: Request, response: Response, user: User) -> str:
-    """Start a browser session: an HttpOnly, SameSite cookie (Secure outside dev); returns its CSRF token."""
+def set_session_cookie(request: Request, response: Response, token: str) -> str:
+    """Give a browser its session: an HttpOnly, SameSite cookie (Secure outside dev) in place of the
+    pre-session one; returns the CSRF token its forms must send back."""
     settings = request.app.state.settings
-    csrf = new_csrf_token()
-    response.set_cookie(SESSION_COOKIE, issue_token(user, settings.secret_key, csrf=csrf), max_age=TOKEN_HOURS * 3600,
-                        httponly=True, samesite="lax", secure=settings.is_production, path="/")
-    return csrf
+    response.set_cookie(SESSION_COOKIE, token, max_age=session_seconds(request), httponly=True, samesite="lax",
+                        secure=settings.is_production, path="/")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/")
+    return session_csrf_token(settings, token)
+
+
+@router.get("/auth/session", response_model=SignInCsrf)
+def session_csrf(request: Request, response: Response) -> SignInCsrf:
+    """The CSRF token a browser's sign-in (POST /api/auth/session) must send, bound to a pre-session cookie."""
+    nonce = pre_session_nonce(request)
+    keep_pre_session(request, response, nonce)
+    return SignInCsrf(csrf_token=sign_in_csrf_token(request, nonce))
 
 
 @router.post("/auth/session", response_model=SessionStarted)
-def start_session(request: Request, response: Response, session: DbSession, form: SignInForm) -> SessionStarted:
-    """Sign in for a browser: sets the session cookie; changes must send the CSRF token back."""
-    user = sign_in(request, session, form.username, form.password)
-    return SessionStarted(csrf_token=set_session_cookie(request, response, user))
+def start_browser_session(request: Request, response: Response, form: SignInForm,
+                          x_csrf_token: Annotated[str, Header(max_length=200)] = "",
+                          csrf_token: Annotated[str, Form(max_length=200)] = "") -> SessionStarted:
+    """Sign in for a browser, with the token from GET /api/auth/session; sets the session cookie.
+
+    The sign-in token goes in X-CSRF-Token or the csrf_token field; changes must then send the returned CSRF
+    token back."""
+    if not sign_in_csrf_ok(request, x_csrf_token or csrf_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, SIGN_IN_CSRF_REFUSED)
+    _, session_token = sign_in(request, form.username, form.password, SessionKind.cookie)
+    return SessionStarted(csrf_token=set_session_cookie(request, response, session_token),
+                          expires_in=session_seconds(request))
+
+
+def end_this_session(request: Request, session: Session, user: User, response: Response) -> None:
+    """Sign-out: revoke the token this request came with (bearer or cookie) and remove the cookie."""
+    end_session(session, token=request.state.session_token)
+    audit(session, request, user, "sign_out", None, {})
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 @router.post("/auth/signout", status_code=status.HTTP_204_NO_CONTENT)
 def sign_out(request: Request, response: Response, session: DbSession, user: CurrentUser) -> None:
-    """End the browser session (the cookie is removed)."""
-    audit(session, request, user, "sign_out", None, {})
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    """End this session: the bearer token or cookie it was called with stops working."""
+    end_this_session(request, session, user, response)
 
 
 @router.get("/me", response_model=Me)
 def me(user: CurrentUser) -> Me:
     """The signed-in user and their role."""
     return Me.model_validate(user, from_attributes=True)
+
+
+def change_own_password(request: Request, session: Session, user: User, current: str, new: str) -> None:
+    """Check the current password (a wrong one counts like a failed sign-in: 403, and the same backoff) and store
+    the new one; every session of the user ends, this one included."""
+    if check_password(request, user.username, current, failed_action="password_change_failed",
+                      actor=user) is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "The current password is not right")
+    if new == current:
+        raise HTTPException(422, "The new password must differ from the current one")
+    try:
+        hashed = new_password_hash(new)  # Argon2 before the write transaction
+    except AccountError as error:
+        raise HTTPException(422, f"The request is not valid: {error}") from None
+    session.add(user)
+    set_password(session, user=user, hashed=hashed, by=user, audit_key=request.app.state.audit_trail.key,
+                 request_id=request_id(request))
+    session.commit()
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(request: Request, session: DbSession, user: CurrentUser, body: PasswordChange) -> None:
+    """Change my password (current and new): every session of mine ends, this token included; sign in again."""
+    change_own_password(request, session, user, body.current_password, body.new_password)
