@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from service.models import Task
@@ -31,6 +31,13 @@ def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:
 def settle_tasks(session: Session, settlement: TaskSettlement, by_user: int | None, at: datetime | None = None) -> int:
     """Mark every open task whose key starts with the prefix as done or cancelled; returns how many."""
     prefix = settlement.key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if settlement.superseded:
+        note = f" ({settlement.outcome})"
+        result = session.exec(
+            update(Task).where(Task.key.like(prefix + "%", escape="\\"), Task.status == "done",
+                               func.coalesce(Task.outcome, "").not_like(f"%{note}"))
+            .values(outcome=func.coalesce(Task.outcome, "") + note))
+        return result.rowcount or 0
     result = session.exec(
         update(Task)
         .where(Task.key.like(prefix + "%", escape="\\"), Task.status == "open")

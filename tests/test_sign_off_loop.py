@@ -21,6 +21,9 @@ async def test_returned_decision_sheet_needs_all_three_on_the_new_version(driver
     assert open_v2 == ["icb", "la", "police"], "every seat signs the new version"
     superseded = [(s["seat"], s["version"], s["superseded_by"]) for s in state["sign_offs"]]
     assert superseded == [("la", 1, 2), ("icb", 1, 2), ("police", 1, 2)], "v1's approvals show as superseded"
+    v1 = {t.assignee_seat: t.outcome for t in driver.tasks(kind="sign_off") if ":sign_off:v1:" in t.key}
+    assert v1 == {"la": "approve (superseded by version 2)", "icb": "approve (superseded by version 2)",
+                  "police": "return (superseded by version 2)"}, "and on the approvers' tasks"
     assert "version 2" in (await driver.rejected("sign_off", "la", version=1, decision="approve"))
 
     await driver.act("sign_off", "la", version=2, decision="approve")

@@ -408,11 +408,13 @@ class TaskSpec(BaseModel):
 
 
 class TaskSettlement(BaseModel):
-    """Close (done) or cancel open tasks whose key starts with ``key_prefix``."""
+    """Close (done) or cancel open tasks whose key starts with ``key_prefix``; or, with ``superseded``, add the
+    outcome to tasks already done (an approval of a version that a return replaced)."""
 
     key_prefix: str
     status: Literal["done", "cancelled"]
     outcome: str | None = None
+    superseded: bool = False
 
 
 class AuditEntry(BaseModel):

@@ -215,8 +215,10 @@ class Process:
             assignee_role=role, assignee_agency=agency, assignee_seat=seat, due=due, action=action,
         )
 
-    def settle(self, key_prefix: str, status: str = "done", outcome: str | None = None) -> TaskSettlement:
-        return TaskSettlement(key_prefix=f"{workflow.info().workflow_id}:{key_prefix}", status=status, outcome=outcome)
+    def settle(self, key_prefix: str, status: str = "done", outcome: str | None = None,
+               superseded: bool = False) -> TaskSettlement:
+        return TaskSettlement(key_prefix=f"{workflow.info().workflow_id}:{key_prefix}", status=status, outcome=outcome,
+                              superseded=superseded)
 
     # ------------------------------------------------------------------ deadlines
 

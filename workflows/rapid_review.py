@@ -572,6 +572,9 @@ class RapidReviewWorkflow(Process):
         for earlier in self.state.sign_offs:  # approvals of a returned version no longer count: say so
             if earlier.version < version and earlier.superseded_by is None:
                 earlier.superseded_by = version
+        if version > 1:  # and on the approvers' done tasks (an activity input only: histories replay as before)
+            step.settle.append(self.settle(f"sign_off:v{version - 1}:", "done", f"superseded by version {version}",
+                                           superseded=True))
         if action.recommendation:
             self.state.recommendation = action.recommendation
         self.meet("decision_sheet", step)
