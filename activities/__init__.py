@@ -11,11 +11,11 @@ def build_activities(engine: Engine, settings: Settings) -> list:
     """The activity callables the worker registers, bound to this process's database and stores."""
     from activities.case_step import CaseStepActivities
     from activities.documents import DocumentActivities
-    from service.temporal import EncryptionCodec
+    from service.temporal import codec_for
 
     return [
         CaseStepActivities(
-            engine, settings.rapid_review_public_url, EncryptionCodec(settings.encryption_key_bytes),
+            engine, settings.rapid_review_public_url, codec_for(settings),
             audit_key=settings.audit_key_bytes,
         ).apply_case_step,
         DocumentActivities(engine, settings.document_dir, settings.rapid_review_public_url).issue_document,

@@ -34,7 +34,7 @@ from service.audit_trail import AuditTrail
 from service.db import engine_for, session_scope
 from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
-from service.temporal import EncryptionCodec, TemporalConnection
+from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/docs", "/openapi")
@@ -58,11 +58,11 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     )
     app.state.settings = settings
     app.state.engine = engine_for(settings.sqlalchemy_url)
-    app.state.codec = EncryptionCodec(settings.encryption_key_bytes)
+    app.state.codec = codec_for(settings)
     app.state.audit_trail = AuditTrail.from_settings(app.state.engine, settings)
     app.state.temporal = TemporalConnection(
         settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace, settings.encryption_key_bytes,
-        client=temporal_client,
+        client=temporal_client, old_keys=settings.old_encryption_keys_bytes,
     )
 
     @app.middleware("http")

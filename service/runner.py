@@ -168,7 +168,8 @@ async def connect_with_retry(settings: Settings, within: float = 30.0) -> Client
     deadline = time.monotonic() + within
     while True:
         try:
-            return await connect(settings.temporal_address, settings.temporal_namespace, settings.encryption_key_bytes)
+            return await connect(settings.temporal_address, settings.temporal_namespace, settings.encryption_key_bytes,
+                                 settings.old_encryption_keys_bytes)
         except Exception:
             if time.monotonic() > deadline:
                 raise

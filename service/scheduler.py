@@ -31,7 +31,7 @@ from service.db import session_scope
 from service.models import WorkerHeartbeat
 from service.orphans import check_open_cases
 from service.settings import Settings
-from service.temporal import EncryptionCodec, TemporalConnection
+from service.temporal import TemporalConnection, codec_for
 from workflows.calendar import london_date
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Jobs:
         if name == "check_audit_chain":
             return await asyncio.to_thread(jobs.check_audit_chain, self.audit_trail, url, day)
         return await jobs.archive_histories(self.engine, self.temporal.client,
-                                            EncryptionCodec(self.settings.encryption_key_bytes))
+                                            codec_for(self.settings))
 
     async def check_orphans(self) -> dict | None:
         """Mark open cases the engine has no workflow for (see service/orphans.py); a failure waits an hour."""
@@ -106,7 +106,8 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
                     ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/London", job_defaults={"coalesce": True, "misfire_grace_time": 3600})
     temporal = temporal or TemporalConnection(settings.temporal_address or "127.0.0.1:7233",
-                                              settings.temporal_namespace, settings.encryption_key_bytes)
+                                              settings.temporal_namespace, settings.encryption_key_bytes,
+                                              old_keys=settings.old_encryption_keys_bytes)
     daily = Jobs(engine, settings, temporal)
     for job in DAILY_JOBS:
         scheduler.add_job(daily.run, "cron", hour=job.hour, minute=job.minute, args=[job.name], id=job.name)

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     temporal_sticky_workflows: bool = True
 
     rapid_review_encryption_key: str | None = Field(default=None, repr=False)
+    # Keys rotated out, comma-separated: still decrypt (and verify seals of) what they encrypted, never encrypt.
+    rapid_review_old_encryption_keys: str = Field(default="", repr=False)
     secret_key: str | None = Field(default=None, repr=False)
     # Keys the audit chain's HMACs. It must never be stored in the database the chain protects: whoever
     # can rewrite the rows must not also be able to recompute their hashes.
@@ -129,6 +131,11 @@ class Settings(BaseSettings):
     def encryption_key_bytes(self) -> bytes:
         return decode_encryption_key(self.rapid_review_encryption_key or "")
 
+    @property
+    def old_encryption_keys_bytes(self) -> tuple[bytes, ...]:
+        return tuple(decode_encryption_key(value.strip())
+                     for value in self.rapid_review_old_encryption_keys.split(",") if value.strip())
+
 
 def decode_encryption_key(value: str) -> bytes:
     """An AES-256 key given as URL-safe base64 of 32 bytes."""
@@ -188,6 +195,7 @@ def load_settings(**overrides: object) -> Settings:
                 update={field: getattr(settings, field) or generated[field.upper()] for field in fields}
             )
     decode_encryption_key(settings.rapid_review_encryption_key or "")
+    settings.old_encryption_keys_bytes  # noqa: B018 - each old key must decode too (the message names the variable)
     if settings.is_production and len(settings.secret_key or "") < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production mode")
     if settings.is_production and len(settings.rapid_review_audit_key or "") < 32:

@@ -83,24 +83,31 @@ def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
-async def connect(address: str, namespace: str, key: bytes) -> Client:
-    """A client whose every payload is encrypted with ``key``."""
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter(key))
+def codec_for(settings) -> EncryptionCodec:
+    """The codec of these settings: the current key encrypts, every key decrypts."""
+    return EncryptionCodec(settings.encryption_key_bytes, settings.old_encryption_keys_bytes)
+
+
+async def connect(address: str, namespace: str, key: bytes, old_keys: Sequence[bytes] = ()) -> Client:
+    """A client whose every payload is encrypted with ``key`` (and can read what ``old_keys`` encrypted)."""
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(key, old_keys))
 
 
 class TemporalConnection:
     """A client connected on first use, so the API can start (and say it is not ready) before
     Temporal answers."""
 
-    def __init__(self, address: str, namespace: str, key: bytes, client: Client | None = None) -> None:
-        self.address, self.namespace, self._key = address, namespace, key
+    def __init__(self, address: str, namespace: str, key: bytes, client: Client | None = None,
+                 old_keys: Sequence[bytes] = ()) -> None:
+        self.address, self.namespace, self._key, self._old_keys = address, namespace, key, tuple(old_keys)
         self._client = client
         self._lock = asyncio.Lock()
 
     async def client(self) -> Client:
         async with self._lock:
             if self._client is None:
-                self._client = await asyncio.wait_for(connect(self.address, self.namespace, self._key), 10)
+                self._client = await asyncio.wait_for(
+                    connect(self.address, self.namespace, self._key, self._old_keys), 10)
             return self._client
 
     async def healthy(self) -> tuple[bool, str]:
