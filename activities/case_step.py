@@ -9,6 +9,7 @@ import logging
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.audit import append_audit
 from activities.notifications import enqueue_task_emails
@@ -34,7 +35,9 @@ class CaseStepActivities:
     async def apply_case_step(self, step: CaseStep) -> bool:
         """Apply the step once: returns False when a retry finds it already applied. A step that moves the
         case (or a retry, which cannot tell) also archives the workflow's history."""
-        applied, moved = await asyncio.to_thread(self.apply_step, step)
+        info = activity.info()
+        run = info.workflow_run_id if info.workflow_id == step.case_reference else None  # the case's own run
+        applied, moved = await asyncio.to_thread(self.apply_step, step, run)
         if moved or not applied:
             await self._archive(activity.info().workflow_id, step.case_reference)
         return applied
@@ -50,13 +53,17 @@ class CaseStepActivities:
         with session_scope(self.engine) as session:
             archive_history(session, workflow_id, case_reference, events)
 
-    def apply_step(self, step: CaseStep) -> tuple[bool, bool]:
-        """(applied now, stage changed)."""
+    def apply_step(self, step: CaseStep, run_id: str | None = None) -> tuple[bool, bool]:
+        """(applied now, stage changed). A case belongs to the one workflow run that opened it: another run with
+        the same reference (restarted from a captured input, reset) is refused before it writes anything."""
         try:
             with session_scope(self.engine) as session:
+                before = session.get(CaseRecord, step.case_reference)
+                if run_id and before is not None and before.workflow_run_id not in (None, run_id):
+                    raise ApplicationError(f"Case {step.case_reference} belongs to another workflow run; this run "
+                                           "is refused", type="ForeignRun", non_retryable=True)
                 if session.get(AppliedStep, step.key) is not None:
                     return False, False
-                before = session.get(CaseRecord, step.case_reference)
                 was = (before.stage, before.practice_review_stage) if before else None
                 review = session.get(CaseReview, step.case_reference)
                 review_was = review.stage if review else None
@@ -70,7 +77,9 @@ class CaseStepActivities:
                 record_stage_entries(session, step, was[0] if was else None, review_was)
                 if step.snapshot is not None:
                     referrer = {"referred_by": actor} if step.key.endswith(":submit_referral") else None
-                    upsert_case(session, step.snapshot, step.at, referrer)
+                    record = upsert_case(session, step.snapshot, step.at, referrer)
+                    if run_id and record.workflow_run_id is None:
+                        record.workflow_run_id = run_id
                 if step.review is not None:
                     upsert_review(session, step.review, step.at)
                 raise_plan_actions(session, step.case_reference, step.plan_actions)

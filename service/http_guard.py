@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from urllib.parse import unquote_to_bytes
 
 MAX_BODY_BYTES = 1_000_000
@@ -30,6 +31,11 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cache-control", b"no-store"),
 ]
+
+
+def printable_text(text: str) -> bool:
+    """No control (Cc) or format (Cf: bidirectional overrides, zero-width) characters."""
+    return not any(unicodedata.category(character) in ("Cc", "Cf") for character in text)
 
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
@@ -64,7 +70,8 @@ class HttpGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("raw_path") or scope["path"].encode()
-        if CONTROL_BYTES & set(unquote_to_bytes(path) + unquote_to_bytes(scope.get("query_string", b""))):
+        address = unquote_to_bytes(path) + unquote_to_bytes(scope.get("query_string", b""))
+        if CONTROL_BYTES & set(address) or not printable_text(address.decode("utf-8", "replace")):
             return await self._refuse(send, 400, "The address contains a control character")
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"0")
@@ -79,7 +86,7 @@ class HttpGuard:
             more = message.get("more_body", False)
             if len(body) > MAX_BODY_BYTES:
                 return await self._refuse(send, 413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes")
-        if b"json" in headers.get(b"content-type", b"") and json_depth_exceeds(body, MAX_JSON_DEPTH):
+        if json_depth_exceeds(body, MAX_JSON_DEPTH):  # whatever the content type says: routes parse what comes
             return await self._refuse(send, 422, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
 
         delivered = False

@@ -100,6 +100,8 @@ class CaseRecord(SQLModel, table=True):
     # Set when the Temporal server answered that it has no workflow for this open case (an engine that lost
     # its state, or a different TEMPORAL_ADDRESS); cleared when the workflow answers again.
     workflow_missing_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    # The run that opened the case: a second run under the same reference is refused (see case_step.py).
+    workflow_run_id: str | None = Field(default=None, max_length=64)
 
     @property
     def orphaned(self) -> bool:

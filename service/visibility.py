@@ -13,7 +13,7 @@ from workflows.vocabulary import Role
 SIN_REASONING = ("police_view", "health_view", "rationale")
 RETURN_TEXT = ("involvement", "chronology", "analysis")
 # Documents an agency member may not download or list: they hold the partners' reasoning.
-PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter"})
+PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record"})
 WITHHELD = "(not shown to agency members)"
 
 

@@ -47,7 +47,7 @@ from service.auth import (
 )
 from service.history import archived_history, fetch_readable_history
 from service.models import AuditEvent, CaseRecord, Document, OutboxMessage, Task, User
-from service.visibility import state_for
+from service.visibility import document_visible, state_for
 from workflows.calendar import london_date
 from workflows.models import Referral
 from workflows.practice_review import PracticeReviewWorkflow
@@ -353,8 +353,9 @@ async def case_page(request: Request, session: Session, user: User, reference: s
     names = {u.id: u.full_name for u in session.exec(select(User))}
     tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == "open",
                                             task_scope(user)).order_by(Task.due_date)).all()
-    documents = session.exec(select(Document).where(Document.case_reference == reference)
-                             .order_by(Document.kind, Document.version)).all()
+    documents = [d for d in session.exec(select(Document).where(Document.case_reference == reference)
+                                         .order_by(Document.kind, Document.version))
+                 if document_visible(user.role, d.kind)]
     session.commit()
     return render(request, "case.html", user, status_code=status_code, reference=reference, state=state,
                   actions=actions, timeline=timeline, names=names, tasks=tasks, documents=documents,

@@ -6,8 +6,10 @@ import asyncio
 import logging
 import os
 import socket
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError
@@ -42,11 +44,12 @@ ALERT_AFTER_ATTEMPTS = 5
 class ActivityGuard(Interceptor):
     """Every activity, in one place: no case text in failures, data errors not retried, stuck steps alerted.
 
-    A database error's message can carry case data (PostgreSQL's DETAIL line repeats the failing row), and
-    that message would travel into the worker's log and the engine's history. It is replaced by its class and
-    SQLSTATE. A data error (a value the database can never take) fails at once instead of freezing the case
-    in endless retries; any other failure that reaches ALERT_AFTER_ATTEMPTS is logged as an error for the
-    operators (the case's lock is held meanwhile), once per step.
+    An error's message can carry case data (PostgreSQL's DETAIL line repeats the failing row; a template or
+    converter error quotes its input), and that message would travel into the worker's log and the engine's
+    history. It is replaced by its class and SQLSTATE, or its class and where it was raised. A data error (a
+    value the database can never take) fails at once instead of freezing the case in endless retries; a failure
+    that reaches ALERT_AFTER_ATTEMPTS attempts is logged as an ALERT for the operators (the case's lock is held
+    meanwhile).
     """
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
@@ -65,10 +68,17 @@ class _GuardedActivity(ActivityInboundInterceptor):
                 _alert(info, message)
             raise ApplicationError(message, type=type(error).__name__,
                                    non_retryable=isinstance(error, DataError)) from None
+        except ApplicationError:
+            raise  # the service's own refusals say nothing of the case
         except Exception as error:
-            if info.attempt == ALERT_AFTER_ATTEMPTS:
-                _alert(info, f"{info.activity_type}: {type(error).__name__}")
-            raise
+            # Any other error (a template, a converter, the file system) may carry case text in its message: the
+            # log and the history get its kind and where it happened, which is what an operator needs first.
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            message = (f"{info.activity_type}: {type(error).__name__} at {Path(frame.filename).name}:{frame.lineno} "
+                       f"in {frame.name}; details withheld")
+            if info.attempt >= ALERT_AFTER_ATTEMPTS:
+                _alert(info, message)
+            raise ApplicationError(message, type=type(error).__name__) from None
 
 
 def _alert(info: activity.Info, what: str) -> None:

@@ -15,7 +15,7 @@ SHORT = 500
 LONG = 20_000
 LINE = 2_000
 # Characters no person types into a form: C0 controls other than tab, CR and LF (NUL poisons PostgreSQL
-# text), DEL, and the bidirectional overrides that make text read differently from what it holds.
+# text), DEL and the C1 controls, and the bidirectional overrides that make text read differently from what it holds.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
@@ -23,7 +23,7 @@ def printable(value: str) -> str:
     """Refuse text carrying a control character (the message names it; pydantic names the field)."""
     for character in value:
         code = ord(character)
-        if (code < 32 and character not in "\t\r\n") or code == 127 or character in BIDI_CONTROLS:
+        if (code < 32 and character not in "\t\r\n") or 127 <= code <= 159 or character in BIDI_CONTROLS:
             raise ValueError(f"contains the control character U+{code:04X}, which is not allowed in text")
     return value
 
@@ -390,6 +390,11 @@ class ReviewProgress(BaseModel):
     escalated: bool
     sequence: int = 0  # the child's step number: a captured signal cannot be sent again under another number
     seal: str | None = SEAL
+
+    def sealed_fields(self) -> dict:
+        """What the seal covers, named here so a field added later never changes an old signal's seal (the
+        parent verifies it on every replay)."""
+        return {"stage": self.stage, "late": self.late, "escalated": self.escalated, "sequence": self.sequence}
 
 
 # ---------------------------------------------------------------- effects (one activity call each)

@@ -503,7 +503,7 @@ class PracticeReviewWorkflow(Process):
         progress = ReviewProgress(stage=self.state.stage, late=self.state.late, escalated=self.state.escalated,
                                   sequence=self.state.step)
         progress.seal = authenticity.seal(workflow.info().workflow_id, "practice_review_progress",
-                                          str(progress.sequence), progress.model_dump(mode="json"))
+                                          str(progress.sequence), progress.sealed_fields())
         await workflow.get_external_workflow_handle(parent.workflow_id).signal("practice_review_progress", progress)
 
     def snapshot(self):

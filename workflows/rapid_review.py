@@ -94,8 +94,10 @@ class RapidReviewWorkflow(Process):
 
     @workflow.run
     async def run(self, case: CaseInput) -> str:
-        # Cases started before seals existed have no marker and replay as they ran.
-        if workflow.patched("sealed-start") and not authenticity.is_sealed(
+        # Cases started before seals existed have no marker and replay as they ran. The seal is checked live only:
+        # a refused start ends at once, so no case's replay depends on it, and a field the input gains later
+        # (a new setting with a default) cannot make an old start look unsealed on replay.
+        if workflow.patched("sealed-start") and not workflow.unsafe.is_replaying() and not authenticity.is_sealed(
                 workflow.info().workflow_id, "start", workflow.info().workflow_id, case.model_dump(mode="json")):
             raise ApplicationError("This case was not started by the Rapid Review service (no valid seal): refused, "
                                    "nothing was recorded.", type="NotSealed", non_retryable=True)
@@ -182,9 +184,9 @@ class RapidReviewWorkflow(Process):
         review itself counts, each number once (cases from before seals replay without the check)."""
         if workflow.patched("sealed-progress"):
             sent_as = str(progress.sequence)
-            if (progress.sequence <= self._last_progress or not authenticity.is_sealed(
-                    f"{workflow.info().workflow_id}-cspr", "practice_review_progress", sent_as,
-                    progress.model_dump(mode="json"))):
+            sealed = {**progress.sealed_fields(), "seal": progress.seal}
+            if progress.sequence <= self._last_progress or not authenticity.is_sealed(
+                    f"{workflow.info().workflow_id}-cspr", "practice_review_progress", sent_as, sealed):
                 workflow.logger.warning("an unsealed or repeated practice-review progress signal was ignored")
                 return
             self._last_progress = progress.sequence
