@@ -16,7 +16,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
-from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+from temporalio.api.common.v1 import WorkflowType
+from temporalio.api.enums.v1 import WorkflowIdReusePolicy
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest, StartWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 
 from service.models import AuditEvent, CaseRecord
@@ -129,3 +132,33 @@ async def test_case_text_in_a_failing_step_reaches_neither_history_nor_logs(case
         assert secret not in caplog.text, "case text in the worker's log"
     assert "IntegrityError" in caplog.text, "the failure itself is logged, by its kind"
     assert last_failure.message == "Encoded failure", "the failure's message travels encrypted"
+
+
+async def test_a_closed_case_restarted_from_its_captured_input_writes_nothing(driver, case_env, engine):
+    """The attack a review found: with no key, copy a closed case's encrypted start input and a sealed update
+    from its history, start the same workflow id again and replay the update. The case belongs to the run that
+    opened it, so the new run fails at its first step and the record stays closed."""
+    await driver.start()
+    today = await driver.today()
+    await driver.act("correct_awareness_date", "csc", awareness_date=str(today - timedelta(days=2)), reason="typo")
+    await driver.act("accept_referral", "bu")
+    await driver.act("close_case", "bu", reason="Duplicate referral.")
+    with Session(engine) as session:
+        before = [(a.id, a.action) for a in session.exec(select(AuditEvent).where(
+            AuditEvent.case_reference == driver.reference))]
+    outsider = await plain_client(case_env)
+    history = await outsider.get_workflow_handle(driver.reference).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    restarted = await outsider.workflow_service.start_workflow_execution(StartWorkflowExecutionRequest(
+        namespace=outsider.namespace, workflow_id=driver.reference,
+        workflow_type=WorkflowType(name="RapidReviewWorkflow"), task_queue=TaskQueue(name=started.task_queue.name),
+        input=started.input, request_id=uuid.uuid4().hex,
+        workflow_id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE))
+    handle = outsider.get_workflow_handle(driver.reference, run_id=restarted.run_id)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    with Session(engine) as session:
+        assert session.get(CaseRecord, driver.reference).stage == "closed"
+        after = [(a.id, a.action) for a in session.exec(select(AuditEvent).where(
+            AuditEvent.case_reference == driver.reference))]
+    assert after == before, "the second run wrote nothing"
