@@ -156,7 +156,7 @@ async def test_a_closed_case_restarted_from_its_captured_input_writes_nothing(dr
         workflow_id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE))
     handle = outsider.get_workflow_handle(driver.reference, run_id=restarted.run_id)
     with pytest.raises(WorkflowFailureError):
-        await handle.result()
+        await asyncio.wait_for(handle.result(), 30)
     with Session(engine) as session:
         assert session.get(CaseRecord, driver.reference).stage == "closed"
         after = [(a.id, a.action) for a in session.exec(select(AuditEvent).where(
