@@ -22,7 +22,18 @@ from activities.notifications import enqueue
 from service.db import session_scope
 from service.models import Document, User
 from workflows.models import DocumentRequest
-from workflows.vocabulary import SEAT_NAMES, Recommendation, Role
+from workflows.vocabulary import (
+    CAPACITIES,
+    CHILD_SEXES,
+    CHILD_STATUSES,
+    FAMILY_TOLD,
+    NATIONAL_REVIEW_CRITERIA,
+    PARALLEL_PROCESSES,
+    REG_11_CRITERIA,
+    SEAT_NAMES,
+    Recommendation,
+    Role,
+)
 
 TITLES = {
     "referral_acknowledgement": "Referral acknowledgement",
@@ -54,6 +65,18 @@ _environment = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
 )
+# The words for the codes a workflow puts in a document's context (the context carries the codes only, so the
+# wording of the regulations is kept in one place, workflows/vocabulary.py).
+_environment.globals.update(
+    REG_11_CRITERIA=REG_11_CRITERIA, NATIONAL_REVIEW_CRITERIA=NATIONAL_REVIEW_CRITERIA, CHILD_SEXES=CHILD_SEXES,
+    CHILD_STATUSES=CHILD_STATUSES, PARALLEL_PROCESSES=PARALLEL_PROCESSES, FAMILY_TOLD=FAMILY_TOLD,
+    CAPACITIES=CAPACITIES, SEAT_NAMES={str(code): name for code, name in SEAT_NAMES.items()},
+)
+# Case documents are OFFICIAL-SENSITIVE. The dissemination products are written from the agreed learning, without
+# case detail, to be passed on to practitioners: they carry a marking that says so (base.html prints it).
+SENSITIVE = "OFFICIAL-SENSITIVE"
+FOR_SHARING = "OFFICIAL – for sharing with partner agencies"
+MARKING = {"seven_minute_briefing": FOR_SHARING, "themes_sheet": FOR_SHARING}
 
 
 def template_kind(kind: str) -> str:
@@ -68,11 +91,13 @@ def render_html(request: DocumentRequest, issued_on: date) -> str:
     template = _environment.get_template(f"{TEMPLATE_OF.get(base_kind, base_kind)}.html")
     context = dict(request.context)
     context.setdefault("version", request.version)
-    if "recommendation" in context:
-        context["recommendation_text"] = RECOMMENDATION_TEXT.get(context["recommendation"], context["recommendation"])
+    for key in ("recommendation", "partners_decision"):
+        if key in context:
+            context[f"{key}_text"] = RECOMMENDATION_TEXT.get(context[key], context[key])
     context["seats"] = [{"code": str(code), "name": name} for code, name in SEAT_NAMES.items()]
     return template.render(
-        title=TITLES[base_kind], issued_by=request.issued_by, issued_on=issued_on.isoformat(), **context
+        title=TITLES[base_kind], issued_by=request.issued_by, issued_on=issued_on.isoformat(),
+        marking=MARKING.get(base_kind, SENSITIVE), for_sharing=base_kind in MARKING, **context
     )
 
 

@@ -32,10 +32,20 @@ def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer
     session.exec(delete(CaseAgency).where(CaseAgency.case_reference == snapshot.reference))
     for agency in snapshot.invited_agencies:
         session.add(CaseAgency(case_reference=snapshot.reference, agency=agency))
-    for theme in dict.fromkeys(snapshot.themes):  # the panel's themes; tags added by hand stay
-        if session.get(CaseTheme, (snapshot.reference, theme)) is None:
-            session.add(CaseTheme(case_reference=snapshot.reference, theme=theme))
+    for position, theme in enumerate(dict.fromkeys(snapshot.themes)):  # the panel's, in its order; hand tags stay
+        row = session.get(CaseTheme, (snapshot.reference, theme))
+        if row is None:
+            session.add(CaseTheme(case_reference=snapshot.reference, theme=theme, position=position))
+        elif row.position is None:
+            row.position = position  # tagged by hand before the panel chose it: the panel's place wins
+            session.add(row)
     return record
+
+
+def panel_ordered_themes(session: Session, reference: str) -> list[str]:
+    """A case's themes as the panel recorded them, first to last, then any tagged by hand (alphabetically)."""
+    rows = session.exec(select(CaseTheme).where(CaseTheme.case_reference == reference)).all()
+    return [r.theme for r in sorted(rows, key=lambda r: (r.position is None, r.position or 0, r.theme))]
 
 
 def upsert_review(session: Session, review: ReviewSnapshot, at: datetime) -> CaseReview:

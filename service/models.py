@@ -124,6 +124,9 @@ class CaseTheme(SQLModel, table=True):
 
     case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
     theme: str = Field(primary_key=True, max_length=120, index=True)
+    # Where the panel put it in its list (0 first): the case review tracker's themes 1-3 are the panel's first three.
+    # None for a tag added by hand afterwards, which comes after the panel's.
+    position: int | None = None
 
 
 class Task(SQLModel, table=True):

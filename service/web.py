@@ -59,7 +59,7 @@ templates = Jinja2Templates(directory=str(__import__("templates").__path__[0] + 
 LONDON = ZoneInfo("Europe/London")
 BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)
 BOARD_COLUMNS = [s for s in Stage if s != Stage.closed]
-RAPID_REVIEW_WINDOW = 15
+AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewer left (the board's own setting)
 
 
 def london_time(moment: datetime | str | None) -> str:
@@ -188,7 +188,7 @@ def rag(record: CaseRecord, today: date, calendar) -> tuple[int | None, str]:
     left = calendar.working_days_between(today, record.rapid_review_due)
     if left < 0 or record.late:
         return left, "red"
-    return left, "amber" if left <= 5 else "green"
+    return left, "amber" if left <= AMBER_WORKING_DAYS else "green"
 
 
 @router.get("/board")
@@ -202,13 +202,15 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     if year:
         query = query.where(CaseRecord.year == year)
     records = session.exec(query.order_by(CaseRecord.rapid_review_due, CaseRecord.reference)).all()
-    calendar, today = process_rules(session).calendar(), london_date(datetime.now(UTC))
+    rules = process_rules(session)
+    calendar, today = rules.calendar(), london_date(datetime.now(UTC))
     columns = {stage: [] for stage in BOARD_COLUMNS}
     for record in records:
         left, colour = rag(record, today, calendar)
         columns.setdefault(record.stage, []).append({"record": record, "left": left, "colour": colour})
     audit(session, request, user, "list_cases", None, {"page": "board", "shown": len(records)})
-    return render(request, "board.html", user, columns=columns, late=late, year=year, today=today,
+    return render(request, "board.html", user, columns=columns, late=late, year=year, today=today, rules=rules,
+                  amber_working_days=AMBER_WORKING_DAYS,
                   may_refer=user.role in CASE_ACTORS, age_bands=typing.get_args(Referral.model_fields[
                       "age_band"].annotation), error=error)
 
@@ -399,7 +401,8 @@ def my_tasks(request: Request, session: PageSession,
     """Open tasks for me, soonest first; a sign-off task shows the decision sheet beside its buttons."""
     tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
                          .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
-    calendar, today = process_rules(session).calendar(), london_date(datetime.now(UTC))
+    rules = process_rules(session)
+    calendar, today = rules.calendar(), london_date(datetime.now(UTC))
     items = []
     for task in tasks:
         sheet = None

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from service.accounts import process_rules
 from service.api import action_plan, dashboard, escalations, themes
 from service.api.access import CASE_ACTORS, CASE_READERS, RowId
 from service.models import User
@@ -161,4 +162,5 @@ def dashboard_view(request: Request, session: PageSession, user: DashboardReader
     figures = dashboard.dashboard(request, session, user, year)
     # bar_chart_svg escapes every text it draws, so the SVG can go into the page as it is.
     charts = [Markup(dashboard.chart_svg(figures, chart)) for chart in dashboard.CHARTS]  # noqa: S704
-    return render(request, "dashboard.html", user, figures=figures, year=year, charts=charts)
+    return render(request, "dashboard.html", user, figures=figures, year=year, charts=charts,
+                  rules=process_rules(session))

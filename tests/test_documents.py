@@ -16,24 +16,48 @@ from workflows.models import DocumentRequest
 REF = "RR-2026-014"
 BASE = {"partnership": "Northshire Safeguarding Children Partnership", "reference": REF}
 SIGN_OFFS = [{"seat": "la", "version": 2, "decision": "approve", "by": "Director of Children's Services",
-              "on": "2026-11-20", "comments": None},
+              "on": "2026-11-20", "comments": None, "capacity": "delegated"},
              {"seat": "icb", "version": 2, "decision": "approve", "by": "Chief Nursing Officer", "on": "2026-11-20",
-              "comments": None},
+              "comments": None, "capacity": "delegated"},
              {"seat": "police", "version": 2, "decision": "approve", "by": "Chief Superintendent",
-              "on": "2026-11-21", "comments": None}]
+              "on": "2026-11-21", "comments": None, "capacity": "lead"}]
 SHEET = {
     "pseudonym": "Julie", "age_band": "under 1", "version": 2, "agencies": ["Education (schools)", "Police"],
     "circumstances": "Infant admitted with a skull fracture after co-sleeping.",
     "immediate_actions": ["Safe sleep briefing to all health visitors"], "learning": "Professional curiosity.",
     "themes": ["infant safety (incl. unsafe sleeping)"], "recommendation": "local_cspr",
     "rationale": "Two agencies did not share concerns.", "local_review_criteria_met": True,
-    "criteria_notes": "Concerns about agencies working together", "national_importance": False,
+    "local_review_criteria": ["a", "c"], "criteria_notes": "Concerns about agencies working together",
+    "national_importance": True, "national_review_criteria": ["b"],
     "notified_on": "2026-11-02", "panel_held_on": "2026-11-13", "attendees": ["Chair", "Police"],
     "sign_offs": SIGN_OFFS,
     "sign_off_history": [{"seat": "la", "version": 1, "decision": "approve", "by": "DCS", "on": "2026-11-18",
-                          "comments": None, "superseded_by": 2}],
-    "notification_reference": "N-778812", "partners_decision": "local_cspr",
+                          "comments": None, "capacity": None, "superseded_by": 2}],
+    "notification_reference": "N-778812", "partners_decision": "no_further_review",
+    "partners_decided_on": "2026-11-21",
+    "child_sex": "female", "child_ethnicity": "White British", "child_disability": "None known",
+    "child_status": ["child_in_need"], "key_practice_episodes": ["Health visitor's safe sleep visit, 2026-10-01"],
+    "parallel_processes": ["police_investigation", "child_death_review"],
+    "parallel_processes_notes": "CPS advice awaited.", "voice_of_child_and_family": "Mother describes exhaustion.",
+    "family_told_of_review": "not_yet", "siblings_and_other_children": "Sibling (4) on a child protection plan.",
 }
+# What the National Panel expects of a rapid review, as the PDF prints it.
+SHEET_EXPECTED = [
+    "N-778812", "Female", "White British", "None known", "Child in need (Children Act 1989 s17)",
+    "Health visitor's safe sleep visit, 2026-10-01", "Police investigation", "Child death review",
+    "CPS advice awaited.",
+    "Mother describes exhaustion.", "Family told of the review Not yet", "Sibling (4) on a child protection plan.",
+    "(a) highlights or may highlight improvements needed", "previously identified Yes",
+    "(b) highlights or may highlight recurrent themes in the safeguarding and promotion of the welfare of children No",
+    "working together effectively to safeguard and promote the welfare of children Yes",
+    "may be more appropriate No", "Criteria for a local review met: Yes",
+    "(b) raises or may raise issues requiring legislative change or changes to guidance issued under or further to "
+    "any enactment Yes", "complex or of national importance: Yes",
+    "Rapid Review Panel's recommendation Local child safeguarding practice review (LCSPR)",
+    "Safeguarding partners' decision No further review, decided on 2026-11-21",
+    "Chief Superintendent Lead safeguarding partner", "Chief Nursing Officer Delegated safeguarding partner",
+    "DCS not recorded",
+]
 CASES = {
     "referral_acknowledgement": ({"pseudonym": "Julie", "age_band": "under 1", "referring_agency": "police",
                                   "incident_date": "2026-10-30", "awareness_date": "2026-10-31",
@@ -62,12 +86,16 @@ CASES = {
                          ["2026-11-13", "3 hours", "Appraisal of practice"]),
     "decision_sheet": (SHEET, ["Julie", "skull fracture", "Local child safeguarding practice review",
                                "Safe sleep briefing", "Director of Children's Services", "2026-11-21",
-                               "superseded by version 2"]),
+                               "superseded by version 2", *SHEET_EXPECTED]),
     "sign_off_request": ({"version": 2, "due": "2026-11-23", "recommendation": "local_cspr",
                           "seats": ["Local authority", "Integrated Care Board", "Police"]},
                          ["Version 2", "2026-11-23", "Integrated Care Board"]),
-    "national_panel_submission": ({**SHEET, "submitted_on": "2026-11-22", "rapid_review_due": "2026-11-23"},
-                                  ["2026-11-22", "Local child safeguarding practice review"]),
+    "national_panel_submission": ({**SHEET, "submitted_on": "2026-11-22", "rapid_review_due": "2026-11-23",
+                                   "rapid_review_rule": "Rapid review to the National Panel within 15 working days "
+                                                        "of the notification"},
+                                  ["2026-11-22", "2026-11-23 (Rapid review to the National Panel within 15 working "
+                                   "days of the notification)", "The full rapid review follows", "skull fracture",
+                                   "Safe sleep briefing", *SHEET_EXPECTED]),
     "terms_of_reference": ({"pseudonym": "Julie", "scope": "Twelve months before the incident.",
                             "research_questions": ["Q"], "methods": ["partner_led_workshop"],
                             "reviewer": "A. Reviewer", "lead": "Sam Patel", "agreed_on": "2026-12-01",
@@ -80,11 +108,15 @@ CASES = {
     "publication_notice": ({"pseudonym": "Julie", "sent_on": "2027-04-01", "earliest_publication": "2027-04-13",
                             "rule": "at least 7 working days before publication", "report_version": 1,
                             "recommendations": ["Audit safe sleep advice"]}, ["2027-04-13", "Secretary of State"]),
-    "seven_minute_briefing": ({"pseudonym": "Julie", "published_on": "2027-04-20", "link": "https://x.org/r",
-                               "methods": ["partner_led_workshop"], "recommendations": ["Audit safe sleep advice"],
-                               "learning_events": ["Practitioners felt unable to challenge"]},
-                              ["Practitioners felt unable to challenge", "Audit safe sleep advice"]),
+    "seven_minute_briefing": ({"pseudonym": "Julie", "published_on": "2027-04-20", "report_published": True,
+                               "link": "https://x.org/r", "methods": ["partner_led_workshop"],
+                               "key_learning": ["Ask about sleeping arrangements at every visit"],
+                               "recommendations": ["Audit safe sleep advice"]},
+                              ["Report published 2027-04-20", "partner led workshop",
+                               "What we learned Ask about sleeping arrangements at every visit",
+                               "agreed to change Audit safe sleep advice", "Questions for your team"]),
 }
+SHARED = {"seven_minute_briefing", "themes_sheet"}  # dissemination products: marked for sharing
 
 
 class Outline(HTMLParser):
@@ -127,8 +159,11 @@ def test_document_renders_marked_versioned_and_accessible(kind, documents, engin
     pdf = PdfReader(io.BytesIO(Path(row.pdf_path).read_bytes()))
     pages = [page.extract_text() for page in pdf.pages]
     text = "\n".join(pages)
+    marking = "OFFICIAL – for sharing with partner agencies" if kind in SHARED else "OFFICIAL-SENSITIVE"
     for page_number, page in enumerate(pages, start=1):
-        assert page.count("OFFICIAL-SENSITIVE") >= 2, f"page {page_number} lacks the marking top and bottom"
+        assert page.count(marking) >= 2, f"page {page_number} lacks the marking top and bottom"
+        if kind in SHARED:
+            assert "OFFICIAL-SENSITIVE" not in page
         assert f"Page {page_number} of {len(pages)}" in page
         assert f"{REF} · v{version}" in page
     assert "Northshire Safeguarding Children Partnership" in text

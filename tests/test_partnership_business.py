@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from activities.case_step import CaseStepActivities
+from service.api.dashboard import TRACKER_COLUMNS
 from service.temporal import EncryptionCodec
 from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar
@@ -213,10 +214,14 @@ def test_case_review_tracker_export(api_client, sign_in, model):
     rows = {row["case_reference"]: row for row in csv.DictReader(io.StringIO(response.text))}
     converted = rows["RR-2025-020"]
     assert converted["review_type"] == "converted (rapid review to CSPR)"
-    assert [converted[f"theme_{i}"] for i in (1, 2, 3)] == ["cultural competence", "domestic abuse", "neglect"]
+    assert [converted[f"theme_{i}"] for i in (1, 2, 3)] == ["neglect", "domestic abuse", "record keeping"], \
+        "the panel's first three, in its order"
     assert converted["publication_date"] == "2025-08-01" and converted["stage_reached"] == "learning_workshop"
     assert converted["recommendations"] == "Safe sleep audit; Training on bruising"
+    assert converted["status"] == "closed" and converted["date_added"] == "2025-02-03"
+    assert converted["local_reference"] == "RR-2025-020"
     assert rows["RR-2025-021"]["review_type"] == "rapid review" and rows["RR-2025-021"]["publication_date"] == ""
+    assert rows["RR-2025-021"]["status"] == "closed", "a rapid review signed off without a CSPR is completed"
     one = api_client.get("/api/tracker.csv?reference=RR-2025-021", headers=sign_in("strategy.manager"))
     assert len(list(csv.DictReader(io.StringIO(one.text)))) == 1
     assert api_client.get("/api/tracker.csv", headers=sign_in("agency.health")).status_code == 403
@@ -255,3 +260,70 @@ def test_business_pages_work_with_forms(api_client, demo_passwords, model):
     assert "Funding agreed." in answered.text and "Record the response" in answered.text
     signed_in_page(api_client, demo_passwords, "agency.education")
     assert api_client.get("/dashboard").status_code == 403
+
+
+def test_tracker_status_follows_the_field_guide(api_client, sign_in, model):
+    """Open until published; closed once published, or once the review is completed and signed off."""
+    from workflows.calendar import add_months
+
+    model.step("RR-2025-040", date(2025, 3, 3), "decision_sheet", notified_on=date(2025, 3, 3))
+    rapid_review(model, "RR-2025-041", date(2025, 3, 3), 12, recommendation="no_further_review")
+    base = ReviewSnapshot(case_reference="", stage="learning_events", decided_on=date(2025, 4, 1),
+                          due=add_months(date(2025, 4, 1), 6), methods=["partner_led_workshop"], late=False)
+    stages = {"RR-2025-042": {"stage": "learning_events"}, "RR-2025-043": {"stage": "publication_notice"},
+              "RR-2025-044": {"stage": "learning_workshop", "published_on": date(2025, 9, 1)},
+              "RR-2025-045": {"stage": "learning_workshop", "not_published_reasons": "Criminal trial pending"}}
+    for reference, update in stages.items():
+        dates = rapid_review(model, reference, date(2025, 3, 3), 12, recommendation="local_cspr")
+        model.step(reference, date(2025, 9, 1), "practice_review", recommendation="local_cspr", **dates,
+                   review=base.model_copy(update={"case_reference": reference, **update}))
+    rows = tracker(api_client, sign_in)
+    assert {r: rows[r]["status"] for r in sorted(rows)} == {
+        "RR-2025-040": "open", "RR-2025-041": "closed", "RR-2025-042": "open",
+        "RR-2025-043": "closed", "RR-2025-044": "closed", "RR-2025-045": "closed"}
+
+
+def test_tracker_converted_only_when_a_local_cspr_started(api_client, sign_in, model):
+    """The recommendation is not the review: "converted" when the practice review exists, not before."""
+    dates = rapid_review(model, "RR-2025-050", date(2025, 3, 3), 12, recommendation="local_cspr")
+    model.step("RR-2025-050", date(2025, 3, 24), "methodology", recommendation="local_cspr", **dates)
+    rapid_review(model, "RR-2025-051", date(2025, 3, 3), 12, recommendation="national_review_referral")
+    model.step("RR-2025-052", date(2025, 3, 3), "closed", closed_reason="Referral declined")
+    rows = tracker(api_client, sign_in)
+    waiting = rows["RR-2025-050"]
+    assert waiting["review_type"] == "rapid review" and waiting["status"] == "open", \
+        "the partners decided on a CSPR; it has not started yet"
+    assert rows["RR-2025-051"]["review_type"] == "rapid review"
+    assert rows["RR-2025-052"]["review_type"] == "none (no serious incident notification)"
+    cspr(model, "RR-2025-050", date(2025, 3, 24), None, **dates)
+    started = tracker(api_client, sign_in)["RR-2025-050"]
+    assert started["review_type"] == "converted (rapid review to CSPR)" and started["status"] == "open"
+    assert started["stage_reached"] == "terms_of_reference"
+
+
+def test_tracker_themes_in_the_panels_order_then_hand_tags(api_client, sign_in, model):
+    bu = sign_in("strategy.manager")
+    model.step("RR-2025-060", date(2025, 3, 3), "panel_preparation", opened_on=date(2025, 2, 28))
+    assert api_client.post("/api/cases/RR-2025-060/themes", headers=bu,
+                           json={"name": "record keeping"}).status_code == 201
+    assert api_client.post("/api/cases/RR-2025-060/themes", headers=bu,
+                           json={"name": "cultural competence"}).status_code == 201
+    model.step("RR-2025-060", date(2025, 3, 14), "decision_sheet", opened_on=date(2025, 2, 28),
+               themes=["professional curiosity", "record keeping", "neglect"])
+    row = tracker(api_client, sign_in)["RR-2025-060"]
+    assert [row[f"theme_{i}"] for i in (1, 2, 3)] == ["professional curiosity", "record keeping", "neglect"], \
+        "the panel's order; its choice of a theme tagged earlier by hand takes the panel's place"
+    assert row["date_added"] == "2025-02-28", "the day the referral was made"
+    model.step("RR-2025-061", date(2025, 3, 14), "decision_sheet", themes=["neglect"])
+    assert api_client.post("/api/cases/RR-2025-061/themes", headers=bu,
+                           json={"name": "cultural competence"}).status_code == 201
+    row = tracker(api_client, sign_in)["RR-2025-061"]
+    assert [row[f"theme_{i}"] for i in (1, 2, 3)] == ["neglect", "cultural competence", ""]
+
+
+def tracker(api_client, sign_in) -> dict[str, dict]:
+    response = api_client.get("/api/tracker.csv", headers=sign_in("exec.icb"))
+    assert response.status_code == 200, response.text
+    table = list(csv.DictReader(io.StringIO(response.text)))
+    assert table and list(table[0]) == list(TRACKER_COLUMNS)
+    return {row["case_reference"]: row for row in table}

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from workflows.calendar import TABLE_YEARS
 from workflows.rules import ProcessRules
-from workflows.vocabulary import Method, Recommendation, Role, Seat
+from workflows.vocabulary import (
+    CAPACITIES,
+    CHILD_SEXES,
+    CHILD_STATUSES,
+    FAMILY_TOLD,
+    NATIONAL_REVIEW_CRITERIA,
+    PARALLEL_PROCESSES,
+    REG_11_CRITERIA,
+    Method,
+    Recommendation,
+    Role,
+    Seat,
+)
 
 SHORT = 500
 LONG = 20_000
@@ -136,19 +148,82 @@ class RecordPanelOutcome(Action):
     rationale: Text = Field(min_length=1, max_length=LONG)
 
 
+Reg11Criterion = Literal["a", "b", "c", "d"]
+NationalReviewCriterion = Literal["a", "b", "c"]
+ChildStatus = Literal["looked_after", "care_leaver", "child_protection_plan", "child_in_need"]
+ParallelProcess = Literal["police_investigation", "criminal_proceedings", "inquest", "child_death_review",
+                          "other_review"]
+Capacity = Literal["lead", "delegated"]
+ChildSex = Literal["female", "male", "not_known"]
+FamilyTold = Literal["yes", "not_yet", "no"]
+# The words for each code live in workflows/vocabulary.py (the documents print them): the two must agree.
+for _codes, _words in ((Reg11Criterion, REG_11_CRITERIA), (NationalReviewCriterion, NATIONAL_REVIEW_CRITERIA),
+                       (ChildStatus, CHILD_STATUSES), (ParallelProcess, PARALLEL_PROCESSES),
+                       (Capacity, CAPACITIES), (ChildSex, CHILD_SEXES), (FamilyTold, FAMILY_TOLD)):
+    assert set(get_args(_codes)) == set(_words), (_codes, _words)
+
+
+def _distinct(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError("an item is listed more than once")
+    return values
+
+
 class IssueDecisionSheet(Action):
+    """The rapid review as the National Panel expects it (its guidance for safeguarding partners, 2022 and 2025):
+    every field beyond the circumstances is optional, so a sheet issued before these fields existed still reads."""
+
     circumstances: Text = Field(min_length=1, max_length=LONG)
-    local_review_criteria_met: bool
+    local_review_criteria: Annotated[list[Reg11Criterion], AfterValidator(_distinct)] = Field(
+        default_factory=list, max_length=4,
+        description="The reg. 11 criteria the case meets (SI 2018/789): a improvements needed, including ones "
+                    "identified before; b recurrent themes; c concerns about two or more agencies working together; "
+                    "d the National Panel concluded a local review may be more appropriate")
+    local_review_criteria_met: bool | None = Field(
+        None, description="Set from the criteria when they are listed; older sheets gave only this yes or no")
     criteria_notes: Text = Field("", max_length=LONG)
+    national_review_criteria: Annotated[list[NationalReviewCriterion], AfterValidator(_distinct)] = Field(
+        default_factory=list, max_length=3,
+        description="Why the case may be complex or of national importance (the criteria of SI 2018/789 reg. 3): "
+                    "a improvements needed; b legislative change or changes to guidance; c recurrent themes")
     national_importance: bool = False
     recommendation: Recommendation | None = Field(None, description="A revised recommendation, if any")
     rationale: Text | None = Field(None, max_length=LONG)
+    # The child (no names): what the National Panel asks about every child in a rapid review.
+    child_sex: ChildSex | None = None
+    child_ethnicity: Text | None = Field(None, max_length=100)
+    child_disability: Text | None = Field(None, max_length=SHORT, description="Any disability, or none known")
+    child_status: Annotated[list[ChildStatus], AfterValidator(_distinct)] = Field(
+        default_factory=list, max_length=len(CHILD_STATUSES),
+        description="At the time of the incident (none listed: none of these)")
+    key_practice_episodes: list[Line] = Field(default_factory=list, max_length=30)
+    parallel_processes: Annotated[list[ParallelProcess], AfterValidator(_distinct)] = Field(
+        default_factory=list, max_length=len(PARALLEL_PROCESSES))
+    parallel_processes_notes: Text = Field("", max_length=LONG)
+    voice_of_child_and_family: Text = Field("", max_length=LONG)
+    family_told_of_review: FamilyTold | None = None
+    siblings_and_other_children: Text = Field("", max_length=LONG,
+                                              description="The safety of siblings and other children")
+
+    @model_validator(mode="after")
+    def _criteria_answer_the_questions(self) -> IssueDecisionSheet:
+        """The criteria listed are the answer; the yes-or-no flags follow them (a form's unticked box does not
+        undo a criterion chosen beside it). Without criteria, the flags stand as given (older callers)."""
+        if self.local_review_criteria:
+            self.local_review_criteria_met = True
+        elif self.local_review_criteria_met is None:
+            self.local_review_criteria_met = False
+        if self.national_review_criteria:
+            self.national_importance = True
+        return self
 
 
 class SignOff(Action):
     version: int = Field(ge=1, description="The decision-sheet version being signed off")
     decision: Literal["approve", "return"]
     comments: Text | None = Field(None, max_length=LONG)
+    capacity: Capacity | None = Field(
+        None, description="Signing as the lead safeguarding partner or as its delegate (Working Together 2023)")
 
 
 class RecordSubmission(Action):
@@ -210,6 +285,8 @@ class SubmitDraftReport(Action):
 class SubmitFinalReport(Action):
     received_on: date
     recommendations: list[Line] = Field(min_length=1, max_length=50)
+    key_learning: list[Line] = Field(default_factory=list, max_length=20,
+                                     description="The report's agreed learning, for the 7-minute briefing")
 
 
 class SendPublicationNotice(Action):
@@ -287,6 +364,7 @@ class SignOffRecord(BaseModel):
     by: str
     on: date
     comments: str | None = None
+    capacity: str | None = None  # lead or delegated safeguarding partner
     superseded_by: int | None = None  # the version that replaced the one signed (after a return)
 
 

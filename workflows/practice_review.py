@@ -376,7 +376,8 @@ class PracticeReviewWorkflow(Process):
     def _sign_off_report(self, action: SignOff, step, documents) -> None:
         version, seat = self.state.report_version, action.actor.seat
         self.state.sign_offs.append(SignOffRecord(seat=seat, version=version, decision=action.decision,
-                                                  by=action.actor.name, on=self.today(), comments=action.comments))
+                                                  by=action.actor.name, on=self.today(), comments=action.comments,
+                                                  capacity=action.capacity))
         step.settle.append(self.settle(f"sign_off_report:v{version}:{seat}", "done", action.decision))
         if action.decision == "return":
             step.settle.append(self.settle(f"sign_off_report:v{version}:", "cancelled", f"returned by {seat}"))
@@ -430,12 +431,22 @@ class PracticeReviewWorkflow(Process):
             "Share the review's learning across the partnership.", Role.business_unit,
             due=self.working_days_after(on, 20), action="record_learning_workshop",
         ))
-        documents.append(self.document("seven_minute_briefing", actor.name, {
+        documents.append(self.document("seven_minute_briefing", actor.name, self._briefing_context(on)))
+
+    def _briefing_context(self, on) -> dict:
+        """The 7-minute briefing is shared with practitioners: it carries the final report's agreed learning and
+        its recommendations (the learning falls back to the recommendations), never the notes of learning events,
+        which hold case detail. Only the document's input changes (activity inputs are not compared on replay),
+        so running reviews replay as they ran and no ``workflow.patched`` is needed."""
+        report = self.state.final_report
+        recommendations = list(report.recommendations) if report else []
+        return {
             "pseudonym": self.review.pseudonym, "published_on": on.isoformat(),
+            "report_published": self.state.published_on is not None,
             "link": self.state.publication_link, "methods": [str(m) for m in self.state.methods],
-            "recommendations": self.state.final_report.recommendations if self.state.final_report else [],
-            "learning_events": [e.note for e in self.state.learning_events],
-        }))
+            "key_learning": list(report.key_learning) if report and report.key_learning else recommendations,
+            "recommendations": recommendations,
+        }
 
     def _record_publication(self, action: RecordPublication, step, documents) -> None:
         self.state.published_on = action.published_on

@@ -595,30 +595,53 @@ class RapidReviewWorkflow(Process):
         }, version))
 
     def _decision_sheet_context(self) -> dict:
-        outcome, sheet = self.state.panel_outcome, self.state.decision_sheet
-        version = self.state.decision_sheet_version
+        """The rapid review as the National Panel expects it, for the decision sheet, its signed copy and the
+        submission (which is the rapid review itself). Only the documents' input grows here: activity inputs are
+        not compared on replay, so no running case replays differently and no ``workflow.patched`` is needed
+        (a change to the commands a step issues would need one). Every key a template reads is set here, even
+        when empty: the templates render with StrictUndefined."""
+        outcome, sheet, st = self.state.panel_outcome, self.state.decision_sheet, self.state
+        version = st.decision_sheet_version
         return {
-            "pseudonym": self.state.pseudonym, "age_band": self.case.age_band, "version": version,
-            "agencies": [AGENCIES.get(a, a) for a in (self.state.panel.invited_agencies if self.state.panel else [])],
+            "pseudonym": st.pseudonym, "age_band": self.case.age_band, "version": version,
+            "agencies": [AGENCIES.get(a, a) for a in (st.panel.invited_agencies if st.panel else [])],
             "circumstances": sheet.circumstances, "immediate_actions": outcome.immediate_actions,
             "learning": outcome.learning, "themes": outcome.themes,
-            "recommendation": self.state.recommendation,
+            "recommendation": st.recommendation,
             "rationale": sheet.rationale or outcome.rationale,
             "local_review_criteria_met": sheet.local_review_criteria_met, "criteria_notes": sheet.criteria_notes,
+            "local_review_criteria": list(sheet.local_review_criteria),
             "national_importance": sheet.national_importance,
-            "notified_on": self.state.notified_on.isoformat() if self.state.notified_on else None,
+            "national_review_criteria": list(sheet.national_review_criteria),
+            "notified_on": st.notified_on.isoformat() if st.notified_on else None,
             "panel_held_on": outcome.held_on.isoformat(), "attendees": outcome.attendees,
-            "sign_offs": [s.model_dump(mode="json") for s in self.state.sign_offs if s.version == version],
-            "sign_off_history": [s.model_dump(mode="json") for s in self.state.sign_offs if s.superseded_by],
-            "notification_reference": self.state.notification_reference,
-            "partners_decision": self.state.partners_decision,
+            "sign_offs": [s.model_dump(mode="json") for s in st.sign_offs if s.version == version],
+            "sign_off_history": [s.model_dump(mode="json") for s in st.sign_offs if s.superseded_by],
+            "notification_reference": st.notification_reference,
+            "partners_decision": st.partners_decision,
+            "partners_decided_on": st.partners_decided_on.isoformat() if st.partners_decided_on else None,
+            **self._child_and_family(sheet),
+        }
+
+    @staticmethod
+    def _child_and_family(sheet: IssueDecisionSheet) -> dict:
+        """The child's characteristics, practice, parallel processes, voice and other children: from the sheet."""
+        return {
+            "child_sex": sheet.child_sex, "child_ethnicity": sheet.child_ethnicity,
+            "child_disability": sheet.child_disability, "child_status": list(sheet.child_status),
+            "key_practice_episodes": list(sheet.key_practice_episodes),
+            "parallel_processes": list(sheet.parallel_processes),
+            "parallel_processes_notes": sheet.parallel_processes_notes,
+            "voice_of_child_and_family": sheet.voice_of_child_and_family,
+            "family_told_of_review": sheet.family_told_of_review,
+            "siblings_and_other_children": sheet.siblings_and_other_children,
         }
 
     def _sign_off(self, action: SignOff, step, documents) -> None:
         version, seat = self.state.decision_sheet_version, action.actor.seat
         self.state.sign_offs.append(SignOffRecord(
             seat=seat, version=version, decision=action.decision, by=action.actor.name, on=self.today(),
-            comments=action.comments,
+            comments=action.comments, capacity=action.capacity,
         ))
         step.settle.append(self.settle(f"sign_off:v{version}:{seat}", "done", action.decision))
         if action.decision == "return":
@@ -664,6 +687,7 @@ class RapidReviewWorkflow(Process):
         documents.append(self.document("national_panel_submission", action.actor.name, {
             **self._decision_sheet_context(), "submitted_on": action.submitted_on.isoformat(),
             "rapid_review_due": self.deadline("rapid_review").due.isoformat(),
+            "rapid_review_rule": self.deadline("rapid_review").rule,
         }))
 
     def _record_national_panel_response(self, action: RecordNationalPanelResponse, step, documents) -> None:

@@ -100,3 +100,42 @@ AGENCIES = {
     "probation": "Probation Service",
     "voluntary": "Voluntary sector",
 }
+
+# ---------------------------------------------------------------- what the rapid review reports to the National Panel
+# Wording from the regulations themselves (SI 2018/789); the letters are what a decision sheet records.
+
+REG_11_CRITERIA = {  # local review criteria the safeguarding partners take into account (reg. 11)
+    "a": "highlights or may highlight improvements needed to safeguard and promote the welfare of children, "
+         "including where those improvements have been previously identified",
+    "b": "highlights or may highlight recurrent themes in the safeguarding and promotion of the welfare of children",
+    "c": "highlights or may highlight concerns regarding two or more agencies working together effectively to "
+         "safeguard and promote the welfare of children",
+    "d": "is one which the Child Safeguarding Practice Review Panel have considered and concluded a local review "
+         "may be more appropriate",
+}
+NATIONAL_REVIEW_CRITERIA = {  # criteria the National Panel takes into account for a national review (reg. 3)
+    "a": "highlights or may highlight improvements needed to safeguard and promote the welfare of children, "
+         "including where those improvements have been previously identified",
+    "b": "raises or may raise issues requiring legislative change or changes to guidance issued under or further "
+         "to any enactment",
+    "c": "highlights or may highlight recurrent themes in the safeguarding and promotion of the welfare of children",
+}
+CHILD_STATUSES = {
+    "looked_after": "Looked after by a local authority",
+    "care_leaver": "Care leaver",
+    "child_protection_plan": "Subject of a child protection plan",
+    "child_in_need": "Child in need (Children Act 1989 s17)",
+}
+CHILD_SEXES = {"female": "Female", "male": "Male", "not_known": "Not known"}
+PARALLEL_PROCESSES = {
+    "police_investigation": "Police investigation",
+    "criminal_proceedings": "Criminal proceedings",
+    "inquest": "Coroner's inquest",
+    "child_death_review": "Child death review",
+    "other_review": "Another review (e.g. domestic homicide review, safeguarding adult review, single-agency "
+                    "investigation)",
+}
+FAMILY_TOLD = {"yes": "Yes", "not_yet": "Not yet", "no": "No (reasons recorded)"}
+# Working Together 2023, ch. 2: the lead safeguarding partner heads each partner organisation and may delegate
+# its functions to a delegated safeguarding partner.
+CAPACITIES = {"lead": "Lead safeguarding partner", "delegated": "Delegated safeguarding partner"}

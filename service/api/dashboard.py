@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import select
 
+from activities.read_model import panel_ordered_themes
 from service.accounts import process_rules
 from service.api.access import audit
 from service.auth import DbSession, require_roles
 from service.charts import bar_chart_svg
 from service.csv_export import csv_response
-from service.models import CaseRecord, CaseReview, CaseTheme, Document, User
+from service.models import CaseRecord, CaseReview, Document, User
 from service.timeliness import Quarter, Timeliness, timeliness
 from workflows.calendar import london_date
 from workflows.vocabulary import Role
@@ -74,30 +75,55 @@ def chart_svg(result: Timeliness, chart: str) -> str:
     return bar_chart_svg(f"{title}, {result.year}", [f"Q{q.quarter}" for q in result.quarters], series)
 
 
-TRACKER_COLUMNS = ("case_reference", "status", "theme_1", "theme_2", "theme_3", "review_type", "stage_reached",
-                   "publication_date", "publication_link", "recommendations", "seven_minute_briefing")
+TRACKER_COLUMNS = ("case_reference", "local_reference", "date_added", "status", "theme_1", "theme_2", "theme_3",
+                   "review_type", "stage_reached", "publication_date", "publication_link", "recommendations",
+                   "seven_minute_briefing")
+# The local CSPR's stages from the partners' sign-off of the final report on: the review is completed and signed off.
+REVIEW_SIGNED_OFF = frozenset({"publication_notice", "publication", "learning_workshop", "one_year_on", "closed"})
+# The case's stages after the partners signed off a rapid review that did not become a local CSPR.
+RAPID_REVIEW_SIGNED_OFF = frozenset({"national_panel", "closed"})
+
+
+def tracker_status(case: CaseRecord, review: CaseReview | None) -> str:
+    """The tracker's field guide (NHS Digital, Safeguarding Case Review Tracker, step-by-step guide): "open" while
+    the review is yet to be published; "closed" once published (or embargoed), or when the review is completed and
+    signed off. A rapid review that did not become a local CSPR is completed at the partners' sign-off."""
+    if review is not None:
+        done = (review.published_on is not None or review.not_published_reasons is not None
+                or review.stage in REVIEW_SIGNED_OFF or case.stage == "closed")
+    else:
+        done = case.stage in RAPID_REVIEW_SIGNED_OFF
+    return "closed" if done else "open"
+
+
+def review_type(case: CaseRecord, review: CaseReview | None) -> str:
+    """Every notified case has a rapid review; it is "converted" once a local CSPR has started from it."""
+    if review is not None:
+        return "converted (rapid review to CSPR)"
+    return "rapid review" if case.notified_on is not None else "none (no serious incident notification)"
 
 
 def tracker_rows(session, public_url: str, reference: str | None = None) -> list[dict]:
-    """The NHS Safeguarding Case Review Tracker's fields for each review."""
+    """The NHS Safeguarding Case Review Tracker's fields for each review. "Converted" only where a rapid review
+    became a local CSPR (the review actually started), never from a recommendation; themes 1-3 as the panel chose
+    them, in its order; "date added" is the day the referral was made (the case opened)."""
     query = select(CaseRecord).order_by(CaseRecord.reference)
     if reference:
         query = query.where(CaseRecord.reference == reference)
     rows = []
     for case in session.exec(query):
         review = session.get(CaseReview, case.reference)
-        themes = sorted(session.exec(select(CaseTheme.theme).where(CaseTheme.case_reference == case.reference)))[:3]
+        themes = panel_ordered_themes(session, case.reference)[:3]
         briefing = session.exec(select(Document).where(Document.case_reference == case.reference,
                                                        Document.kind == "seven_minute_briefing")
                                 .order_by(Document.version.desc())).first()
-        review_type = {"local_cspr": "converted (rapid review to CSPR)",
-                       "national_review_referral": "national review referral"}.get(case.recommendation or "",
-                                                                                   "rapid review")
         rows.append({
             "case_reference": case.reference,
-            "status": "closed" if case.stage == "closed" else "open",
+            "local_reference": case.reference,
+            "date_added": case.opened_on.isoformat(),
+            "status": tracker_status(case, review),
             **{f"theme_{i + 1}": themes[i] if i < len(themes) else "" for i in range(3)},
-            "review_type": review_type,
+            "review_type": review_type(case, review),
             "stage_reached": review.stage if review and case.stage == "practice_review" else case.stage,
             "publication_date": review.published_on.isoformat() if review and review.published_on else "",
             "publication_link": review.publication_link or "" if review else "",
