@@ -88,6 +88,8 @@ class PersistentDriver(CaseDriver):
         await self.act("record_submission", "bu", submitted_on=today)
         await self.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
                        panel_view="agrees")
+        await self.act("record_learning_activities", "la", decided_on=today, activities=[],
+                       note="Covered by the rapid review.")
         return await self.handle.result()
 
 
@@ -130,7 +132,8 @@ async def test_cases_complete_once_while_workers_are_killed(tmp_path):
     finally:
         stack.stop()
     assert kills >= 3, "the worker was killed mid-run several times"
-    assert results == ["No further review: the partners' decision (the National Panel agreed)"] * 20
+    assert results == ["No further review: the partners' decision (the National Panel agreed); no further learning "
+                       "activity: Covered by the rapid review."] * 20
     engine = engine_for(stack.env["DATABASE_URL"])
     with Session(engine) as session:
         prints = {footprint(session, d.reference) for d in drivers}
