@@ -100,11 +100,12 @@ async def test_a_referral_is_declined_only_after_the_partners_agree_not_to_notif
     the local authority's); once the three partners agree not to notify, it declines it and writes to the referrer."""
     await driver.start()
     refused = await driver.rejected("decline_referral", "bu", reason="Does not meet the criteria: no harm.")
-    assert refused.startswith("ActionRejected: The business unit cannot decline a referral before Children's Social Care has "
-                              "considered it")
+    assert refused.startswith("ActionRejected: The business unit cannot decline a referral before Children's "
+                              "Social Care has considered it")
     await driver.act("accept_referral", "bu")
     refused = await driver.rejected("decline_referral", "bu", reason="No harm.")
-    assert refused == "ActionRejected: A referral is declined once the three partners have agreed not to notify; they have not (yet)."
+    assert refused == ("ActionRejected: A referral is declined once the three partners have agreed not to notify; "
+                       "they have not (yet).")
     state = await driver.agree_notification("do_not_notify", "No abuse or neglect known or suspected.")
     assert state["stage"] == "csc_consultation" and state["sin_agreed"] == "do_not_notify"
     assert deadline(state, "notification")["status"] == "cancelled"

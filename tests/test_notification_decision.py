@@ -38,8 +38,8 @@ async def test_a_disagreement_is_resolved_by_a_revised_proposal_before_the_notif
     assert [(o["role"], o["seat"]) for o in state["outstanding"]] == [("executive", "police"), ("executive", "icb")]
 
     refused = await driver.rejected("respond_to_sin_proposal", "la", version=1, view="agree", comments="c")
-    assert refused == ("ActionRejected: The police and health (ICB) Executive seats answer the CSC lead's proposal; the local "
-                       "authority's view is the proposal itself.")
+    assert refused == ("ActionRejected: The police and health (ICB) Executive seats answer the CSC lead's "
+                       "proposal; the local authority's view is the proposal itself.")
     refused = await driver.rejected("respond_to_sin_proposal", "csc", version=1, view="agree", comments="c")
     assert "A csc_lead may not take 'respond_to_sin_proposal'" in refused
     refused = await driver.rejected("record_notification", "csc", notified_on=str(await driver.today()),
@@ -89,8 +89,8 @@ async def test_a_disagreement_the_partners_resolve_is_recorded_by_the_local_auth
     assert [t.assignee_seat for t in driver.tasks(action="resolve_sin_disagreement", status="open")] == ["la"]
     refused = await driver.rejected("resolve_sin_disagreement", "police", version=1, decision="notify",
                                     how_resolved="x")
-    assert refused.startswith("ActionRejected: The local authority's seat records the resolution: the duty to notify is the local "
-                              "authority's (")
+    assert refused.startswith("ActionRejected: The local authority's seat records the resolution: the duty to "
+                              "notify is the local authority's (")
     state = await driver.act("resolve_sin_disagreement", "la", version=1, decision="notify",
                              how_resolved="Discussed by the three partners on the phone: the cause is not yet known, "
                                           "so the incident is notified; the ICB's view is recorded.")
@@ -104,8 +104,9 @@ async def test_a_looked_after_childs_death_is_notified_and_closes_without_a_rapi
     await driver.start(category="looked_after_child_death", linked_references=["RR-2026-0007"])
     await driver.act("accept_referral", "bu")
     refused = await driver.rejected("propose_sin_decision", "csc", decision="do_not_notify", rationale="Illness.")
-    assert refused.startswith("ActionRejected: This case is the looked after child death: it is notified (The death of a "
-                              "looked-after child is notified even where abuse or neglect is not known or suspected")
+    assert refused.startswith("ActionRejected: This case is the looked after child death: it is notified (The "
+                              "death of a looked-after child is notified even where abuse or neglect is not known "
+                              "or suspected")
     state = await driver.agree_notification("notify", "A looked-after child died of an illness.")
     assert state["linked_references"] == ["RR-2026-0007"]
     state = await driver.act("record_notification", "csc", notified_on=str(await driver.today()),
