@@ -1,16 +1,21 @@
 """What each role is shown of a case, decided here and nowhere else.
 
 An agency member is invited to a case to return its own information and attend the panel. The statutory
-partners' reasoning on the serious incident notification (the police's and health's views, the CSC lead's
-rationale) and the other agencies' returns are not theirs to read; the decision itself is. Everyone else
-who may read the case reads all of it. Seals (the service's authenticators) are shown to no one.
+partners' reasoning on the serious incident notification (the CSC lead's rationale, the police's and health's
+views, how a disagreement was resolved) and the other agencies' returns are not theirs to read; the decision
+itself is. Everyone else who may read the case reads all of it.
+Seals (the service's authenticators) are shown to no one.
 """
 
 from __future__ import annotations
 
 from workflows.vocabulary import Role
 
-SIN_REASONING = ("police_view", "health_view", "rationale")
+SIN_REASONING = ("police_view", "health_view", "rationale", "comments", "how_resolved")
+# The three-way notification decision in the state (each entry's reasoning withheld) and its actions' details.
+SIN_RECORDS = ("sin_proposals", "sin_responses", "sin_resolutions")
+SIN_ACTIONS = frozenset({"record_sin_decision", "propose_sin_decision", "respond_to_sin_proposal",
+                         "resolve_sin_disagreement"})
 RETURN_TEXT = ("involvement", "chronology", "analysis")
 # Documents an agency member may not download or list: they hold the partners' reasoning.
 PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record"})
@@ -25,12 +30,20 @@ def _without_seals(node):
     return node
 
 
+def _withheld(record: dict) -> dict:
+    return {key: (WITHHELD if key in SIN_REASONING else value) for key, value in record.items()}
+
+
 def state_for(role: str, state: dict) -> dict:
     """A case's live state as this role may see it."""
     shown = _without_seals(state)
-    if role == Role.agency_member and shown.get("sin_decision"):
-        shown["sin_decision"] = {key: (WITHHELD if key in SIN_REASONING else value)
-                                 for key, value in shown["sin_decision"].items()}
+    if role != Role.agency_member:
+        return shown
+    if shown.get("sin_decision"):
+        shown["sin_decision"] = _withheld(shown["sin_decision"])
+    for name in SIN_RECORDS:
+        if shown.get(name):
+            shown[name] = [_withheld(record) for record in shown[name]]
     return shown
 
 
@@ -38,8 +51,8 @@ def timeline_detail_for(role: str, agency: str | None, action: str, detail: dict
     """One timeline entry's detail as this role (of this agency) may see it."""
     if role != Role.agency_member:
         return detail
-    if action == "record_sin_decision":
-        return {key: (WITHHELD if key in SIN_REASONING else value) for key, value in detail.items()}
+    if action in SIN_ACTIONS:
+        return _withheld(detail)
     if action == "submit_information_return" and actor_agency != agency:
         return {key: (WITHHELD if key in RETURN_TEXT else value) for key, value in detail.items()}
     return detail

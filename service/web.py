@@ -60,6 +60,7 @@ LONDON = ZoneInfo("Europe/London")
 BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)
 BOARD_COLUMNS = [s for s in Stage if s != Stage.closed]
 AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewer left (the board's own setting)
+CATEGORIES = typing.get_args(Referral.model_fields["category"].annotation)  # what is to be notified
 
 
 def london_time(moment: datetime | str | None) -> str:
@@ -212,14 +213,14 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     return render(request, "board.html", user, columns=columns, late=late, year=year, today=today, rules=rules,
                   amber_working_days=AMBER_WORKING_DAYS,
                   may_refer=user.role in CASE_ACTORS, age_bands=typing.get_args(Referral.model_fields[
-                      "age_band"].annotation), error=error)
+                      "age_band"].annotation), categories=CATEGORIES, error=error)
 
 
 @router.get("/cases/new")
 def referral_page(request: Request, user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> HTMLResponse:
     """The new-referral form on its own (agency members have no board)."""
     return render(request, "referral.html", user, values=None,
-                  age_bands=typing.get_args(Referral.model_fields["age_band"].annotation))
+                  age_bands=typing.get_args(Referral.model_fields["age_band"].annotation), categories=CATEGORIES)
 
 
 @router.post("/cases/new")
@@ -229,14 +230,23 @@ async def new_referral(request: Request, session: PageSession,
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() for name in Referral.model_fields}
     try:
-        referral = Referral.model_validate(values)
+        referral = Referral.model_validate(referral_body(values))
         if referral.awareness_date > london_date(datetime.now(UTC)):
             raise ValueError("the date of awareness is in the future")
     except ValueError as error:
         return render(request, "referral.html", user, status_code=422, error=plain_error(error), values=values,
-                      age_bands=typing.get_args(Referral.model_fields["age_band"].annotation))
+                      age_bands=typing.get_args(Referral.model_fields["age_band"].annotation), categories=CATEGORIES)
     reference = await start_case(request, session, user, referral)
     return RedirectResponse(f"/cases/{reference}", status_code=303)
+
+
+def referral_body(values: dict[str, str]) -> dict:
+    """The referral from its form: empty fields left out (defaults apply), linked cases one per line or comma."""
+    body = {name: value for name, value in values.items() if value}
+    if "linked_references" in body:
+        body["linked_references"] = [r.strip() for r in body["linked_references"].replace(",", "\n").splitlines()
+                                     if r.strip()]
+    return body
 
 
 def plain_error(error: Exception) -> str:

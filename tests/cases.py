@@ -47,7 +47,7 @@ class CaseDriver:
     async def today(self) -> date:
         return london_date(await self.env.get_current_time())
 
-    async def start(self, rules: ProcessRules | None = None, awareness_days_ago: int = 1) -> dict:
+    async def start(self, rules: ProcessRules | None = None, awareness_days_ago: int = 1, **referral) -> dict:
         today = await self.today()
         case = CaseInput(
             reference=self.reference, pseudonym="Julie", age_band="under 1",
@@ -55,7 +55,7 @@ class CaseDriver:
             incident_date=today - timedelta(days=awareness_days_ago + 1),
             awareness_date=today - timedelta(days=awareness_days_ago),
             referring_agency="police", referrer=ACTORS["bu"], partnership_name="Test LSCP",
-            rules=rules or ProcessRules(),
+            rules=rules or ProcessRules(), **referral,
         )
         self.handle = await self.env.client.start_workflow(
             "RapidReviewWorkflow", sealed(self.reference, "start", self.reference, case), id=self.reference,
@@ -131,12 +131,20 @@ class CaseDriver:
 
     # ---------------------------------------------------------------- common paths
 
+    async def agree_notification(self, decision: str = "notify",
+                                 rationale: str = "Serious harm; abuse suspected.") -> dict:
+        """The three-way decision: the CSC lead proposes, the police and ICB seats agree."""
+        state = await self.act("propose_sin_decision", "csc", decision=decision, rationale=rationale)
+        version = len(state["sin_proposals"])
+        await self.act("respond_to_sin_proposal", "police", version=version, view="agree",
+                       comments="Criminal investigation open.")
+        return await self.act("respond_to_sin_proposal", "icb", version=version, view="agree",
+                              comments="Injuries consistent with abuse.")
+
     async def to_panel_preparation(self) -> dict:
         await self.start()
         await self.act("accept_referral", "bu")
-        await self.act("record_sin_decision", "csc", police_view="Criminal investigation open.",
-                       health_view="Injuries consistent with abuse.", decision="notify",
-                       rationale="Serious harm; abuse suspected.")
+        await self.agree_notification()
         return await self.act("record_notification", "csc", notified_on=str(await self.today()),
                               notification_reference="OF-12345")
 

@@ -14,7 +14,7 @@ from service.idempotency import fingerprint
 from service.models import AuditEvent, HistoryArchive, IdempotentRequest, Task
 from workflows.authenticity import sealed
 from workflows.calendar import WorkingDayCalendar, london_date
-from workflows.models import RecordSinDecision
+from workflows.models import ProposeSinDecision
 
 PSEUDONYM, SUMMARY = "Julie-Pseudonym", "Infant harmed while in the care of a relative."
 
@@ -50,8 +50,9 @@ async def test_a_whole_case_through_the_api_to_publication(api, case_env, engine
         return response.json()
 
     await act("strategy.manager", "accept_referral")
-    state = await act("csc.lead", "record_sin_decision", police_view="p", health_view="h", decision="notify",
-                      rationale="r")
+    await act("csc.lead", "propose_sin_decision", decision="notify", rationale="r")
+    await act("exec.police", "respond_to_sin_proposal", version=1, view="agree", comments="p")
+    state = await act("exec.icb", "respond_to_sin_proposal", version=1, view="agree", comments="h")
     assert state["stage"] == "notification"
     await act("csc.lead", "record_notification", notified_on=str(today), notification_reference="OF-1")
     panel_date = WorkingDayCalendar().add_working_days(today, 1)
@@ -217,23 +218,23 @@ async def test_a_retried_request_with_an_idempotency_key_acts_once(api, case_env
     csc_id = (await api.get("/api/me", headers=csc)).json()["id"]
     with Session(engine) as session:
         session.add(IdempotentRequest(user_id=csc_id, key="sin-1", fingerprint=fingerprint(
-            "POST", f"/api/cases/{reference}/actions/record_sin_decision", SIN)))
+            "POST", f"/api/cases/{reference}/actions/propose_sin_decision", SIN)))
         session.commit()
     handle = case_env.client.get_workflow_handle(reference)
     actor = {"user_id": csc_id, "name": "Jordan Reid (CSC lead)", "role": "csc_lead"}
     update_id = f"idem:{csc_id}:sin-1"
-    await handle.execute_update("record_sin_decision", sealed(reference, "record_sin_decision", update_id,
-                                                              RecordSinDecision(**SIN, actor=actor)), id=update_id)
-    retried = await api.post(f"/api/cases/{reference}/actions/record_sin_decision",
+    await handle.execute_update("propose_sin_decision", sealed(reference, "propose_sin_decision", update_id,
+                                                               ProposeSinDecision(**SIN, actor=actor)), id=update_id)
+    retried = await api.post(f"/api/cases/{reference}/actions/propose_sin_decision",
                              headers={**csc, "Idempotency-Key": "sin-1"}, json=SIN)
     assert retried.status_code == 200, retried.text
-    assert retried.json()["stage"] == "notification"
+    assert retried.json()["stage"] == "csc_consultation" and len(retried.json()["sin_proposals"]) == 1
     with Session(engine) as session:
         decided = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
-                                                        AuditEvent.action == "record_sin_decision")).all()
+                                                        AuditEvent.action == "propose_sin_decision")).all()
         accepted = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
                                                          AuditEvent.action == "accept_referral")).all()
     assert len(decided) == 1 and len(accepted) == 1
 
 
-SIN = {"police_view": "p", "health_view": "h", "decision": "notify", "rationale": "r"}
+SIN = {"decision": "notify", "rationale": "r"}

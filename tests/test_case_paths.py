@@ -95,29 +95,36 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_en
     print(f"\nTemporal history events for a full local_cspr case: {events}")
 
 
-async def test_declined_referral_closes_with_reason(driver):
+async def test_a_referral_is_declined_only_after_the_partners_agree_not_to_notify(driver):
+    """The business unit cannot close a referral before CSC has considered it (Children Act 2004 s16C: the duty is
+    the local authority's); once the three partners agree not to notify, it declines it and writes to the referrer."""
     await driver.start()
-    state = await driver.act("decline_referral", "bu", reason="Does not meet the criteria: no harm.")
+    refused = await driver.rejected("decline_referral", "bu", reason="Does not meet the criteria: no harm.")
+    assert refused.startswith("ActionRejected: The business unit cannot decline a referral before Children's "
+                              "Social Care has considered it")
+    await driver.act("accept_referral", "bu")
+    refused = await driver.rejected("decline_referral", "bu", reason="No harm.")
+    assert refused == ("ActionRejected: A referral is declined once the three partners have agreed not to notify; "
+                       "they have not (yet).")
+    state = await driver.agree_notification("do_not_notify", "No abuse or neglect known or suspected.")
+    assert state["stage"] == "csc_consultation" and state["sin_agreed"] == "do_not_notify"
+    assert deadline(state, "notification")["status"] == "cancelled"
+    assert [o["what"] for o in state["outstanding"]] == ["Decline the referral (the partners agreed not to notify)"]
+    refused = await driver.rejected("propose_sin_decision", "csc", decision="notify", rationale="r")
+    assert refused == "ActionRejected: The partners already agreed the notification decision (do_not_notify)."
+    assert [t.assignee_role for t in driver.tasks(action="decline_referral", status="open")] == ["business_unit"]
+    state = await driver.act("decline_referral", "bu", reason="Written to the referring agency.")
     assert state["stage"] == "closed"
-    assert state["closed_reason"] == "Referral declined: Does not meet the criteria: no harm."
+    assert state["closed_reason"] == ("Referral declined: no serious incident notification, agreed by the three "
+                                      "partners (No abuse or neglect known or suspected.): Written to the referring "
+                                      "agency.")
     assert await driver.handle.result() == state["closed_reason"]
     await driver.save_history("declined_referral")
     assert driver.tasks(status="open") == []
-    assert [t.outcome for t in driver.tasks(action="accept_referral")] == ["declined"]
+    assert [t.outcome for t in driver.tasks(action="accept_referral")] == ["accepted"]
     assert all(d["status"] == "cancelled" for d in state["deadlines"])
-
-
-async def test_decision_not_to_notify_closes_and_writes_to_the_referrer(driver):
-    await driver.start()
-    await driver.act("accept_referral", "bu")
-    state = await driver.act("record_sin_decision", "csc", police_view="No crime.", health_view="Accidental injury.",
-                             decision="do_not_notify", rationale="No abuse or neglect known or suspected.")
-    assert state["stage"] == "closed"
-    assert "No abuse or neglect" in state["closed_reason"]
-    assert deadline(state, "notification")["status"] == "cancelled"
     kinds = {d.kind for d in driver.documents()}
     assert {"sin_decision", "no_notification_letter"} <= kinds
-    assert driver.tasks(status="open") == []
 
 
 async def test_no_further_review_closes_after_the_panels_response(driver):
@@ -135,10 +142,17 @@ async def test_no_further_review_closes_after_the_panels_response(driver):
     await driver.act("record_submission", "bu", submitted_on=today)
     state = await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
                              panel_view="agrees")
+    assert state["stage"] == "national_panel" and state["learning_decision_pending"], "learning is decided first"
+    assert state["outcome"] is None
+    assert [t.assignee_role for t in driver.tasks(action="record_learning_activities", status="open")] == ["executive"]
+    state = await driver.act("record_learning_activities", "la", decided_on=today, activities=[],
+                             note="The rapid review's immediate actions cover the learning.")
     assert state["stage"] == "closed"
-    assert state["outcome"] == "No further review: the partners' decision (the National Panel agreed)"
+    assert state["outcome"] == ("No further review: the partners' decision (the National Panel agreed); no further "
+                                "learning activity: The rapid review's immediate actions cover the learning.")
     assert [c["stage"] for c in state["stage_history"]][-3:] == ["executive_sign_off", "national_panel", "closed"]
     assert await driver.handle.result() == state["outcome"]
+    assert driver.tasks(status="open") == []
     await driver.save_history("no_further_review")
 
 

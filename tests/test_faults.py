@@ -76,8 +76,7 @@ class PersistentDriver(CaseDriver):
         """A whole rapid review that ends with no further review (no timers to wait for)."""
         await self.start()
         await self.act("accept_referral", "bu")
-        await self.act("record_sin_decision", "csc", police_view="p", health_view="h", decision="notify",
-                       rationale="r")
+        await self.agree_notification()
         today = str(await self.today())
         await self.act("record_notification", "csc", notified_on=today, notification_reference="OF-1")
         await self.act("convene_panel", "bu", panel_date=await self.next_working_day(), invited_agencies=["education"])
@@ -89,6 +88,8 @@ class PersistentDriver(CaseDriver):
         await self.act("record_submission", "bu", submitted_on=today)
         await self.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
                        panel_view="agrees")
+        await self.act("record_learning_activities", "la", decided_on=today, activities=[],
+                       note="Covered by the rapid review.")
         return await self.handle.result()
 
 
@@ -131,7 +132,8 @@ async def test_cases_complete_once_while_workers_are_killed(tmp_path):
     finally:
         stack.stop()
     assert kills >= 3, "the worker was killed mid-run several times"
-    assert results == ["No further review: the partners' decision (the National Panel agreed)"] * 20
+    assert results == ["No further review: the partners' decision (the National Panel agreed); no further learning "
+                       "activity: Covered by the rapid review."] * 20
     engine = engine_for(stack.env["DATABASE_URL"])
     with Session(engine) as session:
         prints = {footprint(session, d.reference) for d in drivers}
@@ -203,7 +205,7 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
         from service.auth import hash_password
         from service.models import User
 
-        people = ["strategy.manager", "csc.lead", "agency.education"]
+        people = ["strategy.manager", "csc.lead", "agency.education", "exec.police", "exec.icb"]
         for user in session.exec(select(User).where(User.username.in_(people))):
             user.password_hash = hash_password("fault-test-password")
             session.add(user)
@@ -228,8 +230,11 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
             reference = created.json()["reference"]
             actions = f"/api/cases/{reference}/actions"
             await client.post(f"{actions}/accept_referral", headers=bu, json={})
-            await client.post(f"{actions}/record_sin_decision", headers=csc, json={
-                "police_view": "p", "health_view": "h", "decision": "notify", "rationale": "r"})
+            await client.post(f"{actions}/propose_sin_decision", headers=csc, json={
+                "decision": "notify", "rationale": "r"})
+            for seat in ("exec.police", "exec.icb"):
+                await client.post(f"{actions}/respond_to_sin_proposal", headers=await headers(seat), json={
+                    "version": 1, "view": "agree", "comments": "Agreed."})
             await client.post(f"{actions}/record_notification", headers=csc, json={
                 "notified_on": str(today), "notification_reference": "OF-9"})
             body = {"panel_date": str(WorkingDayCalendar().add_working_days(today, 1)),

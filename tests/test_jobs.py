@@ -133,7 +133,7 @@ def test_scheduler_times(engine, settings):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_history_archiving_keeps_the_closed_case_whole(driver, engine, settings):
     await driver.start()
-    await driver.act("decline_referral", "bu", reason="Does not meet the criteria.")
+    await driver.act("close_case", "bu", reason="Duplicate of an open case.")
     await driver.handle.result()
     with session_scope(engine) as session:
         session.exec(text("DELETE FROM history_archive"))

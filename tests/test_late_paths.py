@@ -15,7 +15,7 @@ def deadline(state: dict, key: str) -> dict:
 async def test_late_notification_is_escalated_and_needs_a_reason(driver, case_env):
     await driver.start(awareness_days_ago=0)
     await driver.act("accept_referral", "bu")
-    await driver.act("record_sin_decision", "csc", police_view="p", health_view="h", decision="notify", rationale="r")
+    await driver.agree_notification()
     await case_env.sleep(timedelta(days=10))
     state = await driver.state()
     assert state["late"] is True and state["escalated"] is True

@@ -48,8 +48,9 @@ async def case(case_env, case_worker, settings, engine, demo_passwords):
             "awareness_date": str(today), "referring_agency": "police"})
         reference = created.json()["reference"]
         await act("strategy.manager", "accept_referral")
-        await act("csc.lead", "record_sin_decision", police_view=POLICE_VIEW, health_view=HEALTH_VIEW,
-                  decision="notify", rationale=RATIONALE)
+        await act("csc.lead", "propose_sin_decision", decision="notify", rationale=RATIONALE)
+        await act("exec.police", "respond_to_sin_proposal", version=1, view="agree", comments=POLICE_VIEW)
+        await act("exec.icb", "respond_to_sin_proposal", version=1, view="agree", comments=HEALTH_VIEW)
         await act("csc.lead", "record_notification", notified_on=str(today), notification_reference="OF-7")
         await act("strategy.manager", "convene_panel", panel_date=str(WorkingDayCalendar().add_working_days(today, 2)),
                   invited_agencies=["education", "community_health"])
@@ -80,7 +81,7 @@ async def test_each_role_sees_what_its_work_needs(case):
             assert text in seen, f"{username} should read {text}"
         assert '"seal"' not in seen, f"{username} is shown a seal"
     member = await _seen(case, "agency.education")
-    assert '"decision": "notify"' in member, "the member reads the decision itself"
+    assert '"decision": "notify"' in member and '"sin_agreed": "notify"' in member, "the member reads the decision"
     for text in (POLICE_VIEW, HEALTH_VIEW, RATIONALE, HEALTH_RETURN, '"kind": "sin_decision"', '"seal"'):
         assert text not in member, f"an agency member reads {text}"
 

@@ -159,6 +159,7 @@ def test_readme_run_command_keeps_every_case_through_ctrl_c_and_sigkill(newcomer
     assert (tmp_path / "var" / "temporal.db").exists(), "workflows are persisted under var/"
 
     bu, csc = _sign_in(service, "strategy.manager"), _sign_in(service, "csc.lead")
+    police, icb = _sign_in(service, "exec.police"), _sign_in(service, "exec.icb")
     today = london_date(datetime.now(UTC))
     references = []
     for number in range(4):
@@ -171,8 +172,10 @@ def test_readme_run_command_keeps_every_case_through_ctrl_c_and_sigkill(newcomer
     for reference in (consulting, notifying, preparing):
         _act(service, bu, reference, "accept_referral")
     for reference in (notifying, preparing):
-        _act(service, csc, reference, "record_sin_decision", police_view="Investigating.",
-             health_view="Injuries consistent with abuse.", decision="notify", rationale="Serious harm.")
+        _act(service, csc, reference, "propose_sin_decision", decision="notify", rationale="Serious harm.")
+        _act(service, police, reference, "respond_to_sin_proposal", version=1, view="agree", comments="Investigating.")
+        _act(service, icb, reference, "respond_to_sin_proposal", version=1, view="agree",
+             comments="Injuries consistent with abuse.")
     _act(service, csc, preparing, "record_notification", notified_on=str(today), notification_reference="OF-1")
     expected = {referral: "referral", consulting: "csc_consultation", notifying: "notification",
                 preparing: "panel_preparation"}

@@ -108,8 +108,8 @@ async def test_a_closed_case_past_retention_is_served_from_the_archive(case_env,
     async with _client(create_app(settings, case_env.client)) as live:
         manager = await _headers(live, demo_passwords, "strategy.manager")
         reference = await _refer(live, manager, today)
-        declined = await live.post(f"/api/cases/{reference}/actions/decline_referral", headers=manager,
-                                   json={"reason": "Not a serious incident: no harm to the child."})
+        declined = await live.post(f"/api/cases/{reference}/actions/close_case", headers=manager,
+                                   json={"reason": "Duplicate of a case already open."})
         assert declined.status_code == 200, declined.text
         for _ in range(100):  # the workflow closes the case in the read model after the update
             with Session(engine) as session:
@@ -129,7 +129,7 @@ async def test_a_closed_case_past_retention_is_served_from_the_archive(case_env,
         assert state.json()["stage"] == "closed" and state.json()["source"] == "archive"
         assert state.json()["pseudonym"] == "Child Q"
         timeline = await service.get(f"/api/cases/{reference}/timeline", headers=manager)
-        assert timeline.status_code == 200 and any(e["action"] == "decline_referral" for e in timeline.json())
+        assert timeline.status_code == 200 and any(e["action"] == "close_case" for e in timeline.json())
         history = await service.get(f"/api/cases/{reference}/history",
                                     headers=await _headers(service, demo_passwords, "auditor"))
         assert history.status_code == 200

@@ -42,9 +42,9 @@ async def test_stage_role_and_date_rules(driver):
                           panel_date=str(today + timedelta(days=7)), invited_agencies=["education"])
     await assert_rejected(driver, "A panel_chair may not take 'accept_referral'", "accept_referral", "chair")
     await driver.act("accept_referral", "bu")
-    await assert_rejected(driver, "A business_unit may not take 'record_sin_decision'", "record_sin_decision", "bu",
-                          police_view="p", health_view="h", decision="notify", rationale="r")
-    await driver.act("record_sin_decision", "csc", police_view="p", health_view="h", decision="notify", rationale="r")
+    await assert_rejected(driver, "A business_unit may not take 'propose_sin_decision'", "propose_sin_decision", "bu",
+                          decision="notify", rationale="r")
+    await driver.agree_notification()
     await assert_rejected(driver, "before the date of awareness", "record_notification", "csc",
                           notified_on=str(today - timedelta(days=30)), notification_reference="O-1")
     await assert_rejected(driver, "is in the future", "record_notification", "csc",

@@ -41,7 +41,7 @@ async def test_closure_days_move_milestones_never_statutory_clocks(driver, case_
     assert deadline(state, "notification")["due"] == "2026-12-30"
     assert deadline(state, "notification")["due"] == str(BANK_HOLIDAYS.add_working_days(aware, 5))
     await driver.act("accept_referral", "bu")
-    await driver.act("record_sin_decision", "csc", police_view="p", health_view="h", decision="notify", rationale="r")
+    await driver.agree_notification()
     state = await driver.act("record_notification", "csc", notified_on="2026-12-21", notification_reference="N-1")
     rapid_review = deadline(state, "rapid_review")["due"]
     assert rapid_review == str(BANK_HOLIDAYS.add_working_days(date(2026, 12, 21), 15)) == "2027-01-14"
@@ -73,7 +73,7 @@ async def test_a_notification_made_in_time_but_recorded_late_is_met_not_missed(d
     await to_december_21(case_env)
     await driver.start(awareness_days_ago=0)
     await driver.act("accept_referral", "bu")
-    await driver.act("record_sin_decision", "csc", police_view="p", health_view="h", decision="notify", rationale="r")
+    await driver.agree_notification()
     await case_env.sleep(timedelta(days=10))  # past the due date (30 December): the clock escalates
     state = await driver.state()
     assert deadline(state, "notification")["status"] == "missed" and state["late"] is True

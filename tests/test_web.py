@@ -102,9 +102,13 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
 
     csc = await sign_in_as("csc.lead")
     await csc.goto(f"/cases/{reference}")
-    await take(csc, "record_sin_decision", {"Police view": "Police support notification.",
-                                            "Health view": "Health agrees.", "Rationale": "Serious harm."},
-               {"Decision": "notify"})
+    await take(csc, "propose_sin_decision", {"Rationale": "Serious harm."}, {"Decision": "notify"})
+    for seat, view in (("exec.police", "Police support notification."), ("exec.icb", "Health agrees.")):
+        partner = await sign_in_as(seat)
+        await partner.goto(f"/cases/{reference}")
+        await take(partner, "respond_to_sin_proposal", {"Version": "1", "Comments": view}, {"View": "agree"})
+    await expect(partner.get_by_test_id("stage")).to_have_text("notification")
+    await csc.goto(f"/cases/{reference}")
     await take(csc, "record_notification", {"Notified on": str(today), "Notification reference": "OF-77"})
     await expect(csc.get_by_test_id("stage")).to_have_text("panel preparation")
 
@@ -192,7 +196,8 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await auditor.goto(f"/audit/{reference}")
     await expect(auditor.get_by_test_id("chain")).to_contain_text("intact")
     timeline = auditor.locator("section", has=auditor.get_by_role("heading", name="Timeline"))
-    for step in ("submit referral", "accept referral", "record sin decision", "record notification",
+    for step in ("submit referral", "accept referral", "propose sin decision", "respond to sin proposal",
+                 "record notification",
                  "rejected:convene panel", "convene panel", "record panel outcome", "issue decision sheet",
                  "sign off", "read case"):
         await expect(timeline).to_contain_text(step)

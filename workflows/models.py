@@ -8,7 +8,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from workflows.calendar import TABLE_YEARS
-from workflows.rules import ProcessRules
+from workflows.rules import RULE_CHILDREN_PER_NOTIFICATION, ProcessRules
 from workflows.vocabulary import (
     CAPACITIES,
     CHILD_SEXES,
@@ -57,6 +57,32 @@ class Actor(BaseModel):
 
 # ---------------------------------------------------------------- the referral that starts a case
 
+# What the incident is, for the notification (gov.uk "Report a serious child safeguarding incident"): abuse or
+# neglect known or suspected and a child died or was seriously harmed; the death of a looked-after child (notified
+# even without abuse or neglect; the National Panel does not consider it, so no rapid review); the death of a care
+# leaver up to and including age 24 (notified to the Secretary of State and Ofsted; no rapid review or local CSPR).
+Category = Literal["serious_harm_or_death", "looked_after_child_death", "care_leaver_death"]
+CHILDREN_PER_NOTIFICATION = 4  # one notification covers up to 4 children of one incident (gov.uk)
+CaseReference = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")]
+
+
+def linked_cases(references: list[str]) -> list[str]:
+    """Other children of one incident: each once, and no more than one notification covers."""
+    if len(set(references)) != len(references):
+        raise ValueError("a linked case is listed more than once")
+    if len(references) > CHILDREN_PER_NOTIFICATION - 1:
+        raise ValueError(f"at most {CHILDREN_PER_NOTIFICATION - 1} other children can be linked: "
+                         + RULE_CHILDREN_PER_NOTIFICATION.format(n=CHILDREN_PER_NOTIFICATION))
+    return references
+
+
+LinkedReferences = Annotated[
+    list[CaseReference], AfterValidator(linked_cases),
+    Field(default_factory=list, max_length=20,
+          description="The cases of the other children of the same incident (one notification covers up to "
+                      f"{CHILDREN_PER_NOTIFICATION} children)"),
+]
+
 
 class Referral(BaseModel):
     """What a partner submits (the body of POST /api/cases)."""
@@ -67,6 +93,9 @@ class Referral(BaseModel):
     incident_date: date
     awareness_date: date = Field(description="When the local authority became aware of the incident")
     referring_agency: Text = Field(min_length=1, max_length=80)
+    category: Category = Field("serious_harm_or_death", description="What is to be notified; the CSC lead can "
+                               "correct it")
+    linked_references: LinkedReferences
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Referral:
@@ -107,10 +136,46 @@ class DeclineReferral(Action):
 
 
 class RecordSinDecision(Action):
+    """The CSC lead's decision alone, with police and health views as text: the process of cases started before
+    the three-way decision (kept so that their histories replay; no longer offered)."""
+
     police_view: Text = Field(min_length=1, max_length=LONG)
     health_view: Text = Field(min_length=1, max_length=LONG)
     decision: Literal["notify", "do_not_notify"]
     rationale: Text = Field(min_length=1, max_length=LONG)
+
+
+class ProposeSinDecision(Action):
+    """The CSC lead's proposal on the notification, for police and health to agree or not (the local authority
+    notifies; all three partners should agree which incidents are notified: National Panel FAQ)."""
+
+    decision: Literal["notify", "do_not_notify"]
+    rationale: Text = Field(min_length=1, max_length=LONG)
+
+
+class RespondToSinProposal(Action):
+    """The police's or health's answer to the CSC lead's proposal (one Executive seat each)."""
+
+    version: int = Field(ge=1, description="The proposal version answered")
+    view: Literal["agree", "disagree"]
+    comments: Text = Field(min_length=1, max_length=LONG, description="The partner's view and its reasons")
+
+
+class ResolveSinDisagreement(Action):
+    """A disagreement on the notification resolved between the three partners and recorded by the local
+    authority's seat, whose duty the notification is; the dissent stays on record beside it."""
+
+    version: int = Field(ge=1, description="The proposal version disagreed with")
+    decision: Literal["notify", "do_not_notify"]
+    how_resolved: Text = Field(min_length=1, max_length=LONG)
+
+
+class CorrectReferral(Action):
+    """The CSC lead's correction of what the incident is (its category) and of the cases linked with it."""
+
+    category: Category
+    linked_references: LinkedReferences
+    reason: Text = Field(min_length=1, max_length=SHORT)
 
 
 class RecordNotification(Action):
@@ -253,6 +318,23 @@ class ChooseMethodology(Action):
     lead: Text = Field(min_length=1, max_length=200)
 
 
+class LearningActivity(BaseModel):
+    """One piece of learning without a local CSPR; it goes into the one action plan."""
+
+    kind: Literal["single_agency_review", "audit", "workshop", "thematic_review"]
+    description: Line
+    lead: Text = Field(min_length=1, max_length=200, description="Who leads it (agency or person)")
+    due: date
+
+
+class RecordLearningActivities(Action):
+    """After 'no further review': the partners' choice of learning of its own (none is a choice too)."""
+
+    decided_on: date
+    activities: list[LearningActivity] = Field(default_factory=list, max_length=20)
+    note: Text = Field(min_length=1, max_length=LONG, description="Why these (or why none)")
+
+
 class CloseCase(Action):
     reason: Text = Field(min_length=1, max_length=SHORT)
 
@@ -368,6 +450,31 @@ class SignOffRecord(BaseModel):
     superseded_by: int | None = None  # the version that replaced the one signed (after a return)
 
 
+class SinProposal(BaseModel):
+    version: int
+    decision: Literal["notify", "do_not_notify"]
+    rationale: str
+    by: str
+    on: date
+
+
+class SinResponse(BaseModel):
+    version: int
+    seat: Seat
+    view: Literal["agree", "disagree"]
+    comments: str
+    by: str
+    on: date
+
+
+class SinResolution(BaseModel):
+    version: int
+    decision: Literal["notify", "do_not_notify"]
+    how_resolved: str
+    by: str
+    on: date
+
+
 class Extension(BaseModel):
     """An agreed revised target for the review, beside (never instead of) the statutory date."""
 
@@ -398,7 +505,18 @@ class CaseState(ProcessState):
     opened_on: date
     awareness_date: date
     referring_agency: str
-    sin_decision: RecordSinDecision | None = None
+    category: Category = "serious_harm_or_death"
+    linked_references: list[str] = Field(default_factory=list)
+    referral_corrections: list[CorrectReferral] = Field(default_factory=list)
+    sin_decision: RecordSinDecision | None = None  # cases of the single-decision process
+    # The three-way notification decision: the CSC lead's proposals, police's and health's answers, a resolution
+    # where they disagreed, and what was agreed (then the notification, or the decline closing the case).
+    three_way_sin: bool = False
+    sin_proposals: list[SinProposal] = Field(default_factory=list)
+    sin_responses: list[SinResponse] = Field(default_factory=list)
+    sin_resolutions: list[SinResolution] = Field(default_factory=list)
+    sin_agreed: Literal["notify", "do_not_notify"] | None = None
+    sin_agreed_on: date | None = None
     notified_on: date | None = None
     notification_reference: str | None = None
     awareness_corrections: list[CorrectAwarenessDate] = Field(default_factory=list)
@@ -420,6 +538,9 @@ class CaseState(ProcessState):
     reconsiderations: list[ReconsiderDecision] = Field(default_factory=list)
     reconsideration_pending: bool = False
     methodology: ChooseMethodology | None = None
+    # After no further review: the learning chosen instead of a local CSPR; awaited before the case closes.
+    learning_activities: RecordLearningActivities | None = None
+    learning_decision_pending: bool = False
     practice_review_stage: str | None = None
     outcome: str | None = None
 
@@ -562,7 +683,7 @@ class PlanActionSpec(BaseModel):
     """An action for the partnership's one action plan, raised by a panel or a CSPR report."""
 
     key: str
-    source: Literal["panel_immediate_action", "cspr_recommendation"]
+    source: Literal["panel_immediate_action", "cspr_recommendation", "learning_activity"]
     description: str
     due: date
 

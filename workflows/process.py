@@ -99,7 +99,7 @@ class Process:
 
     def check(self, name: str, action: Action) -> None:
         """Raise ActionRejected unless ``name`` may be taken now by this actor with these values."""
-        stages, roles = self.RULES[name]
+        stages, roles = self.rule_of(name)
         stage = self.state.stage
         if stage == Stage.closed:
             raise reject(f"Case {self.state.reference} is closed; no further actions can be taken.")
@@ -116,6 +116,10 @@ class Process:
         specific = getattr(self, f"_check_{name}", None)
         if specific is not None:
             specific(action)
+
+    def rule_of(self, name: str) -> tuple[frozenset[str], frozenset[Role]]:
+        """The stages and roles of an action (a workflow may keep retired actions that old cases replay)."""
+        return self.RULES[name]
 
     def meets_in_time(self, name: str, action: Action, key: str) -> bool:
         """True if this action meets deadline ``key`` with an event date on or before its due date (it was

@@ -25,20 +25,28 @@ with workflow.unsafe.imports_passed_through():
         CloseCase,
         ConvenePanel,
         CorrectAwarenessDate,
+        CorrectReferral,
         DeclineReferral,
         IssueDecisionSheet,
         Outstanding,
         PlanActionSpec,
+        ProposeSinDecision,
         ReconsiderDecision,
+        RecordLearningActivities,
         RecordNationalPanelResponse,
         RecordNotification,
         RecordPanelOutcome,
         RecordSinDecision,
         RecordSubmission,
+        ResolveSinDisagreement,
+        RespondToSinProposal,
         ReviewInput,
         ReviewProgress,
         SignOff,
         SignOffRecord,
+        SinProposal,
+        SinResolution,
+        SinResponse,
         SubmitInformationReturn,
     )
     from workflows.process import Process, reject
@@ -49,6 +57,26 @@ OPEN_STAGES = frozenset(s for s in Stage if s != Stage.closed)
 # After the partners' sign-off, the rapid review goes to the National Panel and its reply is recorded beside
 # whatever follows (for a local CSPR: the methodology and the review itself).
 AFTER_SIGN_OFF = frozenset({S.national_panel, S.methodology, S.practice_review})
+# Deaths notified whatever is known of abuse or neglect; the case records the notification and closes (no rapid review).
+ALWAYS_NOTIFIED = {"looked_after_child_death": R.RULE_LOOKED_AFTER_DEATH, "care_leaver_death": R.RULE_CARE_LEAVER_DEATH}
+# The partners who answer the CSC lead's proposal on the notification (the local authority's view is the proposal).
+ANSWERING_SEATS = (Seat.police, Seat.icb)
+LEARNING_KINDS = {"single_agency_review": "Single-agency review", "audit": "Audit", "workshop": "Workshop",
+                  "thematic_review": "Thematic review"}
+
+
+def _start_sealed(case: CaseInput) -> bool:
+    """The start's seal, over every field; a case sealed before the referral had a category and linked cases
+    was sealed without them, and replays if they hold their defaults (so nothing unsealed can hide there)."""
+    workflow_id = workflow.info().workflow_id
+    fields = case.model_dump(mode="json")
+    if authenticity.is_sealed(workflow_id, "start", workflow_id, fields):
+        return True
+    added = {"category": "serious_harm_or_death", "linked_references": []}
+    if any(fields.get(name) != default for name, default in added.items()):
+        return False
+    return authenticity.is_sealed(workflow_id, "start", workflow_id,
+                                  {k: v for k, v in fields.items() if k not in added})
 
 
 def _rule(stages, *roles) -> tuple[frozenset[str], frozenset[Role]]:
@@ -59,9 +87,16 @@ def _rule(stages, *roles) -> tuple[frozenset[str], frozenset[Role]]:
 class RapidReviewWorkflow(Process):
     RULES = {
         "accept_referral": _rule({S.referral}, Role.business_unit),
-        "decline_referral": _rule({S.referral}, Role.business_unit),
+        # Cases of the three-way decision: only at csc_consultation, with the partners' agreement not to notify
+        # (see _check_decline_referral); cases started before it: at referral, as they ran.
+        "decline_referral": _rule({S.referral, S.csc_consultation}, Role.business_unit),
         "correct_awareness_date": _rule({S.referral, S.csc_consultation, S.notification}, Role.csc_lead),
-        "record_sin_decision": _rule({S.csc_consultation}, Role.csc_lead),
+        "correct_referral": _rule({S.referral, S.csc_consultation, S.notification}, Role.csc_lead),
+        # The notification decision is the three partners' (R.RULE_SIN_THREE_WAY): the CSC lead proposes, the
+        # police and ICB Executive seats answer, a disagreement is resolved and recorded by the LA's seat.
+        "propose_sin_decision": _rule({S.csc_consultation}, Role.csc_lead),
+        "respond_to_sin_proposal": _rule({S.csc_consultation}, Role.executive),
+        "resolve_sin_disagreement": _rule({S.csc_consultation}, Role.executive),
         "record_notification": _rule({S.notification}, Role.csc_lead),
         "convene_panel": _rule({S.panel_preparation}, Role.business_unit),
         "submit_information_return": _rule({S.panel_preparation, S.panel}, Role.agency_member),
@@ -73,7 +108,15 @@ class RapidReviewWorkflow(Process):
         "reconsider_decision": _rule(AFTER_SIGN_OFF, Role.executive),
         # Only the partners decide how a review takes place (Working Together 2023, ch. 5).
         "choose_methodology": _rule({S.methodology}, Role.executive),
+        # Learning without a local CSPR (R.RULE_LEARNING_WITHOUT_CSPR): the partners decide, the business unit
+        # prepares it for them (its task) and the plan actions reach it through the action plan.
+        "record_learning_activities": _rule({S.national_panel}, Role.executive),
         "close_case": _rule(OPEN_STAGES, Role.business_unit),
+    }
+    # Actions no longer offered (not in RULES, so not in the API or on pages) that cases of an earlier process
+    # replay: the CSC lead's decision alone.
+    RETIRED_RULES = {
+        "record_sin_decision": _rule({S.csc_consultation}, Role.csc_lead),
     }
 
     EVENT_DATES = {
@@ -89,6 +132,7 @@ class RapidReviewWorkflow(Process):
         self._child = None
         self._last_progress = 0
         self._review_late = False
+        self._no_review_why = ""  # why there is no further review, kept while the learning decision is awaited
 
     # ================================================================== run
 
@@ -97,8 +141,7 @@ class RapidReviewWorkflow(Process):
         # Cases started before seals existed have no marker and replay as they ran. The seal is checked live only:
         # a refused start ends at once, so no case's replay depends on it, and a field the input gains later
         # (a new setting with a default) cannot make an old start look unsealed on replay.
-        if workflow.patched("sealed-start") and not workflow.unsafe.is_replaying() and not authenticity.is_sealed(
-                workflow.info().workflow_id, "start", workflow.info().workflow_id, case.model_dump(mode="json")):
+        if workflow.patched("sealed-start") and not workflow.unsafe.is_replaying() and not _start_sealed(case):
             raise ApplicationError("This case was not started by the Rapid Review service (no valid seal): refused, "
                                    "nothing was recorded.", type="NotSealed", non_retryable=True)
         self.case = case
@@ -107,8 +150,13 @@ class RapidReviewWorkflow(Process):
         self.partnership_name = case.partnership_name
         self.state = CaseState(
             reference=case.reference, stage=S.referral, pseudonym=case.pseudonym, opened_on=self.today(),
-            awareness_date=case.awareness_date, referring_agency=case.referring_agency,
+            awareness_date=case.awareness_date, referring_agency=case.referring_agency, category=case.category,
+            linked_references=list(case.linked_references),
         )
+        # Which notification process the case runs is fixed when it starts (as its rules are): cases started
+        # before the three-way decision replay with the CSC lead deciding alone and the business unit declining
+        # at referral. A patch here rather than in the validators, which may not call workflow.patched.
+        self.state.three_way_sin = workflow.patched("three-way-sin")
         await self._open_case()
         clock = asyncio.create_task(self.run_clock())
         await workflow.wait_condition(lambda: self.state.stage == S.closed or self._child is not None)
@@ -227,6 +275,51 @@ class RapidReviewWorkflow(Process):
         self.validate("correct_awareness_date", action)
 
     @workflow.update
+    async def correct_referral(self, action: CorrectReferral) -> dict:
+        """Correct what the incident is (its category) and the cases linked with it"""
+        return await self.act("correct_referral", action, self._correct_referral)
+
+    @correct_referral.validator
+    def _validate_correct_referral(self, action: CorrectReferral) -> None:
+        self.validate("correct_referral", action)
+
+    @workflow.update
+    async def propose_sin_decision(self, action: ProposeSinDecision) -> dict:
+        """Propose the notification decision to police and health"""
+        return await self.act("propose_sin_decision", action, self._propose_sin_decision)
+
+    @propose_sin_decision.validator
+    def _validate_propose_sin_decision(self, action: ProposeSinDecision) -> None:
+        self.validate("propose_sin_decision", action)
+
+    @workflow.update
+    async def respond_to_sin_proposal(self, action: RespondToSinProposal) -> dict:
+        """Agree or disagree with the CSC lead's notification proposal"""
+        return await self.act("respond_to_sin_proposal", action, self._respond_to_sin_proposal)
+
+    @respond_to_sin_proposal.validator
+    def _validate_respond_to_sin_proposal(self, action: RespondToSinProposal) -> None:
+        self.validate("respond_to_sin_proposal", action)
+
+    @workflow.update
+    async def resolve_sin_disagreement(self, action: ResolveSinDisagreement) -> dict:
+        """Record how the partners resolved a disagreement on the notification"""
+        return await self.act("resolve_sin_disagreement", action, self._resolve_sin_disagreement)
+
+    @resolve_sin_disagreement.validator
+    def _validate_resolve_sin_disagreement(self, action: ResolveSinDisagreement) -> None:
+        self.validate("resolve_sin_disagreement", action)
+
+    @workflow.update
+    async def record_learning_activities(self, action: RecordLearningActivities) -> dict:
+        """Record the learning chosen without a local CSPR (or that none is needed)"""
+        return await self.act("record_learning_activities", action, self._record_learning_activities)
+
+    @record_learning_activities.validator
+    def _validate_record_learning_activities(self, action: RecordLearningActivities) -> None:
+        self.validate("record_learning_activities", action)
+
+    @workflow.update
     async def record_sin_decision(self, action: RecordSinDecision) -> dict:
         return await self.act("record_sin_decision", action, self._record_sin_decision)
 
@@ -332,6 +425,90 @@ class RapidReviewWorkflow(Process):
 
     # ================================================================== checks beyond stage and role
 
+    def rule_of(self, name: str):
+        return self.RULES[name] if name in self.RULES else self.RETIRED_RULES[name]
+
+    def _check_decline_referral(self, action: DeclineReferral) -> None:
+        """Only the local authority's consideration ends a referral: the business unit declines it (and writes to
+        the referrer) once the three partners have agreed not to notify, never before CSC has considered it.
+        The business unit keeps its acceptance step; the decline stays its own record-keeping act."""
+        st = self.state
+        if st.stage == S.referral and st.three_way_sin:
+            raise reject("The business unit cannot decline a referral before Children's Social Care has considered "
+                         f"it ({R.RULE_SIN_THREE_WAY}). Accept it to CSC; a referral the partners agree not to "
+                         "notify is declined then.")
+        if st.stage == S.csc_consultation and st.sin_agreed != "do_not_notify":
+            raise reject("A referral is declined once the three partners have agreed not to notify; they have not "
+                         "(yet).")
+
+    def _check_record_sin_decision(self, action: RecordSinDecision) -> None:
+        if self.state.three_way_sin or self.state.sin_proposals:
+            raise reject("The notification decision is the three partners': the CSC lead proposes it "
+                         "(propose_sin_decision) and police and health agree or disagree.")
+
+    def _check_notifiable(self, decision: str) -> None:
+        """Deaths of looked-after children and care leavers are notified whatever is known of abuse or neglect."""
+        rule = ALWAYS_NOTIFIED.get(self.state.category)
+        if decision == "do_not_notify" and rule:
+            raise reject(f"This case is the {self.state.category.replace('_', ' ')}: it is notified ({rule}). "
+                         "If abuse or neglect is not what the referral says, correct the category first.")
+
+    def _check_sin_open(self) -> None:
+        if self.state.sin_agreed is not None:
+            raise reject(f"The partners already agreed the notification decision ({self.state.sin_agreed}).")
+
+    def _current_sin_version(self) -> int:
+        return len(self.state.sin_proposals)
+
+    def _disagreeing(self, version: int) -> list[str]:
+        return [r.seat for r in self.state.sin_responses if r.version == version and r.view == "disagree"]
+
+    def _check_propose_sin_decision(self, action: ProposeSinDecision) -> None:
+        self._check_sin_open()
+        self._check_notifiable(action.decision)
+
+    def _check_respond_to_sin_proposal(self, action: RespondToSinProposal) -> None:
+        seat, version = action.actor.seat, self._current_sin_version()
+        if seat not in ANSWERING_SEATS:
+            raise reject("The police and health (ICB) Executive seats answer the CSC lead's proposal; the local "
+                         "authority's view is the proposal itself.")
+        self._check_sin_open()
+        if version == 0:
+            raise reject("The CSC lead has not proposed a notification decision yet.")
+        if action.version != version:
+            raise reject(f"You are answering version {action.version}, but the current proposal is version {version}.")
+        if any(r.seat == seat and r.version == version for r in self.state.sin_responses):
+            raise reject(f"The {seat} seat has already answered version {version} of the proposal.")
+        self._check_notifiable(self.state.sin_proposals[-1].decision)
+
+    def _check_resolve_sin_disagreement(self, action: ResolveSinDisagreement) -> None:
+        version = self._current_sin_version()
+        if action.actor.seat != Seat.la:
+            raise reject("The local authority's seat records the resolution: the duty to notify is the local "
+                         f"authority's ({R.RULE_SIN_THREE_WAY}).")
+        self._check_sin_open()
+        if action.version != version or not self._disagreeing(version):
+            raise reject(f"There is no disagreement to resolve on version {action.version} of the proposal.")
+        self._check_notifiable(action.decision)
+
+    def _check_correct_referral(self, action: CorrectReferral) -> None:
+        if self.state.reference in action.linked_references:
+            raise reject("A case cannot be linked with itself.")
+        if action.category == self.state.category and action.linked_references == self.state.linked_references:
+            raise reject("The category and linked cases are already as given: nothing to correct.")
+
+    def _check_record_learning_activities(self, action: RecordLearningActivities) -> None:
+        if self.state.partners_decision != Recommendation.no_further_review:
+            raise reject("Learning without a local CSPR follows the partners' decision of no further review.")
+        if self.state.learning_activities is not None:
+            raise reject(f"The learning was already recorded on {self.state.learning_activities.decided_on}.")
+        self.check_not_future(action.decided_on, "date of the decision")
+        self.check_not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
+                              "partners' decision")
+        for activity in action.activities:
+            self.check_not_before(activity.due, action.decided_on, f"due date of '{activity.description}'",
+                                  "date of the decision")
+
     def _check_correct_awareness_date(self, action: CorrectAwarenessDate) -> None:
         self.check_not_future(action.awareness_date, "date of awareness")
         self.check_not_before(action.awareness_date, self.case.incident_date, "date of awareness", "incident")
@@ -410,6 +587,14 @@ class RapidReviewWorkflow(Process):
     def _accept_referral(self, action: AcceptReferral, step, documents) -> None:
         step.settle.append(self.settle("accept_referral", "done", "accepted"))
         self.move_to(S.csc_consultation, action.actor, "accept_referral")
+        if self.state.three_way_sin:
+            step.tasks.append(self.task(
+                "propose_sin_decision", "decision", "Consult police and health; propose the notification decision",
+                "Propose to notify or not, with the rationale; the police and ICB seats agree or disagree "
+                f"({R.RULE_SIN_THREE_WAY}).", Role.csc_lead, due=self.deadline("notification").due,
+                action="propose_sin_decision",
+            ))
+            return
         step.tasks.append(self.task(
             "record_sin_decision", "decision", "Consult police and health; decide on a serious incident notification",
             "Record the police and health views, the decision (notify or not) and its rationale.", Role.csc_lead,
@@ -417,8 +602,137 @@ class RapidReviewWorkflow(Process):
         ))
 
     def _decline_referral(self, action: DeclineReferral, step, documents) -> None:
-        step.settle.append(self.settle("accept_referral", "done", "declined"))
-        self._close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
+        if self.state.stage == S.referral:  # cases started before the three-way decision
+            step.settle.append(self.settle("accept_referral", "done", "declined"))
+            self._close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
+            return
+        step.settle.append(self.settle("decline_referral", "done", "declined"))
+        context = self._sin_context()
+        documents.append(self.document("no_notification_letter", action.actor.name, {
+            **context, "referrer": self.case.referrer.name, "referring_agency": self.case.referring_agency,
+        }))
+        self._close(action.actor, "decline_referral", "Referral declined: no serious incident notification, agreed "
+                    f"by the three partners ({context['rationale']}): {action.reason}", step)
+
+    # ------------------------------------------------------------------ the three-way notification decision
+
+    def _propose_sin_decision(self, action: ProposeSinDecision, step, documents) -> None:
+        """A new proposal (or a revision after a disagreement): police and health answer this version."""
+        version = self._current_sin_version() + 1
+        self.state.sin_proposals.append(SinProposal(version=version, decision=action.decision,
+                                                    rationale=action.rationale, by=action.actor.name,
+                                                    on=self.today()))
+        step.settle.append(self.settle("propose_sin_decision", "done", f"version {version}"))
+        step.settle.append(self.settle("record_sin_decision", "done", f"proposed (version {version})"))
+        step.settle.append(self.settle("sin_response:", "cancelled", f"superseded by version {version}"))
+        step.settle.append(self.settle("resolve_sin:", "cancelled", f"superseded by version {version}"))
+        due = self._notification_due()
+        for seat in ANSWERING_SEATS:
+            step.tasks.append(self.task(
+                f"sin_response:v{version}:{seat}", "decision", f"Agree the notification decision (version {version})",
+                f"{SEAT_NAMES[seat]}: the CSC lead proposes to {action.decision.replace('_', ' ')}. Agree, or "
+                f"disagree with your view ({R.RULE_SIN_THREE_WAY}).", Role.executive, seat=seat, due=due,
+                action="respond_to_sin_proposal",
+            ))
+
+    def _respond_to_sin_proposal(self, action: RespondToSinProposal, step, documents) -> None:
+        version, seat = action.version, action.actor.seat
+        self.state.sin_responses.append(SinResponse(version=version, seat=seat, view=action.view,
+                                                    comments=action.comments, by=action.actor.name, on=self.today()))
+        step.settle.append(self.settle(f"sin_response:v{version}:{seat}", "done", action.view))
+        if action.view == "disagree" and len(self._disagreeing(version)) == 1:  # the first disagreement
+            due = self._notification_due()
+            step.tasks.append(self.task(
+                f"propose_sin_decision:v{version + 1}", "decision", "Revise the notification proposal (disagreed)",
+                f"{SEAT_NAMES[seat]} disagrees: {action.comments}", Role.csc_lead, due=due,
+                action="propose_sin_decision",
+            ))
+            step.tasks.append(self.task(
+                f"resolve_sin:v{version}", "decision", "Resolve the disagreement on the notification",
+                "Where the CSC lead does not revise the proposal, record how the three partners resolved the "
+                "disagreement and the decision.", Role.executive, seat=Seat.la, due=due,
+                action="resolve_sin_disagreement",
+            ))
+        agreed = {r.seat for r in self.state.sin_responses if r.version == version and r.view == "agree"}
+        if agreed == set(ANSWERING_SEATS):
+            self._sin_agreed(self.state.sin_proposals[-1].decision, action.actor, step, documents)
+
+    def _resolve_sin_disagreement(self, action: ResolveSinDisagreement, step, documents) -> None:
+        self.state.sin_resolutions.append(SinResolution(version=action.version, decision=action.decision,
+                                                        how_resolved=action.how_resolved, by=action.actor.name,
+                                                        on=self.today()))
+        step.settle.append(self.settle("resolve_sin:", "done", action.decision))
+        self._sin_agreed(action.decision, action.actor, step, documents)
+
+    def _sin_agreed(self, decision: str, actor, step, documents) -> None:
+        """The three partners' decision: to the notification, or (not to notify) to the business unit's decline."""
+        self.state.sin_agreed, self.state.sin_agreed_on = decision, self.today()
+        for prefix in ("sin_response:", "resolve_sin:", "propose_sin_decision"):
+            step.settle.append(self.settle(prefix, "cancelled", f"the partners agreed: {decision}"))
+        context = self._sin_context()
+        documents.append(self.document("sin_decision", actor.name, context, self._current_sin_version()))
+        if decision == "notify":
+            self._open_notification(actor, step)
+            return
+        self.cancel_deadline("notification")
+        step.tasks.append(self.task(
+            "decline_referral", "action", "Decline the referral: the partners agreed not to notify",
+            "Close the referral with the reason and write to the referrer.", Role.business_unit,
+            due=self.working_days_after(self.today(), 1), action="decline_referral",
+        ))
+
+    def _sin_context(self) -> dict:
+        """The decision-record document's fields, from the proposal, the answers and any resolution."""
+        proposal = self.state.sin_proposals[-1]
+        answers = {r.seat: f"{r.view}: {r.comments}" for r in self.state.sin_responses if r.version == proposal.version}
+        resolution = self.state.sin_resolutions[-1] if self.state.sin_resolutions else None
+        rationale = proposal.rationale
+        if resolution and resolution.version == proposal.version:
+            rationale = f"{rationale} Resolved by the partners: {resolution.how_resolved}"
+        return {"pseudonym": self.state.pseudonym, "decided_by": "The three safeguarding partners",
+                "decided_on": self.today().isoformat(), "police_view": answers.get(Seat.police, ""),
+                "health_view": answers.get(Seat.icb, ""), "decision": self.state.sin_agreed or proposal.decision,
+                "rationale": rationale, "category": self.state.category,
+                "linked_references": self.state.linked_references}
+
+    def _notification_due(self):
+        found = self.deadline("notification")
+        return found.due if found else None
+
+    def _open_notification(self, actor, step) -> None:
+        self.move_to(S.notification, actor, "notification_decided")
+        if self.state.category == "care_leaver_death":
+            what = "Notify the Secretary of State and Ofsted of the care leaver's death and record it"
+        else:
+            what = "Submit the serious incident notification (DfE system) and record the day it was made and its " \
+                   "reference"
+        step.tasks.append(self.task(
+            "record_notification", "action", "Notify the National Panel and record the notification", f"{what}.",
+            Role.csc_lead, due=self._notification_due(), action="record_notification",
+        ))
+
+    def _correct_referral(self, action: CorrectReferral, step, documents) -> None:
+        """A corrected category changes what follows the notification; a death always notified undoes a proposal
+        or agreement not to notify, and the CSC lead proposes again."""
+        st = self.state
+        st.referral_corrections.append(action)
+        st.category, st.linked_references = action.category, list(action.linked_references)
+        if action.category not in ALWAYS_NOTIFIED or st.stage != S.csc_consultation or not st.sin_proposals:
+            return
+        if (st.sin_agreed or st.sin_proposals[-1].decision) != "do_not_notify":
+            return
+        st.sin_agreed = st.sin_agreed_on = None  # the proposal not to notify can no longer be agreed
+        found = self.deadline("notification")
+        if found and found.status == "cancelled":
+            found.status = "open"
+            self._clock_changed = True
+        for prefix in ("sin_response:", "resolve_sin:", "decline_referral"):
+            step.settle.append(self.settle(prefix, "cancelled", "category corrected: the death is notified"))
+        step.tasks.append(self.task(
+            f"propose_sin_decision:c{len(st.referral_corrections)}", "decision",
+            "Propose the notification decision again (category corrected)", ALWAYS_NOTIFIED[action.category],
+            Role.csc_lead, due=self._notification_due(), action="propose_sin_decision",
+        ))
 
     def _correct_awareness_date(self, action: CorrectAwarenessDate, step, documents) -> None:
         """The notification clock runs from the local authority's awareness: it follows the corrected date."""
@@ -459,23 +773,40 @@ class RapidReviewWorkflow(Process):
         self.state.notification_reference = action.notification_reference
         self.meet("notification", step, on=action.notified_on)
         step.settle.append(self.settle("record_notification", "done", action.notification_reference))
+        rule = ALWAYS_NOTIFIED.get(self.state.category)
+        if rule:  # notified, and no rapid review follows: the case records it and closes with that reason
+            documents.append(self.document("notification_record", action.actor.name, self._notification_context(
+                action, None)))
+            self.state.outcome = f"Notified on {action.notified_on.isoformat()}; no rapid review: {rule}"
+            self._close(action.actor, "record_notification", self.state.outcome, step)
+            return
         if self.state.window_start is None:
             self._start_window(action.notified_on)
         self.move_to(S.panel_preparation, action.actor, "record_notification")
-        documents.append(self.document("notification_record", action.actor.name, {
-            "pseudonym": self.state.pseudonym, "age_band": self.case.age_band,
-            "incident_date": self.case.incident_date.isoformat(),
-            "awareness_date": self.case.awareness_date.isoformat(),
-            "notified_on": action.notified_on.isoformat(), "notification_reference": action.notification_reference,
-            "summary": self.case.summary, "notified_by": action.actor.name,
-            "rapid_review_due": self.deadline("rapid_review").due.isoformat(),
-            "sin_rationale": self.state.sin_decision.rationale if self.state.sin_decision else "",
-        }))
+        documents.append(self.document("notification_record", action.actor.name, self._notification_context(
+            action, self.deadline("rapid_review").due.isoformat())))
         step.tasks.append(self.task(
             "convene_panel", "action", "Convene the Rapid Review Panel and send information requests",
             "Set the panel date and invite the agencies that worked with the child.", Role.business_unit,
             due=self.deadline("information_requests").due, action="convene_panel",
         ))
+
+    def _notification_context(self, action: RecordNotification, rapid_review_due: str | None) -> dict:
+        if self.state.sin_decision:
+            rationale = self.state.sin_decision.rationale
+        else:
+            rationale = self._sin_context()["rationale"] if self.state.sin_proposals else ""
+        context = {
+            "pseudonym": self.state.pseudonym, "age_band": self.case.age_band,
+            "incident_date": self.case.incident_date.isoformat(),
+            "awareness_date": self.case.awareness_date.isoformat(),
+            "notified_on": action.notified_on.isoformat(), "notification_reference": action.notification_reference,
+            "summary": self.case.summary, "notified_by": action.actor.name,
+            "rapid_review_due": rapid_review_due, "sin_rationale": rationale,
+        }
+        if self.state.three_way_sin:  # cases of the earlier process render exactly as they did
+            context.update(category=self.state.category, linked_references=self.state.linked_references)
+        return context
 
     def _start_window(self, start) -> None:
         """The rapid review window opens: the statutory 15 days and the milestones inside it."""
@@ -737,13 +1068,59 @@ class RapidReviewWorkflow(Process):
             self._close_after_panel(action.actor, step, f"the partners kept their decision: {action.reasons}")
 
     def _close_after_panel(self, actor, step, why: str) -> None:
-        """No local CSPR: the case closes with the partners' decision and the Panel's reply on record."""
+        """No local CSPR: the case closes with the partners' decision and the Panel's reply on record. After no
+        further review, the case first awaits the partners' learning decision unless it was recorded already
+        (cases from before that step replay closing at once: patch "learning-without-cspr")."""
         decision = self.state.partners_decision
         if decision == Recommendation.national_review_referral:
             self.state.outcome = f"Referred to the National Panel for a national review ({why})"
+        elif (self.state.learning_activities is None and not self.state.learning_decision_pending
+              and workflow.patched("learning-without-cspr")):
+            self._await_learning_decision(step, why)
+            return
         else:
-            self.state.outcome = f"No further review: the partners' decision ({why})"
+            self.state.outcome = f"No further review: the partners' decision ({why}){self._learning_summary()}"
         self._close(actor, "record_national_panel_response", self.state.outcome, step)
+
+    def _await_learning_decision(self, step, why: str) -> None:
+        self.state.learning_decision_pending, self._no_review_why = True, why
+        due = self.working_days_after(self.today(), self.rules.methodology_working_days)
+        step.tasks.append(self.task(
+            "record_learning_activities", "decision", "Decide on learning without a local CSPR",
+            f"No further review ({why}). Choose learning activities (single-agency review, audit, workshop, "
+            f"thematic review) or record that none is needed ({R.RULE_LEARNING_WITHOUT_CSPR}).", Role.executive,
+            due=due, action="record_learning_activities",
+        ))
+        step.tasks.append(self.task(
+            "prepare_learning_activities", "action", "Prepare the learning options for the Executive",
+            "Draft the learning activities (what, lead, due) from the rapid review for the Executive's decision.",
+            Role.business_unit, due=due,
+        ))
+
+    def _learning_summary(self) -> str:
+        chosen = self.state.learning_activities
+        if chosen is None:
+            return ""
+        if not chosen.activities:
+            return f"; no further learning activity: {chosen.note}"
+        kinds = ", ".join(LEARNING_KINDS[a.kind].lower() for a in chosen.activities)
+        return f"; learning without a local CSPR: {kinds} (in the action plan)"
+
+    def _record_learning_activities(self, action: RecordLearningActivities, step, documents) -> None:
+        """The chosen learning goes into the one action plan; a case awaiting it closes."""
+        self.state.learning_activities = action
+        step.plan_actions = [
+            PlanActionSpec(key=f"{self.case_reference}:learning:{i}", source="learning_activity",
+                           description=f"{LEARNING_KINDS[a.kind]}: {a.description} (lead: {a.lead})", due=a.due)
+            for i, a in enumerate(action.activities, start=1)
+        ]
+        step.settle.append(self.settle("record_learning_activities", "done", f"{len(action.activities)} activities"))
+        step.settle.append(self.settle("prepare_learning_activities", "done", "decided"))
+        if self.state.learning_decision_pending:
+            self.state.learning_decision_pending = False
+            self.state.outcome = (f"No further review: the partners' decision ({self._no_review_why})"
+                                  f"{self._learning_summary()}")
+            self._close(action.actor, "record_learning_activities", self.state.outcome, step)
 
     def _open_methodology(self, actor, step, decided_on) -> None:
         """A local CSPR decided: the Executive chooses how it will take place."""
@@ -804,6 +1181,8 @@ class RapidReviewWorkflow(Process):
         if found.key == "agency_returns" and self.state.panel:
             return [Outstanding(what=found.title, role=Role.agency_member, agency=a, due=found.due)
                     for a in self.state.panel.invited_agencies if a not in self.state.returns]
+        if found.key == "notification" and self.state.stage == S.csc_consultation and self.state.sin_proposals:
+            return self._sin_outstanding(found.due)
         if found.key == "sign_off":
             version = self.state.decision_sheet_version
             signed = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
@@ -817,6 +1196,8 @@ class RapidReviewWorkflow(Process):
         owed: list[Outstanding] = []
         if st.stage == S.referral:
             owed.append(Outstanding(what="Accept or decline the referral", role=Role.business_unit))
+        elif st.stage == S.csc_consultation and (st.three_way_sin or st.sin_proposals):
+            owed += self._sin_outstanding(due.get("notification"))
         elif st.stage == S.csc_consultation:
             owed.append(Outstanding(what="SIN decision", role=Role.csc_lead, due=due.get("notification")))
         elif st.stage == S.notification:
@@ -847,10 +1228,29 @@ class RapidReviewWorkflow(Process):
             elif st.national_panel_response is None or st.national_panel_response.panel_view == "asks_questions":
                 owed.append(Outstanding(what="Record the National Panel's response", role=Role.business_unit,
                                         due=due.get("national_panel_reply")))
+            if st.learning_decision_pending:
+                owed.append(Outstanding(what="Decide on learning without a local CSPR", role=Role.executive))
             if st.reconsideration_pending:
                 owed.append(Outstanding(what="Reconsider the decision after the National Panel's response",
                                         role=Role.executive))
         st.outstanding = owed
+
+    def _sin_outstanding(self, due) -> list[Outstanding]:
+        """Who the three-way notification decision waits on."""
+        st, version = self.state, self._current_sin_version()
+        if st.sin_agreed == "do_not_notify":
+            return [Outstanding(what="Decline the referral (the partners agreed not to notify)",
+                                role=Role.business_unit)]
+        if version == 0 or (st.sin_agreed is None and st.sin_proposals[-1].decision == "do_not_notify"
+                            and st.category in ALWAYS_NOTIFIED):
+            return [Outstanding(what="Propose the notification decision", role=Role.csc_lead, due=due)]
+        if self._disagreeing(version):
+            return [Outstanding(what="Revise the notification proposal", role=Role.csc_lead, due=due),
+                    Outstanding(what="Or record how the partners resolved the disagreement", role=Role.executive,
+                                seat=Seat.la, due=due)]
+        answered = {r.seat for r in st.sin_responses if r.version == version}
+        return [Outstanding(what="Agree or disagree with the notification proposal", role=Role.executive, seat=seat,
+                            due=due) for seat in ANSWERING_SEATS if seat not in answered]
 
     def snapshot(self) -> CaseSnapshot:
         st = self.state

@@ -44,6 +44,29 @@ RULE_COMMISSION = (
     "(partnership practice: the most common cause of late reviews)"
 )
 RULE_METHODOLOGY = "Executive decides how the review will take place within {n} working days (local setting)"
+RULE_SIN_THREE_WAY = (
+    "The local authority notifies the National Panel; all three safeguarding partners should agree which incidents "
+    "are notified (Children Act 2004 s16C; National Panel, FAQ for safeguarding partners)"
+)
+RULE_LOOKED_AFTER_DEATH = (
+    "The death of a looked-after child is notified even where abuse or neglect is not known or suspected; the "
+    "National Panel does not consider it, so no rapid review follows (gov.uk 'Report a serious child safeguarding "
+    "incident', now 'Report the death or serious harm of a child or care leaver')"
+)
+RULE_CARE_LEAVER_DEATH = (
+    "The death of a care leaver up to and including age 24 is notified to the Secretary of State and Ofsted; no "
+    "rapid review or local CSPR follows (gov.uk 'Report a serious child safeguarding incident'; Working Together "
+    "2023, ch. 5)"
+)
+RULE_CHILDREN_PER_NOTIFICATION = (
+    "One notification covers up to {n} children of one incident (gov.uk 'Report a serious child safeguarding "
+    "incident')"
+)
+RULE_LEARNING_WITHOUT_CSPR = (
+    "No local CSPR: the partners may still take the learning forward another way (single-agency review, audit, "
+    "workshop, thematic review), its actions in the one action plan (Working Together 2023, ch. 5: rapid reviews "
+    "and local learning; partnership practice)"
+)
 RULE_ONE_YEAR_ON = "Learning workshop one year after publication (partnership practice)"
 
 
