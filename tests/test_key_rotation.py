@@ -33,7 +33,8 @@ async def test_cases_started_under_one_key_finish_under_the_next(case_env, setti
     new_text = new_encryption_key()
     old, new = decode_encryption_key(TEST_KEY), decode_encryption_key(new_text)
     queue = f"rotate-{uuid.uuid4().hex[:6]}"
-    settings = settings.model_copy(update={"temporal_task_queue": queue})
+    # No sticky cache: the time-skipping test server never moves a workflow off a stopped worker's sticky queue.
+    settings = settings.model_copy(update={"temporal_task_queue": queue, "temporal_sticky_workflows": False})
     async with build_worker(case_env.client, settings, engine):  # key A: the conftest's converter
         driver = CaseDriver(case_env, queue, engine)
         await driver.to_sign_off()
