@@ -144,3 +144,21 @@ def sign_in_through_page(client, username: str, password: str, **kwargs):
     page = client.get("/signin")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     return client.post("/signin", data={"username": username, "password": password, "csrf_token": csrf}, **kwargs)
+
+
+@pytest.fixture
+async def api(case_env, case_worker, settings, engine, demo_passwords):
+    """The API over httpx in-process, bound to this test's worker; ``api.as_user(name)`` gives its bearer header."""
+    import httpx
+
+    from service.app import create_app
+
+    app = create_app(settings.model_copy(update={"temporal_task_queue": case_worker}), case_env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        async def as_user(username: str) -> dict:
+            response = await client.post("/api/auth/token",
+                                         data={"username": username, "password": demo_passwords[username]})
+            return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+        client.as_user = as_user
+        yield client

@@ -4,12 +4,9 @@ import hashlib
 import logging
 from datetime import timedelta
 
-import httpx
-import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from service.app import create_app
 from service.idempotency import fingerprint
 from service.models import AuditEvent, HistoryArchive, IdempotentRequest, Task
 from workflows.authenticity import sealed
@@ -17,19 +14,6 @@ from workflows.calendar import WorkingDayCalendar, london_date
 from workflows.models import ProposeSinDecision
 
 PSEUDONYM, SUMMARY = "Julie-Pseudonym", "Infant harmed while in the care of a relative."
-
-
-@pytest.fixture
-async def api(case_env, case_worker, settings, engine, demo_passwords):
-    app = create_app(settings.model_copy(update={"temporal_task_queue": case_worker}), case_env.client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        async def as_user(username: str) -> dict:
-            response = await client.post("/api/auth/token",
-                                         data={"username": username, "password": demo_passwords[username]})
-            return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-        client.as_user = as_user
-        yield client
 
 
 async def test_a_whole_case_through_the_api_to_publication(api, case_env, engine, caplog):

@@ -12,11 +12,8 @@
 
 from __future__ import annotations
 
-import httpx
-import pytest
 from sqlmodel import Session, select
 
-from service.app import create_app
 from service.models import PlanAction
 from workflows.calendar import WorkingDayCalendar, london_date
 
@@ -212,19 +209,6 @@ async def test_learning_is_only_after_no_further_review(driver):
     refused = await driver.rejected("record_learning_activities", "la", decided_on=str(await driver.today()),
                                     activities=[], note="n")
     assert "cannot be taken while the case is at stage 'methodology'" in refused
-
-
-@pytest.fixture
-async def api(case_env, case_worker, settings, engine, demo_passwords):
-    app = create_app(settings.model_copy(update={"temporal_task_queue": case_worker}), case_env.client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        async def as_user(username: str) -> dict:
-            response = await client.post("/api/auth/token",
-                                         data={"username": username, "password": demo_passwords[username]})
-            return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-        client.as_user = as_user
-        yield client
 
 
 async def test_the_three_partners_decide_through_the_api_each_from_my_tasks(api, case_env):
