@@ -16,6 +16,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     rapid_review_var_dir: Path = Path("var")
     rapid_review_partnership_name: str = "Demo Local Safeguarding Children Partnership"
     rapid_review_public_url: str = "http://127.0.0.1:8000"
+    # The Temporal UI's origin (scheme://host[:port]): the only page whose browser calls to /codec/decode are
+    # allowed (CORS, and the CSRF rule for that route). Unset: no browser page may call the codec.
+    rapid_review_temporal_ui_origin: str | None = None
     rapid_review_document_dir: Path | None = None
     # Where the nightly job writes the signed audit anchors: keep it off the database host, backed up apart.
     rapid_review_audit_anchor_dir: Path | None = None
@@ -151,6 +155,13 @@ def decode_encryption_key(value: str) -> bytes:
     return key
 
 
+def _is_origin(value: str) -> bool:
+    """What a browser sends as ``Origin``: http(s), a host, an optional port, nothing else."""
+    parts = urlsplit(value)
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
+            and parts.path == "" and not parts.query and not parts.fragment and value == value.strip())
+
+
 def new_encryption_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
@@ -196,6 +207,9 @@ def load_settings(**overrides: object) -> Settings:
             )
     decode_encryption_key(settings.rapid_review_encryption_key or "")
     settings.old_encryption_keys_bytes  # noqa: B018 - each old key must decode too (the message names the variable)
+    if settings.rapid_review_temporal_ui_origin and not _is_origin(settings.rapid_review_temporal_ui_origin):
+        raise SettingsError("RAPID_REVIEW_TEMPORAL_UI_ORIGIN must be an origin such as https://temporal.example.org "
+                            "(scheme, host and port only, no path)")
     if settings.is_production and len(settings.secret_key or "") < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production mode")
     if settings.is_production and len(settings.rapid_review_audit_key or "") < 32:
