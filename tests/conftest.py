@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from service.settings import Settings, load_settings
 from service.temporal import data_converter
 from tests.postgres import create_database, drop_database, throwaway_cluster
 
+ROOT = Path(__file__).resolve().parent.parent
 # A fixed, test-only key: the histories stored under tests/histories/ were recorded with it.
 TEST_KEY = "dGVzdC1vbmx5LWtleS1mb3ItcmVwbGF5LWhpc3Rvcnk="
 
@@ -162,3 +165,15 @@ async def api(case_env, case_worker, settings, engine, demo_passwords):
 
         client.as_user = as_user
         yield client
+
+
+@pytest.fixture(scope="session")
+def newcomer_venv(tmp_path_factory) -> Path:
+    """`python3 -m venv .venv && .venv/bin/pip install -e .`, exactly (pip's cache makes it quick): the install
+    WITHOUT extras that the newcomer and the compose-stack tests run the service from (built once per session)."""
+    venv = tmp_path_factory.mktemp("newcomer") / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-e",
+                              str(ROOT)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stdout + install.stderr
+    return venv

@@ -30,8 +30,11 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def throwaway_cluster():
-    """Yield a base URL ``postgresql://app@127.0.0.1:PORT`` of a fresh cluster; remove it afterwards."""
+def throwaway_cluster(superuser: str = "app", password: str | None = None, server_options: tuple[str, ...] = ()):
+    """Yield a base URL ``postgresql://app@127.0.0.1:PORT`` of a fresh cluster; remove it afterwards.
+
+    With a ``password`` the cluster is set up as the postgres image sets it up: TCP connections need a password
+    (scram-sha-256), the local socket is trusted; ``server_options`` are more ``-c name=value`` arguments."""
     base = Path(tempfile.mkdtemp(prefix="rr-pg-"))
     data, sockets = base / "data", base / "sock"
     data.mkdir()
@@ -41,21 +44,28 @@ def throwaway_cluster():
         shutil.chown(data, "postgres")
         shutil.chown(sockets, "postgres")
     port = free_port()
+    authentication = ["-A", "trust"]
+    if password is not None:
+        (base / "pwfile").write_text(password + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(base / "pwfile", "postgres")
+        authentication = ["--auth-host=scram-sha-256", "--auth-local=trust", f"--pwfile={base / 'pwfile'}"]
     subprocess.run(
-        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "app", "-E", "UTF8"]),
+        _as_postgres([_pg_bin("initdb"), "-D", str(data), *authentication, "-U", superuser, "-E", "UTF8"]),
         check=True, stdout=subprocess.DEVNULL,
     )
     log = base / "server.log"
     subprocess.run(
         _as_postgres([
             _pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-            "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 "
+                  + " ".join(server_options),
             "start",
         ]),
         check=True, stdout=subprocess.DEVNULL,
     )
     try:
-        url = f"postgresql://app@127.0.0.1:{port}"
+        url = f"postgresql://{superuser}{':' + password if password is not None else ''}@127.0.0.1:{port}"
         _wait_ready(url)
         yield url
     finally:

@@ -13,7 +13,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,17 +43,6 @@ COUNTS = {
                             "WHERE action NOT LIKE 'read%' AND action NOT LIKE 'list%'",
     "applied steps": "SELECT count(*) FROM applied_step",
 }
-
-
-@pytest.fixture(scope="module")
-def newcomer_venv(tmp_path_factory) -> Path:
-    """`python3 -m venv .venv && .venv/bin/pip install -e .`, exactly (pip's cache makes it quick)."""
-    venv = tmp_path_factory.mktemp("newcomer") / ".venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-e",
-                              str(ROOT)], capture_output=True, text=True)
-    assert install.returncode == 0, install.stdout + install.stderr
-    return venv
 
 
 def test_a_plain_install_imports_every_runtime_module_without_test_packages(newcomer_venv):
