@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import threading
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,19 +29,20 @@ from service.temporal import EncryptionCodec
 from tests.conftest import TEST_KEY, make_settings
 
 UI_ORIGIN = "http://localhost:8080"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace"}
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
+@contextmanager
+def served(directory: Path, ui_origin: str):
     """The app served by uvicorn on a loopback port, with demo users; yields (base URL, passwords, engine)."""
     from service.accounts import create_demo_users, ensure_partnership
     from service.app import create_app
     from service.db import make_engine, session_scope, upgrade
 
-    directory = tmp_path_factory.mktemp("codec")
     settings = make_settings(directory, f"sqlite:///{directory / 'codec.db'}",
-                             rapid_review_temporal_ui_origin=UI_ORIGIN)
+                             rapid_review_temporal_ui_origin=ui_origin)
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     with session_scope(engine) as session:
@@ -55,10 +59,18 @@ def service(tmp_path_factory):
                 break
         except httpx.TransportError:
             threading.Event().wait(0.05)
-    yield base, passwords, engine
-    server.should_exit = True
-    thread.join(10)
-    engine.dispose()
+    try:
+        yield base, passwords, engine
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    with served(tmp_path_factory.mktemp("codec"), UI_ORIGIN) as running:
+        yield running
 
 
 def browser_signed_in(base: str, username: str, password: str) -> httpx.Client:
@@ -160,3 +172,71 @@ def test_the_ui_origin_setting_must_be_an_origin():
         with pytest.raises(SettingsError, match="RAPID_REVIEW_TEMPORAL_UI_ORIGIN"):
             load_settings(rapid_review_temporal_ui_origin=wrong, rapid_review_encryption_key=TEST_KEY,
                           secret_key="s" * 40, rapid_review_audit_key="a" * 40)
+
+
+@pytest.mark.slow
+async def test_the_temporal_ui_in_chromium_shows_the_auditor_a_decoded_history_and_others_ciphertext(tmp_path):
+    """Temporal's own UI (the dev server's, the version the stack runs) in Debian's Chromium, set to call the
+    service's codec with credentials (what TEMPORAL_CODEC_INCLUDE_CREDENTIALS does in the stack)."""
+    from playwright.async_api import async_playwright, expect
+    from temporalio.client import Client
+
+    from service.runner import stop_process, temporal_cli
+    from service.temporal import data_converter
+
+    grpc_port, ui_port = free_port(), free_port()
+    ui = f"http://127.0.0.1:{ui_port}"
+    log = (tmp_path / "temporal.log").open("ab")
+    temporal = subprocess.Popen([temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(grpc_port),
+                                 "--ui-port", str(ui_port), "--db-filename", str(tmp_path / "temporal.db"),
+                                 "--log-level", "warn", "--ui-disable-news-fetch"],
+                                stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        key = Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes
+        for _ in range(150):
+            try:
+                client = await Client.connect(f"127.0.0.1:{grpc_port}", data_converter=data_converter(key))
+                break
+            except RuntimeError:
+                await asyncio.sleep(0.2)
+        # No worker needed: the UI shows the start event's input, encrypted by the service's codec.
+        await client.start_workflow("RapidReviewWorkflow", {"pseudonym": "Child Z"}, id="RR-UI-1",
+                                    task_queue="no-worker")
+        with served(tmp_path, ui) as (base, passwords, engine):
+            async with async_playwright() as playwright:
+                chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+
+                async def history_page(signed_in_as: str | None):
+                    context = await chromium.new_context()
+                    page = await context.new_page()
+                    if signed_in_as:
+                        await page.goto(f"{base}/signin")
+                        await page.get_by_label("Username").fill(signed_in_as)
+                        await page.get_by_label("Password").fill(passwords[signed_in_as])
+                        await page.get_by_label("Password").press("Enter")
+                        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+                    await page.goto(f"{ui}/namespaces/default/workflows")
+                    await page.evaluate("""endpoint => {
+                        localStorage.setItem('endpoint', JSON.stringify(endpoint));
+                        localStorage.setItem('includeCredentials', 'true');
+                        localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
+                    }""", f"{base}/codec")
+                    await page.goto(f"{ui}/namespaces/default/workflows/RR-UI-1")
+                    await expect(page.get_by_text("RapidReviewWorkflow").first).to_be_visible(timeout=20000)
+                    return page
+
+                before = len(decode_rows(engine))
+                auditor = await history_page("auditor")
+                await expect(auditor.get_by_text("Child Z").first).to_be_visible(timeout=15000)
+                ARTIFACTS.mkdir(exist_ok=True)
+                await auditor.screenshot(path=str(ARTIFACTS / "temporal-ui-decoded.png"))
+                assert len(decode_rows(engine)) > before, "the auditor's decodes are in the audit trail"
+
+                for who in (None, "panel.chair"):
+                    page = await history_page(who)
+                    await expect(page.locator("#content").get_by_text("Codec Server could not connect")).to_be_visible(timeout=15000)
+                    await expect(page.get_by_text("Child Z")).to_have_count(0)
+                await chromium.close()
+    finally:
+        stop_process(temporal)
