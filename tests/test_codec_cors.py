@@ -235,7 +235,8 @@ async def test_the_temporal_ui_in_chromium_shows_the_auditor_a_decoded_history_a
 
                 for who in (None, "panel.chair"):
                     page = await history_page(who)
-                    await expect(page.locator("#content").get_by_text("Codec Server could not connect")).to_be_visible(timeout=15000)
+                    refused = page.locator("#content").get_by_text("Codec Server could not connect")
+                    await expect(refused).to_be_visible(timeout=15000)
                     await expect(page.get_by_text("Child Z")).to_have_count(0)
                 await chromium.close()
     finally:

@@ -55,6 +55,7 @@ STAND_INS = {"postgres": 5432, "temporal": 7233}  # the compose services that so
 APP_SERVICES = ("migrate", "api", "worker")
 REQUIRED = re.compile(r"\$\{(\w+):\?")
 HOST_PORT = re.compile(r"\b([a-z][a-z0-9_-]*):(\d+)\b")
+HOST_VARIABLE = re.compile(r"_(HOST|SEEDS)$")
 INIT_DIR = "/docker-entrypoint-initdb.d/"
 USERS = {  # username: (role, seat) - made with `rapid-review users add`, as docs/deploy.md says
     "bu": ("business_unit", None), "csc": ("csc_lead", None), "chair": ("panel_chair", None),
@@ -134,6 +135,9 @@ class Stack:
         """The service's compose environment, mapped; PATH finds the image's programs (here: the plain venv's)."""
         env = {name: self.on_loopback(service, str(value))
                for name, value in (self.services[service].get("environment") or {}).items()}
+        for name, value in env.items():  # a host on its own (its port is a variable of its own, left as it is)
+            if HOST_VARIABLE.search(name) and value in STAND_INS:
+                env[name] = "127.0.0.1"
         if "API_PORT" in env:
             published = [p.split(":")[-1].split("/")[0] for p in self.services[service].get("ports", [])]
             assert env["API_PORT"] in published, f"{service} listens on {env['API_PORT']}, publishes {published}"
@@ -310,6 +314,30 @@ def assert_documents_in_the_volume(stack: Stack, who: dict, reference: str) -> N
 
 def today() -> str:
     return str(london_date(datetime.now(UTC)))
+
+
+def test_the_init_script_gives_temporal_its_own_role_and_databases_as_its_schema_job_needs_them(stack):
+    """temporal-schema cannot run here (no admin-tools image): what it needs from PostgreSQL is checked with its
+    own compose credentials instead: to connect over TCP with a password, own both databases, create tables, and
+    find btree_gin; the service's role is kept out of them."""
+    schema = stack.env("temporal-schema")
+    assert schema["SQL_HOST"] == "127.0.0.1" and int(schema["SQL_PORT"]) == STAND_INS["postgres"]
+    temporal = f"postgresql://{schema['SQL_USER']}:{schema['SQL_PASSWORD']}@127.0.0.1:{stack.ports['postgres']}"
+    assert stack.services["temporal"]["environment"]["POSTGRES_PWD"] == schema["SQL_PASSWORD"]
+    for database in ("temporal", "temporal_visibility"):
+        with psycopg.connect(f"{temporal}/{database}") as db:
+            db.execute("CREATE TABLE schema_probe (id int)")
+            db.execute("DROP TABLE schema_probe")
+            extensions = {row[0] for row in db.execute("SELECT extname FROM pg_extension")}
+            assert database == "temporal" or "btree_gin" in extensions
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(f"postgresql://{schema['SQL_USER']}:wrong@127.0.0.1:{stack.ports['postgres']}/temporal")
+    app = stack.env("api")["DATABASE_URL"].rsplit("/", 1)[0]
+    for database in ("temporal", "temporal_visibility"):
+        with pytest.raises(psycopg.OperationalError, match="permission denied"):
+            psycopg.connect(f"{app}/{database}").close()
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        psycopg.connect(f"{temporal}/rapid_review").close()
 
 
 def test_the_stack_carries_a_case_from_referral_through_the_panel_and_worker_restarts_lose_nothing(stack):
