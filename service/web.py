@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from activities.tasks import urgency
+from service import wording
 from service.accounts import process_rules
 from service.api.access import (
     CASE_ACTORS,
@@ -63,22 +64,9 @@ AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewe
 CATEGORIES = typing.get_args(Referral.model_fields["category"].annotation)  # what is to be notified
 
 
-def london_time(moment: datetime | str | None) -> str:
-    """Times are shown in Europe/London."""
-    if moment is None:
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(LONDON).strftime("%d %b %Y %H:%M")
-
-
-def words(value: str | None) -> str:
-    return (value or "").replace("_", " ")
-
-
-templates.env.filters["london"] = london_time
-templates.env.filters["words"] = words
+templates.env.filters.update(
+    london=wording.date_and_time, long_date=wording.long_date, words=wording.label, label=wording.label,
+    due_in=wording.due_in, and_list=wording.and_list, working_days=wording.working_days)
 
 
 class SignInRequired(Exception):
@@ -269,9 +257,9 @@ class FormField(BaseModel):
 
 def _options(kind) -> list[tuple[str, str]]:
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return [(str(m.value), words(str(m.value))) for m in kind]
+        return [(str(m.value), wording.label(m.value)) for m in kind]
     if typing.get_origin(kind) is Literal:
-        return [(str(v), words(str(v))) for v in typing.get_args(kind)]
+        return [(str(v), wording.label(v)) for v in typing.get_args(kind)]
     return []
 
 
@@ -339,7 +327,7 @@ def available_actions(user: User, state: dict) -> list[str]:
 
 def action_title(name: str) -> str:
     method = getattr(RapidReviewWorkflow, name, None) or getattr(PracticeReviewWorkflow, name)
-    return words(name).capitalize() if not method.__doc__ else method.__doc__.strip().splitlines()[0]
+    return wording.label(name) if not method.__doc__ else method.__doc__.strip().splitlines()[0]
 
 
 async def case_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
