@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from service.accounts import process_rules
 from service.api import action_plan, dashboard, escalations, themes
 from service.api.access import CASE_ACTORS, CASE_READERS, RowId
+from service.lateness import late_cases
 from service.models import User
 from service.web import PageSession, page_roles, plain_error, render
 from workflows.calendar import london_date
@@ -124,8 +125,15 @@ async def themes_sheet(request: Request, session: PageSession,
 
 
 async def escalations_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200):
+    """The log of raised concerns, after one entry per late case (its missed deadlines grouped): agency members
+    see only the concerns they raised."""
     items = escalations.list_escalations(request, session, user)
-    return render(request, "escalations.html", user, status_code=status_code, items=items, error=error,
+    late = []
+    if user.role != Role.agency_member:
+        calendar = process_rules(session).calendar()
+        late = late_cases(session, today=london_date(datetime.now(UTC)), calendar=calendar)
+        session.commit()
+    return render(request, "escalations.html", user, status_code=status_code, items=items, error=error, late=late,
                   may_raise=user.role in CASE_ACTORS, may_respond=user.role == Role.executive)
 
 
