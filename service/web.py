@@ -37,6 +37,8 @@ from service.api.access import (
 from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.api.cases import ACTIONS, perform_action, query_state, start_case
 from service.auth import (
+    CSRF_FIELD,
+    CSRF_REFUSED,
     SESSION_COOKIE,
     SessionKind,
     current_user,
@@ -71,7 +73,12 @@ templates.env.filters.update(
 
 
 class SignInRequired(Exception):
-    """Raised by page dependencies; answered with a redirect to the sign-in page."""
+    """Raised by page dependencies; answered with a redirect to the sign-in page (``ended``: the browser's
+    session had ended, which the sign-in page then says)."""
+
+    def __init__(self, ended: bool = False) -> None:
+        super().__init__("sign in")
+        self.ended = ended
 
 
 async def page_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> User:
@@ -82,7 +89,7 @@ async def page_user(request: Request, session: Annotated[Session, Depends(get_se
         return await current_user(request, session, None)
     except HTTPException as error:
         if error.status_code == 401:
-            raise SignInRequired from None
+            raise SignInRequired(ended=True) from None
         raise
 
 
@@ -96,7 +103,7 @@ def page_roles(*roles: Role):
 
     def check(user: PageUser) -> User:
         if user.role not in allowed:
-            raise HTTPException(403, f"Your role ({user.role}) may not open this page")
+            raise HTTPException(403, f"Your role ({wording.label(user.role)}) may not open this page")
         return user
 
     check.allowed_roles = frozenset(allowed)
@@ -108,6 +115,74 @@ def render(request: Request, name: str, user: User | None, status_code: int = 20
         request, name, {"user": user, "csrf_token": getattr(request.state, "csrf_token", ""),
                         "seat_names": SEAT_NAMES, "agencies": AGENCIES, **context},
         status_code=status_code)
+
+
+# ---------------------------------------------------------------- error pages for people
+
+# GOV.UK's error page patterns: a heading that says what happened, then what to do.
+ERROR_PAGES = {
+    401: ("You have been signed out", "Your session has ended. Sign in again to carry on."),
+    403: ("You cannot do this", ""),
+    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted the web address, "
+                            "check you copied the entire address."),
+    409: ("That could not be done", ""),
+    410: ("This case cannot be opened now", ""),
+    413: ("What you sent is too large", ""),
+    422: ("Check what you entered", ""),
+    429: ("Wait before trying again", ""),
+    500: ("Sorry, there is a problem with the service", "Try again later. Nothing you sent was lost from the case: "
+                                                          "what the service had recorded before the problem is kept."),
+    503: ("Sorry, the service is busy", "Try again in a minute."),
+}
+
+
+def wants_page(request: Request, api_prefixes: tuple[str, ...]) -> bool:
+    """A person's browser (an HTML page), as against an API client (JSON): a page route, or an API address opened
+    by a browser that asks for HTML (a document link after the session ended)."""
+    return not request.url.path.startswith(api_prefixes) or "text/html" in request.headers.get("accept", "")
+
+
+async def error_page(request: Request, status_code: int, detail) -> HTMLResponse:
+    """The HTML answer to a refused or failed request. A form refused for its CSRF token comes back with what
+    was typed, to send again (see ``resubmit_page``)."""
+    user = getattr(request.state, "user", None)
+    if status_code == 403 and detail == CSRF_REFUSED and user is not None:
+        return await resubmit_page(request, user)
+    heading, advice = ERROR_PAGES.get(status_code, ("Sorry, there is a problem", ""))
+    generic = detail in (None, "", "Not Found", "Internal Server Error") or status_code >= 500
+    message = "" if generic else str(detail)
+    if status_code == 404 and message:
+        advice = ""  # a route's own 404 ("No case RR-…") says more than the generic advice
+    return render(request, "error.html", user, status_code=status_code, heading=heading, advice=advice,
+                  message=wording.plain_text(message) if message else "", status=status_code)
+
+
+def same_origin(request: Request) -> bool:
+    """The request came from a page of this service (the browser says so): only then is a refused form offered
+    back, so another site cannot have its values put in front of a signed-in person to send."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return site in (None, "same-origin") and origin in (None, own)
+
+
+async def resubmit_page(request: Request, user: User) -> HTMLResponse:
+    """A form refused for a missing or stale CSRF token, shown again with what was typed, a fresh token and a
+    message: nothing was done, nothing typed is lost."""
+    fields = []
+    if same_origin(request) and request.method == "POST":
+        try:
+            form = await request.form()
+        except Exception:  # noqa: BLE001 - a body that is not a form has nothing to give back
+            form = None
+        for name in dict.fromkeys(form.keys() if form else []):
+            if name == CSRF_FIELD:
+                continue
+            values = [str(v) for v in form.getlist(name) if isinstance(v, str)]
+            fields.append({"name": name, "label": wording.label(name), "values": values,
+                           "long": any(len(v) > 80 or "\n" in v for v in values)})
+    return render(request, "resubmit.html", user, status_code=403, fields=fields, action=request.url.path,
+                  offered=same_origin(request))
 
 
 def home_for(user: User) -> str:
@@ -133,16 +208,18 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
 
 
 @router.get("/signin")
-def signin_page(request: Request) -> HTMLResponse:
-    return signin_form(request)
+def signin_page(request: Request, ended: bool = False) -> HTMLResponse:
+    """The sign-in page; after a session ended (timed out, signed out elsewhere) it says so first."""
+    return signin_form(request, ended=ended, settings=request.app.state.settings)
 
 
 @router.post("/signin")
 def signin_submit(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
                   csrf_token: Annotated[str, Form()] = "") -> Response:
-    """Sign in from the page: refused with a plain 403 page without the form's CSRF token."""
+    """Sign in from the page: without the form's CSRF token it is refused (403) and shown again with a fresh
+    token, the username kept (never the password)."""
     if not sign_in_csrf_ok(request, csrf_token):
-        raise HTTPException(403, SIGN_IN_CSRF_REFUSED)
+        return signin_form(request, status_code=403, error=SIGN_IN_CSRF_REFUSED, username=username[:80])
     try:
         user, token = sign_in(request, username, password, SessionKind.cookie)
     except HTTPException as error:

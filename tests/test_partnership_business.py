@@ -104,7 +104,7 @@ def test_dashboard_figures_from_cases_with_known_dates(api_client, sign_in, mode
     assert table[-1]["rapid_reviews_submitted"] == "2"
     chart = api_client.get("/api/dashboard/chart.svg?year=2025&chart=rapid_reviews", headers=bu)
     assert chart.headers["content-type"].startswith("image/svg+xml")
-    assert "<title id=\"chart-title\">Rapid reviews submitted" in chart.text and chart.text.count("<rect") >= 8
+    assert "<title id=\"chart-rapid_reviews-title\">Rapid reviews submitted" in chart.text and chart.text.count("<rect") >= 8
     assert api_client.get("/api/dashboard?year=2025", headers=sign_in("agency.police")).status_code == 403
 
 
