@@ -268,10 +268,10 @@ def test_control_characters_are_refused_by_name(api_client, field):
 
 def test_sign_in_form_needs_its_csrf_token(api_client, demo_passwords):
     form = {"username": "panel.chair", "password": demo_passwords["panel.chair"]}
-    without = api_client.post("/signin", data=form, follow_redirects=False)
-    assert without.status_code == 403 and "security token" in without.text and "<h1>Sign in</h1>" in without.text
     page = api_client.get("/signin")
     assert SIGN_IN_COOKIE in page.headers["set-cookie"] and "HttpOnly" in page.headers["set-cookie"]
+    without = api_client.post("/signin", data=form, follow_redirects=False)
+    assert without.status_code == 403 and "security token" in without.text and "<h1>Sign in</h1>" in without.text
     token = csrf_of(page.text)
     assert api_client.post("/signin", data={**form, "csrf_token": token + "x"}).status_code == 403
     another_browser = TestClient(api_client.app)
