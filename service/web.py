@@ -560,7 +560,9 @@ class AuditFilters(BaseModel):
         return cls(kind=kind, person=person, problems=problems, typed=typed, **found)
 
     def as_detail(self) -> dict:
-        return {"filters": f"kind={self.kind} person={self.person or ''} from={self.start or ''} to={self.end or ''}"}
+        """The filters as the audit row of this reading records them."""
+        return {"show": self.kind, "person": self.person, "from": self.start and self.start.isoformat(),
+                "to": self.end and self.end.isoformat()}
 
 
 def audit_log(session: Session, filters: AuditFilters, reference: str | None = None) -> list[AuditEvent]:

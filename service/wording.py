@@ -189,7 +189,8 @@ AUDIT_FIELDS = {
     "intact": "Chain intact", "rows": "Rows", "title": "Title", "group": "Group", "id": "Number",
     "recommendation": "Recommendation", "notified_on": "Notified on", "panel_date": "Panel date",
     "held_on": "Held on", "method": "Method", "path": "Address", "role": "Role", "seat": "Seat",
-    "agency": "Agency", "kind": "Kind", "format": "Format", "filters": "Filters", "theme": "Theme",
+    "agency": "Agency", "kind": "Kind", "format": "Format", "from": "From", "to": "To", "person": "Person number",
+    "show": "Show", "theme": "Theme",
     "invited_agencies": "Invited agencies", "decision_date": "Decision date", "submitted_on": "Submitted on",
 }
 ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?\b")
@@ -224,6 +225,8 @@ def audit_value(name: str, value) -> str:
         return and_list(value)
     if name == "waiting_on" and isinstance(value, str):
         return waiting_on(code.strip() for code in value.split(","))
+    if name == "show" and value in ("all", "changes", "reads"):
+        return {"all": "Everything", "changes": "Changes only", "reads": "Reads only"}[value]
     if name in ("stage", "deadline", "decision", "status", "recommendation", "role", "seat", "agency", "kind"):
         return label(value)
     return plain_text(value) if name != "path" else str(value)

@@ -8,11 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from service.api.dashboard import chart_svg
 from service.auth import SESSION_COOKIE
 from service.models import AuditEvent, Theme
+from service.timeliness import Quarter, Timeliness
 from tests.conftest import sign_in_through_page
+from workflows.rules import ProcessRules
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def csrf_of(html: str) -> str:
@@ -25,6 +28,7 @@ def signed_in(client, demo_passwords, username: str) -> str:
     return csrf_of(page.text)
 
 
+@SQLITE
 def test_error_pages_for_people_and_json_for_api_clients(api_client, demo_passwords):
     unknown = api_client.get("/no-such-page")
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
@@ -47,6 +51,7 @@ def test_error_pages_for_people_and_json_for_api_clients(api_client, demo_passwo
     assert ended.get("/signin").text.count("You have been signed out") == 0, "said once: the dead cookie is gone"
 
 
+@SQLITE
 def test_a_form_refused_for_its_token_comes_back_with_what_was_typed(api_client, demo_passwords):
     signed_in(api_client, demo_passwords, "strategy.manager")
     typed = {"group_name": "Rapid Review Working Group", "title": "Reviewer capacity",
@@ -69,6 +74,7 @@ def test_a_form_refused_for_its_token_comes_back_with_what_was_typed(api_client,
     assert sign_in.status_code == 403 and 'value="panel.chair"' in sign_in.text and "secret-typed" not in sign_in.text
 
 
+@SQLITE
 def test_themes_are_checked_for_near_duplicates(api_client, demo_passwords, engine):
     csrf = signed_in(api_client, demo_passwords, "strategy.manager")
     same = api_client.post("/themes/new", data={"csrf_token": csrf, "name": "Domestic-Abuse!"})
@@ -91,6 +97,7 @@ def test_themes_are_checked_for_near_duplicates(api_client, demo_passwords, engi
     assert fresh.status_code == 303, "nothing like it on the list: added at once"
 
 
+@SQLITE
 def test_the_audit_log_in_plain_language_with_filters(api_client, demo_passwords, engine):
     signed_in(api_client, demo_passwords, "strategy.manager")
     api_client.get("/board")
@@ -116,4 +123,14 @@ def test_the_audit_log_in_plain_language_with_filters(api_client, demo_passwords
     assert "Nothing matches these filters" in none
     with Session(engine) as session:
         looked = session.exec(select(AuditEvent).where(AuditEvent.action == "read_audit_log")).all()
-    assert len(looked) == 7 and "kind=reads" in looked[2].detail, "each reading (the start page too) is recorded"
+    assert len(looked) == 7 and '"show": "reads"' in looked[2].detail, "each reading (the start page too) is recorded"
+
+
+def test_chart_titles_follow_the_rules_in_force():
+    figures = Timeliness(year=2026, quarters=[Quarter(year=2026, quarter=q) for q in range(1, 5)],
+                         totals=Quarter(year=2026, quarter=0), stage_medians=[], late_rapid_reviews=[], late_csprs=[])
+    rules = ProcessRules(rapid_review_working_days=20, cspr_months=9)
+    rapid = chart_svg(figures, "rapid_reviews", rules)
+    assert "Rapid reviews submitted, and within 20 working days, 2026</title>" in rapid and "15" not in rapid
+    assert "within 9 months" in chart_svg(figures, "csprs", rules)
+    assert 'aria-labelledby="chart-csprs-title chart-csprs-desc"' in chart_svg(figures, "csprs", rules)
