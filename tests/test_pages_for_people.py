@@ -134,3 +134,21 @@ def test_chart_titles_follow_the_rules_in_force():
     assert "Rapid reviews submitted, and within 20 working days, 2026</title>" in rapid and "15" not in rapid
     assert "within 9 months" in chart_svg(figures, "csprs", rules)
     assert 'aria-labelledby="chart-csprs-title chart-csprs-desc"' in chart_svg(figures, "csprs", rules)
+
+
+@SQLITE
+def test_a_failure_nobody_foresaw_is_a_page_for_people_and_json_for_api_clients(settings, engine):
+    from service.app import create_app
+
+    app = create_app(settings)
+
+    @app.get("/api/fails")
+    @app.get("/fails")
+    def fails():
+        raise RuntimeError("an unforeseen failure with case text in it")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/fails")
+        assert page.status_code == 500 and "Sorry, there is a problem with the service" in page.text
+        assert "case text" not in page.text
+        assert client.get("/api/fails").json() == {"detail": "The service failed; try again later"}
