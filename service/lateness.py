@@ -109,3 +109,12 @@ def lateness_email(task: Task, public_url: str) -> tuple[str, str]:
             f"escalation log: {public_url.rstrip('/')}/escalations\n\n"
             "Details are in the service only. Do not reply to this message.")
     return subject, body
+
+
+def missed_sentence(task: Task) -> str:
+    """An escalation task's text for a page: "Missed: Panel held, due 30 November 2026. Waiting on: Panel chair."
+    (the workflow's own text has an ISO date and codes)."""
+    missed = missed_milestone(task)
+    due = f", due {wording.long_date(missed.due)}" if missed.due else ""
+    owing = f" Waiting on: {wording.waiting_on(missed.waiting_on)}." if missed.waiting_on else ""
+    return f"Missed: {missed.title}{due}.{owing}"

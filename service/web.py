@@ -567,7 +567,7 @@ def audit_log(session: Session, filters: AuditFilters, reference: str | None = N
     query = select(AuditEvent)
     if reference is not None:
         query = query.where(AuditEvent.case_reference == reference)
-    reads = or_(*(AuditEvent.action.startswith(prefix) for prefix in wording.READ_PREFIXES),
+    reads = or_(*(AuditEvent.action.startswith(prefix, autoescape=True) for prefix in wording.READ_PREFIXES),
                 AuditEvent.action.in_(wording.READ_ACTIONS))
     if filters.kind == "reads":
         query = query.where(reads)

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from activities.case_step import CaseStepActivities
 from service.jobs import send_daily_digest
-from service.lateness import late_cases, milestone_of
+from service.lateness import late_cases, milestone_of, missed_sentence
 from service.models import OutboxMessage, Task, User
 from service.temporal import EncryptionCodec
 from workflows.calendar import WorkingDayCalendar
@@ -47,6 +47,9 @@ async def test_a_late_case_is_one_escalation_and_each_miss_is_told_once(driver, 
     assert sorted(sign_off.waiting_on) == ["icb", "police"], "the seats still to sign, as codes for the wording"
     assert all(m.due is not None and m.working_days_left < 0 for m in case.missed)
     assert any(m.statutory for m in case.missed) and not all(m.statutory for m in case.missed)
+    said = missed_sentence(next(t for t in escalation_tasks if milestone_of(t) == sign_off.milestone))
+    assert said.startswith("Missed: Executive sign-off") and said.endswith(
+        "Waiting on: Integrated Care Board and Police.") and not re.search(r"\d{4}-\d{2}-\d{2}", said)
 
     emails = lateness_emails(engine, driver.reference)
     per_person_and_miss = Counter((m.to_user_id, m.key.split(":user:")[0]) for m in emails)

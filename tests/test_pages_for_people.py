@@ -97,7 +97,6 @@ def test_themes_are_checked_for_near_duplicates(api_client, demo_passwords, engi
     assert fresh.status_code == 303, "nothing like it on the list: added at once"
 
 
-@SQLITE
 def test_the_audit_log_in_plain_language_with_filters(api_client, demo_passwords, engine):
     signed_in(api_client, demo_passwords, "strategy.manager")
     api_client.get("/board")
