@@ -125,6 +125,7 @@ ERROR_PAGES = {
     403: ("You cannot do this", ""),
     404: ("Page not found", "If you typed the web address, check it is correct. If you pasted the web address, "
                             "check you copied the entire address."),
+    405: ("Page not found", "This address is not a page: use the links and buttons of the service."),
     409: ("That could not be done", ""),
     410: ("This case cannot be opened now", ""),
     413: ("What you sent is too large", ""),
@@ -149,7 +150,7 @@ async def error_page(request: Request, status_code: int, detail) -> HTMLResponse
     if status_code == 403 and detail == CSRF_REFUSED and user is not None:
         return await resubmit_page(request, user)
     heading, advice = ERROR_PAGES.get(status_code, ("Sorry, there is a problem", ""))
-    generic = detail in (None, "", "Not Found", "Internal Server Error") or status_code >= 500
+    generic = detail in (None, "", "Not Found", "Method Not Allowed", "Internal Server Error") or status_code >= 500
     message = "" if generic else str(detail)
     if status_code == 404 and message:
         advice = ""  # a route's own 404 ("No case RR-…") says more than the generic advice
