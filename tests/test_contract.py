@@ -15,9 +15,9 @@ SUMMARY = "Infant harmed while in the care of a relative."
 
 
 class SchemaClient:
-    """A client generated from the published OpenAPI document: operations by their operationId (keyword arguments
-    are path or query parameters), bodies and 2xx
-    answers validated against the schemas the document gives (what a generated client would rely on)."""
+    """A client generated from the published OpenAPI document: operations by their operationId (keyword
+    arguments are path or query parameters), bodies and answers validated against the schemas the document
+    gives (what a generated client would rely on)."""
 
     def __init__(self, http, spec: dict) -> None:
         self.http, self.spec = http, spec
