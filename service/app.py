@@ -19,6 +19,7 @@ from activities.audit import append_audit
 from service import web, web_accounts, web_business
 from service.api import (
     action_plan,
+    actions,
     audit,
     auth,
     cases,
@@ -26,11 +27,13 @@ from service.api import (
     dashboard,
     documents,
     escalations,
+    events,
     health,
     outbox,
     tasks,
     themes,
 )
+from service.api.routes import route_table
 from service.audit_trail import AuditTrail
 from service.auth import SESSION_COOKIE
 from service.db import engine_for, session_scope
@@ -56,6 +59,9 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         description="Rapid Reviews and Child Safeguarding Practice Reviews for a safeguarding partnership.",
         version="0.1.0",
         lifespan=lifespan,
+        # Operation ids are the functions' names (``submit_referral``, ``list_tasks``): what a generated client
+        # calls its methods. The per-action routes are named after their actions.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.engine = engine_for(settings.sqlalchemy_url)
@@ -122,8 +128,9 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
 
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
-    for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
-                   outbox, web, web_business, web_accounts):
+    # The per-action routes before the cases' own, so they answer for every known action name.
+    for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
+                   dashboard, codec, outbox, web, web_business, web_accounts):
         app.include_router(module.router)
     return app
 
@@ -144,15 +151,40 @@ ERROR_SCHEMA = {
 }
 
 
+STANDARD_ERRORS = {
+    401: "Not signed in, or the session or token has expired",
+    403: "Your role may not use this",
+    404: "Not found, or not yours to see",
+    422: "The request is not valid: the detail names what is wrong",
+}
+
+
 def documented_errors(app: FastAPI) -> dict:
-    """The OpenAPI schema, with the error body this service really sends ({"detail": "..."}) in place of
-    FastAPI's default list-shaped validation error."""
+    """The OpenAPI schema, with every error answer a route can give documented in the one shape this service
+    sends ({"detail": "..."}), in place of FastAPI's default list-shaped validation error."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schemas = schema.get("components", {}).get("schemas", {})
-        if "HTTPValidationError" in schemas:
-            schemas["HTTPValidationError"] = ERROR_SCHEMA
-            schemas.pop("ValidationError", None)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Error"] = ERROR_SCHEMA
+        error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        roles = {(rule.method.lower(), rule.path): rule.roles for rule in route_table(app)}
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                answers = operation.setdefault("responses", {})
+                needed = set()
+                if roles.get((method, path)) is not None:
+                    needed |= {401, 403}
+                if "{" in path:
+                    needed.add(404)
+                if operation.get("parameters") or operation.get("requestBody"):
+                    needed.add(422)
+                for code in needed:
+                    answers.setdefault(str(code), {"description": STANDARD_ERRORS[code]})
+                for code, answer in answers.items():
+                    if code[0] in "45":
+                        answer["content"] = error_body
         app.openapi_schema = schema
     return app.openapi_schema
 
