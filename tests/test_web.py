@@ -95,10 +95,10 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await manager.get_by_label("Date the local authority became aware").fill(str(today))
     await manager.get_by_label("Referring agency").select_option("police")
     await manager.get_by_role("button", name="Submit referral").click()
-    await expect(manager.get_by_test_id("stage")).to_have_text("referral")
+    await expect(manager.get_by_test_id("stage")).to_have_text("Referral")
     reference = manager.url.rsplit("/", 1)[-1]
     await take(manager, "accept_referral")
-    await expect(manager.get_by_test_id("stage")).to_have_text("csc consultation")
+    await expect(manager.get_by_test_id("stage")).to_have_text("CSC consultation")
 
     csc = await sign_in_as("csc.lead")
     await csc.goto(f"/cases/{reference}")
@@ -107,10 +107,10 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
         partner = await sign_in_as(seat)
         await partner.goto(f"/cases/{reference}")
         await take(partner, "respond_to_sin_proposal", {"Version": "1", "Comments": view}, {"View": "agree"})
-    await expect(partner.get_by_test_id("stage")).to_have_text("notification")
+    await expect(partner.get_by_test_id("stage")).to_have_text("Notification")
     await csc.goto(f"/cases/{reference}")
     await take(csc, "record_notification", {"Notified on": str(today), "Notification reference": "OF-77"})
-    await expect(csc.get_by_test_id("stage")).to_have_text("panel preparation")
+    await expect(csc.get_by_test_id("stage")).to_have_text("Panel preparation")
 
     # A refused action: the workflow's reason next to the form, what was typed kept, nothing changed.
     await manager.goto(f"/cases/{reference}")
@@ -123,7 +123,7 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await expect(refused.get_by_label("Research questions (optional)", exact=True)).to_have_value("Why was it missed?")
     await expect(refused.get_by_label("Police", exact=True)).to_be_checked()
     await manager.screenshot(path=ARTIFACTS / "case-page.png", full_page=True)
-    await expect(manager.get_by_test_id("stage")).to_have_text("panel preparation")
+    await expect(manager.get_by_test_id("stage")).to_have_text("Panel preparation")
 
     # A forged form without its CSRF token is refused visibly and changes nothing.
     await manager.goto(f"/cases/{reference}")
@@ -136,9 +136,9 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
 
     await manager.goto(f"/cases/{reference}")
     await take(manager, "convene_panel", {"Panel date": str(panel_day)}, ticks=["Education (schools)"])
-    await expect(manager.get_by_test_id("stage")).to_have_text("panel preparation")
+    await expect(manager.get_by_test_id("stage")).to_have_text("Panel preparation")
     await manager.goto("/board")
-    await expect(manager.locator(f"article[data-reference='{reference}']")).to_contain_text("working days left")
+    await expect(manager.locator(f"article[data-reference='{reference}']")).to_contain_text("Due in")
     await manager.screenshot(path=ARTIFACTS / "board.png", full_page=True)
 
     # The invited agency sees the information request and returns it from "My tasks".
@@ -160,9 +160,9 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
         "Rationale": "Criteria for a local review are met.",
         "Immediate actions (optional)": "Remind staff of bruising protocol",
     }, {"Recommendation": "local_cspr"})
-    await expect(chair.get_by_test_id("stage")).to_have_text("decision sheet")
+    await expect(chair.get_by_test_id("stage")).to_have_text("Decision sheet")
     await take(chair, "issue_decision_sheet", {"Circumstances": "Infant with unexplained bruising."})
-    await expect(chair.get_by_test_id("stage")).to_have_text("executive sign off")
+    await expect(chair.get_by_test_id("stage")).to_have_text("Executive sign-off")
 
     async def decide(username: str, button: str, comments: str | None = None):
         page = await sign_in_as(username)
@@ -178,7 +178,7 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     icb = await decide("exec.icb", "Return with comments", "Please add the health chronology.")
     await expect(icb.get_by_text("You have no open tasks.")).to_be_visible()
     await chair.goto(f"/cases/{reference}")
-    await expect(chair.get_by_test_id("stage")).to_have_text("decision sheet")
+    await expect(chair.get_by_test_id("stage")).to_have_text("Decision sheet")
     await take(chair, "issue_decision_sheet", {"Circumstances": "Bruising; health chronology added."})
     first = await sign_in_as("exec.la")
     await first.goto("/tasks")
@@ -190,20 +190,22 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     # The partners decided on a local CSPR: it starts at once, and the Executive is asked how it will take place.
     await expect(page.get_by_text("Decide how the local CSPR will take place")).to_be_visible()
     await chair.goto(f"/cases/{reference}")
-    await expect(chair.get_by_test_id("stage")).to_have_text("methodology")
+    await expect(chair.get_by_test_id("stage")).to_have_text("Methodology")
 
     auditor = await sign_in_as("auditor")
     await auditor.goto(f"/audit/{reference}")
-    await expect(auditor.get_by_test_id("chain")).to_contain_text("intact")
-    timeline = auditor.locator("section", has=auditor.get_by_role("heading", name="Timeline"))
-    for step in ("submit referral", "accept referral", "propose sin decision", "respond to sin proposal",
-                 "record notification",
-                 "rejected:convene panel", "convene panel", "record panel outcome", "issue decision sheet",
-                 "sign off", "read case"):
+    await expect(auditor.get_by_test_id("chain")).to_contain_text("Intact")
+    timeline = auditor.locator("table.audit-log")
+    for step in ("“Submit referral”", "“Accept referral”", "“Propose SIN decision”", "“Respond to SIN proposal”",
+                 "“Record notification”", "was refused “Convene panel”", "“Convene panel”", "“Record panel outcome”",
+                 "“Issue decision sheet”", "“Sign off”", "opened the case page"):
         await expect(timeline).to_contain_text(step)
-    history = auditor.locator("section", has=auditor.get_by_role("heading", name=f"Temporal history of {reference}"))
-    await expect(history).to_contain_text("workflow execution started")
-    await expect(history).to_contain_text("workflow execution update accepted")
+    await auditor.goto(f"/audit/{reference}/history")
+    history = auditor.locator("section", has=auditor.get_by_role("heading", name="The case's workflow"))
+    await history.locator("summary", has_text="Show the").click()
+    await expect(history).to_contain_text("Workflow execution started")
+    await expect(history).to_contain_text("Workflow execution update accepted")
+    await auditor.goto(f"/audit/{reference}")
     await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
 
 
