@@ -151,6 +151,10 @@ def test_decode_is_refused_without_a_session_from_another_origin_or_for_another_
     not_auditor = chair.post("/codec/decode", content=body, headers={"Origin": UI_ORIGIN, **json_headers})
     assert not_auditor.status_code == 403
     assert len(decode_rows(engine)) == before, "a refused request decoded nothing"
+    with Session(engine) as session:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.action == "denied"))
+        denied = [json.loads(row.detail) for row in rows]
+    assert sum(d["path"] == "/codec/decode" for d in denied) >= 4, "each signed-in refusal is on the record"
 
 
 def test_without_a_configured_ui_origin_no_browser_origin_is_allowed(tmp_path):
