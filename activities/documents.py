@@ -41,6 +41,7 @@ TITLES = {
     "no_notification_letter": "Letter: no serious incident notification",
     "notification_record": "Serious incident notification record",
     "information_request": "Request for agency information",
+    "information_return": "Agency information return",
     "panel_invitation": "Rapid Review Panel invitation and agenda",
     "decision_sheet": "Rapid review decision sheet",
     "decision_sheet_signed": "Rapid review decision sheet (signed off)",
@@ -80,9 +81,10 @@ MARKING = {"seven_minute_briefing": FOR_SHARING, "themes_sheet": FOR_SHARING}
 
 
 def template_kind(kind: str) -> str:
-    """``information_request_police`` -> ``information_request``."""
-    if kind.startswith("information_request_"):
-        return "information_request"
+    """``information_request_police`` -> ``information_request`` (one document of each kind per agency)."""
+    for per_agency in ("information_request", "information_return"):
+        if kind.startswith(f"{per_agency}_"):
+            return per_agency
     return kind
 
 

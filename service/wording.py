@@ -6,6 +6,8 @@ negative count. Templates use these as filters (registered in ``service/web.py``
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -106,3 +108,104 @@ def due_in(working_days_left: int | None) -> str:
     if working_days_left == 0:
         return "Due today"
     return f"Due in {working_days(working_days_left)}"
+
+
+# ---------------------------------------------------------------- forms, messages and confirmations
+
+# Field names whose generated label ("Panel date") is not what the question asks.
+FIELD_LABELS = {
+    "panel_date": "Date of the panel", "invited_agencies": "Agencies to invite", "held_on": "Date the panel met",
+    "notified_on": "Date notified", "received_on": "Date received", "submitted_on": "Date submitted",
+    "decided_on": "Date decided", "awareness_date": "Date the local authority became aware",
+    "incident_date": "Date of the incident", "involvement": "Involvement with the child and family",
+    "delay_reason": "Reason for the delay", "view": "Your view", "panel_view": "The National Panel's view",
+    "how_resolved": "How the disagreement was resolved", "comments": "Comments",
+}
+# What a missing answer is called where "Enter the …" would read badly.
+MISSING = {
+    "invited_agencies": "Select at least one agency to invite", "attendees": "Enter who attended, one per line",
+    "decision": "Select a decision", "recommendation": "Select the panel's recommendation",
+    "age_band": "Select the child's age band", "referring_agency": "Select the referring agency",
+    "involvement": "Enter your agency's involvement with the child and family",
+    "delay_reason": "Enter the reason for the delay", "methods": "Select at least one method",
+}
+# The first word of the message when a field is missing: choices are selected, text is entered.
+CHOICE_KINDS = frozenset({"radios", "checkboxes", "checkbox"})
+
+# What the banner says after an action, and the word for it in the timeline.
+DONE = {
+    "submit_referral": "Referral submitted", "accept_referral": "Referral accepted",
+    "decline_referral": "Referral declined", "propose_sin_decision": "Notification decision proposed",
+    "respond_to_sin_proposal": "Your view on the notification decision is recorded",
+    "resolve_sin_disagreement": "How the partners resolved the disagreement is recorded",
+    "record_sin_decision": "Notification decision recorded", "record_notification": "Notification recorded",
+    "convene_panel": "Panel convened", "submit_information_return": "Information return sent",
+    "record_panel_outcome": "Panel outcome recorded", "issue_decision_sheet": "Decision sheet issued",
+    "sign_off:approve": "Decision sheet approved", "sign_off:return": "Decision sheet returned to the chair",
+    "record_submission": "Submission to the National Panel recorded", "close_case": "Case closed",
+}
+ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+QUOTED_CODE = re.compile(r"'([a-z]+(?:_[a-z]+)+)'")
+CODE = re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b")
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name) or label(name)
+
+
+def plain(text: str | None) -> str:
+    """A message from the workflow or the service in the page's words: dates written out, codes named."""
+    if not text:
+        return ""
+    text = ISO_DATE.sub(lambda m: long_date(m.group(1)), str(text))
+    text = QUOTED_CODE.sub(lambda m: label(m.group(1)).lower(), text)
+    return CODE.sub(lambda m: label(m.group(1)).lower() if m.group(1) in LABELS or "_" in m.group(1) else m.group(1),
+                    text)
+
+
+def field_message(error: dict, name: str, kind: str) -> str:
+    """One pydantic error as the GOV.UK pattern words it ("Enter the date of the panel")."""
+    what = field_label(name)
+    lower = what[:1].lower() + what[1:] if not what[:3].isupper() else what
+    kind_of, context = error.get("type", ""), error.get("ctx") or {}
+    if kind_of in ("missing", "string_too_short", "too_short") or kind_of.startswith("literal") or kind_of == "enum":
+        if name in MISSING:
+            return MISSING[name]
+        the = "" if lower.startswith(("your ", "the ")) else "the "
+        if kind in CHOICE_KINDS:
+            return f"Select at least one option for {the}{lower}" if kind == "checkboxes" else f"Select {the}{lower}"
+        return f"Enter {the}{lower}" if kind_of != "too_short" else f"Enter at least one line for {the}{lower}"
+    if kind_of in ("string_too_long", "too_long"):
+        limit = context.get("max_length")
+        return f"{what} must be {limit} characters or fewer" if kind_of == "string_too_long" else \
+            f"{what} can have no more than {limit} entries"
+    if kind_of.startswith("date"):
+        return f"{what} must be a real date"
+    if kind_of.startswith("int"):
+        return f"{what} must be a whole number"
+    if kind_of == "value_error":
+        reason = str(context.get("error") or error.get("msg", "")).removeprefix("Value error, ")
+        return plain(reason[:1].upper() + reason[1:])
+    return f"Check {lower}"
+
+
+def timeline_entry(action: str, detail: dict | str | None) -> str:
+    """A timeline row in words: "Returned decision sheet version 1", "Refused: convene panel"."""
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            detail = {}
+    detail = detail if isinstance(detail, dict) else {}
+    if action == "sign_off":
+        decided = "Approved" if detail.get("decision") == "approve" else "Returned"
+        return f"{decided} decision sheet version {detail.get('version', '')}".strip()
+    if action == "issue_decision_sheet":
+        return "Issued the decision sheet"
+    if action.startswith("rejected:"):
+        return f"Refused: {label(action.split(':', 1)[1]).lower()}"
+    if action == "submit_information_return" and detail.get("agency"):
+        return f"Information return from {label(detail['agency'])}"
+    if action in ("reminder", "escalation") and detail.get("deadline"):
+        return f"{label(action)}: {label(detail['deadline']).lower()}"
+    return label(action)
