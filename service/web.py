@@ -443,8 +443,9 @@ def available_actions(user: User, state: dict) -> list[str]:
             continue
         rules = spec.workflow.RULES[name]
         stage = review.get("stage") if spec.workflow is PracticeReviewWorkflow else state.get("stage")
-        if stage in rules[0]:
-            found.append(name)
+        if stage in rules[0] and not (name == "decline_referral" and state.get("three_way_sin")
+                                      and state.get("sin_agreed") != "do_not_notify"):
+            found.append(name)  # a decline is offered once the partners agreed not to notify (the workflow's rule)
     return found
 
 
@@ -656,8 +657,9 @@ def answer_text(field: FormField, value) -> str:
 
 
 async def page_again(request: Request, session: Session, user: User, reference: str, back: str, action: str,
-                     errors: dict, typed: dict, status_code: int = 422) -> HTMLResponse:
+                     errors: dict, typed: dict, status_code: int | None = None) -> HTMLResponse:
     """Back to the page the person came from, with the errors and what they typed."""
+    status_code = status_code or (422 if errors else 200)
     if back.startswith("/tasks"):
         return await my_tasks_page(request, session, user, status_code,
                              failed={"case": reference, "action": action, "errors": errors, "typed": typed})

@@ -119,7 +119,7 @@ FIELD_LABELS = {
     "decided_on": "Date decided", "awareness_date": "Date the local authority became aware",
     "incident_date": "Date of the incident", "involvement": "Involvement with the child and family",
     "delay_reason": "Reason for the delay", "view": "Your view", "panel_view": "The National Panel's view",
-    "how_resolved": "How the disagreement was resolved", "comments": "Comments",
+    "how_resolved": "How the disagreement was resolved", "comments": "Comments", "capacity": "Signing as",
 }
 # What a missing answer is called where "Enter the …" would read badly.
 MISSING = {

@@ -4,7 +4,7 @@ the agencies' returns, the approver's page), with axe-core (WCAG 2.2 AA) on ever
 
 import asyncio
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -364,11 +364,59 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
         await expect(timeline).to_contain_text(entry)
     await walk.check(chair, "case-after-sign-off")
 
+    # Closing a case asks first, with a warning, and is not the green button; cancelling keeps what was typed.
+    await manager.goto(f"/cases/{reference}")
+    closing = action_form(manager, "close_case")
+    await expect(closing.get_by_role("button", name="Close case")).to_have_class("secondary")
+    await closing.get_by_label("Reason").fill("Duplicate of another referral.")
+    await submit(manager, closing)
+    await expect(manager.get_by_role("heading", name="Close the case")).to_be_visible()
+    await expect(manager.get_by_text("This cannot be undone")).to_be_visible()
+    await walk.check(manager, "close-confirmation")
+    await manager.get_by_role("button", name="Cancel").click()
+    await expect(action_form(manager, "close_case").get_by_label("Reason")).to_have_value(
+        "Duplicate of another referral.")
+    await expect(manager.get_by_test_id("stage")).to_have_text("Methodology")
+
     auditor = await sign_in_as("auditor")
     await auditor.goto(f"/audit/{reference}")
     await expect(auditor.get_by_test_id("chain")).to_contain_text("intact")
     await expect(auditor.locator("body")).to_contain_text("Read information returns")
     await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_delay_reason_is_asked_only_once_a_deadline_is_missed(sign_in_as, driver, case_env):
+    """No "Reason for the delay" on a case in time; once the notification is late, the form names the missed
+    deadline and needs the reason, which then stands beside the deadline."""
+    walk = Walk()
+    await driver.start(awareness_days_ago=0)
+    await driver.act("accept_referral", "bu")
+    await driver.agree_notification()
+    csc = await sign_in_as("csc.lead")
+    await csc.goto(f"/cases/{driver.reference}")
+    await expect(action_form(csc, "record_notification").get_by_label("Notification reference")).to_be_visible()
+    await expect(csc.get_by_label("Reason for the delay")).to_have_count(0)
+
+    await case_env.sleep(timedelta(days=10))
+    late_day = await driver.today()
+    await csc.goto(f"/cases/{driver.reference}")
+    notification = action_form(csc, "record_notification")
+    await expect(notification.get_by_text("This case missed: Serious incident notification to the National "
+                                          "Panel")).to_be_visible()
+    await fill_date(notification, "Date notified", late_day)
+    await notification.get_by_label("Notification reference").fill("OF-9")
+    await submit(csc, notification)
+    await shows_error(csc, walk, "late-without-reason", "Enter the reason for the delay",
+                      "record_notification-delay_reason")
+    notification = action_form(csc, "record_notification")
+    await expect(notification.get_by_label("Notification reference")).to_have_value("OF-9")
+    await notification.get_by_label("Reason for the delay").fill("Awaiting the police view over a weekend.")
+    await submit(csc, notification)
+    await confirmed(csc, walk, "late-notified", "Notification recorded")
+    await expect(csc.locator("section", has=csc.get_by_role("heading", name="Deadlines"))).to_contain_text(
+        "Reason for the delay: Awaiting the police view over a weekend.")
+    await expect(csc.get_by_label("Reason for the delay")).to_have_count(0)
 
 
 PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1,
