@@ -113,7 +113,7 @@ def page_roles(*roles: Role):
 
     def check(user: PageUser) -> User:
         if user.role not in allowed:
-            raise HTTPException(403, f"Your role ({user.role}) may not open this page")
+            raise HTTPException(403, f"Your role ({wording.label(user.role)}) may not open this page")
         return user
 
     check.allowed_roles = frozenset(allowed)
@@ -432,6 +432,7 @@ SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
 CONFIRM_FIRST = {"decline_referral": "Decline the referral", "close_case": "Close the case"}  # warned, then done
 CHECK_ANSWERS = frozenset({"issue_decision_sheet"})
 NOT_ON_CASE_PAGE = frozenset({"sign_off"})  # the approver's own page asks this
+SIGN_OFFS = frozenset({"sign_off", "sign_off_report"})  # returning needs comments
 
 
 def available_actions(user: User, state: dict) -> list[str]:
@@ -458,6 +459,8 @@ def current_version(name: str, state: dict) -> int:
     """The version an action answers: the latest notification proposal, or the decision sheet."""
     if name == "sign_off":
         return state.get("decision_sheet_version") or 1
+    if name == "sign_off_report":
+        return (state.get("practice_review") or {}).get("report_version") or 1
     proposals = state.get("sin_proposals") or [{}]
     return proposals[-1].get("version", 1)
 
@@ -579,10 +582,10 @@ def sin_summary(state: dict, user: User) -> dict | None:
 
 def done_banner(done: str | None, state: dict | None) -> dict | None:
     """The success banner after an action: what was done, and what happens next (who it waits on)."""
-    if not done or done not in wording.DONE:
+    if not done or (done not in wording.DONE and done.split(":")[0] not in ACTIONS):
         return None
     waiting = [f"{item['what']}: {who_waits(item)}" for item in (state or {}).get("outstanding") or []]
-    return {"title": wording.DONE[done], "next": waiting}
+    return {"title": wording.done_title(done), "next": waiting, "reference": (state or {}).get("reference")}
 
 
 @router.get("/cases/{reference}")
@@ -613,7 +616,7 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
     typed = typed_values(form)
     if "delay_reason" in form and not body.get("delay_reason"):
         errors["delay_reason"] = wording.MISSING["delay_reason"]
-    if action == "sign_off" and body.get("decision") == "return" and not body.get("comments"):
+    if action in SIGN_OFFS and body.get("decision") == "return" and not body.get("comments"):
         errors["comments"] = "Enter your comments for the chair: what must change"
     if not errors:
         errors = invalid_fields(spec.model, body, fields, actor=actor_of(user).model_dump())
@@ -635,7 +638,7 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
         message = wording.plain(error.detail)
         return await page_again(request, session, user, reference, back, action,
                                 {field_named(message, fields): message}, typed, error.status_code)
-    done = f"sign_off:{body['decision']}" if action == "sign_off" else action
+    done = f"{action}:{body['decision']}" if action in SIGN_OFFS else action
     if back.startswith("/tasks") or back.endswith("/sign-off"):
         return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
     del state
@@ -732,13 +735,14 @@ async def my_tasks(request: Request, session: PageSession,
                    case: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
     """Open tasks for me, soonest first; after an action, what was done and what happens next."""
     banner = None
-    if done in wording.DONE and case:
+    if done and case:
         record = visible_case(session, user, case)
         try:
             state = state_for(user.role, await query_state(request, session, record))
         except HTTPException:
             state = None
-        banner = done_banner(done, state) | {"reference": case}
+        banner = done_banner(done, state)
+        banner = banner and banner | {"reference": case}
     return await my_tasks_page(request, session, user, banner=banner)
 
 

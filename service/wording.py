@@ -143,7 +143,20 @@ DONE = {
     "record_panel_outcome": "Panel outcome recorded", "issue_decision_sheet": "Decision sheet issued",
     "sign_off:approve": "Decision sheet approved", "sign_off:return": "Decision sheet returned to the chair",
     "record_submission": "Submission to the National Panel recorded", "close_case": "Case closed",
+    "sign_off_report:approve": "Final report approved", "sign_off_report:return": "Final report returned",
+    "choose_methodology": "Methodology chosen",
+    "record_national_panel_response": "The National Panel's response is recorded",
 }
+
+
+def done_title(done: str) -> str:
+    """The banner's heading after an action: "Referral accepted"; an action without its own words: its name."""
+    if done in DONE:
+        return DONE[done]
+    action, _, decision = done.partition(":")
+    return f"{label(action)}: {'approved' if decision == 'approve' else 'returned' if decision else 'done'}"
+
+
 ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 QUOTED_CODE = re.compile(r"'([a-z]+(?:_[a-z]+)+)'")
 CODE = re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b")
