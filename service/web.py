@@ -85,6 +85,7 @@ templates.env.filters.update(
     london=wording.date_and_time, long_date=wording.long_date, words=wording.label, label=wording.label,
     due_in=wording.due_in, and_list=wording.and_list, working_days=wording.working_days, plain=wording.plain,
     timeline_entry=wording.timeline_entry)
+templates.env.tests["local_setting"] = lambda deadline: "(local setting)" in (deadline.get("rule") or "")
 
 
 class SignInRequired(Exception):

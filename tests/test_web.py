@@ -414,7 +414,7 @@ async def test_a_delay_reason_is_asked_only_once_a_deadline_is_missed(sign_in_as
     await notification.get_by_label("Reason for the delay").fill("Awaiting the police view over a weekend.")
     await submit(csc, notification)
     await confirmed(csc, walk, "late-notified", "Notification recorded")
-    await expect(csc.locator("section", has=csc.get_by_role("heading", name="Deadlines"))).to_contain_text(
+    await expect(csc.locator("section", has=csc.get_by_role("heading", name="Statutory deadlines"))).to_contain_text(
         "Reason for the delay: Awaiting the police view over a weekend.")
     await expect(csc.get_by_label("Reason for the delay")).to_have_count(0)
 
