@@ -171,9 +171,18 @@ def plain(text: str | None) -> str:
     if not text:
         return ""
     text = ISO_DATE.sub(lambda m: long_date(m.group(1)), str(text))
-    text = QUOTED_CODE.sub(lambda m: label(m.group(1)).lower(), text)
-    return CODE.sub(lambda m: label(m.group(1)).lower() if m.group(1) in LABELS or "_" in m.group(1) else m.group(1),
-                    text)
+    text = QUOTED_CODE.sub(lambda m: in_sentence(m.group(1)), text)
+    text = CODE.sub(lambda m: in_sentence(m.group(1)), text)
+    return text[:1].upper() + text[1:]
+
+
+def in_sentence(code: str) -> str:
+    """A code's label inside a sentence: "convene panel", "CSC consultation" (acronyms and names kept)."""
+    words = label(code)
+    first = words.split(" ", 1)[0]
+    if first.isupper() or code in AGENCIES or code in SEAT_NAMES:
+        return words
+    return words[:1].lower() + words[1:]
 
 
 def field_message(error: dict, name: str, kind: str) -> str:
@@ -216,9 +225,9 @@ def timeline_entry(action: str, detail: dict | str | None) -> str:
     if action == "issue_decision_sheet":
         return "Issued the decision sheet"
     if action.startswith("rejected:"):
-        return f"Refused: {label(action.split(':', 1)[1]).lower()}"
+        return f"Refused: {in_sentence(action.split(':', 1)[1])}"
     if action == "submit_information_return" and detail.get("agency"):
         return f"Information return from {label(detail['agency'])}"
     if action in ("reminder", "escalation") and detail.get("deadline"):
-        return f"{label(action)}: {label(detail['deadline']).lower()}"
+        return f"{label(action)}: {in_sentence(detail['deadline'])}"
     return label(action)
