@@ -678,9 +678,10 @@ async def page_again(request: Request, session: Session, user: User, reference: 
 
 def sheet_body(document: Document | None) -> Markup | None:
     """The issued decision sheet's content (the document the Executives sign), to show in the page."""
-    if document is None:
+    path = Path(document.html_path) if document is not None else None
+    if path is None or not path.exists():
         return None
-    html = Path(document.html_path).read_text(encoding="utf-8")
+    html = path.read_text(encoding="utf-8")
     start, end = html.find("<main>"), html.rfind("</main>")
     # The document was rendered by the service with autoescaping; only its own markup is kept.
     body = html[start + len("<main>"):end] if start >= 0 <= end else ""
@@ -716,7 +717,8 @@ async def sign_off_page(request: Request, session: Session, user: User, referenc
                   errors=errors, typed=typed or {}, capacity=next(f for f in fields if f.name == "capacity"),
                   delay=delay_field(state), error_summary=error_list("sign_off", fields + [
                       FormField(name="delay_reason", label="", kind="textarea", required=True, help=None)], errors),
-                  already=any(s["seat"] == user.seat and s["version"] == version for s in state.get("sign_offs") or []))
+                  already=any(s["seat"] == user.seat and s["version"] == version for s in state.get("sign_offs") or []),
+                  waiting=state.get("stage") == Stage.executive_sign_off)
 
 
 @router.get("/cases/{reference}/sign-off")
