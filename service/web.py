@@ -479,9 +479,13 @@ def action_form(name: str, state: dict, themes: list[str]) -> dict:
 
 
 def prefilled(name: str, state: dict) -> dict:
-    """A returned decision sheet starts from its last version: its fields, as the form holds them."""
-    if name != "issue_decision_sheet" or not state.get("decision_sheet"):
+    """The decision sheet's form starts from the panel's recommendation and rationale, and a returned sheet from its
+    last version: its fields, as the form holds them."""
+    if name != "issue_decision_sheet":
         return {}
+    if not state.get("decision_sheet"):  # the first version starts from the panel's outcome
+        outcome = state.get("panel_outcome") or {}
+        return {"recommendation": state.get("recommendation"), "rationale": outcome.get("rationale")}
     typed = {}
     for key, value in state["decision_sheet"].items():
         if isinstance(value, list):

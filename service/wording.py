@@ -127,6 +127,7 @@ MISSING = {
     "decision": "Select a decision", "recommendation": "Select the panel's recommendation",
     "age_band": "Select the child's age band", "referring_agency": "Select the referring agency",
     "involvement": "Enter your agency's involvement with the child and family",
+    "chronology": "Enter your agency's chronology", "analysis": "Enter your agency's analysis",
     "delay_reason": "Enter the reason for the delay", "methods": "Select at least one method",
 }
 # The first word of the message when a field is missing: choices are selected, text is entered.

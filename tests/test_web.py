@@ -268,7 +268,7 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
         await task.get_by_label("Involvement with the child and family").fill(involvement)
         await task.get_by_label("Chronology").fill(chronology)
         await submit(member, task)
-        await shows_error(member, walk, f"return-errors-{username.split('.')[1]}", "Enter the analysis",
+        await shows_error(member, walk, f"return-errors-{username.split('.')[1]}", "Enter your agency's analysis",
                           re.search(r'id="(t\d+-analysis)"', await member.content()).group(1))
         task = member.locator("section", has_text=reference)
         await expect(task.get_by_label("Chronology")).to_have_value(chronology)
@@ -310,6 +310,7 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await submit(chair, sheet)
     await expect(chair.get_by_role("heading", name="Check your answers")).to_be_visible()
     await expect(chair.get_by_test_id("check-answers")).to_contain_text("Infant with unexplained bruising.")
+    await expect(chair.get_by_test_id("check-answers")).to_contain_text("Local child safeguarding practice review")
     await walk.check(chair, "check-answers")
     await chair.get_by_role("button", name="Issue to the three Executives").click()
     await expect(chair.get_by_test_id("stage")).to_have_text("Executive sign-off")
