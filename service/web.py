@@ -745,6 +745,7 @@ async def my_tasks(request: Request, session: PageSession,
     banner = None
     if done and case:
         record = visible_case(session, user, case)
+        audit(session, request, user, "read_case", case, {"page": "tasks", "shown": "what happens next"})
         try:
             state = state_for(user.role, await query_state(request, session, record))
         except HTTPException:
