@@ -9,15 +9,17 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from activities.audit import append_audit
 from service import web, web_accounts, web_business
 from service.api import (
     action_plan,
+    actions,
     audit,
     auth,
     cases,
@@ -25,12 +27,15 @@ from service.api import (
     dashboard,
     documents,
     escalations,
+    events,
     health,
     outbox,
     tasks,
     themes,
 )
+from service.api.routes import route_table
 from service.audit_trail import AuditTrail
+from service.auth import SESSION_COOKIE
 from service.db import engine_for, session_scope
 from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
@@ -38,7 +43,6 @@ from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/docs", "/openapi")
-ERROR_HEADINGS = {403: "Not allowed", 404: "Not found", 409: "Not done", 422: "Please check what you entered"}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
@@ -55,6 +59,9 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         description="Rapid Reviews and Child Safeguarding Practice Reviews for a safeguarding partnership.",
         version="0.1.0",
         lifespan=lifespan,
+        # Operation ids are the functions' names (``submit_referral``, ``list_tasks``): what a generated client
+        # calls its methods. The per-action routes are named after their actions.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.engine = engine_for(settings.sqlalchemy_url)
@@ -87,26 +94,43 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
             {"detail": f"The request is not valid: {problems}", "errors": jsonable_errors(exc)}, status_code=422
         )
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """JSON for API clients; an HTML page for people (an unknown address included)."""
         user = getattr(request.state, "user", None)
         if exc.status_code in (403, 404) and user is not None:
             # A signed-in person refused, or probing for cases they cannot see: each attempt is on the record.
             await asyncio.to_thread(audit_denial, app.state.engine, app.state.audit_trail.key, user, request,
                                     exc.status_code)
-        if request.url.path.startswith(API_PREFIXES):
+        if not web.wants_page(request, API_PREFIXES):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return web.render(request, "error.html", getattr(request.state, "user", None), status_code=exc.status_code,
-                          heading=ERROR_HEADINGS.get(exc.status_code, "Something is wrong"), message=exc.detail)
+        page = await web.error_page(request, exc.status_code, exc.detail)
+        if exc.headers:
+            page.headers.update({k: v for k, v in exc.headers.items() if k.lower() != "www-authenticate"})
+        return page
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        """A failure nobody foresaw: logged with the request id only (never case content), and answered with a
+        page for people or a JSON body for API clients."""
+        log.error("unhandled %s on %s %s id=%s", type(exc).__name__, request.method, request.url.path,
+                  getattr(request.state, "request_id", None))
+        if not web.wants_page(request, API_PREFIXES):
+            return JSONResponse({"detail": "The service failed; try again later"}, status_code=500)
+        return await web.error_page(request, 500, None)
 
     @app.exception_handler(web.SignInRequired)
     async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
-        return RedirectResponse("/signin", status_code=303)
+        response = RedirectResponse("/signin?ended=true" if exc.ended else "/signin", status_code=303)
+        if exc.ended:
+            response.delete_cookie(SESSION_COOKIE, path="/")  # the message is said once
+        return response
 
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
-    for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
-                   outbox, web, web_business, web_accounts):
+    # The per-action routes before the cases' own, so they answer for every known action name.
+    for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
+                   dashboard, codec, outbox, web, web_business, web_accounts):
         app.include_router(module.router)
     return app
 
@@ -127,15 +151,40 @@ ERROR_SCHEMA = {
 }
 
 
+STANDARD_ERRORS = {
+    401: "Not signed in, or the session or token has expired",
+    403: "Your role may not use this",
+    404: "Not found, or not yours to see",
+    422: "The request is not valid: the detail names what is wrong",
+}
+
+
 def documented_errors(app: FastAPI) -> dict:
-    """The OpenAPI schema, with the error body this service really sends ({"detail": "..."}) in place of
-    FastAPI's default list-shaped validation error."""
+    """The OpenAPI schema, with every error answer a route can give documented in the one shape this service
+    sends ({"detail": "..."}), in place of FastAPI's default list-shaped validation error."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schemas = schema.get("components", {}).get("schemas", {})
-        if "HTTPValidationError" in schemas:
-            schemas["HTTPValidationError"] = ERROR_SCHEMA
-            schemas.pop("ValidationError", None)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Error"] = ERROR_SCHEMA
+        error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        roles = {(rule.method.lower(), rule.path): rule.roles for rule in route_table(app)}
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                answers = operation.setdefault("responses", {})
+                needed = set()
+                if roles.get((method, path)) is not None:
+                    needed |= {401, 403}
+                if "{" in path:
+                    needed.add(404)
+                if operation.get("parameters") or operation.get("requestBody"):
+                    needed.add(422)
+                for code in needed:
+                    answers.setdefault(str(code), {"description": STANDARD_ERRORS[code]})
+                for code, answer in answers.items():
+                    if code[0] in "45":
+                        answer["content"] = error_body
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -49,7 +49,7 @@ async def world(case_env, case_worker, settings, engine, demo_passwords):
             await asyncio.sleep(0.1)
         client.app, client.headers_of, client.reference = app, headers, reference
         client.path_values = {"reference": reference, "document_id": str(document.id), "task_id": str(task.id),
-                              "action": "convene_panel",
+                              "action": "not_an_action",  # the generic route; each action has its own
                               "action_id": "1", "escalation_id": "1", "theme": "neglect"}
         yield client
 

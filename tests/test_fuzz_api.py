@@ -25,7 +25,10 @@ for account in DEMO_ACCOUNTS:
 
 
 def fuzz_operation(operation, base_url: str, headers: dict, problems: list[str]) -> None:
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # The 29 per-action routes share one code path (perform_action) past their body schemas: fewer each.
+    examples = max(3, EXAMPLES // 3) if "/actions/" in operation.path else EXAMPLES
+
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(headers=headers))
     def check(case):
         response = case.call(base_url=base_url, headers=headers, timeout=30)

@@ -259,6 +259,9 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await submit(manager, convene)
     await confirmed(manager, walk, "panel-convened", "Panel convened")
     await expect(manager.get_by_test_id("return-status")).to_contain_text("Outstanding")
+    await manager.goto("/board")
+    await expect(manager.locator(f"article[data-reference='{reference}']")).to_contain_text("Due in")
+    await manager.screenshot(path=ARTIFACTS / "board.png", full_page=True)
 
     # Each invited agency returns its information from My tasks and reads only its own return afterwards.
     returns = {"agency.police": ("Police", "Two call-outs in September.", "Domestic abuse call-outs."),
@@ -383,8 +386,19 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
 
     auditor = await sign_in_as("auditor")
     await auditor.goto(f"/audit/{reference}")
-    await expect(auditor.get_by_test_id("chain")).to_contain_text("intact")
-    await expect(auditor.locator("body")).to_contain_text("Read information returns")
+    await expect(auditor.get_by_test_id("chain")).to_contain_text("Intact")
+    timeline = auditor.locator("table.audit-log")
+    for step in ("“Submit referral”", "“Accept referral”", "“Propose SIN decision”", "“Respond to SIN proposal”",
+                 "“Record notification”", "was refused “Convene panel”", "“Convene panel”", "“Record panel outcome”",
+                 "“Issue decision sheet”", "“Sign off”", "opened the case page",
+                 "read the agencies' information returns"):
+        await expect(timeline).to_contain_text(step)
+    await auditor.goto(f"/audit/{reference}/history")
+    history = auditor.locator("section", has=auditor.get_by_role("heading", name="The case's workflow"))
+    await history.locator("summary", has_text="Show the").click()
+    await expect(history).to_contain_text("Workflow execution started")
+    await expect(history).to_contain_text("Workflow execution update accepted")
+    await auditor.goto(f"/audit/{reference}")
     await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
 
 

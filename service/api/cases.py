@@ -149,7 +149,8 @@ async def start_case(request: Request, session: Session, user: User, referral: R
     return reference
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={
+    503: {"description": "The engine could not start the case; send it again with the same Idempotency-Key"}})
 async def submit_referral(referral: Referral, request: Request, session: DbSession, user: CaseActor,
                           idempotency_key: IdempotencyKey = None):
     """A referral from any signed-in partner starts a case (its durable workflow)."""
@@ -320,10 +321,11 @@ async def perform_action(request: Request, session: Session, user: User, referen
     return state
 
 
-@router.post("/{reference}/actions/{action}")
+@router.post("/{reference}/actions/{action}", deprecated=True)
 async def take_action(reference: str, action: str, request: Request, session: DbSession, user: CaseActor,
                       idempotency_key: IdempotencyKey = None):
-    """Take one action of the brief's table on a case. The body is the action's fields as JSON."""
+    """Take an action named in the path: the per-action routes (one for each action, with its body's schema)
+    take precedence; this one answers for names that are not actions with the list of those that are."""
     try:
         body = await request.json()
     except ValueError:

@@ -13,6 +13,7 @@ from sqlmodel import select
 from activities.tasks import urgency
 from service.accounts import process_rules
 from service.api.access import CaseActor, Reader, RowId, assigned_to, audit, task_scope, visible_case
+from service.api.actions import ANY_ACTION_BODY
 from service.api.cases import IdempotencyKey, perform_action
 from service.auth import DbSession
 from service.models import Task
@@ -82,7 +83,9 @@ def list_tasks(
     return TaskPage(total=total, offset=offset, limit=limit, items=items)
 
 
-@router.post("/{task_id}/complete")
+@router.post("/{task_id}/complete", openapi_extra=ANY_ACTION_BODY, responses={
+    409: {"description": "The task is already done, is completed by the workflow itself, or the workflow refused"},
+    503: {"description": "The engine did not answer in time; send it again with the same Idempotency-Key"}})
 async def complete_task(task_id: RowId, request: Request, session: DbSession, user: CaseActor,
                         idempotency_key: IdempotencyKey = None):
     """Complete a task by taking the action it asks for.

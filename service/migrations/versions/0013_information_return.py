@@ -1,7 +1,7 @@
 """agencies' information returns kept as case records
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0016
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0012'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

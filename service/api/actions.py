@@ -1,0 +1,115 @@
+"""One route per action, generated from the workflows' own action models and rules.
+
+A partner system reads in ``/openapi.json`` what each action takes (its body schema, less the actor, who is the
+caller, and the seal, which the service adds), who may take it, at which stages, and an example. Every route
+sends its body through the same ``perform_action`` as the pages do, so the workflow's validator still has the
+last word. (No ``from __future__ import annotations`` here: FastAPI reads the generated body types from the
+functions' annotations.)
+"""
+
+import datetime
+import typing
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, create_model
+
+from service.api.cases import ACTIONS, ActionSpec, IdempotencyKey, perform_action
+from service.auth import DbSession, require_roles
+from service.models import User
+from service.wording import label
+
+router = APIRouter(prefix="/api/cases", tags=["actions"])
+SERVICE_FIELDS = ("actor", "seal")  # filled in by the service, never sent by a caller
+ERRORS = {
+    403: "Your role may not take this action",
+    404: "No such case that you can see",
+    409: "The workflow refused the action (wrong stage, already done, a rule of the process): the reason says which",
+    410: "The engine no longer holds this case's workflow",
+    422: "The body is not valid: the detail names each field",
+    503: "The engine did not answer in time; send it again with the same Idempotency-Key",
+}
+
+
+_BODIES: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def body_model(spec: ActionSpec) -> type[BaseModel]:
+    """What a caller sends for an action: the action model's own fields, without the service's (one body model
+    per action model: two actions may share one, e.g. the three-way sign-offs)."""
+    if spec.model not in _BODIES:
+        fields = {name: (field.annotation, field) for name, field in spec.model.model_fields.items()
+                  if name not in SERVICE_FIELDS}
+        _BODIES[spec.model] = create_model(f"{spec.model.__name__}Body", __doc__=spec.model.__doc__, **fields)
+    return _BODIES[spec.model]
+
+
+def _example_value(annotation, depth: int = 0):
+    """A value of the right shape for the OpenAPI example (the workflow decides what is acceptable)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return args[0]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        chosen = [a for a in args if a is not type(None)]
+        return _example_value(chosen[0], depth) if chosen else None
+    if origin in (list, tuple, set, frozenset):
+        return [_example_value(args[0], depth + 1)] if args else []
+    if origin is typing.Annotated:
+        return _example_value(args[0], depth)
+    if isinstance(annotation, type):
+        if issubclass(annotation, bool):
+            return True
+        if issubclass(annotation, int):
+            return 1
+        if issubclass(annotation, datetime.date):
+            return "2026-12-02"
+        if hasattr(annotation, "__members__"):  # an enum
+            return next(iter(annotation.__members__.values())).value
+        if issubclass(annotation, BaseModel) and depth < 3:
+            return {name: _example_value(f.annotation, depth + 1) for name, f in annotation.model_fields.items()
+                    if f.is_required()}
+    return "text"
+
+
+def example(spec: ActionSpec) -> dict:
+    return {name: _example_value(field.annotation) for name, field in spec.model.model_fields.items()
+            if name not in SERVICE_FIELDS and field.is_required()}
+
+
+def _description(name: str, spec: ActionSpec) -> str:
+    stages, _roles = spec.workflow.RULES[name]
+    method = getattr(spec.workflow, name)
+    doc = (method.__doc__ or "").strip()
+    return "\n\n".join(part for part in (
+        doc,
+        f"**Who:** {', '.join(label(r) for r in sorted(spec.roles))}.",
+        f"**When:** the case is at {', '.join(label(s) for s in sorted(stages))}.",
+        "**Answer:** the case's new state, as your role may see it.",
+    ) if part)
+
+
+def _add_route(name: str, spec: ActionSpec) -> None:
+    body_type = body_model(spec)
+    # The action's own roles, checked before its body is read: a role that may not take it learns that first.
+    taker = Annotated[User, Depends(require_roles(*spec.roles))]
+
+    async def take(reference: str, body: body_type, request: Request, session: DbSession, user: taker,
+                   idempotency_key: IdempotencyKey = None) -> dict:
+        return await perform_action(request, session, user, reference, name, body.model_dump(mode="json",
+                                    exclude_unset=True), idempotency_key)
+
+    take.__name__ = name
+    router.add_api_route(
+        f"/{{reference}}/actions/{name}", take, methods=["POST"], operation_id=name,
+        summary=label(name), description=_description(name, spec),
+        responses={code: {"description": text} for code, text in ERRORS.items()},
+        openapi_extra={"requestBody": {"content": {"application/json": {"example": example(spec)}}}},
+    )
+
+
+for _name, _spec in sorted(ACTIONS.items()):
+    _add_route(_name, _spec)
+
+# For routes whose action is known only at run time (a task's): the body is one of the actions' bodies.
+ANY_ACTION_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
+    {"$ref": f"#/components/schemas/{model.__name__}"} for model in _BODIES.values()]}}}}}
