@@ -17,7 +17,7 @@ from activities.read_model import raise_plan_actions, record_stage_entries, upse
 from activities.tasks import open_task, settle_tasks
 from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
-from service.models import AppliedStep, CaseRecord, CaseReview
+from service.models import AppliedStep, CaseRecord, CaseReview, InformationReturn
 from service.temporal import EncryptionCodec
 from workflows.models import CaseStep
 
@@ -83,6 +83,11 @@ class CaseStepActivities:
                 if step.review is not None:
                     upsert_review(session, step.review, step.at)
                 raise_plan_actions(session, step.case_reference, step.plan_actions)
+                if (given := step.information_return) is not None:
+                    session.add(InformationReturn(
+                        case_reference=step.case_reference, agency=given.agency, version=given.version,
+                        submitted_at=step.at, submitted_by=given.submitted_by_id, involvement=given.involvement,
+                        chronology=given.chronology, analysis=given.analysis))
                 for settlement in step.settle:
                     settle_tasks(session, settlement, actor, step.at)
                 for spec in step.tasks:

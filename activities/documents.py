@@ -42,6 +42,7 @@ TITLES = {
     "no_notification_letter": "Letter: no serious incident notification",
     "notification_record": "Serious incident notification record",
     "information_request": "Request for agency information",
+    "information_return": "Agency information return",
     "panel_invitation": "Rapid Review Panel invitation and agenda",
     "decision_sheet": "Rapid review decision sheet",
     "decision_sheet_signed": "Rapid review decision sheet (signed off)",
@@ -81,9 +82,10 @@ MARKING = {"seven_minute_briefing": FOR_SHARING, "themes_sheet": FOR_SHARING}
 
 
 def template_kind(kind: str) -> str:
-    """``information_request_police`` -> ``information_request``."""
-    if kind.startswith("information_request_"):
-        return "information_request"
+    """``information_request_police`` -> ``information_request`` (one document of each kind per agency)."""
+    for per_agency in ("information_request", "information_return"):
+        if kind.startswith(f"{per_agency}_"):
+            return per_agency
     return kind
 
 
@@ -91,8 +93,8 @@ def document_title(kind: str) -> str:
     """A document's title, telling apart the documents of one kind that a case has several of at once:
     ``information_request_education`` -> "Request for agency information: Education (schools)"."""
     base_kind = template_kind(kind)
-    if base_kind == "information_request" and kind != base_kind:
-        agency = kind.removeprefix("information_request_")
+    if base_kind in ("information_request", "information_return") and kind != base_kind:
+        agency = kind.removeprefix(f"{base_kind}_")
         return f"{TITLES[base_kind]}: {AGENCIES.get(agency, agency.replace('_', ' ').capitalize())}"
     return TITLES[base_kind]
 

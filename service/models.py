@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -115,6 +115,24 @@ class CaseAgency(SQLModel, table=True):
 
     case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
     agency: str = Field(primary_key=True, max_length=80, index=True)
+
+
+class InformationReturn(SQLModel, table=True):
+    """An agency's information return for a case's panel, kept as a case record (written by the step that
+    records it). An agency member reads only their own agency's (service/visibility.py)."""
+
+    __tablename__ = "information_return"
+    __table_args__ = (UniqueConstraint("case_reference", "agency", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_reference: str = Field(max_length=40, index=True, foreign_key="case_record.reference")
+    agency: str = Field(max_length=80)
+    version: int = 1
+    submitted_at: datetime = Field(sa_column=ts_column())
+    submitted_by: int | None = None
+    involvement: str = Field(sa_column=Column(Text, nullable=False))
+    chronology: str = Field(sa_column=Column(Text, nullable=False))
+    analysis: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class CaseTheme(SQLModel, table=True):

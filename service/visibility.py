@@ -58,5 +58,14 @@ def timeline_detail_for(role: str, agency: str | None, action: str, detail: dict
     return detail
 
 
-def document_visible(role: str, kind: str) -> bool:
-    return not (role == Role.agency_member and kind in PARTNER_ONLY_DOCUMENTS)
+def document_visible(role: str, kind: str, agency: str | None = None) -> bool:
+    if role != Role.agency_member:
+        return True
+    if kind.startswith("information_return_"):  # another agency's return is not theirs to read
+        return kind == f"information_return_{agency}"
+    return kind not in PARTNER_ONLY_DOCUMENTS
+
+
+def return_visible(role: str, agency: str | None, return_agency: str) -> bool:
+    """An information return: everyone who may read the case, except agency members reading another agency's."""
+    return role != Role.agency_member or agency == return_agency

@@ -7,18 +7,22 @@ action re-renders the page with the workflow's reason next to the form and what 
 
 from __future__ import annotations
 
+import html as html_lib
 import json
+import re
 import types
 import typing
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel
+from markupsafe import Markup
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import not_, or_
 from sqlmodel import Session, select
 
@@ -29,6 +33,7 @@ from service.api.access import (
     CASE_ACTORS,
     CASE_READERS,
     AuditTrailDep,
+    actor_of,
     assigned_to,
     audit,
     task_scope,
@@ -36,6 +41,7 @@ from service.api.access import (
 )
 from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.api.cases import ACTIONS, perform_action, query_state, start_case
+from service.api.themes import known_themes
 from service.auth import (
     CSRF_FIELD,
     CSRF_REFUSED,
@@ -50,13 +56,25 @@ from service.auth import (
 )
 from service.history import archived_history, fetch_readable_history
 from service.lateness import LateCase, late_cases
-from service.models import AuditEvent, CaseRecord, Document, OutboxMessage, Task, User
-from service.visibility import document_visible, state_for
+from service.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
+from service.visibility import document_visible, return_visible, state_for
 from workflows.calendar import london_date, london_moment
 from workflows.models import Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
-from workflows.vocabulary import AGENCIES, SEAT_NAMES, Role, Stage
+from workflows.vocabulary import (
+    AGENCIES,
+    CAPACITIES,
+    CHILD_SEXES,
+    CHILD_STATUSES,
+    FAMILY_TOLD,
+    NATIONAL_REVIEW_CRITERIA,
+    PARALLEL_PROCESSES,
+    REG_11_CRITERIA,
+    SEAT_NAMES,
+    Role,
+    Stage,
+)
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(__import__("templates").__path__[0] + "/web"))
@@ -64,12 +82,14 @@ LONDON = ZoneInfo("Europe/London")
 BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)
 BOARD_COLUMNS = [s for s in Stage if s != Stage.closed]
 AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewer left (the board's own setting)
-CATEGORIES = typing.get_args(Referral.model_fields["category"].annotation)  # what is to be notified
 
 
 templates.env.filters.update(
     london=wording.date_and_time, long_date=wording.long_date, words=wording.label, label=wording.label,
-    due_in=wording.due_in, and_list=wording.and_list, working_days=wording.working_days)
+    due_in=wording.due_in, and_list=wording.and_list, working_days=wording.working_days, plain=wording.plain,
+    in_sentence=wording.in_sentence,
+    timeline_entry=wording.timeline_entry)
+templates.env.tests["local_setting"] = lambda deadline: "(local setting)" in (deadline.get("rule") or "")
 
 
 class SignInRequired(Exception):
@@ -307,62 +327,86 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     audit(session, request, user, "list_cases", None, {"page": "board", "shown": len(records)})
     return render(request, "board.html", user, columns=columns, late=late, year=year, today=today, rules=rules,
                   amber_working_days=AMBER_WORKING_DAYS, due_soon_working_days=DUE_SOON_WORKING_DAYS,
-                  may_refer=user.role in CASE_ACTORS, age_bands=typing.get_args(Referral.model_fields[
-                      "age_band"].annotation), categories=CATEGORIES, error=error)
+                  may_refer=user.role in CASE_ACTORS, fields=referral_fields(), errors={}, typed={}, error=error)
+
+
+def referral_fields() -> list[FormField]:
+    """The referral's questions: the model's fields, the referring agency chosen from the partnership's list."""
+    fields = form_fields(Referral)
+    for f in fields:
+        if f.name == "referring_agency":
+            f.kind, f.options = "select", list(AGENCIES.items())
+        if f.name == "linked_references":
+            f.help = ("The references of the other children of the same incident, one per line (one notification "
+                      "covers up to 4 children)")
+        if f.name == "category":
+            f.help = ("Deaths of looked-after children and of care leavers are notified without a rapid review; the "
+                      "CSC lead can correct it. If you choose none, it is serious harm or death.")
+    return fields
+
+
+def referral_form(request: Request, user: User, status_code: int = 200, errors: dict | None = None,
+                  typed: dict | None = None) -> HTMLResponse:
+    fields, errors = referral_fields(), errors or {}
+    return render(request, "referral.html", user, status_code=status_code, fields=fields, errors=errors,
+                  typed=typed or {}, error_summary=error_list("referral", fields, errors))
 
 
 @router.get("/cases/new")
 def referral_page(request: Request, user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> HTMLResponse:
-    """The new-referral form on its own (agency members have no board)."""
-    return render(request, "referral.html", user, values=None,
-                  age_bands=typing.get_args(Referral.model_fields["age_band"].annotation), categories=CATEGORIES)
+    """The new-referral form (a question page of its own)."""
+    return referral_form(request, user)
 
 
 @router.post("/cases/new")
 async def new_referral(request: Request, session: PageSession,
                        user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
-    """The new-referral form on the board (the same rules as POST /api/cases)."""
+    """A referral from the form (the same rules as POST /api/cases); refused, the form again with what was typed."""
     form = await request.form()
-    values = {name: str(form.get(name, "")).strip() for name in Referral.model_fields}
-    try:
-        referral = Referral.model_validate(referral_body(values))
-        if referral.awareness_date > london_date(datetime.now(UTC)):
-            raise ValueError("the date of awareness is in the future")
-    except ValueError as error:
-        return render(request, "referral.html", user, status_code=422, error=plain_error(error), values=values,
-                      age_bands=typing.get_args(Referral.model_fields["age_band"].annotation), categories=CATEGORIES)
-    reference = await start_case(request, session, user, referral)
-    return RedirectResponse(f"/cases/{reference}", status_code=303)
-
-
-def referral_body(values: dict[str, str]) -> dict:
-    """The referral from its form: empty fields left out (defaults apply), linked cases one per line or comma."""
-    body = {name: value for name, value in values.items() if value}
-    if "linked_references" in body:
-        body["linked_references"] = [r.strip() for r in body["linked_references"].replace(",", "\n").splitlines()
-                                     if r.strip()]
-    return body
+    fields = referral_fields()
+    body, errors = form_body(fields, form)
+    if not body.get("linked_references"):
+        body.pop("linked_references", None)
+    errors = errors or invalid_fields(Referral, body, fields)
+    if not errors and date.fromisoformat(body["awareness_date"]) > london_date(datetime.now(UTC)):
+        errors["awareness_date"] = "The date the local authority became aware must be today or in the past"
+    if errors:
+        return referral_form(request, user, 422, errors, typed_values(form))
+    reference = await start_case(request, session, user, Referral.model_validate(body))
+    return RedirectResponse(f"/cases/{reference}?done=submit_referral", status_code=303)
 
 
 def plain_error(error: Exception) -> str:
+    """A refusal in a sentence: each field's problem in plain English (used where a page has one message)."""
     if hasattr(error, "errors"):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in error.errors())
-    return str(error)
+        return "; ".join(wording.field_message(e, str(e["loc"][-1]) if e["loc"] else "", "text")
+                         for e in error.errors())
+    return wording.plain(str(error))
 
 
-# ---------------------------------------------------------------- a case
+# ---------------------------------------------------------------- forms: the GOV.UK question pattern
 
 
 class FormField(BaseModel):
     name: str
     label: str
-    kind: str  # text, textarea, date, checkbox, number, select, multiselect, lines
+    kind: str  # text, textarea, lines, date, checkbox, number, radios, checkboxes, hidden
     required: bool
     help: str | None
     options: list[tuple[str, str]] = []
+    value: str | None = None  # a hidden field's value
 
 
-def _options(kind) -> list[tuple[str, str]]:
+# The words for the codes of a field, where the regulations or the National Panel give them.
+OPTION_WORDS = {"local_review_criteria": REG_11_CRITERIA, "national_review_criteria": NATIONAL_REVIEW_CRITERIA,
+                "child_status": CHILD_STATUSES, "parallel_processes": PARALLEL_PROCESSES, "capacity": CAPACITIES,
+                "child_sex": CHILD_SEXES, "family_told_of_review": FAMILY_TOLD}
+
+
+def _options(kind, name: str = "") -> list[tuple[str, str]]:
+    if name in OPTION_WORDS:
+        words = OPTION_WORDS[name]
+        return [(code, words[code][:1].upper() + words[code][1:]) for code in words]
     if isinstance(kind, type) and issubclass(kind, Enum):
         return [(str(m.value), wording.label(m.value)) for m in kind]
     if typing.get_origin(kind) is Literal:
@@ -370,30 +414,36 @@ def _options(kind) -> list[tuple[str, str]]:
     return []
 
 
-def form_fields(model: type[BaseModel]) -> list[FormField]:
-    """Labelled form fields for an action's input model (the actor is the signed-in user, not a field)."""
+def form_fields(model: type[BaseModel], themes: list[str] = ()) -> list[FormField]:
+    """Labelled form fields for an action's input model. The actor is the signed-in user and the delay reason is
+    asked only when a deadline has been missed (``delay_field``), so neither is a field here."""
     fields = []
     for name, info in model.model_fields.items():
-        if name == "actor":
+        if name in ("actor", "seal", "delay_reason"):
             continue
         kind = info.annotation
         if typing.get_origin(kind) in (typing.Union, types.UnionType):
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
         required = info.is_required()
-        label, help_text = name.replace("_", " ").capitalize(), info.description
+        label, help_text = wording.field_label(name), info.description
         if typing.get_origin(kind) is list:
             item = typing.get_args(kind)[0]
-            options = _options(item) or ([(k, v) for k, v in AGENCIES.items()] if "agenc" in name else [])
-            fields.append(FormField(name=name, label=label, kind="multiselect" if options else "lines",
+            options = _options(item, name) or ([(k, v) for k, v in AGENCIES.items()] if "agenc" in name else [])
+            if name == "themes":
+                options = [(t, t[:1].upper() + t[1:]) for t in themes]
+            fields.append(FormField(name=name, label=label, kind="checkboxes" if options else "lines",
                                     required=required, help=help_text or ("" if options else "One per line"),
                                     options=options))
-        elif options := _options(kind):
-            fields.append(FormField(name=name, label=label, kind="select", required=required, help=help_text,
+        elif name == "version":
+            fields.append(FormField(name=name, label=label, kind="hidden", required=required, help=None))
+        elif options := _options(kind, name):
+            fields.append(FormField(name=name, label=label, kind="radios", required=required, help=help_text,
                                     options=options))
         elif kind is bool:
             fields.append(FormField(name=name, label=label, kind="checkbox", required=False, help=help_text))
         elif kind is date:
-            fields.append(FormField(name=name, label=label, kind="date", required=required, help=help_text))
+            fields.append(FormField(name=name, label=label, kind="date", required=required,
+                                    help=help_text or "For example, 27 3 2026"))
         elif kind is int:
             fields.append(FormField(name=name, label=label, kind="number", required=required, help=help_text))
         else:
@@ -403,19 +453,95 @@ def form_fields(model: type[BaseModel]) -> list[FormField]:
     return fields
 
 
-def form_body(model: type[BaseModel], form) -> dict:
-    """The action's JSON body from a submitted form (empty fields left out, so defaults apply)."""
-    body = {}
-    for field in form_fields(model):
-        if field.kind == "multiselect":
+def delay_field(state: dict) -> FormField | None:
+    """The reason for a delay: asked only when the case has missed a deadline, naming it, and required then."""
+    missed = [d for d in state.get("deadlines") or [] if d.get("key") in (state.get("unexplained_delays") or [])]
+    if not missed:
+        return None
+    named = "; ".join(f"{d['title']} (due {wording.long_date(d['due'])})" for d in missed)
+    return FormField(name="delay_reason", label="Reason for the delay", kind="textarea", required=True,
+                     help=f"This case missed: {named}. Say why, so the delay is on record.")
+
+
+def form_body(fields: list[FormField], form) -> tuple[dict, dict[str, str]]:
+    """The action's JSON body from a submitted form (empty fields left out, so defaults apply), and the dates that
+    are not real dates."""
+    body, errors = {}, {}
+    for field in fields:
+        if field.kind == "checkboxes":
             body[field.name] = [str(v) for v in form.getlist(field.name)]
         elif field.kind == "lines":
             body[field.name] = [line.strip() for line in str(form.get(field.name, "")).splitlines() if line.strip()]
         elif field.kind == "checkbox":
             body[field.name] = form.get(field.name) is not None
+        elif field.kind == "date":
+            parts = [str(form.get(f"{field.name}-{p}", "")).strip() for p in ("day", "month", "year")]
+            if any(parts):
+                try:
+                    body[field.name] = date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat()
+                except ValueError:
+                    errors[field.name] = f"{field.label} must be a real date"
         elif (value := str(form.get(field.name, "")).strip()) != "":
             body[field.name] = value
-    return body
+    return body, errors
+
+
+def invalid_fields(model: type[BaseModel], body: dict, fields: list[FormField], **extra) -> dict[str, str]:
+    """The model's refusals in plain English, each on its field (a refusal of the whole form goes to the field
+    it names, or the first)."""
+    kinds = {f.name: f.kind for f in fields}
+    try:
+        model.model_validate({**body, **extra})
+    except ValidationError as error:
+        found = {}
+        for problem in error.errors():
+            name = next((str(p) for p in problem["loc"] if str(p) in kinds), None)
+            message = wording.field_message(problem, name or "", kinds.get(name, "text"))
+            found.setdefault(name or field_named(message, fields), message)
+        return found
+    return {}
+
+
+def field_named(message: str, fields: list[FormField]) -> str:
+    """The field a whole-form message is about: the last one it mentions (by label), else the first field."""
+    text = message.lower()
+    named = [f.name for f in fields if f.kind != "hidden" and (f.label.lower() in text
+                                                             or f.name.replace("_", " ") in text)]
+    visible = [f.name for f in fields if f.kind != "hidden"]
+    return named[-1] if named else (visible[0] if visible else "")
+
+
+def error_list(prefix: str, fields: list[FormField], errors: dict[str, str]) -> list[tuple[str, str]]:
+    """The error summary's links: each to its field's first input."""
+    anchors = {}
+    for f in fields:
+        anchor = f"{prefix}-{f.name}"
+        if f.kind == "date":
+            anchor += "-day"
+        elif f.kind in ("radios", "checkboxes") and f.options:
+            anchor += f"-{f.options[0][0]}"
+        anchors[f.name] = anchor
+    return [(anchors.get(name, f"{prefix}-form"), message) for name, message in errors.items()]
+
+
+def typed_values(form) -> dict:
+    return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form
+            if key != "csrf_token"}
+
+
+def safe_back(value, default: str) -> str:
+    value = str(value or default)
+    return value if value.startswith("/") and not value.startswith("//") else default
+
+
+# ---------------------------------------------------------------- a case
+
+
+SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
+CONFIRM_FIRST = {"decline_referral": "Decline the referral", "close_case": "Close the case"}  # warned, then done
+CHECK_ANSWERS = frozenset({"issue_decision_sheet"})
+NOT_ON_CASE_PAGE = frozenset({"sign_off"})  # the approver's own page asks this
+SIGN_OFFS = frozenset({"sign_off", "sign_off_report"})  # returning needs comments
 
 
 def available_actions(user: User, state: dict) -> list[str]:
@@ -427,8 +553,9 @@ def available_actions(user: User, state: dict) -> list[str]:
             continue
         rules = spec.workflow.RULES[name]
         stage = review.get("stage") if spec.workflow is PracticeReviewWorkflow else state.get("stage")
-        if stage in rules[0]:
-            found.append(name)
+        if stage in rules[0] and not (name == "decline_referral" and state.get("three_way_sin")
+                                      and state.get("sin_agreed") != "do_not_notify"):
+            found.append(name)  # a decline is offered once the partners agreed not to notify (the workflow's rule)
     return found
 
 
@@ -437,8 +564,81 @@ def action_title(name: str) -> str:
     return wording.label(name) if not method.__doc__ else method.__doc__.strip().splitlines()[0]
 
 
+def current_version(name: str, state: dict) -> int:
+    """The version an action answers: the latest notification proposal, or the decision sheet."""
+    if name == "sign_off":
+        return state.get("decision_sheet_version") or 1
+    if name == "sign_off_report":
+        return (state.get("practice_review") or {}).get("report_version") or 1
+    proposals = state.get("sin_proposals") or [{}]
+    return proposals[-1].get("version", 1)
+
+
+def action_form(name: str, state: dict, themes: list[str]) -> dict:
+    fields = form_fields(ACTIONS[name].model, themes)
+    for f in fields:
+        if f.kind == "hidden" and f.name == "version":
+            f.value = str(current_version(name, state))
+    if (delay := delay_field(state)) is not None:
+        fields.append(delay)
+    return {"name": name, "title": action_title(name), "fields": fields, "button": wording.label(name),
+            "confirm": name in CONFIRM_FIRST}
+
+
+def prefilled(name: str, state: dict) -> dict:
+    """The decision sheet's form starts from the panel's recommendation and rationale, and a returned sheet from its
+    last version: its fields, as the form holds them."""
+    if name != "issue_decision_sheet":
+        return {}
+    if not state.get("decision_sheet"):  # the first version starts from the panel's outcome
+        outcome = state.get("panel_outcome") or {}
+        return {"recommendation": state.get("recommendation"), "rationale": outcome.get("rationale")}
+    typed = {}
+    for key, value in state["decision_sheet"].items():
+        if isinstance(value, list):
+            typed[key] = value
+        elif isinstance(value, bool):
+            typed[key] = "true" if value else None
+        elif value is not None and key not in ("actor", "seal", "delay_reason"):
+            typed[key] = str(value)
+    return typed
+
+
+def who_waits(item: dict) -> str:
+    """Who an outstanding step waits on, as people say it."""
+    if item.get("agency"):
+        return AGENCIES.get(item["agency"], wording.label(item["agency"]))
+    if item.get("seat"):
+        return f"Executive ({SEAT_NAMES.get(item['seat'], wording.label(item['seat']))})"
+    return wording.label(item.get("role"))
+
+
+def information_returns(session: Session, request: Request, user: User, reference: str, state: dict,
+                        calendar, today: date) -> list[dict]:
+    """Each invited agency's return: received (with its text), outstanding or overdue. Agency members see their
+    own agency's only; reading the texts is audited."""
+    invited = (state.get("panel") or {}).get("invited_agencies") or []
+    kept = {r.agency: r for r in session.exec(select(InformationReturn).where(
+        InformationReturn.case_reference == reference).order_by(InformationReturn.version))}
+    due = next((d["due"] for d in state.get("deadlines") or [] if d["key"] == "agency_returns"), None)
+    shown = []
+    for agency in invited:
+        if not return_visible(user.role, user.agency, agency):
+            continue
+        received = (state.get("returns") or {}).get(agency)
+        left = calendar.working_days_between(today, date.fromisoformat(due)) if due and not received else None
+        status = "received" if received else ("overdue" if left is not None and left < 0 else "outstanding")
+        shown.append({"agency": agency, "name": AGENCIES.get(agency, agency), "status": status,
+                      "received_on": received, "due": due, "left": left, "text": kept.get(agency)})
+    read = [r["agency"] for r in shown if r["text"]]
+    if read:
+        audit(session, request, user, "read_information_returns", reference, {"agencies": read})
+    return shown
+
+
 async def case_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
-                    errors: dict | None = None, typed: dict | None = None) -> HTMLResponse:
+                    errors: dict | None = None, typed: dict | None = None, done: str | None = None) -> HTMLResponse:
+    """``errors`` and ``typed`` are per action: {action: {field: message}} and {action: {field: value}}."""
     record = visible_case(session, user, reference)
     audit(session, request, user, "read_case", reference, {"page": "case"})
     orphaned = None
@@ -450,9 +650,13 @@ async def case_page(request: Request, session: Session, user: User, reference: s
         orphaned = error.detail  # shown instead of the live state; no action can be taken
         state = {"pseudonym": record.pseudonym, "stage": record.stage, "deadlines": [], "late": record.late,
                  "escalated": record.escalated, "closed_reason": record.closed_reason}
+    themes = sorted(known_themes(session))
     actions = [] if orphaned else [
-        {"name": name, "title": action_title(name), "fields": form_fields(ACTIONS[name].model)}
-        for name in available_actions(user, state)]
+        action_form(name, state, themes) for name in available_actions(user, state) if name not in NOT_ON_CASE_PAGE]
+    errors, typed = errors or {}, dict(typed or {})
+    for a in actions:
+        typed.setdefault(a["name"], prefilled(a["name"], state))
+    summary_errors = [pair for a in actions for pair in error_list(a["name"], a["fields"], errors.get(a["name"], {}))]
     timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
                                                      AuditEvent.action.not_like("read_%"),
                                                      AuditEvent.action.not_like("list_%")).order_by(AuditEvent.id)
@@ -462,64 +666,240 @@ async def case_page(request: Request, session: Session, user: User, reference: s
                                             task_scope(user)).order_by(Task.due_date)).all()
     documents = [d for d in session.exec(select(Document).where(Document.case_reference == reference)
                                          .order_by(Document.kind, Document.version))
-                 if document_visible(user.role, d.kind)]
+                 if document_visible(user.role, d.kind, user.agency)]
+    rules = process_rules(session)
+    calendar, today = rules.calendar(), london_date(datetime.now(UTC))
+    returns = information_returns(session, request, user, reference, state, calendar, today) if not orphaned else []
+    may_sign = (user.role == Role.executive and state.get("stage") == Stage.executive_sign_off
+                and not any(s["seat"] == user.seat and s["version"] == state.get("decision_sheet_version")
+                            for s in state.get("sign_offs") or []))
     session.commit()
     return render(request, "case.html", user, status_code=status_code, reference=reference, state=state,
                   actions=actions, timeline=timeline, names=names, tasks=tasks, documents=documents,
-                  errors=errors or {}, typed=typed or {}, json=json, orphaned=orphaned)
+                  errors=errors, typed=typed, orphaned=orphaned, returns=returns, error_summary=summary_errors,
+                  confirmation=done_banner(done, state), may_sign=may_sign, who_waits=who_waits,
+                  sin_decision=sin_summary(state, user))
+
+
+def sin_summary(state: dict, user: User) -> dict | None:
+    """The notification decision for the summary: what was agreed and the CSC lead's rationale (not shown to agency
+    members, like the rest of the partners' reasoning)."""
+    agreed = state.get("sin_agreed") or (state.get("sin_decision") or {}).get("decision")
+    proposals = state.get("sin_proposals") or []
+    if not agreed and not proposals:
+        return None
+    rationale = proposals[-1].get("rationale") if proposals else (state.get("sin_decision") or {}).get("rationale")
+    return {"decision": agreed, "proposed": proposals[-1]["decision"] if proposals else None,
+            "rationale": None if user.role == Role.agency_member else rationale}
+
+
+def done_banner(done: str | None, state: dict | None) -> dict | None:
+    """The success banner after an action: what was done, and what happens next (who it waits on)."""
+    if not done or (done not in wording.DONE and done.split(":")[0] not in ACTIONS):
+        return None
+    waiting = [f"{item['what']}: {who_waits(item)}" for item in (state or {}).get("outstanding") or []]
+    return {"title": wording.done_title(done), "next": waiting, "reference": (state or {}).get("reference")}
 
 
 @router.get("/cases/{reference}")
 async def case_view(reference: str, request: Request, session: PageSession,
-                    user: Annotated[User, Depends(page_roles(*CASE_READERS))]) -> HTMLResponse:
-    """Header, deadlines, timeline, outstanding tasks, documents, and the actions this user may take now."""
-    return await case_page(request, session, user, reference)
+                    user: Annotated[User, Depends(page_roles(*CASE_READERS))],
+                    done: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
+    """The case summary, what happens next, the returns, the actions this user may take now, deadlines, tasks,
+    documents and timeline."""
+    return await case_page(request, session, user, reference, done=done)
 
 
 @router.post("/cases/{reference}/actions/{action}")
 async def case_action(reference: str, action: str, request: Request, session: PageSession,
                       user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
-    """A form's action: on success back to where the user came from; refused, the page shows why."""
+    """A form's action. Refused (by the form's rules or the workflow), the page it came from shows the error
+    summary and what was typed; done, that page shows a confirmation. Decline and close ask first; the decision
+    sheet shows its answers to check before it is issued."""
     spec = ACTIONS.get(action)
     if spec is None:
         raise HTTPException(404, f"Unknown action {action!r}")
     form = await request.form()
-    body = form_body(spec.model, form)
+    back = safe_back(form.get("back"), f"/cases/{reference}")
+    fields = form_fields(spec.model, sorted(known_themes(session)))
+    if "delay_reason" in form:
+        fields.append(FormField(name="delay_reason", label="Reason for the delay", kind="textarea", required=True,
+                                help=None))
+    body, errors = form_body(fields, form)
+    typed = typed_values(form)
+    if "delay_reason" in form and not body.get("delay_reason"):
+        errors["delay_reason"] = wording.MISSING["delay_reason"]
+    if action in SIGN_OFFS and body.get("decision") == "return" and not body.get("comments"):
+        errors["comments"] = "Enter your comments for the chair: what must change"
+    if not errors:
+        errors = invalid_fields(spec.model, body, fields, actor=actor_of(user).model_dump())
+    if errors or form.get("change"):
+        return await page_again(request, session, user, reference, back, action, errors, typed)
+    if form.get("confirmed") != "yes" and (action in CONFIRM_FIRST or action in CHECK_ANSWERS):
+        visible_case(session, user, reference)
+        answers = [(f.label, answer_text(f, body.get(f.name))) for f in fields if f.kind != "hidden"]
+        return render(request, "confirm.html", user, reference=reference, action=action, back=back,
+                      heading=CONFIRM_FIRST.get(action, "Check your answers before issuing the decision sheet"),
+                      warning=action in CONFIRM_FIRST, answers=answers, typed=typed,
+                      button=wording.label(action) if action in CONFIRM_FIRST else
+                      "Issue to the three Executives")
     try:
-        await perform_action(request, session, user, reference, action, body, None)
+        state = await perform_action(request, session, user, reference, action, body, None)
     except HTTPException as error:
         if error.status_code in (404, 403):
             raise
-        typed = {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form}
-        return await case_page(request, session, user, reference, status_code=error.status_code,
-                               errors={action: error.detail}, typed={action: typed})
-    back = str(form.get("back") or f"/cases/{reference}")
-    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
+        message = wording.plain(error.detail)
+        return await page_again(request, session, user, reference, back, action,
+                                {field_named(message, fields): message}, typed, error.status_code)
+    done = f"{action}:{body['decision']}" if action in SIGN_OFFS else action
+    if back.startswith("/tasks") or back.endswith("/sign-off"):
+        return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
+    del state
+    return RedirectResponse(f"{back}?done={done}", status_code=303)
+
+
+def answer_text(field: FormField, value) -> str:
+    """An answer as the check-answers page shows it."""
+    if value in (None, "", []):
+        return "Not given"
+    options = dict(field.options)
+    if isinstance(value, list):
+        return "; ".join(options.get(v, v) for v in value)
+    if field.kind == "date":
+        return wording.long_date(value)
+    if field.kind == "checkbox":
+        return "Yes" if value else "No"
+    return options.get(value, value)
+
+
+async def page_again(request: Request, session: Session, user: User, reference: str, back: str, action: str,
+                     errors: dict, typed: dict, status_code: int | None = None) -> HTMLResponse:
+    """Back to the page the person came from, with the errors and what they typed."""
+    status_code = status_code or (422 if errors else 200)
+    if back.startswith("/tasks"):
+        return await my_tasks_page(request, session, user, status_code,
+                             failed={"case": reference, "action": action, "errors": errors, "typed": typed})
+    if back.endswith("/sign-off"):
+        return await sign_off_page(request, session, user, reference, status_code, errors, typed)
+    return await case_page(request, session, user, reference, status_code=status_code,
+                           errors={action: errors}, typed={action: typed})
+
+
+# ---------------------------------------------------------------- the approver's page
+
+
+def sheet_body(document: Document | None) -> Markup | None:
+    """The issued decision sheet's content (the document the Executives sign), to show in the page."""
+    path = Path(document.html_path) if document is not None else None
+    if path is None or not path.exists():
+        return None
+    html = path.read_text(encoding="utf-8")
+    start, end = html.find("<main>"), html.rfind("</main>")
+    # The document was rendered by the service with autoescaping; only its own markup is kept.
+    body = html[start + len("<main>"):end] if start >= 0 <= end else ""
+    return Markup(wording.ISO_DATE.sub(lambda m: wording.long_date(m.group(1)), body))  # noqa: S704
+
+
+def sheet_lines(document: Document | None) -> list[str]:
+    if document is None:
+        return []
+    text = re.sub(r"<[^>]+>", "\n", str(sheet_body(document)))
+    return [" ".join(line.split()) for line in html_lib.unescape(text).splitlines() if line.strip()]
+
+
+async def sign_off_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
+                        errors: dict | None = None, typed: dict | None = None) -> HTMLResponse:
+    """The decision sheet in full, what changed since the version returned and why, then "Your decision"."""
+    record = visible_case(session, user, reference)
+    state = state_for(user.role, await query_state(request, session, record))
+    version = state.get("decision_sheet_version") or 0
+    sheets = {d.version: d for d in session.exec(select(Document).where(
+        Document.case_reference == reference, Document.kind == "decision_sheet"))}
+    sheet = sheets.get(version)
+    audit(session, request, user, "read_document", reference, {"page": "sign_off", "version": version})
+    before, now = sheet_lines(sheets.get(version - 1)), sheet_lines(sheet)
+    changed = {"added": [line for line in now if line not in before],
+               "removed": [line for line in before if line not in now]} if version > 1 else None
+    returned = [s for s in state.get("sign_offs") or [] if s["decision"] == "return" and s["version"] == version - 1]
+    fields = form_fields(ACTIONS["sign_off"].model)
+    session.commit()
+    errors = errors or {}
+    return render(request, "sign_off.html", user, status_code=status_code, reference=reference, state=state,
+                  version=version, sheet=sheet, body=sheet_body(sheet), changed=changed, returned=returned,
+                  errors=errors, typed=typed or {}, capacity=next(f for f in fields if f.name == "capacity"),
+                  delay=delay_field(state), error_summary=error_list("sign_off", fields + [
+                      FormField(name="delay_reason", label="", kind="textarea", required=True, help=None)], errors),
+                  already=any(s["seat"] == user.seat and s["version"] == version for s in state.get("sign_offs") or []),
+                  waiting=state.get("stage") == Stage.executive_sign_off)
+
+
+@router.get("/cases/{reference}/sign-off")
+async def sign_off_view(reference: str, request: Request, session: PageSession,
+                        user: Annotated[User, Depends(page_roles(Role.executive))]) -> HTMLResponse:
+    """The approver's page: the sheet, what changed and the return comments, then approve or return."""
+    return await sign_off_page(request, session, user, reference)
 
 
 # ---------------------------------------------------------------- my tasks
 
 
 @router.get("/tasks")
-def my_tasks(request: Request, session: PageSession,
-             user: Annotated[User, Depends(page_roles(*CASE_READERS))]) -> HTMLResponse:
-    """Open tasks for me, soonest first; a sign-off task shows the decision sheet beside its buttons."""
+async def my_tasks(request: Request, session: PageSession,
+                   user: Annotated[User, Depends(page_roles(*CASE_READERS))],
+                   done: Annotated[str | None, Query(max_length=40)] = None,
+                   case: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
+    """Open tasks for me, soonest first; after an action, what was done and what happens next."""
+    banner = None
+    if done and case:
+        record = visible_case(session, user, case)
+        audit(session, request, user, "read_case", case, {"page": "tasks", "shown": "what happens next"})
+        try:
+            state = state_for(user.role, await query_state(request, session, record))
+        except HTTPException:
+            state = None
+        banner = done_banner(done, state)
+        banner = banner and banner | {"reference": case}
+    return await my_tasks_page(request, session, user, banner=banner)
+
+
+async def late_cases_delays(request: Request, session: Session, references: set[str]) -> dict[str, FormField]:
+    """For the late cases among these: the delay-reason question their actions must answer (if still unexplained)."""
+    asked = {}
+    for record in session.exec(select(CaseRecord).where(CaseRecord.reference.in_(references),
+                                                         CaseRecord.late == True)):  # noqa: E712 - SQL
+        try:
+            delay = delay_field(await query_state(request, session, record))
+        except HTTPException:
+            continue
+        if delay is not None:
+            asked[record.reference] = delay
+    return asked
+
+
+async def my_tasks_page(request: Request, session: Session, user: User, status_code: int = 200,
+                        failed: dict | None = None, banner: dict | None = None) -> HTMLResponse:
     tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
                          .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
     rules = process_rules(session)
     calendar, today = rules.calendar(), london_date(datetime.now(UTC))
-    items = []
+    themes = sorted(known_themes(session))
+    delays = await late_cases_delays(request, session, {t.case_reference for t in tasks if t.action in ACTIONS})
+    items, summary = [], []
     for task in tasks:
-        sheet = None
-        if task.action == "sign_off":
-            sheet = session.exec(select(Document).where(Document.case_reference == task.case_reference,
-                                                        Document.kind == "decision_sheet")
-                                 .order_by(Document.version.desc())).first()
-        fields = form_fields(ACTIONS[task.action].model) if task.action in ACTIONS else []
-        items.append({"task": task, "urgency": urgency(task, today, calendar), "sheet": sheet, "fields": fields,
+        fields = form_fields(ACTIONS[task.action].model, themes) if task.action in ACTIONS else []
+        if any(f.kind == "hidden" for f in fields):  # it answers a version: done on the case page, beside it
+            fields = []
+        if fields and task.case_reference in delays:
+            fields.append(delays[task.case_reference])
+        mine = failed if failed and failed["case"] == task.case_reference and failed["action"] == task.action else {}
+        if mine:
+            summary += error_list(f"t{task.id}", fields, mine["errors"])
+        items.append({"task": task, "urgency": urgency(task, today, calendar), "fields": fields,
+                      "errors": mine.get("errors", {}), "typed": mine.get("typed", {}),
                       "left": calendar.working_days_between(today, task.due_date) if task.due_date else None})
     audit(session, request, user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
-    return render(request, "tasks.html", user, items=items)
+    return render(request, "tasks.html", user, status_code=status_code, items=items, error_summary=summary,
+                  confirmation=banner)
 
 
 # ---------------------------------------------------------------- audit and outbox

@@ -6,6 +6,7 @@ negative count. Templates use these as filters (registered in ``service/web.py``
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -141,6 +142,7 @@ AUDIT_VERBS = {
     "read_timeline": "read the case timeline",
     "read_history": "read the engine history",
     "read_document": "opened a document",
+    "read_information_returns": "read the agencies' information returns",
     "read_themes": "read the themes",
     "read_dashboard": "read the timeliness dashboard",
     "read_audit_log": "read the audit log",
@@ -237,3 +239,121 @@ def audit_details(detail: dict) -> tuple[list[tuple[str, str]], int]:
     shown = [(AUDIT_FIELDS[name], audit_value(name, value)) for name, value in detail.items()
              if name in AUDIT_FIELDS and value not in (None, "", [], {})]
     return shown, sum(1 for name in detail if name not in AUDIT_FIELDS)
+
+
+# ---------------------------------------------------------------- forms, messages and confirmations
+
+# Field names whose generated label ("Panel date") is not what the question asks.
+FIELD_LABELS = {
+    "panel_date": "Date of the panel", "invited_agencies": "Agencies to invite", "held_on": "Date the panel met",
+    "notified_on": "Date notified", "received_on": "Date received", "submitted_on": "Date submitted",
+    "decided_on": "Date decided", "awareness_date": "Date the local authority became aware",
+    "incident_date": "Date of the incident", "involvement": "Involvement with the child and family",
+    "delay_reason": "Reason for the delay", "view": "Your view", "panel_view": "The National Panel's view",
+    "how_resolved": "How the disagreement was resolved", "comments": "Comments", "capacity": "Signing as",
+}
+# What a missing answer is called where "Enter the …" would read badly.
+MISSING = {
+    "invited_agencies": "Select at least one agency to invite", "attendees": "Enter who attended, one per line",
+    "decision": "Select a decision", "recommendation": "Select the panel's recommendation",
+    "age_band": "Select the child's age band", "referring_agency": "Select the referring agency",
+    "involvement": "Enter your agency's involvement with the child and family",
+    "chronology": "Enter your agency's chronology", "analysis": "Enter your agency's analysis",
+    "delay_reason": "Enter the reason for the delay", "methods": "Select at least one method",
+}
+# The first word of the message when a field is missing: choices are selected, text is entered.
+CHOICE_KINDS = frozenset({"radios", "checkboxes", "checkbox"})
+
+# What the banner says after an action, and the word for it in the timeline.
+DONE = {
+    "submit_referral": "Referral submitted", "accept_referral": "Referral accepted",
+    "decline_referral": "Referral declined", "propose_sin_decision": "Notification decision proposed",
+    "respond_to_sin_proposal": "Your view on the notification decision is recorded",
+    "resolve_sin_disagreement": "How the partners resolved the disagreement is recorded",
+    "record_sin_decision": "Notification decision recorded", "record_notification": "Notification recorded",
+    "convene_panel": "Panel convened", "submit_information_return": "Information return sent",
+    "record_panel_outcome": "Panel outcome recorded", "issue_decision_sheet": "Decision sheet issued",
+    "sign_off:approve": "Decision sheet approved", "sign_off:return": "Decision sheet returned to the chair",
+    "record_submission": "Submission to the National Panel recorded", "close_case": "Case closed",
+    "sign_off_report:approve": "Final report approved", "sign_off_report:return": "Final report returned",
+    "choose_methodology": "Methodology chosen",
+    "record_national_panel_response": "The National Panel's response is recorded",
+}
+
+
+def done_title(done: str) -> str:
+    """The banner's heading after an action: "Referral accepted"; an action without its own words: its name."""
+    if done in DONE:
+        return DONE[done]
+    action, _, decision = done.partition(":")
+    return f"{label(action)}: {'approved' if decision == 'approve' else 'returned' if decision else 'done'}"
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name) or label(name)
+
+
+def plain(text: str | None) -> str:
+    """A message from the workflow or the service as a sentence on a page: dates written out, codes named in the
+    sentence ("convene panel", "CSC consultation"); ``plain_text`` names them as labels."""
+    if not text:
+        return ""
+    text = ISO_DATE.sub(lambda found: long_date(found.group(1)), str(text))
+    return sentence(CODE.sub(lambda found: in_sentence(found.group(1)), text))
+
+
+def in_sentence(code: str) -> str:
+    """A code's label inside a sentence: "convene panel", "CSC consultation" (acronyms and names kept)."""
+    words = label(code)
+    first = words.split(" ", 1)[0]
+    if first.isupper() or code in AGENCIES or code in SEAT_NAMES:
+        return words
+    return words[:1].lower() + words[1:]
+
+
+def field_message(error: dict, name: str, kind: str) -> str:
+    """One pydantic error as the GOV.UK pattern words it ("Enter the date of the panel")."""
+    what = field_label(name)
+    lower = what[:1].lower() + what[1:] if not what[:3].isupper() else what
+    kind_of, context = error.get("type", ""), error.get("ctx") or {}
+    if kind_of in ("missing", "string_too_short", "too_short") or kind_of.startswith("literal") or kind_of == "enum":
+        if name in MISSING:
+            return MISSING[name]
+        the = "" if lower.startswith(("your ", "the ")) else "the "
+        if kind in CHOICE_KINDS:
+            return f"Select at least one option for {the}{lower}" if kind == "checkboxes" else f"Select {the}{lower}"
+        return f"Enter {the}{lower}" if kind_of != "too_short" else f"Enter at least one line for {the}{lower}"
+    if kind_of in ("string_too_long", "too_long"):
+        limit = context.get("max_length")
+        return f"{what} must be {limit} characters or fewer" if kind_of == "string_too_long" else \
+            f"{what} can have no more than {limit} entries"
+    if kind_of.startswith("date"):
+        return f"{what} must be a real date"
+    if kind_of.startswith("int"):
+        return f"{what} must be a whole number"
+    if kind_of == "value_error":
+        reason = str(context.get("error") or error.get("msg", "")).removeprefix("Value error, ")
+        return plain(reason[:1].upper() + reason[1:])
+    return f"Check {lower}"
+
+
+def timeline_entry(action: str, detail: dict | str | None) -> str:
+    """A timeline row in words: "Returned decision sheet version 1", "Refused: convene panel"."""
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            detail = {}
+    detail = detail if isinstance(detail, dict) else {}
+    if action == "sign_off":
+        decided = "Approved" if detail.get("decision") == "approve" else "Returned"
+        return f"{decided} decision sheet version {detail.get('version', '')}".strip()
+    if action == "issue_decision_sheet":
+        return "Issued the decision sheet"
+    if action.startswith("rejected:"):
+        return f"Refused: {in_sentence(action.split(':', 1)[1])}"
+    if action == "submit_information_return" and detail.get("agency"):
+        return f"Information return from {label(detail['agency'])}"
+    if action in ("reminder", "escalation") and detail.get("deadline"):
+        return f"{label(action)}: {in_sentence(detail['deadline'])}"
+    return label(action)

@@ -2,8 +2,8 @@
 
 An invited agency member reads the SIN decision but not the partners' reasoning behind it, and its own
 information return but not the other agencies'; the partners, the chair, the Executive and the auditor read
-all of it; nobody reads a seal. (The returns' text is on no page yet, see the "pages do the job" issue;
-the rule for it is in service/visibility.py and the member's side is asserted here already.)
+all of it; nobody reads a seal. The returns are case records (a row and a document each): the member reads its
+own agency's, the partners read every one.
 An uninvited member gets the same 404 for a document of a case it cannot see as for no document at all,
 and every refusal is a row in the audit trail.
 """
@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import Session, select
 
 from service.app import create_app
-from service.models import AuditEvent, Document, User
+from service.models import AuditEvent, Document, InformationReturn, User
 from workflows.calendar import WorkingDayCalendar, london_date
 
 POLICE_VIEW, HEALTH_VIEW, RATIONALE = "POLICE-REASONING-7", "HEALTH-REASONING-7", "CSC-RATIONALE-7"
@@ -105,3 +105,24 @@ async def test_documents_of_unseen_cases_and_refusals_are_alike_and_audited(case
     paths = [json.loads(row.detail)["path"] for row in denied]
     assert f"/api/cases/{case.reference}" in paths and f"/api/documents/{sin_document.id}" in paths
     assert all(json.loads(row.detail)["status"] == 404 for row in denied)
+
+
+async def test_information_returns_are_kept_and_each_agency_reads_its_own(case, engine):
+    with Session(engine) as session:
+        kept = {r.agency: r.involvement for r in session.exec(
+            select(InformationReturn).where(InformationReturn.case_reference == case.reference))}
+        documents = {d.kind: d.id for d in session.exec(select(Document).where(
+            Document.case_reference == case.reference, Document.kind.like("information_return_%")))}
+    assert kept == {"education": EDUCATION_RETURN, "community_health": HEALTH_RETURN}
+    assert set(documents) == {"information_return_education", "information_return_community_health"}
+
+    async def read(username, kind):
+        return await case.get(f"/api/documents/{documents[kind]}?format=html", headers=case.headers_for[username])
+
+    own = await read("agency.education", "information_return_education")
+    assert own.status_code == 200 and EDUCATION_RETURN in own.text
+    assert (await read("agency.education", "information_return_community_health")).status_code == 404
+    listed = await case.get(f"/api/cases/{case.reference}/documents", headers=case.headers_for["agency.education"])
+    assert "information_return_community_health" not in listed.text and "information_return_education" in listed.text
+    chair = await read("panel.chair", "information_return_community_health")
+    assert chair.status_code == 200 and HEALTH_RETURN in chair.text

@@ -1,12 +1,15 @@
 """The web pages in a real browser (Playwright driving Debian's Chromium) against the service on a loopback
-port: a case from referral to the Executive's sign-off, a refused action, a forged form, and the audit view."""
+port: each person's job walked through the pages from referral to the partners' sign-off (errors, confirmations,
+the agencies' returns, the approver's page), with axe-core (WCAG 2.2 AA) on every page state at three widths."""
 
 import asyncio
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import uvicorn
+from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import async_playwright, expect
 from sqlmodel import Session
 
@@ -50,7 +53,7 @@ async def browser():
 def sign_in_as(browser, site, demo_passwords):
     async def open_as(username: str):
         """Sign in with the keyboard alone: skip link, then tab through the form, Enter to submit."""
-        context = await browser.new_context(base_url=site, viewport={"width": 1400, "height": 1000})
+        context = await browser.new_context(base_url=site, viewport=DESKTOP)
         page = await context.new_page()
         await page.goto("/signin")
         await page.keyboard.press("Tab")
@@ -67,130 +70,319 @@ def sign_in_as(browser, site, demo_passwords):
     return open_as
 
 
-async def take(page, action: str, fields: dict | None = None, selects: dict | None = None,
-               ticks: list[str] = ()):
-    """Fill and submit one action's form on the case page (labels, as a person would)."""
-    form = page.locator(f"form[action$='/actions/{action}']")
-    for label, value in (fields or {}).items():
-        await form.get_by_label(label, exact=True).fill(value)
-    for label, value in (selects or {}).items():
-        await form.get_by_label(label, exact=True).select_option(value)
-    for label in ticks:
-        await form.get_by_label(label, exact=True).check()
-    await form.get_by_role("button").click()
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# What no person should read on a page: codes, JSON, ISO dates and the validator's own words.
+RAW_TEXT = {
+    "a raw code": re.compile(r"\b[a-z]+_[a-z_]+\b"),
+    "JSON": re.compile(r'\{"'),
+    "an ISO date": re.compile(r"\d{4}-\d{2}-\d{2}"),
+    "validator text": re.compile(r"Field required|Value error|List should have"),
+}
+# The widths each page state is checked at: 200 % zoom of a 1280 px window, and 320 px (WCAG reflow); the
+# screenshot is taken at the desktop width.
+DESKTOP = {"width": 1280, "height": 900}
+WIDTHS = ((640, 900), (320, 800))
+
+
+# The elements wider than the window (outside any scrolling region of their own): reflow at 320 px (WCAG 1.4.10).
+WIDER_THAN_WINDOW = """
+[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+  && !e.closest(".table-wrap")).slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)
+"""
+
+
+class Walk:
+    """Checks every page state the walk visits: no raw text, axe (WCAG 2.2 AA) clean at 200 % zoom and at 320 px,
+    nothing wider than the window there, and a screenshot of each step in test-artifacts/walk/."""
+
+    def __init__(self):
+        self.step = 0
+        self.axe = Axe()
+        self.folder = ARTIFACTS / "walk"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    async def check(self, page, name: str):
+        self.step += 1
+        text = await page.inner_text("body")
+        for what, pattern in RAW_TEXT.items():
+            found = pattern.findall(text)
+            assert not found, f"step {self.step} ({name}) shows {what}: {found[:5]}"
+        await page.screenshot(path=self.folder / f"{self.step:02d}-{name}.png", full_page=True)
+        for width, height in WIDTHS:
+            await page.set_viewport_size({"width": width, "height": height})
+            if not await page.evaluate("typeof window.axe !== 'undefined'"):  # once per page load
+                await page.evaluate(self.axe.axe_script)
+            found = await page.evaluate("options => axe.run(document, options)",
+                                        {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]})
+            where = f"step {self.step} ({name}) at {width}px"
+            assert not found["violations"], f"{where}:\n{AxeResults(found).generate_report()}"
+            sideways = await page.evaluate(WIDER_THAN_WINDOW)
+            assert not sideways, f"{where} scrolls sideways: {sideways}"
+        await page.set_viewport_size(DESKTOP)
+
+
+async def fill_date(scope, label: str, day: date):
+    group = scope.get_by_role("group", name=label)
+    await group.get_by_label("Day").fill(str(day.day))
+    await group.get_by_label("Month").fill(str(day.month))
+    await group.get_by_label("Year").fill(str(day.year))
+
+
+async def submit(page, form, button: str | None = None):
+    await (form.get_by_role("button", name=button) if button else form.get_by_role("button").first).click()
     await page.wait_for_load_state()
 
 
+def action_form(page, action: str):
+    return page.locator(f"form[action$='/actions/{action}']")
+
+
+async def confirmed(page, walk: Walk, name: str, title: str):
+    """Every action ends on a confirmation: the banner says what was done and what happens next."""
+    banner = page.get_by_test_id("confirmation")
+    await expect(banner).to_contain_text(title)
+    await expect(banner).to_contain_text("What happens next" if "Nothing else" not in await banner.inner_text()
+                                         else "Nothing else")
+    await walk.check(page, name)
+
+
+async def shows_error(page, walk: Walk, name: str, message: str, field_id: str):
+    """The error pattern: summary at the top linking to the field, the message at the field, Error: in the title."""
+    summary = page.get_by_test_id("error-summary")
+    await expect(summary).to_be_visible()
+    link = summary.get_by_role("link", name=message)
+    await expect(link).to_have_attribute("href", f"#{field_id}")
+    await expect(page).to_have_title(re.compile(r"^Error: "))
+    await expect(page.locator(f"#{field_id}")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator(".error-message", has_text=message).first).to_be_visible()
+    await walk.check(page, name)
+    await link.click()
+    await expect(page.locator(f"#{field_id}")).to_be_focused()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, engine):
-    ARTIFACTS.mkdir(exist_ok=True)
+async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
+    """The path of a case to the partners' decision, walked by each person in Chromium with the pages alone."""
+    walk = Walk()
     today = london_date(await case_env.get_current_time())
     panel_day = WorkingDayCalendar().add_working_days(today, 1)
+    yesterday = WorkingDayCalendar().add_working_days(today, -1)
 
+    # The business unit refers: a bad submission first (the error pattern, what was typed kept), then the referral.
     manager = await sign_in_as("strategy.manager")
     await expect(manager.get_by_role("heading", name="Case board")).to_be_visible()
+    await walk.check(manager, "board")
+    await manager.get_by_role("link", name="New referral").click()
     await manager.get_by_label("Pseudonym").fill("Child Q")
-    await manager.get_by_label("Summary of what happened").fill("Infant with unexplained injuries.")
-    await manager.get_by_label("Date of the incident").fill(str(today))
-    await manager.get_by_label("Date the local authority became aware").fill(str(today))
+    await submit(manager, manager.locator("form[action='/cases/new']"))
+    await expect(manager.get_by_label("Pseudonym")).to_have_value("Child Q")
+    await shows_error(manager, walk, "referral-errors", "Select the child's age band", "referral-age_band-unborn")
+    await manager.get_by_label("Under 1").check()
+    await manager.get_by_label("Summary").fill("Infant with unexplained injuries.")
+    await fill_date(manager, "Date of the incident", today)
+    await fill_date(manager, "Date the local authority became aware", today)
     await manager.get_by_label("Referring agency").select_option("police")
-    await manager.get_by_role("button", name="Submit referral").click()
+    await submit(manager, manager.locator("form[action='/cases/new']"))
     await expect(manager.get_by_test_id("stage")).to_have_text("Referral")
-    reference = manager.url.rsplit("/", 1)[-1]
-    await take(manager, "accept_referral")
+    reference = manager.url.split("?")[0].rsplit("/", 1)[-1]
+    await expect(manager.get_by_test_id("confirmation")).to_contain_text("Referral submitted")
+    await confirmed(manager, walk, "referral-submitted", "Referral submitted")
+    await submit(manager, action_form(manager, "accept_referral"))
     await expect(manager.get_by_test_id("stage")).to_have_text("CSC consultation")
+    await confirmed(manager, walk, "referral-accepted", "Referral accepted")
 
+    # The CSC lead reads the referral summary, then proposes the notification decision (nothing preselected).
     csc = await sign_in_as("csc.lead")
     await csc.goto(f"/cases/{reference}")
-    await take(csc, "propose_sin_decision", {"Rationale": "Serious harm."}, {"Decision": "notify"})
+    await expect(csc.get_by_test_id("referral-summary")).to_have_text("Infant with unexplained injuries.")
+    await expect(csc.get_by_test_id("case-summary")).to_contain_text("Under 1")
+    proposal = action_form(csc, "propose_sin_decision")
+    await expect(proposal.locator("input[type=radio]:checked")).to_have_count(0)
+    await proposal.get_by_label("Rationale").fill("Serious harm.")
+    await submit(csc, proposal)
+    await expect(action_form(csc, "propose_sin_decision").get_by_label("Rationale")).to_have_value("Serious harm.")
+    await shows_error(csc, walk, "sin-proposal-errors", "Select a decision", "propose_sin_decision-decision-notify")
+    await action_form(csc, "propose_sin_decision").get_by_label("Notify", exact=True).check()
+    await submit(csc, action_form(csc, "propose_sin_decision"))
+    await confirmed(csc, walk, "sin-proposed", "Notification decision proposed")
+
     for seat, view in (("exec.police", "Police support notification."), ("exec.icb", "Health agrees.")):
         partner = await sign_in_as(seat)
         await partner.goto(f"/cases/{reference}")
-        await take(partner, "respond_to_sin_proposal", {"Version": "1", "Comments": view}, {"View": "agree"})
+        answer = action_form(partner, "respond_to_sin_proposal")
+        await answer.get_by_label("Agree", exact=True).check()
+        await answer.get_by_label("Comments").fill(view)
+        await submit(partner, answer)
+        await confirmed(partner, walk, f"sin-answer-{seat.split('.')[1]}", "Your view on the notification decision")
     await expect(partner.get_by_test_id("stage")).to_have_text("Notification")
     await csc.goto(f"/cases/{reference}")
-    await take(csc, "record_notification", {"Notified on": str(today), "Notification reference": "OF-77"})
+    notification = action_form(csc, "record_notification")
+    await fill_date(notification, "Date notified", today)
+    await notification.get_by_label("Notification reference").fill("OF-77")
+    await submit(csc, notification)
     await expect(csc.get_by_test_id("stage")).to_have_text("Panel preparation")
+    await confirmed(csc, walk, "notified", "Notification recorded")
 
-    # A refused action: the workflow's reason next to the form, what was typed kept, nothing changed.
+    # The business unit convenes the panel: a date in the past is refused at its field, what was typed kept.
     await manager.goto(f"/cases/{reference}")
-    yesterday = WorkingDayCalendar().add_working_days(today, -1)
-    await take(manager, "convene_panel",
-               {"Panel date": str(yesterday), "Research questions (optional)": "Why was it missed?"},
-               ticks=["Education (schools)", "Police"])
-    await expect(manager.get_by_role("alert")).to_contain_text("is in the past")
-    refused = manager.locator("form[action$='/actions/convene_panel']")
-    await expect(refused.get_by_label("Research questions (optional)", exact=True)).to_have_value("Why was it missed?")
+    convene = action_form(manager, "convene_panel")
+    await fill_date(convene, "Date of the panel", yesterday)
+    await convene.get_by_label("Research questions").fill("Why was it missed?")
+    await convene.get_by_label("Education (schools)").check()
+    await convene.get_by_label("Police", exact=True).check()
+    await submit(manager, convene)
+    await shows_error(manager, walk, "convene-past-date", "in the past", "convene_panel-panel_date-day")
+    refused = action_form(manager, "convene_panel")
+    await expect(refused.get_by_label("Research questions")).to_have_value("Why was it missed?")
     await expect(refused.get_by_label("Police", exact=True)).to_be_checked()
-    await manager.screenshot(path=ARTIFACTS / "case-page.png", full_page=True)
-    await expect(manager.get_by_test_id("stage")).to_have_text("Panel preparation")
+    await refused.get_by_label("Education (schools)").uncheck()
+    await refused.get_by_label("Police", exact=True).uncheck()
+    await fill_date(refused, "Date of the panel", panel_day)
+    await submit(manager, refused)
+    await shows_error(manager, walk, "convene-no-agency", "Select at least one agency to invite",
+                      "convene_panel-invited_agencies-csc")
 
     # A forged form without its CSRF token is refused visibly and changes nothing.
-    await manager.goto(f"/cases/{reference}")
-    form = manager.locator("form[action$='/actions/convene_panel']")
+    form = action_form(manager, "convene_panel")
     await form.locator("input[name=csrf_token]").evaluate("input => input.remove()")
-    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, ticks=["Education (schools)"])
+    await form.get_by_label("Education (schools)").check()
+    await submit(manager, form)
     await expect(manager.get_by_role("alert")).to_contain_text("security token")
     with Session(engine) as session:
         assert session.get(CaseRecord, reference).stage == "panel_preparation"
 
     await manager.goto(f"/cases/{reference}")
-    await take(manager, "convene_panel", {"Panel date": str(panel_day)}, ticks=["Education (schools)"])
-    await expect(manager.get_by_test_id("stage")).to_have_text("Panel preparation")
+    convene = action_form(manager, "convene_panel")
+    await fill_date(convene, "Date of the panel", panel_day)
+    await convene.get_by_label("Education (schools)").check()
+    await convene.get_by_label("Police", exact=True).check()
+    await submit(manager, convene)
+    await confirmed(manager, walk, "panel-convened", "Panel convened")
+    await expect(manager.get_by_test_id("return-status")).to_contain_text("Outstanding")
     await manager.goto("/board")
     await expect(manager.locator(f"article[data-reference='{reference}']")).to_contain_text("Due in")
     await manager.screenshot(path=ARTIFACTS / "board.png", full_page=True)
 
-    # The invited agency sees the information request and returns it from "My tasks".
-    education = await sign_in_as("agency.education")
-    await education.goto(f"/cases/{reference}")
-    await expect(education.get_by_role("cell", name="Request for agency information")).to_be_visible()
-    await education.goto("/tasks")
-    task = education.locator("section", has_text=reference)
-    await task.get_by_label("Involvement", exact=True).fill("Attended nursery until October.")
-    await task.get_by_label("Chronology", exact=True).fill("2026-10-01 bruise noted.")
-    await task.get_by_label("Analysis", exact=True).fill("Not referred to the DSL.")
-    await task.get_by_role("button", name="Submit information return").click()
-    await expect(education.get_by_text("You have no open tasks.")).to_be_visible()
+    # Each invited agency returns its information from My tasks and reads only its own return afterwards.
+    returns = {"agency.police": ("Police", "Two call-outs in September.", "Domestic abuse call-outs."),
+               "agency.education": ("Education (schools)", "Attended nursery until October.", "Bruise noted.")}
+    for username, (agency, involvement, chronology) in returns.items():
+        member = await sign_in_as(username)
+        await walk.check(member, f"tasks-{username.split('.')[1]}")
+        task = member.locator("section", has_text=reference)
+        await task.get_by_label("Involvement with the child and family").fill(involvement)
+        await task.get_by_label("Chronology").fill(chronology)
+        await submit(member, task)
+        await shows_error(member, walk, f"return-errors-{username.split('.')[1]}", "Enter your agency's analysis",
+                          re.search(r'id="(t\d+-analysis)"', await member.content()).group(1))
+        task = member.locator("section", has_text=reference)
+        await expect(task.get_by_label("Chronology")).to_have_value(chronology)
+        await task.get_by_label("Analysis").fill(f"{agency}: not escalated.")
+        await submit(member, task)
+        await confirmed(member, walk, f"returned-{username.split('.')[1]}", "Information return sent")
+        await expect(member.get_by_test_id("confirmation")).to_contain_text(reference)
+    await member.goto(f"/cases/{reference}")  # Education, the second to return
+    await expect(member.get_by_test_id("return-education")).to_contain_text("Attended nursery until October.")
+    await expect(member.get_by_test_id("return-police")).to_have_count(0)
+    await expect(member.get_by_text("Two call-outs in September.")).to_have_count(0)
+    await walk.check(member, "agency-case-page")
 
+    # The chair reads every agency's return from the panel task, then records the outcome (themes from the list).
     chair = await sign_in_as("panel.chair")
-    await chair.goto(f"/cases/{reference}")
-    await take(chair, "record_panel_outcome", {
-        "Held on": str(today), "Attendees": "Chair\nPolice\nEducation", "Learning": "Bruising was not escalated.",
-        "Rationale": "Criteria for a local review are met.",
-        "Immediate actions (optional)": "Remind staff of bruising protocol",
-    }, {"Recommendation": "local_cspr"})
+    await chair.goto("/tasks")
+    await chair.locator("section", has_text=reference).get_by_role("link", name="Read the agencies' information"
+                                                                    ).click()
+    for username, (_, involvement, _) in returns.items():
+        await expect(chair.get_by_test_id(f"return-{username.split('.')[1]}")).to_contain_text(involvement)
+    await expect(chair.get_by_test_id("return-status")).to_contain_text("Received")
+    await walk.check(chair, "chair-reads-returns")
+    outcome = action_form(chair, "record_panel_outcome")
+    await expect(outcome.locator("input[type=radio]:checked")).to_have_count(0)
+    await fill_date(outcome, "Date the panel met", today)
+    await outcome.get_by_label("Attendees").fill("Chair\nPolice\nEducation")
+    await outcome.get_by_label("Domestic abuse").check()
+    await outcome.get_by_label("Learning").fill("Bruising was not escalated.")
+    await outcome.get_by_label("Local child safeguarding practice review").check()
+    await outcome.get_by_label("Rationale").fill("Criteria for a local review are met.")
+    await outcome.get_by_label("Immediate actions").fill("Remind staff of bruising protocol")
+    await submit(chair, outcome)
     await expect(chair.get_by_test_id("stage")).to_have_text("Decision sheet")
-    await take(chair, "issue_decision_sheet", {"Circumstances": "Infant with unexplained bruising."})
-    await expect(chair.get_by_test_id("stage")).to_have_text("Executive sign-off")
+    await confirmed(chair, walk, "panel-outcome", "Panel outcome recorded")
 
-    async def decide(username: str, button: str, comments: str | None = None):
+    # The chair issues the decision sheet after checking the answers.
+    sheet = action_form(chair, "issue_decision_sheet")
+    await sheet.get_by_label("Circumstances").fill("Infant with unexplained bruising.")
+    await submit(chair, sheet)
+    await expect(chair.get_by_role("heading", name="Check your answers")).to_be_visible()
+    await expect(chair.get_by_test_id("check-answers")).to_contain_text("Infant with unexplained bruising.")
+    await expect(chair.get_by_test_id("check-answers")).to_contain_text("Local child safeguarding practice review")
+    await walk.check(chair, "check-answers")
+    await chair.get_by_role("button", name="Issue to the three Executives").click()
+    await expect(chair.get_by_test_id("stage")).to_have_text("Executive sign-off")
+    await confirmed(chair, walk, "sheet-issued", "Decision sheet issued")
+
+    async def decide(username: str, decision: str, comments: str | None = None, step: str = ""):
         page = await sign_in_as(username)
         await page.goto("/tasks")
-        task = page.locator("section", has_text=reference)
-        await expect(task.locator("iframe.sheet")).to_be_visible()
+        await page.locator("section", has_text=reference).get_by_role("link", name="Read the decision sheet").click()
+        await expect(page.get_by_test_id("sheet")).to_contain_text("Summary of the circumstances")
+        await page.get_by_label(decision).check()
         if comments:
-            await task.get_by_label("Comments for the chair").fill(comments)
-        await task.get_by_role("button", name=button).click()
+            await page.get_by_label("Comments for the chair").fill(comments)
+        await page.get_by_role("button", name="Send your decision").click()
         await page.wait_for_load_state()
         return page
 
-    icb = await decide("exec.icb", "Return with comments", "Please add the health chronology.")
-    await expect(icb.get_by_text("You have no open tasks.")).to_be_visible()
+    # An Executive returns it: comments are required to return, and the error pattern says so.
+    icb = await decide("exec.icb", "Return it to the chair")
+    await shows_error(icb, walk, "return-without-comments", "Enter your comments for the chair", "sign_off-comments")
+    await icb.get_by_label("Comments for the chair").fill("Please add the health chronology.")
+    await icb.get_by_role("button", name="Send your decision").click()
+    await confirmed(icb, walk, "sheet-returned", "Decision sheet returned to the chair")
+
+    # The chair revises the returned sheet: it starts from the last version.
     await chair.goto(f"/cases/{reference}")
     await expect(chair.get_by_test_id("stage")).to_have_text("Decision sheet")
-    await take(chair, "issue_decision_sheet", {"Circumstances": "Bruising; health chronology added."})
+    sheet = action_form(chair, "issue_decision_sheet")
+    await expect(sheet.get_by_label("Circumstances")).to_have_value("Infant with unexplained bruising.")
+    await walk.check(chair, "returned-sheet-prefilled")
+    await sheet.get_by_label("Circumstances").fill("Bruising; health chronology added.")
+    await submit(chair, sheet)
+    await chair.get_by_role("button", name="Issue to the three Executives").click()
+    await confirmed(chair, walk, "sheet-reissued", "Decision sheet issued")
+
+    # The three Executives approve version 2, each seeing why version 1 was returned and what changed.
     first = await sign_in_as("exec.la")
-    await first.goto("/tasks")
-    await expect(first.locator("iframe.sheet")).to_be_visible()
-    await first.screenshot(path=ARTIFACTS / "approver-task.png", full_page=True)
+    await first.goto(f"/cases/{reference}/sign-off")
+    await expect(first.get_by_test_id("return-comments")).to_contain_text("Please add the health chronology.")
+    await expect(first.get_by_test_id("changes")).to_contain_text("Bruising; health chronology added.")
+    await walk.check(first, "approver-page")
     for approver in ("exec.la", "exec.icb", "exec.police"):
-        page = await decide(approver, "Approve")
-        await expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+        page = await decide(approver, "Approve version 2")
+        await confirmed(page, walk, f"approved-{approver.split('.')[1]}", "Decision sheet approved")
     # The partners decided on a local CSPR: it starts at once, and the Executive is asked how it will take place.
     await expect(page.get_by_text("Decide how the local CSPR will take place")).to_be_visible()
     await chair.goto(f"/cases/{reference}")
     await expect(chair.get_by_test_id("stage")).to_have_text("Methodology")
+    timeline = chair.locator("section", has=chair.get_by_role("heading", name="Timeline"))
+    for entry in ("Returned decision sheet version 1", "Approved decision sheet version 2",
+                  "Information return from Police", "Refused: convene panel"):
+        await expect(timeline).to_contain_text(entry)
+    await walk.check(chair, "case-after-sign-off")
+
+    # Closing a case asks first, with a warning, and is not the green button; cancelling keeps what was typed.
+    await manager.goto(f"/cases/{reference}")
+    closing = action_form(manager, "close_case")
+    await expect(closing.get_by_role("button", name="Close case")).to_have_class("secondary")
+    await closing.get_by_label("Reason").fill("Duplicate of another referral.")
+    await submit(manager, closing)
+    await expect(manager.get_by_role("heading", name="Close the case")).to_be_visible()
+    await expect(manager.get_by_text("This cannot be undone")).to_be_visible()
+    await walk.check(manager, "close-confirmation")
+    await manager.get_by_role("button", name="Cancel").click()
+    await expect(action_form(manager, "close_case").get_by_label("Reason")).to_have_value(
+        "Duplicate of another referral.")
+    await expect(manager.get_by_test_id("stage")).to_have_text("Methodology")
 
     auditor = await sign_in_as("auditor")
     await auditor.goto(f"/audit/{reference}")
@@ -198,7 +390,8 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     timeline = auditor.locator("table.audit-log")
     for step in ("“Submit referral”", "“Accept referral”", "“Propose SIN decision”", "“Respond to SIN proposal”",
                  "“Record notification”", "was refused “Convene panel”", "“Convene panel”", "“Record panel outcome”",
-                 "“Issue decision sheet”", "“Sign off”", "opened the case page"):
+                 "“Issue decision sheet”", "“Sign off”", "opened the case page",
+                 "read the agencies' information returns"):
         await expect(timeline).to_contain_text(step)
     await auditor.goto(f"/audit/{reference}/history")
     history = auditor.locator("section", has=auditor.get_by_role("heading", name="The case's workflow"))
@@ -207,6 +400,40 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
     await expect(history).to_contain_text("Workflow execution update accepted")
     await auditor.goto(f"/audit/{reference}")
     await auditor.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_delay_reason_is_asked_only_once_a_deadline_is_missed(sign_in_as, driver, case_env):
+    """No "Reason for the delay" on a case in time; once the notification is late, the form names the missed
+    deadline and needs the reason, which then stands beside the deadline."""
+    walk = Walk()
+    await driver.start(awareness_days_ago=0)
+    await driver.act("accept_referral", "bu")
+    await driver.agree_notification()
+    csc = await sign_in_as("csc.lead")
+    await csc.goto(f"/cases/{driver.reference}")
+    await expect(action_form(csc, "record_notification").get_by_label("Notification reference")).to_be_visible()
+    await expect(csc.get_by_label("Reason for the delay")).to_have_count(0)
+
+    await case_env.sleep(timedelta(days=10))
+    late_day = await driver.today()
+    await csc.goto(f"/cases/{driver.reference}")
+    notification = action_form(csc, "record_notification")
+    await expect(notification.get_by_text("This case missed: Serious incident notification to the National "
+                                          "Panel")).to_be_visible()
+    await fill_date(notification, "Date notified", late_day)
+    await notification.get_by_label("Notification reference").fill("OF-9")
+    await submit(csc, notification)
+    await shows_error(csc, walk, "late-without-reason", "Enter the reason for the delay",
+                      "record_notification-delay_reason")
+    notification = action_form(csc, "record_notification")
+    await expect(notification.get_by_label("Notification reference")).to_have_value("OF-9")
+    await notification.get_by_label("Reason for the delay").fill("Awaiting the police view over a weekend.")
+    await submit(csc, notification)
+    await confirmed(csc, walk, "late-notified", "Notification recorded")
+    await expect(csc.locator("section", has=csc.get_by_role("heading", name="Statutory deadlines"))).to_contain_text(
+        "Reason for the delay: Awaiting the police view over a weekend.")
+    await expect(csc.get_by_label("Reason for the delay")).to_have_count(0)
 
 
 PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1,

@@ -688,6 +688,18 @@ class PlanActionSpec(BaseModel):
     due: date
 
 
+class InformationReturnRecord(BaseModel):
+    """An agency's information return as the case keeps it (the read model's ``information_return`` row)."""
+
+    agency: str
+    submitted_by: str
+    submitted_by_id: int
+    involvement: str
+    chronology: str
+    analysis: str
+    version: int = 1
+
+
 class CaseStep(BaseModel):
     """Every side effect of one transition, applied by one activity in one database transaction."""
 
@@ -700,3 +712,4 @@ class CaseStep(BaseModel):
     audit: AuditEntry | None = None
     settle: list[TaskSettlement] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)
+    information_return: InformationReturnRecord | None = None

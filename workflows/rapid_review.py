@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CorrectAwarenessDate,
         CorrectReferral,
         DeclineReferral,
+        InformationReturnRecord,
         IssueDecisionSheet,
         Outstanding,
         PlanActionSpec,
@@ -221,10 +222,14 @@ class RapidReviewWorkflow(Process):
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
-        """Stage, deadlines (with working days left from ``today``), outstanding, flags, history."""
+        """Stage, deadlines (with working days left from ``today``), outstanding, flags, history, and the
+        referral as it came (the case page's summary; a query, so nothing is recorded in the history)."""
         from datetime import date as _date
 
-        return self.view(_date.fromisoformat(today) if today else None)
+        view = self.view(_date.fromisoformat(today) if today else None)
+        view["referral"] = self.case.model_dump(
+            mode="json", include={"summary", "age_band", "incident_date", "awareness_date", "referring_agency"})
+        return view
 
     @workflow.signal
     async def practice_review_progress(self, progress: ReviewProgress) -> None:
@@ -860,8 +865,18 @@ class RapidReviewWorkflow(Process):
         }))
 
     def _submit_information_return(self, action: SubmitInformationReturn, step, documents) -> None:
+        """The return's text goes to the case record (the step) and its document, never into the state: the
+        state keeps the day it came. The step's field is an activity input only (not compared on replay); the
+        document is a new activity, so it is behind a patch."""
         agency = action.actor.agency
         self.state.returns[agency] = self.today()
+        text = action.model_dump(include={"involvement", "chronology", "analysis"})
+        step.information_return = InformationReturnRecord(
+            agency=agency, submitted_by=action.actor.name, submitted_by_id=action.actor.user_id, **text)
+        if workflow.patched("information-return-document"):
+            documents.append(self.document(f"information_return_{agency}", action.actor.name, {
+                "agency": agency, "agency_name": AGENCIES.get(agency, agency), "submitted_by": action.actor.name,
+                "received_on": self.today().isoformat(), **text}))
         step.settle.append(self.settle(f"information_return:{agency}", "done", "returned"))
         step.settle.append(self.settle(f"reminder:agency_returns:{agency}:", "done", "returned"))
         if all(a in self.state.returns for a in self.state.panel.invited_agencies):

@@ -47,7 +47,7 @@ def list_documents(reference: str, request: Request, session: DbSession, user: R
     """Every issued version of every document of the case, oldest first."""
     visible_case(session, user, reference)
     rows = [row for row in session.exec(select(Document).where(Document.case_reference == reference)
-                                        .order_by(Document.id)) if document_visible(user.role, row.kind)]
+                                        .order_by(Document.id)) if document_visible(user.role, row.kind, user.agency)]
     audit(session, request, user, "list_documents", reference, {"shown": len(rows)})
     return [read_document(row) for row in rows]
 
@@ -76,7 +76,7 @@ def download_document(
     """One document version as PDF (default) or HTML; every download is in the audit trail."""
     document = session.get(Document, document_id)
     unseen = HTTPException(404, f"No document {document_id} that you can see")  # the same, whatever the reason
-    if document is None or not document_visible(user.role, document.kind):
+    if document is None or not document_visible(user.role, document.kind, user.agency):
         raise unseen
     if document.case_reference == THEMES_SHEET_REFERENCE:  # across reviews: not for agency members
         if user.role == Role.agency_member:
