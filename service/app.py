@@ -15,11 +15,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from activities.audit import append_audit
-from service import web, web_accounts, web_business
+from service import web, web_accounts, web_business, web_calendar
 from service.api import (
     action_plan,
     audit,
     auth,
+    calendar,
     cases,
     codec,
     dashboard,
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
-                   outbox, web, web_business, web_accounts):
+                   outbox, calendar, web, web_business, web_accounts, web_calendar):
         app.include_router(module.router)
     return app
 

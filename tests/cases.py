@@ -61,6 +61,12 @@ class CaseDriver:
             "RapidReviewWorkflow", sealed(self.reference, "start", self.reference, case), id=self.reference,
             task_queue=self.task_queue,
         )
+        import asyncio
+
+        for _ in range(200):  # the case fetches its calendar first, then opens (its first step)
+            if (await self.state())["step"] >= 1:
+                break
+            await asyncio.sleep(0.05)
         await self.settled()
         return await self.state()
 
@@ -70,8 +76,9 @@ class CaseDriver:
 
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         for _ in range(200):
-            description = await handle.describe()
-            if not description.raw_description.pending_activities:
+            raw = (await handle.describe()).raw_description
+            # Neither an activity in flight nor a workflow task about to schedule the next one.
+            if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("the workflow kept activities in flight for 10 s")

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         AgreeTermsOfReference,
         AuditEntry,
+        CalendarDayAdded,
         CommissionReviewer,
         ExtendDeadline,
         Extension,
@@ -101,6 +102,7 @@ class PracticeReviewWorkflow(Process):
                                    type="NotSealed", non_retryable=True)
         self.review = review
         self.rules = review.rules
+        self.case_calendar, self.added_days = review.calendar, list(review.added_days)  # the case's own days
         self.case_reference = review.case_reference
         self.partnership_name = review.partnership_name
         method = review.methodology
@@ -121,9 +123,9 @@ class PracticeReviewWorkflow(Process):
                 reminders=[add_months(decided, m) for m in self.rules.cspr_reminder_months],
             )
             commission_days = self.rules.reviewer_commission_working_days
-            self.add_deadline(
-                "commission", "Reviewer commissioned", self.working_days_after(method.decided_on, commission_days),
-                R.RULE_COMMISSION.format(n=commission_days), Role.business_unit,
+            self.add_counted_deadline(
+                "commission", "Reviewer commissioned", method.decided_on, commission_days,
+                R.RULE_COMMISSION.format(n=commission_days), Role.business_unit, statutory=False,
             )
             step.tasks.append(self.task(
                 "agree_terms_of_reference", "action", "Agree the terms of reference of the local CSPR",
@@ -161,6 +163,27 @@ class PracticeReviewWorkflow(Process):
         return self.view(_date.fromisoformat(today) if today else None)
 
     # ------------------------------------------------------------------ updates
+
+    @workflow.update
+    async def add_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
+        """A one-off bank holiday or closure day added by the partnership: the deadlines it moves, and why."""
+        return await self.receive_calendar_day(notice)
+
+    @add_calendar_day.validator
+    def _validate_add_calendar_day(self, notice: CalendarDayAdded) -> None:
+        self.validate_calendar_day(notice)
+
+    def recount_deadlines(self) -> list[dict]:
+        """The deadlines, and the earliest day of publication after the notice (a statutory count)."""
+        moved = super().recount_deadlines()
+        if self.state.stage == P.publication and self.state.notice_sent_on is not None:
+            earliest = self.statutory_days_after(self.state.notice_sent_on, self.rules.publication_notice_working_days)
+            if earliest != self.state.earliest_publication:
+                moved.append({"deadline": "earliest_publication", "title": "Earliest day of publication",
+                              "from": self.state.earliest_publication.isoformat(), "to": earliest.isoformat(),
+                              "clock": "statutory"})
+                self.state.earliest_publication = earliest
+        return moved
 
     @workflow.update
     async def agree_terms_of_reference(self, action: AgreeTermsOfReference) -> dict:

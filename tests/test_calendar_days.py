@@ -1,0 +1,125 @@
+"""A case's calendar travels with it: a one-off bank holiday added while cases run moves exactly the deadlines it
+should (statutory and local), a closure day only the partnership's own milestones; each case records why; new cases
+find the day in their calendar; and the histories from before and after replay."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from temporalio.worker import Replayer
+
+from service.settings import Settings
+from service.temporal import data_converter
+from service.worker import WORKFLOW_RUNNER
+from tests.cases import CaseDriver
+from tests.conftest import TEST_KEY
+from workflows import WORKFLOWS
+from workflows.calendar import WorkingDayCalendar
+
+STATUTORY = {"notification", "rapid_review"}
+
+
+def due_dates(state: dict) -> dict[str, date]:
+    return {d["key"]: date.fromisoformat(d["due"]) for d in state["deadlines"] if d["status"] == "open"}
+
+
+def recounted(state: dict, calendars: dict[str, WorkingDayCalendar]) -> dict[str, date]:
+    """Each open deadline counted again from its start on the calendar of its clock."""
+    return {d["key"]: calendars[d["clock"]].add_working_days(date.fromisoformat(d["counted_from"]), d["working_days"])
+            for d in state["deadlines"] if d["status"] == "open" and d["counted_from"]}
+
+
+async def replays(handle) -> None:
+    replayer = Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER,
+                        data_converter=data_converter(Settings(rapid_review_encryption_key=TEST_KEY)
+                                                      .encryption_key_bytes))
+    result = await replayer.replay_workflow(await handle.fetch_history(), raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api, case_env, case_worker, engine):
+    in_window, at_referral = CaseDriver(case_env, case_worker, engine), CaseDriver(case_env, case_worker, engine)
+    await in_window.to_panel_preparation()
+    await at_referral.start()
+    before = {d.reference: await d.state() for d in (in_window, at_referral)}
+    today = await in_window.today()
+    plain = WorkingDayCalendar()
+    funeral = plain.add_working_days(today, 3)
+    await replays(in_window.handle)  # the history from before the day was added
+
+    bu, chair = await api.as_user("strategy.manager"), await api.as_user("panel.chair")
+    refused = await api.post("/api/calendar-days", headers=chair,
+                             json={"day": funeral.isoformat(), "kind": "bank_holiday", "name": "State funeral"})
+    assert refused.status_code == 403
+    past = await api.post("/api/calendar-days", headers=bu,
+                          json={"day": today.isoformat(), "kind": "bank_holiday", "name": "State funeral"})
+    assert past.status_code == 422 and "not after today" in past.json()["detail"]
+
+    added = await api.post("/api/calendar-days", headers=bu,
+                           json={"day": funeral.isoformat(), "kind": "bank_holiday", "name": "State funeral"})
+    assert added.status_code == 200, added.text
+    result = added.json()
+    with_funeral = WorkingDayCalendar(added_bank_holidays={funeral: "State funeral"})
+    for driver in (in_window, at_referral):
+        after = await driver.state()
+        was, now = due_dates(before[driver.reference]), due_dates(after)
+        assert now == {**was, **recounted(after, {"statutory": with_funeral, "local": with_funeral})}
+        should_move = {key for key, due in was.items() if due >= funeral and key in recounted(after, {
+            "statutory": plain, "local": plain})}
+        moved = {key for key in now if now[key] != was[key]}
+        assert moved == should_move and moved, (driver.reference, moved, should_move)
+        assert all(now[key] == with_funeral.add_working_days(was[key], 1) for key in moved)
+        assert {m["deadline"] for m in result["moved"][driver.reference]} == moved
+        timeline = (await api.get(f"/api/cases/{driver.reference}/timeline", headers=bu)).json()
+        entry = next(e for e in timeline if e["action"] == "calendar_day_added")
+        assert "bank holiday (State funeral)" in entry["detail"]["why"]
+        assert {m["deadline"]: m["to"] for m in entry["detail"]["moved"]} == {k: now[k].isoformat() for k in moved}
+    assert {"rapid_review", "agency_returns"} <= {m["deadline"] for m in result["moved"][in_window.reference]}
+    assert "information_requests" not in {m["deadline"] for m in result["moved"][in_window.reference]}, \
+        "due before the new bank holiday: it does not move"
+    assert [m["deadline"] for m in result["moved"][at_referral.reference]] == ["notification"]
+
+    # A partnership closure day moves the partnership's own milestones, never a statutory clock.
+    before = await in_window.state()
+    closure = with_funeral.add_working_days(today, 4)
+    added = await api.post("/api/calendar-days", headers=bu,
+                           json={"day": closure.isoformat(), "kind": "closure_day", "name": "Training day"})
+    assert added.status_code == 200, added.text
+    after = await in_window.state()
+    was, now = due_dates(before), due_dates(after)
+    moved = {key for key in now if now[key] != was[key]}
+    assert moved and not moved & STATUTORY
+    assert moved == {key for key, due in was.items() if due >= closure and key not in STATUTORY
+                     and key != "information_requests"}
+    assert added.json()["unchanged"] == [at_referral.reference], "its only deadline is statutory"
+
+    # A case opened afterwards has both days in its own calendar from the start.
+    later = CaseDriver(case_env, case_worker, engine)
+    state = await later.start(awareness_days_ago=0)
+    assert due_dates(state)["notification"] == with_funeral.add_working_days(today, 5)
+
+    for driver in (in_window, at_referral, later):
+        await replays(driver.handle)  # the histories from after the days were added
+    listed = (await api.get("/api/calendar-days", headers=bu)).json()
+    assert [(d["day"], d["kind"]) for d in listed] == [(funeral.isoformat(), "bank_holiday"),
+                                                        (closure.isoformat(), "closure_day")]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_case_outliving_its_calendar_extends_it(driver, case_env):
+    """The calendar a case starts with runs to the end of the fifth year; the clock extends it in time."""
+    await driver.start()
+    handle = driver.handle
+    fetched = [e for e in (await handle.fetch_history()).events
+               if e.HasField("activity_task_scheduled_event_attributes")
+               and e.activity_task_scheduled_event_attributes.activity_type.name == "working_calendar"]
+    assert len(fetched) == 1
+    await case_env.sleep(timedelta(days=4 * 366))
+    await driver.settled()
+    fetched = [e for e in (await handle.fetch_history()).events
+               if e.HasField("activity_task_scheduled_event_attributes")
+               and e.activity_task_scheduled_event_attributes.activity_type.name == "working_calendar"]
+    assert len(fetched) == 2, "extended once, when less than two years of it were left"
+    await replays(handle)
