@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.audit import append_audit
 from activities.notifications import enqueue_task_emails
 from activities.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
-from activities.tasks import open_task, settle_tasks
+from activities.tasks import move_due_dates, open_task, settle_tasks
 from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
 from service.models import AppliedStep, CaseRecord, CaseReview
@@ -85,6 +85,8 @@ class CaseStepActivities:
                 raise_plan_actions(session, step.case_reference, step.plan_actions)
                 for settlement in step.settle:
                     settle_tasks(session, settlement, actor, step.at)
+                for move in step.due_date_moves:
+                    move_due_dates(session, move, step.case_reference)
                 for spec in step.tasks:
                     task = open_task(session, spec, step.case_reference)
                     enqueue_task_emails(session, task, self.public_url)

@@ -43,11 +43,15 @@ async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api,
     in_window, at_referral = CaseDriver(case_env, case_worker, engine), CaseDriver(case_env, case_worker, engine)
     await in_window.to_panel_preparation()
     await at_referral.start()
+    await at_referral.act("accept_referral", "bu")  # the CSC lead's task is due with the notification
     before = {d.reference: await d.state() for d in (in_window, at_referral)}
     today = await in_window.today()
     plain = WorkingDayCalendar()
     funeral = plain.add_working_days(today, 3)
     await replays(in_window.handle)  # the history from before the day was added
+    was_accept_due = in_window.tasks(action="accept_referral")[0].due_date
+    was_notification_due = due_dates(before[at_referral.reference])["notification"]
+    assert [t.due_date for t in at_referral.tasks(action="propose_sin_decision")] == [was_notification_due]
 
     bu, chair = await api.as_user("strategy.manager"), await api.as_user("panel.chair")
     refused = await api.post("/api/calendar-days", headers=chair,
@@ -80,6 +84,12 @@ async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api,
     assert "information_requests" not in {m["deadline"] for m in result["moved"][in_window.reference]}, \
         "due before the new bank holiday: it does not move"
     assert [m["deadline"] for m in result["moved"][at_referral.reference]] == ["notification"]
+    convene = in_window.tasks(action="convene_panel")[0]
+    assert convene.due_date == due_dates(await in_window.state())["information_requests"], "its deadline did not move"
+    assert [t.due_date for t in in_window.tasks(action="accept_referral")] == [was_accept_due], \
+        "a task settled already keeps its date"
+    assert [t.due_date for t in at_referral.tasks(action="propose_sin_decision")] == [
+        due_dates(await at_referral.state())["notification"]] != [was_notification_due], "the open task follows"
 
     # A partnership closure day moves the partnership's own milestones, never a statutory clock.
     before = await in_window.state()
@@ -99,6 +109,8 @@ async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api,
     later = CaseDriver(case_env, case_worker, engine)
     state = await later.start(awareness_days_ago=0)
     assert due_dates(state)["notification"] == with_funeral.add_working_days(today, 5)
+    await at_referral.save_history("calendar_day_added")
+    await later.save_history("case_calendar")
 
     for driver in (in_window, at_referral, later):
         await replays(driver.handle)  # the histories from after the days were added

@@ -646,6 +646,15 @@ class TaskSpec(BaseModel):
     action: str | None = None
 
 
+class DueDateMove(BaseModel):
+    """Open tasks of one workflow (keys starting ``key_prefix``) due on ``was`` are now due on ``now``: their
+    deadline moved with the calendar."""
+
+    key_prefix: str
+    was: date
+    now: date
+
+
 class TaskSettlement(BaseModel):
     """Close (done) or cancel open tasks whose key starts with ``key_prefix``; or, with ``superseded``, add the
     outcome to tasks already done (an approval of a version that a return replaced)."""
@@ -735,3 +744,4 @@ class CaseStep(BaseModel):
     audit: AuditEntry | None = None
     settle: list[TaskSettlement] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)
+    due_date_moves: list[DueDateMove] = Field(default_factory=list)

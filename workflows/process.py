@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStep,
         Deadline,
         DocumentRequest,
+        DueDateMove,
         Outstanding,
         ProcessState,
         StageChange,
@@ -154,6 +155,7 @@ class Process:
             if moved:
                 what = "bank holiday" if notice.kind == "bank_holiday" else "partnership closure day"
                 step = self.new_step(f"calendar:{notice.day.isoformat()}:{notice.kind}")
+                step.due_date_moves = self._task_moves(moved)
                 step.audit = AuditEntry(
                     actor_id=notice.actor.user_id, actor_role=notice.actor.role, action="calendar_day_added",
                     detail={"day": notice.day.isoformat(), "kind": notice.kind, "name": notice.name,
@@ -161,6 +163,14 @@ class Process:
                 await self.commit(step)
                 self._clock_changed = True
             return moved
+
+    def _task_moves(self, moved: list[dict]) -> list[DueDateMove]:
+        """The tasks of a moved deadline are due when it is; a date another, unmoved deadline still has is left
+        alone (its tasks cannot be told apart by date)."""
+        still = {d.due.isoformat() for d in self.state.deadlines if d.status == "open"}
+        prefix = f"{workflow.info().workflow_id}:"
+        return [DueDateMove(key_prefix=prefix, was=date.fromisoformat(m["from"]), now=date.fromisoformat(m["to"]))
+                for m in moved if m["from"] not in still]
 
     def recount_deadlines(self) -> list[dict]:
         """Count each open working-day deadline again on today's calendar; returns the ones that moved."""
