@@ -27,6 +27,7 @@ from service.api import (
     documents,
     escalations,
     health,
+    metrics,
     outbox,
     tasks,
     themes,
@@ -38,7 +39,7 @@ from service.settings import Settings, get_settings
 from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
-API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/docs", "/openapi")
+API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
 ERROR_HEADINGS = {403: "Not allowed", 404: "Not found", 409: "Not done", 422: "Please check what you entered"}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     for module in (health, auth, cases, tasks, documents, audit, action_plan, themes, escalations, dashboard, codec,
-                   outbox, calendar, web, web_business, web_accounts, web_calendar):
+                   outbox, calendar, metrics, web, web_business, web_accounts, web_calendar):
         app.include_router(module.router)
     return app
 

@@ -47,7 +47,8 @@ class CaseDriver:
     async def today(self) -> date:
         return london_date(await self.env.get_current_time())
 
-    async def start(self, rules: ProcessRules | None = None, awareness_days_ago: int = 1, **referral) -> dict:
+    async def start(self, rules: ProcessRules | None = None, awareness_days_ago: int = 1, wait: bool = True,
+                    **referral) -> dict | None:
         today = await self.today()
         case = CaseInput(
             reference=self.reference, pseudonym="Julie", age_band="under 1",
@@ -61,6 +62,8 @@ class CaseDriver:
             "RapidReviewWorkflow", sealed(self.reference, "start", self.reference, case), id=self.reference,
             task_queue=self.task_queue,
         )
+        if not wait:
+            return None
         import asyncio
 
         for _ in range(200):  # the case fetches its calendar first, then opens (its first step)

@@ -45,9 +45,13 @@ REMINDER_HOUR = 8  # London time on the reminder date
 CALENDAR_YEARS_AHEAD = 5  # a case's own calendar runs to the end of the fifth year after the one it opens in
 CALENDAR_RENEW_BEFORE = timedelta(days=2 * 366)  # and is extended when less than two years of it remain
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
-# Retried until the database comes back: a step's effects are never dropped, and never doubled
-# (the activity is idempotent by step key).
-EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Retried until the step succeeds: a step's effects are never dropped, and never doubled (the activity is
+# idempotent by step key). No maximum of attempts: what fails a step (the database down, a full disk, a template
+# bug) is mended by an operator or a new build, and the step must then go through without anyone re-entering the
+# action; the guard in service/worker.py alerts people after a few attempts. Failures no retry can mend are not
+# retried: a refusal, a value the database can never take, a step of a run that does not own the case.
+EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
+                           non_retryable_error_types=["ActionRejected", "DataError", "ForeignRun", "NotSealed"])
 
 
 class ActionRejected(ApplicationError):
