@@ -19,12 +19,13 @@ from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
 from service.models import AppliedStep, CaseRecord, CaseReview
 from service.temporal import EncryptionCodec
+from workflows.effects import CaseSteps
 from workflows.models import CaseStep
 
 log = logging.getLogger(__name__)
 
 
-class CaseStepActivities:
+class CaseStepActivities(CaseSteps):
     def __init__(self, engine: Engine, public_url: str, codec: EncryptionCodec, *, audit_key: bytes) -> None:
         self.engine = engine
         self.public_url = public_url

@@ -15,6 +15,7 @@ from temporalio import activity
 
 from service.models import CalendarDay
 from workflows.calendar import weekday_bank_holidays_between
+from workflows.effects import WorkingCalendars
 from workflows.models import CalendarRequest, CaseCalendar
 
 
@@ -29,7 +30,7 @@ def calendar_for(engine: Engine, first, last) -> CaseCalendar:
     return CaseCalendar(first=first, last=last, bank_holidays=bank_holidays, closure_days=closure_days)
 
 
-class CalendarActivities:
+class CalendarActivities(WorkingCalendars):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

@@ -41,8 +41,10 @@ with workflow.unsafe.imports_passed_through():
         SubmitDraftReport,
         SubmitFinalReport,
     )
-    from workflows.process import ACTIVITY_TIMEOUT, EFFECT_RETRY, Process, reject
     from workflows.vocabulary import SEAT_NAMES, Role, Seat, Stage
+
+from workflows.effects import CaseSteps
+from workflows.process import ACTIVITY_TIMEOUT, EFFECT_RETRY, Process, reject
 
 
 class ReviewStage:
@@ -153,8 +155,8 @@ class PracticeReviewWorkflow(Process):
         self.state.stage = P.closed
         step.settle.append(self.settle("", "cancelled", "the case was closed"))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
-        await workflow.execute_activity("apply_case_step", step, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                                        retry_policy=EFFECT_RETRY)
+        await workflow.execute_activity_method(CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                               retry_policy=EFFECT_RETRY)
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
@@ -538,7 +540,10 @@ class PracticeReviewWorkflow(Process):
                                   sequence=self.state.step)
         progress.seal = authenticity.seal(workflow.info().workflow_id, "practice_review_progress",
                                           str(progress.sequence), progress.sealed_fields())
-        await workflow.get_external_workflow_handle(parent.workflow_id).signal("practice_review_progress", progress)
+        from workflows.rapid_review import RapidReviewWorkflow  # the parent's module imports this one
+
+        await workflow.get_external_workflow_handle_for(RapidReviewWorkflow.run, parent.workflow_id).signal(
+            RapidReviewWorkflow.practice_review_progress, progress)
 
     def snapshot(self):
         return None

@@ -18,6 +18,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.effects import CaseSteps, Documents, WorkingCalendars
+
+# Passed through the sandbox: pure data and declarations only (and the sealing keys the worker set); the logic
+# here and in the workflows is sandboxed, so a clock, file or random call in it fails its workflow task.
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity  # passed through: it holds the sealing keys the worker set
     from workflows.calendar import WorkingDayCalendar, london_date, london_moment
@@ -131,8 +135,8 @@ class Process:
                                               closure_days={**more.closure_days, **own.closure_days})
 
     async def _fetch_calendar(self, first: date, last: date) -> CaseCalendar:
-        return await workflow.execute_activity(
-            "working_calendar", CalendarRequest(first=first, last=last), result_type=CaseCalendar,
+        return await workflow.execute_activity_method(
+            WorkingCalendars.working_calendar, CalendarRequest(first=first, last=last),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
 
     def validate_calendar_day(self, notice: CalendarDayAdded) -> None:
@@ -306,12 +310,12 @@ class Process:
         self.refresh_outstanding()
         step.snapshot = self.snapshot()
         step.review = self.review_snapshot()
-        await workflow.execute_activity(
-            "apply_case_step", step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+        await workflow.execute_activity_method(
+            CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
         )
         for document in documents:
-            await workflow.execute_activity(
-                "issue_document", document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+            await workflow.execute_activity_method(
+                Documents.issue_document, document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
             )
 
     def move_to(self, stage: str, actor: Actor | None, action: str) -> None:

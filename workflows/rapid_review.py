@@ -50,8 +50,10 @@ with workflow.unsafe.imports_passed_through():
         SinResponse,
         SubmitInformationReturn,
     )
-    from workflows.process import Process, reject
     from workflows.vocabulary import AGENCIES, SEAT_NAMES, Recommendation, Role, Seat, Stage
+
+from workflows.practice_review import PracticeReviewWorkflow
+from workflows.process import Process, reject
 
 S = Stage
 OPEN_STAGES = frozenset(s for s in Stage if s != Stage.closed)
@@ -1156,7 +1158,7 @@ class RapidReviewWorkflow(Process):
 
     async def _start_practice_review(self, action: ChooseMethodology) -> None:
         self._child = await workflow.start_child_workflow(
-            "PracticeReviewWorkflow",
+            PracticeReviewWorkflow.run,
             ReviewInput(reference=f"{self.state.reference}-CSPR", case_reference=self.state.reference,
                         pseudonym=self.state.pseudonym, partnership_name=self.partnership_name,
                         methodology=action, rules=self.rules, partners_decided_on=self.state.partners_decided_on,
