@@ -91,17 +91,10 @@ class PracticeReviewWorkflow(Process):
         "record_one_year_workshop": ("one_year_on", "held_on"),
     }
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, review: ReviewInput) -> None:
+        """The state exists before any handler runs (an update in the first task waits for the start step)."""
         self._init_process()
-
-    @workflow.run
-    async def run(self, review: ReviewInput) -> str:
-        # Only a case's own workflow starts its review (the server sets the parent; no client can). Every review
-        # ever started had its parent, so no running case can take another path here.
-        parent = workflow.info().parent
-        if parent is None or f"{parent.workflow_id}-cspr" != workflow.info().workflow_id:
-            raise ApplicationError("A practice review is started only by its case's workflow: refused.",
-                                   type="NotSealed", non_retryable=True)
         self.review = review
         self.rules = review.rules
         self.case_calendar, self.added_days = review.calendar, list(review.added_days)  # the case's own days
@@ -113,7 +106,18 @@ class PracticeReviewWorkflow(Process):
             decided_on=method.decided_on, methods=method.methods, reviewer=method.reviewer, lead=method.lead,
             partners_decided_on=review.partners_decided_on,
         )
+
+    @workflow.run
+    async def run(self, review: ReviewInput) -> str:
+        # Only a case's own workflow starts its review (the server sets the parent; no client can). Every review
+        # ever started had its parent, so no running case can take another path here.
+        parent = workflow.info().parent
+        if parent is None or f"{parent.workflow_id}-cspr" != workflow.info().workflow_id:
+            raise ApplicationError("A practice review is started only by its case's workflow: refused.",
+                                   type="NotSealed", non_retryable=True)
+        method = review.methodology
         async with self._lock:
+            self.opened = True  # an update that came with the start now waits for this lock
             step = self.new_step("start")
             self.state.stage_history.append(StageChange(stage=P.terms_of_reference, at=workflow.now(),
                                                         by=method.actor.name, role=method.actor.role,

@@ -85,6 +85,7 @@ class Process:
     def _init_process(self) -> None:
         self._lock = asyncio.Lock()
         self._clock_changed = False
+        self.opened = False  # the run holds the lock for its first step; an update that came earlier waits for it
         self.added_days: list[CalendarDayAdded] = []  # one-off days received while the case runs
 
     # ------------------------------------------------------------------ time
@@ -154,6 +155,7 @@ class Process:
     async def receive_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
         """A one-off bank holiday or closure day: every open deadline counted in working days is counted again
         (a statutory clock only for a bank holiday), and the case records why each one moved."""
+        await self.until_opened()
         async with self._lock:
             known = self.calendar if notice.kind == "closure_day" else self.statutory_calendar
             if self.state.stage == Stage.closed or not known.is_working_day(notice.day):
@@ -277,8 +279,16 @@ class Process:
 
     # ------------------------------------------------------------------ acting
 
+    async def until_opened(self) -> None:
+        """An update that arrived with the start (the first workflow task) waits until the run has taken the lock
+        to open the case, then for the lock: it meets the case opened, its calendar and first deadlines in place.
+        (A satisfied wait is skipped, so every later update replays exactly as it ran.)"""
+        if not self.opened:
+            await workflow.wait_condition(lambda: self.opened)
+
     async def act(self, name: str, action: Action, apply: Callable[[Action, CaseStep, list], None]) -> dict:
         """Apply one accepted action and its side effects; returns the state view."""
+        await self.until_opened()
         async with self._lock:
             self.check(name, action)  # the state may have moved since the validator ran
             step, documents = self.new_step(name), []

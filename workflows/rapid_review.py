@@ -130,12 +130,24 @@ class RapidReviewWorkflow(Process):
         "choose_methodology": ("methodology", "decided_on"),
     }
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        """The state exists before any handler runs: a query or an update arriving in the first workflow task
+        finds the case (an update then waits until the case has opened)."""
         self._init_process()
         self._child = None
         self._last_progress = 0
         self._review_late = False
         self._no_review_why = ""  # why there is no further review, kept while the learning decision is awaited
+        self.case = case
+        self.rules = case.rules
+        self.case_reference = case.reference
+        self.partnership_name = case.partnership_name
+        self.state = CaseState(
+            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym, opened_on=self.today(),
+            awareness_date=case.awareness_date, referring_agency=case.referring_agency, category=case.category,
+            linked_references=list(case.linked_references),
+        )
 
     # ================================================================== run
 
@@ -147,15 +159,6 @@ class RapidReviewWorkflow(Process):
         if workflow.patched("sealed-start") and not workflow.unsafe.is_replaying() and not _start_sealed(case):
             raise ApplicationError("This case was not started by the Rapid Review service (no valid seal): refused, "
                                    "nothing was recorded.", type="NotSealed", non_retryable=True)
-        self.case = case
-        self.rules = case.rules
-        self.case_reference = case.reference
-        self.partnership_name = case.partnership_name
-        self.state = CaseState(
-            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym, opened_on=self.today(),
-            awareness_date=case.awareness_date, referring_agency=case.referring_agency, category=case.category,
-            linked_references=list(case.linked_references),
-        )
         # Which notification process the case runs is fixed when it starts (as its rules are): cases started
         # before the three-way decision replay with the CSC lead deciding alone and the business unit declining
         # at referral. A patch here rather than in the validators, which may not call workflow.patched.
@@ -172,6 +175,7 @@ class RapidReviewWorkflow(Process):
 
     async def _open_case(self) -> None:
         async with self._lock:
+            self.opened = True  # an update that came with the start now waits for this lock, as every later one does
             case, rules = self.case, self.rules
             step = self.new_step("submit_referral")
             self.state.stage_history.append(
