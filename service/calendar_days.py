@@ -20,7 +20,7 @@ from activities.audit import append_audit
 from service.accounts import process_rules
 from service.models import CalendarDay, CaseRecord, User
 from workflows.authenticity import sealed
-from workflows.calendar import WorkingDayCalendar, london_date
+from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
 from workflows.models import Actor, CalendarDayAdded
 from workflows.vocabulary import Stage
 
@@ -59,6 +59,9 @@ def add_calendar_day(session: Session, *, day: date, kind: str, name: str, by: U
     if day <= today:
         raise CalendarDayRefused(f"day {day.isoformat()} is not after today ({today.isoformat()}): only days still "
                                  "to come can be added")
+    if day.year not in TABLE_YEARS:
+        raise CalendarDayRefused(f"day {day.isoformat()} is outside the calendar's years "
+                                 f"({TABLE_YEARS.start}-{TABLE_YEARS.stop - 1})")
     if day.weekday() >= 5:
         raise CalendarDayRefused(f"day {day.isoformat()} is a {day.strftime('%A')}: it is not a working day anyway")
     already = partnership_calendar(session).closed_because(day)

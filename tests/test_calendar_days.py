@@ -60,6 +60,12 @@ async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api,
     past = await api.post("/api/calendar-days", headers=bu,
                           json={"day": today.isoformat(), "kind": "bank_holiday", "name": "State funeral"})
     assert past.status_code == 422 and "not after today" in past.json()["detail"]
+    far = await api.post("/api/calendar-days", headers=bu,
+                         json={"day": "9999-01-04", "kind": "bank_holiday", "name": "State funeral"})
+    assert far.status_code == 422 and "outside the calendar's years" in far.json()["detail"]
+    control = await api.post("/api/calendar-days", headers=bu,
+                             json={"day": funeral.isoformat(), "kind": "bank_holiday", "name": "State\x00funeral"})
+    assert control.status_code == 422
 
     added = await api.post("/api/calendar-days", headers=bu,
                            json={"day": funeral.isoformat(), "kind": "bank_holiday", "name": "State funeral"})

@@ -151,6 +151,10 @@ class Process:
         if notice.day <= self.today():
             raise reject(f"{notice.day.isoformat()} is not after today: a day added now can only move deadlines "
                          "still to come.")
+        try:
+            self.calendar.closed_because(notice.day)
+        except ValueError as error:  # beyond every table: the handler must never meet it
+            raise reject(str(error)) from None
 
     async def receive_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
         """A one-off bank holiday or closure day: every open deadline counted in working days is counted again
