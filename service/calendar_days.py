@@ -8,12 +8,13 @@ only) and records why each one moved. The service's own lists count with the sam
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlmodel import Session, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from activities.audit import append_audit
@@ -87,17 +88,21 @@ def running_workflows(session: Session) -> list[str]:
     return ids
 
 
-async def send_to_running_cases(client: Client, workflow_ids: list[str], row: CalendarDay, actor: Actor) -> Delivery:
-    """Send the day to each running workflow (sealed, as every message of the service is)."""
+async def send_to_running_cases(client: Client, workflow_ids: list[str], row: CalendarDay, actor: Actor,
+                                answer_within: float = 30.0) -> Delivery:
+    """Send the day to each running workflow (sealed, as every message of the service is); one that does not answer
+    in time is listed as not reached."""
     delivery = Delivery()
     for workflow_id in workflow_ids:
         notice = CalendarDayAdded(day=row.day, kind=row.kind, name=row.name, actor=actor)
         update_id = f"calendar:{row.id}:{uuid.uuid4().hex}"
         sealed(workflow_id, "add_calendar_day", update_id, notice)
         try:
-            moved = await client.get_workflow_handle(workflow_id).execute_update(
-                "add_calendar_day", notice, id=update_id, result_type=list[dict])
-        except (WorkflowUpdateFailedError, RPCError):  # closed meanwhile, or not running on this engine
+            async with asyncio.timeout(answer_within):
+                moved = await client.get_workflow_handle(workflow_id).execute_update(
+                    "add_calendar_day", notice, id=update_id, result_type=list[dict])
+        except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError):
+            # closed meanwhile, not running on this engine, or no worker answered
             delivery.not_reached.append(workflow_id)
             continue
         if moved:

@@ -60,7 +60,7 @@ async def add_and_send(request: Request, session, user: User, body: CalendarDayI
     workflow_ids = running_workflows(session)
     session.commit()  # never hold a transaction while the cases' activities need the database
     delivery = await send_to_running_cases(await request.app.state.temporal.client(), workflow_ids, row,
-                                           actor_of(user))
+                                           actor_of(user), request.app.state.settings.action_answer_timeout_seconds)
     return CalendarDayResult(day=CalendarDayRead.model_validate(row, from_attributes=True), moved=delivery.moved,
                              unchanged=delivery.unchanged, not_reached=delivery.not_reached)
 
