@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlmodel import select
 
-from service.api.calendar import CALENDAR_KEEPERS, CalendarDayIn, add_and_send
+from service.api.access import RowId
+from service.api.calendar import CALENDAR_KEEPERS, CalendarDayIn, add_and_send, resend
 from service.models import CalendarDay, User
 from service.web import PageSession, page_roles, render
 
@@ -44,4 +45,11 @@ async def calendar_days_add(request: Request, session: PageSession, user: Keeper
         if error.status_code != 422:
             raise
         return calendar_page(request, session, user, status_code=422, error=error.detail)
+    return calendar_page(request, session, user, result=result)
+
+
+@router.post("/admin/calendar/{day_id}/send")
+async def calendar_day_resend(day_id: RowId, request: Request, session: PageSession, user: Keeper) -> HTMLResponse:
+    """Send a day again to the running cases it did not reach."""
+    result = await resend(request, session, user, day_id)
     return calendar_page(request, session, user, result=result)

@@ -123,6 +123,9 @@ async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api,
     listed = (await api.get("/api/calendar-days", headers=bu)).json()
     assert [(d["day"], d["kind"]) for d in listed] == [(funeral.isoformat(), "bank_holiday"),
                                                         (closure.isoformat(), "closure_day")]
+    again = await api.post(f"/api/calendar-days/{listed[0]['id']}/send", headers=bu)
+    assert again.status_code == 200 and again.json()["moved"] == {}, "a case that has the day moves nothing twice"
+    assert set(again.json()["unchanged"]) == {in_window.reference, at_referral.reference, later.reference}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

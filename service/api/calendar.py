@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from service.api.access import actor_of, request_id
+from service.api.access import RowId, actor_of, audit, request_id
 from service.auth import DbSession, require_roles
 from service.calendar_days import CalendarDayRefused, add_calendar_day, running_workflows, send_to_running_cases
 from service.models import CalendarDay, User
@@ -57,6 +57,11 @@ async def add_and_send(request: Request, session, user: User, body: CalendarDayI
     except CalendarDayRefused as error:
         session.rollback()
         raise HTTPException(422, str(error)) from None
+    return await send(request, session, user, row)
+
+
+async def send(request: Request, session, user: User, row: CalendarDay) -> CalendarDayResult:
+    """Send a stored day to every running case (a case that has it already moves nothing)."""
     workflow_ids = running_workflows(session)
     session.commit()  # never hold a transaction while the cases' activities need the database
     delivery = await send_to_running_cases(await request.app.state.temporal.client(), workflow_ids, row,
@@ -71,3 +76,17 @@ async def post_calendar_day(body: CalendarDayIn, request: Request, session: DbSe
     """Add a one-off bank holiday (moves statutory and local deadlines) or a closure day (local milestones only)
     for every running case and every case started later."""
     return await add_and_send(request, session, user, body)
+
+
+@router.post("/calendar-days/{day_id}/send", response_model=CalendarDayResult)
+async def resend_calendar_day(day_id: RowId, request: Request, session: DbSession, user: Keeper) -> CalendarDayResult:
+    """Send a day again to every running case: for the cases it did not reach (no worker answered in time)."""
+    return await resend(request, session, user, day_id)
+
+
+async def resend(request: Request, session, user: User, day_id: int) -> CalendarDayResult:
+    row = session.get(CalendarDay, day_id)
+    if row is None:
+        raise HTTPException(404, f"No calendar day {day_id}")
+    audit(session, request, user, "resend_calendar_day", None, {"day": row.day.isoformat(), "kind": row.kind})
+    return await send(request, session, user, row)
