@@ -208,7 +208,7 @@ async def test_chair_approvers_and_auditor_in_a_browser(sign_in_as, case_env, en
 
 
 PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1,
-               "user_id": 999999}
+               "user_id": 999999, "day_id": 999999}
 
 
 
