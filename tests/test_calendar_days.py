@@ -4,6 +4,7 @@ find the day in their calendar; and the histories from before and after replay."
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -39,7 +40,8 @@ async def replays(handle) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api, case_env, case_worker, engine):
+async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api, case_env, case_worker, engine,
+                                                                            demo_passwords):
     in_window, at_referral = CaseDriver(case_env, case_worker, engine), CaseDriver(case_env, case_worker, engine)
     await in_window.to_panel_preparation()
     await at_referral.start()
@@ -97,19 +99,29 @@ async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api,
     assert [t.due_date for t in at_referral.tasks(action="propose_sin_decision")] == [
         due_dates(await at_referral.state())["notification"]] != [was_notification_due], "the open task follows"
 
-    # A partnership closure day moves the partnership's own milestones, never a statutory clock.
+    # A partnership closure day, added on the calendar page, moves the partnership's own milestones, never a
+    # statutory clock.
     before = await in_window.state()
     closure = with_funeral.add_working_days(today, 4)
-    added = await api.post("/api/calendar-days", headers=bu,
-                           json={"day": closure.isoformat(), "kind": "closure_day", "name": "Training day"})
-    assert added.status_code == 200, added.text
+    api.headers.pop("Authorization", None)
+    page = await api.get("/signin")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    await api.post("/signin", data={"username": "strategy.manager", "password": demo_passwords["strategy.manager"],
+                                    "csrf_token": csrf})
+    page = await api.get("/admin/calendar")
+    assert page.status_code == 200 and "State funeral" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    shown = await api.post("/admin/calendar", data={"day": closure.isoformat(), "kind": "closure_day",
+                                                    "name": "Training day", "csrf_token": csrf})
+    assert shown.status_code == 200 and "Sent " + closure.isoformat() in shown.text
+    assert f"{in_window.reference}: " in shown.text and "had none to move" in shown.text
     after = await in_window.state()
     was, now = due_dates(before), due_dates(after)
     moved = {key for key in now if now[key] != was[key]}
     assert moved and not moved & STATUTORY
     assert moved == {key for key, due in was.items() if due >= closure and key not in STATUTORY
                      and key != "information_requests"}
-    assert added.json()["unchanged"] == [at_referral.reference], "its only deadline is statutory"
+    assert f"{at_referral.reference}:" not in shown.text, "its only deadline is statutory"
 
     # A case opened afterwards has both days in its own calendar from the start.
     later = CaseDriver(case_env, case_worker, engine)
