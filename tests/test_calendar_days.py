@@ -156,3 +156,29 @@ async def test_a_case_outliving_its_calendar_extends_it(driver, case_env):
                and e.activity_task_scheduled_event_attributes.activity_type.name == "working_calendar"]
     assert len(fetched) == 2, "extended once, when less than two years of it were left"
     await replays(handle)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_running_practice_review_receives_the_day(api, case_env, case_worker, engine):
+    """The review starts with its case's calendar and is sent the day too: its working-day deadline moves, its
+    six months do not."""
+    driver = CaseDriver(case_env, case_worker, engine)
+    await driver.to_sign_off()
+    await driver.approve_all(version=1)
+    today = await driver.today()
+    await driver.act("choose_methodology", "la", decided_on=str(today), methods=["partner_led_workshop"],
+                     reviewer="Independent reviewer", reviewer_kind="independent", lead="Strategy Manager")
+    review_id = f"{driver.reference}-cspr"
+    await driver.settled(review_id)
+    before = due_dates(await driver.state(review_id))
+    funeral = WorkingDayCalendar().add_working_days(today, 3)
+    added = await api.post("/api/calendar-days", headers=await api.as_user("strategy.manager"),
+                           json={"day": funeral.isoformat(), "kind": "bank_holiday", "name": "State funeral"})
+    assert added.status_code == 200, added.text
+    assert [m["deadline"] for m in added.json()["moved"][review_id]] == ["commission"]
+    after = due_dates(await driver.state(review_id))
+    with_funeral = WorkingDayCalendar(added_bank_holidays={funeral: "State funeral"})
+    assert after["commission"] == with_funeral.add_working_days(today, 20) != before["commission"]
+    assert after["cspr"] == before["cspr"], "six months are not counted in working days"
+    await replays(case_env.client.get_workflow_handle(review_id))
+    await replays(driver.handle)
