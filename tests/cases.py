@@ -73,18 +73,19 @@ class CaseDriver:
         await self.settled()
         return await self.state()
 
+    SETTLE_SECONDS = 10.0
+
     async def settled(self, workflow_id: str | None = None) -> None:
         """Wait until the workflow has no activity in flight (the case has finished opening, say)."""
         import asyncio
 
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
-        for _ in range(200):
-            raw = (await handle.describe()).raw_description
-            # Neither an activity in flight nor a workflow task about to schedule the next one.
-            if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+        for _ in range(int(self.SETTLE_SECONDS / 0.05)):
+            description = await handle.describe()
+            if not description.raw_description.pending_activities:
                 return
             await asyncio.sleep(0.05)
-        raise AssertionError("the workflow kept activities in flight for 10 s")
+        raise AssertionError(f"the workflow kept activities in flight for {self.SETTLE_SECONDS:g} s")
 
     async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
         """Send an action as the service does: validated by its model and sealed for this update id."""
