@@ -11,6 +11,7 @@ def build_activities(engine: Engine, settings: Settings) -> list:
     """The activity callables the worker registers, bound to this process's database and stores."""
     from activities.case_step import CaseStepActivities
     from activities.documents import DocumentActivities
+    from activities.working_calendar import CalendarActivities
     from service.temporal import codec_for
 
     return [
@@ -19,4 +20,5 @@ def build_activities(engine: Engine, settings: Settings) -> list:
             audit_key=settings.audit_key_bytes,
         ).apply_case_step,
         DocumentActivities(engine, settings.document_dir, settings.rapid_review_public_url).issue_document,
+        CalendarActivities(engine).working_calendar,
     ]

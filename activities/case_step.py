@@ -14,17 +14,18 @@ from temporalio.exceptions import ApplicationError
 from activities.audit import append_audit
 from activities.notifications import enqueue_task_emails
 from activities.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
-from activities.tasks import open_task, settle_tasks
+from activities.tasks import move_due_dates, open_task, settle_tasks
 from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
 from service.models import AppliedStep, CaseRecord, CaseReview, InformationReturn
 from service.temporal import EncryptionCodec
+from workflows.effects import CaseSteps
 from workflows.models import CaseStep
 
 log = logging.getLogger(__name__)
 
 
-class CaseStepActivities:
+class CaseStepActivities(CaseSteps):
     def __init__(self, engine: Engine, public_url: str, codec: EncryptionCodec, *, audit_key: bytes) -> None:
         self.engine = engine
         self.public_url = public_url
@@ -90,6 +91,8 @@ class CaseStepActivities:
                         chronology=given.chronology, analysis=given.analysis))
                 for settlement in step.settle:
                     settle_tasks(session, settlement, actor, step.at)
+                for move in step.due_date_moves:
+                    move_due_dates(session, move, step.case_reference)
                 for spec in step.tasks:
                     task = open_task(session, spec, step.case_reference)
                     enqueue_task_emails(session, task, self.public_url)

@@ -21,6 +21,7 @@ from temporalio import activity
 from activities.notifications import enqueue
 from service.db import session_scope
 from service.models import Document, User
+from workflows.effects import Documents
 from workflows.models import DocumentRequest
 from workflows.vocabulary import (
     AGENCIES,
@@ -147,7 +148,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-class DocumentActivities:
+class DocumentActivities(Documents):
     def __init__(self, engine: Engine, document_dir: Path, public_url: str = "http://127.0.0.1:8000") -> None:
         self.engine = engine
         self.document_dir = Path(document_dir)

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from service.models import Task
 from workflows.calendar import WorkingDayCalendar
-from workflows.models import TaskSettlement, TaskSpec
+from workflows.models import DueDateMove, TaskSettlement, TaskSpec
 
 
 def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:
@@ -28,9 +28,14 @@ def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:
     return task
 
 
+def _escaped(prefix: str) -> str:
+    """A key prefix for LIKE with escape character backslash (keys hold underscores)."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def settle_tasks(session: Session, settlement: TaskSettlement, by_user: int | None, at: datetime | None = None) -> int:
     """Mark every open task whose key starts with the prefix as done or cancelled; returns how many."""
-    prefix = settlement.key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    prefix = _escaped(settlement.key_prefix)
     if settlement.superseded:
         note = f" ({settlement.outcome})"
         result = session.exec(
@@ -44,6 +49,16 @@ def settle_tasks(session: Session, settlement: TaskSettlement, by_user: int | No
         .values(status=settlement.status, outcome=settlement.outcome, completed_by=by_user,
                 completed_at=at or datetime.now(UTC))
     )
+    return result.rowcount or 0
+
+
+def move_due_dates(session: Session, move: DueDateMove, case_reference: str) -> int:
+    """Open tasks of the workflow due on the old date of a deadline the calendar moved are due on its new one."""
+    prefix = _escaped(move.key_prefix)
+    result = session.exec(
+        update(Task).where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),
+                           Task.status == "open", Task.due_date == move.was)
+        .values(due_date=move.now))
     return result.rowcount or 0
 
 

@@ -16,12 +16,13 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from activities.audit import append_audit
-from service import web, web_accounts, web_business
+from service import web, web_accounts, web_business, web_calendar
 from service.api import (
     action_plan,
     actions,
     audit,
     auth,
+    calendar,
     cases,
     codec,
     dashboard,
@@ -29,6 +30,7 @@ from service.api import (
     escalations,
     events,
     health,
+    metrics,
     outbox,
     tasks,
     themes,
@@ -42,7 +44,7 @@ from service.settings import Settings, get_settings
 from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
-API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/docs", "/openapi")
+API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
@@ -130,7 +132,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.openapi = lambda: documented_errors(app)
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
-                   dashboard, codec, outbox, web, web_business, web_accounts):
+                   dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar):
         app.include_router(module.router)
     return app
 

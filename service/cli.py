@@ -1,5 +1,5 @@
 """The `rapid-review` command: dev, api, worker, db upgrade, users (add, disable, enable, reset-password,
-set-role), routes."""
+set-role), replay-check, routes."""
 
 from __future__ import annotations
 
@@ -205,6 +205,30 @@ def cmd_users_set_role(args: argparse.Namespace) -> int:
     return _change_user(args, change)
 
 
+def cmd_replay_check(args: argparse.Namespace) -> int:
+    """Exit 1 if any running case (archived history) or stored history would replay differently."""
+    from pathlib import Path
+
+    from service.db import engine_for
+    from service.replay_check import replay_check
+
+    settings = _settings()
+    engine = None if args.no_archive else engine_for(settings.sqlalchemy_url)
+    directories = [Path(d) for d in args.histories]
+    missing = [str(d) for d in directories if not d.is_dir()]
+    if missing:
+        print(f"rapid-review: no such history directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    outcomes = asyncio.run(replay_check(settings, engine, directories))
+    failed = [o for o in outcomes if o.failure]
+    for outcome in outcomes:
+        print(f"{'FAILED' if outcome.failure else 'ok':6} {outcome.workflow_id} ({outcome.source})"
+              + (f": {outcome.failure}" if outcome.failure else ""))
+    print(f"{len(outcomes)} histories replayed against this build, {len(failed)} failed"
+          + (": do not let this build take traffic" if failed else ""))
+    return 1 if failed else 0
+
+
 def cmd_routes(args: argparse.Namespace) -> int:
     from service.api.routes import route_table_markdown
     from service.app import create_app
@@ -247,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     set_role.add_argument("--agency")
     set_role.add_argument("--seat")
     set_role.set_defaults(func=cmd_users_set_role)
+    replay = sub.add_parser("replay-check", help="replay the running cases' archived histories (and stored "
+                            "history files) against this build; exit 1 on any non-determinism")
+    replay.add_argument("--histories", action="append", default=[], metavar="DIR",
+                        help="also replay the <name>--<workflow id>.json files here (repeatable)")
+    replay.add_argument("--no-archive", action="store_true", help="skip the database's archived histories")
+    replay.set_defaults(func=cmd_replay_check)
     sub.add_parser("routes", help="print the API's route table with the roles each route allows").set_defaults(
         func=cmd_routes
     )

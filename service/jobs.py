@@ -18,9 +18,9 @@ from sqlmodel import select
 from activities.notifications import enqueue
 from activities.tasks import urgency
 from service import wording
-from service.accounts import process_rules
 from service.api.access import assigned_to
 from service.audit_trail import AuditTrail
+from service.calendar_days import partnership_calendar
 from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
 from service.lateness import ESCALATION_KIND
@@ -77,7 +77,7 @@ def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
     """One e-mail per person listing their overdue and due-soon tasks (references and titles only)."""
     sent = 0
     with session_scope(engine) as session:
-        calendar = process_rules(session).calendar()
+        calendar = partnership_calendar(session)
         for user in session.exec(select(User).where(User.is_active == True)):  # noqa: E712 - SQL expression
             # An orphaned case's tasks cannot be done (no workflow takes them): they are on the board, not here.
             # Escalations are left out too: each missed milestone was told once, when it was missed (lateness.py).

@@ -102,10 +102,28 @@ class CaseRecord(SQLModel, table=True):
     workflow_missing_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     # The run that opened the case: a second run under the same reference is refused (see case_step.py).
     workflow_run_id: str | None = Field(default=None, max_length=64)
+    # Set when one of the case's steps (an activity) has failed EFFECT_ALERT_ATTEMPTS times and is still retried:
+    # the step's name and the kind of error, never case text; cleared when the step succeeds.
+    effect_failing: str | None = Field(default=None, max_length=300)
+    effect_failing_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
 
     @property
     def orphaned(self) -> bool:
         return self.workflow_missing_since is not None
+
+
+class CalendarDay(SQLModel, table=True):
+    """A one-off bank holiday (a state funeral, a coronation) or a partnership closure day added by the business
+    unit or an admin; running cases receive it, new cases find it in their calendar."""
+
+    __tablename__ = "calendar_day"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    kind: str = Field(max_length=20)  # bank_holiday | closure_day
+    name: str = Field(max_length=200)
+    added_by: int | None = Field(default=None, foreign_key="user.id")
+    added_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 
 class CaseAgency(SQLModel, table=True):

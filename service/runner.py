@@ -164,12 +164,14 @@ def prepare_database(settings: Settings) -> None:
         log.exception("could not write the first audit anchor in %s", settings.audit_anchor_dir)
 
 
-async def connect_with_retry(settings: Settings, within: float = 30.0) -> Client:
+async def connect_with_retry(settings: Settings, within: float = 30.0, metrics: bool = False) -> Client:
+    """A client (the worker's with ``metrics``: the SDK's Prometheus endpoint at TEMPORAL_METRICS_ADDRESS)."""
     deadline = time.monotonic() + within
     while True:
         try:
             return await connect(settings.temporal_address, settings.temporal_namespace, settings.encryption_key_bytes,
-                                 settings.old_encryption_keys_bytes)
+                                 settings.old_encryption_keys_bytes,
+                                 metrics_address=settings.temporal_metrics_address if metrics else None)
         except Exception:
             if time.monotonic() > deadline:
                 raise
@@ -205,7 +207,7 @@ async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler:
         if embedded_engine:
             await ensure_namespace(await connect_with_retry(settings), settings.temporal_namespace)
         if worker:
-            client = await connect_with_retry(settings)
+            client = await connect_with_retry(settings, metrics=True)
             tasks.append(asyncio.create_task(run_worker(client, settings, engine, stop), name="worker"))
         if scheduler:
             jobs = build_scheduler(engine, settings)

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Prometheus: the API's /metrics answers a scraper that sends `Authorization: Bearer <this token>` (no token
+    # set: /metrics is off); each worker's Temporal SDK metrics are served at this host:port (none: off).
+    rapid_review_metrics_token: str | None = Field(default=None, repr=False, min_length=16)
+    temporal_metrics_address: str | None = None
+
     @property
     def is_production(self) -> bool:
         return self.rapid_review_mode == "production"

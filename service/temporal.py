@@ -20,6 +20,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from workflows import authenticity
 
@@ -88,9 +89,24 @@ def codec_for(settings) -> EncryptionCodec:
     return EncryptionCodec(settings.encryption_key_bytes, settings.old_encryption_keys_bytes)
 
 
-async def connect(address: str, namespace: str, key: bytes, old_keys: Sequence[bytes] = ()) -> Client:
-    """A client whose every payload is encrypted with ``key`` (and can read what ``old_keys`` encrypted)."""
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter(key, old_keys))
+_RUNTIMES: dict[str, Runtime] = {}
+
+
+def metrics_runtime(address: str) -> Runtime:
+    """One SDK runtime per metrics address (its HTTP server binds the port once; a retried connect reuses it)."""
+    if address not in _RUNTIMES:
+        _RUNTIMES[address] = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    return _RUNTIMES[address]
+
+
+async def connect(address: str, namespace: str, key: bytes, old_keys: Sequence[bytes] = (),
+                  metrics_address: str | None = None) -> Client:
+    """A client whose every payload is encrypted with ``key`` (and can read what ``old_keys`` encrypted). With
+    ``metrics_address`` (host:port), the SDK serves its Prometheus metrics there: workflow task failures, activity
+    attempts and failures, schedule-to-start latency, sticky cache, polls."""
+    runtime = metrics_runtime(metrics_address) if metrics_address else None
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(key, old_keys),
+                                runtime=runtime)
 
 
 class TemporalConnection:

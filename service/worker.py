@@ -20,6 +20,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from service.db import session_scope
+from service.effect_alerts import EFFECT_ALERT_ATTEMPTS, clear_effect_alert, raise_effect_alert
 from service.models import WorkerHeartbeat
 from service.settings import Settings
 from workflows import WORKFLOWS
@@ -38,9 +39,6 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-ALERT_AFTER_ATTEMPTS = 5
-
-
 class ActivityGuard(Interceptor):
     """Every activity, in one place: no case text in failures, data errors not retried, stuck steps alerted.
 
@@ -48,24 +46,30 @@ class ActivityGuard(Interceptor):
     converter error quotes its input), and that message would travel into the worker's log and the engine's
     history. It is replaced by its class and SQLSTATE, or its class and where it was raised. A data error (a
     value the database can never take) fails at once instead of freezing the case in endless retries; a failure
-    that reaches ALERT_AFTER_ATTEMPTS attempts is logged as an ALERT for the operators (the case's lock is held
-    meanwhile).
+    that reaches EFFECT_ALERT_ATTEMPTS attempts is logged as an ALERT, flags the case and e-mails the admins
+    (service/effect_alerts.py; the case's lock is held meanwhile); the flag clears when the step succeeds.
     """
 
+    def __init__(self, engine: Engine | None = None, public_url: str = "") -> None:
+        self.engine, self.public_url = engine, public_url
+
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _GuardedActivity(next)
+        return _GuardedActivity(next, self)
 
 
 class _GuardedActivity(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, guard: ActivityGuard) -> None:
+        super().__init__(next)
+        self.guard = guard
+
     async def execute_activity(self, input: ExecuteActivityInput):
         info = activity.info()
         try:
-            return await super().execute_activity(input)
+            result = await super().execute_activity(input)
         except DBAPIError as error:
             code = getattr(error.orig, "sqlstate", None) or type(error.orig).__name__
             message = f"{info.activity_type}: database error {type(error).__name__} ({code}); details withheld"
-            if info.attempt >= ALERT_AFTER_ATTEMPTS:
-                _alert(info, message)
+            await self._alert_if_stuck(info, message)
             raise ApplicationError(message, type=type(error).__name__,
                                    non_retryable=isinstance(error, DataError)) from None
         except ApplicationError:
@@ -76,14 +80,29 @@ class _GuardedActivity(ActivityInboundInterceptor):
             frame = traceback.extract_tb(error.__traceback__)[-1]
             message = (f"{info.activity_type}: {type(error).__name__} at {Path(frame.filename).name}:{frame.lineno} "
                        f"in {frame.name}; details withheld")
-            if info.attempt >= ALERT_AFTER_ATTEMPTS:
-                _alert(info, message)
+            await self._alert_if_stuck(info, message)
             raise ApplicationError(message, type=type(error).__name__) from None
+        if info.attempt > 1 and self.guard.engine is not None:
+            await self._quietly(clear_effect_alert, self.guard.engine, info.workflow_id)
+        return result
 
+    async def _alert_if_stuck(self, info: activity.Info, what: str) -> None:
+        if info.attempt < EFFECT_ALERT_ATTEMPTS:
+            return
+        log.error("ALERT: step of workflow %s has failed %d times and is still retried: %s",
+                  info.workflow_id, info.attempt, what)
+        if self.guard.engine is not None:
+            await self._quietly(raise_effect_alert, self.guard.engine, workflow_id=info.workflow_id, what=what,
+                                attempt=info.attempt, public_url=self.guard.public_url)
 
-def _alert(info: activity.Info, what: str) -> None:
-    log.error("ALERT: step of workflow %s has failed %d times and is still retried: %s",
-              info.workflow_id, info.attempt, what)
+    @staticmethod
+    async def _quietly(function, *args, **kwargs) -> None:
+        """The alert's own writes must not turn the step's outcome into another error (the database may be what
+        fails)."""
+        try:
+            await asyncio.to_thread(function, *args, **kwargs)
+        except Exception as error:
+            log.warning("ALERT: the case's alert flag could not be written (%s)", type(error).__name__)
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, **options) -> Worker:
@@ -99,7 +118,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, **options) 
         activities=build_activities(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=WORKFLOW_RUNNER,
-        interceptors=[ActivityGuard()],
+        interceptors=[ActivityGuard(engine, settings.rapid_review_public_url)],
         **options,
     )
 

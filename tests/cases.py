@@ -47,7 +47,8 @@ class CaseDriver:
     async def today(self) -> date:
         return london_date(await self.env.get_current_time())
 
-    async def start(self, rules: ProcessRules | None = None, awareness_days_ago: int = 1, **referral) -> dict:
+    async def start(self, rules: ProcessRules | None = None, awareness_days_ago: int = 1, wait: bool = True,
+                    **referral) -> dict | None:
         today = await self.today()
         case = CaseInput(
             reference=self.reference, pseudonym="Julie", age_band="under 1",
@@ -61,20 +62,30 @@ class CaseDriver:
             "RapidReviewWorkflow", sealed(self.reference, "start", self.reference, case), id=self.reference,
             task_queue=self.task_queue,
         )
+        if not wait:
+            return None
+        import asyncio
+
+        for _ in range(200):  # the case fetches its calendar first, then opens (its first step)
+            if (await self.state())["step"] >= 1:
+                break
+            await asyncio.sleep(0.05)
         await self.settled()
         return await self.state()
+
+    SETTLE_SECONDS = 10.0
 
     async def settled(self, workflow_id: str | None = None) -> None:
         """Wait until the workflow has no activity in flight (the case has finished opening, say)."""
         import asyncio
 
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
-        for _ in range(200):
+        for _ in range(int(self.SETTLE_SECONDS / 0.05)):
             description = await handle.describe()
             if not description.raw_description.pending_activities:
                 return
             await asyncio.sleep(0.05)
-        raise AssertionError("the workflow kept activities in flight for 10 s")
+        raise AssertionError(f"the workflow kept activities in flight for {self.SETTLE_SECONDS:g} s")
 
     async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
         """Send an action as the service does: validated by its model and sealed for this update id."""

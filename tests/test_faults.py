@@ -45,7 +45,10 @@ class RealTime:
 
 class PersistentDriver(CaseDriver):
     """Sends each action with a fixed update id and retries it until the workflow answers, as the API's
-    Idempotency-Key does: a worker crash delays an action, never loses or doubles it."""
+    Idempotency-Key does: a worker crash delays an action, never loses or doubles it. An activity the killed worker
+    had in flight is retried only after its start-to-close timeout (60 s): settling waits that out."""
+
+    SETTLE_SECONDS = 150.0
 
     async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)

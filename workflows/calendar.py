@@ -1,13 +1,16 @@
 """The working-day calendar: Monday to Friday, less England and Wales bank holidays, less closure days.
 
-Pure and deterministic (no I/O, no clock): the ``holidays`` package computes bank holidays from
-rules and its own tables, so the same dates come out inside the workflow sandbox, on replay and in
-the service. Statutory time limits are counted with it ("within 15 working days of ...").
+Pure and deterministic (no I/O, no clock). A case counts on its own table of bank holidays, fetched once by
+the ``working_calendar`` activity when it starts (a recorded result: a newer ``holidays`` package, or a one-off
+bank holiday announced later, never changes how its history replays) and extended when the case outlives it.
+Cases started before that count on the table built here at import from ``holidays`` (pinned exactly), as they
+ran. Statutory time limits are counted with it ("within 15 working days of ...").
 """
 
 from __future__ import annotations
 
 import calendar as _stdlib_calendar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -30,6 +33,14 @@ def _weekday_bank_holidays(years) -> dict[int, dict[date, str]]:
 _TABLE = _weekday_bank_holidays(TABLE_YEARS)
 
 
+def weekday_bank_holidays_between(first: date, last: date) -> dict[date, str]:
+    """England and Wales bank holidays on weekdays from ``first`` to ``last``, from the ``holidays`` package (for
+    the ``working_calendar`` activity; never called by workflow code)."""
+    years = range(first.year, last.year + 1)
+    table = _TABLE if all(year in _TABLE for year in years) else _weekday_bank_holidays(years)
+    return {day: name for year in years for day, name in table[year].items() if first <= day <= last}
+
+
 def bank_holidays(year: int) -> dict[date, str]:
     """England and Wales bank holidays of ``year`` that fall on weekdays (substitute and one-off days
     included)."""
@@ -40,15 +51,31 @@ def bank_holidays(year: int) -> dict[date, str]:
 
 @dataclass(frozen=True)
 class WorkingDayCalendar:
-    """Working days for one partnership; ``closure_days`` are the extra days it adds."""
+    """Working days for one partnership; ``closure_days`` are the extra days it adds.
+
+    ``bank_holiday_table`` is a case's own table, valid from ``covers[0]`` to ``covers[1]``; without one, the
+    table built at import is used. ``added_bank_holidays`` are one-off bank holidays added since (by name).
+    """
 
     closure_days: frozenset[date] = field(default_factory=frozenset)
+    bank_holiday_table: Mapping[date, str] | None = field(default=None, compare=False)
+    covers: tuple[date, date] | None = None
+    added_bank_holidays: Mapping[date, str] = field(default_factory=dict, compare=False)
+
+    def bank_holiday(self, day: date) -> str | None:
+        if day in self.added_bank_holidays:
+            return self.added_bank_holidays[day]
+        if self.bank_holiday_table is None or (self.covers and not self.covers[0] <= day <= self.covers[1]):
+            # No table of the case's own, or a day outside it (a date typed years away, before the case extends
+            # its calendar): the table built at import answers rather than leaving the case stuck.
+            return bank_holidays(day.year).get(day)
+        return self.bank_holiday_table.get(day)
 
     def closed_because(self, day: date) -> str | None:
         """Why ``day`` is not a working day, or None if it is one."""
         if day.weekday() >= 5:
             return "weekend"
-        holiday = bank_holidays(day.year).get(day)
+        holiday = self.bank_holiday(day)
         if holiday:
             return f"bank holiday: {holiday}"
         if day in self.closure_days:

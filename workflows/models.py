@@ -419,6 +419,11 @@ class Deadline(BaseModel):
     recorded_on: date | None = None  # the day it was recorded in the service
     delay_reason: str | None = None
     working_days_left: int | None = None  # filled in by the state query
+    # How a deadline counted in working days was found, so a day added to the calendar can move it (a deadline
+    # set in months, or agreed as a date, has none and never moves): statutory clocks count bank holidays only.
+    counted_from: date | None = None
+    working_days: int | None = None
+    clock: Literal["statutory", "local"] | None = None
 
 
 class StageChange(BaseModel):
@@ -545,6 +550,34 @@ class CaseState(ProcessState):
     outcome: str | None = None
 
 
+class CalendarRequest(BaseModel):
+    """The days a case's calendar must cover (the ``working_calendar`` activity's input)."""
+
+    first: date
+    last: date
+
+
+class CaseCalendar(BaseModel):
+    """A case's own working-day calendar from ``first`` to ``last``: England and Wales bank holidays on weekdays
+    (the ``holidays`` package's, with one-off days the partnership added) and the partnership's added closure
+    days. Recorded once in the case's history, so no replay consults the package."""
+
+    first: date
+    last: date
+    bank_holidays: dict[date, str] = Field(default_factory=dict)
+    closure_days: dict[date, str] = Field(default_factory=dict)
+
+
+class CalendarDayAdded(BaseModel):
+    """A one-off bank holiday or a partnership closure day, sent by the service to every running case."""
+
+    day: date
+    kind: Literal["bank_holiday", "closure_day"]
+    name: Text = Field(min_length=1, max_length=200)
+    actor: Actor
+    seal: str | None = SEAL
+
+
 class ReviewInput(BaseModel):
     """What starts the child PracticeReviewWorkflow."""
 
@@ -555,6 +588,8 @@ class ReviewInput(BaseModel):
     methodology: ChooseMethodology
     rules: ProcessRules
     partners_decided_on: date  # the decision to undertake the review: its six months run from here
+    calendar: CaseCalendar | None = None  # the case's own calendar (None: a case from before it had one)
+    added_days: list[CalendarDayAdded] = Field(default_factory=list)  # one-off days the case received
 
 
 class ReviewState(ProcessState):
@@ -609,6 +644,15 @@ class TaskSpec(BaseModel):
     assignee_seat: Seat | None = None
     due: date | None = None
     action: str | None = None
+
+
+class DueDateMove(BaseModel):
+    """Open tasks of one workflow (keys starting ``key_prefix``) due on ``was`` are now due on ``now``: their
+    deadline moved with the calendar."""
+
+    key_prefix: str
+    was: date
+    now: date
 
 
 class TaskSettlement(BaseModel):
@@ -712,4 +756,5 @@ class CaseStep(BaseModel):
     audit: AuditEntry | None = None
     settle: list[TaskSettlement] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)
+    due_date_moves: list[DueDateMove] = Field(default_factory=list)
     information_return: InformationReturnRecord | None = None

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         AgreeTermsOfReference,
         AuditEntry,
+        CalendarDayAdded,
         CommissionReviewer,
         ExtendDeadline,
         Extension,
@@ -40,8 +41,10 @@ with workflow.unsafe.imports_passed_through():
         SubmitDraftReport,
         SubmitFinalReport,
     )
-    from workflows.process import ACTIVITY_TIMEOUT, EFFECT_RETRY, Process, reject
     from workflows.vocabulary import SEAT_NAMES, Role, Seat, Stage
+
+from workflows.effects import CaseSteps
+from workflows.process import ACTIVITY_TIMEOUT, EFFECT_RETRY, Process, reject
 
 
 class ReviewStage:
@@ -88,8 +91,21 @@ class PracticeReviewWorkflow(Process):
         "record_one_year_workshop": ("one_year_on", "held_on"),
     }
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, review: ReviewInput) -> None:
+        """The state exists before any handler runs (an update in the first task waits for the start step)."""
         self._init_process()
+        self.review = review
+        self.rules = review.rules
+        self.case_calendar, self.added_days = review.calendar, list(review.added_days)  # the case's own days
+        self.case_reference = review.case_reference
+        self.partnership_name = review.partnership_name
+        method = review.methodology
+        self.state = ReviewState(
+            reference=review.reference, stage=P.terms_of_reference, case_reference=review.case_reference,
+            decided_on=method.decided_on, methods=method.methods, reviewer=method.reviewer, lead=method.lead,
+            partners_decided_on=review.partners_decided_on,
+        )
 
     @workflow.run
     async def run(self, review: ReviewInput) -> str:
@@ -99,17 +115,9 @@ class PracticeReviewWorkflow(Process):
         if parent is None or f"{parent.workflow_id}-cspr" != workflow.info().workflow_id:
             raise ApplicationError("A practice review is started only by its case's workflow: refused.",
                                    type="NotSealed", non_retryable=True)
-        self.review = review
-        self.rules = review.rules
-        self.case_reference = review.case_reference
-        self.partnership_name = review.partnership_name
         method = review.methodology
-        self.state = ReviewState(
-            reference=review.reference, stage=P.terms_of_reference, case_reference=review.case_reference,
-            decided_on=method.decided_on, methods=method.methods, reviewer=method.reviewer, lead=method.lead,
-            partners_decided_on=review.partners_decided_on,
-        )
         async with self._lock:
+            self.opened = True  # an update that came with the start now waits for this lock
             step = self.new_step("start")
             self.state.stage_history.append(StageChange(stage=P.terms_of_reference, at=workflow.now(),
                                                         by=method.actor.name, role=method.actor.role,
@@ -121,9 +129,9 @@ class PracticeReviewWorkflow(Process):
                 reminders=[add_months(decided, m) for m in self.rules.cspr_reminder_months],
             )
             commission_days = self.rules.reviewer_commission_working_days
-            self.add_deadline(
-                "commission", "Reviewer commissioned", self.working_days_after(method.decided_on, commission_days),
-                R.RULE_COMMISSION.format(n=commission_days), Role.business_unit,
+            self.add_counted_deadline(
+                "commission", "Reviewer commissioned", method.decided_on, commission_days,
+                R.RULE_COMMISSION.format(n=commission_days), Role.business_unit, statutory=False,
             )
             step.tasks.append(self.task(
                 "agree_terms_of_reference", "action", "Agree the terms of reference of the local CSPR",
@@ -151,8 +159,8 @@ class PracticeReviewWorkflow(Process):
         self.state.stage = P.closed
         step.settle.append(self.settle("", "cancelled", "the case was closed"))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
-        await workflow.execute_activity("apply_case_step", step, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                                        retry_policy=EFFECT_RETRY)
+        await workflow.execute_activity_method(CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                               retry_policy=EFFECT_RETRY)
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
@@ -161,6 +169,27 @@ class PracticeReviewWorkflow(Process):
         return self.view(_date.fromisoformat(today) if today else None)
 
     # ------------------------------------------------------------------ updates
+
+    @workflow.update
+    async def add_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
+        """A one-off bank holiday or closure day added by the partnership: the deadlines it moves, and why."""
+        return await self.receive_calendar_day(notice)
+
+    @add_calendar_day.validator
+    def _validate_add_calendar_day(self, notice: CalendarDayAdded) -> None:
+        self.validate_calendar_day(notice)
+
+    def recount_deadlines(self) -> list[dict]:
+        """The deadlines, and the earliest day of publication after the notice (a statutory count)."""
+        moved = super().recount_deadlines()
+        if self.state.stage == P.publication and self.state.notice_sent_on is not None:
+            earliest = self.statutory_days_after(self.state.notice_sent_on, self.rules.publication_notice_working_days)
+            if earliest != self.state.earliest_publication:
+                moved.append({"deadline": "earliest_publication", "title": "Earliest day of publication",
+                              "from": self.state.earliest_publication.isoformat(), "to": earliest.isoformat(),
+                              "clock": "statutory"})
+                self.state.earliest_publication = earliest
+        return moved
 
     @workflow.update
     async def agree_terms_of_reference(self, action: AgreeTermsOfReference) -> dict:
@@ -515,7 +544,10 @@ class PracticeReviewWorkflow(Process):
                                   sequence=self.state.step)
         progress.seal = authenticity.seal(workflow.info().workflow_id, "practice_review_progress",
                                           str(progress.sequence), progress.sealed_fields())
-        await workflow.get_external_workflow_handle(parent.workflow_id).signal("practice_review_progress", progress)
+        from workflows.rapid_review import RapidReviewWorkflow  # the parent's module imports this one
+
+        await workflow.get_external_workflow_handle_for(RapidReviewWorkflow.run, parent.workflow_id).signal(
+            RapidReviewWorkflow.practice_review_progress, progress)
 
     def snapshot(self):
         return None

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.effects import CaseSteps, Documents, WorkingCalendars
+
+# Passed through the sandbox: pure data and declarations only (and the sealing keys the worker set); the logic
+# here and in the workflows is sandboxed, so a clock, file or random call in it fails its workflow task.
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity  # passed through: it holds the sealing keys the worker set
     from workflows.calendar import WorkingDayCalendar, london_date, london_moment
@@ -25,9 +29,13 @@ with workflow.unsafe.imports_passed_through():
         Action,
         Actor,
         AuditEntry,
+        CalendarDayAdded,
+        CalendarRequest,
+        CaseCalendar,
         CaseStep,
         Deadline,
         DocumentRequest,
+        DueDateMove,
         Outstanding,
         ProcessState,
         StageChange,
@@ -38,11 +46,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.vocabulary import Role, Stage
 
 REMINDER_HOUR = 8  # London time on the reminder date
-STATUTORY_CALENDAR = WorkingDayCalendar()  # bank holidays of England and Wales, no local closure days
+CALENDAR_YEARS_AHEAD = 5  # a case's own calendar runs to the end of the fifth year after the one it opens in
+CALENDAR_RENEW_BEFORE = timedelta(days=2 * 366)  # and is extended when less than two years of it remain
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
-# Retried until the database comes back: a step's effects are never dropped, and never doubled
-# (the activity is idempotent by step key).
-EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Retried until the step succeeds: a step's effects are never dropped, and never doubled (the activity is
+# idempotent by step key). No maximum of attempts: what fails a step (the database down, a full disk, a template
+# bug) is mended by an operator or a new build, and the step must then go through without anyone re-entering the
+# action; the guard in service/worker.py alerts people after a few attempts. Failures no retry can mend are not
+# retried: a refusal, a value the database can never take, a step of a run that does not own the case.
+EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
+                           non_retryable_error_types=["ActionRejected", "DataError", "ForeignRun", "NotSealed"])
 
 
 class ActionRejected(ApplicationError):
@@ -65,21 +78,142 @@ class Process:
     EVENT_DATES: dict[str, tuple[str, str]] = {}
     state: ProcessState
     rules: ProcessRules
+    # The case's own calendar (see workflows/calendar.py); None for cases started before it, which count on the
+    # table built at import, as they ran.
+    case_calendar: CaseCalendar | None = None
 
     def _init_process(self) -> None:
         self._lock = asyncio.Lock()
         self._clock_changed = False
+        self.opened = False  # the run holds the lock for its first step; an update that came earlier waits for it
+        self.added_days: list[CalendarDayAdded] = []  # one-off days received while the case runs
 
     # ------------------------------------------------------------------ time
 
     @property
     def calendar(self) -> WorkingDayCalendar:
         """The partnership's working days: bank holidays and its own closure days (local milestones)."""
-        return self.rules.calendar()
+        return self._working_days(closure_days=True)
+
+    @property
+    def statutory_calendar(self) -> WorkingDayCalendar:
+        """Bank holidays only: a partnership's closure days never move a statutory clock."""
+        return self._working_days(closure_days=False)
+
+    def _working_days(self, closure_days: bool) -> WorkingDayCalendar:
+        own = self.case_calendar
+        closed = set(self.rules.closure_days) if closure_days else set()
+        if closure_days:
+            closed |= {d.day for d in self.added_days if d.kind == "closure_day"}
+            closed |= set(own.closure_days) if own else set()
+        return WorkingDayCalendar(
+            frozenset(closed),
+            bank_holiday_table=own.bank_holidays if own else None,
+            covers=(own.first, own.last) if own else None,
+            added_bank_holidays={d.day: d.name for d in self.added_days if d.kind == "bank_holiday"},
+        )
 
     def statutory_days_after(self, start: date, days: int) -> date:
         """Working days for a statutory clock: bank holidays only; a partnership's closure days never move it."""
-        return STATUTORY_CALENDAR.add_working_days(start, days)
+        return self.statutory_calendar.add_working_days(start, days)
+
+    async def open_calendar(self, earliest: date) -> None:
+        """Cases started from now on count on a calendar recorded in their history (patch "case-calendar")."""
+        if workflow.patched("case-calendar"):
+            last = date(self.today().year + CALENDAR_YEARS_AHEAD, 12, 31)
+            self.case_calendar = await self._fetch_calendar(date(earliest.year - 1, 1, 1), last)
+
+    async def extend_calendar_if_due(self) -> None:
+        """A case that outlives its calendar gets the next years' days (the days it has already are kept)."""
+        own = self.case_calendar
+        if own is None or self.today() < own.last - CALENDAR_RENEW_BEFORE:
+            return
+        async with self._lock:
+            more = await self._fetch_calendar(own.last + timedelta(days=1),
+                                              date(self.today().year + CALENDAR_YEARS_AHEAD, 12, 31))
+            self.case_calendar = CaseCalendar(first=own.first, last=more.last,
+                                              bank_holidays={**more.bank_holidays, **own.bank_holidays},
+                                              closure_days={**more.closure_days, **own.closure_days})
+
+    async def _fetch_calendar(self, first: date, last: date) -> CaseCalendar:
+        return await workflow.execute_activity_method(
+            WorkingCalendars.working_calendar, CalendarRequest(first=first, last=last),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
+
+    def validate_calendar_day(self, notice: CalendarDayAdded) -> None:
+        update = workflow.current_update_info()
+        fields = notice.model_dump(mode="json")
+        if update is None or not authenticity.is_sealed(workflow.info().workflow_id, "add_calendar_day", update.id,
+                                                        fields):
+            raise reject("'add_calendar_day' was not sent by the Rapid Review service (no valid seal); it is refused.")
+        if self.state.stage == Stage.closed:
+            raise reject(f"Case {self.state.reference} is closed; its deadlines no longer run.")
+        if notice.day <= self.today():
+            raise reject(f"{notice.day.isoformat()} is not after today: a day added now can only move deadlines "
+                         "still to come.")
+        try:
+            self.calendar.closed_because(notice.day)
+        except ValueError as error:  # beyond every table: the handler must never meet it
+            raise reject(str(error)) from None
+
+    async def receive_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
+        """A one-off bank holiday or closure day: every open deadline counted in working days is counted again
+        (a statutory clock only for a bank holiday), and the case records why each one moved."""
+        await self.until_opened()
+        async with self._lock:
+            known = self.calendar if notice.kind == "closure_day" else self.statutory_calendar
+            if self.state.stage == Stage.closed or not known.is_working_day(notice.day):
+                return []  # already not a working day (the case's calendar has it): nothing moves
+            self.added_days.append(notice)
+            moved = self.recount_deadlines()
+            if moved:
+                what = "bank holiday" if notice.kind == "bank_holiday" else "partnership closure day"
+                step = self.new_step(f"calendar:{notice.day.isoformat()}:{notice.kind}")
+                step.due_date_moves = self._task_moves(moved)
+                step.audit = AuditEntry(
+                    actor_id=notice.actor.user_id, actor_role=notice.actor.role, action="calendar_day_added",
+                    detail={"day": notice.day.isoformat(), "kind": notice.kind, "name": notice.name,
+                            "why": f"{notice.day.isoformat()} is now a {what} ({notice.name})", "moved": moved})
+                await self.commit(step)
+                self._clock_changed = True
+            return moved
+
+    def _task_moves(self, moved: list[dict]) -> list[DueDateMove]:
+        """The tasks of a moved deadline are due when it is; a date another, unmoved deadline still has is left
+        alone (its tasks cannot be told apart by date)."""
+        still = {d.due.isoformat() for d in self.state.deadlines if d.status == "open"}
+        prefix = f"{workflow.info().workflow_id}:"
+        return [DueDateMove(key_prefix=prefix, was=date.fromisoformat(m["from"]), now=date.fromisoformat(m["to"]))
+                for m in moved if m["from"] not in still]
+
+    def recount_deadlines(self) -> list[dict]:
+        """Count each open working-day deadline again on today's calendar; returns the ones that moved."""
+        moved, before = [], self.rules.reminder_working_days_before
+        for found in self.state.deadlines:
+            if found.status != "open" or found.counted_from is None or found.working_days is None:
+                continue
+            counting = self.statutory_calendar if found.clock == "statutory" else self.calendar
+            due = counting.add_working_days(found.counted_from, found.working_days)
+            if due == found.due:
+                continue
+            moved.append({"deadline": found.key, "title": found.title, "from": found.due.isoformat(),
+                          "to": due.isoformat(), "clock": found.clock})
+            found.due = due
+            sent = found.reminder_dates[:found.reminders_sent]
+            upcoming = [self.working_days_after(due, -before)] if before else []
+            found.reminder_dates = sent + [day for day in upcoming if day > self.today() and day not in sent]
+        return moved
+
+    def add_counted_deadline(self, key: str, title: str, start: date, days: int, rule: str, role: Role, *,
+                             statutory: bool, **options) -> date:
+        """A deadline ``days`` working days after ``start``, kept with how it was counted (so a day added to the
+        calendar later moves it as the rules say); returns the due date."""
+        due = (self.statutory_days_after if statutory else self.working_days_after)(start, days)
+        self.add_deadline(key, title, due, rule, role, **options)
+        found = self.deadline(key)
+        found.counted_from, found.working_days = start, days
+        found.clock = "statutory" if statutory else "local"
+        return due
 
     def today(self) -> date:
         return london_date(workflow.now())
@@ -149,8 +283,16 @@ class Process:
 
     # ------------------------------------------------------------------ acting
 
+    async def until_opened(self) -> None:
+        """An update that arrived with the start (the first workflow task) waits until the run has taken the lock
+        to open the case, then for the lock: it meets the case opened, its calendar and first deadlines in place.
+        (A satisfied wait is skipped, so every later update replays exactly as it ran.)"""
+        if not self.opened:
+            await workflow.wait_condition(lambda: self.opened)
+
     async def act(self, name: str, action: Action, apply: Callable[[Action, CaseStep, list], None]) -> dict:
         """Apply one accepted action and its side effects; returns the state view."""
+        await self.until_opened()
         async with self._lock:
             self.check(name, action)  # the state may have moved since the validator ran
             step, documents = self.new_step(name), []
@@ -182,12 +324,12 @@ class Process:
         self.refresh_outstanding()
         step.snapshot = self.snapshot()
         step.review = self.review_snapshot()
-        await workflow.execute_activity(
-            "apply_case_step", step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+        await workflow.execute_activity_method(
+            CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
         )
         for document in documents:
-            await workflow.execute_activity(
-                "issue_document", document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+            await workflow.execute_activity_method(
+                Documents.issue_document, document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
             )
 
     def move_to(self, stage: str, actor: Actor | None, action: str) -> None:
@@ -289,6 +431,8 @@ class Process:
                 moments.append(london_moment(found.reminder_dates[found.reminders_sent], REMINDER_HOUR))
             if not found.escalated:
                 moments.append(self.escalation_moment(found))
+        if self.case_calendar is not None:  # wake to extend the calendar in time
+            moments.append(datetime.combine(self.case_calendar.last - CALENDAR_RENEW_BEFORE, time(), tzinfo=UTC))
         return min(moments) if moments else None
 
     def who_owes(self, found: Deadline) -> list[Outstanding]:
@@ -300,6 +444,7 @@ class Process:
         """Until the case closes: sleep to the next reminder or escalation, then issue what fell due."""
         while self.state.stage != Stage.closed:
             self._clock_changed = False
+            await self.extend_calendar_if_due()
             wake = self.next_wake()
             timeout = None if wake is None else max(wake - workflow.now(), timedelta(seconds=1))
             try:

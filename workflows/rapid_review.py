@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules as R
     from workflows.models import (
         AcceptReferral,
+        CalendarDayAdded,
         CaseInput,
         CaseSnapshot,
         CaseState,
@@ -50,8 +51,10 @@ with workflow.unsafe.imports_passed_through():
         SinResponse,
         SubmitInformationReturn,
     )
-    from workflows.process import Process, reject
     from workflows.vocabulary import AGENCIES, SEAT_NAMES, Recommendation, Role, Seat, Stage
+
+from workflows.practice_review import PracticeReviewWorkflow
+from workflows.process import Process, reject
 
 S = Stage
 OPEN_STAGES = frozenset(s for s in Stage if s != Stage.closed)
@@ -128,12 +131,24 @@ class RapidReviewWorkflow(Process):
         "choose_methodology": ("methodology", "decided_on"),
     }
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        """The state exists before any handler runs: a query or an update arriving in the first workflow task
+        finds the case (an update then waits until the case has opened)."""
         self._init_process()
         self._child = None
         self._last_progress = 0
         self._review_late = False
         self._no_review_why = ""  # why there is no further review, kept while the learning decision is awaited
+        self.case = case
+        self.rules = case.rules
+        self.case_reference = case.reference
+        self.partnership_name = case.partnership_name
+        self.state = CaseState(
+            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym, opened_on=self.today(),
+            awareness_date=case.awareness_date, referring_agency=case.referring_agency, category=case.category,
+            linked_references=list(case.linked_references),
+        )
 
     # ================================================================== run
 
@@ -145,19 +160,11 @@ class RapidReviewWorkflow(Process):
         if workflow.patched("sealed-start") and not workflow.unsafe.is_replaying() and not _start_sealed(case):
             raise ApplicationError("This case was not started by the Rapid Review service (no valid seal): refused, "
                                    "nothing was recorded.", type="NotSealed", non_retryable=True)
-        self.case = case
-        self.rules = case.rules
-        self.case_reference = case.reference
-        self.partnership_name = case.partnership_name
-        self.state = CaseState(
-            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym, opened_on=self.today(),
-            awareness_date=case.awareness_date, referring_agency=case.referring_agency, category=case.category,
-            linked_references=list(case.linked_references),
-        )
         # Which notification process the case runs is fixed when it starts (as its rules are): cases started
         # before the three-way decision replay with the CSC lead deciding alone and the business unit declining
         # at referral. A patch here rather than in the validators, which may not call workflow.patched.
         self.state.three_way_sin = workflow.patched("three-way-sin")
+        await self.open_calendar(min(case.awareness_date, case.incident_date, self.today()))
         await self._open_case()
         clock = asyncio.create_task(self.run_clock())
         await workflow.wait_condition(lambda: self.state.stage == S.closed or self._child is not None)
@@ -169,15 +176,16 @@ class RapidReviewWorkflow(Process):
 
     async def _open_case(self) -> None:
         async with self._lock:
+            self.opened = True  # an update that came with the start now waits for this lock, as every later one does
             case, rules = self.case, self.rules
             step = self.new_step("submit_referral")
             self.state.stage_history.append(
                 self._stage_change(S.referral, case.referrer.name, case.referrer.role, "submit_referral")
             )
-            notify_by = self.statutory_days_after(case.awareness_date, rules.notification_working_days)
-            self.add_deadline(
-                "notification", "Serious incident notification to the National Panel", notify_by,
-                R.RULE_NOTIFICATION.format(n=rules.notification_working_days), Role.csc_lead,
+            notify_by = self.add_counted_deadline(
+                "notification", "Serious incident notification to the National Panel", case.awareness_date,
+                rules.notification_working_days, R.RULE_NOTIFICATION.format(n=rules.notification_working_days),
+                Role.csc_lead, statutory=True,
             )
             if rules.rapid_review_clock_start == "awareness":
                 self._start_window(case.awareness_date)
@@ -254,6 +262,15 @@ class RapidReviewWorkflow(Process):
             await self.commit(step)
 
     # ================================================================== updates (one per action)
+
+    @workflow.update
+    async def add_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
+        """A one-off bank holiday or closure day added by the partnership: the deadlines it moves, and why."""
+        return await self.receive_calendar_day(notice)
+
+    @add_calendar_day.validator
+    def _validate_add_calendar_day(self, notice: CalendarDayAdded) -> None:
+        self.validate_calendar_day(notice)
 
     @workflow.update
     async def accept_referral(self, action: AcceptReferral) -> dict:
@@ -744,9 +761,9 @@ class RapidReviewWorkflow(Process):
         self.state.awareness_corrections.append(action)
         self.state.awareness_date = action.awareness_date
         days = self.rules.notification_working_days
-        self.add_deadline("notification", "Serious incident notification to the National Panel",
-                          self.statutory_days_after(action.awareness_date, days),
-                          R.RULE_NOTIFICATION.format(n=days), Role.csc_lead)
+        self.add_counted_deadline("notification", "Serious incident notification to the National Panel",
+                                  action.awareness_date, days, R.RULE_NOTIFICATION.format(n=days), Role.csc_lead,
+                                  statutory=True)
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "notification"]
         if self.rules.rapid_review_clock_start == "awareness":
             self._start_window(action.awareness_date)
@@ -827,11 +844,12 @@ class RapidReviewWorkflow(Process):
             ("decision_sheet", "Decision sheet to the Executive", m.decision_sheet, Role.panel_chair),
             ("sign_off", "Executive sign-off of the decision sheet", m.sign_off, Role.executive),
         ):
-            self.add_deadline(key, title, self.working_days_after(start, day),
-                              R.RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role)
-        self.add_deadline(
-            "rapid_review", "Rapid review submitted to the National Panel", self.statutory_days_after(start, total),
-            R.RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit,
+            self.add_counted_deadline(key, title, start, day,
+                                      R.RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
+                                      statutory=False)
+        self.add_counted_deadline(
+            "rapid_review", "Rapid review submitted to the National Panel", start, total,
+            R.RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit, statutory=True,
         )
 
     def _convene_panel(self, action: ConvenePanel, step, documents) -> None:
@@ -1022,9 +1040,9 @@ class RapidReviewWorkflow(Process):
         self.meet("rapid_review", step, on=action.submitted_on)
         step.settle.append(self.settle("record_submission", "done"))
         reply_days = self.rules.national_panel_reply_working_days
-        reply_due = self.working_days_after(action.submitted_on, reply_days)
-        self.add_deadline("national_panel_reply", "National Panel's response", reply_due,
-                          R.RULE_PANEL_REPLY.format(n=reply_days), Role.business_unit)
+        reply_due = self.add_counted_deadline("national_panel_reply", "National Panel's response",
+                                              action.submitted_on, reply_days, R.RULE_PANEL_REPLY.format(n=reply_days),
+                                              Role.business_unit, statutory=False)
         step.tasks.append(self.task(
             "record_national_panel_response", "action", "Record the National Panel's response",
             f"Expected by {reply_due.isoformat()}; chase the Panel if it has not replied.", Role.business_unit,
@@ -1141,9 +1159,9 @@ class RapidReviewWorkflow(Process):
         """A local CSPR decided: the Executive chooses how it will take place."""
         self.move_to(S.methodology, actor, "local_cspr_decided")
         days = self.rules.methodology_working_days
-        due = self.working_days_after(decided_on, days)
-        self.add_deadline("methodology", "Executive decision on how the review will take place", due,
-                          R.RULE_METHODOLOGY.format(n=days), Role.executive)
+        due = self.add_counted_deadline("methodology", "Executive decision on how the review will take place",
+                                        decided_on, days, R.RULE_METHODOLOGY.format(n=days), Role.executive,
+                                        statutory=False)
         step.tasks.append(self.task(
             "choose_methodology", "decision", "Decide how the local CSPR will take place",
             "Choose one or more methods, the reviewer and the lead.", Role.executive, due=due,
@@ -1159,10 +1177,11 @@ class RapidReviewWorkflow(Process):
 
     async def _start_practice_review(self, action: ChooseMethodology) -> None:
         self._child = await workflow.start_child_workflow(
-            "PracticeReviewWorkflow",
+            PracticeReviewWorkflow.run,
             ReviewInput(reference=f"{self.state.reference}-CSPR", case_reference=self.state.reference,
                         pseudonym=self.state.pseudonym, partnership_name=self.partnership_name,
-                        methodology=action, rules=self.rules, partners_decided_on=self.state.partners_decided_on),
+                        methodology=action, rules=self.rules, partners_decided_on=self.state.partners_decided_on,
+                        calendar=self.case_calendar, added_days=self.added_days),
             id=f"{workflow.info().workflow_id}-cspr",
             task_queue=workflow.info().task_queue,
         )

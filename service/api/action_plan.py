@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session, select
 
-from service.accounts import process_rules
 from service.api.access import Reader, RowId, audit
 from service.auth import DbSession, require_roles
+from service.calendar_days import partnership_calendar
 from service.csv_export import csv_response
 from service.models import PlanAction, User
 from workflows.calendar import TABLE_YEARS, london_date
@@ -95,7 +95,7 @@ def listed(session: Session, user: User, status: str | None, agency: str | None,
     if overdue is not None:
         late = (PlanAction.status.not_in(DONE)) & (PlanAction.due_date < today)
         query = query.where(late if overdue else ~late)
-    calendar = process_rules(session).calendar()
+    calendar = partnership_calendar(session)
     rows = session.exec(query.order_by(PlanAction.due_date, PlanAction.id)).all()
     return [read(row, today, calendar) for row in rows]
 
@@ -132,7 +132,7 @@ def add_action(new: NewPlanAction, request: Request, session: DbSession, user: W
     session.flush()
     audit(session, request, user, "add_plan_action", new.case_reference, {"id": action.id, **new.model_dump()})
     session.refresh(action)
-    return read(action, london_date(datetime.now(UTC)), process_rules(session).calendar())
+    return read(action, london_date(datetime.now(UTC)), partnership_calendar(session))
 
 
 def own_action(session: Session, user: User, action_id: int) -> PlanAction:
@@ -161,7 +161,7 @@ def change_action(action_id: RowId, change: PlanActionChange, request: Request, 
     session.add(action)
     audit(session, request, user, "change_plan_action", action.case_reference,
           {"id": action_id, "before": before, "change": change.model_dump(mode="json", exclude_none=True)})
-    return read(action, london_date(datetime.now(UTC)), process_rules(session).calendar())
+    return read(action, london_date(datetime.now(UTC)), partnership_calendar(session))
 
 
 @router.post("/{action_id}/sign-off", response_model=PlanActionRead)
@@ -174,4 +174,4 @@ def sign_off_action(action_id: RowId, request: Request, session: DbSession, user
     action.signed_off_on = london_date(datetime.now(UTC))
     session.add(action)
     audit(session, request, user, "sign_off_plan_action", action.case_reference, {"id": action_id})
-    return read(action, london_date(datetime.now(UTC)), process_rules(session).calendar())
+    return read(action, london_date(datetime.now(UTC)), partnership_calendar(session))

@@ -231,6 +231,7 @@ async def query_state(request: Request, session: Session, record: CaseRecord) ->
                 PracticeReviewWorkflow.state, today)
         except RPCError:
             state["practice_review"] = state_from_archive(session, f"{reference}-cspr")
+    state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
     return state
 
 

@@ -14,6 +14,7 @@ from activities.read_model import panel_ordered_themes
 from service.accounts import process_rules
 from service.api.access import audit
 from service.auth import DbSession, require_roles
+from service.calendar_days import partnership_calendar
 from service.charts import bar_chart_svg
 from service.csv_export import csv_response
 from service.models import CaseRecord, CaseReview, Document, User
@@ -43,7 +44,7 @@ CHARTS = {
 
 def figures(request: Request, session, year: int | None) -> Timeliness:
     today = london_date(datetime.now(UTC))
-    return timeliness(session, year or today.year, process_rules(session).calendar(), today)
+    return timeliness(session, year or today.year, partnership_calendar(session), today)
 
 
 @router.get("/dashboard", response_model=Timeliness)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from service.accounts import process_rules
 from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.auth import DbSession, require_roles
+from service.calendar_days import partnership_calendar
 from service.models import Escalation, User
 from workflows.calendar import london_date
 from workflows.models import Text
@@ -51,7 +51,7 @@ class EscalationResponse(BaseModel):
 
 
 def read(row: Escalation, session) -> EscalationRead:
-    calendar = process_rules(session).calendar()
+    calendar = partnership_calendar(session)
     end = row.responded_on or london_date(datetime.now(UTC))
     return EscalationRead(**row.model_dump(), age_working_days=max(0, calendar.working_days_between(row.raised_on,
                                                                                                     end)))

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from service.effect_alerts import count_failing
 from service.models import WorkerHeartbeat
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
@@ -23,7 +24,7 @@ async def healthz() -> dict:
     return {"status": "alive"}
 
 
-def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], int | None]:
+def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], int | None, int | None]:
     settings = request.app.state.settings
     try:
         with Session(request.app.state.engine) as session:
@@ -33,15 +34,16 @@ def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool
                 select(WorkerHeartbeat).where(WorkerHeartbeat.task_queue == settings.temporal_task_queue)
             ).all()
             orphaned = count_orphaned(session)
+            failing = count_failing(session)
     except Exception as exc:  # any failure means "not ready"
-        return (False, f"database does not answer ({type(exc).__name__})"), (False, "unknown: no database"), None
+        return (False, f"database does not answer ({type(exc).__name__})"), (False, "unknown: no database"), None, None
     fresh = [b for b in beats if _aware(b.last_seen) >= cutoff]
     if fresh:
         worker = (True, f"{len(fresh)} worker(s) polling {settings.temporal_task_queue}")
     else:
         worker = (False, f"no worker has reported polling {settings.temporal_task_queue} in the last "
                   f"{HEARTBEAT_STALE_SECONDS:.0f} s")
-    return (True, "ok"), worker, orphaned
+    return (True, "ok"), worker, orphaned, failing
 
 
 def _aware(moment: datetime) -> datetime:
@@ -51,8 +53,10 @@ def _aware(moment: datetime) -> datetime:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers, Temporal answers and a worker polls the task queue. Orphaned cases (open
-    cases the engine has no workflow for) are counted: the service still serves every other case."""
-    (db_ok, db_msg), (worker_ok, worker_msg), orphaned = await asyncio.to_thread(_database_and_worker, request)
+    cases the engine has no workflow for) and cases with a failing step are counted: the service still serves
+    every other case."""
+    (db_ok, db_msg), (worker_ok, worker_msg), orphaned, failing = await asyncio.to_thread(_database_and_worker,
+                                                                                         request)
     temporal_ok, temporal_msg = await request.app.state.temporal.healthy()
     checks = {
         "database": {"ready": db_ok, "detail": db_msg},
@@ -62,6 +66,11 @@ async def readyz(request: Request) -> JSONResponse:
                   "detail": "unknown: no database" if orphaned is None else (
                       f"{orphaned} open case(s) have no workflow on the Temporal server (orphaned)" if orphaned
                       else "every open case checked so far has its workflow")},
+        # A case whose step keeps failing waits; the others are served, so the service stays ready.
+        "effects": {"ready": db_ok, "failing": failing,
+                    "detail": "unknown: no database" if failing is None else (
+                        f"{failing} case(s) have a step that keeps failing (alerted; see the case page and the "
+                        "worker's ALERT log lines)" if failing else "no case has a failing step")},
     }
     ready = db_ok and temporal_ok and worker_ok
     not_ready = [name for name, check in checks.items() if not check["ready"]]

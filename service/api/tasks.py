@@ -11,11 +11,11 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from activities.tasks import urgency
-from service.accounts import process_rules
 from service.api.access import CaseActor, Reader, RowId, assigned_to, audit, task_scope, visible_case
 from service.api.actions import ANY_ACTION_BODY
 from service.api.cases import IdempotencyKey, perform_action
 from service.auth import DbSession
+from service.calendar_days import partnership_calendar
 from service.models import Task
 from workflows.calendar import london_date
 
@@ -72,7 +72,7 @@ def list_tasks(
         query = query.where(Task.kind == kind)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(Task.due_date.is_(None), Task.due_date, Task.id).offset(offset).limit(limit))
-    calendar = process_rules(session).calendar()
+    calendar = partnership_calendar(session)
     today = london_date(datetime.now(UTC))
     items = [
         TaskRead(**task.model_dump(), urgency=urgency(task, today, calendar),

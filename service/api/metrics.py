@@ -1,0 +1,90 @@
+"""/metrics for Prometheus: the state of the cases and of the service's own machinery, in the text format.
+
+Protected by a bearer token (RAPID_REVIEW_METRICS_TOKEN) that only the scraper holds: the figures carry no case
+content, but how many cases a partnership has open, and where, is not for everyone. No token set: 404. The
+Temporal SDK's own metrics (workflow task failures, activity attempts and latencies, schedule-to-start) are served
+by each worker at TEMPORAL_METRICS_ADDRESS (service/runner.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from service.effect_alerts import count_failing
+from service.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
+from service.orphans import count_orphaned
+from service.worker import HEARTBEAT_STALE_SECONDS
+from workflows.calendar import london_date
+from workflows.vocabulary import Stage
+
+router = APIRouter(tags=["health"])
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+def _gauge(name: str, help_text: str, samples: list[tuple[dict, float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for labels, value in samples:
+        label_text = ",".join(f'{key}="{value}"' for key, value in labels.items())
+        lines.append(f"{name}{{{label_text}}} {value:g}" if label_text else f"{name} {value:g}")
+    return lines
+
+
+def collect(request: Request) -> str:
+    """Every figure, read now from the database (and the audit chain's routine check)."""
+    today = london_date(datetime.now(UTC))
+    with Session(request.app.state.engine) as session:
+        by_stage = dict(session.exec(select(CaseRecord.stage, func.count()).where(CaseRecord.stage != Stage.closed)
+                                     .group_by(CaseRecord.stage)).all())
+        open_cases = CaseRecord.stage != Stage.closed
+        late = session.exec(select(func.count()).where(open_cases, CaseRecord.late == True)).one()  # noqa: E712
+        overdue_cases = session.exec(select(func.count()).where(open_cases, CaseRecord.next_deadline_due < today)).one()
+        overdue_tasks = session.exec(select(func.count()).select_from(Task)
+                                     .where(Task.status == "open", Task.due_date < today)).one()
+        outbox = dict(session.exec(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+        oldest = session.exec(select(func.min(OutboxMessage.created_at))
+                              .where(OutboxMessage.status.in_(("pending", "sending")))).one()
+        failing, orphaned = count_failing(session), count_orphaned(session)
+        cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
+        beats = session.exec(select(WorkerHeartbeat.last_seen)).all()
+    workers = sum(1 for seen in beats if (seen if seen.tzinfo else seen.replace(tzinfo=UTC)) >= cutoff)
+    chain = request.app.state.audit_trail.verify(full=False)
+    backlog_age = 0.0
+    if oldest is not None:
+        backlog_age = (datetime.now(UTC) - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))).total_seconds()
+    lines = [
+        *_gauge("rapid_review_open_cases", "Open cases by stage.",
+                [({"stage": str(stage)}, by_stage.get(stage, 0)) for stage in Stage if stage != Stage.closed]),
+        *_gauge("rapid_review_late_cases", "Open cases that have missed a deadline.", [({}, late)]),
+        *_gauge("rapid_review_overdue_deadlines", "Open cases whose next deadline has passed.", [({}, overdue_cases)]),
+        *_gauge("rapid_review_overdue_tasks", "Open tasks past their due date.", [({}, overdue_tasks)]),
+        *_gauge("rapid_review_outbox_messages", "E-mails in the outbox by status.",
+                [({"status": status}, outbox.get(status, 0)) for status in OUTBOX_STATUSES]),
+        *_gauge("rapid_review_outbox_backlog_age_seconds", "Age of the oldest e-mail not yet sent.",
+                [({}, backlog_age)]),
+        *_gauge("rapid_review_audit_chain_intact", "1 if the audit chain checks intact, else 0.",
+                [({}, 1 if chain.intact else 0)]),
+        *_gauge("rapid_review_failing_effects", "Cases with a step that keeps failing (alerted).", [({}, failing)]),
+        *_gauge("rapid_review_orphaned_cases", "Open cases the engine has no workflow for.", [({}, orphaned)]),
+        *_gauge("rapid_review_workers_polling", "Workers that reported polling recently.", [({}, workers)]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+async def metrics(request: Request) -> PlainTextResponse:
+    token = request.app.state.settings.rapid_review_metrics_token
+    if not token:
+        raise HTTPException(404, "Metrics are off: set RAPID_REVIEW_METRICS_TOKEN to serve them")
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise HTTPException(401, "Send the metrics token: Authorization: Bearer <RAPID_REVIEW_METRICS_TOKEN>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    body = await asyncio.to_thread(collect, request)
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")

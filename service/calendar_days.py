@@ -1,0 +1,112 @@
+"""One-off bank holidays and partnership closure days: stored, audited, and sent to every running case.
+
+A case counts on its own calendar (see workflows/calendar.py). A day added here is found in the calendar of
+every case that starts later (the ``working_calendar`` activity reads this table) and is sent to every case
+running now as the ``add_calendar_day`` update: each recounts its deadlines (statutory clocks for bank holidays
+only) and records why each one moved. The service's own lists count with the same days.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlmodel import Session, select
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from activities.audit import append_audit
+from service.accounts import process_rules
+from service.models import CalendarDay, CaseRecord, User
+from workflows.authenticity import sealed
+from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
+from workflows.models import Actor, CalendarDayAdded
+from workflows.vocabulary import Stage
+
+KINDS = {"bank_holiday": "bank holiday", "closure_day": "partnership closure day"}
+
+
+class CalendarDayRefused(ValueError):
+    """A day that cannot be added; the message says why."""
+
+
+@dataclass
+class Delivery:
+    """What the running cases did with a new day: the deadlines each moved, and the cases it did not reach."""
+
+    moved: dict[str, list[dict]] = field(default_factory=dict)  # workflow id -> moved deadlines
+    unchanged: list[str] = field(default_factory=list)
+    not_reached: list[str] = field(default_factory=list)
+
+
+def partnership_calendar(session: Session) -> WorkingDayCalendar:
+    """The working days the service's own lists count with: the partnership's closure days and every day added."""
+    rules = process_rules(session)
+    added = session.exec(select(CalendarDay)).all()
+    return WorkingDayCalendar(
+        frozenset(rules.closure_days) | {d.day for d in added if d.kind == "closure_day"},
+        added_bank_holidays={d.day: d.name for d in added if d.kind == "bank_holiday"},
+    )
+
+
+def add_calendar_day(session: Session, *, day: date, kind: str, name: str, by: User, audit_key: bytes,
+                     request_id: str | None = None) -> CalendarDay:
+    """Store and audit the day (the caller commits), or refuse it with the reason."""
+    if kind not in KINDS:
+        raise CalendarDayRefused(f"kind must be one of: {', '.join(KINDS)}")
+    today = london_date(datetime.now(UTC))
+    if day <= today:
+        raise CalendarDayRefused(f"day {day.isoformat()} is not after today ({today.isoformat()}): only days still "
+                                 "to come can be added")
+    if day.year not in TABLE_YEARS:
+        raise CalendarDayRefused(f"day {day.isoformat()} is outside the calendar's years "
+                                 f"({TABLE_YEARS.start}-{TABLE_YEARS.stop - 1})")
+    if day.weekday() >= 5:
+        raise CalendarDayRefused(f"day {day.isoformat()} is a {day.strftime('%A')}: it is not a working day anyway")
+    already = partnership_calendar(session).closed_because(day)
+    if already:
+        raise CalendarDayRefused(f"day {day.isoformat()} is already not a working day ({already})")
+    row = CalendarDay(day=day, kind=kind, name=name.strip(), added_by=by.id)
+    session.add(row)
+    session.flush()
+    append_audit(session, key=audit_key, actor_id=by.id, actor_role=by.role, action="add_calendar_day",
+                 case_reference=None, detail={"day": day.isoformat(), "kind": kind, "name": row.name},
+                 request_id=request_id)
+    return row
+
+
+def running_workflows(session: Session) -> list[str]:
+    """The workflow ids of every open case and of its practice review while that runs."""
+    ids = []
+    for record in session.exec(select(CaseRecord).where(CaseRecord.stage != Stage.closed)
+                               .order_by(CaseRecord.reference)):
+        ids.append(record.reference)
+        if record.practice_review_stage not in (None, Stage.closed):
+            ids.append(f"{record.reference}-cspr")
+    return ids
+
+
+async def send_to_running_cases(client: Client, workflow_ids: list[str], row: CalendarDay, actor: Actor,
+                                answer_within: float = 30.0) -> Delivery:
+    """Send the day to each running workflow (sealed, as every message of the service is); one that does not answer
+    in time is listed as not reached."""
+    delivery = Delivery()
+    for workflow_id in workflow_ids:
+        notice = CalendarDayAdded(day=row.day, kind=row.kind, name=row.name, actor=actor)
+        update_id = f"calendar:{row.id}:{uuid.uuid4().hex}"
+        sealed(workflow_id, "add_calendar_day", update_id, notice)
+        try:
+            async with asyncio.timeout(answer_within):
+                moved = await client.get_workflow_handle(workflow_id).execute_update(
+                    "add_calendar_day", notice, id=update_id, result_type=list[dict])
+        except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError):
+            # closed meanwhile, not running on this engine, or no worker answered
+            delivery.not_reached.append(workflow_id)
+            continue
+        if moved:
+            delivery.moved[workflow_id] = moved
+        else:
+            delivery.unchanged.append(workflow_id)
+    return delivery

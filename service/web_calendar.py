@@ -1,0 +1,55 @@
+"""The calendar page (business unit, admins): the one-off bank holidays and closure days, and a form to add one."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from sqlmodel import select
+
+from service.api.access import RowId
+from service.api.calendar import CALENDAR_KEEPERS, CalendarDayIn, add_and_send, resend
+from service.models import CalendarDay, User
+from service.web import PageSession, page_roles, render
+
+router = APIRouter(include_in_schema=False)
+Keeper = Annotated[User, Depends(page_roles(*CALENDAR_KEEPERS))]
+
+
+def calendar_page(request: Request, session, user: User, status_code: int = 200, **context) -> HTMLResponse:
+    days = session.exec(select(CalendarDay).order_by(CalendarDay.day)).all()
+    session.commit()
+    return render(request, "calendar_days.html", user, status_code=status_code, days=days, **context)
+
+
+@router.get("/admin/calendar")
+def calendar_days_page(request: Request, session: PageSession, user: Keeper) -> HTMLResponse:
+    return calendar_page(request, session, user)
+
+
+@router.post("/admin/calendar")
+async def calendar_days_add(request: Request, session: PageSession, user: Keeper,
+                            day: Annotated[date, Form()], kind: Annotated[str, Form(max_length=20)],
+                            name: Annotated[str, Form(max_length=200)]) -> HTMLResponse:
+    """Add the day, send it to the running cases, and show what moved."""
+    try:
+        body = CalendarDayIn(day=day, kind=kind, name=name)
+        result = await add_and_send(request, session, user, body)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        return calendar_page(request, session, user, status_code=422, error=problems)
+    except HTTPException as error:
+        if error.status_code != 422:
+            raise
+        return calendar_page(request, session, user, status_code=422, error=error.detail)
+    return calendar_page(request, session, user, result=result)
+
+
+@router.post("/admin/calendar/{day_id}/send")
+async def calendar_day_resend(day_id: RowId, request: Request, session: PageSession, user: Keeper) -> HTMLResponse:
+    """Send a day again to the running cases it did not reach."""
+    result = await resend(request, session, user, day_id)
+    return calendar_page(request, session, user, result=result)
