@@ -54,6 +54,7 @@ from service.auth import (
     sign_in_csrf_ok,
     sign_in_csrf_token,
 )
+from service.calendar_days import partnership_calendar
 from service.history import archived_history, fetch_readable_history
 from service.lateness import LateCase, late_cases
 from service.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
@@ -315,7 +316,7 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
         query = query.where(CaseRecord.year == year)
     records = session.exec(query.order_by(CaseRecord.rapid_review_due, CaseRecord.reference)).all()
     rules = process_rules(session)
-    calendar, today = rules.calendar(), london_date(datetime.now(UTC))
+    calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
     references = [record.reference for record in records]
     waiting = waiting_on_by_case(session, references)
     missed = {case.reference: case for case in late_cases(session, today=today, calendar=calendar,
@@ -667,8 +668,7 @@ async def case_page(request: Request, session: Session, user: User, reference: s
     documents = [d for d in session.exec(select(Document).where(Document.case_reference == reference)
                                          .order_by(Document.kind, Document.version))
                  if document_visible(user.role, d.kind, user.agency)]
-    rules = process_rules(session)
-    calendar, today = rules.calendar(), london_date(datetime.now(UTC))
+    calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
     returns = information_returns(session, request, user, reference, state, calendar, today) if not orphaned else []
     may_sign = (user.role == Role.executive and state.get("stage") == Stage.executive_sign_off
                 and not any(s["seat"] == user.seat and s["version"] == state.get("decision_sheet_version")
@@ -880,8 +880,7 @@ async def my_tasks_page(request: Request, session: Session, user: User, status_c
                         failed: dict | None = None, banner: dict | None = None) -> HTMLResponse:
     tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
                          .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
-    rules = process_rules(session)
-    calendar, today = rules.calendar(), london_date(datetime.now(UTC))
+    calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
     themes = sorted(known_themes(session))
     delays = await late_cases_delays(request, session, {t.case_reference for t in tasks if t.action in ACTIONS})
     items, summary = [], []

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from service.accounts import process_rules
 from service.api import action_plan, dashboard, escalations, themes
 from service.api.access import CASE_ACTORS, CASE_READERS, RowId
+from service.calendar_days import partnership_calendar
 from service.lateness import late_cases
 from service.models import User
 from service.web import PageSession, page_roles, plain_error, render
@@ -149,7 +150,7 @@ async def escalations_page(request: Request, session, user: User, error: str | N
     items = escalations.list_escalations(request, session, user)
     late = []
     if user.role != Role.agency_member:
-        calendar = process_rules(session).calendar()
+        calendar = partnership_calendar(session)
         late = late_cases(session, today=london_date(datetime.now(UTC)), calendar=calendar)
         session.commit()
     return render(request, "escalations.html", user, status_code=status_code, items=items, error=error, late=late,
