@@ -11,13 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import append_audit
-from activities.notifications import enqueue_task_emails
-from activities.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
-from activities.tasks import move_due_dates, open_task, settle_tasks
-from service.db import session_scope
+from records.audit import append_audit
+from records.db import session_scope
+from records.models import AppliedStep, CaseRecord, CaseReview, InformationReturn
+from records.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
+from records.tasks import move_due_dates, open_task, settle_tasks
 from service.history import archive_history, fetch_readable_history
-from service.models import AppliedStep, CaseRecord, CaseReview, InformationReturn
+from service.outbox import enqueue_task_emails
 from service.temporal import EncryptionCodec
 from workflows.effects import CaseSteps
 from workflows.models import CaseStep

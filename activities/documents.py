@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
-from activities.notifications import enqueue
-from service.db import session_scope
-from service.models import Document, User
+from records.db import session_scope
+from records.models import Document, User
+from service.outbox import enqueue
 from workflows.effects import Documents
 from workflows.models import DocumentRequest
 from workflows.vocabulary import (
@@ -207,7 +207,7 @@ class DocumentActivities(Documents):
 def themes_sheet_request(engine: Engine, partnership: str, issued_by: str, year: int | None = None) -> DocumentRequest:
     """The themes sheet as it stands: every theme (the partnership's list first) with counts per year
     and the cases that raised it. Each issue is a new version."""
-    from activities.read_model import theme_rows
+    from records.read_model import theme_rows
 
     with session_scope(engine) as session:
         years, rows = theme_rows(session, year)

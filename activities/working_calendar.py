@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
-from service.models import CalendarDay
+from records.models import CalendarDay
 from workflows.calendar import weekday_bank_holidays_between
 from workflows.effects import WorkingCalendars
 from workflows.models import CalendarRequest, CaseCalendar

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import httpx
 
 from bench.common import BENCH_KEY, bench_settings, engine_of, percentile, table, workdir
+from records.db import session_scope
 from service.accounts import create_demo_users
-from service.db import session_scope
 from service.runner import ServiceProcesses, stop_process, wait_until_ready
 
 CLIENTS = 20

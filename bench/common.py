@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from service.db import engine_for
+from records.db import engine_for
 from service.runner import prepare_database
 from service.settings import Settings, load_settings
 

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from bench.common import bench_settings, engine_of, seconds, table, workdir
+from records.db import session_scope
+from records.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
 from service.accounts import create_demo_users
 from service.app import create_app
-from service.db import session_scope
-from service.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
 from workflows.calendar import WorkingDayCalendar
 
 YEAR = 2026

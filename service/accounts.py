@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from activities.audit import append_audit
+from records.audit import append_audit
+from records.models import Partnership, User
 from service.auth import MAX_PASSWORD, MAX_USERNAME, end_all_sessions, hash_password, text_problem
-from service.models import Partnership, User
 from workflows.rules import ProcessRules
 from workflows.vocabulary import AGENCIES, Role, Seat
 

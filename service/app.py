@@ -15,7 +15,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from activities.audit import append_audit
+from records.audit import append_audit
+from records.db import engine_for, session_scope
 from service import web, web_accounts, web_business, web_calendar
 from service.api import (
     action_plan,
@@ -38,7 +39,6 @@ from service.api import (
 from service.api.routes import route_table
 from service.audit_trail import AuditTrail
 from service.auth import SESSION_COOKIE
-from service.db import engine_for, session_scope
 from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
 from service.temporal import TemporalConnection, codec_for

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from activities.audit import (
+from records.audit import (
     ChainStart,
     HashKind,
     chain_rows,
@@ -33,8 +33,8 @@ from activities.audit import (
     signed_by,
     walk_chain,
 )
-from service.db import session_scope
-from service.models import AuditCheckpoint, AuditEvent, AuditHead
+from records.db import session_scope
+from records.models import AuditCheckpoint, AuditEvent, AuditHead
 from service.settings import Settings
 
 ANCHOR_PREFIX = "audit-anchor-"

@@ -28,7 +28,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
-from service.models import SignInFailure, User, UserSession
+from records.models import SignInFailure, User, UserSession
 from service.settings import Settings
 from workflows.vocabulary import Role
 

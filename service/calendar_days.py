@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.audit import append_audit
+from records.audit import append_audit
+from records.models import CalendarDay, CaseRecord, User
 from service.accounts import process_rules
-from service.models import CalendarDay, CaseRecord, User
 from workflows.authenticity import sealed
 from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
 from workflows.models import Actor, CalendarDayAdded

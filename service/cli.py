@@ -69,9 +69,9 @@ def _demo_credentials(settings: Settings) -> dict[str, str]:
     """Create the demo users on first run; afterwards read back the passwords kept for the developer."""
     import json
 
+    from records.db import engine_for, session_scope
+    from records.models import User
     from service.accounts import create_demo_users
-    from service.db import engine_for, session_scope
-    from service.models import User
 
     path = settings.var_dir / "demo-credentials.txt"
     engine = engine_for(settings.sqlalchemy_url)
@@ -116,8 +116,8 @@ def _new_password(username: str) -> str:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
+    from records.db import engine_for, session_scope
     from service.accounts import AccountError, create_user
-    from service.db import engine_for, session_scope
 
     settings = _settings()
     password = _new_password(args.username)
@@ -143,8 +143,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def _change_user(args: argparse.Namespace, change) -> int:
     """Apply one change to the named user as the service (audited with no person as the actor)."""
+    from records.db import engine_for, session_scope
     from service.accounts import AccountError, find_user
-    from service.db import engine_for, session_scope
 
     settings = _settings()
     try:
@@ -209,7 +209,7 @@ def cmd_replay_check(args: argparse.Namespace) -> int:
     """Exit 1 if any running case (archived history) or stored history would replay differently."""
     from pathlib import Path
 
-    from service.db import engine_for
+    from records.db import engine_for
     from service.replay_check import replay_check
 
     settings = _settings()

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from activities.notifications import enqueue
-from service.db import session_scope
-from service.models import CaseRecord, User
+from records.db import session_scope
+from records.models import CaseRecord, User
+from service.outbox import enqueue
 from workflows.vocabulary import Role
 
 EFFECT_ALERT_ATTEMPTS = 5

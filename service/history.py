@@ -17,7 +17,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.models import HistoryArchive
+from records.models import HistoryArchive
 from service.temporal import EncryptionCodec, UnencryptedPayload
 
 CLOSING_EVENTS = frozenset({

@@ -15,16 +15,15 @@ from sqlalchemy import Engine, and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from activities.notifications import enqueue
-from activities.tasks import urgency
+from records.db import session_scope
+from records.models import CaseRecord, HistoryArchive, JobRun, Task, User
+from records.tasks import assigned_to, urgency
 from service import wording
-from service.api.access import assigned_to
 from service.audit_trail import AuditTrail
 from service.calendar_days import partnership_calendar
-from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
 from service.lateness import ESCALATION_KIND
-from service.models import CaseRecord, HistoryArchive, JobRun, Task, User
+from service.outbox import enqueue
 from service.temporal import EncryptionCodec
 from workflows.vocabulary import Role
 

@@ -15,8 +15,8 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from records.models import CaseRecord, Task, User
 from service import wording
-from service.models import CaseRecord, Task, User
 from workflows.calendar import WorkingDayCalendar
 
 ESCALATION_KIND = "escalation"

@@ -20,9 +20,9 @@ from sqlmodel import Session, func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.db import session_scope
+from records.db import session_scope
+from records.models import CaseRecord
 from service.history import archived_history
-from service.models import CaseRecord
 from workflows.vocabulary import Stage
 
 log = logging.getLogger(__name__)

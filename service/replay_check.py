@@ -22,7 +22,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from service.models import HistoryArchive
+from records.models import HistoryArchive
 from service.settings import Settings
 from service.temporal import data_converter
 

@@ -33,7 +33,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.db import engine_for, session_scope, upgrade
+from records.db import engine_for, session_scope, upgrade
 from service.settings import Settings
 from service.temporal import connect
 from workflows.calendar import london_date

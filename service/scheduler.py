@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, delete
 
-from activities.notifications import deliver_pending, release_stuck
+from records.db import session_scope
+from records.models import WorkerHeartbeat
 from service import jobs
 from service.audit_trail import AuditTrail
-from service.db import session_scope
-from service.models import WorkerHeartbeat
 from service.orphans import check_open_cases
+from service.outbox import deliver_pending, release_stuck
 from service.settings import Settings
 from service.temporal import TemporalConnection, codec_for
 from workflows.calendar import london_date

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from service.models import CaseRecord, CaseReview, PlanAction, StageEntry
+from records.models import CaseRecord, CaseReview, PlanAction, StageEntry
 from workflows.calendar import WorkingDayCalendar
 
 DONE = ("completed", "signed_off")

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import not_, or_
 from sqlmodel import Session, select
 
-from activities.tasks import DUE_SOON_WORKING_DAYS, urgency
+from records.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
+from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
 from service import wording
 from service.accounts import process_rules
 from service.api.access import (
@@ -34,9 +35,7 @@ from service.api.access import (
     CASE_READERS,
     AuditTrailDep,
     actor_of,
-    assigned_to,
     audit,
-    task_scope,
     visible_case,
 )
 from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
@@ -57,7 +56,6 @@ from service.auth import (
 from service.calendar_days import partnership_calendar
 from service.history import archived_history, fetch_readable_history
 from service.lateness import LateCase, late_cases
-from service.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
 from service.visibility import document_visible, return_visible, state_for
 from workflows.calendar import london_date, london_moment
 from workflows.models import Referral

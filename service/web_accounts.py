@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, not_
 from sqlmodel import select
 
+from records.models import User, UserSession
 from service.accounts import AccountError, new_password_hash, set_active, set_password, set_role
 from service.api.access import RowId, request_id
 from service.api.auth import change_own_password, set_session_cookie
 from service.auth import MAX_PASSWORD, SessionKind, SessionPolicy, start_session
-from service.models import User, UserSession
 from service.web import PageSession, PageUser, page_roles, render
 from workflows.vocabulary import Role, Seat
 

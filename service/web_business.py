@@ -12,12 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from records.models import User
 from service.accounts import process_rules
 from service.api import action_plan, dashboard, escalations, themes
 from service.api.access import CASE_ACTORS, CASE_READERS, RowId
 from service.calendar_days import partnership_calendar
 from service.lateness import late_cases
-from service.models import User
 from service.web import PageSession, page_roles, plain_error, render
 from workflows.calendar import london_date
 from workflows.vocabulary import Role

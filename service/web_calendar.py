@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlmodel import select
 
+from records.models import CalendarDay, User
 from service.api.access import RowId
 from service.api.calendar import CALENDAR_KEEPERS, CalendarDayIn, add_and_send, resend
-from service.models import CalendarDay, User
 from service.web import PageSession, page_roles, render
 
 router = APIRouter(include_in_schema=False)

@@ -19,9 +19,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from service.db import session_scope
+from records.db import session_scope
+from records.models import WorkerHeartbeat
 from service.effect_alerts import EFFECT_ALERT_ATTEMPTS, clear_effect_alert, raise_effect_alert
-from service.models import WorkerHeartbeat
 from service.settings import Settings
 from workflows import WORKFLOWS
 

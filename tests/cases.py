@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from service.models import Document, Task
+from records.models import Document, Task
 from workflows.authenticity import sealed
 from workflows.calendar import london_date
 from workflows.models import Actor, CaseInput

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from service.db import make_engine, upgrade
+from records.db import make_engine, upgrade
 from service.runner import temporal_test_server
 from service.settings import Settings, load_settings
 from service.temporal import data_converter
@@ -103,8 +103,8 @@ async def case_worker(case_env, settings, engine):
 
 @pytest.fixture
 def demo_passwords(engine, settings) -> dict[str, str]:
+    from records.db import session_scope
     from service.accounts import create_demo_users, ensure_partnership
-    from service.db import session_scope
 
     with session_scope(engine) as session:
         ensure_partnership(session, "Test partnership")

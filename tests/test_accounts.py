@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 import service.api.auth
+from records.models import AuditEvent, SignInFailure, User, UserSession
 from service.app import create_app
 from service.auth import SESSION_COOKIE, SIGN_IN_COOKIE, SignInBackoff
 from service.cli import main
-from service.models import AuditEvent, SignInFailure, User, UserSession
 from tests.conftest import TEST_KEY, sign_in_through_page
 
 ESCALATION = {"group_name": "Rapid Review Working Group", "title": "Reviewer capacity",

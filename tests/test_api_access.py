@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from records.models import CaseRecord, Document, Task
 from service.accounts import DEMO_ACCOUNTS
 from service.api.cases import ACTIONS
 from service.api.routes import route_table
 from service.app import create_app
 from service.auth import SESSION_COOKIE
-from service.models import CaseRecord, Document, Task
 from tests.insider import as_table_owner
 from workflows.calendar import london_date
 

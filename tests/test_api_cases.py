@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from service.idempotency import fingerprint
-from service.models import AuditEvent, HistoryArchive, IdempotentRequest, Task
+from records.idempotency import fingerprint
+from records.models import AuditEvent, HistoryArchive, IdempotentRequest, Task
 from workflows.authenticity import sealed
 from workflows.calendar import WorkingDayCalendar, london_date
 from workflows.models import ProposeSinDecision

@@ -15,10 +15,10 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from activities.audit import GENESIS_HASH, append_audit
+from records.audit import GENESIS_HASH, append_audit
+from records.db import make_engine, session_scope, upgrade
+from records.models import AuditEvent, AuditHead
 from service.audit_trail import AuditTrail
-from service.db import make_engine, session_scope, upgrade
-from service.models import AuditEvent, AuditHead
 from tests.insider import as_table_owner
 
 DAY = date(2026, 11, 24)

@@ -22,7 +22,7 @@ from google.protobuf import json_format
 from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload, Payloads
 
-from service.models import AuditEvent
+from records.models import AuditEvent
 from service.runner import free_port
 from service.settings import Settings
 from service.temporal import EncryptionCodec
@@ -37,9 +37,9 @@ PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-He
 @contextmanager
 def served(directory: Path, ui_origin: str):
     """The app served by uvicorn on a loopback port, with demo users; yields (base URL, passwords, engine)."""
+    from records.db import make_engine, session_scope, upgrade
     from service.accounts import create_demo_users, ensure_partnership
     from service.app import create_app
-    from service.db import make_engine, session_scope, upgrade
 
     settings = make_settings(directory, f"sqlite:///{directory / 'codec.db'}",
                              rapid_review_temporal_ui_origin=ui_origin)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from service.db import make_engine
+from records.db import make_engine
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from activities.documents import DocumentActivities, document_title
-from service.models import Document
+from records.models import Document
 from workflows.models import DocumentRequest
 
 REF = "RR-2026-014"
@@ -211,8 +211,8 @@ def test_themes_sheet_counts_themes_per_year_with_their_reviews(engine, document
     from datetime import date
 
     from activities.documents import themes_sheet_request
-    from activities.read_model import upsert_case
-    from service.db import session_scope
+    from records.db import session_scope
+    from records.read_model import upsert_case
     from tests.test_notifications import step
 
     with session_scope(engine) as session:

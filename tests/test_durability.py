@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from service.models import AuditEvent
+from records.models import AuditEvent
 from service.worker import build_worker
 from tests.cases import CaseDriver
 

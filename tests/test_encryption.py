@@ -84,7 +84,7 @@ def test_codec_endpoint_decodes_for_auditors_only_audits_each_decode_and_has_no_
                                                                                       sign_in, engine):
     from sqlmodel import Session, select
 
-    from service.models import AuditEvent
+    from records.models import AuditEvent
 
     codec = EncryptionCodec(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes)
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"Jo"')

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from service.models import CaseRecord, OutboxMessage
+from records.models import CaseRecord, OutboxMessage
 from service.temporal import connect
 from service.worker import build_worker
 from tests.cases import CaseDriver

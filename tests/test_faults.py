@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from records.db import engine_for, session_scope, upgrade
+from records.models import AppliedStep, AuditEvent, CaseRecord, Document, IdempotentRequest, OutboxMessage, Task
 from service.accounts import create_demo_users, ensure_partnership
-from service.db import engine_for, session_scope, upgrade
-from service.models import AppliedStep, AuditEvent, CaseRecord, Document, IdempotentRequest, OutboxMessage, Task
 from service.runner import ServiceProcesses, free_port, wait_until_ready
 from service.settings import decode_encryption_key
 from service.temporal import connect
@@ -205,8 +205,8 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
     url = live_database(tmp_path)
     engine = engine_for(url)
     with session_scope(engine) as session:  # known passwords for the two people of this test
+        from records.models import User
         from service.auth import hash_password
-        from service.models import User
 
         people = ["strategy.manager", "csc.lead", "agency.education", "exec.police", "exec.icb"]
         for user in session.exec(select(User).where(User.username.in_(people))):

@@ -34,8 +34,8 @@ def test_control_characters_in_a_referral_are_refused_naming_the_field(api_clien
 
 
 def test_control_characters_in_an_action_are_refused_naming_the_field(api_client, sign_in, engine):
-    from service.db import session_scope
-    from service.models import CaseRecord
+    from records.db import session_scope
+    from records.models import CaseRecord
 
     with session_scope(engine) as session:  # a case in the read model: the action reaches its body check
         session.add(CaseRecord(reference="RR-2026-901", pseudonym="Child S", stage="referral", year=2026,

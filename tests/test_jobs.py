@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from activities.tasks import open_task
-from service.db import session_scope
+from records.db import session_scope
+from records.models import HistoryArchive, JobRun, OutboxMessage
+from records.tasks import open_task
 from service.jobs import archive_histories, claim_run
-from service.models import HistoryArchive, JobRun, OutboxMessage
 from service.scheduler import DAILY_JOBS, Jobs, build_scheduler
 from service.temporal import EncryptionCodec, TemporalConnection
 from tests.insider import as_table_owner

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from service.models import CaseReview
+from records.models import CaseReview
 
 
 def deadline(state: dict, key: str) -> dict:

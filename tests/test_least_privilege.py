@@ -17,8 +17,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from records.models import AuditEvent, Document, InformationReturn, User
 from service.app import create_app
-from service.models import AuditEvent, Document, InformationReturn, User
 from workflows.calendar import WorkingDayCalendar, london_date
 
 POLICE_VIEW, HEALTH_VIEW, RATIONALE = "POLICE-REASONING-7", "HEALTH-REASONING-7", "CSC-RATIONALE-7"

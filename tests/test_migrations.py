@@ -5,8 +5,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import service.models  # noqa: F401
-from service.db import downgrade, make_engine, upgrade
+import records.models  # noqa: F401
+from records.db import downgrade, make_engine, upgrade
 
 
 def test_migrations_match_models_and_roll_back(database_url):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from service.models import PlanAction
+from records.models import PlanAction
 from workflows.calendar import WorkingDayCalendar, london_date
 
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from records.models import CaseRecord
 from service import jobs
 from service.app import create_app
-from service.models import CaseRecord
 from service.orphans import check_open_cases
 from service.temporal import EncryptionCodec
 from tests.conftest import start_test_server

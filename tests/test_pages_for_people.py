@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from records.models import AuditEvent, Theme
 from service.api.dashboard import chart_svg
 from service.auth import SESSION_COOKIE
-from service.models import AuditEvent, Theme
 from service.timeliness import Quarter, Timeliness
 from tests.conftest import sign_in_through_page
 from workflows.rules import ProcessRules

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from records.models import HistoryArchive
 from service.jobs import archive_histories
-from service.models import HistoryArchive
 from service.temporal import EncryptionCodec
 from tests.conftest import TEST_KEY
 

@@ -22,7 +22,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest, StartWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 
-from service.models import AuditEvent, CaseRecord
+from records.models import AuditEvent, CaseRecord
 from service.worker import build_worker
 from tests.cases import ACTORS, sealed_action
 from workflows.authenticity import sealed

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from sqlmodel import Session, select
 
-from service.models import AuditEvent
+from records.models import AuditEvent
 from workflows.calendar import WorkingDayCalendar
 from workflows.rules import ProcessRules
 

@@ -13,10 +13,10 @@ from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import async_playwright, expect
 from sqlmodel import Session
 
+from records.models import CaseRecord
 from service.accounts import DEMO_ACCOUNTS
 from service.api.routes import route_table
 from service.app import create_app
-from service.models import CaseRecord
 from service.runner import free_port
 from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar, london_date

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
-from sqlalchemy import and_, or_
 from sqlmodel import Session
 
-from activities.audit import append_audit
+from records.audit import append_audit
+from records.models import CaseAgency, CaseRecord, User
 from service.audit_trail import AuditTrail
 from service.auth import require_roles
-from service.models import CaseAgency, CaseRecord, Task, User
 from workflows.models import Actor
 from workflows.vocabulary import Role
 
@@ -59,20 +58,3 @@ def visible_case(session: Session, user: User, reference: str) -> CaseRecord:
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No case {reference} that you can see")
     return record
-
-
-def assigned_to(user: User):
-    """SQL condition: the task is this user's (named, or for their role and their agency or seat)."""
-    by_role = and_(Task.assignee_user_id.is_(None), Task.assignee_role == user.role,
-                   or_(Task.assignee_agency.is_(None), Task.assignee_agency == user.agency),
-                   or_(Task.assignee_seat.is_(None), Task.assignee_seat == user.seat))
-    return or_(Task.assignee_user_id == user.id, by_role)
-
-
-def task_scope(user: User):
-    """SQL condition: the tasks this user may list at all (agencies and seats see only their own)."""
-    if user.role == Role.agency_member:
-        return and_(Task.assignee_role == Role.agency_member, Task.assignee_agency == user.agency)
-    if user.role == Role.executive:
-        return assigned_to(user)
-    return Task.id.is_not(None)

@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session, select
 
+from records.models import PlanAction, User
 from service.api.access import Reader, RowId, audit
 from service.auth import DbSession, require_roles
 from service.calendar_days import partnership_calendar
 from service.csv_export import csv_response
-from service.models import PlanAction, User
 from workflows.calendar import TABLE_YEARS, london_date
 from workflows.models import Text
 from workflows.vocabulary import AGENCIES, Role

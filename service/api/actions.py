@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, create_model
 
+from records.models import User
 from service.api.cases import ACTIONS, ActionSpec, IdempotencyKey, perform_action
 from service.auth import DbSession, require_roles
-from service.models import User
 from service.wording import label
 
 router = APIRouter(prefix="/api/cases", tags=["actions"])

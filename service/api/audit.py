@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import select
 
+from records.db import session_scope
+from records.models import AuditEvent, User
 from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_case
 from service.auth import DbSession, require_roles
-from service.db import session_scope
 from service.history import archive_history, archived_history, fetch_readable_history
-from service.models import AuditEvent, User
 from service.visibility import timeline_detail_for
 from workflows.vocabulary import Role
 

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from records.models import User
 from service.accounts import AccountError, new_password_hash, set_password
 from service.api.access import audit, request_id
 from service.auth import (
@@ -36,7 +37,6 @@ from service.auth import (
     utcnow,
     verify_password,
 )
-from service.models import User
 
 router = APIRouter(prefix="/api", tags=["auth"])
 SignInForm = Annotated[OAuth2PasswordRequestForm, Depends()]

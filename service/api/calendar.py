@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from records.models import CalendarDay, User
 from service.api.access import RowId, actor_of, audit, request_id
 from service.auth import DbSession, require_roles
 from service.calendar_days import CalendarDayRefused, add_calendar_day, running_workflows, send_to_running_cases
-from service.models import CalendarDay, User
 from workflows.models import Text
 from workflows.vocabulary import Role
 

@@ -25,11 +25,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from records.idempotency import claim, fingerprint, remember
+from records.models import CaseAgency, CaseRecord, ReferenceCounter, User
 from service.accounts import process_rules
 from service.api.access import CaseActor, Reader, actor_of, audit, visible_case
 from service.auth import DbSession
-from service.idempotency import claim, fingerprint, remember
-from service.models import CaseAgency, CaseRecord, ReferenceCounter, User
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
 from service.visibility import state_for
 from workflows.authenticity import sealed

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from records.models import User
 from service.api.access import audit
 from service.auth import DbSession, require_roles
-from service.models import User
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/codec", tags=["codec"])

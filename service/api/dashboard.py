@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import select
 
-from activities.read_model import panel_ordered_themes
+from records.models import CaseRecord, CaseReview, Document, User
+from records.read_model import panel_ordered_themes
 from service.accounts import process_rules
 from service.api.access import audit
 from service.auth import DbSession, require_roles
 from service.calendar_days import partnership_calendar
 from service.charts import bar_chart_svg
 from service.csv_export import csv_response
-from service.models import CaseRecord, CaseReview, Document, User
 from service.timeliness import Quarter, Timeliness, timeliness
 from workflows.calendar import london_date
 from workflows.rules import ProcessRules

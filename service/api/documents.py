@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from activities.documents import THEMES_SHEET_REFERENCE
+from records.models import Document
 from service.api.access import Reader, RowId, audit, visible_case
 from service.auth import DbSession
-from service.models import Document
 from service.visibility import document_visible
 from workflows.vocabulary import Role
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from records.models import Escalation, User
 from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.auth import DbSession, require_roles
 from service.calendar_days import partnership_calendar
-from service.models import Escalation, User
 from workflows.calendar import london_date
 from workflows.models import Text
 from workflows.vocabulary import Role

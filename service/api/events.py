@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_
 from sqlmodel import select
 
+from records.models import AuditEvent, CaseAgency, CaseRecord, User
 from service.api.access import Reader, audit
 from service.auth import DbSession
-from service.models import AuditEvent, CaseAgency, CaseRecord, User
 from workflows.vocabulary import Role, Stage
 
 router = APIRouter(prefix="/api", tags=["events"])

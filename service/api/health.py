@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from records.models import WorkerHeartbeat
 from service.effect_alerts import count_failing
-from service.models import WorkerHeartbeat
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
 

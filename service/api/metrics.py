@@ -17,8 +17,8 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
 from service.effect_alerts import count_failing
-from service.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
 from workflows.calendar import london_date

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlmodel import select
 
+from records.models import OutboxMessage, User
 from service.auth import DbSession, require_roles
-from service.models import OutboxMessage, User
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["outbox"])

@@ -10,13 +10,13 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import select
 
-from activities.tasks import urgency
-from service.api.access import CaseActor, Reader, RowId, assigned_to, audit, task_scope, visible_case
+from records.models import Task
+from records.tasks import assigned_to, task_scope, urgency
+from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.api.actions import ANY_ACTION_BODY
 from service.api.cases import IdempotencyKey, perform_action
 from service.auth import DbSession
 from service.calendar_days import partnership_calendar
-from service.models import Task
 from workflows.calendar import london_date
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])

@@ -13,11 +13,11 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import select
 
 from activities.documents import DocumentActivities, themes_sheet_request
-from activities.read_model import theme_rows
+from records.models import CaseTheme, Document, Theme, User
+from records.read_model import theme_rows
 from service.api.access import audit, visible_case
 from service.api.documents import DocumentRead, read_document
 from service.auth import DbSession, require_roles
-from service.models import CaseTheme, Document, Theme, User
 from workflows.models import Text
 from workflows.vocabulary import THEMES, Role
 

@@ -1,9 +1,9 @@
-"""Alembic environment: migrations run on the engine the caller passes (see service.db.upgrade)."""
+"""Alembic environment: migrations run on the engine the caller passes (see records.db.upgrade)."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import service.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import records.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -12,7 +12,7 @@ target_metadata = SQLModel.metadata
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        from service.db import make_engine
+        from records.db import make_engine
         from service.settings import get_settings
 
         engine = make_engine(get_settings().sqlalchemy_url)

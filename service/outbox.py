@@ -16,9 +16,9 @@ import aiosmtplib
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
-from service.db import session_scope
+from records.db import session_scope
+from records.models import OutboxMessage, Task, User
 from service.lateness import ESCALATION_KIND, lateness_email, lateness_email_key
-from service.models import OutboxMessage, Task, User
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

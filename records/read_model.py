@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from service.models import CaseAgency, CaseRecord, CaseReview, CaseTheme, PlanAction, StageEntry, Theme
+from records.models import CaseAgency, CaseRecord, CaseReview, CaseTheme, PlanAction, StageEntry, Theme
 from workflows.calendar import london_date
 from workflows.models import CaseSnapshot, PlanActionSpec, ReviewSnapshot
 from workflows.vocabulary import THEMES

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, select
 
-from service.models import Task
+from records.models import Task, User
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import DueDateMove, TaskSettlement, TaskSpec
+from workflows.vocabulary import Role
 
 
 def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:
@@ -73,3 +74,20 @@ def urgency(task: Task, today: date, calendar: WorkingDayCalendar) -> str:
     if left < 0:
         return "overdue"
     return "due_soon" if left <= DUE_SOON_WORKING_DAYS else "on_track"
+
+
+def assigned_to(user: User):
+    """SQL condition: the task is this user's (named, or for their role and their agency or seat)."""
+    by_role = and_(Task.assignee_user_id.is_(None), Task.assignee_role == user.role,
+                   or_(Task.assignee_agency.is_(None), Task.assignee_agency == user.agency),
+                   or_(Task.assignee_seat.is_(None), Task.assignee_seat == user.seat))
+    return or_(Task.assignee_user_id == user.id, by_role)
+
+
+def task_scope(user: User):
+    """SQL condition: the tasks this user may list at all (agencies and seats see only their own)."""
+    if user.role == Role.agency_member:
+        return and_(Task.assignee_role == Role.agency_member, Task.assignee_agency == user.agency)
+    if user.role == Role.executive:
+        return assigned_to(user)
+    return Task.id.is_not(None)

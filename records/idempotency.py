@@ -12,7 +12,7 @@ from fastapi import HTTPException
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from service.models import IdempotentRequest
+from records.models import IdempotentRequest
 
 MAX_KEY_LENGTH = 120
 

@@ -23,7 +23,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from service.models import AuditEvent, AuditHead
+from records.models import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
 

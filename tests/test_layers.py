@@ -1,0 +1,59 @@
+"""The import rules of docs/architecture.md: each package imports only the layers under it, so the deterministic
+workflows stay pure and the records never reach up into HTTP."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ("workflows", "records", "activities", "service", "templates", "bench", "tests")
+# What the worker's activities may use of the service: its settings, the engine's codec, the history archive and
+# the outbox (all below the HTTP layer).
+SERVICE_FOR_ACTIVITIES = ("service.settings", "service.temporal", "service.history", "service.outbox")
+ENTRY_POINTS = ("service.app", "service.cli")  # they wire everything together
+
+
+def allowed(importer: str, imported: str) -> bool:
+    layer = importer.split(".")[0]
+    if imported.split(".")[0] in ("bench", "tests"):
+        return False
+    if layer == "workflows":
+        return imported.startswith("workflows")
+    if layer == "records":
+        return imported.startswith(("records", "workflows"))
+    if layer == "activities":
+        return imported.startswith(("activities", "records", "workflows", "templates", *SERVICE_FOR_ACTIVITIES))
+    if importer.startswith(ENTRY_POINTS) or importer.startswith("service.web"):
+        return True  # pages still call the API's functions (architecture.md: the case service to come)
+    if importer.startswith("service.api"):
+        return not imported.startswith("service.web")
+    return not imported.startswith(("service.api", "service.web"))  # jobs, scheduler, worker, helpers
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names if node.module in ("service",))
+    return {name for name in found if name.split(".")[0] in OURS}
+
+
+def test_no_module_imports_upward_across_the_layers():
+    wrong = []
+    for package in ("workflows", "records", "activities", "service"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "versions" in path.parts:
+                continue  # migrations are frozen in time
+            importer = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            wrong += [f"{importer} imports {name}" for name in sorted(imports_of(path)) if not allowed(importer, name)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_rules_would_catch_an_upward_import():
+    assert not allowed("workflows.rapid_review", "records.models")
+    assert not allowed("records.tasks", "service.api.access")
+    assert not allowed("activities.case_step", "service.api.cases")
+    assert not allowed("service.jobs", "service.api.access")
+    assert allowed("service.jobs", "records.tasks")
