@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from activities.audit import append_audit
-from service import web, web_accounts, web_business, web_oidc
+from service import web, web_accounts, web_business, web_mfa, web_oidc
 from service.api import (
     action_plan,
     actions,
@@ -109,11 +109,12 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
         return RedirectResponse("/signin", status_code=303)
 
+    app.add_exception_handler(auth.SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
-                   dashboard, codec, outbox, web, web_business, web_accounts, web_oidc):
+                   dashboard, codec, outbox, web, web_business, web_accounts, web_oidc, web_mfa):
         app.include_router(module.router)
     return app
 
