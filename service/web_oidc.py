@@ -11,8 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from service.api.access import audit
-from service.api.auth import set_session_cookie
-from service.auth import SessionKind, SessionPolicy, start_session
+from service.api.auth import set_session_cookie, start_signed_in_session
+from service.auth import SessionKind
 from service.identities import user_for_identity
 from service.oidc import (
     PENDING_SECONDS,
@@ -97,10 +97,7 @@ async def finish_oidc_sign_in(name: str, request: Request, code: str = "", state
                                                       f"reached to finish signing in ({type(failure).__name__})."))
     except SignInRefused as refusal:
         return refused(request, issuer, refusal)
-    with Session(engine, expire_on_commit=False) as session:
-        token = start_session(session, user_id=user.id, kind=SessionKind.cookie,
-                              policy=SessionPolicy.from_settings(settings))
-        audit(session, request, user, "sign_in", None, {"kind": str(SessionKind.cookie), "issuer": issuer.name})
+    token = start_signed_in_session(request, user, SessionKind.cookie, issuer=issuer.name)
     response = RedirectResponse(home_for(user), status_code=303)
     set_session_cookie(request, response, token)
     response.delete_cookie(PENDING_COOKIE, path="/signin/oidc")
