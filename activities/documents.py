@@ -197,7 +197,7 @@ class DocumentActivities:
                 enqueue(session, key=f"invitation:{request.key}:user:{user.id}", to=user,
                         subject=f"[OFFICIAL-SENSITIVE] {request.case_reference}: Rapid Review Panel on {panel_date}",
                         body=(f"You are invited to the Rapid Review Panel for case {request.case_reference} on "
-                              f"{panel_date}, 10:00-13:00. The calendar invitation is attached; the papers are in "
+                              f"{panel_date}, 10:00-13:00. The papers are in "
                               f"the Rapid Review service: {self.public_url.rstrip('/')}/cases/"
                               f"{request.case_reference}"),
                         case_reference=request.case_reference, ics=ics)

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from activities.audit import append_audit
-from service import web, web_accounts, web_business, web_mfa, web_oidc
+from service import web, web_accounts, web_business, web_invitations, web_mfa, web_oidc
 from service.api import (
     action_plan,
     actions,
@@ -114,7 +114,8 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.openapi = lambda: documented_errors(app)
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
-                   dashboard, codec, outbox, web, web_business, web_accounts, web_oidc, web_mfa):
+                   dashboard, codec, outbox, web, web_business, web_accounts, web_oidc, web_mfa,
+                   web_invitations):
         app.include_router(module.router)
     return app
 

@@ -44,7 +44,8 @@ def test_word_copy_is_marked_versioned_and_says_what_the_pdf_says(kind, document
     word = WordDocument(io.BytesIO(data))
     marking = "OFFICIAL – for sharing with partner agencies" if kind in SHARED else "OFFICIAL-SENSITIVE"
     for section in word.sections:
-        assert marking in section.header.paragraphs[0].text and f"{REF} · v{version}" in section.header.paragraphs[0].text
+        header = section.header.paragraphs[0].text
+        assert marking in header and f"{REF} · v{version}" in header
         assert marking in section.footer.paragraphs[0].text
     assert word.core_properties.revision == version and word.core_properties.title == row.title
     text = docx_text(word)
