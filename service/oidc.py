@@ -130,7 +130,8 @@ def verify_id_token(id_token: str, *, issuer: OidcIssuer, metadata: dict, jwks: 
         reason, message = CLAIM_REFUSALS.get(error.claim, (f"bad_{error.claim}", "The sign-in could not be "
                                                            f"checked (its {error.claim!r} is not right)."))
         raise SignInRefused(reason, message, subject=subject, tenant=tenant) from error
-    if issuer.allowed_tenant_ids and tenant not in issuer.allowed_tenant_ids:
+    any_tenant = TENANT_PLACEHOLDER in str(metadata["issuer"]) and not issuer.allowed_tenant_ids
+    if any_tenant or (issuer.allowed_tenant_ids and tenant not in issuer.allowed_tenant_ids):
         raise SignInRefused("unknown_tenant", "Your organisation's directory is not one this service accepts "
                             f"for {issuer.label}.", subject=subject, tenant=tenant)
     if not subject:

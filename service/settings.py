@@ -43,10 +43,10 @@ DEV_SECRETS = {
 
 class OidcIssuer(BaseModel):
     """One partner organisation's OpenID Connect issuer (its Entra ID tenant, say): the sign-in page shows a
-    button for each. ``allowed_tenant_ids``: for Entra ID's multi-tenant endpoints, the tenants (``tid``) let in;
-    empty lets in any tenant the issuer vouches for. ``link_verified_email``: an identity no admin has linked
-    yet is linked on its first sign-in to the one active user with that e-mail address, only when the issuer
-    says it verified the address (``email_verified``)."""
+    button for each. ``allowed_tenant_ids``: the tenants (``tid``) let in; a multi-tenant Entra ID issuer with an
+    empty list lets nobody in (it would let in every organisation in Entra ID). ``link_verified_email``: an
+    identity no admin has linked yet is linked on its first sign-in to the one active user with that e-mail
+    address, only when the issuer says it verified the address (``email_verified``)."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     label: str = Field(min_length=1, max_length=100)
@@ -232,6 +232,9 @@ def load_settings(**overrides: object) -> Settings:
             settings = settings.model_copy(
                 update={field: getattr(settings, field) or generated[field.upper()] for field in fields}
             )
+    if settings.notify_api_key and not settings.notify_email_template_id:
+        raise SettingsError("NOTIFY_API_KEY is set but NOTIFY_EMAIL_TEMPLATE_ID is not: name the Notify e-mail "
+                            "template whose subject is ((subject)) and body ((body))")
     decode_encryption_key(settings.rapid_review_encryption_key or "")
     settings.old_encryption_keys_bytes  # noqa: B018 - each old key must decode too (the message names the variable)
     if settings.is_production and len(settings.secret_key or "") < 32:

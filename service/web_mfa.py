@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from service.api.access import request_id
+from service.api.access import audit, request_id
 from service.api.auth import (
     SIGN_IN_CSRF_REFUSED,
     SecondFactorNeeded,
@@ -141,6 +141,8 @@ def enrol_submit(request: Request, code: Annotated[str, Form(max_length=40)] = "
                                   audit_key=settings.audit_key_bytes, request_id=request_id(request))
         session.commit()
     if codes is None:
+        with Session(request.app.state.engine) as session:
+            audit(session, request, user, "mfa_enrol_failed", None, {"username": user.username})
         return enrol_page(request, user, 422, error="The code is not right: type the 6 digits your authenticator "
                                                     "app shows now for this service")
     return signed_in(request, render(request, "signin_recovery_codes.html", None, codes=codes,

@@ -91,6 +91,7 @@ async def test_enrol_then_every_sign_in_needs_the_code(mfa_site, browser, mfa_pa
     await page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
     await page.get_by_role("button", name="Confirm").click()
     await expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+    assert audited(mfa_engine, "mfa_enrol_failed") == 1 and audited(mfa_engine, "mfa_enrolled") == 1
     recovery = [code.strip() for code in await page.get_by_test_id("recovery-codes").locator("li").all_inner_texts()]
     assert len(recovery) == 10
     await page.get_by_role("link", name="Continue").click()

@@ -21,7 +21,8 @@ from activities.notifications import deliver_pending
 from service.app import create_app
 from service.db import session_scope
 from service.models import AuditEvent, CaseAgency, CaseRecord, OutboxMessage
-from tests.conftest import sign_in_through_page
+from service.settings import SettingsError
+from tests.conftest import make_settings, sign_in_through_page
 from tests.test_documents import REF, request
 
 SERVICE_ID, SECRET = str(uuid.uuid4()), str(uuid.uuid4())
@@ -131,6 +132,11 @@ async def test_notify_delivers_each_message_once_and_records_receipts(notify_ser
         assert message.status == "sent" and message.delivery_status == "delivered"
         assert message.provider_reference == accepted_ids[f"outbox-{message.id}"]
     assert sorted(m.attempts for m in messages) == [1, 2]
+
+
+def test_notify_needs_its_template(tmp_path):
+    with pytest.raises(SettingsError, match="NOTIFY_EMAIL_TEMPLATE_ID"):
+        make_settings(tmp_path, "sqlite://", notify_api_key=API_KEY)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -200,7 +200,7 @@ def test_tokens_for_another_service_or_signed_by_another_key_are_refused():
                         client_id="rapid-review-county", allowed_tenant_ids=[COUNTY_TENANT])
     metadata = {"issuer": "https://issuer.example"}
 
-    def reason(token: str) -> str:
+    def reason(token: str, metadata: dict = metadata, issuer: OidcIssuer = issuer) -> str:
         with pytest.raises(SignInRefused) as refusal:
             verify_id_token(token, issuer=issuer, metadata=metadata, jwks=jwks, nonce="n-1")
         return refusal.value.reason
@@ -218,3 +218,7 @@ def test_tokens_for_another_service_or_signed_by_another_key_are_refused():
     entra = {"issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}
     token = signed_token(key, iss=f"https://login.microsoftonline.com/{COUNTY_TENANT}/v2.0")
     assert verify_id_token(token, issuer=issuer, metadata=entra, jwks=jwks, nonce="n-1")["tid"] == COUNTY_TENANT
+    elsewhere = signed_token(key, iss="https://login.microsoftonline.com/another-tenant/v2.0", tid="another-tenant")
+    assert reason(elsewhere, metadata=entra) == "unknown_tenant"
+    open_to_all = issuer.model_copy(update={"allowed_tenant_ids": []})  # multi-tenant with no list: nobody
+    assert reason(token, metadata=entra, issuer=open_to_all) == "unknown_tenant"

@@ -137,7 +137,9 @@ def check_one_time_code(request: Request, user: User, code: str) -> None:
             backoff.note_attempt(session, username=counted_as, address=address)
             audit(session, request, user, "mfa_failed", None, {"username": user.username, "address": address})
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "The code is not right (or was used already): type the "
-                                "6-digit code your authenticator app shows now, or one of your recovery codes")
+                                "6-digit code your authenticator app shows now, or one of your recovery codes"
+                                if code.strip() else "This account has a second factor: send its current one-time "
+                                "code (or a recovery code) as otp")
         backoff.forget(session, username=counted_as)
         if how == "recovery_code":
             audit(session, request, user, "mfa_recovery_code_used", None, {})
