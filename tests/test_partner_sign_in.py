@@ -119,8 +119,17 @@ def refusals(engine) -> list[dict]:
 
 async def test_partner_staff_sign_in_with_their_own_organisation(partner_site, browser):  # noqa: F811
     site, engine = partner_site
-    page = await sign_in_with(browser, site, "County Council", "alex-at-county")
+
+    async def note_authorization(route):
+        authorizations.append(route.request.url)
+        await route.continue_()
+
+    authorizations = []
+    page = await sign_in_with(browser, site, "County Council", "alex-at-county", tamper=note_authorization)
     await expect(page.get_by_role("heading", name="Case board")).to_be_visible()
+    query = parse_qs(urlsplit(authorizations[0]).query)
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43, "PKCE"
+    assert query["client_id"] == ["rapid-review-county"] and query["nonce"] and query["state"]
     await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     with Session(engine) as session:
         signed_in = session.exec(select(AuditEvent).where(AuditEvent.action == "sign_in")).all()
