@@ -25,6 +25,7 @@ from service.db import session_scope
 from service.models import Document, User
 from workflows.models import DocumentRequest
 from workflows.vocabulary import (
+    AGENCIES,
     CAPACITIES,
     CHILD_SEXES,
     CHILD_STATUSES,
@@ -91,6 +92,16 @@ def template_kind(kind: str) -> str:
     return kind
 
 
+def document_title(kind: str) -> str:
+    """A document's title, telling apart the documents of one kind that a case has several of at once:
+    ``information_request_education`` -> "Request for agency information: Education (schools)"."""
+    base_kind = template_kind(kind)
+    if base_kind == "information_request" and kind != base_kind:
+        agency = kind.removeprefix("information_request_")
+        return f"{TITLES[base_kind]}: {AGENCIES.get(agency, agency.replace('_', ' ').capitalize())}"
+    return TITLES[base_kind]
+
+
 def render_html(request: DocumentRequest, issued_on: date) -> str:
     base_kind = template_kind(request.kind)
     template = _environment.get_template(f"{TEMPLATE_OF.get(base_kind, base_kind)}.html")
@@ -101,7 +112,7 @@ def render_html(request: DocumentRequest, issued_on: date) -> str:
             context[f"{key}_text"] = RECOMMENDATION_TEXT.get(context[key], context[key])
     context["seats"] = [{"code": str(code), "name": name} for code, name in SEAT_NAMES.items()]
     return template.render(
-        title=TITLES[base_kind], issued_by=request.issued_by, issued_on=issued_on.isoformat(),
+        title=document_title(request.kind), issued_by=request.issued_by, issued_on=issued_on.isoformat(),
         marking=MARKING.get(base_kind, SENSITIVE), for_sharing=base_kind in MARKING, **context
     )
 
@@ -170,7 +181,7 @@ class DocumentActivities:
             _write_atomically(folder / f"{stem}.ics", ics.encode())
         row = Document(
             key=request.key, case_reference=request.case_reference, kind=request.kind,
-            title=TITLES[template_kind(request.kind)], version=request.version,
+            title=document_title(request.kind), version=request.version,
             html_path=str(folder / f"{stem}.html"), pdf_path=str(folder / f"{stem}.pdf"),
             html_sha256=hashlib.sha256(html).hexdigest(), pdf_sha256=hashlib.sha256(pdf).hexdigest(),
             docx_path=str(folder / f"{stem}.docx") if docx else None,

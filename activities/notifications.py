@@ -21,6 +21,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from service.db import session_scope
+from service.lateness import ESCALATION_KIND, lateness_email, lateness_email_key
 from service.models import OutboxMessage, Task, User
 from service.settings import Settings
 
@@ -64,10 +65,15 @@ def enqueue(session: Session, *, key: str, to: User, subject: str, body: str, ca
 
 
 def enqueue_task_emails(session: Session, task: Task, public_url: str) -> None:
-    subject, body = task_email(task, public_url)
+    """The e-mails a new task sends; an escalation tells each person of a missed milestone once (lateness.py)."""
+    if task.kind == ESCALATION_KIND:
+        subject, body = lateness_email(task, public_url)
+        keyed = lambda user: lateness_email_key(task, user)  # noqa: E731
+    else:
+        subject, body = task_email(task, public_url)
+        keyed = lambda user: f"task:{task.key}:user:{user.id}"  # noqa: E731
     for user in recipients_for(session, task):
-        enqueue(session, key=f"task:{task.key}:user:{user.id}", to=user, subject=subject, body=body,
-                case_reference=task.case_reference)
+        enqueue(session, key=keyed(user), to=user, subject=subject, body=body, case_reference=task.case_reference)
 
 
 def _claim(engine: Engine, now: datetime, limit: int) -> list[OutboxMessage]:

@@ -9,10 +9,11 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from activities.audit import append_audit
 from service import web, web_accounts, web_business, web_invitations, web_mfa, web_oidc
@@ -34,6 +35,7 @@ from service.api import (
 )
 from service.api.routes import route_table
 from service.audit_trail import AuditTrail
+from service.auth import SESSION_COOKIE
 from service.db import engine_for, session_scope
 from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
@@ -41,7 +43,6 @@ from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/docs", "/openapi")
-ERROR_HEADINGS = {403: "Not allowed", 404: "Not found", 409: "Not done", 422: "Please check what you entered"}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
@@ -93,21 +94,37 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
             {"detail": f"The request is not valid: {problems}", "errors": jsonable_errors(exc)}, status_code=422
         )
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """JSON for API clients; an HTML page for people (an unknown address included)."""
         user = getattr(request.state, "user", None)
         if exc.status_code in (403, 404) and user is not None:
             # A signed-in person refused, or probing for cases they cannot see: each attempt is on the record.
             await asyncio.to_thread(audit_denial, app.state.engine, app.state.audit_trail.key, user, request,
                                     exc.status_code)
-        if request.url.path.startswith(API_PREFIXES):
+        if not web.wants_page(request, API_PREFIXES):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return web.render(request, "error.html", getattr(request.state, "user", None), status_code=exc.status_code,
-                          heading=ERROR_HEADINGS.get(exc.status_code, "Something is wrong"), message=exc.detail)
+        page = await web.error_page(request, exc.status_code, exc.detail)
+        if exc.headers:
+            page.headers.update({k: v for k, v in exc.headers.items() if k.lower() != "www-authenticate"})
+        return page
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        """A failure nobody foresaw: logged with the request id only (never case content), and answered with a
+        page for people or a JSON body for API clients."""
+        log.error("unhandled %s on %s %s id=%s", type(exc).__name__, request.method, request.url.path,
+                  getattr(request.state, "request_id", None))
+        if not web.wants_page(request, API_PREFIXES):
+            return JSONResponse({"detail": "The service failed; try again later"}, status_code=500)
+        return await web.error_page(request, 500, None)
 
     @app.exception_handler(web.SignInRequired)
     async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
-        return RedirectResponse("/signin", status_code=303)
+        response = RedirectResponse("/signin?ended=true" if exc.ended else "/signin", status_code=303)
+        if exc.ended:
+            response.delete_cookie(SESSION_COOKIE, path="/")  # the message is said once
+        return response
 
     app.add_exception_handler(auth.SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
     app.add_middleware(HttpGuard, production=settings.is_production)

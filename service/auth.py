@@ -39,6 +39,7 @@ SESSION_COOKIE = "rr_session"
 SIGN_IN_COOKIE = "rr_sign_in"  # the pre-session cookie the sign-in form's CSRF token is bound to
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+CSRF_REFUSED = "This form is missing its security token (CSRF); reload the page and try again"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LAST_SEEN_EVERY = timedelta(minutes=1)  # a session's last_seen_at is written at most this often
 MAX_USERNAME = 80
@@ -305,10 +306,10 @@ async def current_user(
     request.state.session_token = token
     if from_cookie:
         request.state.csrf_token = session_csrf_token(settings, token)
+        request.state.user = user  # a refused form is on the record as this user's, and is offered back to them
         if request.method not in SAFE_METHODS and not same_token(await sent_csrf_token(request),
                                                                  request.state.csrf_token):
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                "This form is missing its security token (CSRF); reload the page and try again")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_REFUSED)
     request.state.user = user
     return user
 

@@ -8,8 +8,9 @@ COLOURS = ("#1d70b8", "#00703c", "#f47738", "#4c2c92", "#d4351c", "#505a5f")
 
 
 def bar_chart_svg(title: str, categories: list[str], series: dict[str, list[float]], width: int = 640,
-                  height: int = 320) -> str:
-    """Bars per category for each series, with axis labels and a legend; the numbers are in <desc> too."""
+                  height: int = 320, ident: str = "chart") -> str:
+    """Bars per category for each series, with axis labels and a legend; the numbers are in <desc> too. ``ident``
+    prefixes the ids the SVG names itself by: give each chart on a page its own."""
     left, bottom, top, right = 48, 40, 36, 16
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([v for values in series.values() for v in values] + [1])
@@ -19,9 +20,10 @@ def bar_chart_svg(title: str, categories: list[str], series: dict[str, list[floa
                      for name, values in series.items())
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-labelledby="chart-title chart-desc" viewBox="0 0 {width} {height}" font-family="sans-serif" '
-        f'font-size="12">',
-        f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(desc)}</desc>',
+        f'aria-labelledby="{escape(ident)}-title {escape(ident)}-desc" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<title id="{escape(ident)}-title">{escape(title)}</title>',
+        f'<desc id="{escape(ident)}-desc">{escape(desc)}</desc>',
         f'<text x="{left}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#0b0c0c"/>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak:g}</text>',

@@ -17,11 +17,13 @@ from sqlmodel import select
 
 from activities.notifications import enqueue
 from activities.tasks import urgency
+from service import wording
 from service.accounts import process_rules
 from service.api.access import assigned_to
 from service.audit_trail import AuditTrail
 from service.db import session_scope
 from service.history import archive_history, fetch_readable_history
+from service.lateness import ESCALATION_KIND
 from service.models import CaseRecord, HistoryArchive, JobRun, Task, User
 from service.temporal import EncryptionCodec
 from workflows.vocabulary import Role
@@ -78,20 +80,21 @@ def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
         calendar = process_rules(session).calendar()
         for user in session.exec(select(User).where(User.is_active == True)):  # noqa: E712 - SQL expression
             # An orphaned case's tasks cannot be done (no workflow takes them): they are on the board, not here.
+            # Escalations are left out too: each missed milestone was told once, when it was missed (lateness.py).
             tasks = session.exec(select(Task)
                                  .join(CaseRecord, CaseRecord.reference == Task.case_reference, isouter=True)
-                                 .where(Task.status == "open", assigned_to(user),
+                                 .where(Task.status == "open", assigned_to(user), Task.kind != ESCALATION_KIND,
                                         CaseRecord.workflow_missing_since.is_(None))
                                  .order_by(Task.due_date)).all()
             pressing = [(t, urgency(t, today, calendar)) for t in tasks]
             pressing = [(t, u) for t, u in pressing if u in ("overdue", "due_soon")]
             if not pressing:
                 continue
-            lines = [f"- {t.case_reference}: {t.title} (due {t.due_date.isoformat()}, "
+            lines = [f"- {t.case_reference}: {t.title} (due {wording.long_date(t.due_date)}, "
                      f"{'OVERDUE' if u == 'overdue' else 'due soon'})" for t, u in pressing]
             overdue = sum(1 for _, u in pressing if u == "overdue")
             body = (f"Your tasks in the Rapid Review service that are overdue or due within two working days "
-                    f"({today.isoformat()}):\n\n" + "\n".join(lines)
+                    f"({wording.long_date(today)}):\n\n" + "\n".join(lines)
                     + f"\n\nOpen your tasks: {public_url.rstrip('/')}/tasks\n\nDetails are in the service only.")
             enqueue(session, key=f"digest:{today.isoformat()}:user:{user.id}", to=user, case_reference=None,
                     subject=f"[OFFICIAL-SENSITIVE] Your tasks: {overdue} overdue, {len(pressing) - overdue} due soon",

@@ -7,11 +7,10 @@ action re-renders the page with the workflow's reason next to the form and what 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import types
 import typing
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -20,9 +19,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from sqlalchemy import not_, or_
 from sqlmodel import Session, select
 
-from activities.tasks import urgency
+from activities.tasks import DUE_SOON_WORKING_DAYS, urgency
 from service import wording
 from service.accounts import process_rules
 from service.api.access import (
@@ -37,6 +37,8 @@ from service.api.access import (
 from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.api.cases import ACTIONS, perform_action, query_state, start_case
 from service.auth import (
+    CSRF_FIELD,
+    CSRF_REFUSED,
     SESSION_COOKIE,
     SessionKind,
     current_user,
@@ -47,9 +49,10 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.history import archived_history, fetch_readable_history
+from service.lateness import LateCase, late_cases
 from service.models import AuditEvent, CaseRecord, Document, OutboxMessage, Task, User
 from service.visibility import document_visible, state_for
-from workflows.calendar import london_date
+from workflows.calendar import london_date, london_moment
 from workflows.models import Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
@@ -70,7 +73,12 @@ templates.env.filters.update(
 
 
 class SignInRequired(Exception):
-    """Raised by page dependencies; answered with a redirect to the sign-in page."""
+    """Raised by page dependencies; answered with a redirect to the sign-in page (``ended``: the browser's
+    session had ended, which the sign-in page then says)."""
+
+    def __init__(self, ended: bool = False) -> None:
+        super().__init__("sign in")
+        self.ended = ended
 
 
 async def page_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> User:
@@ -81,7 +89,7 @@ async def page_user(request: Request, session: Annotated[Session, Depends(get_se
         return await current_user(request, session, None)
     except HTTPException as error:
         if error.status_code == 401:
-            raise SignInRequired from None
+            raise SignInRequired(ended=True) from None
         raise
 
 
@@ -95,7 +103,7 @@ def page_roles(*roles: Role):
 
     def check(user: PageUser) -> User:
         if user.role not in allowed:
-            raise HTTPException(403, f"Your role ({user.role}) may not open this page")
+            raise HTTPException(403, f"Your role ({wording.label(user.role)}) may not open this page")
         return user
 
     check.allowed_roles = frozenset(allowed)
@@ -107,6 +115,72 @@ def render(request: Request, name: str, user: User | None, status_code: int = 20
         request, name, {"user": user, "csrf_token": getattr(request.state, "csrf_token", ""),
                         "seat_names": SEAT_NAMES, "agencies": AGENCIES, **context},
         status_code=status_code)
+
+
+# ---------------------------------------------------------------- error pages for people
+
+# GOV.UK's error page patterns: a heading that says what happened, then what to do.
+ERROR_PAGES = {
+    401: ("You have been signed out", "Your session has ended. Sign in again to carry on."),
+    403: ("You cannot do this", ""),
+    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted the web address, "
+                            "check you copied the entire address."),
+    405: ("Page not found", "This address is not a page: use the links and buttons of the service."),
+    409: ("That could not be done", ""),
+    410: ("This case cannot be opened now", ""),
+    413: ("What you sent is too large", ""),
+    422: ("Check what you entered", ""),
+    429: ("Wait before trying again", ""),
+    500: ("Sorry, there is a problem with the service", "Try again later. Nothing you sent was lost from the case: "
+                                                          "what the service had recorded before the problem is kept."),
+    503: ("Sorry, the service is busy", "Try again in a minute."),
+}
+
+
+def wants_page(request: Request, api_prefixes: tuple[str, ...]) -> bool:
+    """A person's browser (an HTML page), as against an API client (JSON): a page route, or an API address opened
+    by a browser that asks for HTML (a document link after the session ended)."""
+    return not request.url.path.startswith(api_prefixes) or "text/html" in request.headers.get("accept", "")
+
+
+async def error_page(request: Request, status_code: int, detail) -> HTMLResponse:
+    """The HTML answer to a refused or failed request. A form refused for its CSRF token comes back with what
+    was typed, to send again (see ``resubmit_page``)."""
+    user = getattr(request.state, "user", None)
+    if status_code == 403 and detail == CSRF_REFUSED and user is not None:
+        return await resubmit_page(request, user)
+    heading, advice = ERROR_PAGES.get(status_code, ("Sorry, there is a problem", ""))
+    generic = detail in (None, "", "Not Found", "Method Not Allowed", "Internal Server Error") or status_code >= 500
+    message = "" if generic else str(detail)
+    if status_code == 404 and message:
+        advice = ""  # a route's own 404 ("No case RR-…") says more than the generic advice
+    return render(request, "error.html", user, status_code=status_code, heading=heading, advice=advice,
+                  message=wording.plain_text(message) if message else "", status=status_code)
+
+
+def same_origin(request: Request) -> bool:
+    """The request came from a page of this service (the browser says so): only then is a refused form offered
+    back, so another site cannot have its values put in front of a signed-in person to send."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return site in (None, "same-origin") and origin in (None, own)
+
+
+async def resubmit_page(request: Request, user: User) -> HTMLResponse:
+    """A form refused for a missing or stale CSRF token, shown again with what was typed, a fresh token and a
+    message: nothing was done, nothing typed is lost."""
+    fields = []
+    if same_origin(request) and request.method == "POST":
+        form = await request.form()  # parsed already by the CSRF check (empty for a body that is not a form)
+        for name in dict.fromkeys(form.keys()):
+            if name == CSRF_FIELD:
+                continue
+            values = [str(v) for v in form.getlist(name) if isinstance(v, str)]
+            fields.append({"name": name, "label": wording.label(name), "values": values,
+                           "long": any(len(v) > 80 or "\n" in v for v in values)})
+    return render(request, "resubmit.html", user, status_code=403, fields=fields, action=request.url.path,
+                  offered=same_origin(request))
 
 
 def home_for(user: User) -> str:
@@ -133,16 +207,18 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
 
 
 @router.get("/signin")
-def signin_page(request: Request) -> HTMLResponse:
-    return signin_form(request)
+def signin_page(request: Request, ended: bool = False) -> HTMLResponse:
+    """The sign-in page; after a session ended (timed out, signed out elsewhere) it says so first."""
+    return signin_form(request, ended=ended, settings=request.app.state.settings)
 
 
 @router.post("/signin")
 def signin_submit(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
                   csrf_token: Annotated[str, Form()] = "") -> Response:
-    """Sign in from the page: refused with a plain 403 page without the form's CSRF token."""
+    """Sign in from the page: without the form's CSRF token it is refused (403) and shown again with a fresh
+    token, the username kept (never the password)."""
     if not sign_in_csrf_ok(request, csrf_token):
-        raise HTTPException(403, SIGN_IN_CSRF_REFUSED)
+        return signin_form(request, status_code=403, error=SIGN_IN_CSRF_REFUSED, username=username[:80])
     try:
         user, token = sign_in(request, username, password, SessionKind.cookie)
     except HTTPException as error:
@@ -172,13 +248,40 @@ def home(user: PageUser) -> Response:
 
 
 def rag(record: CaseRecord, today: date, calendar) -> tuple[int | None, str]:
-    """Working days left in the 15-day rapid review window and its colour."""
+    """Working days left in the statutory rapid review window and its colour (the window alone: a missed
+    milestone inside it is said apart, as "Late")."""
     if record.stage == Stage.closed or record.rapid_review_due is None or record.submitted_on:
         return None, "grey"
     left = calendar.working_days_between(today, record.rapid_review_due)
-    if left < 0 or record.late:
-        return left, "red"
-    return left, "amber" if left <= AMBER_WORKING_DAYS else "green"
+    return left, wording.deadline_tag(left, AMBER_WORKING_DAYS)[1]
+
+
+def waiting_on_by_case(session: Session, references: list[str]) -> dict[str, list[str]]:
+    """Who each case waits on: the assignees (agency, seat or role) of its open tasks that ask for an action."""
+    found: dict[str, list[str]] = {}
+    if not references:
+        return found
+    rows = session.exec(select(Task).where(Task.case_reference.in_(references), Task.status == "open",
+                                           Task.action.is_not(None)).order_by(Task.id))
+    for task in rows:
+        found.setdefault(task.case_reference, []).append(task.assignee_agency or task.assignee_seat
+                                                          or task.assignee_role)
+    return found
+
+
+def board_card(record: CaseRecord, today: date, calendar, waiting: list[str], late: LateCase | None) -> dict:
+    """A card's facts in words: the statutory window apart from the next internal milestone, each with its
+    tag, who the case waits on, and the milestones it has missed."""
+    left, colour = rag(record, today, calendar)
+    next_left = (calendar.working_days_between(today, record.next_deadline_due)
+                 if record.next_deadline_due and record.stage != Stage.closed else None)
+    next_statutory = bool(record.next_deadline_rule) and not record.next_deadline_rule.startswith(
+        "Partnership milestone")
+    return {"record": record, "left": left, "colour": "red" if record.late else colour,
+            "window_tag": wording.deadline_tag(left, AMBER_WORKING_DAYS),
+            "next_left": next_left, "next_tag": wording.deadline_tag(next_left, DUE_SOON_WORKING_DAYS),
+            "next_statutory": next_statutory, "waiting_on": wording.waiting_on(waiting),
+            "missed": late.missed if late else []}
 
 
 @router.get("/board")
@@ -194,13 +297,17 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     records = session.exec(query.order_by(CaseRecord.rapid_review_due, CaseRecord.reference)).all()
     rules = process_rules(session)
     calendar, today = rules.calendar(), london_date(datetime.now(UTC))
+    references = [record.reference for record in records]
+    waiting = waiting_on_by_case(session, references)
+    missed = {case.reference: case for case in late_cases(session, today=today, calendar=calendar,
+                                                          references=references)}
     columns = {stage: [] for stage in BOARD_COLUMNS}
     for record in records:
-        left, colour = rag(record, today, calendar)
-        columns.setdefault(record.stage, []).append({"record": record, "left": left, "colour": colour})
+        columns.setdefault(record.stage, []).append(
+            board_card(record, today, calendar, waiting.get(record.reference, []), missed.get(record.reference)))
     audit(session, request, user, "list_cases", None, {"page": "board", "shown": len(records)})
     return render(request, "board.html", user, columns=columns, late=late, year=year, today=today, rules=rules,
-                  amber_working_days=AMBER_WORKING_DAYS,
+                  amber_working_days=AMBER_WORKING_DAYS, due_soon_working_days=DUE_SOON_WORKING_DAYS,
                   may_refer=user.role in CASE_ACTORS, age_bands=typing.get_args(Referral.model_fields[
                       "age_band"].annotation), categories=CATEGORIES, error=error)
 
@@ -419,42 +526,141 @@ def my_tasks(request: Request, session: PageSession,
 # ---------------------------------------------------------------- audit and outbox
 
 
+AUDIT_LOG_LIMIT = 500  # rows per page of the log: narrow the filters to see older ones
+
+
+class AuditFilters(BaseModel):
+    """The log's filters from the page's GET parameters; a date that is not a real date is named, not guessed."""
+
+    kind: Literal["all", "changes", "reads"] = "all"
+    person: int | None = None
+    start: date | None = None
+    end: date | None = None
+    problems: dict[str, str] = {}
+    typed: dict[str, str] = {}
+
+    @classmethod
+    def from_query(cls, query) -> AuditFilters:
+        kind = query.get("kind") if query.get("kind") in ("changes", "reads") else "all"
+        person = int(query["person"]) if str(query.get("person", "")).isdigit() else None
+        found, problems = {}, {}
+        typed = {key: str(query.get(key, "")).strip()[:10] for key in
+                 ("from-day", "from-month", "from-year", "to-day", "to-month", "to-year")}
+        for side, name in (("from", "start"), ("to", "end")):
+            day, month, year = (typed[f"{side}-{part}"] for part in ("day", "month", "year"))
+            if not (day or month or year):
+                continue
+            try:
+                found[name] = date(int(year), int(month), int(day))
+            except ValueError:
+                problems[side] = f"The {'start' if side == 'from' else 'end'} date must be a real date, like 2 12 2026"
+        if found.get("start") and found.get("end") and found["end"] < found["start"]:
+            problems["to"] = "The end date must be the same as or after the start date"
+        return cls(kind=kind, person=person, problems=problems, typed=typed, **found)
+
+    def as_detail(self) -> dict:
+        """The filters as the audit row of this reading records them."""
+        return {"show": self.kind, "person": self.person, "from": self.start and self.start.isoformat(),
+                "to": self.end and self.end.isoformat()}
+
+
+def audit_log(session: Session, filters: AuditFilters, reference: str | None = None) -> list[AuditEvent]:
+    """The audit rows that match the filters, newest first (at most AUDIT_LOG_LIMIT)."""
+    query = select(AuditEvent)
+    if reference is not None:
+        query = query.where(AuditEvent.case_reference == reference)
+    reads = or_(*(AuditEvent.action.startswith(prefix, autoescape=True) for prefix in wording.READ_PREFIXES),
+                AuditEvent.action.in_(wording.READ_ACTIONS))
+    if filters.kind == "reads":
+        query = query.where(reads)
+    elif filters.kind == "changes":
+        query = query.where(not_(reads))
+    if filters.person is not None:
+        query = query.where(AuditEvent.actor_id == filters.person)
+    if filters.start is not None:
+        query = query.where(AuditEvent.at >= london_moment(filters.start, 0))
+    if filters.end is not None:
+        query = query.where(AuditEvent.at < london_moment(filters.end + timedelta(days=1), 0))
+    return list(session.exec(query.order_by(AuditEvent.id.desc()).limit(AUDIT_LOG_LIMIT)))
+
+
+def log_entries(rows: list[AuditEvent], names: dict[int, str]) -> list[dict]:
+    """Each row as people read it: when, which case, a sentence, and a short summary of its known fields."""
+    entries = []
+    for row in rows:
+        details, others = wording.audit_details(json.loads(row.detail))
+        who = names.get(row.actor_id, "The service") if row.actor_id else "The service"
+        entries.append({"row": row, "read": wording.is_read(row.action), "details": details, "others": others,
+                        "sentence": wording.audit_sentence(who, row.actor_role, row.action)})
+    return entries
+
+
+def audit_log_page(request: Request, session: Session, trail, user: User, reference: str | None) -> HTMLResponse:
+    """The plain-language log (one case, or all) with its filters; reading it is itself audited."""
+    filters = AuditFilters.from_query(request.query_params)
+    rows = [] if filters.problems else audit_log(session, filters, reference)
+    people = session.exec(select(User).order_by(User.full_name)).all()
+    names = {person.id: person.full_name for person in people}
+    records = [] if reference else session.exec(
+        select(CaseRecord).order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())).all()
+    session.commit()  # the check uses its own session: on SQLite an open transaction here would lock it out
+    chain = trail.verify()
+    audit(session, request, user, "read_audit_log", reference, {"page": "audit", **filters.as_detail()})
+    return render(request, "audit_log.html", user, status_code=422 if filters.problems else 200,
+                  reference=reference, entries=log_entries(rows, names), filters=filters, people=people,
+                  chain=chain, records=records, limit=AUDIT_LOG_LIMIT)
+
+
 @router.get("/audit")
 def audit_index(request: Request, session: PageSession, trail: AuditTrailDep,
                 user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
-    """Every case and the chain check (routine: the rows since the last intact check). A sync route, so the
-    check runs in FastAPI's threadpool, off the event loop."""
-    records = session.exec(select(CaseRecord).order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())
-                           ).all()
-    session.commit()  # the check uses its own session: on SQLite an open transaction here would lock it out
-    chain = trail.verify()
-    audit(session, request, user, "list_cases", None, {"page": "audit", "shown": len(records)})
-    return render(request, "audit_index.html", user, records=records, chain=chain)
+    """The audit log across all cases, its filters and the chain check (routine: the rows since the last intact
+    check). A sync route, so the check runs in FastAPI's threadpool, off the event loop."""
+    return audit_log_page(request, session, trail, user, None)
 
 
 @router.get("/audit/{reference}")
-async def audit_case(reference: str, request: Request, session: PageSession, trail: AuditTrailDep,
-                     user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
-    """A case's full timeline (reads included), its decoded Temporal history and the chain check."""
+def audit_case(reference: str, request: Request, session: PageSession, trail: AuditTrailDep,
+               user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
+    """One case's log (reads included), with links to its engine history (a technical view of its own)."""
     visible_case(session, user, reference)
-    audit(session, request, user, "read_history", reference, {"page": "audit"})
-    timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference)
-                            .order_by(AuditEvent.id)).all()
-    names = {u.id: u.full_name for u in session.exec(select(User))}
-    session.commit()
-    chain = await asyncio.to_thread(trail.verify)  # database work: never on the event loop
+    return audit_log_page(request, session, trail, user, reference)
+
+
+async def readable_histories(request: Request, session: Session, reference: str) -> list[dict]:
+    """The decoded engine histories of a case and of its practice review: live, else from the archive."""
     client = await request.app.state.temporal.client()
     histories = []
     for workflow_id in (reference, f"{reference}-cspr"):
         events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
-        source = "Temporal"
+        source = "the engine"
         if events is None:
-            events, source = archived_history(session, workflow_id), "archive"
+            events, source = archived_history(session, workflow_id), "the archive"
             session.commit()
         if events is not None:
             histories.append({"workflow_id": workflow_id, "source": source, "events": events})
-    return render(request, "audit_case.html", user, reference=reference, timeline=timeline, names=names,
-                  chain=chain, histories=histories, json=json)
+    return histories
+
+
+@router.get("/audit/{reference}/history")
+async def audit_history(reference: str, request: Request, session: PageSession,
+                        user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
+    """The technical view: every engine event of the case, decoded, each folded (audited as a read)."""
+    visible_case(session, user, reference)
+    audit(session, request, user, "read_history", reference, {"page": "engine history"})
+    histories = await readable_histories(request, session, reference)
+    return render(request, "audit_history.html", user, reference=reference, histories=histories, json=json)
+
+
+@router.get("/audit/{reference}/history.json")
+async def audit_history_download(reference: str, request: Request, session: PageSession,
+                                 user: Annotated[User, Depends(page_roles(Role.auditor))]) -> Response:
+    """The decoded engine histories as a JSON file (audited as a read)."""
+    visible_case(session, user, reference)
+    audit(session, request, user, "read_history", reference, {"page": "engine history", "format": "JSON"})
+    histories = await readable_histories(request, session, reference)
+    return Response(json.dumps(histories, indent=1, default=str), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{reference}-engine-history.json"'})
 
 
 @router.get("/outbox")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from service.accounts import process_rules
 from service.api import action_plan, dashboard, escalations, themes
 from service.api.access import CASE_ACTORS, CASE_READERS, RowId
+from service.lateness import late_cases
 from service.models import User
 from service.web import PageSession, page_roles, plain_error, render
 from workflows.calendar import london_date
@@ -92,25 +94,43 @@ async def action_plan_change(action_id: RowId, request: Request, session: PageSe
 # ---------------------------------------------------------------- themes
 
 
-async def themes_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200):
+async def themes_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200,
+                      **context):
     found = themes.list_themes(request, session, user, None)
     return render(request, "themes.html", user, status_code=status_code, found=found, error=error,
-                  may_edit=user.role in (Role.business_unit, Role.panel_chair))
+                  may_edit=user.role in (Role.business_unit, Role.panel_chair), **context)
 
 
 @router.get("/themes")
-async def themes_view(request: Request, session: PageSession, user: ThemeReaders):
+async def themes_view(request: Request, session: PageSession, user: ThemeReaders,
+                      added: Annotated[str | None, Query(max_length=120)] = None):
     """Themes with their counts per year and the reviews that raised them; the themes sheet."""
-    return await themes_page(request, session, user)
+    return await themes_page(request, session, user, notice=f"Added '{added}' to the list." if added else None)
 
 
 @router.post("/themes/new")
 async def themes_add(request: Request, session: PageSession,
                      user: Annotated[User, Depends(page_roles(Role.business_unit, Role.panel_chair))]):
+    """Add a theme: one that repeats the list is refused, naming it; one close to the list asks first whether
+    an existing theme was meant (pick it: nothing is added) or this one is new (confirmed: added)."""
     fields = await form_of(request)
+    typed, choice = fields.get("name", ""), fields.get("choice")
+    if choice and choice != "new":
+        return await themes_page(request, session, user, notice=f"Nothing was added: '{choice}' is on the list.")
+    try:
+        wanted = themes.ThemeName(name=typed).name
+    except ValidationError:
+        return await themes_page(request, session, user, status_code=422, typed=typed,
+                                 field_error="Enter a theme of at least 2 characters")
+    same, close = themes.similar_themes(session, wanted)
+    if same is not None:
+        return await themes_page(request, session, user, status_code=409, typed=typed,
+                                 field_error=f"'{same}' is already on the list")
+    if close and choice != "new":
+        return await themes_page(request, session, user, status_code=409, typed=typed, close=close)
     refused = await attempt(themes_page, request, session, user, lambda: themes.add_theme(
-        themes.ThemeName(name=fields.get("name", "")), request, session, user))
-    return refused or back("/themes")
+        themes.NewTheme(name=typed, confirmed=choice == "new"), request, session, user))
+    return refused or back(f"/themes?added={quote(wanted)}")
 
 
 @router.post("/themes/sheet")
@@ -124,8 +144,15 @@ async def themes_sheet(request: Request, session: PageSession,
 
 
 async def escalations_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200):
+    """The log of raised concerns, after one entry per late case (its missed deadlines grouped): agency members
+    see only the concerns they raised."""
     items = escalations.list_escalations(request, session, user)
-    return render(request, "escalations.html", user, status_code=status_code, items=items, error=error,
+    late = []
+    if user.role != Role.agency_member:
+        calendar = process_rules(session).calendar()
+        late = late_cases(session, today=london_date(datetime.now(UTC)), calendar=calendar)
+        session.commit()
+    return render(request, "escalations.html", user, status_code=status_code, items=items, error=error, late=late,
                   may_raise=user.role in CASE_ACTORS, may_respond=user.role == Role.executive)
 
 
@@ -161,6 +188,6 @@ def dashboard_view(request: Request, session: PageSession, user: DashboardReader
     year = year or london_date(datetime.now(UTC)).year
     figures = dashboard.dashboard(request, session, user, year)
     # bar_chart_svg escapes every text it draws, so the SVG can go into the page as it is.
-    charts = [Markup(dashboard.chart_svg(figures, chart)) for chart in dashboard.CHARTS]  # noqa: S704
-    return render(request, "dashboard.html", user, figures=figures, year=year, charts=charts,
-                  rules=process_rules(session))
+    rules = process_rules(session)
+    charts = [Markup(dashboard.chart_svg(figures, chart, rules)) for chart in dashboard.CHARTS]  # noqa: S704
+    return render(request, "dashboard.html", user, figures=figures, year=year, charts=charts, rules=rules)

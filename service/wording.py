@@ -6,6 +6,7 @@ negative count. Templates use these as filters (registered in ``service/web.py``
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -106,3 +107,133 @@ def due_in(working_days_left: int | None) -> str:
     if working_days_left == 0:
         return "Due today"
     return f"Due in {working_days(working_days_left)}"
+
+
+def deadline_tag(working_days_left: int | None, due_soon_within: int = 5) -> tuple[str, str]:
+    """A deadline's tag, in words first and colour second: ("Overdue", "red"), ("Due soon", "amber"),
+    ("On track", "green"); ("", "grey") when there is no open deadline."""
+    if working_days_left is None:
+        return "", "grey"
+    if working_days_left < 0:
+        return "Overdue", "red"
+    if working_days_left <= due_soon_within:
+        return "Due soon", "amber"
+    return "On track", "green"
+
+
+def waiting_on(codes) -> str:
+    """Who a case waits on, as people say it: "Business unit", "Local authority, Integrated Care Board and Police".
+    Repeats are dropped, the order kept."""
+    return and_list(dict.fromkeys(code for code in codes if code))
+
+
+def sentence(text: str | None) -> str:
+    """A phrase with a capital first letter and nothing else changed ("sign off" -> "Sign off")."""
+    text = (text or "").strip()
+    return text[:1].upper() + text[1:]
+
+
+# ---------------------------------------------------------------- the audit trail in words
+
+# What an audit row's action means, as a verb phrase ("Sam Lee (Business unit) opened the case page").
+AUDIT_VERBS = {
+    "read_case": "opened the case page",
+    "read_timeline": "read the case timeline",
+    "read_history": "read the engine history",
+    "read_document": "opened a document",
+    "read_themes": "read the themes",
+    "read_dashboard": "read the timeliness dashboard",
+    "read_audit_log": "read the audit log",
+    "list_cases": "looked at the list of cases",
+    "list_tasks": "looked at their tasks",
+    "list_documents": "looked at the list of documents",
+    "list_escalations": "read the escalation log",
+    "list_action_plan": "read the action plan",
+    "export_dashboard": "downloaded the timeliness figures",
+    "export_tracker": "downloaded the case review tracker",
+    "export_action_plan": "downloaded the action plan",
+    "decode_payloads": "decoded engine data",
+    "verify_audit_chain": "checked the audit chain",
+    "sign_in": "signed in",
+    "sign_in_failed": "tried to sign in with a wrong password",
+    "sign_out": "signed out",
+    "password_changed": "changed their password",
+    "password_change_failed": "gave a wrong current password",
+    "password_reset": "reset a password",
+    "user_created": "created a user",
+    "account_enabled": "enabled an account",
+    "account_disabled": "disabled an account",
+    "role_changed": "changed a user's role",
+    "denied": "was refused a page or request",
+    "escalation": "escalated a missed deadline",
+    "reminder": "sent a reminder",
+    "raise_escalation": "raised a concern to the Executive",
+    "respond_escalation": "responded to a concern",
+    "add_theme": "added a theme",
+    "tag_theme": "tagged a theme",
+    "untag_theme": "removed a theme",
+    "issue_themes_sheet": "issued the themes sheet",
+    "add_plan_action": "added an action to the action plan",
+    "change_plan_action": "changed an action plan item",
+    "sign_off_plan_action": "signed off an action plan item",
+}
+READ_PREFIXES = ("read_", "list_", "export_")
+READ_ACTIONS = frozenset({"decode_payloads", "verify_audit_chain"})
+
+# The fields of an audit row's detail shown in the log (short, about the process, never the case's own text);
+# every other field is counted, and is in the JSON export.
+AUDIT_FIELDS = {
+    "stage": "Stage", "deadline": "Deadline", "due": "Due", "waiting_on": "Waiting on", "number": "Reminder",
+    "page": "Page", "shown": "Items shown", "year": "Year", "version": "Version", "decision": "Decision",
+    "status": "Status", "reason": "Reason", "include_reads": "With reads", "full": "Whole chain",
+    "intact": "Chain intact", "rows": "Rows", "title": "Title", "group": "Group", "id": "Number",
+    "recommendation": "Recommendation", "notified_on": "Notified on", "panel_date": "Panel date",
+    "held_on": "Held on", "method": "Method", "path": "Address", "role": "Role", "seat": "Seat",
+    "agency": "Agency", "kind": "Kind", "format": "Format", "from": "From", "to": "To", "person": "Person number",
+    "show": "Show", "theme": "Theme",
+    "invited_agencies": "Invited agencies", "decision_date": "Decision date", "submitted_on": "Submitted on",
+}
+ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?\b")
+CODE = re.compile(r"'?\b([a-z]+(?:_[a-z]+)+)\b'?")
+
+
+def is_read(action: str) -> bool:
+    """Reads (opening, listing, downloading), as against changes and refusals."""
+    return action.startswith(READ_PREFIXES) or action in READ_ACTIONS
+
+
+def audit_sentence(who: str, role: str, action: str) -> str:
+    """One audit row as a sentence: "Sam Lee (Business unit) took the action “Accept referral”."."""
+    if action.startswith("rejected:"):
+        what = f"was refused “{label(action.partition(':')[2])}”"
+    else:
+        what = AUDIT_VERBS.get(action) or f"took the action “{label(action)}”"
+    actor = who if role in ("system", "anonymous", "") else f"{who} ({label(role)})"
+    return sentence(f"{actor} {what}.")
+
+
+def plain_text(text: str) -> str:
+    """A machine-made message said for people: ISO dates as "2 December 2026", codes as their labels."""
+    text = ISO_DATE.sub(lambda found: long_date(found.group(1)), str(text))
+    return CODE.sub(lambda found: label(found.group(1)), text)
+
+
+def audit_value(name: str, value) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return and_list(value)
+    if name == "waiting_on" and isinstance(value, str):
+        return waiting_on(code.strip() for code in value.split(","))
+    if name == "show" and value in ("all", "changes", "reads"):
+        return {"all": "Everything", "changes": "Changes only", "reads": "Reads only"}[value]
+    if name in ("stage", "deadline", "decision", "status", "recommendation", "role", "seat", "agency", "kind"):
+        return label(value)
+    return plain_text(value) if name != "path" else str(value)
+
+
+def audit_details(detail: dict) -> tuple[list[tuple[str, str]], int]:
+    """An audit row's detail as a short summary list of its known fields, and how many other fields it holds."""
+    shown = [(AUDIT_FIELDS[name], audit_value(name, value)) for name, value in detail.items()
+             if name in AUDIT_FIELDS and value not in (None, "", [], {})]
+    return shown, sum(1 for name in detail if name not in AUDIT_FIELDS)

@@ -82,9 +82,9 @@ def test_signed_out_token_and_cookie_are_refused(api_client, demo_passwords):
     kept = TestClient(api_client.app, cookies={SESSION_COOKIE: cookie})  # the old cookie, kept and sent again
     assert kept.get("/api/me").status_code == 401
     assert kept.post("/escalations/new", data={"csrf_token": csrf, **ESCALATION},
-                     follow_redirects=False).headers["location"] == "/signin"
+                     follow_redirects=False).headers["location"] == "/signin?ended=true"
     again = kept.get("/board", follow_redirects=False)
-    assert again.status_code == 303 and again.headers["location"] == "/signin"
+    assert again.status_code == 303 and again.headers["location"] == "/signin?ended=true", "the page says why"
 
 
 def test_password_change_reset_and_disable_end_every_session(api_client, engine, demo_passwords, settings,
@@ -268,10 +268,10 @@ def test_control_characters_are_refused_by_name(api_client, field):
 
 def test_sign_in_form_needs_its_csrf_token(api_client, demo_passwords):
     form = {"username": "panel.chair", "password": demo_passwords["panel.chair"]}
-    without = api_client.post("/signin", data=form, follow_redirects=False)
-    assert without.status_code == 403 and "security token" in without.text and "<h1>Not allowed</h1>" in without.text
     page = api_client.get("/signin")
     assert SIGN_IN_COOKIE in page.headers["set-cookie"] and "HttpOnly" in page.headers["set-cookie"]
+    without = api_client.post("/signin", data=form, follow_redirects=False)
+    assert without.status_code == 403 and "security token" in without.text and "<h1>Sign in</h1>" in without.text
     token = csrf_of(page.text)
     assert api_client.post("/signin", data={**form, "csrf_token": token + "x"}).status_code == 403
     another_browser = TestClient(api_client.app)

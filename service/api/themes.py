@@ -4,6 +4,8 @@ in the themes sheet (a versioned document like any other)."""
 from __future__ import annotations
 
 import asyncio
+import difflib
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -53,8 +55,31 @@ class ThemeName(BaseModel):
         return value
 
 
+class NewTheme(ThemeName):
+    confirmed: bool = Field(False, description="Add it even though similar themes are on the list")
+
+
 def known_themes(session) -> set[str]:
     return set(THEMES) | set(session.exec(select(Theme.name)))
+
+
+def comparable(name: str) -> str:
+    """A theme as compared for duplicates: case, spacing and punctuation left out, "&" read as "and"."""
+    words = re.sub(r"[^\w\s]", " ", name.casefold().replace("&", " and ")).split()
+    return " ".join(words)
+
+
+def similar_themes(session, name: str) -> tuple[str | None, list[str]]:
+    """The theme on the list that ``name`` repeats (the same but for case, spaces or punctuation), else the
+    themes close to it (spelling, or one inside the other), closest first."""
+    known = sorted(known_themes(session))
+    by_form = {comparable(theme): theme for theme in known}
+    wanted = comparable(name)
+    if wanted in by_form:
+        return by_form[wanted], []
+    close = difflib.get_close_matches(wanted, list(by_form), n=3, cutoff=0.75)
+    inside = [form for form in by_form if len(wanted) >= 4 and (wanted in form or form in wanted) and len(form) >= 4]
+    return None, [by_form[form] for form in dict.fromkeys([*close, *inside])][:5]
 
 
 @router.get("/themes", response_model=Themes)
@@ -67,11 +92,16 @@ def list_themes(request: Request, session: DbSession, user: ThemeReader,
 
 
 @router.post("/themes", status_code=201, response_model=ThemeName)
-def add_theme(new: ThemeName, request: Request, session: DbSession, user: ThemeEditor) -> ThemeName:
-    """Add a theme to the partnership's list."""
+def add_theme(new: NewTheme, request: Request, session: DbSession, user: ThemeEditor) -> ThemeName:
+    """Add a theme to the partnership's list: refused if it repeats one (but for case, spaces or punctuation),
+    and, unless ``confirmed``, if it is close to one (409 naming them: pick one of those instead)."""
     name = new.name
-    if name in known_themes(session):
-        raise HTTPException(409, f"The theme {name!r} is already on the list")
+    same, close = similar_themes(session, name)
+    if same is not None:
+        raise HTTPException(409, f"The theme '{same}' is already on the list")
+    if close and not new.confirmed:
+        raise HTTPException(409, f"Similar themes are on the list: {'; '.join(close)}. Use one of them, or confirm "
+                                 "to add this one as well")
     session.add(Theme(name=name, added_by=user.id))
     audit(session, request, user, "add_theme", None, {"theme": name})
     return ThemeName(name=name)
