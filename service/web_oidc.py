@@ -109,6 +109,6 @@ def refused(request: Request, issuer: OidcIssuer, refusal: SignInRefused) -> Res
         audit(session, request, None, "oidc_sign_in_refused", None,
               {"issuer": issuer.name, "reason": refusal.reason, **refusal.detail})
     response = render(request, "error.html", None, status_code=403, heading="You are not signed in",
-                      message=refusal.message)
+                      message=refusal.message, status=403)
     response.delete_cookie(PENDING_COOKIE, path="/signin/oidc")
     return response
