@@ -5,8 +5,10 @@ sign-out, timeouts and roles are the same as for a password. Every refusal is au
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import httpx
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
@@ -28,6 +30,7 @@ from service.web import home_for, render
 
 router = APIRouter(include_in_schema=False)
 PENDING_COOKIE = "rr_oidc"
+CallbackValue = Annotated[str, Query(max_length=4000)]
 HTTP_TIMEOUT_SECONDS = 10
 
 
@@ -63,8 +66,8 @@ async def start_oidc_sign_in(name: str, request: Request) -> Response:
 
 
 @router.get("/signin/oidc/{name}/callback")
-async def finish_oidc_sign_in(name: str, request: Request, code: str = "", state: str = "",
-                              error: str = "") -> Response:
+async def finish_oidc_sign_in(name: str, request: Request, code: CallbackValue = "", state: CallbackValue = "",
+                              error: CallbackValue = "") -> Response:
     """Back from the issuer: a session for the linked user, or a page saying why not (audited)."""
     issuer = configured_issuer(request, name)
     settings = request.app.state.settings
