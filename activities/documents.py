@@ -1,6 +1,7 @@
-"""Documents: Jinja2 templates rendered to HTML and PDF (WeasyPrint), versioned and immutable.
+"""Documents: Jinja2 templates rendered to HTML and PDF (WeasyPrint), versioned and immutable; those people
+edit or forward (WORD_KINDS) also as Word, from the same HTML (activities/word.py).
 
-Each issued version gets one register row with the SHA-256 of both files. Rendering is an activity:
+Each issued version gets one register row with the SHA-256 of each file. Rendering is an activity:
 a retry after a crash finds the row by its key and registers no second copy.
 """
 
@@ -22,6 +23,10 @@ from records.db import session_scope
 from records.models import Document, User
 from service.outbox import enqueue
 from workflows.effects import Documents
+from service.outbox import enqueue
+from activities.word import html_to_docx
+from records.db import session_scope
+from records.models import Document, User
 from workflows.models import DocumentRequest
 from workflows.vocabulary import (
     AGENCIES,
@@ -80,6 +85,9 @@ _environment.globals.update(
 SENSITIVE = "OFFICIAL-SENSITIVE"
 FOR_SHARING = "OFFICIAL – for sharing with partner agencies"
 MARKING = {"seven_minute_briefing": FOR_SHARING, "themes_sheet": FOR_SHARING}
+# Issued as .docx beside the PDF: the ones partners edit (terms of reference) or forward as Word.
+WORD_KINDS = frozenset({"decision_sheet", "decision_sheet_signed", "terms_of_reference", "national_panel_submission",
+                        "seven_minute_briefing"})
 
 
 def template_kind(kind: str) -> str:
@@ -168,6 +176,12 @@ class DocumentActivities(Documents):
         stem = f"{request.kind}-v{request.version}"
         _write_atomically(folder / f"{stem}.html", html)
         _write_atomically(folder / f"{stem}.pdf", pdf)
+        docx = None
+        if template_kind(request.kind) in WORD_KINDS:
+            docx = html_to_docx(html.decode(), marking=MARKING.get(template_kind(request.kind), SENSITIVE),
+                                title=TITLES[template_kind(request.kind)], reference=request.case_reference,
+                                version=request.version)
+            _write_atomically(folder / f"{stem}.docx", docx)
         ics = panel_ics(request) if template_kind(request.kind) == "panel_invitation" else None
         if ics:
             _write_atomically(folder / f"{stem}.ics", ics.encode())
@@ -176,6 +190,8 @@ class DocumentActivities(Documents):
             title=document_title(request.kind), version=request.version,
             html_path=str(folder / f"{stem}.html"), pdf_path=str(folder / f"{stem}.pdf"),
             html_sha256=hashlib.sha256(html).hexdigest(), pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+            docx_path=str(folder / f"{stem}.docx") if docx else None,
+            docx_sha256=hashlib.sha256(docx).hexdigest() if docx else None,
             issued_by=request.issued_by, issued_at=issued_at,
         )
         try:
@@ -198,7 +214,7 @@ class DocumentActivities(Documents):
                 enqueue(session, key=f"invitation:{request.key}:user:{user.id}", to=user,
                         subject=f"[OFFICIAL-SENSITIVE] {request.case_reference}: Rapid Review Panel on {panel_date}",
                         body=(f"You are invited to the Rapid Review Panel for case {request.case_reference} on "
-                              f"{panel_date}, 10:00-13:00. The calendar invitation is attached; the papers are in "
+                              f"{panel_date}, 10:00-13:00. The papers are in "
                               f"the Rapid Review service: {self.public_url.rstrip('/')}/cases/"
                               f"{request.case_reference}"),
                         case_reference=request.case_reference, ics=ics)

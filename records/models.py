@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -259,6 +259,9 @@ class Document(SQLModel, table=True):
     pdf_path: str = Field(max_length=500)
     html_sha256: str = Field(max_length=64)
     pdf_sha256: str = Field(max_length=64)
+    # The Word copy of the documents people edit or forward (activities.documents.WORD_KINDS); None for others.
+    docx_path: str | None = Field(default=None, max_length=500)
+    docx_sha256: str | None = Field(default=None, max_length=64)
     issued_by: str = Field(max_length=200)
     issued_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
@@ -283,6 +286,10 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     sent_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    # GOV.UK Notify: the notification id it gave, and the delivery status its receipts report
+    # (created, sending, delivered, permanent-failure, ...). None for SMTP.
+    provider_reference: str | None = Field(default=None, max_length=100, index=True)
+    delivery_status: str | None = Field(default=None, max_length=40)
 
 
 class ReferenceCounter(SQLModel, table=True):
@@ -438,3 +445,42 @@ class JobRun(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     finished_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class UserIdentity(SQLModel, table=True):
+    """An identity at a partner's own OpenID Connect issuer, linked to one user by an admin (or on first sign-in by
+    an e-mail address the issuer verified, where that issuer's settings allow it). The link is by the issuer's
+    stable subject, never by a name: who the person is here (role, agency, seat) stays the service's decision."""
+
+    __tablename__ = "user_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_user_identity_issuer_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    issuer: str = Field(max_length=80)  # the configured issuer's name (OidcIssuer.name)
+    subject: str = Field(max_length=255)
+    linked_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    last_used_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class UserMfa(SQLModel, table=True):
+    """A local account's TOTP secret (encrypted under the service's secret key), confirmed once the person has
+    typed a code from it. ``last_step`` is the last 30-second step accepted: a code is good once."""
+
+    __tablename__ = "user_mfa"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    secret_encrypted: str = Field(max_length=300)
+    confirmed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    last_step: int = Field(default=0, sa_type=BigInteger)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code for a person who has lost their authenticator; only its hash is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from records.audit import append_audit
 from records.db import engine_for, session_scope
-from service import web, web_accounts, web_business, web_calendar
+from service import web, web_accounts, web_business, web_calendar, web_invitations, web_mfa, web_oidc
 from service.api import (
     action_plan,
     actions,
@@ -128,11 +128,13 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
             response.delete_cookie(SESSION_COOKIE, path="/")  # the message is said once
         return response
 
+    app.add_exception_handler(auth.SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
-                   dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar):
+                   dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
+                   web_oidc, web_mfa, web_invitations):
         app.include_router(module.router)
     return app
 

@@ -227,6 +227,35 @@ def cmd_replay_check(args: argparse.Namespace) -> int:
     print(f"{len(outcomes)} histories replayed against this build, {len(failed)} failed"
           + (": do not let this build take traffic" if failed else ""))
     return 1 if failed else 0
+def cmd_users_link_identity(args: argparse.Namespace) -> int:
+    from service.identities import link_identity
+
+    def link(session, user, audit_key: bytes) -> str:
+        link_identity(session, settings=_settings(), username=user.username, issuer=args.issuer,
+                      subject=args.subject, by=None, audit_key=audit_key)
+        return f"{user.username} may now sign in with {args.issuer}"
+
+    return _change_user(args, link)
+
+
+def cmd_users_unlink_identity(args: argparse.Namespace) -> int:
+    from service.identities import unlink_identity
+
+    def unlink(session, user, audit_key: bytes) -> str:
+        count = unlink_identity(session, username=user.username, issuer=args.issuer, by=None, audit_key=audit_key)
+        return f"{count} identity link(s) of {user.username} at {args.issuer} removed"
+
+    return _change_user(args, unlink)
+
+
+def cmd_users_reset_mfa(args: argparse.Namespace) -> int:
+    from service.mfa import reset_mfa
+
+    def reset(session, user, audit_key: bytes) -> str:
+        reset_mfa(session, user=user, by=None, audit_key=audit_key)
+        return f"{user.username}'s authenticator and recovery codes are removed; they enrol again at next sign-in"
+
+    return _change_user(args, reset)
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
@@ -261,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, what in (("disable", cmd_users_disable, "disable a user: every session of theirs ends"),
                              ("enable", cmd_users_enable, "enable a disabled user"),
                              ("reset-password", cmd_users_reset_password,
-                              "set a new password (from RAPID_REVIEW_NEW_PASSWORD or a prompt); sessions end")):
+                              "set a new password (from RAPID_REVIEW_NEW_PASSWORD or a prompt); sessions end"),
+                             ("reset-mfa", cmd_users_reset_mfa,
+                              "remove a user's authenticator and recovery codes; sessions end")):
         command = users.add_parser(name, help=what)
         command.add_argument("username")
         command.set_defaults(func=func)
@@ -277,6 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also replay the <name>--<workflow id>.json files here (repeatable)")
     replay.add_argument("--no-archive", action="store_true", help="skip the database's archived histories")
     replay.set_defaults(func=cmd_replay_check)
+    for name, func, what in (("link-identity", cmd_users_link_identity,
+                              "let a user sign in with a partner's issuer (OIDC_ISSUERS) by its subject"),
+                             ("unlink-identity", cmd_users_unlink_identity, "remove a user's links at an issuer")):
+        command = users.add_parser(name, help=what)
+        command.add_argument("username")
+        command.add_argument("--issuer", required=True, help="the issuer's name in OIDC_ISSUERS")
+        if name == "link-identity":
+            command.add_argument("--subject", required=True, help="the person's stable id at the issuer (sub)")
+        command.set_defaults(func=func)
     sub.add_parser("routes", help="print the API's route table with the roles each route allows").set_defaults(
         func=cmd_routes
     )

@@ -1,8 +1,9 @@
-"""E-mail through a transactional outbox: steps write messages, a sender delivers them with retries.
+"""E-mail through a transactional outbox: steps write messages, a sender delivers them with retries, by SMTP or
+by GOV.UK Notify (NOTIFY_API_KEY set), whose delivery receipts are then recorded on each message.
 
 Nothing identifying leaves in an e-mail: subject and body carry the case reference, what is asked
-and a link to the service. In dev (no SMTP_HOST) nothing leaves the machine; the outbox is readable
-in the service.
+and a link to the service. In dev (no SMTP_HOST, no NOTIFY_API_KEY) nothing leaves the machine; the outbox is
+readable in the service.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
+import requests
+from notifications_python_client.errors import APIError
+from notifications_python_client.notifications import NotificationsAPIClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
@@ -90,31 +94,86 @@ def _claim(engine: Engine, now: datetime, limit: int) -> list[OutboxMessage]:
     return claimed
 
 
+def invitation_url(public_url: str, case_reference: str) -> str:
+    """Where an invitee downloads a case's panel invitation (.ics) when it cannot travel as an attachment."""
+    return f"{public_url.rstrip('/')}/cases/{case_reference}/invitation.ics"
+
+
 def _mime(message: OutboxMessage, sender: str) -> EmailMessage:
     mime = EmailMessage()
     mime["From"], mime["To"], mime["Subject"] = sender, message.to_address, message.subject
-    mime.set_content(message.body)
+    mime.set_content(message.body + ("\n\nThe calendar invitation is attached." if message.ics else ""))
     if message.ics:
         mime.add_attachment(message.ics.encode(), maintype="text", subtype="calendar",
                             filename="invitation.ics", params={"method": "REQUEST"})
     return mime
 
 
+class SmtpChannel:
+    """Deliver by SMTP; a panel invitation carries its .ics as an attachment."""
+
+    errors = (aiosmtplib.SMTPException, OSError)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def send(self, message: OutboxMessage) -> dict:
+        settings = self.settings
+        await aiosmtplib.send(
+            _mime(message, settings.smtp_from), hostname=settings.smtp_host, port=settings.smtp_port,
+            username=settings.smtp_username, password=settings.smtp_password,
+            start_tls=settings.smtp_starttls, timeout=30,
+        )
+        return {}
+
+
+class NotifyChannel:
+    """Deliver by GOV.UK Notify: one e-mail template (subject ((subject)), body ((body))); Notify takes no
+    calendar attachment, so a panel invitation links to its .ics in the service instead. The Notify id is kept
+    on the message, and the receipts read back later (refresh_receipts) record whether it was delivered."""
+
+    errors = (APIError, requests.RequestException)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = NotificationsAPIClient(settings.notify_api_key, base_url=settings.notify_base_url, timeout=30)
+
+    def body(self, message: OutboxMessage) -> str:
+        if not message.ics:
+            return message.body
+        link = invitation_url(self.settings.rapid_review_public_url, message.case_reference or "")
+        return f"{message.body}\n\nAdd the panel to your calendar (sign in first): {link}"
+
+    async def send(self, message: OutboxMessage) -> dict:
+        answer = await asyncio.to_thread(
+            self.client.send_email_notification, email_address=message.to_address,
+            template_id=self.settings.notify_email_template_id,
+            personalisation={"subject": message.subject, "body": self.body(message)},
+            reference=f"outbox-{message.id}")
+        return {"provider_reference": str(answer["id"]), "delivery_status": "created"}
+
+
+def channel_for(settings: Settings) -> SmtpChannel | NotifyChannel | None:
+    """Notify when its API key is set, else SMTP when a host is, else none (dev: mail stays in the outbox)."""
+    if settings.notify_api_key:
+        return NotifyChannel(settings)
+    if settings.smtp_host:
+        return SmtpChannel(settings)
+    return None
+
+
 async def deliver_pending(engine: Engine, settings: Settings, limit: int = 50) -> dict[str, int]:
     """Send what is due; a failure is retried later with backoff, up to MAX_ATTEMPTS. The database work
     runs off the event loop, which also serves the API."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    if not settings.smtp_host:
+    channel = channel_for(settings)
+    if channel is None:
         return counts  # dev: messages stay in the outbox for people to read
     now = datetime.now(UTC)
     for message in await asyncio.to_thread(_claim, engine, now, limit):
         try:
-            await aiosmtplib.send(
-                _mime(message, settings.smtp_from), hostname=settings.smtp_host, port=settings.smtp_port,
-                username=settings.smtp_username, password=settings.smtp_password,
-                start_tls=settings.smtp_starttls, timeout=30,
-            )
-        except (aiosmtplib.SMTPException, OSError) as exc:
+            receipt = await channel.send(message)
+        except channel.errors as exc:
             attempts = message.attempts + 1
             status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
             counts["failed" if status == "failed" else "retry"] += 1
@@ -125,8 +184,35 @@ async def deliver_pending(engine: Engine, settings: Settings, limit: int = 50) -
             continue
         counts["sent"] += 1
         await asyncio.to_thread(_record_attempt, engine, message.id, status="sent", attempts=message.attempts + 1,
-                                sent_at=datetime.now(UTC), last_error=None)
+                                sent_at=datetime.now(UTC), last_error=None, **receipt)
+    if isinstance(channel, NotifyChannel):
+        await refresh_receipts(engine, channel)
     return counts
+
+
+FINAL_NOTIFY_STATUSES = frozenset({"delivered", "permanent-failure", "temporary-failure", "technical-failure"})
+
+
+async def refresh_receipts(engine: Engine, channel: NotifyChannel, limit: int = 50) -> int:
+    """Ask Notify how each message it accepted fared, until it says for good (delivered or a failure); returns
+    how many receipts changed. A message Notify could not deliver stays 'sent' here with that receipt, for an
+    admin to see on the outbox page."""
+    with session_scope(engine) as session:
+        waiting = session.exec(select(OutboxMessage.id, OutboxMessage.provider_reference, OutboxMessage.delivery_status)
+                               .where(OutboxMessage.provider_reference.is_not(None),
+                                      OutboxMessage.delivery_status.not_in(FINAL_NOTIFY_STATUSES))
+                               .order_by(OutboxMessage.id).limit(limit)).all()
+    changed = 0
+    for message_id, reference, known in waiting:
+        try:
+            answer = await asyncio.to_thread(channel.client.get_notification_by_id, reference)
+        except channel.errors as exc:
+            log.warning("no receipt for outbox message %s yet (%s)", message_id, type(exc).__name__)
+            continue
+        if answer.get("status") and answer["status"] != known:
+            await asyncio.to_thread(_record_attempt, engine, message_id, delivery_status=str(answer["status"])[:40])
+            changed += 1
+    return changed
 
 
 def _record_attempt(engine: Engine, message_id: int, **values) -> None:

@@ -5,8 +5,8 @@
 | daily_digest | 07:00 daily | its (job, day) row in job_run |
 | archive_histories | 01:00 daily | its (job, day) row in job_run |
 | check_audit_chain | 02:00 daily (full walk, then the day's anchor file) | its (job, day) row in job_run |
-| outbox_sender | every 30 s (SMTP set) | each message claimed by a conditional UPDATE |
-| outbox_release_stuck | every 10 min (SMTP set) | idempotent |
+| outbox_sender (and Notify receipts) | every 30 s (SMTP or Notify set) | each message claimed by a conditional UPDATE |
+| outbox_release_stuck | every 10 min (SMTP or Notify set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
 | check_orphans | at start-up, then hourly | idempotent (marks open cases the engine has no workflow for) |
 
@@ -115,7 +115,7 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
     scheduler.add_job(prune_worker_heartbeats, "interval", hours=1, args=[engine], id="prune_worker_heartbeats")
     scheduler.add_job(daily.check_orphans, "interval", hours=1, id="check_orphans",
                       next_run_time=datetime.now(UTC) + timedelta(seconds=5))
-    if settings.smtp_host:
+    if settings.smtp_host or settings.notify_api_key:
         scheduler.add_job(deliver_pending, "interval", seconds=30, args=[engine, settings], id="outbox_sender")
         scheduler.add_job(release_stuck, "interval", minutes=10, args=[engine], id="outbox_release_stuck")
     return scheduler

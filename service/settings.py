@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,23 @@ DEV_SECRETS = {
     "SECRET_KEY": lambda: secrets.token_urlsafe(48),
     "RAPID_REVIEW_AUDIT_KEY": lambda: secrets.token_urlsafe(48),
 }
+
+
+class OidcIssuer(BaseModel):
+    """One partner organisation's OpenID Connect issuer (its Entra ID tenant, say): the sign-in page shows a
+    button for each. ``allowed_tenant_ids``: the tenants (``tid``) let in; a multi-tenant Entra ID issuer with an
+    empty list lets nobody in (it would let in every organisation in Entra ID). ``link_verified_email``: an
+    identity no admin has linked yet is linked on its first sign-in to the one active user with that e-mail
+    address, only when the issuer says it verified the address (``email_verified``)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    label: str = Field(min_length=1, max_length=100)
+    discovery_url: str
+    client_id: str
+    client_secret: str = Field(default="", repr=False)
+    allowed_tenant_ids: list[str] = []
+    link_verified_email: bool = False
+    scopes: str = "openid email profile"
 
 
 class Settings(BaseSettings):
@@ -98,6 +115,20 @@ class Settings(BaseSettings):
     sign_in_first_wait_seconds: int = Field(default=1, ge=1)
     sign_in_max_wait_seconds: int = Field(default=120, ge=1)
 
+    # Partners' own sign-in: a JSON list of issuers (OidcIssuer), e.g. [{"name": "county", "label": "County
+    # Council", "discovery_url": "https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration",
+    # "client_id": "...", "client_secret": "..."}]
+    oidc_issuers: list[OidcIssuer] = []
+    # TOTP for local accounts of every role that acts on or reads cases: unset means on in production and off in
+    # dev (the demo). An enrolled account always needs its code, whatever this says.
+    rapid_review_require_mfa: bool | None = None
+
+    # GOV.UK Notify instead of SMTP when an API key is set: one e-mail template whose body is ((body)) and
+    # subject ((subject)).
+    notify_api_key: str | None = Field(default=None, repr=False)
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_email_template_id: str | None = None
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
@@ -109,6 +140,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.rapid_review_mode == "production"
+
+    @property
+    def require_mfa(self) -> bool:
+        return self.is_production if self.rapid_review_require_mfa is None else self.rapid_review_require_mfa
+
+    def oidc_issuer(self, name: str) -> OidcIssuer | None:
+        return next((issuer for issuer in self.oidc_issuers if issuer.name == name), None)
 
     @property
     def var_dir(self) -> Path:
@@ -210,6 +248,9 @@ def load_settings(**overrides: object) -> Settings:
             settings = settings.model_copy(
                 update={field: getattr(settings, field) or generated[field.upper()] for field in fields}
             )
+    if settings.notify_api_key and not settings.notify_email_template_id:
+        raise SettingsError("NOTIFY_API_KEY is set but NOTIFY_EMAIL_TEMPLATE_ID is not: name the Notify e-mail "
+                            "template whose subject is ((subject)) and body ((body))")
     decode_encryption_key(settings.rapid_review_encryption_key or "")
     settings.old_encryption_keys_bytes  # noqa: B018 - each old key must decode too (the message names the variable)
     if settings.rapid_review_temporal_ui_origin and not _is_origin(settings.rapid_review_temporal_ui_origin):

@@ -219,7 +219,8 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
     """The sign-in page, its form carrying a CSRF token bound to the browser's pre-session cookie."""
     nonce = pre_session_nonce(request)
     response = render(request, "signin.html", None, status_code=status_code,
-                      sign_in_csrf=sign_in_csrf_token(request, nonce), **context)
+                      sign_in_csrf=sign_in_csrf_token(request, nonce),
+                      issuers=request.app.state.settings.oidc_issuers, **context)
     keep_pre_session(request, response, nonce)
     return response
 

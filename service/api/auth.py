@@ -37,9 +37,13 @@ from service.auth import (
     utcnow,
     verify_password,
 )
+from service.mfa import check_second_factor, enrolled, mfa_required
+from records.models import User
 
 router = APIRouter(prefix="/api", tags=["auth"])
 SignInForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+OneTimeCode = Annotated[str, Form(max_length=40, description="The authenticator's current code or a recovery "
+                                                               "code, for an account with a second factor")]
 SIGN_IN_CSRF_REFUSED = "This sign-in form is missing its security token (CSRF); reload the sign-in page and try again"
 
 
@@ -107,16 +111,69 @@ def check_password(request: Request, username: str, password: str, *, failed_act
     return user
 
 
-def sign_in(request: Request, username: str, password: str, kind: SessionKind) -> tuple[User, str]:
-    """The user and a new session's token, or 429 / 422 (see check_password) / 401 (wrong username or password)."""
-    user = check_password(request, username, password, failed_action="sign_in_failed")
-    if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong username or password")
+class SecondFactorNeeded(Exception):  # noqa: N818 - a step of signing in, not a failure
+    """The password was right and the account needs its one-time code (``enrolled``) or must enrol first: the
+    sign-in page asks for it on a second page."""
+
+    def __init__(self, user: User, enrolled: bool):
+        super().__init__(user.username)
+        self.user, self.enrolled = user, enrolled
+
+
+def check_one_time_code(request: Request, user: User, code: str) -> None:
+    """Accept the account's TOTP or an unused recovery code, or 401 (audited as "mfa_failed"). Wrong codes slow
+    further tries like wrong passwords, counted apart (a right password must not wipe them)."""
+    settings, engine = request.app.state.settings, request.app.state.engine
+    backoff, address = SignInBackoff.from_settings(settings), client_address(request)
+    counted_as = f"{user.username}#mfa"
+    with Session(engine, expire_on_commit=False) as session:
+        wait, whose = backoff.required_wait(session, username=counted_as, address=address)
+        if wait:
+            audit(session, request, user, "sign_in_throttled", None, {"username": user.username, "wait_seconds": wait})
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                                f"Too many wrong codes for {whose}; try again in {wait} seconds",
+                                {"Retry-After": str(wait)})
+        how = check_second_factor(session, user=user, code=code, secret_key=settings.secret_key or "")
+        if how is None:
+            backoff.note_attempt(session, username=counted_as, address=address)
+            audit(session, request, user, "mfa_failed", None, {"username": user.username, "address": address})
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "The code is not right (or was used already): type the "
+                                "6-digit code your authenticator app shows now, or one of your recovery codes"
+                                if code.strip() else "This account has a second factor: send its current one-time "
+                                "code (or a recovery code) as otp")
+        backoff.forget(session, username=counted_as)
+        if how == "recovery_code":
+            audit(session, request, user, "mfa_recovery_code_used", None, {})
+        session.commit()
+
+
+def start_signed_in_session(request: Request, user: User, kind: SessionKind, **detail) -> str:
+    """A new session for a user who has passed every check, audited as "sign_in"."""
     policy = SessionPolicy.from_settings(request.app.state.settings)
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         token = start_session(session, user_id=user.id, kind=kind, policy=policy, now=utcnow())
-        audit(session, request, user, "sign_in", None, {"kind": str(kind)})
-    return user, token
+        audit(session, request, user, "sign_in", None, {"kind": str(kind), **detail})
+    return token
+
+
+def sign_in(request: Request, username: str, password: str, kind: SessionKind,
+            one_time_code: str | None = None) -> tuple[User, str]:
+    """The user and a new session's token, or 429 / 422 (see check_password) / 401 (wrong username or password,
+    or a wrong one-time code). An account with a second factor needs ``one_time_code`` (None: the caller asks for
+    it on its own page, SecondFactorNeeded); one that must enrol first gets 403 here."""
+    user = check_password(request, username, password, failed_action="sign_in_failed")
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong username or password")
+    with Session(request.app.state.engine) as session:
+        has_mfa = enrolled(session, user.id)
+    if has_mfa or mfa_required(request.app.state.settings, user):
+        if one_time_code is None:
+            raise SecondFactorNeeded(user, enrolled=has_mfa)
+        if not has_mfa:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Your role needs a second factor: sign in once on the "
+                                "sign-in page (/signin) to set up your authenticator app")
+        check_one_time_code(request, user, one_time_code)
+    return user, start_signed_in_session(request, user, kind, mfa=has_mfa)
 
 
 def session_seconds(request: Request) -> int:
@@ -124,9 +181,11 @@ def session_seconds(request: Request) -> int:
 
 
 @router.post("/auth/token", response_model=Token)
-def token(request: Request, form: SignInForm) -> Token:
-    """Exchange a username and password for a bearer token (API clients; no cookie, so no CSRF token)."""
-    _, access_token = sign_in(request, form.username, form.password, SessionKind.bearer)
+def token(request: Request, form: SignInForm, otp: OneTimeCode = "") -> Token:
+    """Exchange a username and password for a bearer token (API clients; no cookie, so no CSRF token).
+
+    An account with a second factor also sends its current code (or a recovery code) as ``otp``."""
+    _, access_token = sign_in(request, form.username, form.password, SessionKind.bearer, otp)
     return Token(access_token=access_token, expires_in=session_seconds(request))
 
 
@@ -151,14 +210,15 @@ def session_csrf(request: Request, response: Response) -> SignInCsrf:
 @router.post("/auth/session", response_model=SessionStarted)
 def start_browser_session(request: Request, response: Response, form: SignInForm,
                           x_csrf_token: Annotated[str, Header(max_length=200)] = "",
-                          csrf_token: Annotated[str, Form(max_length=200)] = "") -> SessionStarted:
+                          csrf_token: Annotated[str, Form(max_length=200)] = "",
+                          otp: OneTimeCode = "") -> SessionStarted:
     """Sign in for a browser, with the token from GET /api/auth/session; sets the session cookie.
 
     The sign-in token goes in X-CSRF-Token or the csrf_token field; changes must then send the returned CSRF
     token back."""
     if not sign_in_csrf_ok(request, x_csrf_token or csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, SIGN_IN_CSRF_REFUSED)
-    _, session_token = sign_in(request, form.username, form.password, SessionKind.cookie)
+    _, session_token = sign_in(request, form.username, form.password, SessionKind.cookie, otp)
     return SessionStarted(csrf_token=set_session_cookie(request, response, session_token),
                           expires_in=session_seconds(request))
 

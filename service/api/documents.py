@@ -20,7 +20,8 @@ from service.visibility import document_visible
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["documents"])
-MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8", "docx": DOCX}
 
 
 class DocumentRead(BaseModel):
@@ -35,11 +36,14 @@ class DocumentRead(BaseModel):
     html_sha256: str
     pdf_url: str
     html_url: str
+    docx_sha256: str | None = None
+    docx_url: str | None = None
 
 
 def read_document(document: Document) -> DocumentRead:
     base = f"/api/documents/{document.id}"
-    return DocumentRead(**document.model_dump(), pdf_url=f"{base}?format=pdf", html_url=f"{base}?format=html")
+    return DocumentRead(**document.model_dump(), pdf_url=f"{base}?format=pdf", html_url=f"{base}?format=html",
+                        docx_url=f"{base}?format=docx" if document.docx_path else None)
 
 
 @router.get("/cases/{reference}/documents", response_model=list[DocumentRead])
@@ -65,15 +69,16 @@ def verified_bytes(path: str, expected_sha256: str) -> bytes:
 
 
 @router.get("/documents/{document_id}", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
+            responses={200: {"content": {"application/pdf": {}, "text/html": {}, DOCX: {}}}})
 def download_document(
     document_id: RowId,
     request: Request,
     session: DbSession,
     user: Reader,
-    format: Annotated[str, Query(pattern="^(pdf|html)$")] = "pdf",  # noqa: A002 - the query parameter's name
+    format: Annotated[str, Query(pattern="^(pdf|html|docx)$")] = "pdf",  # noqa: A002 - the query parameter's name
 ) -> Response:
-    """One document version as PDF (default) or HTML; every download is in the audit trail."""
+    """One document version as PDF (default), HTML or Word (the documents issued as Word); every download is in
+    the audit trail."""
     document = session.get(Document, document_id)
     unseen = HTTPException(404, f"No document {document_id} that you can see")  # the same, whatever the reason
     if document is None or not document_visible(user.role, document.kind, user.agency):
@@ -88,12 +93,16 @@ def download_document(
             raise unseen from None
     if format == "pdf":
         data = verified_bytes(document.pdf_path, document.pdf_sha256)
+    elif format == "docx":
+        if not document.docx_path:
+            raise HTTPException(404, f"Document {document_id} ({document.kind}) is not issued as Word")
+        data = verified_bytes(document.docx_path, document.docx_sha256)
     else:
         data = verified_bytes(document.html_path, document.html_sha256)
     audit(session, request, user, "read_document", document.case_reference,
           {"document_id": document.id, "kind": document.kind, "version": document.version, "format": format})
     filename = f"{document.case_reference}-{document.kind}-v{document.version}.{format}"
-    disposition = "attachment" if format == "pdf" else "inline"
+    disposition = "inline" if format == "html" else "attachment"
     return Response(data, media_type=MEDIA_TYPES[format],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
                              "X-Content-SHA256": hashlib.sha256(data).hexdigest(),

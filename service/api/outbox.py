@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from records.models import OutboxMessage, User
@@ -28,6 +28,9 @@ class OutboxRead(BaseModel):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    provider_reference: str | None = Field(None, description="GOV.UK Notify's id for the message (Notify only)")
+    delivery_status: str | None = Field(None, description="Notify's latest receipt: created, sending, delivered, "
+                                                          "permanent-failure, ... (Notify only)")
 
 
 @router.get("/outbox", response_model=list[OutboxRead])

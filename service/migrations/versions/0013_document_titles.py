@@ -1,7 +1,7 @@
 """information requests titled by agency ("Request for agency information: Police"), so a case's register tells
 its requests apart
 
-Revision ID: 0016
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 from workflows.vocabulary import AGENCIES
 
-revision = '0016'
+revision = '0013'
 down_revision = '0012'
 branch_labels = None
 depends_on = None

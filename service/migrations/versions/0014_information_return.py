@@ -1,15 +1,15 @@
 """agencies' information returns kept as case records
 
-Revision ID: 0013
-Revises: 0016
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0016'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,37 @@
+"""A case's panel invitation as a calendar file, for the invitees whose e-mail could not carry it (GOV.UK Notify
+sends no attachments): a signed-in panel chair, or a member of an agency invited to the case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from sqlmodel import select
+
+from service.api.access import audit, visible_case
+from records.models import Document, User
+from service.web import PageSession, page_roles
+from workflows.vocabulary import Role
+
+router = APIRouter(include_in_schema=False)
+INVITEES = (Role.panel_chair, Role.agency_member)
+
+
+@router.get("/cases/{reference}/invitation.ics")
+def panel_invitation_ics(reference: str, request: Request, session: PageSession,
+                         user: Annotated[User, Depends(page_roles(*INVITEES))]) -> Response:
+    """The latest panel invitation of the case (.ics), audited; 404 for a case the person cannot see."""
+    visible_case(session, user, reference)
+    invitation = session.exec(select(Document).where(Document.case_reference == reference,
+                                                     Document.kind == "panel_invitation")
+                              .order_by(Document.version.desc())).first()
+    ics = Path(invitation.pdf_path).with_suffix(".ics") if invitation else None
+    if ics is None or not ics.exists():
+        raise HTTPException(404, f"Case {reference} has no panel invitation yet")
+    audit(session, request, user, "read_invitation", reference, {"document_id": invitation.id,
+                                                                "version": invitation.version})
+    return Response(ics.read_bytes(), media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{reference}-panel.ics"',
+                             "Cache-Control": "no-store"})
