@@ -19,14 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
+from activities.word import html_to_docx
 from records.db import session_scope
 from records.models import Document, User
 from service.outbox import enqueue
 from workflows.effects import Documents
-from service.outbox import enqueue
-from activities.word import html_to_docx
-from records.db import session_scope
-from records.models import Document, User
 from workflows.models import DocumentRequest
 from workflows.vocabulary import (
     AGENCIES,

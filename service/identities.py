@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from service.accounts import AccountError, find_user, record_account_change
 from records.models import User, UserIdentity, utcnow
+from service.accounts import AccountError, find_user, record_account_change
 from service.settings import OidcIssuer, Settings
 
 

@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from service.accounts import record_account_change
-from service.api.access import CASE_READERS
-from service.auth import end_all_sessions
 from records.models import RecoveryCode, User, UserMfa, utcnow
+from service.accounts import record_account_change
+from service.auth import end_all_sessions
 from service.settings import Settings
+from workflows.vocabulary import CASE_READERS
 
 RECOVERY_CODES = 10
 STEP_SECONDS = 30

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from sqlmodel import select
 
-from service.api.access import audit, visible_case
 from records.models import Document, User
+from service.api.access import audit, visible_case
 from service.web import PageSession, page_roles
 from workflows.vocabulary import Role
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from records.models import User
 from service.api.access import audit, request_id
 from service.api.auth import (
     SIGN_IN_CSRF_REFUSED,
@@ -31,7 +32,6 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.mfa import confirm_enrolment, enrolled, enrolment_secret, provisioning_uri
-from records.models import User
 from service.web import home_for, render
 
 router = APIRouter(include_in_schema=False)

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from playwright.async_api import expect
 from sqlmodel import Session, select
 
-from service.app import create_app
 from records.db import session_scope
-from service.mfa import reset_mfa
 from records.models import AuditEvent, RecoveryCode, User, UserMfa
+from service.app import create_app
+from service.mfa import reset_mfa
 from service.runner import free_port
 from tests.conftest import make_settings
 from tests.test_web import browser  # noqa: F401 - the Chromium fixture

@@ -20,9 +20,9 @@ from oidc_provider_mock import run_server_in_thread
 from playwright.async_api import expect
 from sqlmodel import Session, select
 
+from records.models import AuditEvent, UserIdentity
 from service.app import create_app
 from service.cli import main as cli
-from records.models import AuditEvent, UserIdentity
 from service.oidc import SignInRefused, verify_id_token
 from service.runner import free_port
 from service.settings import OidcIssuer
@@ -67,8 +67,8 @@ async def partner_site(tmp_path, providers, monkeypatch):
     issuers = json.dumps(issuers_setting(providers))
     monkeypatch.setenv("OIDC_ISSUERS", issuers)
     settings = make_settings(tmp_path, database_url, rapid_review_public_url=f"http://127.0.0.1:{port}")
-    from service.accounts import create_demo_users, ensure_partnership
     from records.db import make_engine, session_scope, upgrade
+    from service.accounts import create_demo_users, ensure_partnership
 
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)

@@ -18,6 +18,12 @@ class Role(StrEnum):
     admin = "admin"
 
 
+# Who reads case content, and who acts on cases (admins run the service and read neither).
+CASE_READERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive,
+                Role.auditor)
+CASE_ACTORS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive)
+
+
 class Seat(StrEnum):
     """The three statutory safeguarding partners, one Executive seat each."""
 

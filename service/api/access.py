@@ -12,12 +12,9 @@ from records.models import CaseAgency, CaseRecord, User
 from service.audit_trail import AuditTrail
 from service.auth import require_roles
 from workflows.models import Actor
-from workflows.vocabulary import Role
+from workflows.vocabulary import CASE_ACTORS, CASE_READERS, Role
 
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
-CASE_READERS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive,
-                Role.auditor)
-CASE_ACTORS = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.agency_member, Role.executive)
 Reader = Annotated[User, Depends(require_roles(*CASE_READERS))]
 CaseActor = Annotated[User, Depends(require_roles(*CASE_ACTORS))]
 Auditor = Annotated[User, Depends(require_roles(Role.auditor))]

@@ -38,7 +38,6 @@ from service.auth import (
     verify_password,
 )
 from service.mfa import check_second_factor, enrolled, mfa_required
-from records.models import User
 
 router = APIRouter(prefix="/api", tags=["auth"])
 SignInForm = Annotated[OAuth2PasswordRequestForm, Depends()]

@@ -12,10 +12,7 @@ target_metadata = SQLModel.metadata
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        from records.db import make_engine
-        from service.settings import get_settings
-
-        engine = make_engine(get_settings().sqlalchemy_url)
+        raise SystemExit("Migrations run on the service's own engine: use `rapid-review migrate`.")
     with engine.begin() as connection:
         context.configure(
             connection=connection,
