@@ -12,7 +12,7 @@ import typing
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
 from records.models import User
 from service.api.cases import ACTIONS, ActionSpec, IdempotencyKey, perform_action
@@ -40,7 +40,10 @@ def body_model(spec: ActionSpec) -> type[BaseModel]:
     if spec.model not in _BODIES:
         fields = {name: (field.annotation, field) for name, field in spec.model.model_fields.items()
                   if name not in SERVICE_FIELDS}
-        _BODIES[spec.model] = create_model(f"{spec.model.__name__}Body", __doc__=spec.model.__doc__, **fields)
+        # Other fields pass through to perform_action, which refuses "actor" and "seal" by name (and the workflow's
+        # model ignores the rest, as it always has).
+        _BODIES[spec.model] = create_model(f"{spec.model.__name__}Body", __doc__=spec.model.__doc__,
+                                           __config__=ConfigDict(extra="allow"), **fields)
     return _BODIES[spec.model]
 
 
