@@ -55,7 +55,7 @@ from service.auth import (
 )
 from service.calendar_days import partnership_calendar
 from service.history import archived_history, fetch_readable_history
-from service.lateness import LateCase, late_cases
+from service.lateness import ESCALATION_KIND, LateCase, late_cases
 from service.visibility import document_visible, return_visible, state_for
 from workflows.calendar import london_date, london_moment
 from workflows.models import Referral
@@ -669,6 +669,9 @@ async def case_page(request: Request, session: Session, user: User, reference: s
                  if document_visible(user.role, d.kind, user.agency)]
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
     returns = information_returns(session, request, user, reference, state, calendar, today) if not orphaned else []
+    # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
+    late = late_cases(session, today=today, calendar=calendar, references=[reference])
+    tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
     may_sign = (user.role == Role.executive and state.get("stage") == Stage.executive_sign_off
                 and not any(s["seat"] == user.seat and s["version"] == state.get("decision_sheet_version")
                             for s in state.get("sign_offs") or []))
@@ -677,7 +680,7 @@ async def case_page(request: Request, session: Session, user: User, reference: s
                   actions=actions, timeline=timeline, names=names, tasks=tasks, documents=documents,
                   errors=errors, typed=typed, orphaned=orphaned, returns=returns, error_summary=summary_errors,
                   confirmation=done_banner(done, state), may_sign=may_sign, who_waits=who_waits,
-                  sin_decision=sin_summary(state, user))
+                  sin_decision=sin_summary(state, user), late=late)
 
 
 def sin_summary(state: dict, user: User) -> dict | None:
@@ -880,6 +883,10 @@ async def my_tasks_page(request: Request, session: Session, user: User, status_c
     tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
                          .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
+    # Escalations are shown once per late case, every missed deadline listed, not one card per escalation task.
+    late_references = sorted({t.case_reference for t in tasks if t.kind == ESCALATION_KIND})
+    late = late_cases(session, today=today, calendar=calendar, references=late_references) if late_references else []
+    tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
     themes = sorted(known_themes(session))
     delays = await late_cases_delays(request, session, {t.case_reference for t in tasks if t.action in ACTIONS})
     items, summary = [], []
@@ -897,7 +904,7 @@ async def my_tasks_page(request: Request, session: Session, user: User, status_c
                       "left": calendar.working_days_between(today, task.due_date) if task.due_date else None})
     audit(session, request, user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
     return render(request, "tasks.html", user, status_code=status_code, items=items, error_summary=summary,
-                  confirmation=banner)
+                  confirmation=banner, late=late)
 
 
 # ---------------------------------------------------------------- audit and outbox

@@ -78,6 +78,14 @@ async def test_board_escalations_audit_dashboard_and_errors_in_a_browser(driver,
     await expect(late.locator("tbody tr")).to_have_count(missed)
     await expect(late).to_contain_text("Serious incident notification to the National Panel")
     await check_page(manager, "pages2-escalations")
+    # My tasks and the case page say it the same way: the case once, each miss once, no card per escalation.
+    await manager.goto("/tasks")
+    await expect(manager.locator(f"article[data-reference='{reference}']")).to_have_count(1)
+    await expect(manager.locator(f"section.card[data-case='{reference}']", has_text="Escalation")).to_have_count(0)
+    await check_page(manager, "pages2-tasks-late")
+    await manager.goto(f"/cases/{reference}")
+    await expect(manager.locator(f"article[data-reference='{reference}'] tbody tr")).to_have_count(missed)
+    await expect(manager.locator("#outstanding + .table-wrap")).not_to_contain_text("Escalation")
 
     await manager.goto("/dashboard")
     titles = await manager.locator("figure svg title[id]").evaluate_all("nodes => nodes.map(n => n.id)")
