@@ -225,6 +225,12 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
     return response
 
 
+@router.get("/accessibility")
+def accessibility_statement(request: Request) -> HTMLResponse:
+    """The accessibility statement the Public Sector Bodies Accessibility Regulations 2018 require; open to anyone."""
+    return render(request, "accessibility.html", None, settings=request.app.state.settings)
+
+
 @router.get("/signin")
 def signin_page(request: Request, ended: bool = False) -> HTMLResponse:
     """The sign-in page; after a session ended (timed out, signed out elsewhere) it says so first."""

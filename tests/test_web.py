@@ -121,6 +121,16 @@ class Walk:
         await page.set_viewport_size(DESKTOP)
 
 
+async def tab_to(page, target, most: int = 120) -> None:
+    """Move the focus with the Tab key alone until it is on ``target`` (fails if the keyboard cannot reach it)."""
+    handle = await target.element_handle()
+    for _ in range(most):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("element => document.activeElement === element", handle):
+            return
+    raise AssertionError(f"the keyboard never reached {target}")
+
+
 async def fill_date(scope, label: str, day: date):
     group = scope.get_by_role("group", name=label)
     await group.get_by_label("Day").fill(str(day.day))
@@ -321,11 +331,19 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await expect(chair.get_by_test_id("stage")).to_have_text("Executive sign-off")
     await confirmed(chair, walk, "sheet-issued", "Decision sheet issued")
 
-    async def decide(username: str, decision: str, comments: str | None = None, step: str = ""):
+    async def decide(username: str, decision: str, comments: str | None = None, keyboard: bool = False):
         page = await sign_in_as(username)
         await page.goto("/tasks")
         await page.locator("section", has_text=reference).get_by_role("link", name="Read the decision sheet").click()
         await expect(page.get_by_test_id("sheet")).to_contain_text("Summary of the circumstances")
+        if keyboard:  # the approver's job by keyboard alone: Tab to the choice, Space to pick it, Enter to send
+            await tab_to(page, page.get_by_label(decision))
+            await page.keyboard.press("Space")
+            await expect(page.get_by_label(decision)).to_be_checked()
+            await tab_to(page, page.get_by_role("button", name="Send your decision"))
+            await page.keyboard.press("Enter")
+            await page.wait_for_load_state()
+            return page
         await page.get_by_label(decision).check()
         if comments:
             await page.get_by_label("Comments for the chair").fill(comments)
@@ -348,7 +366,10 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await walk.check(chair, "returned-sheet-prefilled")
     await sheet.get_by_label("Circumstances").fill("Bruising; health chronology added.")
     await submit(chair, sheet)
-    await chair.get_by_role("button", name="Issue to the three Executives").click()
+    # The chair's check-answers step by keyboard alone.
+    await tab_to(chair, chair.get_by_role("button", name="Issue to the three Executives"))
+    await chair.keyboard.press("Enter")
+    await chair.wait_for_load_state()
     await confirmed(chair, walk, "sheet-reissued", "Decision sheet issued")
 
     # The three Executives approve version 2, each seeing why version 1 was returned and what changed.
@@ -358,7 +379,7 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await expect(first.get_by_test_id("changes")).to_contain_text("Bruising; health chronology added.")
     await walk.check(first, "approver-page")
     for approver in ("exec.la", "exec.icb", "exec.police"):
-        page = await decide(approver, "Approve version 2")
+        page = await decide(approver, "Approve version 2", keyboard=approver == "exec.police")
         await confirmed(page, walk, f"approved-{approver.split('.')[1]}", "Decision sheet approved")
     # The partners decided on a local CSPR: it starts at once, and the Executive is asked how it will take place.
     await expect(page.get_by_text("Decide how the local CSPR will take place")).to_be_visible()
