@@ -40,6 +40,7 @@ from service.api.routes import route_table
 from service.audit_trail import AuditTrail
 from service.auth import SESSION_COOKIE
 from service.http_guard import HttpGuard
+from service.logs import CASE_REFERENCE
 from service.settings import Settings, get_settings
 from service.temporal import TemporalConnection, codec_for
 
@@ -83,8 +84,11 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         started = time.perf_counter()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
+        reference = CASE_REFERENCE.search(request.url.path)
         log.info("%s %s %s %.0fms id=%s", request.method, request.url.path, response.status_code,
-                 (time.perf_counter() - started) * 1000, request.state.request_id)
+                 (time.perf_counter() - started) * 1000, request.state.request_id,
+                 extra={"request_id": request.state.request_id,
+                        "case_reference": reference.group(0) if reference else None})
         return response
 
     @app.exception_handler(RequestValidationError)

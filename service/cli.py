@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import sys
 
+from service.logs import configure_logging
 from service.settings import Settings, SettingsError, load_settings
 
 EMBEDDED_NOTE = (
@@ -324,9 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("weasyprint", "fontTools", "alembic.runtime.plugins"):  # per-page and per-plugin lines
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging()
     args = build_parser().parse_args(argv)
     return args.func(args) or 0
 

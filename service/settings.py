@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
 
     rapid_review_mode: Literal["dev", "production"] = "dev"
+    # Read at start-up by the CLI (service/logs.py): "json" for one JSON object per line.
+    rapid_review_log_format: Literal["text", "json"] = "text"
     rapid_review_var_dir: Path = Path("var")
     rapid_review_partnership_name: str = "Demo Local Safeguarding Children Partnership"
     rapid_review_public_url: str = "http://127.0.0.1:8000"
