@@ -15,8 +15,6 @@ from workflows.calendar import london_date
 from workflows.models import CaseSnapshot, PlanActionSpec, ReviewSnapshot
 from workflows.vocabulary import THEMES
 
-SNAPSHOT_FIELDS = tuple(CaseSnapshot.model_fields)
-
 
 def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer: dict | None = None) -> CaseRecord:
     record = session.get(CaseRecord, snapshot.reference)

@@ -7,7 +7,6 @@ import logging
 import re
 import time
 import uuid
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,15 +52,10 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     """The app; tests may hand in a Temporal client already connected (to a time-skipping server)."""
     settings = settings or get_settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        yield
-
     app = FastAPI(
         title="Rapid Review service",
         description="Rapid Reviews and Child Safeguarding Practice Reviews for a safeguarding partnership.",
         version="0.1.0",
-        lifespan=lifespan,
         # Operation ids are the functions' names (``submit_referral``, ``list_tasks``): what a generated client
         # calls its methods. The per-action routes are named after their actions.
         generate_unique_id_function=lambda route: route.name,

@@ -23,7 +23,7 @@ from service.accounts import process_rules
 from workflows.authenticity import sealed
 from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
 from workflows.models import Actor, CalendarDayAdded
-from workflows.vocabulary import Stage
+from workflows.vocabulary import Stage, practice_review_id
 
 KINDS = {"bank_holiday": "bank holiday", "closure_day": "partnership closure day"}
 
@@ -84,7 +84,7 @@ def running_workflows(session: Session) -> list[str]:
                                .order_by(CaseRecord.reference)):
         ids.append(record.reference)
         if record.practice_review_stage not in (None, Stage.closed):
-            ids.append(f"{record.reference}-cspr")
+            ids.append(practice_review_id(record.reference))
     return ids
 
 

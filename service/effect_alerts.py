@@ -16,13 +16,13 @@ from sqlmodel import Session, select
 from records.db import session_scope
 from records.models import CaseRecord, User
 from service.outbox import enqueue
-from workflows.vocabulary import Role
+from workflows.vocabulary import Role, case_reference_of
 
 EFFECT_ALERT_ATTEMPTS = 5
 
 
 def case_of(workflow_id: str) -> str:
-    return workflow_id.removesuffix("-cspr")
+    return case_reference_of(workflow_id)
 
 
 def raise_effect_alert(engine: Engine, *, workflow_id: str, what: str, attempt: int, public_url: str) -> bool:

@@ -25,7 +25,7 @@ from service.history import archive_history, fetch_readable_history
 from service.lateness import ESCALATION_KIND
 from service.outbox import enqueue
 from service.temporal import EncryptionCodec
-from workflows.vocabulary import Role
+from workflows.vocabulary import Role, practice_review_id
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -117,7 +117,7 @@ async def archive_histories(engine: Engine, connect: Callable[[], Awaitable], co
     stored = 0
     client = await connect() if stale else None
     for reference in stale:
-        for workflow_id in (reference, f"{reference}-cspr"):
+        for workflow_id in (reference, practice_review_id(reference)):
             events = await fetch_readable_history(client, workflow_id, codec)
             if events is not None:
                 with session_scope(engine) as session:

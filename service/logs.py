@@ -13,6 +13,8 @@ import re
 import traceback
 from datetime import UTC, datetime
 
+from workflows.vocabulary import case_reference_of as reference_of_workflow
+
 CASE_REFERENCE = re.compile(r"\bRR-\d{4}-\d{3,}\b")
 FORMATS = ("text", "json")
 QUIET = ("weasyprint", "fontTools", "alembic.runtime.plugins")  # a line per page or plugin
@@ -25,7 +27,7 @@ def case_reference_of(record: logging.LogRecord) -> str | None:
     for key in ("temporal_activity", "temporal_workflow"):  # set by temporalio's activity and workflow loggers
         info = getattr(record, key, None)
         if isinstance(info, dict) and info.get("workflow_id"):
-            return str(info["workflow_id"]).removesuffix("-cspr")
+            return reference_of_workflow(str(info["workflow_id"]))
     found = CASE_REFERENCE.search(record.getMessage())
     return found.group(0) if found else None
 

@@ -73,6 +73,7 @@ from workflows.vocabulary import (
     SEAT_NAMES,
     Role,
     Stage,
+    practice_review_id,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -1021,7 +1022,7 @@ async def readable_histories(request: Request, session: Session, reference: str)
     """The decoded engine histories of a case and of its practice review: live, else from the archive."""
     client = await request.app.state.temporal.client()
     histories = []
-    for workflow_id in (reference, f"{reference}-cspr"):
+    for workflow_id in (reference, practice_review_id(reference)):
         events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
         source = "the engine"
         if events is None:

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.effects import CaseSteps
 from workflows.process import ACTIVITY_TIMEOUT, EFFECT_RETRY, Process, reject
+from workflows.vocabulary import practice_review_id
 
 
 class ReviewStage:
@@ -112,7 +113,7 @@ class PracticeReviewWorkflow(Process):
         # Only a case's own workflow starts its review (the server sets the parent; no client can). Every review
         # ever started had its parent, so no running case can take another path here.
         parent = workflow.info().parent
-        if parent is None or f"{parent.workflow_id}-cspr" != workflow.info().workflow_id:
+        if parent is None or practice_review_id(parent.workflow_id) != workflow.info().workflow_id:
             raise ApplicationError("A practice review is started only by its case's workflow: refused.",
                                    type="NotSealed", non_retryable=True)
         method = review.methodology

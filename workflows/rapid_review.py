@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.process import Process, reject
+from workflows.vocabulary import practice_review_id
 
 S = Stage
 OPEN_STAGES = frozenset(s for s in Stage if s != Stage.closed)
@@ -247,7 +248,7 @@ class RapidReviewWorkflow(Process):
             sent_as = str(progress.sequence)
             sealed = {**progress.sealed_fields(), "seal": progress.seal}
             if progress.sequence <= self._last_progress or not authenticity.is_sealed(
-                    f"{workflow.info().workflow_id}-cspr", "practice_review_progress", sent_as, sealed):
+                    practice_review_id(workflow.info().workflow_id), "practice_review_progress", sent_as, sealed):
                 workflow.logger.warning("an unsealed or repeated practice-review progress signal was ignored")
                 return
             self._last_progress = progress.sequence
@@ -1182,7 +1183,7 @@ class RapidReviewWorkflow(Process):
                         pseudonym=self.state.pseudonym, partnership_name=self.partnership_name,
                         methodology=action, rules=self.rules, partners_decided_on=self.state.partners_decided_on,
                         calendar=self.case_calendar, added_days=self.added_days),
-            id=f"{workflow.info().workflow_id}-cspr",
+            id=practice_review_id(workflow.info().workflow_id),
             task_queue=workflow.info().task_queue,
         )
 

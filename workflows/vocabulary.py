@@ -53,8 +53,6 @@ class Stage(StrEnum):
     closed = "closed"
 
 
-STAGE_ORDER = list(Stage)
-
 
 class Recommendation(StrEnum):
     no_further_review = "no_further_review"
@@ -145,3 +143,16 @@ FAMILY_TOLD = {"yes": "Yes", "not_yet": "Not yet", "no": "No (reasons recorded)"
 # Working Together 2023, ch. 2: the lead safeguarding partner heads each partner organisation and may delegate
 # its functions to a delegated safeguarding partner.
 CAPACITIES = {"lead": "Lead safeguarding partner", "delegated": "Delegated safeguarding partner"}
+
+
+# A case's practice review is its own workflow, with the case reference and this suffix as its id.
+PRACTICE_REVIEW_SUFFIX = "-cspr"
+
+
+def practice_review_id(reference: str) -> str:
+    return f"{reference}{PRACTICE_REVIEW_SUFFIX}"
+
+
+def case_reference_of(workflow_id: str) -> str:
+    """The case a workflow belongs to (its own id, or its practice review's)."""
+    return workflow_id.removesuffix(PRACTICE_REVIEW_SUFFIX)

@@ -16,7 +16,7 @@ from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_ca
 from service.auth import DbSession, require_roles
 from service.history import archive_history, archived_history, fetch_readable_history
 from service.visibility import timeline_detail_for
-from workflows.vocabulary import Role
+from workflows.vocabulary import Role, practice_review_id
 
 router = APIRouter(prefix="/api", tags=["audit"])
 READS = ("read_", "list_")
@@ -70,7 +70,7 @@ async def case_history(reference: str, request: Request, session: DbSession, use
     audit(session, request, user, "read_history", reference, {})
     client = await request.app.state.temporal.client()
     found = []
-    for workflow_id in (reference, f"{reference}-cspr"):
+    for workflow_id in (reference, practice_review_id(reference)):
         events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
         if events is not None:
             with session_scope(request.app.state.engine) as archive_session:

@@ -37,7 +37,7 @@ from workflows.calendar import london_date
 from workflows.models import CaseInput, Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
-from workflows.vocabulary import Role, Stage
+from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, Role, Stage, practice_review_id
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(
     "Any unique string (e.g. a UUID): a retry with the same key returns the first answer and acts once"))]
@@ -55,7 +55,7 @@ class ActionSpec(typing.NamedTuple):
 def _actions() -> dict[str, ActionSpec]:
     """Every action, its input model and allowed roles, read from the workflows themselves."""
     found = {}
-    for workflow, suffix in ((RapidReviewWorkflow, ""), (PracticeReviewWorkflow, "-cspr")):
+    for workflow, suffix in ((RapidReviewWorkflow, ""), (PracticeReviewWorkflow, PRACTICE_REVIEW_SUFFIX)):
         for name, (_stages, roles) in workflow.RULES.items():
             model = typing.get_type_hints(getattr(workflow, name))["action"]
             found[name] = ActionSpec(workflow, suffix, model, frozenset(str(r) for r in roles))
@@ -227,10 +227,10 @@ async def query_state(request: Request, session: Session, record: CaseRecord) ->
         await asyncio.to_thread(mark_workflow_missing, request.app.state.engine, reference, False)
     if state.get("practice_review_stage"):
         try:
-            state["practice_review"] = await client.get_workflow_handle(f"{reference}-cspr").query(
+            state["practice_review"] = await client.get_workflow_handle(practice_review_id(reference)).query(
                 PracticeReviewWorkflow.state, today)
         except RPCError:
-            state["practice_review"] = state_from_archive(session, f"{reference}-cspr")
+            state["practice_review"] = state_from_archive(session, practice_review_id(reference))
     state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
     return state
 
@@ -244,7 +244,7 @@ async def _state_without_workflow(request: Request, session: Session, record: Ca
                                      "documents are kept.")
         archived.update(stage=str(Stage.closed), closed_reason=record.closed_reason)
         if archived.get("practice_review_stage"):
-            archived["practice_review"] = state_from_archive(session, f"{record.reference}-cspr")
+            archived["practice_review"] = state_from_archive(session, practice_review_id(record.reference))
         return archived
     settings = request.app.state.settings
     await asyncio.to_thread(mark_workflow_missing, request.app.state.engine, record.reference, True)
