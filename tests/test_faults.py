@@ -143,6 +143,7 @@ async def test_cases_complete_once_while_workers_are_killed(tmp_path):
         assert len(prints) == 1, "every case left exactly the same records: nothing lost, nothing twice"
         audit, documents, tasks, mails = prints.pop()
         assert dict(documents) == {"decision_sheet": 1, "decision_sheet_signed": 1, "information_request_education": 1,
+                                   "information_return_education": 1,
                                    "national_panel_submission": 1, "notification_record": 1, "panel_invitation": 1,
                                    "referral_acknowledgement": 1, "sin_decision": 1, "sign_off_request": 1}
         assert dict(audit)["sign_off"] == 3 and "open" not in dict(tasks) and mails > 0
