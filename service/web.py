@@ -493,6 +493,19 @@ def form_body(fields: list[FormField], form) -> tuple[dict, dict[str, str]]:
     return body, errors
 
 
+def dates_from_parts(fields: dict) -> dict:
+    """Day, month and year boxes (``due_date-day`` …) back into one ISO date field; a date that does not exist is
+    passed on as typed, so the model refuses it naming the field."""
+    for name in [key.removesuffix("-day") for key in list(fields) if key.endswith("-day")]:
+        parts = [str(fields.pop(f"{name}-{part}", "")).strip() for part in ("day", "month", "year")]
+        if any(parts):
+            try:
+                fields[name] = date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat()
+            except ValueError:
+                fields[name] = "/".join(parts)
+    return fields
+
+
 def invalid_fields(model: type[BaseModel], body: dict, fields: list[FormField], **extra) -> dict[str, str]:
     """The model's refusals in plain English, each on its field (a refusal of the whole form goes to the field
     it names, or the first)."""

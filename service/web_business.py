@@ -18,7 +18,7 @@ from service.api import action_plan, dashboard, escalations, themes
 from service.api.access import CASE_ACTORS, CASE_READERS, RowId
 from service.calendar_days import partnership_calendar
 from service.lateness import late_cases
-from service.web import PageSession, page_roles, plain_error, render
+from service.web import PageSession, dates_from_parts, page_roles, plain_error, render
 from workflows.calendar import london_date
 from workflows.vocabulary import Role
 
@@ -36,7 +36,8 @@ Executives = Annotated[User, Depends(page_roles(Role.executive))]
 async def form_of(request: Request) -> dict:
     """The submitted fields, blanks left out (so optional fields keep their defaults)."""
     form = await request.form()
-    return {key: str(value).strip() for key, value in form.items() if key != "csrf_token" and str(value).strip()}
+    return dates_from_parts({key: str(value).strip() for key, value in form.items()
+                             if key != "csrf_token" and str(value).strip()})
 
 
 def back(to: str) -> RedirectResponse:

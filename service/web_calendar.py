@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlmodel import select
@@ -13,7 +12,7 @@ from sqlmodel import select
 from records.models import CalendarDay, User
 from service.api.access import RowId
 from service.api.calendar import CALENDAR_KEEPERS, CalendarDayIn, add_and_send, resend
-from service.web import PageSession, page_roles, render
+from service.web import PageSession, dates_from_parts, page_roles, plain_error, render
 
 router = APIRouter(include_in_schema=False)
 Keeper = Annotated[User, Depends(page_roles(*CALENDAR_KEEPERS))]
@@ -31,16 +30,15 @@ def calendar_days_page(request: Request, session: PageSession, user: Keeper) -> 
 
 
 @router.post("/admin/calendar")
-async def calendar_days_add(request: Request, session: PageSession, user: Keeper,
-                            day: Annotated[date, Form()], kind: Annotated[str, Form(max_length=20)],
-                            name: Annotated[str, Form(max_length=200)]) -> HTMLResponse:
-    """Add the day, send it to the running cases, and show what moved."""
+async def calendar_days_add(request: Request, session: PageSession, user: Keeper) -> HTMLResponse:
+    """Add the day (three boxes: day, month, year), send it to the running cases, and show what moved."""
+    form = await request.form()
+    fields = dates_from_parts({key: str(value)[:200] for key, value in form.items() if key != "csrf_token"})
     try:
-        body = CalendarDayIn(day=day, kind=kind, name=name)
+        body = CalendarDayIn(day=fields.get("day") or None, kind=fields.get("kind", ""), name=fields.get("name", ""))
         result = await add_and_send(request, session, user, body)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        return calendar_page(request, session, user, status_code=422, error=problems)
+        return calendar_page(request, session, user, status_code=422, error=plain_error(error))
     except HTTPException as error:
         if error.status_code != 422:
             raise

@@ -111,9 +111,10 @@ async def test_a_one_off_bank_holiday_moves_exactly_the_deadlines_it_should(api,
     page = await api.get("/admin/calendar")
     assert page.status_code == 200 and "State funeral" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    shown = await api.post("/admin/calendar", data={"day": closure.isoformat(), "kind": "closure_day",
-                                                    "name": "Training day", "csrf_token": csrf})
-    assert shown.status_code == 200 and "Sent " + closure.isoformat() in shown.text
+    shown = await api.post("/admin/calendar", data={  # the page's day, month and year boxes
+        "day-day": str(closure.day), "day-month": str(closure.month), "day-year": str(closure.year),
+        "kind": "closure_day", "name": "Training day", "csrf_token": csrf})
+    assert shown.status_code == 200 and f"Sent {closure.day} {closure:%B %Y}" in shown.text
     assert f"{in_window.reference}: " in shown.text and "had none to move" in shown.text
     after = await in_window.state()
     was, now = due_dates(before), due_dates(after)

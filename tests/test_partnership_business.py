@@ -241,7 +241,8 @@ def test_business_pages_work_with_forms(api_client, demo_passwords, model):
     board = api_client.get("/dashboard?year=2025")
     assert board.status_code == 200 and "RR-2025-030" in board.text and board.text.count("<svg") == 4
     added = api_client.post("/action-plan/new", data={"csrf_token": csrf, "description": "Audit of step-down",
-                                                       "owner_agency": "csc", "due_date": "2025-01-10"})
+                                                       "owner_agency": "csc", "due_date-day": "10",
+                                                       "due_date-month": "1", "due_date-year": "2025"})
     assert added.status_code == 200 and "Audit of step-down" in added.text and "working days overdue" in added.text
     refused = api_client.post("/action-plan/new", data={"csrf_token": csrf, "description": "No date"})
     assert refused.status_code == 422 and "due_date" in refused.text
