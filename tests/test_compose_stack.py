@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyotp
 import pytest
 import yaml
 from google.protobuf import json_format
@@ -252,16 +253,58 @@ def stack(newcomer_venv, tmp_path_factory):
                                   "--email", f"{username}@example.org", "--role", role,
                                   *(["--seat", seat] if seat else [])],
                           RAPID_REVIEW_NEW_PASSWORD=f"pw-{username}-long-enough")
+            stack.secrets = {username: enrolled_authenticator(stack, username) for username in USERS}
+            stack.tokens, stack.last_step = {}, {}
             yield stack
         finally:
             stack.shut_down()
 
 
+def enrolled_authenticator(stack: Stack, username: str) -> str:
+    """Production requires a second factor for every role that reads cases: each account gets an authenticator,
+    set up directly in the database (the enrolment pages are tested in test_mfa.py, and the production cookies
+    are Secure, which this plain-HTTP client would not send back)."""
+    from sqlmodel import Session, select
+
+    from records.db import engine_for
+    from records.models import User, UserMfa
+    from service.mfa import _seal
+
+    env, secret = stack.env("api"), pyotp.random_base32()
+    engine = engine_for(env["DATABASE_URL"])
+    try:
+        with Session(engine) as session:
+            user = session.exec(select(User).where(User.username == username)).one()
+            session.add(UserMfa(user_id=user.id, secret_encrypted=_seal(env["SECRET_KEY"], user.id, secret),
+                                confirmed_at=datetime.now(UTC)))
+            session.commit()
+    finally:
+        engine.dispose()
+    return secret
+
+
+def next_code(stack: Stack, username: str) -> str:
+    """A code from the user's authenticator the service has not seen yet (a code is good once, and the service
+    takes the 30-second step either side of now): the next step after the last this test sent, waiting if need be."""
+    while True:
+        now = time.time()
+        for at in (now - 30, now, now + 30):
+            if at // 30 > stack.last_step.get(username, 0):
+                stack.last_step[username] = at // 30
+                return pyotp.TOTP(stack.secrets[username]).at(at)
+        time.sleep(30 - now % 30 + 0.5)
+
+
 def sign_in(stack: Stack, username: str) -> dict:
-    answer = httpx.post(f"{stack.base}/api/auth/token", data={"username": username,
-                                                              "password": f"pw-{username}-long-enough"})
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    """A bearer token for the user, with the password and a code from the authenticator (one sign-in per user:
+    a code is good once)."""
+    if username not in stack.tokens:
+        answer = httpx.post(f"{stack.base}/api/auth/token", data={
+            "username": username, "password": f"pw-{username}-long-enough",
+            "otp": next_code(stack, username)})
+        assert answer.status_code == 200, answer.text
+        stack.tokens[username] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return stack.tokens[username]
 
 
 def act(stack: Stack, who: dict, reference: str, action: str, **fields) -> dict:
@@ -424,7 +467,8 @@ def decode_in_the_temporal_ui(stack: Stack, reference: str) -> None:
     pre_session = httpx.get(f"{stack.base}/api/auth/session")
     signed_in = httpx.post(f"{stack.base}/api/auth/session", headers={
         "X-CSRF-Token": pre_session.json()["csrf_token"], "Cookie": set_cookie(pre_session, "rr_sign_in")},
-        data={"username": "auditor", "password": "pw-auditor-long-enough"})
+        data={"username": "auditor", "password": "pw-auditor-long-enough",
+              "otp": next_code(stack, "auditor")})
     assert signed_in.status_code == 200, signed_in.text
     cookie = set_cookie(signed_in, "rr_session")
     headers = {"Origin": origin, "Content-Type": "application/json", "X-Namespace": "default", "Cookie": cookie}
