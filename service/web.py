@@ -719,7 +719,7 @@ def done_banner(done: str | None, state: dict | None) -> dict | None:
     """The success banner after an action: what was done, and what happens next (who it waits on)."""
     if not done or (done not in wording.DONE and done.split(":")[0] not in ACTIONS):
         return None
-    waiting = [f"{item['what']}: {who_waits(item)}" for item in (state or {}).get("outstanding") or []]
+    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in (state or {}).get("outstanding") or []]
     return {"title": wording.done_title(done), "next": waiting, "reference": (state or {}).get("reference")}
 
 

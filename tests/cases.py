@@ -172,7 +172,7 @@ class CaseDriver:
         actor_of = {"education": "education", "community_health": "health", "police": "police_agency"}
         for agency in agencies:
             await self.act("submit_information_return", actor_of[agency], involvement="Known since birth.",
-                           chronology="2026-10-01 visit.", analysis="Advice given; not followed up.")
+                           chronology="Visit on 1 October 2026.", analysis="Advice given; not followed up.")
         await self.env.sleep(timedelta(days=1))
         await self.act("record_panel_outcome", "chair", held_on=str(await self.today()),
                        attendees=["Chair", "Education", "Health"], immediate_actions=["Safe sleep briefing"],
