@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         AgreeTermsOfReference,
         AuditEntry,
         CalendarDayAdded,
+        CaseStep,
         CommissionReviewer,
         ExtendDeadline,
         Extension,
@@ -36,15 +37,16 @@ with workflow.unsafe.imports_passed_through():
         ReviewState,
         SendPublicationNotice,
         SignOff,
-        SignOffRecord,
         StageChange,
         SubmitDraftReport,
         SubmitFinalReport,
     )
-    from workflows.vocabulary import SEAT_NAMES, Role, Seat, Stage
+    from workflows.vocabulary import SEAT_NAMES, Role, Stage
 
-from workflows.effects import CaseSteps
-from workflows.process import ACTIVITY_TIMEOUT, EFFECT_RETRY, Process, reject
+from workflows.actions import Actions
+from workflows.clock import DeadlineClock
+from workflows.sign_off import ThreeWaySignOff
+from workflows.steps import Steps, reject
 from workflows.vocabulary import practice_review_id
 
 
@@ -68,7 +70,7 @@ BU = frozenset({Role.business_unit})
 
 
 @workflow.defn
-class PracticeReviewWorkflow(Process):
+class PracticeReviewWorkflow:
     RULES = {
         "agree_terms_of_reference": (frozenset({P.terms_of_reference}), BU),
         "commission_reviewer": (frozenset({P.commissioning}), BU),
@@ -95,18 +97,26 @@ class PracticeReviewWorkflow(Process):
     @workflow.init
     def __init__(self, review: ReviewInput) -> None:
         """The state exists before any handler runs (an update in the first task waits for the start step)."""
-        self._init_process()
         self.review = review
         self.rules = review.rules
-        self.case_calendar, self.added_days = review.calendar, list(review.added_days)  # the case's own days
         self.case_reference = review.case_reference
-        self.partnership_name = review.partnership_name
         method = review.methodology
         self.state = ReviewState(
             reference=review.reference, stage=P.terms_of_reference, case_reference=review.case_reference,
             decided_on=method.decided_on, methods=method.methods, reviewer=method.reviewer, lead=method.lead,
             partners_decided_on=review.partners_decided_on,
         )
+        self._reported = None  # the stage and flags the case last heard of
+        self.steps = Steps(self.state, case_reference=review.case_reference,
+                           partnership_name=review.partnership_name, record=self._record,
+                           after_commit=self._tell_case)
+        # The case's own calendar and the days it received: the review counts on the same days.
+        self.clock = DeadlineClock(self.state, self.rules, self.steps, calendar=review.calendar,
+                                   added_days=review.added_days, also_recount=self._recount_publication)
+        self.actions = Actions(self.RULES, state=self.state, steps=self.steps, clock=self.clock, checks=self,
+                               event_dates=self.EVENT_DATES)
+        self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off_report",
+                                         thing="final report", title="final CSPR report")
 
     @workflow.run
     async def run(self, review: ReviewInput) -> str:
@@ -117,35 +127,35 @@ class PracticeReviewWorkflow(Process):
             raise ApplicationError("A practice review is started only by its case's workflow: refused.",
                                    type="NotSealed", non_retryable=True)
         method = review.methodology
-        async with self._lock:
-            self.opened = True  # an update that came with the start now waits for this lock
-            step = self.new_step("start")
+        async with self.steps.lock:
+            self.steps.opened = True  # an update that came with the start now waits for this lock
+            step = self.steps.new_step("start")
             self.state.stage_history.append(StageChange(stage=P.terms_of_reference, at=workflow.now(),
                                                         by=method.actor.name, role=method.actor.role,
                                                         action="choose_methodology"))
             months, decided = self.rules.cspr_months, review.partners_decided_on
-            self.add_deadline(
+            self.clock.add_deadline(
                 "cspr", "Local CSPR completed and published (statutory)", add_months(decided, months),
                 R.RULE_CSPR.format(n=months), Role.business_unit,
                 reminders=[add_months(decided, m) for m in self.rules.cspr_reminder_months],
             )
             commission_days = self.rules.reviewer_commission_working_days
-            self.add_counted_deadline(
+            self.clock.add_counted_deadline(
                 "commission", "Reviewer commissioned", method.decided_on, commission_days,
                 R.RULE_COMMISSION.format(n=commission_days), Role.business_unit, statutory=False,
             )
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 "agree_terms_of_reference", "action", "Agree the terms of reference of the local CSPR",
                 "Scope, research questions and methods, agreed with the reviewer and lead.", Role.business_unit,
-                due=self.working_days_after(self.today(), 10), action="agree_terms_of_reference",
+                due=self.clock.working_days_after(self.clock.today(), 10), action="agree_terms_of_reference",
             ))
             step.audit = AuditEntry(actor_id=method.actor.user_id, actor_role=method.actor.role,
                                     action="practice_review_started",
                                     detail={"methods": [str(m) for m in method.methods], "reviewer": method.reviewer,
                                             "reviewer_kind": method.reviewer_kind, "lead": method.lead})
-            await self.commit(step)
+            await self.steps.commit(step)
         try:
-            await self.run_clock()
+            await self.clock.run()
         except asyncio.CancelledError:
             await self._stopped_by_case()
             raise
@@ -154,37 +164,37 @@ class PracticeReviewWorkflow(Process):
 
     async def _stopped_by_case(self) -> None:
         """The case was closed while the review ran: cancel the review's tasks and deadlines."""
-        step = self.new_step("stopped")
+        step = self.steps.new_step("stopped")
         self.state.closed_reason = "stopped: the case was closed"
-        self.cancel_all_deadlines()
+        self.clock.cancel_all()
         self.state.stage = P.closed
-        step.settle.append(self.settle("", "cancelled", "the case was closed"))
+        step.settle.append(self.steps.settle("", "cancelled", "the case was closed"))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
-        await workflow.execute_activity_method(CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                                               retry_policy=EFFECT_RETRY)
+        await self.steps.apply(step)
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
         from datetime import date as _date
 
-        return self.view(_date.fromisoformat(today) if today else None)
+        return self.clock.view(_date.fromisoformat(today) if today else None)
 
     # ------------------------------------------------------------------ updates
 
     @workflow.update
     async def add_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
         """A one-off bank holiday or closure day added by the partnership: the deadlines it moves, and why."""
-        return await self.receive_calendar_day(notice)
+        return await self.clock.add_calendar_day(notice)
 
     @add_calendar_day.validator
     def _validate_add_calendar_day(self, notice: CalendarDayAdded) -> None:
-        self.validate_calendar_day(notice)
+        self.clock.validate_calendar_day(notice)
 
-    def recount_deadlines(self) -> list[dict]:
-        """The deadlines, and the earliest day of publication after the notice (a statutory count)."""
-        moved = super().recount_deadlines()
+    def _recount_publication(self) -> list[dict]:
+        """The earliest day of publication after the notice, counted again (a statutory count)."""
+        moved = []
         if self.state.stage == P.publication and self.state.notice_sent_on is not None:
-            earliest = self.statutory_days_after(self.state.notice_sent_on, self.rules.publication_notice_working_days)
+            days = self.rules.publication_notice_working_days
+            earliest = self.clock.statutory_days_after(self.state.notice_sent_on, days)
             if earliest != self.state.earliest_publication:
                 moved.append({"deadline": "earliest_publication", "title": "Earliest day of publication",
                               "from": self.state.earliest_publication.isoformat(), "to": earliest.isoformat(),
@@ -194,128 +204,128 @@ class PracticeReviewWorkflow(Process):
 
     @workflow.update
     async def agree_terms_of_reference(self, action: AgreeTermsOfReference) -> dict:
-        return await self.act("agree_terms_of_reference", action, self._agree_terms_of_reference)
+        return await self.actions.act("agree_terms_of_reference", action, self._agree_terms_of_reference)
 
     @agree_terms_of_reference.validator
     def _validate_agree_terms_of_reference(self, action: AgreeTermsOfReference) -> None:
-        self.validate("agree_terms_of_reference", action)
+        self.actions.validate("agree_terms_of_reference", action)
 
     @workflow.update
     async def commission_reviewer(self, action: CommissionReviewer) -> dict:
-        return await self.act("commission_reviewer", action, self._commission_reviewer)
+        return await self.actions.act("commission_reviewer", action, self._commission_reviewer)
 
     @commission_reviewer.validator
     def _validate_commission_reviewer(self, action: CommissionReviewer) -> None:
-        self.validate("commission_reviewer", action)
+        self.actions.validate("commission_reviewer", action)
 
     @workflow.update
     async def record_learning_event(self, action: RecordLearningEvent) -> dict:
-        return await self.act("record_learning_event", action, self._record_learning_event)
+        return await self.actions.act("record_learning_event", action, self._record_learning_event)
 
     @record_learning_event.validator
     def _validate_record_learning_event(self, action: RecordLearningEvent) -> None:
-        self.validate("record_learning_event", action)
+        self.actions.validate("record_learning_event", action)
 
     @workflow.update
     async def submit_draft_report(self, action: SubmitDraftReport) -> dict:
-        return await self.act("submit_draft_report", action, self._submit_draft_report)
+        return await self.actions.act("submit_draft_report", action, self._submit_draft_report)
 
     @submit_draft_report.validator
     def _validate_submit_draft_report(self, action: SubmitDraftReport) -> None:
-        self.validate("submit_draft_report", action)
+        self.actions.validate("submit_draft_report", action)
 
     @workflow.update
     async def submit_final_report(self, action: SubmitFinalReport) -> dict:
-        return await self.act("submit_final_report", action, self._submit_final_report)
+        return await self.actions.act("submit_final_report", action, self._submit_final_report)
 
     @submit_final_report.validator
     def _validate_submit_final_report(self, action: SubmitFinalReport) -> None:
-        self.validate("submit_final_report", action)
+        self.actions.validate("submit_final_report", action)
 
     @workflow.update
     async def sign_off_report(self, action: SignOff) -> dict:
-        return await self.act("sign_off_report", action, self._sign_off_report)
+        return await self.actions.act("sign_off_report", action, self._sign_off_report)
 
     @sign_off_report.validator
     def _validate_sign_off_report(self, action: SignOff) -> None:
-        self.validate("sign_off_report", action)
+        self.actions.validate("sign_off_report", action)
 
     @workflow.update
     async def send_publication_notice(self, action: SendPublicationNotice) -> dict:
-        return await self.act("send_publication_notice", action, self._send_publication_notice)
+        return await self.actions.act("send_publication_notice", action, self._send_publication_notice)
 
     @send_publication_notice.validator
     def _validate_send_publication_notice(self, action: SendPublicationNotice) -> None:
-        self.validate("send_publication_notice", action)
+        self.actions.validate("send_publication_notice", action)
 
     @workflow.update
     async def record_publication(self, action: RecordPublication) -> dict:
-        return await self.act("record_publication", action, self._record_publication)
+        return await self.actions.act("record_publication", action, self._record_publication)
 
     @record_publication.validator
     def _validate_record_publication(self, action: RecordPublication) -> None:
-        self.validate("record_publication", action)
+        self.actions.validate("record_publication", action)
 
     @workflow.update
     async def record_non_publication(self, action: RecordNonPublication) -> dict:
-        return await self.act("record_non_publication", action, self._record_non_publication)
+        return await self.actions.act("record_non_publication", action, self._record_non_publication)
 
     @record_non_publication.validator
     def _validate_record_non_publication(self, action: RecordNonPublication) -> None:
-        self.validate("record_non_publication", action)
+        self.actions.validate("record_non_publication", action)
 
     @workflow.update
     async def record_learning_workshop(self, action: RecordLearningWorkshop) -> dict:
-        return await self.act("record_learning_workshop", action, self._record_learning_workshop)
+        return await self.actions.act("record_learning_workshop", action, self._record_learning_workshop)
 
     @record_learning_workshop.validator
     def _validate_record_learning_workshop(self, action: RecordLearningWorkshop) -> None:
-        self.validate("record_learning_workshop", action)
+        self.actions.validate("record_learning_workshop", action)
 
     @workflow.update
     async def record_one_year_workshop(self, action: RecordLearningWorkshop) -> dict:
-        return await self.act("record_one_year_workshop", action, self._record_one_year_workshop)
+        return await self.actions.act("record_one_year_workshop", action, self._record_one_year_workshop)
 
     @record_one_year_workshop.validator
     def _validate_record_one_year_workshop(self, action: RecordLearningWorkshop) -> None:
-        self.validate("record_one_year_workshop", action)
+        self.actions.validate("record_one_year_workshop", action)
 
     @workflow.update
     async def extend_deadline(self, action: ExtendDeadline) -> dict:
-        return await self.act("extend_deadline", action, self._extend_deadline)
+        return await self.actions.act("extend_deadline", action, self._extend_deadline)
 
     @extend_deadline.validator
     def _validate_extend_deadline(self, action: ExtendDeadline) -> None:
-        self.validate("extend_deadline", action)
+        self.actions.validate("extend_deadline", action)
 
     # ------------------------------------------------------------------ checks
 
     def _check_agree_terms_of_reference(self, action: AgreeTermsOfReference) -> None:
-        self.check_not_future(action.agreed_on, "date the terms of reference were agreed")
-        self.check_not_before(action.agreed_on, self.state.decided_on, "date of agreement", "decision to review")
+        self.actions.not_future(action.agreed_on, "date the terms of reference were agreed")
+        self.actions.not_before(action.agreed_on, self.state.decided_on, "date of agreement", "decision to review")
 
     def _check_commission_reviewer(self, action: CommissionReviewer) -> None:
-        self.check_not_future(action.commissioned_on, "date of commissioning")
-        self.check_not_before(action.commissioned_on, self.state.decided_on, "date of commissioning",
+        self.actions.not_future(action.commissioned_on, "date of commissioning")
+        self.actions.not_before(action.commissioned_on, self.state.decided_on, "date of commissioning",
                               "decision to review")
 
     def _check_record_learning_event(self, action: RecordLearningEvent) -> None:
-        self.check_not_future(action.held_on, "date of the event")
+        self.actions.not_future(action.held_on, "date of the event")
 
     def _check_submit_draft_report(self, action: SubmitDraftReport) -> None:
-        self.check_not_future(action.received_on, "date the draft was received")
+        self.actions.not_future(action.received_on, "date the draft was received")
 
     def _check_submit_final_report(self, action: SubmitFinalReport) -> None:
-        self.check_not_future(action.received_on, "date the final report was received")
+        self.actions.not_future(action.received_on, "date the final report was received")
 
     def _check_sign_off_report(self, action: SignOff) -> None:
-        self.check_three_way(action, self.state.report_version, "final report")
+        self.three_way.check(action, self.state.report_version)
 
     def _check_send_publication_notice(self, action: SendPublicationNotice) -> None:
-        self.check_not_future(action.sent_on, "date the notice was sent")
+        self.actions.not_future(action.sent_on, "date the notice was sent")
 
     def _check_record_publication(self, action: RecordPublication) -> None:
-        self.check_not_future(action.published_on, "date of publication")
+        self.actions.not_future(action.published_on, "date of publication")
         earliest = self.state.earliest_publication
         if earliest and action.published_on < earliest:
             raise reject(
@@ -325,19 +335,19 @@ class PracticeReviewWorkflow(Process):
             )
 
     def _check_record_non_publication(self, action: RecordNonPublication) -> None:
-        self.check_not_future(action.improvements_published_on, "date the improvements were published")
+        self.actions.not_future(action.improvements_published_on, "date the improvements were published")
 
     def _check_record_learning_workshop(self, action: RecordLearningWorkshop) -> None:
-        self.check_not_future(action.held_on, "date of the workshop")
-        self.check_not_before(action.held_on, self._publication_date(), "date of the workshop", "publication")
+        self.actions.not_future(action.held_on, "date of the workshop")
+        self.actions.not_before(action.held_on, self._publication_date(), "date of the workshop", "publication")
 
     def _check_record_one_year_workshop(self, action: RecordLearningWorkshop) -> None:
-        self.check_not_future(action.held_on, "date of the workshop")
-        self.check_not_before(action.held_on, self.state.learning_workshop_on, "date of the one-year-on workshop",
+        self.actions.not_future(action.held_on, "date of the workshop")
+        self.actions.not_before(action.held_on, self.state.learning_workshop_on, "date of the one-year-on workshop",
                               "post-publication workshop")
 
     def _check_extend_deadline(self, action: ExtendDeadline) -> None:
-        current = self.deadline("cspr_revised") or self.deadline("cspr")
+        current = self.clock.deadline("cspr_revised") or self.clock.deadline("cspr")
         if action.new_due <= current.due:
             raise reject(f"The revised date ({action.new_due.isoformat()}) must be after the current target "
                          f"({current.due.isoformat()}).")
@@ -350,30 +360,30 @@ class PracticeReviewWorkflow(Process):
 
     def _agree_terms_of_reference(self, action: AgreeTermsOfReference, step, documents) -> None:
         self.state.terms_of_reference = action
-        step.settle.append(self.settle("agree_terms_of_reference", "done"))
-        self.move_to(P.commissioning, action.actor, "agree_terms_of_reference")
-        step.tasks.append(self.task(
+        step.settle.append(self.steps.settle("agree_terms_of_reference", "done"))
+        self.steps.move_to(P.commissioning, action.actor, "agree_terms_of_reference")
+        step.tasks.append(self.steps.task(
             "commission_reviewer", "action", "Commission the reviewer",
             f"{self.state.reviewer} ({self.review.methodology.reviewer_kind}): confirm the commission.",
-            Role.business_unit, due=self.deadline("commission").due, action="commission_reviewer",
+            Role.business_unit, due=self.clock.deadline("commission").due, action="commission_reviewer",
         ))
-        documents.append(self.document("terms_of_reference", action.actor.name, {
+        documents.append(self.steps.document("terms_of_reference", action.actor.name, {
             "pseudonym": self.review.pseudonym, "scope": action.scope, "research_questions": action.research_questions,
             "methods": [str(m) for m in self.state.methods], "reviewer": self.state.reviewer, "lead": self.state.lead,
-            "agreed_on": action.agreed_on.isoformat(), "due": self.deadline("cspr").due.isoformat(),
+            "agreed_on": action.agreed_on.isoformat(), "due": self.clock.deadline("cspr").due.isoformat(),
             "months": self.rules.cspr_months,
         }))
 
     def _commission_reviewer(self, action: CommissionReviewer, step, documents) -> None:
         self.state.commissioned = action
         self.state.reviewer = action.reviewer
-        self.meet("commission", step, on=action.commissioned_on)
-        step.settle.append(self.settle("commission_reviewer", "done", action.reviewer))
-        self.move_to(P.learning_events, action.actor, "commission_reviewer")
-        step.tasks.append(self.task(
+        self.clock.meet("commission", step, on=action.commissioned_on)
+        step.settle.append(self.steps.settle("commission_reviewer", "done", action.reviewer))
+        self.steps.move_to(P.learning_events, action.actor, "commission_reviewer")
+        step.tasks.append(self.steps.task(
             "submit_draft_report", "action", "Hold the learning events and receive the draft report",
             "Record practitioner workshops, learning events and family engagement; then the draft report.",
-            Role.business_unit, due=self.deadline("cspr").due, action="submit_draft_report",
+            Role.business_unit, due=self.clock.deadline("cspr").due, action="submit_draft_report",
         ))
 
     def _record_learning_event(self, action: RecordLearningEvent, step, documents) -> None:
@@ -381,87 +391,77 @@ class PracticeReviewWorkflow(Process):
 
     def _submit_draft_report(self, action: SubmitDraftReport, step, documents) -> None:
         self.state.drafts.append(action)
-        step.settle.append(self.settle("submit_draft_report", "done", f"draft {len(self.state.drafts)}"))
+        step.settle.append(self.steps.settle("submit_draft_report", "done", f"draft {len(self.state.drafts)}"))
         if self.state.stage != P.draft_report:
-            self.move_to(P.draft_report, action.actor, "submit_draft_report")
-        step.tasks.append(self.task(
+            self.steps.move_to(P.draft_report, action.actor, "submit_draft_report")
+        step.tasks.append(self.steps.task(
             f"submit_final_report:{len(self.state.drafts)}", "action", "Submit the final report for sign-off",
             "When the draft is settled, send the final report to the three Executive seats.", Role.business_unit,
-            due=self.deadline("cspr").due, action="submit_final_report",
+            due=self.clock.deadline("cspr").due, action="submit_final_report",
         ))
 
     def _submit_final_report(self, action: SubmitFinalReport, step, documents) -> None:
         self.state.final_report = action
         self.state.report_version += 1
         version = self.state.report_version
-        step.settle.append(self.settle("submit_final_report:", "done", f"version {version}"))
-        self.move_to(P.final_sign_off, action.actor, "submit_final_report")
-        for seat in Seat:
-            step.tasks.append(self.task(
-                f"sign_off_report:v{version}:{seat}", "sign_off", f"Sign off the final CSPR report (version {version})",
-                f"{SEAT_NAMES[seat]}: approve the final report, or return it with comments.", Role.executive,
-                seat=seat, due=self.deadline("cspr").due, action="sign_off_report",
-            ))
+        step.settle.append(self.steps.settle("submit_final_report:", "done", f"version {version}"))
+        self.steps.move_to(P.final_sign_off, action.actor, "submit_final_report")
+        self.three_way.ask(step, version, self.clock.deadline("cspr").due)
 
     def _sign_off_report(self, action: SignOff, step, documents) -> None:
         version, seat = self.state.report_version, action.actor.seat
-        self.state.sign_offs.append(SignOffRecord(seat=seat, version=version, decision=action.decision,
-                                                  by=action.actor.name, on=self.today(), comments=action.comments,
-                                                  capacity=action.capacity))
-        step.settle.append(self.settle(f"sign_off_report:v{version}:{seat}", "done", action.decision))
+        approved = self.three_way.record(action, step, version)
         if action.decision == "return":
-            step.settle.append(self.settle(f"sign_off_report:v{version}:", "cancelled", f"returned by {seat}"))
-            self.move_to(P.draft_report, action.actor, "sign_off_report")
-            step.tasks.append(self.task(
+            self.steps.move_to(P.draft_report, action.actor, "sign_off_report")
+            step.tasks.append(self.steps.task(
                 f"submit_final_report:returned:{version}", "action", "Revise the final report (returned)",
                 f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.business_unit,
-                due=self.deadline("cspr").due, action="submit_final_report",
+                due=self.clock.deadline("cspr").due, action="submit_final_report",
             ))
             return
-        approved = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
-        if approved == set(Seat):
-            due = add_months(self.today(), self.rules.recommendation_months)
+        if approved:
+            due = add_months(self.clock.today(), self.rules.recommendation_months)
             step.plan_actions = [
                 PlanActionSpec(key=f"{self.case_reference}:cspr:{i}", source="cspr_recommendation",
                                description=text, due=due)
                 for i, text in enumerate(self.state.final_report.recommendations, start=1)
             ]
-            self.move_to(P.publication_notice, action.actor, "sign_off_report")
-            step.tasks.append(self.task(
+            self.steps.move_to(P.publication_notice, action.actor, "sign_off_report")
+            step.tasks.append(self.steps.task(
                 "send_publication_notice", "action", "Send the final report to the National Panel and DfE",
                 f"At least {self.rules.publication_notice_working_days} working days before publication.",
-                Role.business_unit, due=self.deadline("cspr").due, action="send_publication_notice",
+                Role.business_unit, due=self.clock.deadline("cspr").due, action="send_publication_notice",
             ))
 
     def _send_publication_notice(self, action: SendPublicationNotice, step, documents) -> None:
         self.state.notice_sent_on = action.sent_on
         days = self.rules.publication_notice_working_days
-        self.state.earliest_publication = self.statutory_days_after(action.sent_on, days)
-        step.settle.append(self.settle("send_publication_notice", "done"))
-        self.move_to(P.publication, action.actor, "send_publication_notice")
-        documents.append(self.document("publication_notice", action.actor.name, {
+        self.state.earliest_publication = self.clock.statutory_days_after(action.sent_on, days)
+        step.settle.append(self.steps.settle("send_publication_notice", "done"))
+        self.steps.move_to(P.publication, action.actor, "send_publication_notice")
+        documents.append(self.steps.document("publication_notice", action.actor.name, {
             "pseudonym": self.review.pseudonym, "sent_on": action.sent_on.isoformat(),
             "earliest_publication": self.state.earliest_publication.isoformat(),
             "rule": R.RULE_PUBLICATION_NOTICE.format(n=days), "report_version": self.state.report_version,
             "recommendations": self.state.final_report.recommendations if self.state.final_report else [],
         }))
-        step.tasks.append(self.task(
+        step.tasks.append(self.steps.task(
             "publish", "action", "Publish the report (or record why not)",
             f"Not before {self.state.earliest_publication.isoformat()}.", Role.business_unit,
-            due=self.deadline("cspr").due, action="record_publication",
+            due=self.clock.deadline("cspr").due, action="record_publication",
         ))
 
     def _published(self, actor, action_name: str, on, step, documents) -> None:
-        self.meet("cspr", step, on=on)
-        self.meet("cspr_revised", step, on=on)
-        step.settle.append(self.settle("publish", "done", action_name))
-        self.move_to(P.learning_workshop, actor, action_name)
-        step.tasks.append(self.task(
+        self.clock.meet("cspr", step, on=on)
+        self.clock.meet("cspr_revised", step, on=on)
+        step.settle.append(self.steps.settle("publish", "done", action_name))
+        self.steps.move_to(P.learning_workshop, actor, action_name)
+        step.tasks.append(self.steps.task(
             "record_learning_workshop", "action", "Hold the partnership-wide learning workshop",
             "Share the review's learning across the partnership.", Role.business_unit,
-            due=self.working_days_after(on, 20), action="record_learning_workshop",
+            due=self.clock.working_days_after(on, 20), action="record_learning_workshop",
         ))
-        documents.append(self.document("seven_minute_briefing", actor.name, self._briefing_context(on)))
+        documents.append(self.steps.document("seven_minute_briefing", actor.name, self._briefing_context(on)))
 
     def _briefing_context(self, on) -> dict:
         """The 7-minute briefing is shared with practitioners: it carries the final report's agreed learning and
@@ -491,14 +491,14 @@ class PracticeReviewWorkflow(Process):
 
     def _record_learning_workshop(self, action: RecordLearningWorkshop, step, documents) -> None:
         self.state.learning_workshop_on = action.held_on
-        step.settle.append(self.settle("record_learning_workshop", "done"))
+        step.settle.append(self.steps.settle("record_learning_workshop", "done"))
         anchor = self.state.published_on or action.held_on
         due = add_months(anchor, 12)
         self.state.one_year_workshop_due = due
-        self.add_deadline("one_year_on", "Learning workshop one year after publication", due, R.RULE_ONE_YEAR_ON,
+        self.clock.add_deadline("one_year_on", "Learning workshop one year after publication", due, R.RULE_ONE_YEAR_ON,
                           Role.business_unit, reminders=[add_months(anchor, 11)])
-        self.move_to(P.one_year_on, action.actor, "record_learning_workshop")
-        step.tasks.append(self.task(
+        self.steps.move_to(P.one_year_on, action.actor, "record_learning_workshop")
+        step.tasks.append(self.steps.task(
             "record_one_year_workshop", "action", "Hold the one-year-on learning workshop",
             "Review what has changed since publication.", Role.business_unit, due=due,
             action="record_one_year_workshop",
@@ -506,39 +506,39 @@ class PracticeReviewWorkflow(Process):
 
     def _record_one_year_workshop(self, action: RecordLearningWorkshop, step, documents) -> None:
         self.state.one_year_workshop_on = action.held_on
-        self.meet("one_year_on", step, on=action.held_on)
-        step.settle.append(self.settle("", "done", "review closed"))
+        self.clock.meet("one_year_on", step, on=action.held_on)
+        step.settle.append(self.steps.settle("", "done", "review closed"))
         self.state.closed_reason = "published" if self.state.published_on else "not published (improvements published)"
-        self.cancel_all_deadlines()
-        self.move_to(P.closed, action.actor, "record_one_year_workshop")
+        self.clock.cancel_all()
+        self.steps.move_to(P.closed, action.actor, "record_one_year_workshop")
 
     def _extend_deadline(self, action: ExtendDeadline, step, documents) -> None:
         """A revised target beside the statutory date, which is kept and judged as it stands; the delay is
         explained once, and the notice to the National Panel and the DfE is issued."""
-        statutory = self.deadline("cspr")
+        statutory = self.clock.deadline("cspr")
         self.state.extensions.append(Extension(revised_due=action.new_due, reason=action.reason,
-                                               agreed_by=action.actor.name, agreed_on=self.today()))
+                                               agreed_by=action.actor.name, agreed_on=self.clock.today()))
         statutory.delay_reason = action.reason
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "cspr"]
-        self.add_deadline("cspr_revised", "Local CSPR completed and published (agreed revised target)", action.new_due,
-                          R.RULE_CSPR_REVISED.format(reason=action.reason, statutory=statutory.due.isoformat()),
-                          Role.business_unit)
-        documents.append(self.document("cspr_delay_notice", action.actor.name, {
+        self.clock.add_deadline("cspr_revised", "Local CSPR completed and published (agreed revised target)",
+                                action.new_due,
+                                R.RULE_CSPR_REVISED.format(reason=action.reason, statutory=statutory.due.isoformat()),
+                                Role.business_unit)
+        documents.append(self.steps.document("cspr_delay_notice", action.actor.name, {
             "pseudonym": self.review.pseudonym, "statutory_due": statutory.due.isoformat(),
             "revised_due": action.new_due.isoformat(), "reason": action.reason, "agreed_by": action.actor.name,
-            "agreed_on": self.today().isoformat(), "months": self.rules.cspr_months,
+            "agreed_on": self.clock.today().isoformat(), "months": self.rules.cspr_months,
             "decided_on": self.state.partners_decided_on.isoformat() if self.state.partners_decided_on else None,
         }, version=len(self.state.extensions)))
 
-    # ------------------------------------------------------------------ hooks
+    # ------------------------------------------------------------------ what the case hears
 
-    async def commit(self, step, documents=()) -> None:
+    async def _tell_case(self) -> None:
         """After each step, tell the parent case when the stage or the late/escalated flags changed
         (a signal, delivered durably by Temporal)."""
-        await super().commit(step, documents)
         parent = workflow.info().parent
         marker = (self.state.stage, self.state.late, self.state.escalated)
-        if parent is None or marker == getattr(self, "_reported", None):
+        if parent is None or marker == self._reported:
             return
         self._reported = marker
         progress = ReviewProgress(stage=self.state.stage, late=self.state.late, escalated=self.state.escalated,
@@ -550,11 +550,12 @@ class PracticeReviewWorkflow(Process):
         await workflow.get_external_workflow_handle_for(RapidReviewWorkflow.run, parent.workflow_id).signal(
             RapidReviewWorkflow.practice_review_progress, progress)
 
-    def snapshot(self):
-        return None
+    def _record(self, step: CaseStep) -> None:
+        """The review's row in the read model, on every step."""
+        step.review = self.review_snapshot()
 
     def review_snapshot(self) -> ReviewSnapshot:
-        st, due = self.state, self.deadline("cspr")
+        st, due = self.state, self.clock.deadline("cspr")
         return ReviewSnapshot(
             case_reference=st.case_reference, stage=st.stage, decided_on=st.partners_decided_on or st.decided_on,
             due=due.due if due else None,

@@ -16,12 +16,15 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
     from workflows import rules as R
+    from workflows.calendar import london_date
     from workflows.models import (
         AcceptReferral,
+        AuditEntry,
         CalendarDayAdded,
         CaseInput,
         CaseSnapshot,
         CaseState,
+        CaseStep,
         ChooseMethodology,
         CloseCase,
         ConvenePanel,
@@ -45,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         ReviewInput,
         ReviewProgress,
         SignOff,
-        SignOffRecord,
         SinProposal,
         SinResolution,
         SinResponse,
@@ -53,8 +55,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.vocabulary import AGENCIES, SEAT_NAMES, Recommendation, Role, Seat, Stage
 
+from workflows.actions import Actions
+from workflows.clock import DeadlineClock, owed_by_owner
 from workflows.practice_review import PracticeReviewWorkflow
-from workflows.process import Process, reject
+from workflows.sign_off import ThreeWaySignOff
+from workflows.steps import Steps, reject
 from workflows.vocabulary import practice_review_id
 
 S = Stage
@@ -89,7 +94,7 @@ def _rule(stages, *roles) -> tuple[frozenset[str], frozenset[Role]]:
 
 
 @workflow.defn
-class RapidReviewWorkflow(Process):
+class RapidReviewWorkflow:
     RULES = {
         "accept_referral": _rule({S.referral}, Role.business_unit),
         # Cases of the three-way decision: only at csc_consultation, with the partners' agreement not to notify
@@ -136,7 +141,6 @@ class RapidReviewWorkflow(Process):
     def __init__(self, case: CaseInput) -> None:
         """The state exists before any handler runs: a query or an update arriving in the first workflow task
         finds the case (an update then waits until the case has opened)."""
-        self._init_process()
         self._child = None
         self._last_progress = 0
         self._review_late = False
@@ -146,10 +150,20 @@ class RapidReviewWorkflow(Process):
         self.case_reference = case.reference
         self.partnership_name = case.partnership_name
         self.state = CaseState(
-            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym, opened_on=self.today(),
-            awareness_date=case.awareness_date, referring_agency=case.referring_agency, category=case.category,
+            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym,
+            opened_on=london_date(workflow.now()), awareness_date=case.awareness_date,
+            referring_agency=case.referring_agency, category=case.category,
             linked_references=list(case.linked_references),
         )
+        self.steps = Steps(self.state, case_reference=case.reference, partnership_name=case.partnership_name,
+                           record=self._record)
+        self.clock = DeadlineClock(self.state, self.rules, self.steps, who_owes=self._who_owes,
+                                   late_elsewhere=lambda: self._review_late)
+        self.actions = Actions({**self.RULES, **self.RETIRED_RULES}, state=self.state, steps=self.steps,
+                               clock=self.clock, checks=self, event_dates=self.EVENT_DATES,
+                               audit_detail=self._audit_detail)
+        self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off",
+                                         thing="decision sheet", title="decision sheet", returned_to=" to the chair")
 
     # ================================================================== run
 
@@ -165,9 +179,9 @@ class RapidReviewWorkflow(Process):
         # before the three-way decision replay with the CSC lead deciding alone and the business unit declining
         # at referral. A patch here rather than in the validators, which may not call workflow.patched.
         self.state.three_way_sin = workflow.patched("three-way-sin")
-        await self.open_calendar(min(case.awareness_date, case.incident_date, self.today()))
+        await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
-        clock = asyncio.create_task(self.run_clock())
+        clock = asyncio.create_task(self.clock.run())
         await workflow.wait_condition(lambda: self.state.stage == S.closed or self._child is not None)
         if self._child is not None and self.state.stage != S.closed:
             await self._follow_practice_review()
@@ -176,37 +190,35 @@ class RapidReviewWorkflow(Process):
         return self.state.outcome or self.state.closed_reason or "closed"
 
     async def _open_case(self) -> None:
-        async with self._lock:
-            self.opened = True  # an update that came with the start now waits for this lock, as every later one does
+        async with self.steps.lock:
+            self.steps.opened = True  # an update that came with the start now waits for this lock, as every later does
             case, rules = self.case, self.rules
-            step = self.new_step("submit_referral")
-            self.state.stage_history.append(
-                self._stage_change(S.referral, case.referrer.name, case.referrer.role, "submit_referral")
-            )
-            notify_by = self.add_counted_deadline(
+            step = self.steps.new_step("submit_referral")
+            self.state.stage_history.append(self.steps.stage_change(S.referral, case.referrer, "submit_referral"))
+            notify_by = self.clock.add_counted_deadline(
                 "notification", "Serious incident notification to the National Panel", case.awareness_date,
                 rules.notification_working_days, R.RULE_NOTIFICATION.format(n=rules.notification_working_days),
                 Role.csc_lead, statutory=True,
             )
             if rules.rapid_review_clock_start == "awareness":
                 self._start_window(case.awareness_date)
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 "accept_referral", "decision", "Accept or decline the referral",
                 f"A referral from {AGENCIES.get(case.referring_agency, case.referring_agency)}: decide whether it goes "
                 "to Children's Social Care for consultation.", Role.business_unit,
-                due=self.working_days_after(self.today(), 1), action="accept_referral",
+                due=self.clock.working_days_after(self.clock.today(), 1), action="accept_referral",
             ))
             step.audit = self._audit(case.referrer, "submit_referral", {
                 "incident_date": case.incident_date.isoformat(), "awareness_date": case.awareness_date.isoformat(),
                 "referring_agency": case.referring_agency, "age_band": case.age_band,
             })
-            ack = self.document("referral_acknowledgement", case.referrer.name, {
+            ack = self.steps.document("referral_acknowledgement", case.referrer.name, {
                 "pseudonym": case.pseudonym, "age_band": case.age_band, "referring_agency": case.referring_agency,
                 "incident_date": case.incident_date.isoformat(), "awareness_date": case.awareness_date.isoformat(),
-                "referrer": case.referrer.name, "received_on": self.today().isoformat(),
+                "referrer": case.referrer.name, "received_on": self.clock.today().isoformat(),
                 "notification_due": notify_by.isoformat(), "notification_days": rules.notification_working_days,
             })
-            await self.commit(step, [ack])
+            await self.steps.commit(step, [ack])
 
     async def _follow_practice_review(self) -> None:
         try:
@@ -215,17 +227,17 @@ class RapidReviewWorkflow(Process):
             if self.state.stage == S.closed:
                 return  # closed by close_case, which cancelled the review
             raise
-        async with self._lock:
+        async with self.steps.lock:
             if self.state.stage == S.closed:
                 return
-            step = self.new_step("practice_review_closed")
+            step = self.steps.new_step("practice_review_closed")
             self.state.outcome = f"Local CSPR completed: {outcome}"
             self.state.closed_reason = "Local child safeguarding practice review completed"
             self.state.practice_review_stage = S.closed
-            self.move_to(S.closed, None, "practice_review_closed")
-            self.cancel_all_deadlines()
+            self.steps.move_to(S.closed, None, "practice_review_closed")
+            self.clock.cancel_all()
             step.audit = self._audit(None, "practice_review_closed", {"outcome": outcome})
-            await self.commit(step)
+            await self.steps.commit(step)
 
     # ================================================================== query and signal
 
@@ -235,7 +247,7 @@ class RapidReviewWorkflow(Process):
         referral as it came (the case page's summary; a query, so nothing is recorded in the history)."""
         from datetime import date as _date
 
-        view = self.view(_date.fromisoformat(today) if today else None)
+        view = self.clock.view(_date.fromisoformat(today) if today else None)
         view["referral"] = self.case.model_dump(
             mode="json", include={"summary", "age_band", "incident_date", "awareness_date", "referring_agency"})
         return view
@@ -252,204 +264,201 @@ class RapidReviewWorkflow(Process):
                 workflow.logger.warning("an unsealed or repeated practice-review progress signal was ignored")
                 return
             self._last_progress = progress.sequence
-        async with self._lock:
+        async with self.steps.lock:
             if self.state.stage == S.closed:
                 return
             self.state.practice_review_stage = progress.stage
             self._review_late = progress.late
             self.state.late = self.state.late or progress.late
             self.state.escalated = self.state.escalated or progress.escalated
-            step = self.new_step(f"practice_review:{progress.stage}")
-            await self.commit(step)
+            step = self.steps.new_step(f"practice_review:{progress.stage}")
+            await self.steps.commit(step)
 
     # ================================================================== updates (one per action)
 
     @workflow.update
     async def add_calendar_day(self, notice: CalendarDayAdded) -> list[dict]:
         """A one-off bank holiday or closure day added by the partnership: the deadlines it moves, and why."""
-        return await self.receive_calendar_day(notice)
+        return await self.clock.add_calendar_day(notice)
 
     @add_calendar_day.validator
     def _validate_add_calendar_day(self, notice: CalendarDayAdded) -> None:
-        self.validate_calendar_day(notice)
+        self.clock.validate_calendar_day(notice)
 
     @workflow.update
     async def accept_referral(self, action: AcceptReferral) -> dict:
-        return await self.act("accept_referral", action, self._accept_referral)
+        return await self.actions.act("accept_referral", action, self._accept_referral)
 
     @accept_referral.validator
     def _validate_accept_referral(self, action: AcceptReferral) -> None:
-        self.validate("accept_referral", action)
+        self.actions.validate("accept_referral", action)
 
     @workflow.update
     async def decline_referral(self, action: DeclineReferral) -> dict:
-        return await self.act("decline_referral", action, self._decline_referral)
+        return await self.actions.act("decline_referral", action, self._decline_referral)
 
     @decline_referral.validator
     def _validate_decline_referral(self, action: DeclineReferral) -> None:
-        self.validate("decline_referral", action)
+        self.actions.validate("decline_referral", action)
 
     @workflow.update
     async def correct_awareness_date(self, action: CorrectAwarenessDate) -> dict:
-        return await self.act("correct_awareness_date", action, self._correct_awareness_date)
+        return await self.actions.act("correct_awareness_date", action, self._correct_awareness_date)
 
     @correct_awareness_date.validator
     def _validate_correct_awareness_date(self, action: CorrectAwarenessDate) -> None:
-        self.validate("correct_awareness_date", action)
+        self.actions.validate("correct_awareness_date", action)
 
     @workflow.update
     async def correct_referral(self, action: CorrectReferral) -> dict:
         """Correct what the incident is (its category) and the cases linked with it"""
-        return await self.act("correct_referral", action, self._correct_referral)
+        return await self.actions.act("correct_referral", action, self._correct_referral)
 
     @correct_referral.validator
     def _validate_correct_referral(self, action: CorrectReferral) -> None:
-        self.validate("correct_referral", action)
+        self.actions.validate("correct_referral", action)
 
     @workflow.update
     async def propose_sin_decision(self, action: ProposeSinDecision) -> dict:
         """Propose the notification decision to police and health"""
-        return await self.act("propose_sin_decision", action, self._propose_sin_decision)
+        return await self.actions.act("propose_sin_decision", action, self._propose_sin_decision)
 
     @propose_sin_decision.validator
     def _validate_propose_sin_decision(self, action: ProposeSinDecision) -> None:
-        self.validate("propose_sin_decision", action)
+        self.actions.validate("propose_sin_decision", action)
 
     @workflow.update
     async def respond_to_sin_proposal(self, action: RespondToSinProposal) -> dict:
         """Agree or disagree with the CSC lead's notification proposal"""
-        return await self.act("respond_to_sin_proposal", action, self._respond_to_sin_proposal)
+        return await self.actions.act("respond_to_sin_proposal", action, self._respond_to_sin_proposal)
 
     @respond_to_sin_proposal.validator
     def _validate_respond_to_sin_proposal(self, action: RespondToSinProposal) -> None:
-        self.validate("respond_to_sin_proposal", action)
+        self.actions.validate("respond_to_sin_proposal", action)
 
     @workflow.update
     async def resolve_sin_disagreement(self, action: ResolveSinDisagreement) -> dict:
         """Record how the partners resolved a disagreement on the notification"""
-        return await self.act("resolve_sin_disagreement", action, self._resolve_sin_disagreement)
+        return await self.actions.act("resolve_sin_disagreement", action, self._resolve_sin_disagreement)
 
     @resolve_sin_disagreement.validator
     def _validate_resolve_sin_disagreement(self, action: ResolveSinDisagreement) -> None:
-        self.validate("resolve_sin_disagreement", action)
+        self.actions.validate("resolve_sin_disagreement", action)
 
     @workflow.update
     async def record_learning_activities(self, action: RecordLearningActivities) -> dict:
         """Record the learning chosen without a local CSPR (or that none is needed)"""
-        return await self.act("record_learning_activities", action, self._record_learning_activities)
+        return await self.actions.act("record_learning_activities", action, self._record_learning_activities)
 
     @record_learning_activities.validator
     def _validate_record_learning_activities(self, action: RecordLearningActivities) -> None:
-        self.validate("record_learning_activities", action)
+        self.actions.validate("record_learning_activities", action)
 
     @workflow.update
     async def record_sin_decision(self, action: RecordSinDecision) -> dict:
-        return await self.act("record_sin_decision", action, self._record_sin_decision)
+        return await self.actions.act("record_sin_decision", action, self._record_sin_decision)
 
     @record_sin_decision.validator
     def _validate_record_sin_decision(self, action: RecordSinDecision) -> None:
-        self.validate("record_sin_decision", action)
+        self.actions.validate("record_sin_decision", action)
 
     @workflow.update
     async def record_notification(self, action: RecordNotification) -> dict:
-        return await self.act("record_notification", action, self._record_notification)
+        return await self.actions.act("record_notification", action, self._record_notification)
 
     @record_notification.validator
     def _validate_record_notification(self, action: RecordNotification) -> None:
-        self.validate("record_notification", action)
+        self.actions.validate("record_notification", action)
 
     @workflow.update
     async def convene_panel(self, action: ConvenePanel) -> dict:
-        return await self.act("convene_panel", action, self._convene_panel)
+        return await self.actions.act("convene_panel", action, self._convene_panel)
 
     @convene_panel.validator
     def _validate_convene_panel(self, action: ConvenePanel) -> None:
-        self.validate("convene_panel", action)
+        self.actions.validate("convene_panel", action)
 
     @workflow.update
     async def submit_information_return(self, action: SubmitInformationReturn) -> dict:
-        return await self.act("submit_information_return", action, self._submit_information_return)
+        return await self.actions.act("submit_information_return", action, self._submit_information_return)
 
     @submit_information_return.validator
     def _validate_submit_information_return(self, action: SubmitInformationReturn) -> None:
-        self.validate("submit_information_return", action)
+        self.actions.validate("submit_information_return", action)
 
     @workflow.update
     async def record_panel_outcome(self, action: RecordPanelOutcome) -> dict:
-        return await self.act("record_panel_outcome", action, self._record_panel_outcome)
+        return await self.actions.act("record_panel_outcome", action, self._record_panel_outcome)
 
     @record_panel_outcome.validator
     def _validate_record_panel_outcome(self, action: RecordPanelOutcome) -> None:
-        self.validate("record_panel_outcome", action)
+        self.actions.validate("record_panel_outcome", action)
 
     @workflow.update
     async def issue_decision_sheet(self, action: IssueDecisionSheet) -> dict:
-        return await self.act("issue_decision_sheet", action, self._issue_decision_sheet)
+        return await self.actions.act("issue_decision_sheet", action, self._issue_decision_sheet)
 
     @issue_decision_sheet.validator
     def _validate_issue_decision_sheet(self, action: IssueDecisionSheet) -> None:
-        self.validate("issue_decision_sheet", action)
+        self.actions.validate("issue_decision_sheet", action)
 
     @workflow.update
     async def sign_off(self, action: SignOff) -> dict:
-        return await self.act("sign_off", action, self._sign_off)
+        return await self.actions.act("sign_off", action, self._sign_off)
 
     @sign_off.validator
     def _validate_sign_off(self, action: SignOff) -> None:
-        self.validate("sign_off", action)
+        self.actions.validate("sign_off", action)
 
     @workflow.update
     async def record_submission(self, action: RecordSubmission) -> dict:
-        return await self.act("record_submission", action, self._record_submission)
+        return await self.actions.act("record_submission", action, self._record_submission)
 
     @record_submission.validator
     def _validate_record_submission(self, action: RecordSubmission) -> None:
-        self.validate("record_submission", action)
+        self.actions.validate("record_submission", action)
 
     @workflow.update
     async def record_national_panel_response(self, action: RecordNationalPanelResponse) -> dict:
-        return await self.act("record_national_panel_response", action, self._record_national_panel_response)
+        return await self.actions.act("record_national_panel_response", action, self._record_national_panel_response)
 
     @record_national_panel_response.validator
     def _validate_record_national_panel_response(self, action: RecordNationalPanelResponse) -> None:
-        self.validate("record_national_panel_response", action)
+        self.actions.validate("record_national_panel_response", action)
 
     @workflow.update
     async def reconsider_decision(self, action: ReconsiderDecision) -> dict:
-        view = await self.act("reconsider_decision", action, self._reconsider_decision)
+        view = await self.actions.act("reconsider_decision", action, self._reconsider_decision)
         if action.answer == "stop_local_cspr" and self._child is not None:
             self._child.cancel()
         return view
 
     @reconsider_decision.validator
     def _validate_reconsider_decision(self, action: ReconsiderDecision) -> None:
-        self.validate("reconsider_decision", action)
+        self.actions.validate("reconsider_decision", action)
 
     @workflow.update
     async def choose_methodology(self, action: ChooseMethodology) -> dict:
-        view = await self.act("choose_methodology", action, self._choose_methodology)
+        view = await self.actions.act("choose_methodology", action, self._choose_methodology)
         await self._start_practice_review(action)
         return view
 
     @choose_methodology.validator
     def _validate_choose_methodology(self, action: ChooseMethodology) -> None:
-        self.validate("choose_methodology", action)
+        self.actions.validate("choose_methodology", action)
 
     @workflow.update
     async def close_case(self, action: CloseCase) -> dict:
-        view = await self.act("close_case", action, self._close_case)
+        view = await self.actions.act("close_case", action, self._close_case)
         if self._child is not None:
             self._child.cancel()
         return view
 
     @close_case.validator
     def _validate_close_case(self, action: CloseCase) -> None:
-        self.validate("close_case", action)
+        self.actions.validate("close_case", action)
 
     # ================================================================== checks beyond stage and role
-
-    def rule_of(self, name: str):
-        return self.RULES[name] if name in self.RULES else self.RETIRED_RULES[name]
 
     def _check_decline_referral(self, action: DeclineReferral) -> None:
         """Only the local authority's consideration ends a referral: the business unit declines it (and writes to
@@ -525,29 +534,29 @@ class RapidReviewWorkflow(Process):
             raise reject("Learning without a local CSPR follows the partners' decision of no further review.")
         if self.state.learning_activities is not None:
             raise reject(f"The learning was already recorded on {self.state.learning_activities.decided_on}.")
-        self.check_not_future(action.decided_on, "date of the decision")
-        self.check_not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
+        self.actions.not_future(action.decided_on, "date of the decision")
+        self.actions.not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
                               "partners' decision")
         for activity in action.activities:
-            self.check_not_before(activity.due, action.decided_on, f"due date of '{activity.description}'",
+            self.actions.not_before(activity.due, action.decided_on, f"due date of '{activity.description}'",
                                   "date of the decision")
 
     def _check_correct_awareness_date(self, action: CorrectAwarenessDate) -> None:
-        self.check_not_future(action.awareness_date, "date of awareness")
-        self.check_not_before(action.awareness_date, self.case.incident_date, "date of awareness", "incident")
+        self.actions.not_future(action.awareness_date, "date of awareness")
+        self.actions.not_before(action.awareness_date, self.case.incident_date, "date of awareness", "incident")
         if action.awareness_date == self.state.awareness_date:
             raise reject(f"The date of awareness is already {action.awareness_date.isoformat()}.")
 
     def _check_record_notification(self, action: RecordNotification) -> None:
-        self.check_not_before(
+        self.actions.not_before(
             action.notified_on, self.state.awareness_date, "date of notification", "date of awareness"
         )
-        self.check_not_future(action.notified_on, "date of notification")
+        self.actions.not_future(action.notified_on, "date of notification")
 
     def _check_convene_panel(self, action: ConvenePanel) -> None:
-        if action.panel_date < self.today():
+        if action.panel_date < self.clock.today():
             raise reject(f"The panel date {action.panel_date.isoformat()} is in the past.")
-        closed = self.calendar.closed_because(action.panel_date)
+        closed = self.clock.calendar.closed_because(action.panel_date)
         if closed:
             raise reject(f"The panel date {action.panel_date.isoformat()} is not a working day ({closed}).")
         unknown = [a for a in action.invited_agencies if a not in AGENCIES]
@@ -564,29 +573,29 @@ class RapidReviewWorkflow(Process):
             raise reject(f"Your agency already returned its information on {self.state.returns[agency].isoformat()}.")
 
     def _check_record_panel_outcome(self, action: RecordPanelOutcome) -> None:
-        self.check_not_future(action.held_on, "panel date")
-        self.check_not_before(action.held_on, self.state.convened_on, "panel date", "date the panel was convened")
+        self.actions.not_future(action.held_on, "panel date")
+        self.actions.not_before(action.held_on, self.state.convened_on, "panel date", "date the panel was convened")
         if self.state.panel is None:
             raise reject("The panel has not been convened yet.")
 
     def _check_sign_off(self, action: SignOff) -> None:
-        self.check_three_way(action, self.state.decision_sheet_version, "decision sheet")
+        self.three_way.check(action, self.state.decision_sheet_version)
 
     def _check_record_submission(self, action: RecordSubmission) -> None:
         if self.state.partners_decided_on is None:
             raise reject("The rapid review goes to the National Panel once the partners have signed it off.")
         if self.state.submitted_on is not None:
             raise reject(f"The rapid review was already submitted on {self.state.submitted_on.isoformat()}.")
-        self.check_not_future(action.submitted_on, "date of submission")
+        self.actions.not_future(action.submitted_on, "date of submission")
         approved = max((s.on for s in self.state.sign_offs if s.version == self.state.decision_sheet_version),
                        default=None)
-        self.check_not_before(action.submitted_on, approved, "date of submission", "Executive sign-off")
+        self.actions.not_before(action.submitted_on, approved, "date of submission", "Executive sign-off")
 
     def _check_record_national_panel_response(self, action: RecordNationalPanelResponse) -> None:
         if self.state.submitted_on is None:
             raise reject("Record the submission to the National Panel before its response.")
-        self.check_not_future(action.received_on, "date of the response")
-        self.check_not_before(action.received_on, self.state.submitted_on, "date of the response", "submission")
+        self.actions.not_future(action.received_on, "date of the response")
+        self.actions.not_before(action.received_on, self.state.submitted_on, "date of the response", "submission")
 
     def _check_reconsider_decision(self, action: ReconsiderDecision) -> None:
         if not self.state.reconsideration_pending:
@@ -599,8 +608,8 @@ class RapidReviewWorkflow(Process):
             raise reject("There is no local CSPR to stop.")
 
     def _check_choose_methodology(self, action: ChooseMethodology) -> None:
-        self.check_not_future(action.decided_on, "date of the decision")
-        self.check_not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
+        self.actions.not_future(action.decided_on, "date of the decision")
+        self.actions.not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
                               "partners' decision to undertake the review")
         if len(set(action.methods)) != len(action.methods):
             raise reject("A method is listed more than once.")
@@ -608,30 +617,30 @@ class RapidReviewWorkflow(Process):
     # ================================================================== what each action does
 
     def _accept_referral(self, action: AcceptReferral, step, documents) -> None:
-        step.settle.append(self.settle("accept_referral", "done", "accepted"))
-        self.move_to(S.csc_consultation, action.actor, "accept_referral")
+        step.settle.append(self.steps.settle("accept_referral", "done", "accepted"))
+        self.steps.move_to(S.csc_consultation, action.actor, "accept_referral")
         if self.state.three_way_sin:
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 "propose_sin_decision", "decision", "Consult police and health; propose the notification decision",
                 "Propose to notify or not, with the rationale; the police and ICB seats agree or disagree "
-                f"({R.RULE_SIN_THREE_WAY}).", Role.csc_lead, due=self.deadline("notification").due,
+                f"({R.RULE_SIN_THREE_WAY}).", Role.csc_lead, due=self.clock.deadline("notification").due,
                 action="propose_sin_decision",
             ))
             return
-        step.tasks.append(self.task(
+        step.tasks.append(self.steps.task(
             "record_sin_decision", "decision", "Consult police and health; decide on a serious incident notification",
             "Record the police and health views, the decision (notify or not) and its rationale.", Role.csc_lead,
-            due=self.deadline("notification").due, action="record_sin_decision",
+            due=self.clock.deadline("notification").due, action="record_sin_decision",
         ))
 
     def _decline_referral(self, action: DeclineReferral, step, documents) -> None:
         if self.state.stage == S.referral:  # cases started before the three-way decision
-            step.settle.append(self.settle("accept_referral", "done", "declined"))
+            step.settle.append(self.steps.settle("accept_referral", "done", "declined"))
             self._close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
             return
-        step.settle.append(self.settle("decline_referral", "done", "declined"))
+        step.settle.append(self.steps.settle("decline_referral", "done", "declined"))
         context = self._sin_context()
-        documents.append(self.document("no_notification_letter", action.actor.name, {
+        documents.append(self.steps.document("no_notification_letter", action.actor.name, {
             **context, "referrer": self.case.referrer.name, "referring_agency": self.case.referring_agency,
         }))
         self._close(action.actor, "decline_referral", "Referral declined: no serious incident notification, agreed "
@@ -644,14 +653,14 @@ class RapidReviewWorkflow(Process):
         version = self._current_sin_version() + 1
         self.state.sin_proposals.append(SinProposal(version=version, decision=action.decision,
                                                     rationale=action.rationale, by=action.actor.name,
-                                                    on=self.today()))
-        step.settle.append(self.settle("propose_sin_decision", "done", f"version {version}"))
-        step.settle.append(self.settle("record_sin_decision", "done", f"proposed (version {version})"))
-        step.settle.append(self.settle("sin_response:", "cancelled", f"superseded by version {version}"))
-        step.settle.append(self.settle("resolve_sin:", "cancelled", f"superseded by version {version}"))
+                                                    on=self.clock.today()))
+        step.settle.append(self.steps.settle("propose_sin_decision", "done", f"version {version}"))
+        step.settle.append(self.steps.settle("record_sin_decision", "done", f"proposed (version {version})"))
+        step.settle.append(self.steps.settle("sin_response:", "cancelled", f"superseded by version {version}"))
+        step.settle.append(self.steps.settle("resolve_sin:", "cancelled", f"superseded by version {version}"))
         due = self._notification_due()
         for seat in ANSWERING_SEATS:
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 f"sin_response:v{version}:{seat}", "decision", f"Agree the notification decision (version {version})",
                 f"{SEAT_NAMES[seat]}: the CSC lead proposes to {action.decision.replace('_', ' ')}. Agree, or "
                 f"disagree with your view ({R.RULE_SIN_THREE_WAY}).", Role.executive, seat=seat, due=due,
@@ -661,16 +670,17 @@ class RapidReviewWorkflow(Process):
     def _respond_to_sin_proposal(self, action: RespondToSinProposal, step, documents) -> None:
         version, seat = action.version, action.actor.seat
         self.state.sin_responses.append(SinResponse(version=version, seat=seat, view=action.view,
-                                                    comments=action.comments, by=action.actor.name, on=self.today()))
-        step.settle.append(self.settle(f"sin_response:v{version}:{seat}", "done", action.view))
+                                                    comments=action.comments, by=action.actor.name,
+                                                    on=self.clock.today()))
+        step.settle.append(self.steps.settle(f"sin_response:v{version}:{seat}", "done", action.view))
         if action.view == "disagree" and len(self._disagreeing(version)) == 1:  # the first disagreement
             due = self._notification_due()
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 f"propose_sin_decision:v{version + 1}", "decision", "Revise the notification proposal (disagreed)",
                 f"{SEAT_NAMES[seat]} disagrees: {action.comments}", Role.csc_lead, due=due,
                 action="propose_sin_decision",
             ))
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 f"resolve_sin:v{version}", "decision", "Resolve the disagreement on the notification",
                 "Where the CSC lead does not revise the proposal, record how the three partners resolved the "
                 "disagreement and the decision.", Role.executive, seat=Seat.la, due=due,
@@ -683,25 +693,25 @@ class RapidReviewWorkflow(Process):
     def _resolve_sin_disagreement(self, action: ResolveSinDisagreement, step, documents) -> None:
         self.state.sin_resolutions.append(SinResolution(version=action.version, decision=action.decision,
                                                         how_resolved=action.how_resolved, by=action.actor.name,
-                                                        on=self.today()))
-        step.settle.append(self.settle("resolve_sin:", "done", action.decision))
+                                                        on=self.clock.today()))
+        step.settle.append(self.steps.settle("resolve_sin:", "done", action.decision))
         self._sin_agreed(action.decision, action.actor, step, documents)
 
     def _sin_agreed(self, decision: str, actor, step, documents) -> None:
         """The three partners' decision: to the notification, or (not to notify) to the business unit's decline."""
-        self.state.sin_agreed, self.state.sin_agreed_on = decision, self.today()
+        self.state.sin_agreed, self.state.sin_agreed_on = decision, self.clock.today()
         for prefix in ("sin_response:", "resolve_sin:", "propose_sin_decision"):
-            step.settle.append(self.settle(prefix, "cancelled", f"the partners agreed: {decision}"))
+            step.settle.append(self.steps.settle(prefix, "cancelled", f"the partners agreed: {decision}"))
         context = self._sin_context()
-        documents.append(self.document("sin_decision", actor.name, context, self._current_sin_version()))
+        documents.append(self.steps.document("sin_decision", actor.name, context, self._current_sin_version()))
         if decision == "notify":
             self._open_notification(actor, step)
             return
-        self.cancel_deadline("notification")
-        step.tasks.append(self.task(
+        self.clock.cancel("notification")
+        step.tasks.append(self.steps.task(
             "decline_referral", "action", "Decline the referral: the partners agreed not to notify",
             "Close the referral with the reason and write to the referrer.", Role.business_unit,
-            due=self.working_days_after(self.today(), 1), action="decline_referral",
+            due=self.clock.working_days_after(self.clock.today(), 1), action="decline_referral",
         ))
 
     def _sin_context(self) -> dict:
@@ -713,23 +723,23 @@ class RapidReviewWorkflow(Process):
         if resolution and resolution.version == proposal.version:
             rationale = f"{rationale} Resolved by the partners: {resolution.how_resolved}"
         return {"pseudonym": self.state.pseudonym, "decided_by": "The three safeguarding partners",
-                "decided_on": self.today().isoformat(), "police_view": answers.get(Seat.police, ""),
+                "decided_on": self.clock.today().isoformat(), "police_view": answers.get(Seat.police, ""),
                 "health_view": answers.get(Seat.icb, ""), "decision": self.state.sin_agreed or proposal.decision,
                 "rationale": rationale, "category": self.state.category,
                 "linked_references": self.state.linked_references}
 
     def _notification_due(self):
-        found = self.deadline("notification")
+        found = self.clock.deadline("notification")
         return found.due if found else None
 
     def _open_notification(self, actor, step) -> None:
-        self.move_to(S.notification, actor, "notification_decided")
+        self.steps.move_to(S.notification, actor, "notification_decided")
         if self.state.category == "care_leaver_death":
             what = "Notify the Secretary of State and Ofsted of the care leaver's death and record it"
         else:
             what = "Submit the serious incident notification (DfE system) and record the day it was made and its " \
                    "reference"
-        step.tasks.append(self.task(
+        step.tasks.append(self.steps.task(
             "record_notification", "action", "Notify the National Panel and record the notification", f"{what}.",
             Role.csc_lead, due=self._notification_due(), action="record_notification",
         ))
@@ -745,13 +755,13 @@ class RapidReviewWorkflow(Process):
         if (st.sin_agreed or st.sin_proposals[-1].decision) != "do_not_notify":
             return
         st.sin_agreed = st.sin_agreed_on = None  # the proposal not to notify can no longer be agreed
-        found = self.deadline("notification")
+        found = self.clock.deadline("notification")
         if found and found.status == "cancelled":
             found.status = "open"
-            self._clock_changed = True
+            self.clock.wake()
         for prefix in ("sin_response:", "resolve_sin:", "decline_referral"):
-            step.settle.append(self.settle(prefix, "cancelled", "category corrected: the death is notified"))
-        step.tasks.append(self.task(
+            step.settle.append(self.steps.settle(prefix, "cancelled", "category corrected: the death is notified"))
+        step.tasks.append(self.steps.task(
             f"propose_sin_decision:c{len(st.referral_corrections)}", "decision",
             "Propose the notification decision again (category corrected)", ALWAYS_NOTIFIED[action.category],
             Role.csc_lead, due=self._notification_due(), action="propose_sin_decision",
@@ -762,7 +772,7 @@ class RapidReviewWorkflow(Process):
         self.state.awareness_corrections.append(action)
         self.state.awareness_date = action.awareness_date
         days = self.rules.notification_working_days
-        self.add_counted_deadline("notification", "Serious incident notification to the National Panel",
+        self.clock.add_counted_deadline("notification", "Serious incident notification to the National Panel",
                                   action.awareness_date, days, R.RULE_NOTIFICATION.format(n=days), Role.csc_lead,
                                   statutory=True)
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "notification"]
@@ -771,47 +781,47 @@ class RapidReviewWorkflow(Process):
 
     def _record_sin_decision(self, action: RecordSinDecision, step, documents) -> None:
         self.state.sin_decision = action
-        step.settle.append(self.settle("record_sin_decision", "done", action.decision))
+        step.settle.append(self.steps.settle("record_sin_decision", "done", action.decision))
         context = {"pseudonym": self.state.pseudonym, "decided_by": action.actor.name,
-                   "decided_on": self.today().isoformat(), "police_view": action.police_view,
+                   "decided_on": self.clock.today().isoformat(), "police_view": action.police_view,
                    "health_view": action.health_view, "decision": action.decision, "rationale": action.rationale}
-        documents.append(self.document("sin_decision", action.actor.name, context))
+        documents.append(self.steps.document("sin_decision", action.actor.name, context))
         if action.decision == "do_not_notify":
-            self.cancel_deadline("notification")
-            documents.append(self.document("no_notification_letter", action.actor.name, {
+            self.clock.cancel("notification")
+            documents.append(self.steps.document("no_notification_letter", action.actor.name, {
                 **context, "referrer": self.case.referrer.name, "referring_agency": self.case.referring_agency,
             }))
             self._close(action.actor, "record_sin_decision",
                         f"No serious incident notification: {action.rationale}", step)
             return
-        self.move_to(S.notification, action.actor, "record_sin_decision")
-        step.tasks.append(self.task(
+        self.steps.move_to(S.notification, action.actor, "record_sin_decision")
+        step.tasks.append(self.steps.task(
             "record_notification", "action", "Notify the National Panel and record the notification",
             "Submit the serious incident notification (DfE system) and record the day it was made and its reference.",
-            Role.csc_lead, due=self.deadline("notification").due, action="record_notification",
+            Role.csc_lead, due=self.clock.deadline("notification").due, action="record_notification",
         ))
 
     def _record_notification(self, action: RecordNotification, step, documents) -> None:
         self.state.notified_on = action.notified_on
         self.state.notification_reference = action.notification_reference
-        self.meet("notification", step, on=action.notified_on)
-        step.settle.append(self.settle("record_notification", "done", action.notification_reference))
+        self.clock.meet("notification", step, on=action.notified_on)
+        step.settle.append(self.steps.settle("record_notification", "done", action.notification_reference))
         rule = ALWAYS_NOTIFIED.get(self.state.category)
         if rule:  # notified, and no rapid review follows: the case records it and closes with that reason
-            documents.append(self.document("notification_record", action.actor.name, self._notification_context(
+            documents.append(self.steps.document("notification_record", action.actor.name, self._notification_context(
                 action, None)))
             self.state.outcome = f"Notified on {action.notified_on.isoformat()}; no rapid review: {rule}"
             self._close(action.actor, "record_notification", self.state.outcome, step)
             return
         if self.state.window_start is None:
             self._start_window(action.notified_on)
-        self.move_to(S.panel_preparation, action.actor, "record_notification")
-        documents.append(self.document("notification_record", action.actor.name, self._notification_context(
-            action, self.deadline("rapid_review").due.isoformat())))
-        step.tasks.append(self.task(
+        self.steps.move_to(S.panel_preparation, action.actor, "record_notification")
+        documents.append(self.steps.document("notification_record", action.actor.name, self._notification_context(
+            action, self.clock.deadline("rapid_review").due.isoformat())))
+        step.tasks.append(self.steps.task(
             "convene_panel", "action", "Convene the Rapid Review Panel and send information requests",
             "Set the panel date and invite the agencies that worked with the child.", Role.business_unit,
-            due=self.deadline("information_requests").due, action="convene_panel",
+            due=self.clock.deadline("information_requests").due, action="convene_panel",
         ))
 
     def _notification_context(self, action: RecordNotification, rapid_review_due: str | None) -> dict:
@@ -845,39 +855,39 @@ class RapidReviewWorkflow(Process):
             ("decision_sheet", "Decision sheet to the Executive", m.decision_sheet, Role.panel_chair),
             ("sign_off", "Executive sign-off of the decision sheet", m.sign_off, Role.executive),
         ):
-            self.add_counted_deadline(key, title, start, day,
+            self.clock.add_counted_deadline(key, title, start, day,
                                       R.RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
                                       statutory=False)
-        self.add_counted_deadline(
+        self.clock.add_counted_deadline(
             "rapid_review", "Rapid review submitted to the National Panel", start, total,
             R.RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit, statutory=True,
         )
 
     def _convene_panel(self, action: ConvenePanel, step, documents) -> None:
         self.state.panel = action
-        self.state.convened_on = self.today()
-        self.meet("information_requests", step)
-        step.settle.append(self.settle("convene_panel", "done"))
-        returns_due = self.deadline("agency_returns").due
+        self.state.convened_on = self.clock.today()
+        self.clock.meet("information_requests", step)
+        step.settle.append(self.steps.settle("convene_panel", "done"))
+        returns_due = self.clock.deadline("agency_returns").due
         for agency in action.invited_agencies:
             name = AGENCIES[agency]
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 f"information_return:{agency}", "information_return", "Submit your agency's information return",
                 f"{name}: send your involvement with the child and family, a chronology and your analysis "
                 f"by {returns_due.isoformat()}.", Role.agency_member, agency=agency, due=returns_due,
                 action="submit_information_return",
             ))
-            documents.append(self.document(f"information_request_{agency}", action.actor.name, {
+            documents.append(self.steps.document(f"information_request_{agency}", action.actor.name, {
                 "agency": agency, "agency_name": name, "due": returns_due.isoformat(),
                 "panel_date": action.panel_date.isoformat(), "send_to": action.actor.name,
                 "research_questions": action.research_questions,
             }))
-        step.tasks.append(self.task(
+        step.tasks.append(self.steps.task(
             "record_panel_outcome", "action", "Hold the Rapid Review Panel and record its outcome",
             f"Panel on {action.panel_date.isoformat()}: attendees, immediate actions, themes, learning, "
-            "recommendation.", Role.panel_chair, due=self.deadline("panel").due, action="record_panel_outcome",
+            "recommendation.", Role.panel_chair, due=self.clock.deadline("panel").due, action="record_panel_outcome",
         ))
-        documents.append(self.document("panel_invitation", action.actor.name, {
+        documents.append(self.steps.document("panel_invitation", action.actor.name, {
             "pseudonym": self.state.pseudonym, "panel_date": action.panel_date.isoformat(),
             "agencies": [AGENCIES[a] for a in action.invited_agencies], "agency_codes": action.invited_agencies,
             "research_questions": action.research_questions, "chair": "Rapid Review Panel chair",
@@ -888,48 +898,48 @@ class RapidReviewWorkflow(Process):
         state keeps the day it came. The step's field is an activity input only (not compared on replay); the
         document is a new activity, so it is behind a patch."""
         agency = action.actor.agency
-        self.state.returns[agency] = self.today()
+        self.state.returns[agency] = self.clock.today()
         text = action.model_dump(include={"involvement", "chronology", "analysis"})
         step.information_return = InformationReturnRecord(
             agency=agency, submitted_by=action.actor.name, submitted_by_id=action.actor.user_id, **text)
         if workflow.patched("information-return-document"):
-            documents.append(self.document(f"information_return_{agency}", action.actor.name, {
+            documents.append(self.steps.document(f"information_return_{agency}", action.actor.name, {
                 "agency": agency, "agency_name": AGENCIES.get(agency, agency), "submitted_by": action.actor.name,
-                "received_on": self.today().isoformat(), **text}))
-        step.settle.append(self.settle(f"information_return:{agency}", "done", "returned"))
-        step.settle.append(self.settle(f"reminder:agency_returns:{agency}:", "done", "returned"))
+                "received_on": self.clock.today().isoformat(), **text}))
+        step.settle.append(self.steps.settle(f"information_return:{agency}", "done", "returned"))
+        step.settle.append(self.steps.settle(f"reminder:agency_returns:{agency}:", "done", "returned"))
         if all(a in self.state.returns for a in self.state.panel.invited_agencies):
-            self.meet("agency_returns", step)
+            self.clock.meet("agency_returns", step)
             if self.state.stage == S.panel_preparation:
-                self.move_to(S.panel, action.actor, "submit_information_return")
+                self.steps.move_to(S.panel, action.actor, "submit_information_return")
 
-    def audit_detail(self, name: str, action) -> dict:
+    def _audit_detail(self, name: str, action) -> dict:
         if name == "submit_information_return":  # the return itself is case content: record that it came
             return {"stage": self.state.stage, "agency": action.actor.agency}
-        return super().audit_detail(name, action)
+        return self.actions.fields_for_audit(name, action)
 
     def _record_panel_outcome(self, action: RecordPanelOutcome, step, documents) -> None:
         self.state.panel_outcome = action
         self.state.recommendation = action.recommendation
-        self.meet("panel", step, on=action.held_on)
+        self.clock.meet("panel", step, on=action.held_on)
         missing = [a for a in self.state.panel.invited_agencies if a not in self.state.returns]
         if missing:
-            self.cancel_deadline("agency_returns")
+            self.clock.cancel("agency_returns")
             for agency in missing:
-                step.settle.append(self.settle(f"information_return:{agency}", "cancelled",
+                step.settle.append(self.steps.settle(f"information_return:{agency}", "cancelled",
                                                "panel held without this return"))
-        step.settle.append(self.settle("record_panel_outcome", "done", action.recommendation))
-        due = self.working_days_after(action.held_on, self.rules.immediate_action_working_days)
+        step.settle.append(self.steps.settle("record_panel_outcome", "done", action.recommendation))
+        due = self.clock.working_days_after(action.held_on, self.rules.immediate_action_working_days)
         step.plan_actions = [
             PlanActionSpec(key=f"{self.case_reference}:panel:{i}", source="panel_immediate_action",
                            description=text, due=due)
             for i, text in enumerate(action.immediate_actions, start=1)
         ]
-        self.move_to(S.decision_sheet, action.actor, "record_panel_outcome")
-        step.tasks.append(self.task(
+        self.steps.move_to(S.decision_sheet, action.actor, "record_panel_outcome")
+        step.tasks.append(self.steps.task(
             "issue_decision_sheet:v1", "action", "Issue the rapid review decision sheet to the Executive",
             "Complete the decision sheet from the panel's outcome and send it for three-way sign-off.",
-            Role.panel_chair, due=self.deadline("decision_sheet").due, action="issue_decision_sheet",
+            Role.panel_chair, due=self.clock.deadline("decision_sheet").due, action="issue_decision_sheet",
         ))
 
     def _issue_decision_sheet(self, action: IssueDecisionSheet, step, documents) -> None:
@@ -940,22 +950,18 @@ class RapidReviewWorkflow(Process):
             if earlier.version < version and earlier.superseded_by is None:
                 earlier.superseded_by = version
         if version > 1:  # and on the approvers' done tasks (an activity input only: histories replay as before)
-            step.settle.append(self.settle(f"sign_off:v{version - 1}:", "done", f"superseded by version {version}",
-                                           superseded=True))
+            step.settle.append(self.steps.settle(f"sign_off:v{version - 1}:", "done",
+                                                 f"superseded by version {version}", superseded=True))
         if action.recommendation:
             self.state.recommendation = action.recommendation
-        self.meet("decision_sheet", step)
-        step.settle.append(self.settle("issue_decision_sheet:", "done", f"version {version}"))
-        self.move_to(S.executive_sign_off, action.actor, "issue_decision_sheet")
-        documents.append(self.document("decision_sheet", action.actor.name, self._decision_sheet_context(), version))
-        for seat in Seat:
-            step.tasks.append(self.task(
-                f"sign_off:v{version}:{seat}", "sign_off", f"Sign off the decision sheet (version {version})",
-                f"{SEAT_NAMES[seat]}: approve the decision sheet, or return it to the chair with comments.",
-                Role.executive, seat=seat, due=self.deadline("sign_off").due, action="sign_off",
-            ))
-        documents.append(self.document("sign_off_request", action.actor.name, {
-            "version": version, "due": self.deadline("sign_off").due.isoformat(),
+        self.clock.meet("decision_sheet", step)
+        step.settle.append(self.steps.settle("issue_decision_sheet:", "done", f"version {version}"))
+        self.steps.move_to(S.executive_sign_off, action.actor, "issue_decision_sheet")
+        documents.append(self.steps.document("decision_sheet", action.actor.name, self._decision_sheet_context(),
+                                             version))
+        self.three_way.ask(step, version, self.clock.deadline("sign_off").due)
+        documents.append(self.steps.document("sign_off_request", action.actor.name, {
+            "version": version, "due": self.clock.deadline("sign_off").due.isoformat(),
             "recommendation": self.state.recommendation, "seats": [SEAT_NAMES[s] for s in Seat],
         }, version))
 
@@ -1004,55 +1010,49 @@ class RapidReviewWorkflow(Process):
 
     def _sign_off(self, action: SignOff, step, documents) -> None:
         version, seat = self.state.decision_sheet_version, action.actor.seat
-        self.state.sign_offs.append(SignOffRecord(
-            seat=seat, version=version, decision=action.decision, by=action.actor.name, on=self.today(),
-            comments=action.comments, capacity=action.capacity,
-        ))
-        step.settle.append(self.settle(f"sign_off:v{version}:{seat}", "done", action.decision))
+        approved = self.three_way.record(action, step, version)
         if action.decision == "return":
-            step.settle.append(self.settle(f"sign_off:v{version}:", "cancelled", f"returned by the {seat} seat"))
-            self.move_to(S.decision_sheet, action.actor, "sign_off")
-            step.tasks.append(self.task(
+            self.steps.move_to(S.decision_sheet, action.actor, "sign_off")
+            step.tasks.append(self.steps.task(
                 f"issue_decision_sheet:v{version + 1}", "action", "Revise the decision sheet (returned)",
                 f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.panel_chair,
-                due=self.deadline("sign_off").due, action="issue_decision_sheet",
+                due=self.clock.deadline("sign_off").due, action="issue_decision_sheet",
             ))
             return
-        approved = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
-        if approved == set(Seat):
+        if approved:
             # The partners' decision is made here: a local CSPR starts from it, not from the Panel's reply.
             self.state.partners_decision = self.state.recommendation
-            self.state.partners_decided_on = self.today()
-            self.meet("sign_off", step)
-            documents.append(self.document("decision_sheet_signed", "Executive", self._decision_sheet_context(),
+            self.state.partners_decided_on = self.clock.today()
+            self.clock.meet("sign_off", step)
+            documents.append(self.steps.document("decision_sheet_signed", "Executive", self._decision_sheet_context(),
                                            version))
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 "record_submission", "action", "Submit the rapid review to the National Panel",
                 "Send the signed rapid review to the National Panel and record the date.", Role.business_unit,
-                due=self.deadline("rapid_review").due, action="record_submission",
+                due=self.clock.deadline("rapid_review").due, action="record_submission",
             ))
             if self.state.partners_decision == Recommendation.local_cspr:
-                self._open_methodology(action.actor, step, self.today())
+                self._open_methodology(action.actor, step, self.clock.today())
             else:
-                self.move_to(S.national_panel, action.actor, "sign_off")
+                self.steps.move_to(S.national_panel, action.actor, "sign_off")
 
     def _record_submission(self, action: RecordSubmission, step, documents) -> None:
         self.state.submitted_on = action.submitted_on
-        self.meet("rapid_review", step, on=action.submitted_on)
-        step.settle.append(self.settle("record_submission", "done"))
+        self.clock.meet("rapid_review", step, on=action.submitted_on)
+        step.settle.append(self.steps.settle("record_submission", "done"))
         reply_days = self.rules.national_panel_reply_working_days
-        reply_due = self.add_counted_deadline("national_panel_reply", "National Panel's response",
+        reply_due = self.clock.add_counted_deadline("national_panel_reply", "National Panel's response",
                                               action.submitted_on, reply_days, R.RULE_PANEL_REPLY.format(n=reply_days),
                                               Role.business_unit, statutory=False)
-        step.tasks.append(self.task(
+        step.tasks.append(self.steps.task(
             "record_national_panel_response", "action", "Record the National Panel's response",
             f"Expected by {reply_due.isoformat()}; chase the Panel if it has not replied.", Role.business_unit,
             due=reply_due, action="record_national_panel_response",
         ))
-        documents.append(self.document("national_panel_submission", action.actor.name, {
+        documents.append(self.steps.document("national_panel_submission", action.actor.name, {
             **self._decision_sheet_context(), "submitted_on": action.submitted_on.isoformat(),
-            "rapid_review_due": self.deadline("rapid_review").due.isoformat(),
-            "rapid_review_rule": self.deadline("rapid_review").rule,
+            "rapid_review_due": self.clock.deadline("rapid_review").due.isoformat(),
+            "rapid_review_rule": self.clock.deadline("rapid_review").rule,
         }))
 
     def _record_national_panel_response(self, action: RecordNationalPanelResponse, step, documents) -> None:
@@ -1060,13 +1060,13 @@ class RapidReviewWorkflow(Process):
         it differs, the partners reconsider and record their answer (reconsider_decision)."""
         self.state.national_panel_response = action
         self.state.national_panel_responses.append(action)
-        self.meet("national_panel_reply", step, on=action.received_on)
-        step.settle.append(self.settle("record_national_panel_response", "done", action.panel_view))
+        self.clock.meet("national_panel_reply", step, on=action.received_on)
+        step.settle.append(self.steps.settle("record_national_panel_response", "done", action.panel_view))
         if action.panel_view == "asks_questions":
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 f"answer_national_panel:{len(self.state.national_panel_responses)}", "action",
                 "Answer the National Panel's questions", "Answer, or resubmit the rapid review, then record the "
-                "Panel's next response.", Role.business_unit, due=self.working_days_after(action.received_on, 5),
+                "Panel's next response.", Role.business_unit, due=self.clock.working_days_after(action.received_on, 5),
                 action="record_national_panel_response",
             ))
             return
@@ -1077,23 +1077,23 @@ class RapidReviewWorkflow(Process):
         self.state.reconsideration_pending = True
         view = "will undertake a national review" if action.panel_view == "national_review" else "disagrees"
         for seat in Seat:
-            step.tasks.append(self.task(
+            step.tasks.append(self.steps.task(
                 f"reconsider:{len(self.state.national_panel_responses)}:{seat}", "decision",
                 "Reconsider the decision in the light of the National Panel's response",
                 f"The National Panel {view} (received {action.received_on.isoformat()}). The partners decide: "
                 "continue, change or stop, with reasons.", Role.executive, seat=seat,
-                due=self.working_days_after(action.received_on, self.rules.methodology_working_days),
+                due=self.clock.working_days_after(action.received_on, self.rules.methodology_working_days),
                 action="reconsider_decision",
             ))
 
     def _reconsider_decision(self, action: ReconsiderDecision, step, documents) -> None:
         self.state.reconsiderations.append(action)
         self.state.reconsideration_pending = False
-        step.settle.append(self.settle("reconsider:", "done", action.answer))
+        step.settle.append(self.steps.settle("reconsider:", "done", action.answer))
         if action.answer == "undertake_local_cspr":
             self.state.partners_decision = Recommendation.local_cspr
-            self.state.partners_decided_on = self.today()
-            self._open_methodology(action.actor, step, self.today())
+            self.state.partners_decided_on = self.clock.today()
+            self._open_methodology(action.actor, step, self.clock.today())
         elif action.answer == "stop_local_cspr":
             self.state.outcome = ("Local CSPR stopped by the partners after the National Panel's response: "
                                   f"{action.reasons}")
@@ -1118,14 +1118,14 @@ class RapidReviewWorkflow(Process):
 
     def _await_learning_decision(self, step, why: str) -> None:
         self.state.learning_decision_pending, self._no_review_why = True, why
-        due = self.working_days_after(self.today(), self.rules.methodology_working_days)
-        step.tasks.append(self.task(
+        due = self.clock.working_days_after(self.clock.today(), self.rules.methodology_working_days)
+        step.tasks.append(self.steps.task(
             "record_learning_activities", "decision", "Decide on learning without a local CSPR",
             f"No further review ({why}). Choose learning activities (single-agency review, audit, workshop, "
             f"thematic review) or record that none is needed ({R.RULE_LEARNING_WITHOUT_CSPR}).", Role.executive,
             due=due, action="record_learning_activities",
         ))
-        step.tasks.append(self.task(
+        step.tasks.append(self.steps.task(
             "prepare_learning_activities", "action", "Prepare the learning options for the Executive",
             "Draft the learning activities (what, lead, due) from the rapid review for the Executive's decision.",
             Role.business_unit, due=due,
@@ -1148,8 +1148,9 @@ class RapidReviewWorkflow(Process):
                            description=f"{LEARNING_KINDS[a.kind]}: {a.description} (lead: {a.lead})", due=a.due)
             for i, a in enumerate(action.activities, start=1)
         ]
-        step.settle.append(self.settle("record_learning_activities", "done", f"{len(action.activities)} activities"))
-        step.settle.append(self.settle("prepare_learning_activities", "done", "decided"))
+        step.settle.append(self.steps.settle("record_learning_activities", "done",
+                                             f"{len(action.activities)} activities"))
+        step.settle.append(self.steps.settle("prepare_learning_activities", "done", "decided"))
         if self.state.learning_decision_pending:
             self.state.learning_decision_pending = False
             self.state.outcome = (f"No further review: the partners' decision ({self._no_review_why})"
@@ -1158,12 +1159,12 @@ class RapidReviewWorkflow(Process):
 
     def _open_methodology(self, actor, step, decided_on) -> None:
         """A local CSPR decided: the Executive chooses how it will take place."""
-        self.move_to(S.methodology, actor, "local_cspr_decided")
+        self.steps.move_to(S.methodology, actor, "local_cspr_decided")
         days = self.rules.methodology_working_days
-        due = self.add_counted_deadline("methodology", "Executive decision on how the review will take place",
+        due = self.clock.add_counted_deadline("methodology", "Executive decision on how the review will take place",
                                         decided_on, days, R.RULE_METHODOLOGY.format(n=days), Role.executive,
                                         statutory=False)
-        step.tasks.append(self.task(
+        step.tasks.append(self.steps.task(
             "choose_methodology", "decision", "Decide how the local CSPR will take place",
             "Choose one or more methods, the reviewer and the lead.", Role.executive, due=due,
             action="choose_methodology",
@@ -1171,10 +1172,10 @@ class RapidReviewWorkflow(Process):
 
     def _choose_methodology(self, action: ChooseMethodology, step, documents) -> None:
         self.state.methodology = action
-        self.meet("methodology", step, on=action.decided_on)
-        step.settle.append(self.settle("choose_methodology", "done"))
+        self.clock.meet("methodology", step, on=action.decided_on)
+        step.settle.append(self.steps.settle("choose_methodology", "done"))
         self.state.practice_review_stage = "terms_of_reference"
-        self.move_to(S.practice_review, action.actor, "choose_methodology")
+        self.steps.move_to(S.practice_review, action.actor, "choose_methodology")
 
     async def _start_practice_review(self, action: ChooseMethodology) -> None:
         self._child = await workflow.start_child_workflow(
@@ -1182,7 +1183,7 @@ class RapidReviewWorkflow(Process):
             ReviewInput(reference=f"{self.state.reference}-CSPR", case_reference=self.state.reference,
                         pseudonym=self.state.pseudonym, partnership_name=self.partnership_name,
                         methodology=action, rules=self.rules, partners_decided_on=self.state.partners_decided_on,
-                        calendar=self.case_calendar, added_days=self.added_days),
+                        calendar=self.clock.case_calendar, added_days=self.clock.added_days),
             id=practice_review_id(workflow.info().workflow_id),
             task_queue=workflow.info().task_queue,
         )
@@ -1192,40 +1193,34 @@ class RapidReviewWorkflow(Process):
 
     def _close(self, actor, action_name: str, reason: str, step) -> None:
         self.state.closed_reason = reason
-        self.cancel_all_deadlines()
-        step.settle.append(self.settle("", "cancelled", f"case closed: {reason}"))
-        self.move_to(S.closed, actor, action_name)
+        self.clock.cancel_all()
+        step.settle.append(self.steps.settle("", "cancelled", f"case closed: {reason}"))
+        self.steps.move_to(S.closed, actor, action_name)
 
     # ================================================================== helpers
 
-    def _stage_change(self, stage, by, role, action):
-        from workflows.models import StageChange
-
-        return StageChange(stage=stage, at=workflow.now(), by=by, role=role, action=action)
-
-    def _audit(self, actor, action: str, detail: dict):
-        from workflows.models import AuditEntry
-
+    @staticmethod
+    def _audit(actor, action: str, detail: dict) -> AuditEntry:
         return AuditEntry(actor_id=actor.user_id if actor else None, actor_role=actor.role if actor else "system",
                           action=action, detail=detail)
 
-    def late_elsewhere(self) -> bool:
-        return self._review_late
-
-    def who_owes(self, found) -> list[Outstanding]:
+    def _who_owes(self, found) -> list[Outstanding]:
+        """Who a reminder goes to: the agencies yet to return, the partners yet to answer, the seats yet to sign."""
         if found.key == "agency_returns" and self.state.panel:
             return [Outstanding(what=found.title, role=Role.agency_member, agency=a, due=found.due)
                     for a in self.state.panel.invited_agencies if a not in self.state.returns]
         if found.key == "notification" and self.state.stage == S.csc_consultation and self.state.sin_proposals:
             return self._sin_outstanding(found.due)
         if found.key == "sign_off":
-            version = self.state.decision_sheet_version
-            signed = {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
-            return [Outstanding(what=found.title, role=Role.executive, seat=s, due=found.due)
-                    for s in Seat if s not in signed]
-        return super().who_owes(found)
+            return self.three_way.outstanding(found.title, self.state.decision_sheet_version, found.due)
+        return owed_by_owner(found)
 
-    def refresh_outstanding(self) -> None:
+    def _record(self, step: CaseStep) -> None:
+        """The case's row in the read model, with who it waits on, on every step."""
+        self._refresh_outstanding()
+        step.snapshot = self.snapshot()
+
+    def _refresh_outstanding(self) -> None:
         st = self.state
         due = {d.key: d.due for d in st.deadlines}
         owed: list[Outstanding] = []
@@ -1250,8 +1245,8 @@ class RapidReviewWorkflow(Process):
             owed.append(Outstanding(what="Issue the decision sheet", role=Role.panel_chair,
                                     due=due.get("decision_sheet")))
         elif st.stage == S.executive_sign_off:
-            found = self.deadline("sign_off")
-            owed += self.who_owes(found) if found else []
+            found = self.clock.deadline("sign_off")
+            owed += self._who_owes(found) if found else []
         elif st.stage == S.methodology:
             owed.append(Outstanding(what="Choose the methodology", role=Role.executive, due=due.get("methodology")))
         elif st.stage == S.practice_review:
@@ -1292,7 +1287,7 @@ class RapidReviewWorkflow(Process):
         upcoming = sorted((d for d in st.deadlines if d.status in ("open", "missed") and d.met_on is None),
                           key=lambda d: d.due)
         nxt = upcoming[0] if upcoming else None
-        rapid_review = self.deadline("rapid_review")
+        rapid_review = self.clock.deadline("rapid_review")
         return CaseSnapshot(
             reference=st.reference, pseudonym=st.pseudonym, stage=st.stage, opened_on=st.opened_on,
             awareness_date=st.awareness_date, notified_on=st.notified_on,

@@ -1,0 +1,100 @@
+"""The path of every action a case workflow accepts: sealed, allowed, applied, committed.
+
+Each ``@workflow.update`` validator calls ``validate`` (the seal, then ``check``); each handler calls ``act``,
+which re-checks under the lock (the state may have moved since the validator ran), lets the workflow apply the
+change and gather its effects, and commits them as one step with its audit row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+
+from temporalio import workflow
+
+from workflows.clock import DeadlineClock
+from workflows.steps import Steps, reject
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import authenticity  # passed through: it holds the sealing keys the worker set
+    from workflows.models import Action, AuditEntry, CaseStep, DocumentRequest, ProcessState
+    from workflows.vocabulary import Stage
+
+Apply = Callable[[Action, CaseStep, list[DocumentRequest]], None]
+
+
+class Actions:
+    """``rules``: action -> (stages, roles) allowed; ``event_dates``: action -> (the deadline it meets, the field
+    holding the day it happened), so a deadline is judged by that day, not the day it was recorded; ``checks``:
+    the object holding each action's own ``_check_<action>``; ``audit_detail``: what the audit row keeps of an
+    action (default: its fields)."""
+
+    def __init__(self, rules: Mapping, *, state: ProcessState, steps: Steps, clock: DeadlineClock, checks: object,
+                 event_dates: Mapping[str, tuple[str, str]] = {},
+                 audit_detail: Callable[[str, Action], dict] | None = None) -> None:
+        self.rules, self.event_dates = rules, event_dates
+        self.state, self.steps, self.clock, self._checks = state, steps, clock, checks
+        self.audit_detail = audit_detail or self.fields_for_audit
+
+    def validate(self, name: str, action: Action) -> None:
+        """Every update's validator: the action must come from the service (sealed), then be allowed now."""
+        update = workflow.current_update_info()
+        fields = action.model_dump(mode="json")
+        if update is None or not authenticity.is_sealed(workflow.info().workflow_id, name, update.id, fields):
+            raise reject(f"'{name}' was not sent by the Rapid Review service (no valid seal); it is refused.")
+        self.check(name, action)
+
+    def check(self, name: str, action: Action) -> None:
+        """Raise ActionRejected unless ``name`` may be taken now by this actor with these values."""
+        stages, roles = self.rules[name]
+        stage = self.state.stage
+        if stage == Stage.closed:
+            raise reject(f"Case {self.state.reference} is closed; no further actions can be taken.")
+        if stage not in stages:
+            allowed = ", ".join(sorted(stages))
+            raise reject(f"'{name}' cannot be taken while the case is at stage '{stage}' (allowed at: {allowed}).")
+        if action.actor.role not in roles:
+            allowed = ", ".join(sorted(roles))
+            raise reject(f"A {action.actor.role} may not take '{name}'; it is for: {allowed}.")
+        late = [key for key in self.state.unexplained_delays if not self._meets_in_time(name, action, key)]
+        if late and not (action.delay_reason or "").strip():
+            missed = "; ".join(f"{d.title} (due {d.due.isoformat()})" for d in self.state.deadlines if d.key in late)
+            raise reject(f"This case has missed a deadline ({missed}). Give the reason for the delay with this action.")
+        specific = getattr(self._checks, f"_check_{name}", None)
+        if specific is not None:
+            specific(action)
+
+    def _meets_in_time(self, name: str, action: Action, key: str) -> bool:
+        """True if this action meets deadline ``key`` with an event date on or before its due date (it was
+        done in time and is only being recorded late)."""
+        meets, field = self.event_dates.get(name, (None, None))
+        found = self.clock.deadline(key)
+        return meets == key and found is not None and getattr(action, field) <= found.due
+
+    def not_future(self, day: date, what: str) -> None:
+        today = self.clock.today()
+        if day > today:
+            raise reject(f"The {what} ({day.isoformat()}) is in the future; today is {today.isoformat()}.")
+
+    @staticmethod
+    def not_before(day: date, earliest: date | None, what: str, earlier_what: str) -> None:
+        if earliest is not None and day < earliest:
+            raise reject(f"The {what} ({day.isoformat()}) is before the {earlier_what} ({earliest.isoformat()}).")
+
+    async def act(self, name: str, action: Action, apply: Apply) -> dict:
+        """Apply one accepted action and its side effects; returns the state view."""
+        await self.steps.until_opened()
+        async with self.steps.lock:
+            self.check(name, action)  # the state may have moved since the validator ran
+            step, documents = self.steps.new_step(name), []
+            self.clock.explain_delays(action)
+            apply(action, step, documents)
+            step.audit = AuditEntry(actor_id=action.actor.user_id, actor_role=action.actor.role, action=name,
+                                    detail=self.audit_detail(name, action))
+            await self.steps.commit(step, documents)
+            self.clock.wake()
+            return self.clock.view()
+
+    def fields_for_audit(self, name: str, action: Action) -> dict:
+        """What changed, for the audit trail: the action's fields (the actor is recorded apart)."""
+        return {"stage": self.state.stage, **action.model_dump(mode="json", exclude={"actor", "seal"})}

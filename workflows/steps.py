@@ -1,0 +1,117 @@
+"""The step builder a case workflow holds: one transition's side effects, gathered and committed once.
+
+Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``) makes the
+``apply_case_step`` activity idempotent, so a retried step creates no second task, row or e-mail. A step carries
+its tasks, settlements, audit row and the read model's rows; its documents go to ``issue_document`` after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from workflows.effects import CaseSteps, Documents
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.models import Actor, CaseStep, DocumentRequest, ProcessState, StageChange, TaskSettlement, TaskSpec
+    from workflows.vocabulary import Role
+
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# Retried until the step succeeds: a step's effects are never dropped, and never doubled (the activity is
+# idempotent by step key). No maximum of attempts: what fails a step (the database down, a full disk, a template
+# bug) is mended by an operator or a new build, and the step must then go through without anyone re-entering the
+# action; the guard in service/worker.py alerts people after a few attempts. Failures no retry can mend are not
+# retried: a refusal, a value the database can never take, a step of a run that does not own the case.
+EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
+                           non_retryable_error_types=["ActionRejected", "DataError", "ForeignRun", "NotSealed"])
+
+
+class ActionRejected(ApplicationError):
+    """An action that may not be taken now, by this person, with these values; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="ActionRejected", non_retryable=True)
+
+
+def reject(message: str) -> ActionRejected:
+    return ActionRejected(message)
+
+
+class Steps:
+    """Numbers, builds and commits one workflow's steps, under the lock every step of the workflow takes.
+
+    ``record`` puts the read model's row on a step just before it is sent (the case's snapshot or the review's);
+    ``after_commit`` runs once a step has gone through (the review tells its case).
+    """
+
+    def __init__(self, state: ProcessState, *, case_reference: str, partnership_name: str,
+                 record: Callable[[CaseStep], None],
+                 after_commit: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.state = state
+        self.case_reference = case_reference
+        self.partnership_name = partnership_name
+        self.workflow_id = workflow.info().workflow_id
+        self._record = record
+        self._after_commit = after_commit
+        self.lock = asyncio.Lock()
+        self.opened = False  # the run holds the lock for its first step; an update that came earlier waits for it
+
+    async def until_opened(self) -> None:
+        """An update that arrived with the start (the first workflow task) waits until the run has taken the lock
+        to open the case, then for the lock: it meets the case opened, its calendar and first deadlines in place.
+        (A satisfied wait is skipped, so every later update replays exactly as it ran.)"""
+        if not self.opened:
+            await workflow.wait_condition(lambda: self.opened)
+
+    def new_step(self, name: str) -> CaseStep:
+        self.state.step += 1
+        return CaseStep(key=f"{self.workflow_id}:{self.state.step}:{name}", case_reference=self.case_reference,
+                        at=workflow.now())
+
+    async def commit(self, step: CaseStep, documents: Sequence[DocumentRequest] = ()) -> None:
+        """The step's rows in one transaction, then its documents, in order."""
+        self._record(step)
+        await self.apply(step)
+        for document in documents:
+            await workflow.execute_activity_method(
+                Documents.issue_document, document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+            )
+        if self._after_commit is not None:
+            await self._after_commit()
+
+    async def apply(self, step: CaseStep) -> None:
+        """Send the step as it stands (no read-model row added)."""
+        await workflow.execute_activity_method(
+            CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+        )
+
+    def move_to(self, stage: str, actor: Actor | None, action: str) -> None:
+        self.state.stage = stage
+        self.state.stage_history.append(self.stage_change(stage, actor, action))
+
+    @staticmethod
+    def stage_change(stage: str, actor: Actor | None, action: str) -> StageChange:
+        return StageChange(stage=stage, at=workflow.now(), by=actor.name if actor else "the case clock",
+                           role=actor.role if actor else "system", action=action)
+
+    def document(self, kind: str, issued_by: str, context: dict, version: int = 1) -> DocumentRequest:
+        return DocumentRequest(
+            key=f"{self.workflow_id}:{kind}:v{version}", kind=kind, case_reference=self.case_reference,
+            version=version, issued_by=issued_by,
+            context={"partnership": self.partnership_name, "reference": self.state.reference, **context},
+        )
+
+    def task(self, key: str, kind: str, title: str, description: str, role: Role, *, due: date | None = None,
+             agency: str | None = None, seat: str | None = None, action: str | None = None) -> TaskSpec:
+        return TaskSpec(key=f"{self.workflow_id}:{key}", kind=kind, title=title, description=description,
+                        assignee_role=role, assignee_agency=agency, assignee_seat=seat, due=due, action=action)
+
+    def settle(self, key_prefix: str, status: str = "done", outcome: str | None = None,
+               superseded: bool = False) -> TaskSettlement:
+        return TaskSettlement(key_prefix=f"{self.workflow_id}:{key_prefix}", status=status, outcome=outcome,
+                              superseded=superseded)
