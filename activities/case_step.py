@@ -20,7 +20,7 @@ from service.history import archive_history, fetch_readable_history
 from service.outbox import enqueue_task_emails
 from service.temporal import EncryptionCodec
 from workflows.effects import CaseSteps
-from workflows.models import CaseStep
+from workflows.models import CaseStep, StepFacts
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,12 @@ class CaseStepActivities(CaseSteps):
                                            "is refused", type="ForeignRun", non_retryable=True)
                 if session.get(AppliedStep, step.key) is not None:
                     return False, False
-                was = (before.stage, before.practice_review_stage) if before else None
-                review = session.get(CaseReview, step.case_reference)
-                review_was = review.stage if review else None
+                if step.facts is not None:
+                    case_was, review_was = _stages_left(step, step.facts)
+                    moved = step.facts.entered_stage is not None or step.facts.review_stage_changed
+                    opened = step.facts.opened_case
+                else:
+                    case_was, review_was, moved, opened = _read_from_rows(session, step, before)
                 actor = step.audit.actor_id if step.audit else None
                 if step.audit is not None:
                     append_audit(
@@ -75,9 +78,9 @@ class CaseStepActivities(CaseSteps):
                         action=step.audit.action, detail=step.audit.detail, case_reference=step.case_reference,
                         event_key=step.key, at=step.at,
                     )
-                record_stage_entries(session, step, was[0] if was else None, review_was)
+                record_stage_entries(session, step, case_was, review_was)
                 if step.snapshot is not None:
-                    referrer = {"referred_by": actor} if step.key.endswith(":submit_referral") else None
+                    referrer = {"referred_by": actor} if opened else None
                     record = upsert_case(session, step.snapshot, step.at, referrer)
                     if run_id and record.workflow_run_id is None:
                         record.workflow_run_id = run_id
@@ -97,8 +100,6 @@ class CaseStepActivities(CaseSteps):
                     task = open_task(session, spec, step.case_reference)
                     enqueue_task_emails(session, task, self.public_url)
                 session.add(AppliedStep(key=step.key, applied_at=step.at))
-                moved = (step.snapshot is not None and was != (step.snapshot.stage, step.snapshot.practice_review_stage)
-                         or step.review is not None and step.review.stage != review_was)
         except IntegrityError:
             # Two attempts raced (a retry while the first was still finishing) and the other one won, or the
             # database refused the step's rows: only the first may be taken as "applied".
@@ -107,3 +108,25 @@ class CaseStepActivities(CaseSteps):
                     return False, False
             raise
         return True, moved
+
+
+def _read_from_rows(session, step: CaseStep, before: CaseRecord | None) -> tuple[str | None, str | None, bool, bool]:
+    """(case stage before, review stage before, moved, opened the case) of a step without facts, read from the rows
+    and the key as builds before steps said what they did. Only a step an earlier build scheduled (and this one
+    retries after an upgrade) comes without them; every step sent now says."""
+    was = (before.stage, before.practice_review_stage) if before else None
+    review = session.get(CaseReview, step.case_reference)
+    review_was = review.stage if review else None
+    moved = (step.snapshot is not None and was != (step.snapshot.stage, step.snapshot.practice_review_stage)
+             or step.review is not None and step.review.stage != review_was)
+    return was[0] if was else None, review_was, moved, step.key.endswith(":submit_referral")
+
+
+def _stages_left(step: CaseStep, facts: StepFacts) -> tuple[str | None, str | None]:
+    """The stages the case and its review were at before the step, as ``record_stage_entries`` compares them: none
+    where the step entered one, else the stage it stays at (so no row is written)."""
+    case_stage = step.snapshot.stage if step.snapshot is not None else None
+    review_stage = step.review.stage if step.review is not None else None
+    if facts.entered_stage is None:
+        return case_stage, review_stage
+    return (None, review_stage) if step.snapshot is not None else (case_stage, None)

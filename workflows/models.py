@@ -744,12 +744,22 @@ class InformationReturnRecord(BaseModel):
     version: int = 1
 
 
+class StepFacts(BaseModel):
+    """What a step did, said by the workflow that knows it (the activity derives none of it from rows)."""
+
+    opened_case: bool = False  # the referral that opened the case
+    entered_stage: str | None = None  # the stage the sending workflow (the case, or its review) entered
+    review_stage_changed: bool = False  # the case's record of its review's stage changed
+
+
 class CaseStep(BaseModel):
     """Every side effect of one transition, applied by one activity in one database transaction."""
 
     key: str
     case_reference: str
     at: datetime
+    # None only on a step sent by a build from before steps said what they did (see activities/case_step.py).
+    facts: StepFacts | None = None
     snapshot: CaseSnapshot | None = None
     review: ReviewSnapshot | None = None
     plan_actions: list[PlanActionSpec] = Field(default_factory=list)

@@ -37,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         ReviewState,
         SendPublicationNotice,
         SignOff,
-        StageChange,
         SubmitDraftReport,
         SubmitFinalReport,
     )
@@ -130,9 +129,9 @@ class PracticeReviewWorkflow:
         async with self.steps.lock:
             self.steps.opened = True  # an update that came with the start now waits for this lock
             step = self.steps.new_step("start")
-            self.state.stage_history.append(StageChange(stage=P.terms_of_reference, at=workflow.now(),
-                                                        by=method.actor.name, role=method.actor.role,
-                                                        action="choose_methodology"))
+            self.state.stage_history.append(self.steps.stage_change(P.terms_of_reference, method.actor,
+                                                                    "choose_methodology"))
+            step.facts.entered_stage = P.terms_of_reference
             months, decided = self.rules.cspr_months, review.partners_decided_on
             self.clock.add_deadline(
                 "cspr", "Local CSPR completed and published (statutory)", add_months(decided, months),
@@ -361,7 +360,7 @@ class PracticeReviewWorkflow:
     def _agree_terms_of_reference(self, action: AgreeTermsOfReference, step, documents) -> None:
         self.state.terms_of_reference = action
         step.settle.append(self.steps.settle("agree_terms_of_reference", "done"))
-        self.steps.move_to(P.commissioning, action.actor, "agree_terms_of_reference")
+        self.steps.move_to(step, P.commissioning, action.actor, "agree_terms_of_reference")
         step.tasks.append(self.steps.task(
             "commission_reviewer", "action", "Commission the reviewer",
             f"{self.state.reviewer} ({self.review.methodology.reviewer_kind}): confirm the commission.",
@@ -379,7 +378,7 @@ class PracticeReviewWorkflow:
         self.state.reviewer = action.reviewer
         self.clock.meet("commission", step, on=action.commissioned_on)
         step.settle.append(self.steps.settle("commission_reviewer", "done", action.reviewer))
-        self.steps.move_to(P.learning_events, action.actor, "commission_reviewer")
+        self.steps.move_to(step, P.learning_events, action.actor, "commission_reviewer")
         step.tasks.append(self.steps.task(
             "submit_draft_report", "action", "Hold the learning events and receive the draft report",
             "Record practitioner workshops, learning events and family engagement; then the draft report.",
@@ -393,7 +392,7 @@ class PracticeReviewWorkflow:
         self.state.drafts.append(action)
         step.settle.append(self.steps.settle("submit_draft_report", "done", f"draft {len(self.state.drafts)}"))
         if self.state.stage != P.draft_report:
-            self.steps.move_to(P.draft_report, action.actor, "submit_draft_report")
+            self.steps.move_to(step, P.draft_report, action.actor, "submit_draft_report")
         step.tasks.append(self.steps.task(
             f"submit_final_report:{len(self.state.drafts)}", "action", "Submit the final report for sign-off",
             "When the draft is settled, send the final report to the three Executive seats.", Role.business_unit,
@@ -405,14 +404,14 @@ class PracticeReviewWorkflow:
         self.state.report_version += 1
         version = self.state.report_version
         step.settle.append(self.steps.settle("submit_final_report:", "done", f"version {version}"))
-        self.steps.move_to(P.final_sign_off, action.actor, "submit_final_report")
+        self.steps.move_to(step, P.final_sign_off, action.actor, "submit_final_report")
         self.three_way.ask(step, version, self.clock.deadline("cspr").due)
 
     def _sign_off_report(self, action: SignOff, step, documents) -> None:
         version, seat = self.state.report_version, action.actor.seat
         approved = self.three_way.record(action, step, version)
         if action.decision == "return":
-            self.steps.move_to(P.draft_report, action.actor, "sign_off_report")
+            self.steps.move_to(step, P.draft_report, action.actor, "sign_off_report")
             step.tasks.append(self.steps.task(
                 f"submit_final_report:returned:{version}", "action", "Revise the final report (returned)",
                 f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.business_unit,
@@ -426,7 +425,7 @@ class PracticeReviewWorkflow:
                                description=text, due=due)
                 for i, text in enumerate(self.state.final_report.recommendations, start=1)
             ]
-            self.steps.move_to(P.publication_notice, action.actor, "sign_off_report")
+            self.steps.move_to(step, P.publication_notice, action.actor, "sign_off_report")
             step.tasks.append(self.steps.task(
                 "send_publication_notice", "action", "Send the final report to the National Panel and DfE",
                 f"At least {self.rules.publication_notice_working_days} working days before publication.",
@@ -438,7 +437,7 @@ class PracticeReviewWorkflow:
         days = self.rules.publication_notice_working_days
         self.state.earliest_publication = self.clock.statutory_days_after(action.sent_on, days)
         step.settle.append(self.steps.settle("send_publication_notice", "done"))
-        self.steps.move_to(P.publication, action.actor, "send_publication_notice")
+        self.steps.move_to(step, P.publication, action.actor, "send_publication_notice")
         documents.append(self.steps.document("publication_notice", action.actor.name, {
             "pseudonym": self.review.pseudonym, "sent_on": action.sent_on.isoformat(),
             "earliest_publication": self.state.earliest_publication.isoformat(),
@@ -455,7 +454,7 @@ class PracticeReviewWorkflow:
         self.clock.meet("cspr", step, on=on)
         self.clock.meet("cspr_revised", step, on=on)
         step.settle.append(self.steps.settle("publish", "done", action_name))
-        self.steps.move_to(P.learning_workshop, actor, action_name)
+        self.steps.move_to(step, P.learning_workshop, actor, action_name)
         step.tasks.append(self.steps.task(
             "record_learning_workshop", "action", "Hold the partnership-wide learning workshop",
             "Share the review's learning across the partnership.", Role.business_unit,
@@ -497,7 +496,7 @@ class PracticeReviewWorkflow:
         self.state.one_year_workshop_due = due
         self.clock.add_deadline("one_year_on", "Learning workshop one year after publication", due, R.RULE_ONE_YEAR_ON,
                           Role.business_unit, reminders=[add_months(anchor, 11)])
-        self.steps.move_to(P.one_year_on, action.actor, "record_learning_workshop")
+        self.steps.move_to(step, P.one_year_on, action.actor, "record_learning_workshop")
         step.tasks.append(self.steps.task(
             "record_one_year_workshop", "action", "Hold the one-year-on learning workshop",
             "Review what has changed since publication.", Role.business_unit, due=due,
@@ -510,7 +509,7 @@ class PracticeReviewWorkflow:
         step.settle.append(self.steps.settle("", "done", "review closed"))
         self.state.closed_reason = "published" if self.state.published_on else "not published (improvements published)"
         self.clock.cancel_all()
-        self.steps.move_to(P.closed, action.actor, "record_one_year_workshop")
+        self.steps.move_to(step, P.closed, action.actor, "record_one_year_workshop")
 
     def _extend_deadline(self, action: ExtendDeadline, step, documents) -> None:
         """A revised target beside the statutory date, which is kept and judged as it stands; the delay is

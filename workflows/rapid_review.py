@@ -195,6 +195,7 @@ class RapidReviewWorkflow:
             case, rules = self.case, self.rules
             step = self.steps.new_step("submit_referral")
             self.state.stage_history.append(self.steps.stage_change(S.referral, case.referrer, "submit_referral"))
+            step.facts.opened_case, step.facts.entered_stage = True, S.referral
             notify_by = self.clock.add_counted_deadline(
                 "notification", "Serious incident notification to the National Panel", case.awareness_date,
                 rules.notification_working_days, R.RULE_NOTIFICATION.format(n=rules.notification_working_days),
@@ -233,8 +234,8 @@ class RapidReviewWorkflow:
             step = self.steps.new_step("practice_review_closed")
             self.state.outcome = f"Local CSPR completed: {outcome}"
             self.state.closed_reason = "Local child safeguarding practice review completed"
-            self.state.practice_review_stage = S.closed
-            self.steps.move_to(S.closed, None, "practice_review_closed")
+            self._review_entered(step, S.closed)
+            self.steps.move_to(step, S.closed, None, "practice_review_closed")
             self.clock.cancel_all()
             step.audit = self._audit(None, "practice_review_closed", {"outcome": outcome})
             await self.steps.commit(step)
@@ -267,12 +268,17 @@ class RapidReviewWorkflow:
         async with self.steps.lock:
             if self.state.stage == S.closed:
                 return
-            self.state.practice_review_stage = progress.stage
+            step = self.steps.new_step(f"practice_review:{progress.stage}")
+            self._review_entered(step, progress.stage)
             self._review_late = progress.late
             self.state.late = self.state.late or progress.late
             self.state.escalated = self.state.escalated or progress.escalated
-            step = self.steps.new_step(f"practice_review:{progress.stage}")
             await self.steps.commit(step)
+
+    def _review_entered(self, step, stage: str) -> None:
+        """The case's record of its review's stage (its row shows it); the step says when it changed."""
+        step.facts.review_stage_changed = self.state.practice_review_stage != stage
+        self.state.practice_review_stage = stage
 
     # ================================================================== updates (one per action)
 
@@ -618,7 +624,7 @@ class RapidReviewWorkflow:
 
     def _accept_referral(self, action: AcceptReferral, step, documents) -> None:
         step.settle.append(self.steps.settle("accept_referral", "done", "accepted"))
-        self.steps.move_to(S.csc_consultation, action.actor, "accept_referral")
+        self.steps.move_to(step, S.csc_consultation, action.actor, "accept_referral")
         if self.state.three_way_sin:
             step.tasks.append(self.steps.task(
                 "propose_sin_decision", "decision", "Consult police and health; propose the notification decision",
@@ -733,7 +739,7 @@ class RapidReviewWorkflow:
         return found.due if found else None
 
     def _open_notification(self, actor, step) -> None:
-        self.steps.move_to(S.notification, actor, "notification_decided")
+        self.steps.move_to(step, S.notification, actor, "notification_decided")
         if self.state.category == "care_leaver_death":
             what = "Notify the Secretary of State and Ofsted of the care leaver's death and record it"
         else:
@@ -794,7 +800,7 @@ class RapidReviewWorkflow:
             self._close(action.actor, "record_sin_decision",
                         f"No serious incident notification: {action.rationale}", step)
             return
-        self.steps.move_to(S.notification, action.actor, "record_sin_decision")
+        self.steps.move_to(step, S.notification, action.actor, "record_sin_decision")
         step.tasks.append(self.steps.task(
             "record_notification", "action", "Notify the National Panel and record the notification",
             "Submit the serious incident notification (DfE system) and record the day it was made and its reference.",
@@ -815,7 +821,7 @@ class RapidReviewWorkflow:
             return
         if self.state.window_start is None:
             self._start_window(action.notified_on)
-        self.steps.move_to(S.panel_preparation, action.actor, "record_notification")
+        self.steps.move_to(step, S.panel_preparation, action.actor, "record_notification")
         documents.append(self.steps.document("notification_record", action.actor.name, self._notification_context(
             action, self.clock.deadline("rapid_review").due.isoformat())))
         step.tasks.append(self.steps.task(
@@ -911,7 +917,7 @@ class RapidReviewWorkflow:
         if all(a in self.state.returns for a in self.state.panel.invited_agencies):
             self.clock.meet("agency_returns", step)
             if self.state.stage == S.panel_preparation:
-                self.steps.move_to(S.panel, action.actor, "submit_information_return")
+                self.steps.move_to(step, S.panel, action.actor, "submit_information_return")
 
     def _audit_detail(self, name: str, action) -> dict:
         if name == "submit_information_return":  # the return itself is case content: record that it came
@@ -935,7 +941,7 @@ class RapidReviewWorkflow:
                            description=text, due=due)
             for i, text in enumerate(action.immediate_actions, start=1)
         ]
-        self.steps.move_to(S.decision_sheet, action.actor, "record_panel_outcome")
+        self.steps.move_to(step, S.decision_sheet, action.actor, "record_panel_outcome")
         step.tasks.append(self.steps.task(
             "issue_decision_sheet:v1", "action", "Issue the rapid review decision sheet to the Executive",
             "Complete the decision sheet from the panel's outcome and send it for three-way sign-off.",
@@ -956,7 +962,7 @@ class RapidReviewWorkflow:
             self.state.recommendation = action.recommendation
         self.clock.meet("decision_sheet", step)
         step.settle.append(self.steps.settle("issue_decision_sheet:", "done", f"version {version}"))
-        self.steps.move_to(S.executive_sign_off, action.actor, "issue_decision_sheet")
+        self.steps.move_to(step, S.executive_sign_off, action.actor, "issue_decision_sheet")
         documents.append(self.steps.document("decision_sheet", action.actor.name, self._decision_sheet_context(),
                                              version))
         self.three_way.ask(step, version, self.clock.deadline("sign_off").due)
@@ -1012,7 +1018,7 @@ class RapidReviewWorkflow:
         version, seat = self.state.decision_sheet_version, action.actor.seat
         approved = self.three_way.record(action, step, version)
         if action.decision == "return":
-            self.steps.move_to(S.decision_sheet, action.actor, "sign_off")
+            self.steps.move_to(step, S.decision_sheet, action.actor, "sign_off")
             step.tasks.append(self.steps.task(
                 f"issue_decision_sheet:v{version + 1}", "action", "Revise the decision sheet (returned)",
                 f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.panel_chair,
@@ -1034,7 +1040,7 @@ class RapidReviewWorkflow:
             if self.state.partners_decision == Recommendation.local_cspr:
                 self._open_methodology(action.actor, step, self.clock.today())
             else:
-                self.steps.move_to(S.national_panel, action.actor, "sign_off")
+                self.steps.move_to(step, S.national_panel, action.actor, "sign_off")
 
     def _record_submission(self, action: RecordSubmission, step, documents) -> None:
         self.state.submitted_on = action.submitted_on
@@ -1159,7 +1165,7 @@ class RapidReviewWorkflow:
 
     def _open_methodology(self, actor, step, decided_on) -> None:
         """A local CSPR decided: the Executive chooses how it will take place."""
-        self.steps.move_to(S.methodology, actor, "local_cspr_decided")
+        self.steps.move_to(step, S.methodology, actor, "local_cspr_decided")
         days = self.rules.methodology_working_days
         due = self.clock.add_counted_deadline("methodology", "Executive decision on how the review will take place",
                                         decided_on, days, R.RULE_METHODOLOGY.format(n=days), Role.executive,
@@ -1174,8 +1180,8 @@ class RapidReviewWorkflow:
         self.state.methodology = action
         self.clock.meet("methodology", step, on=action.decided_on)
         step.settle.append(self.steps.settle("choose_methodology", "done"))
-        self.state.practice_review_stage = "terms_of_reference"
-        self.steps.move_to(S.practice_review, action.actor, "choose_methodology")
+        self._review_entered(step, "terms_of_reference")
+        self.steps.move_to(step, S.practice_review, action.actor, "choose_methodology")
 
     async def _start_practice_review(self, action: ChooseMethodology) -> None:
         self._child = await workflow.start_child_workflow(
@@ -1195,7 +1201,7 @@ class RapidReviewWorkflow:
         self.state.closed_reason = reason
         self.clock.cancel_all()
         step.settle.append(self.steps.settle("", "cancelled", f"case closed: {reason}"))
-        self.steps.move_to(S.closed, actor, action_name)
+        self.steps.move_to(step, S.closed, actor, action_name)
 
     # ================================================================== helpers
 

@@ -18,7 +18,16 @@ from temporalio.exceptions import ApplicationError
 from workflows.effects import CaseSteps, Documents
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import Actor, CaseStep, DocumentRequest, ProcessState, StageChange, TaskSettlement, TaskSpec
+    from workflows.models import (
+        Actor,
+        CaseStep,
+        DocumentRequest,
+        ProcessState,
+        StageChange,
+        StepFacts,
+        TaskSettlement,
+        TaskSpec,
+    )
     from workflows.vocabulary import Role
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
@@ -71,7 +80,7 @@ class Steps:
     def new_step(self, name: str) -> CaseStep:
         self.state.step += 1
         return CaseStep(key=f"{self.workflow_id}:{self.state.step}:{name}", case_reference=self.case_reference,
-                        at=workflow.now())
+                        at=workflow.now(), facts=StepFacts())
 
     async def commit(self, step: CaseStep, documents: Sequence[DocumentRequest] = ()) -> None:
         """The step's rows in one transaction, then its documents, in order."""
@@ -90,9 +99,11 @@ class Steps:
             CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
         )
 
-    def move_to(self, stage: str, actor: Actor | None, action: str) -> None:
+    def move_to(self, step: CaseStep, stage: str, actor: Actor | None, action: str) -> None:
+        """The workflow enters ``stage`` in this step: its history and the step say so."""
         self.state.stage = stage
         self.state.stage_history.append(self.stage_change(stage, actor, action))
+        step.facts.entered_stage = stage
 
     @staticmethod
     def stage_change(stage: str, actor: Actor | None, action: str) -> StageChange:
