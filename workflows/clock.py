@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ProcessState,
     )
     from workflows.rules import ProcessRules
-    from workflows.vocabulary import Role, Stage
+    from workflows.vocabulary import CalendarDayKind, ClockKind, DeadlineStatus, Role, Stage, TaskKind
 
 REMINDER_HOUR = 8  # London time on the reminder date
 CALENDAR_YEARS_AHEAD = 5  # a case's own calendar runs to the end of the fifth year after the one it opens in
@@ -88,13 +88,13 @@ class DeadlineClock:
         own = self.case_calendar
         closed = set(self.rules.closure_days) if closure_days else set()
         if closure_days:
-            closed |= {d.day for d in self.added_days if d.kind == "closure_day"}
+            closed |= {d.day for d in self.added_days if d.kind == CalendarDayKind.closure_day}
             closed |= set(own.closure_days) if own else set()
         return WorkingDayCalendar(
             frozenset(closed),
             bank_holiday_table=own.bank_holidays if own else None,
             covers=(own.first, own.last) if own else None,
-            added_bank_holidays={d.day: d.name for d in self.added_days if d.kind == "bank_holiday"},
+            added_bank_holidays={d.day: d.name for d in self.added_days if d.kind == CalendarDayKind.bank_holiday},
         )
 
     def working_days_after(self, start: date, days: int) -> date:
@@ -151,13 +151,13 @@ class DeadlineClock:
         (a statutory clock only for a bank holiday), and the case records why each one moved."""
         await self.steps.until_opened()
         async with self.steps.lock:
-            known = self.calendar if notice.kind == "closure_day" else self.statutory_calendar
+            known = self.calendar if notice.kind == CalendarDayKind.closure_day else self.statutory_calendar
             if self.state.stage == Stage.closed or not known.is_working_day(notice.day):
                 return []  # already not a working day (the case's calendar has it): nothing moves
             self.added_days.append(notice)
             moved = self.recount()
             if moved:
-                what = "bank holiday" if notice.kind == "bank_holiday" else "partnership closure day"
+                what = "bank holiday" if notice.kind == CalendarDayKind.bank_holiday else "partnership closure day"
                 step = self.steps.new_step(f"calendar:{notice.day.isoformat()}:{notice.kind}")
                 step.due_date_moves = self._task_moves(moved)
                 step.audit = AuditEntry(
@@ -171,7 +171,7 @@ class DeadlineClock:
     def _task_moves(self, moved: list[dict]) -> list[DueDateMove]:
         """The tasks of a moved deadline are due when it is; a date another, unmoved deadline still has is left
         alone (its tasks cannot be told apart by date)."""
-        still = {d.due.isoformat() for d in self.state.deadlines if d.status == "open"}
+        still = {d.due.isoformat() for d in self.state.deadlines if d.status == DeadlineStatus.open}
         prefix = f"{self.steps.workflow_id}:"
         return [DueDateMove(key_prefix=prefix, was=date.fromisoformat(m["from"]), now=date.fromisoformat(m["to"]))
                 for m in moved if m["from"] not in still]
@@ -180,9 +180,9 @@ class DeadlineClock:
         """Count each open working-day deadline again on today's calendar; returns the ones that moved."""
         moved, before = [], self.rules.reminder_working_days_before
         for found in self.state.deadlines:
-            if found.status != "open" or found.counted_from is None or found.working_days is None:
+            if found.status != DeadlineStatus.open or found.counted_from is None or found.working_days is None:
                 continue
-            counting = self.statutory_calendar if found.clock == "statutory" else self.calendar
+            counting = self.statutory_calendar if found.clock == ClockKind.statutory else self.calendar
             due = counting.add_working_days(found.counted_from, found.working_days)
             if due == found.due:
                 continue
@@ -218,7 +218,7 @@ class DeadlineClock:
         self.add_deadline(key, title, due, rule, role, **options)
         found = self.deadline(key)
         found.counted_from, found.working_days = start, days
-        found.clock = "statutory" if statutory else "local"
+        found.clock = ClockKind.statutory if statutory else ClockKind.local
         return due
 
     def deadline(self, key: str) -> Deadline | None:
@@ -228,25 +228,26 @@ class DeadlineClock:
         """The deadline's action is done (late or not) on ``on``, the day it happened (default: today); it is
         judged by that day, and the day it was recorded is kept beside it. Reminders and escalations settle."""
         found = self.deadline(key)
-        if found and found.status in ("open", "missed") and found.met_on is None:
+        if found and found.awaited:
             found.met_on, found.recorded_on = on or self.today(), self.today()
-            found.status = "met" if found.met_on <= found.due else "missed"
-            if found.status == "met" and found.escalated:  # escalated before it was recorded: it was in time
+            found.status = DeadlineStatus.met if found.met_on <= found.due else DeadlineStatus.missed
+            if found.status == DeadlineStatus.met and found.escalated:  # escalated before it was recorded: in time
                 self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != key]
-                self.state.late = any(d.status == "missed" for d in self.state.deadlines) or self._late_elsewhere()
+                self.state.late = (any(d.status == DeadlineStatus.missed for d in self.state.deadlines)
+                                   or self._late_elsewhere())
             outcome = f"done on {found.met_on.isoformat()}"
-            step.settle.append(self.steps.settle(f"reminder:{key}:", "done", outcome))
-            step.settle.append(self.steps.settle(f"escalation:{key}:", "done", outcome))
+            step.settle.append(self.steps.done(f"reminder:{key}:", outcome))
+            step.settle.append(self.steps.done(f"escalation:{key}:", outcome))
 
     def cancel(self, key: str) -> None:
         found = self.deadline(key)
-        if found and found.status == "open":
-            found.status = "cancelled"
+        if found and found.status == DeadlineStatus.open:
+            found.status = DeadlineStatus.cancelled
 
     def cancel_all(self) -> None:
         for found in self.state.deadlines:
-            if found.status == "open":
-                found.status = "cancelled"
+            if found.status == DeadlineStatus.open:
+                found.status = DeadlineStatus.cancelled
         self.state.unexplained_delays = []
 
     def explain_delays(self, action: Action) -> None:
@@ -267,7 +268,7 @@ class DeadlineClock:
     def next_wake(self) -> datetime | None:
         moments = []
         for found in self.state.deadlines:
-            if found.status != "open":
+            if found.status != DeadlineStatus.open:
                 continue
             if found.reminders_sent < len(found.reminder_dates):
                 moments.append(london_moment(found.reminder_dates[found.reminders_sent], REMINDER_HOUR))
@@ -296,7 +297,7 @@ class DeadlineClock:
         async with self.steps.lock:
             now = workflow.now()
             for found in list(self.state.deadlines):
-                if found.status != "open" or self.state.stage == Stage.closed:
+                if found.status != DeadlineStatus.open or self.state.stage == Stage.closed:
                     continue
                 if not found.escalated and now >= self.escalation_moment(found):
                     await self._escalate(found)
@@ -311,7 +312,7 @@ class DeadlineClock:
         for owed in self.who_owes(found):
             suffix = owed.agency or owed.seat or owed.role
             step.tasks.append(self.steps.task(
-                f"reminder:{found.key}:{suffix}:{number}", "reminder", f"Reminder: {found.title}",
+                f"reminder:{found.key}:{suffix}:{number}", TaskKind.reminder, f"Reminder: {found.title}",
                 f"Due {found.due.isoformat()} ({found.rule}).", owed.role, due=found.due,
                 agency=owed.agency, seat=owed.seat,
             ))
@@ -321,7 +322,7 @@ class DeadlineClock:
 
     async def _escalate(self, found: Deadline) -> None:
         found.escalated = True
-        found.status = "missed"
+        found.status = DeadlineStatus.missed
         found.reminders_sent = len(found.reminder_dates)
         self.state.late = True
         self.state.escalated = True
@@ -332,7 +333,8 @@ class DeadlineClock:
         text = f"Missed: {found.title}, due {found.due.isoformat()} ({found.rule}). Waiting on: {owing}."
         for role in (Role.business_unit, Role.executive):
             step.tasks.append(self.steps.task(
-                f"escalation:{found.key}:{role}", "escalation", f"Escalation: {found.title} is overdue", text, role,
+                f"escalation:{found.key}:{role}", TaskKind.escalation, f"Escalation: {found.title} is overdue", text,
+                role,
                 due=self.today(),
             ))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="escalation",
@@ -346,6 +348,6 @@ class DeadlineClock:
         today = today or self.today()
         data = self.state.model_copy(deep=True)
         for found in data.deadlines:
-            if found.status in ("open", "missed") and found.met_on is None:
+            if found.awaited:
                 found.working_days_left = self.calendar.working_days_between(today, found.due)
         return data.model_dump(mode="json")

@@ -17,10 +17,14 @@ from workflows.vocabulary import (
     NATIONAL_REVIEW_CRITERIA,
     PARALLEL_PROCESSES,
     REG_11_CRITERIA,
+    ClockKind,
+    DeadlineStatus,
     Method,
     Recommendation,
     Role,
     Seat,
+    TaskKind,
+    TaskStatus,
 )
 
 SHORT = 500
@@ -411,7 +415,7 @@ class Deadline(BaseModel):
     owner_role: Role
     owner_agency: str | None = None
     owner_seat: Seat | None = None
-    status: Literal["open", "met", "missed", "cancelled"] = "open"
+    status: DeadlineStatus = DeadlineStatus.open
     reminder_dates: list[date] = Field(default_factory=list)
     reminders_sent: int = 0
     escalated: bool = False
@@ -423,7 +427,12 @@ class Deadline(BaseModel):
     # set in months, or agreed as a date, has none and never moves): statutory clocks count bank holidays only.
     counted_from: date | None = None
     working_days: int | None = None
-    clock: Literal["statutory", "local"] | None = None
+    clock: ClockKind | None = None
+
+    @property
+    def awaited(self) -> bool:
+        """Still to be done: open, or missed and not yet done."""
+        return self.status in (DeadlineStatus.open, DeadlineStatus.missed) and self.met_on is None
 
 
 class StageChange(BaseModel):
@@ -636,7 +645,7 @@ class ReviewProgress(BaseModel):
 
 class TaskSpec(BaseModel):
     key: str
-    kind: str
+    kind: TaskKind
     title: str
     description: str
     assignee_role: Role
@@ -660,7 +669,7 @@ class TaskSettlement(BaseModel):
     outcome to tasks already done (an approval of a version that a return replaced)."""
 
     key_prefix: str
-    status: Literal["done", "cancelled"]
+    status: Literal[TaskStatus.done, TaskStatus.cancelled]
     outcome: str | None = None
     superseded: bool = False
 

@@ -16,7 +16,6 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
-    from workflows import rules as R
     from workflows.calendar import add_months
     from workflows.models import (
         AgreeTermsOfReference,
@@ -40,7 +39,15 @@ with workflow.unsafe.imports_passed_through():
         SubmitDraftReport,
         SubmitFinalReport,
     )
-    from workflows.vocabulary import SEAT_NAMES, Role, Stage
+    from workflows.rules import (
+        RULE_COMMISSION,
+        RULE_CSPR,
+        RULE_CSPR_REVISED,
+        RULE_ONE_YEAR_ON,
+        RULE_PUBLICATION_NOTICE,
+        Rule,
+    )
+    from workflows.vocabulary import SEAT_NAMES, ClockKind, ReviewStage, Role, TaskKind
 
 from workflows.actions import Actions
 from workflows.clock import DeadlineClock
@@ -48,43 +55,32 @@ from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
 from workflows.vocabulary import practice_review_id
 
-
-class ReviewStage:
-    terms_of_reference = "terms_of_reference"
-    commissioning = "commissioning"
-    learning_events = "learning_events"
-    draft_report = "draft_report"
-    final_sign_off = "final_sign_off"
-    publication_notice = "publication_notice"
-    publication = "publication"
-    learning_workshop = "learning_workshop"
-    one_year_on = "one_year_on"
-    closed = Stage.closed.value
+STAGES_BEFORE_PUBLICATION = (ReviewStage.terms_of_reference, ReviewStage.commissioning, ReviewStage.learning_events,
+                             ReviewStage.draft_report, ReviewStage.final_sign_off, ReviewStage.publication_notice,
+                             ReviewStage.publication)
 
 
-P = ReviewStage
-BEFORE_PUBLICATION = frozenset({P.terms_of_reference, P.commissioning, P.learning_events, P.draft_report,
-                                P.final_sign_off, P.publication_notice, P.publication})
-BU = frozenset({Role.business_unit})
+def _rule(stages, *roles: Role) -> Rule:
+    return Rule(stages=frozenset(stages), roles=frozenset(roles))
 
 
 @workflow.defn
 class PracticeReviewWorkflow:
     RULES = {
-        "agree_terms_of_reference": (frozenset({P.terms_of_reference}), BU),
-        "commission_reviewer": (frozenset({P.commissioning}), BU),
-        "record_learning_event": (frozenset({P.learning_events, P.draft_report}), BU),
-        "submit_draft_report": (frozenset({P.learning_events, P.draft_report}), BU),
-        "submit_final_report": (frozenset({P.draft_report}), BU),
-        "sign_off_report": (frozenset({P.final_sign_off}), frozenset({Role.executive})),
-        "send_publication_notice": (frozenset({P.publication_notice}), BU),
-        "record_publication": (frozenset({P.publication}), BU),
-        "record_non_publication": (frozenset({P.publication}), BU),
-        "record_learning_workshop": (frozenset({P.learning_workshop}), BU),
-        "record_one_year_workshop": (frozenset({P.one_year_on}), BU),
+        "agree_terms_of_reference": _rule({ReviewStage.terms_of_reference}, Role.business_unit),
+        "commission_reviewer": _rule({ReviewStage.commissioning}, Role.business_unit),
+        "record_learning_event": _rule({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
+        "submit_draft_report": _rule({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
+        "submit_final_report": _rule({ReviewStage.draft_report}, Role.business_unit),
+        "sign_off_report": _rule({ReviewStage.final_sign_off}, Role.executive),
+        "send_publication_notice": _rule({ReviewStage.publication_notice}, Role.business_unit),
+        "record_publication": _rule({ReviewStage.publication}, Role.business_unit),
+        "record_non_publication": _rule({ReviewStage.publication}, Role.business_unit),
+        "record_learning_workshop": _rule({ReviewStage.learning_workshop}, Role.business_unit),
+        "record_one_year_workshop": _rule({ReviewStage.one_year_on}, Role.business_unit),
         # Only the partners agree an extension (Working Together 2023, ch. 5); the business unit records it for them
         # by preparing the delay notice the service issues.
-        "extend_deadline": (BEFORE_PUBLICATION, frozenset({Role.executive})),
+        "extend_deadline": _rule(STAGES_BEFORE_PUBLICATION, Role.executive),
     }
 
     EVENT_DATES = {
@@ -101,7 +97,7 @@ class PracticeReviewWorkflow:
         self.case_reference = review.case_reference
         method = review.methodology
         self.state = ReviewState(
-            reference=review.reference, stage=P.terms_of_reference, case_reference=review.case_reference,
+            reference=review.reference, stage=ReviewStage.terms_of_reference, case_reference=review.case_reference,
             decided_on=method.decided_on, methods=method.methods, reviewer=method.reviewer, lead=method.lead,
             partners_decided_on=review.partners_decided_on,
         )
@@ -129,22 +125,22 @@ class PracticeReviewWorkflow:
         async with self.steps.lock:
             self.steps.opened = True  # an update that came with the start now waits for this lock
             step = self.steps.new_step("start")
-            self.state.stage_history.append(self.steps.stage_change(P.terms_of_reference, method.actor,
+            self.state.stage_history.append(self.steps.stage_change(ReviewStage.terms_of_reference, method.actor,
                                                                     "choose_methodology"))
-            step.facts.entered_stage = P.terms_of_reference
+            step.facts.entered_stage = ReviewStage.terms_of_reference
             months, decided = self.rules.cspr_months, review.partners_decided_on
             self.clock.add_deadline(
                 "cspr", "Local CSPR completed and published (statutory)", add_months(decided, months),
-                R.RULE_CSPR.format(n=months), Role.business_unit,
+                RULE_CSPR.format(n=months), Role.business_unit,
                 reminders=[add_months(decided, m) for m in self.rules.cspr_reminder_months],
             )
             commission_days = self.rules.reviewer_commission_working_days
             self.clock.add_counted_deadline(
                 "commission", "Reviewer commissioned", method.decided_on, commission_days,
-                R.RULE_COMMISSION.format(n=commission_days), Role.business_unit, statutory=False,
+                RULE_COMMISSION.format(n=commission_days), Role.business_unit, statutory=False,
             )
             step.tasks.append(self.steps.task(
-                "agree_terms_of_reference", "action", "Agree the terms of reference of the local CSPR",
+                "agree_terms_of_reference", TaskKind.action, "Agree the terms of reference of the local CSPR",
                 "Scope, research questions and methods, agreed with the reviewer and lead.", Role.business_unit,
                 due=self.clock.working_days_after(self.clock.today(), 10), action="agree_terms_of_reference",
             ))
@@ -166,8 +162,8 @@ class PracticeReviewWorkflow:
         step = self.steps.new_step("stopped")
         self.state.closed_reason = "stopped: the case was closed"
         self.clock.cancel_all()
-        self.state.stage = P.closed
-        step.settle.append(self.steps.settle("", "cancelled", "the case was closed"))
+        self.state.stage = ReviewStage.closed
+        step.settle.append(self.steps.cancel("", "the case was closed"))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
         await self.steps.apply(step)
 
@@ -191,13 +187,13 @@ class PracticeReviewWorkflow:
     def _recount_publication(self) -> list[dict]:
         """The earliest day of publication after the notice, counted again (a statutory count)."""
         moved = []
-        if self.state.stage == P.publication and self.state.notice_sent_on is not None:
+        if self.state.stage == ReviewStage.publication and self.state.notice_sent_on is not None:
             days = self.rules.publication_notice_working_days
             earliest = self.clock.statutory_days_after(self.state.notice_sent_on, days)
             if earliest != self.state.earliest_publication:
                 moved.append({"deadline": "earliest_publication", "title": "Earliest day of publication",
                               "from": self.state.earliest_publication.isoformat(), "to": earliest.isoformat(),
-                              "clock": "statutory"})
+                              "clock": ClockKind.statutory})
                 self.state.earliest_publication = earliest
         return moved
 
@@ -359,10 +355,10 @@ class PracticeReviewWorkflow:
 
     def _agree_terms_of_reference(self, action: AgreeTermsOfReference, step, documents) -> None:
         self.state.terms_of_reference = action
-        step.settle.append(self.steps.settle("agree_terms_of_reference", "done"))
-        self.steps.move_to(step, P.commissioning, action.actor, "agree_terms_of_reference")
+        step.settle.append(self.steps.done("agree_terms_of_reference"))
+        self.steps.move_to(step, ReviewStage.commissioning, action.actor, "agree_terms_of_reference")
         step.tasks.append(self.steps.task(
-            "commission_reviewer", "action", "Commission the reviewer",
+            "commission_reviewer", TaskKind.action, "Commission the reviewer",
             f"{self.state.reviewer} ({self.review.methodology.reviewer_kind}): confirm the commission.",
             Role.business_unit, due=self.clock.deadline("commission").due, action="commission_reviewer",
         ))
@@ -377,10 +373,10 @@ class PracticeReviewWorkflow:
         self.state.commissioned = action
         self.state.reviewer = action.reviewer
         self.clock.meet("commission", step, on=action.commissioned_on)
-        step.settle.append(self.steps.settle("commission_reviewer", "done", action.reviewer))
-        self.steps.move_to(step, P.learning_events, action.actor, "commission_reviewer")
+        step.settle.append(self.steps.done("commission_reviewer", action.reviewer))
+        self.steps.move_to(step, ReviewStage.learning_events, action.actor, "commission_reviewer")
         step.tasks.append(self.steps.task(
-            "submit_draft_report", "action", "Hold the learning events and receive the draft report",
+            "submit_draft_report", TaskKind.action, "Hold the learning events and receive the draft report",
             "Record practitioner workshops, learning events and family engagement; then the draft report.",
             Role.business_unit, due=self.clock.deadline("cspr").due, action="submit_draft_report",
         ))
@@ -390,11 +386,11 @@ class PracticeReviewWorkflow:
 
     def _submit_draft_report(self, action: SubmitDraftReport, step, documents) -> None:
         self.state.drafts.append(action)
-        step.settle.append(self.steps.settle("submit_draft_report", "done", f"draft {len(self.state.drafts)}"))
-        if self.state.stage != P.draft_report:
-            self.steps.move_to(step, P.draft_report, action.actor, "submit_draft_report")
+        step.settle.append(self.steps.done("submit_draft_report", f"draft {len(self.state.drafts)}"))
+        if self.state.stage != ReviewStage.draft_report:
+            self.steps.move_to(step, ReviewStage.draft_report, action.actor, "submit_draft_report")
         step.tasks.append(self.steps.task(
-            f"submit_final_report:{len(self.state.drafts)}", "action", "Submit the final report for sign-off",
+            f"submit_final_report:{len(self.state.drafts)}", TaskKind.action, "Submit the final report for sign-off",
             "When the draft is settled, send the final report to the three Executive seats.", Role.business_unit,
             due=self.clock.deadline("cspr").due, action="submit_final_report",
         ))
@@ -403,17 +399,17 @@ class PracticeReviewWorkflow:
         self.state.final_report = action
         self.state.report_version += 1
         version = self.state.report_version
-        step.settle.append(self.steps.settle("submit_final_report:", "done", f"version {version}"))
-        self.steps.move_to(step, P.final_sign_off, action.actor, "submit_final_report")
+        step.settle.append(self.steps.done("submit_final_report:", f"version {version}"))
+        self.steps.move_to(step, ReviewStage.final_sign_off, action.actor, "submit_final_report")
         self.three_way.ask(step, version, self.clock.deadline("cspr").due)
 
     def _sign_off_report(self, action: SignOff, step, documents) -> None:
         version, seat = self.state.report_version, action.actor.seat
         approved = self.three_way.record(action, step, version)
         if action.decision == "return":
-            self.steps.move_to(step, P.draft_report, action.actor, "sign_off_report")
+            self.steps.move_to(step, ReviewStage.draft_report, action.actor, "sign_off_report")
             step.tasks.append(self.steps.task(
-                f"submit_final_report:returned:{version}", "action", "Revise the final report (returned)",
+                f"submit_final_report:returned:{version}", TaskKind.action, "Revise the final report (returned)",
                 f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.business_unit,
                 due=self.clock.deadline("cspr").due, action="submit_final_report",
             ))
@@ -425,9 +421,9 @@ class PracticeReviewWorkflow:
                                description=text, due=due)
                 for i, text in enumerate(self.state.final_report.recommendations, start=1)
             ]
-            self.steps.move_to(step, P.publication_notice, action.actor, "sign_off_report")
+            self.steps.move_to(step, ReviewStage.publication_notice, action.actor, "sign_off_report")
             step.tasks.append(self.steps.task(
-                "send_publication_notice", "action", "Send the final report to the National Panel and DfE",
+                "send_publication_notice", TaskKind.action, "Send the final report to the National Panel and DfE",
                 f"At least {self.rules.publication_notice_working_days} working days before publication.",
                 Role.business_unit, due=self.clock.deadline("cspr").due, action="send_publication_notice",
             ))
@@ -436,16 +432,16 @@ class PracticeReviewWorkflow:
         self.state.notice_sent_on = action.sent_on
         days = self.rules.publication_notice_working_days
         self.state.earliest_publication = self.clock.statutory_days_after(action.sent_on, days)
-        step.settle.append(self.steps.settle("send_publication_notice", "done"))
-        self.steps.move_to(step, P.publication, action.actor, "send_publication_notice")
+        step.settle.append(self.steps.done("send_publication_notice"))
+        self.steps.move_to(step, ReviewStage.publication, action.actor, "send_publication_notice")
         documents.append(self.steps.document("publication_notice", action.actor.name, {
             "pseudonym": self.review.pseudonym, "sent_on": action.sent_on.isoformat(),
             "earliest_publication": self.state.earliest_publication.isoformat(),
-            "rule": R.RULE_PUBLICATION_NOTICE.format(n=days), "report_version": self.state.report_version,
+            "rule": RULE_PUBLICATION_NOTICE.format(n=days), "report_version": self.state.report_version,
             "recommendations": self.state.final_report.recommendations if self.state.final_report else [],
         }))
         step.tasks.append(self.steps.task(
-            "publish", "action", "Publish the report (or record why not)",
+            "publish", TaskKind.action, "Publish the report (or record why not)",
             f"Not before {self.state.earliest_publication.isoformat()}.", Role.business_unit,
             due=self.clock.deadline("cspr").due, action="record_publication",
         ))
@@ -453,10 +449,10 @@ class PracticeReviewWorkflow:
     def _published(self, actor, action_name: str, on, step, documents) -> None:
         self.clock.meet("cspr", step, on=on)
         self.clock.meet("cspr_revised", step, on=on)
-        step.settle.append(self.steps.settle("publish", "done", action_name))
-        self.steps.move_to(step, P.learning_workshop, actor, action_name)
+        step.settle.append(self.steps.done("publish", action_name))
+        self.steps.move_to(step, ReviewStage.learning_workshop, actor, action_name)
         step.tasks.append(self.steps.task(
-            "record_learning_workshop", "action", "Hold the partnership-wide learning workshop",
+            "record_learning_workshop", TaskKind.action, "Hold the partnership-wide learning workshop",
             "Share the review's learning across the partnership.", Role.business_unit,
             due=self.clock.working_days_after(on, 20), action="record_learning_workshop",
         ))
@@ -490,15 +486,15 @@ class PracticeReviewWorkflow:
 
     def _record_learning_workshop(self, action: RecordLearningWorkshop, step, documents) -> None:
         self.state.learning_workshop_on = action.held_on
-        step.settle.append(self.steps.settle("record_learning_workshop", "done"))
+        step.settle.append(self.steps.done("record_learning_workshop"))
         anchor = self.state.published_on or action.held_on
         due = add_months(anchor, 12)
         self.state.one_year_workshop_due = due
-        self.clock.add_deadline("one_year_on", "Learning workshop one year after publication", due, R.RULE_ONE_YEAR_ON,
+        self.clock.add_deadline("one_year_on", "Learning workshop one year after publication", due, RULE_ONE_YEAR_ON,
                           Role.business_unit, reminders=[add_months(anchor, 11)])
-        self.steps.move_to(step, P.one_year_on, action.actor, "record_learning_workshop")
+        self.steps.move_to(step, ReviewStage.one_year_on, action.actor, "record_learning_workshop")
         step.tasks.append(self.steps.task(
-            "record_one_year_workshop", "action", "Hold the one-year-on learning workshop",
+            "record_one_year_workshop", TaskKind.action, "Hold the one-year-on learning workshop",
             "Review what has changed since publication.", Role.business_unit, due=due,
             action="record_one_year_workshop",
         ))
@@ -506,10 +502,10 @@ class PracticeReviewWorkflow:
     def _record_one_year_workshop(self, action: RecordLearningWorkshop, step, documents) -> None:
         self.state.one_year_workshop_on = action.held_on
         self.clock.meet("one_year_on", step, on=action.held_on)
-        step.settle.append(self.steps.settle("", "done", "review closed"))
+        step.settle.append(self.steps.done("", "review closed"))
         self.state.closed_reason = "published" if self.state.published_on else "not published (improvements published)"
         self.clock.cancel_all()
-        self.steps.move_to(step, P.closed, action.actor, "record_one_year_workshop")
+        self.steps.move_to(step, ReviewStage.closed, action.actor, "record_one_year_workshop")
 
     def _extend_deadline(self, action: ExtendDeadline, step, documents) -> None:
         """A revised target beside the statutory date, which is kept and judged as it stands; the delay is
@@ -521,7 +517,7 @@ class PracticeReviewWorkflow:
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "cspr"]
         self.clock.add_deadline("cspr_revised", "Local CSPR completed and published (agreed revised target)",
                                 action.new_due,
-                                R.RULE_CSPR_REVISED.format(reason=action.reason, statutory=statutory.due.isoformat()),
+                                RULE_CSPR_REVISED.format(reason=action.reason, statutory=statutory.due.isoformat()),
                                 Role.business_unit)
         documents.append(self.steps.document("cspr_delay_notice", action.actor.name, {
             "pseudonym": self.review.pseudonym, "statutory_due": statutory.due.isoformat(),

@@ -15,7 +15,6 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
-    from workflows import rules as R
     from workflows.calendar import london_date
     from workflows.models import (
         AcceptReferral,
@@ -53,7 +52,28 @@ with workflow.unsafe.imports_passed_through():
         SinResponse,
         SubmitInformationReturn,
     )
-    from workflows.vocabulary import AGENCIES, SEAT_NAMES, Recommendation, Role, Seat, Stage
+    from workflows.rules import (
+        RULE_CARE_LEAVER_DEATH,
+        RULE_LEARNING_WITHOUT_CSPR,
+        RULE_LOOKED_AFTER_DEATH,
+        RULE_METHODOLOGY,
+        RULE_MILESTONE,
+        RULE_NOTIFICATION,
+        RULE_PANEL_REPLY,
+        RULE_RAPID_REVIEW,
+        RULE_SIN_THREE_WAY,
+        Rule,
+    )
+    from workflows.vocabulary import (
+        AGENCIES,
+        SEAT_NAMES,
+        DeadlineStatus,
+        Recommendation,
+        Role,
+        Seat,
+        Stage,
+        TaskKind,
+    )
 
 from workflows.actions import Actions
 from workflows.clock import DeadlineClock, owed_by_owner
@@ -62,13 +82,12 @@ from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
 from workflows.vocabulary import practice_review_id
 
-S = Stage
-OPEN_STAGES = frozenset(s for s in Stage if s != Stage.closed)
+OPEN_STAGES = frozenset(stage for stage in Stage if stage != Stage.closed)
 # After the partners' sign-off, the rapid review goes to the National Panel and its reply is recorded beside
 # whatever follows (for a local CSPR: the methodology and the review itself).
-AFTER_SIGN_OFF = frozenset({S.national_panel, S.methodology, S.practice_review})
+AFTER_SIGN_OFF = frozenset({Stage.national_panel, Stage.methodology, Stage.practice_review})
 # Deaths notified whatever is known of abuse or neglect; the case records the notification and closes (no rapid review).
-ALWAYS_NOTIFIED = {"looked_after_child_death": R.RULE_LOOKED_AFTER_DEATH, "care_leaver_death": R.RULE_CARE_LEAVER_DEATH}
+ALWAYS_NOTIFIED = {"looked_after_child_death": RULE_LOOKED_AFTER_DEATH, "care_leaver_death": RULE_CARE_LEAVER_DEATH}
 # The partners who answer the CSC lead's proposal on the notification (the local authority's view is the proposal).
 ANSWERING_SEATS = (Seat.police, Seat.icb)
 LEARNING_KINDS = {"single_agency_review": "Single-agency review", "audit": "Audit", "workshop": "Workshop",
@@ -89,44 +108,44 @@ def _start_sealed(case: CaseInput) -> bool:
                                   {k: v for k, v in fields.items() if k not in added})
 
 
-def _rule(stages, *roles) -> tuple[frozenset[str], frozenset[Role]]:
-    return frozenset(stages), frozenset(roles)
+def _rule(stages, *roles: Role) -> Rule:
+    return Rule(stages=frozenset(stages), roles=frozenset(roles))
 
 
 @workflow.defn
 class RapidReviewWorkflow:
     RULES = {
-        "accept_referral": _rule({S.referral}, Role.business_unit),
+        "accept_referral": _rule({Stage.referral}, Role.business_unit),
         # Cases of the three-way decision: only at csc_consultation, with the partners' agreement not to notify
         # (see _check_decline_referral); cases started before it: at referral, as they ran.
-        "decline_referral": _rule({S.referral, S.csc_consultation}, Role.business_unit),
-        "correct_awareness_date": _rule({S.referral, S.csc_consultation, S.notification}, Role.csc_lead),
-        "correct_referral": _rule({S.referral, S.csc_consultation, S.notification}, Role.csc_lead),
-        # The notification decision is the three partners' (R.RULE_SIN_THREE_WAY): the CSC lead proposes, the
+        "decline_referral": _rule({Stage.referral, Stage.csc_consultation}, Role.business_unit),
+        "correct_awareness_date": _rule({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
+        "correct_referral": _rule({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
+        # The notification decision is the three partners' (RULE_SIN_THREE_WAY): the CSC lead proposes, the
         # police and ICB Executive seats answer, a disagreement is resolved and recorded by the LA's seat.
-        "propose_sin_decision": _rule({S.csc_consultation}, Role.csc_lead),
-        "respond_to_sin_proposal": _rule({S.csc_consultation}, Role.executive),
-        "resolve_sin_disagreement": _rule({S.csc_consultation}, Role.executive),
-        "record_notification": _rule({S.notification}, Role.csc_lead),
-        "convene_panel": _rule({S.panel_preparation}, Role.business_unit),
-        "submit_information_return": _rule({S.panel_preparation, S.panel}, Role.agency_member),
-        "record_panel_outcome": _rule({S.panel_preparation, S.panel}, Role.panel_chair),
-        "issue_decision_sheet": _rule({S.decision_sheet}, Role.panel_chair),
-        "sign_off": _rule({S.executive_sign_off}, Role.executive),
+        "propose_sin_decision": _rule({Stage.csc_consultation}, Role.csc_lead),
+        "respond_to_sin_proposal": _rule({Stage.csc_consultation}, Role.executive),
+        "resolve_sin_disagreement": _rule({Stage.csc_consultation}, Role.executive),
+        "record_notification": _rule({Stage.notification}, Role.csc_lead),
+        "convene_panel": _rule({Stage.panel_preparation}, Role.business_unit),
+        "submit_information_return": _rule({Stage.panel_preparation, Stage.panel}, Role.agency_member),
+        "record_panel_outcome": _rule({Stage.panel_preparation, Stage.panel}, Role.panel_chair),
+        "issue_decision_sheet": _rule({Stage.decision_sheet}, Role.panel_chair),
+        "sign_off": _rule({Stage.executive_sign_off}, Role.executive),
         "record_submission": _rule(AFTER_SIGN_OFF, Role.business_unit),
         "record_national_panel_response": _rule(AFTER_SIGN_OFF, Role.business_unit),
         "reconsider_decision": _rule(AFTER_SIGN_OFF, Role.executive),
         # Only the partners decide how a review takes place (Working Together 2023, ch. 5).
-        "choose_methodology": _rule({S.methodology}, Role.executive),
-        # Learning without a local CSPR (R.RULE_LEARNING_WITHOUT_CSPR): the partners decide, the business unit
+        "choose_methodology": _rule({Stage.methodology}, Role.executive),
+        # Learning without a local CSPR (RULE_LEARNING_WITHOUT_CSPR): the partners decide, the business unit
         # prepares it for them (its task) and the plan actions reach it through the action plan.
-        "record_learning_activities": _rule({S.national_panel}, Role.executive),
+        "record_learning_activities": _rule({Stage.national_panel}, Role.executive),
         "close_case": _rule(OPEN_STAGES, Role.business_unit),
     }
     # Actions no longer offered (not in RULES, so not in the API or on pages) that cases of an earlier process
     # replay: the CSC lead's decision alone.
     RETIRED_RULES = {
-        "record_sin_decision": _rule({S.csc_consultation}, Role.csc_lead),
+        "record_sin_decision": _rule({Stage.csc_consultation}, Role.csc_lead),
     }
 
     EVENT_DATES = {
@@ -150,7 +169,7 @@ class RapidReviewWorkflow:
         self.case_reference = case.reference
         self.partnership_name = case.partnership_name
         self.state = CaseState(
-            reference=case.reference, stage=S.referral, pseudonym=case.pseudonym,
+            reference=case.reference, stage=Stage.referral, pseudonym=case.pseudonym,
             opened_on=london_date(workflow.now()), awareness_date=case.awareness_date,
             referring_agency=case.referring_agency, category=case.category,
             linked_references=list(case.linked_references),
@@ -182,8 +201,8 @@ class RapidReviewWorkflow:
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
         clock = asyncio.create_task(self.clock.run())
-        await workflow.wait_condition(lambda: self.state.stage == S.closed or self._child is not None)
-        if self._child is not None and self.state.stage != S.closed:
+        await workflow.wait_condition(lambda: self.state.stage == Stage.closed or self._child is not None)
+        if self._child is not None and self.state.stage != Stage.closed:
             await self._follow_practice_review()
         await clock
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
@@ -194,17 +213,17 @@ class RapidReviewWorkflow:
             self.steps.opened = True  # an update that came with the start now waits for this lock, as every later does
             case, rules = self.case, self.rules
             step = self.steps.new_step("submit_referral")
-            self.state.stage_history.append(self.steps.stage_change(S.referral, case.referrer, "submit_referral"))
-            step.facts.opened_case, step.facts.entered_stage = True, S.referral
+            self.state.stage_history.append(self.steps.stage_change(Stage.referral, case.referrer, "submit_referral"))
+            step.facts.opened_case, step.facts.entered_stage = True, Stage.referral
             notify_by = self.clock.add_counted_deadline(
                 "notification", "Serious incident notification to the National Panel", case.awareness_date,
-                rules.notification_working_days, R.RULE_NOTIFICATION.format(n=rules.notification_working_days),
+                rules.notification_working_days, RULE_NOTIFICATION.format(n=rules.notification_working_days),
                 Role.csc_lead, statutory=True,
             )
             if rules.rapid_review_clock_start == "awareness":
                 self._start_window(case.awareness_date)
             step.tasks.append(self.steps.task(
-                "accept_referral", "decision", "Accept or decline the referral",
+                "accept_referral", TaskKind.decision, "Accept or decline the referral",
                 f"A referral from {AGENCIES.get(case.referring_agency, case.referring_agency)}: decide whether it goes "
                 "to Children's Social Care for consultation.", Role.business_unit,
                 due=self.clock.working_days_after(self.clock.today(), 1), action="accept_referral",
@@ -225,17 +244,17 @@ class RapidReviewWorkflow:
         try:
             outcome = await self._child
         except ChildWorkflowError:
-            if self.state.stage == S.closed:
+            if self.state.stage == Stage.closed:
                 return  # closed by close_case, which cancelled the review
             raise
         async with self.steps.lock:
-            if self.state.stage == S.closed:
+            if self.state.stage == Stage.closed:
                 return
             step = self.steps.new_step("practice_review_closed")
             self.state.outcome = f"Local CSPR completed: {outcome}"
             self.state.closed_reason = "Local child safeguarding practice review completed"
-            self._review_entered(step, S.closed)
-            self.steps.move_to(step, S.closed, None, "practice_review_closed")
+            self._review_entered(step, Stage.closed)
+            self.steps.move_to(step, Stage.closed, None, "practice_review_closed")
             self.clock.cancel_all()
             step.audit = self._audit(None, "practice_review_closed", {"outcome": outcome})
             await self.steps.commit(step)
@@ -266,7 +285,7 @@ class RapidReviewWorkflow:
                 return
             self._last_progress = progress.sequence
         async with self.steps.lock:
-            if self.state.stage == S.closed:
+            if self.state.stage == Stage.closed:
                 return
             step = self.steps.new_step(f"practice_review:{progress.stage}")
             self._review_entered(step, progress.stage)
@@ -471,11 +490,11 @@ class RapidReviewWorkflow:
         the referrer) once the three partners have agreed not to notify, never before CSC has considered it.
         The business unit keeps its acceptance step; the decline stays its own record-keeping act."""
         st = self.state
-        if st.stage == S.referral and st.three_way_sin:
+        if st.stage == Stage.referral and st.three_way_sin:
             raise reject("The business unit cannot decline a referral before Children's Social Care has considered "
-                         f"it ({R.RULE_SIN_THREE_WAY}). Accept it to CSC; a referral the partners agree not to "
+                         f"it ({RULE_SIN_THREE_WAY}). Accept it to CSC; a referral the partners agree not to "
                          "notify is declined then.")
-        if st.stage == S.csc_consultation and st.sin_agreed != "do_not_notify":
+        if st.stage == Stage.csc_consultation and st.sin_agreed != "do_not_notify":
             raise reject("A referral is declined once the three partners have agreed not to notify; they have not "
                          "(yet).")
 
@@ -523,7 +542,7 @@ class RapidReviewWorkflow:
         version = self._current_sin_version()
         if action.actor.seat != Seat.la:
             raise reject("The local authority's seat records the resolution: the duty to notify is the local "
-                         f"authority's ({R.RULE_SIN_THREE_WAY}).")
+                         f"authority's ({RULE_SIN_THREE_WAY}).")
         self._check_sin_open()
         if action.version != version or not self._disagreeing(version):
             raise reject(f"There is no disagreement to resolve on version {action.version} of the proposal.")
@@ -623,28 +642,30 @@ class RapidReviewWorkflow:
     # ================================================================== what each action does
 
     def _accept_referral(self, action: AcceptReferral, step, documents) -> None:
-        step.settle.append(self.steps.settle("accept_referral", "done", "accepted"))
-        self.steps.move_to(step, S.csc_consultation, action.actor, "accept_referral")
+        step.settle.append(self.steps.done("accept_referral", "accepted"))
+        self.steps.move_to(step, Stage.csc_consultation, action.actor, "accept_referral")
         if self.state.three_way_sin:
             step.tasks.append(self.steps.task(
-                "propose_sin_decision", "decision", "Consult police and health; propose the notification decision",
+                "propose_sin_decision", TaskKind.decision,
+                "Consult police and health; propose the notification decision",
                 "Propose to notify or not, with the rationale; the police and ICB seats agree or disagree "
-                f"({R.RULE_SIN_THREE_WAY}).", Role.csc_lead, due=self.clock.deadline("notification").due,
+                f"({RULE_SIN_THREE_WAY}).", Role.csc_lead, due=self.clock.deadline("notification").due,
                 action="propose_sin_decision",
             ))
             return
         step.tasks.append(self.steps.task(
-            "record_sin_decision", "decision", "Consult police and health; decide on a serious incident notification",
+            "record_sin_decision", TaskKind.decision,
+            "Consult police and health; decide on a serious incident notification",
             "Record the police and health views, the decision (notify or not) and its rationale.", Role.csc_lead,
             due=self.clock.deadline("notification").due, action="record_sin_decision",
         ))
 
     def _decline_referral(self, action: DeclineReferral, step, documents) -> None:
-        if self.state.stage == S.referral:  # cases started before the three-way decision
-            step.settle.append(self.steps.settle("accept_referral", "done", "declined"))
+        if self.state.stage == Stage.referral:  # cases started before the three-way decision
+            step.settle.append(self.steps.done("accept_referral", "declined"))
             self._close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
             return
-        step.settle.append(self.steps.settle("decline_referral", "done", "declined"))
+        step.settle.append(self.steps.done("decline_referral", "declined"))
         context = self._sin_context()
         documents.append(self.steps.document("no_notification_letter", action.actor.name, {
             **context, "referrer": self.case.referrer.name, "referring_agency": self.case.referring_agency,
@@ -660,16 +681,17 @@ class RapidReviewWorkflow:
         self.state.sin_proposals.append(SinProposal(version=version, decision=action.decision,
                                                     rationale=action.rationale, by=action.actor.name,
                                                     on=self.clock.today()))
-        step.settle.append(self.steps.settle("propose_sin_decision", "done", f"version {version}"))
-        step.settle.append(self.steps.settle("record_sin_decision", "done", f"proposed (version {version})"))
-        step.settle.append(self.steps.settle("sin_response:", "cancelled", f"superseded by version {version}"))
-        step.settle.append(self.steps.settle("resolve_sin:", "cancelled", f"superseded by version {version}"))
+        step.settle.append(self.steps.done("propose_sin_decision", f"version {version}"))
+        step.settle.append(self.steps.done("record_sin_decision", f"proposed (version {version})"))
+        step.settle.append(self.steps.cancel("sin_response:", f"superseded by version {version}"))
+        step.settle.append(self.steps.cancel("resolve_sin:", f"superseded by version {version}"))
         due = self._notification_due()
         for seat in ANSWERING_SEATS:
             step.tasks.append(self.steps.task(
-                f"sin_response:v{version}:{seat}", "decision", f"Agree the notification decision (version {version})",
+                f"sin_response:v{version}:{seat}", TaskKind.decision,
+                f"Agree the notification decision (version {version})",
                 f"{SEAT_NAMES[seat]}: the CSC lead proposes to {action.decision.replace('_', ' ')}. Agree, or "
-                f"disagree with your view ({R.RULE_SIN_THREE_WAY}).", Role.executive, seat=seat, due=due,
+                f"disagree with your view ({RULE_SIN_THREE_WAY}).", Role.executive, seat=seat, due=due,
                 action="respond_to_sin_proposal",
             ))
 
@@ -678,16 +700,17 @@ class RapidReviewWorkflow:
         self.state.sin_responses.append(SinResponse(version=version, seat=seat, view=action.view,
                                                     comments=action.comments, by=action.actor.name,
                                                     on=self.clock.today()))
-        step.settle.append(self.steps.settle(f"sin_response:v{version}:{seat}", "done", action.view))
+        step.settle.append(self.steps.done(f"sin_response:v{version}:{seat}", action.view))
         if action.view == "disagree" and len(self._disagreeing(version)) == 1:  # the first disagreement
             due = self._notification_due()
             step.tasks.append(self.steps.task(
-                f"propose_sin_decision:v{version + 1}", "decision", "Revise the notification proposal (disagreed)",
+                f"propose_sin_decision:v{version + 1}", TaskKind.decision,
+                "Revise the notification proposal (disagreed)",
                 f"{SEAT_NAMES[seat]} disagrees: {action.comments}", Role.csc_lead, due=due,
                 action="propose_sin_decision",
             ))
             step.tasks.append(self.steps.task(
-                f"resolve_sin:v{version}", "decision", "Resolve the disagreement on the notification",
+                f"resolve_sin:v{version}", TaskKind.decision, "Resolve the disagreement on the notification",
                 "Where the CSC lead does not revise the proposal, record how the three partners resolved the "
                 "disagreement and the decision.", Role.executive, seat=Seat.la, due=due,
                 action="resolve_sin_disagreement",
@@ -700,14 +723,14 @@ class RapidReviewWorkflow:
         self.state.sin_resolutions.append(SinResolution(version=action.version, decision=action.decision,
                                                         how_resolved=action.how_resolved, by=action.actor.name,
                                                         on=self.clock.today()))
-        step.settle.append(self.steps.settle("resolve_sin:", "done", action.decision))
+        step.settle.append(self.steps.done("resolve_sin:", action.decision))
         self._sin_agreed(action.decision, action.actor, step, documents)
 
     def _sin_agreed(self, decision: str, actor, step, documents) -> None:
         """The three partners' decision: to the notification, or (not to notify) to the business unit's decline."""
         self.state.sin_agreed, self.state.sin_agreed_on = decision, self.clock.today()
         for prefix in ("sin_response:", "resolve_sin:", "propose_sin_decision"):
-            step.settle.append(self.steps.settle(prefix, "cancelled", f"the partners agreed: {decision}"))
+            step.settle.append(self.steps.cancel(prefix, f"the partners agreed: {decision}"))
         context = self._sin_context()
         documents.append(self.steps.document("sin_decision", actor.name, context, self._current_sin_version()))
         if decision == "notify":
@@ -715,7 +738,7 @@ class RapidReviewWorkflow:
             return
         self.clock.cancel("notification")
         step.tasks.append(self.steps.task(
-            "decline_referral", "action", "Decline the referral: the partners agreed not to notify",
+            "decline_referral", TaskKind.action, "Decline the referral: the partners agreed not to notify",
             "Close the referral with the reason and write to the referrer.", Role.business_unit,
             due=self.clock.working_days_after(self.clock.today(), 1), action="decline_referral",
         ))
@@ -739,14 +762,14 @@ class RapidReviewWorkflow:
         return found.due if found else None
 
     def _open_notification(self, actor, step) -> None:
-        self.steps.move_to(step, S.notification, actor, "notification_decided")
+        self.steps.move_to(step, Stage.notification, actor, "notification_decided")
         if self.state.category == "care_leaver_death":
             what = "Notify the Secretary of State and Ofsted of the care leaver's death and record it"
         else:
             what = "Submit the serious incident notification (DfE system) and record the day it was made and its " \
                    "reference"
         step.tasks.append(self.steps.task(
-            "record_notification", "action", "Notify the National Panel and record the notification", f"{what}.",
+            "record_notification", TaskKind.action, "Notify the National Panel and record the notification", f"{what}.",
             Role.csc_lead, due=self._notification_due(), action="record_notification",
         ))
 
@@ -756,19 +779,19 @@ class RapidReviewWorkflow:
         st = self.state
         st.referral_corrections.append(action)
         st.category, st.linked_references = action.category, list(action.linked_references)
-        if action.category not in ALWAYS_NOTIFIED or st.stage != S.csc_consultation or not st.sin_proposals:
+        if action.category not in ALWAYS_NOTIFIED or st.stage != Stage.csc_consultation or not st.sin_proposals:
             return
         if (st.sin_agreed or st.sin_proposals[-1].decision) != "do_not_notify":
             return
         st.sin_agreed = st.sin_agreed_on = None  # the proposal not to notify can no longer be agreed
         found = self.clock.deadline("notification")
-        if found and found.status == "cancelled":
-            found.status = "open"
+        if found and found.status == DeadlineStatus.cancelled:
+            found.status = DeadlineStatus.open
             self.clock.wake()
         for prefix in ("sin_response:", "resolve_sin:", "decline_referral"):
-            step.settle.append(self.steps.settle(prefix, "cancelled", "category corrected: the death is notified"))
+            step.settle.append(self.steps.cancel(prefix, "category corrected: the death is notified"))
         step.tasks.append(self.steps.task(
-            f"propose_sin_decision:c{len(st.referral_corrections)}", "decision",
+            f"propose_sin_decision:c{len(st.referral_corrections)}", TaskKind.decision,
             "Propose the notification decision again (category corrected)", ALWAYS_NOTIFIED[action.category],
             Role.csc_lead, due=self._notification_due(), action="propose_sin_decision",
         ))
@@ -779,7 +802,7 @@ class RapidReviewWorkflow:
         self.state.awareness_date = action.awareness_date
         days = self.rules.notification_working_days
         self.clock.add_counted_deadline("notification", "Serious incident notification to the National Panel",
-                                  action.awareness_date, days, R.RULE_NOTIFICATION.format(n=days), Role.csc_lead,
+                                  action.awareness_date, days, RULE_NOTIFICATION.format(n=days), Role.csc_lead,
                                   statutory=True)
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "notification"]
         if self.rules.rapid_review_clock_start == "awareness":
@@ -787,7 +810,7 @@ class RapidReviewWorkflow:
 
     def _record_sin_decision(self, action: RecordSinDecision, step, documents) -> None:
         self.state.sin_decision = action
-        step.settle.append(self.steps.settle("record_sin_decision", "done", action.decision))
+        step.settle.append(self.steps.done("record_sin_decision", action.decision))
         context = {"pseudonym": self.state.pseudonym, "decided_by": action.actor.name,
                    "decided_on": self.clock.today().isoformat(), "police_view": action.police_view,
                    "health_view": action.health_view, "decision": action.decision, "rationale": action.rationale}
@@ -800,9 +823,9 @@ class RapidReviewWorkflow:
             self._close(action.actor, "record_sin_decision",
                         f"No serious incident notification: {action.rationale}", step)
             return
-        self.steps.move_to(step, S.notification, action.actor, "record_sin_decision")
+        self.steps.move_to(step, Stage.notification, action.actor, "record_sin_decision")
         step.tasks.append(self.steps.task(
-            "record_notification", "action", "Notify the National Panel and record the notification",
+            "record_notification", TaskKind.action, "Notify the National Panel and record the notification",
             "Submit the serious incident notification (DfE system) and record the day it was made and its reference.",
             Role.csc_lead, due=self.clock.deadline("notification").due, action="record_notification",
         ))
@@ -811,7 +834,7 @@ class RapidReviewWorkflow:
         self.state.notified_on = action.notified_on
         self.state.notification_reference = action.notification_reference
         self.clock.meet("notification", step, on=action.notified_on)
-        step.settle.append(self.steps.settle("record_notification", "done", action.notification_reference))
+        step.settle.append(self.steps.done("record_notification", action.notification_reference))
         rule = ALWAYS_NOTIFIED.get(self.state.category)
         if rule:  # notified, and no rapid review follows: the case records it and closes with that reason
             documents.append(self.steps.document("notification_record", action.actor.name, self._notification_context(
@@ -821,11 +844,11 @@ class RapidReviewWorkflow:
             return
         if self.state.window_start is None:
             self._start_window(action.notified_on)
-        self.steps.move_to(step, S.panel_preparation, action.actor, "record_notification")
+        self.steps.move_to(step, Stage.panel_preparation, action.actor, "record_notification")
         documents.append(self.steps.document("notification_record", action.actor.name, self._notification_context(
             action, self.clock.deadline("rapid_review").due.isoformat())))
         step.tasks.append(self.steps.task(
-            "convene_panel", "action", "Convene the Rapid Review Panel and send information requests",
+            "convene_panel", TaskKind.action, "Convene the Rapid Review Panel and send information requests",
             "Set the panel date and invite the agencies that worked with the child.", Role.business_unit,
             due=self.clock.deadline("information_requests").due, action="convene_panel",
         ))
@@ -862,23 +885,23 @@ class RapidReviewWorkflow:
             ("sign_off", "Executive sign-off of the decision sheet", m.sign_off, Role.executive),
         ):
             self.clock.add_counted_deadline(key, title, start, day,
-                                      R.RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
+                                      RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
                                       statutory=False)
         self.clock.add_counted_deadline(
             "rapid_review", "Rapid review submitted to the National Panel", start, total,
-            R.RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit, statutory=True,
+            RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit, statutory=True,
         )
 
     def _convene_panel(self, action: ConvenePanel, step, documents) -> None:
         self.state.panel = action
         self.state.convened_on = self.clock.today()
         self.clock.meet("information_requests", step)
-        step.settle.append(self.steps.settle("convene_panel", "done"))
+        step.settle.append(self.steps.done("convene_panel"))
         returns_due = self.clock.deadline("agency_returns").due
         for agency in action.invited_agencies:
             name = AGENCIES[agency]
             step.tasks.append(self.steps.task(
-                f"information_return:{agency}", "information_return", "Submit your agency's information return",
+                f"information_return:{agency}", TaskKind.information_return, "Submit your agency's information return",
                 f"{name}: send your involvement with the child and family, a chronology and your analysis "
                 f"by {returns_due.isoformat()}.", Role.agency_member, agency=agency, due=returns_due,
                 action="submit_information_return",
@@ -889,7 +912,7 @@ class RapidReviewWorkflow:
                 "research_questions": action.research_questions,
             }))
         step.tasks.append(self.steps.task(
-            "record_panel_outcome", "action", "Hold the Rapid Review Panel and record its outcome",
+            "record_panel_outcome", TaskKind.action, "Hold the Rapid Review Panel and record its outcome",
             f"Panel on {action.panel_date.isoformat()}: attendees, immediate actions, themes, learning, "
             "recommendation.", Role.panel_chair, due=self.clock.deadline("panel").due, action="record_panel_outcome",
         ))
@@ -912,12 +935,12 @@ class RapidReviewWorkflow:
             documents.append(self.steps.document(f"information_return_{agency}", action.actor.name, {
                 "agency": agency, "agency_name": AGENCIES.get(agency, agency), "submitted_by": action.actor.name,
                 "received_on": self.clock.today().isoformat(), **text}))
-        step.settle.append(self.steps.settle(f"information_return:{agency}", "done", "returned"))
-        step.settle.append(self.steps.settle(f"reminder:agency_returns:{agency}:", "done", "returned"))
+        step.settle.append(self.steps.done(f"information_return:{agency}", "returned"))
+        step.settle.append(self.steps.done(f"reminder:agency_returns:{agency}:", "returned"))
         if all(a in self.state.returns for a in self.state.panel.invited_agencies):
             self.clock.meet("agency_returns", step)
-            if self.state.stage == S.panel_preparation:
-                self.steps.move_to(step, S.panel, action.actor, "submit_information_return")
+            if self.state.stage == Stage.panel_preparation:
+                self.steps.move_to(step, Stage.panel, action.actor, "submit_information_return")
 
     def _audit_detail(self, name: str, action) -> dict:
         if name == "submit_information_return":  # the return itself is case content: record that it came
@@ -932,18 +955,18 @@ class RapidReviewWorkflow:
         if missing:
             self.clock.cancel("agency_returns")
             for agency in missing:
-                step.settle.append(self.steps.settle(f"information_return:{agency}", "cancelled",
+                step.settle.append(self.steps.cancel(f"information_return:{agency}",
                                                "panel held without this return"))
-        step.settle.append(self.steps.settle("record_panel_outcome", "done", action.recommendation))
+        step.settle.append(self.steps.done("record_panel_outcome", action.recommendation))
         due = self.clock.working_days_after(action.held_on, self.rules.immediate_action_working_days)
         step.plan_actions = [
             PlanActionSpec(key=f"{self.case_reference}:panel:{i}", source="panel_immediate_action",
                            description=text, due=due)
             for i, text in enumerate(action.immediate_actions, start=1)
         ]
-        self.steps.move_to(step, S.decision_sheet, action.actor, "record_panel_outcome")
+        self.steps.move_to(step, Stage.decision_sheet, action.actor, "record_panel_outcome")
         step.tasks.append(self.steps.task(
-            "issue_decision_sheet:v1", "action", "Issue the rapid review decision sheet to the Executive",
+            "issue_decision_sheet:v1", TaskKind.action, "Issue the rapid review decision sheet to the Executive",
             "Complete the decision sheet from the panel's outcome and send it for three-way sign-off.",
             Role.panel_chair, due=self.clock.deadline("decision_sheet").due, action="issue_decision_sheet",
         ))
@@ -956,13 +979,13 @@ class RapidReviewWorkflow:
             if earlier.version < version and earlier.superseded_by is None:
                 earlier.superseded_by = version
         if version > 1:  # and on the approvers' done tasks (an activity input only: histories replay as before)
-            step.settle.append(self.steps.settle(f"sign_off:v{version - 1}:", "done",
+            step.settle.append(self.steps.done(f"sign_off:v{version - 1}:",
                                                  f"superseded by version {version}", superseded=True))
         if action.recommendation:
             self.state.recommendation = action.recommendation
         self.clock.meet("decision_sheet", step)
-        step.settle.append(self.steps.settle("issue_decision_sheet:", "done", f"version {version}"))
-        self.steps.move_to(step, S.executive_sign_off, action.actor, "issue_decision_sheet")
+        step.settle.append(self.steps.done("issue_decision_sheet:", f"version {version}"))
+        self.steps.move_to(step, Stage.executive_sign_off, action.actor, "issue_decision_sheet")
         documents.append(self.steps.document("decision_sheet", action.actor.name, self._decision_sheet_context(),
                                              version))
         self.three_way.ask(step, version, self.clock.deadline("sign_off").due)
@@ -1018,9 +1041,9 @@ class RapidReviewWorkflow:
         version, seat = self.state.decision_sheet_version, action.actor.seat
         approved = self.three_way.record(action, step, version)
         if action.decision == "return":
-            self.steps.move_to(step, S.decision_sheet, action.actor, "sign_off")
+            self.steps.move_to(step, Stage.decision_sheet, action.actor, "sign_off")
             step.tasks.append(self.steps.task(
-                f"issue_decision_sheet:v{version + 1}", "action", "Revise the decision sheet (returned)",
+                f"issue_decision_sheet:v{version + 1}", TaskKind.action, "Revise the decision sheet (returned)",
                 f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.panel_chair,
                 due=self.clock.deadline("sign_off").due, action="issue_decision_sheet",
             ))
@@ -1033,25 +1056,25 @@ class RapidReviewWorkflow:
             documents.append(self.steps.document("decision_sheet_signed", "Executive", self._decision_sheet_context(),
                                            version))
             step.tasks.append(self.steps.task(
-                "record_submission", "action", "Submit the rapid review to the National Panel",
+                "record_submission", TaskKind.action, "Submit the rapid review to the National Panel",
                 "Send the signed rapid review to the National Panel and record the date.", Role.business_unit,
                 due=self.clock.deadline("rapid_review").due, action="record_submission",
             ))
             if self.state.partners_decision == Recommendation.local_cspr:
                 self._open_methodology(action.actor, step, self.clock.today())
             else:
-                self.steps.move_to(step, S.national_panel, action.actor, "sign_off")
+                self.steps.move_to(step, Stage.national_panel, action.actor, "sign_off")
 
     def _record_submission(self, action: RecordSubmission, step, documents) -> None:
         self.state.submitted_on = action.submitted_on
         self.clock.meet("rapid_review", step, on=action.submitted_on)
-        step.settle.append(self.steps.settle("record_submission", "done"))
+        step.settle.append(self.steps.done("record_submission"))
         reply_days = self.rules.national_panel_reply_working_days
         reply_due = self.clock.add_counted_deadline("national_panel_reply", "National Panel's response",
-                                              action.submitted_on, reply_days, R.RULE_PANEL_REPLY.format(n=reply_days),
+                                              action.submitted_on, reply_days, RULE_PANEL_REPLY.format(n=reply_days),
                                               Role.business_unit, statutory=False)
         step.tasks.append(self.steps.task(
-            "record_national_panel_response", "action", "Record the National Panel's response",
+            "record_national_panel_response", TaskKind.action, "Record the National Panel's response",
             f"Expected by {reply_due.isoformat()}; chase the Panel if it has not replied.", Role.business_unit,
             due=reply_due, action="record_national_panel_response",
         ))
@@ -1067,24 +1090,24 @@ class RapidReviewWorkflow:
         self.state.national_panel_response = action
         self.state.national_panel_responses.append(action)
         self.clock.meet("national_panel_reply", step, on=action.received_on)
-        step.settle.append(self.steps.settle("record_national_panel_response", "done", action.panel_view))
+        step.settle.append(self.steps.done("record_national_panel_response", action.panel_view))
         if action.panel_view == "asks_questions":
             step.tasks.append(self.steps.task(
-                f"answer_national_panel:{len(self.state.national_panel_responses)}", "action",
+                f"answer_national_panel:{len(self.state.national_panel_responses)}", TaskKind.action,
                 "Answer the National Panel's questions", "Answer, or resubmit the rapid review, then record the "
                 "Panel's next response.", Role.business_unit, due=self.clock.working_days_after(action.received_on, 5),
                 action="record_national_panel_response",
             ))
             return
         if action.panel_view == "agrees":
-            if self.state.stage == S.national_panel:
+            if self.state.stage == Stage.national_panel:
                 self._close_after_panel(action.actor, step, "the National Panel agreed")
             return
         self.state.reconsideration_pending = True
         view = "will undertake a national review" if action.panel_view == "national_review" else "disagrees"
         for seat in Seat:
             step.tasks.append(self.steps.task(
-                f"reconsider:{len(self.state.national_panel_responses)}:{seat}", "decision",
+                f"reconsider:{len(self.state.national_panel_responses)}:{seat}", TaskKind.decision,
                 "Reconsider the decision in the light of the National Panel's response",
                 f"The National Panel {view} (received {action.received_on.isoformat()}). The partners decide: "
                 "continue, change or stop, with reasons.", Role.executive, seat=seat,
@@ -1095,7 +1118,7 @@ class RapidReviewWorkflow:
     def _reconsider_decision(self, action: ReconsiderDecision, step, documents) -> None:
         self.state.reconsiderations.append(action)
         self.state.reconsideration_pending = False
-        step.settle.append(self.steps.settle("reconsider:", "done", action.answer))
+        step.settle.append(self.steps.done("reconsider:", action.answer))
         if action.answer == "undertake_local_cspr":
             self.state.partners_decision = Recommendation.local_cspr
             self.state.partners_decided_on = self.clock.today()
@@ -1104,7 +1127,7 @@ class RapidReviewWorkflow:
             self.state.outcome = ("Local CSPR stopped by the partners after the National Panel's response: "
                                   f"{action.reasons}")
             self._close(action.actor, "reconsider_decision", self.state.outcome, step)
-        elif self.state.stage == S.national_panel:
+        elif self.state.stage == Stage.national_panel:
             self._close_after_panel(action.actor, step, f"the partners kept their decision: {action.reasons}")
 
     def _close_after_panel(self, actor, step, why: str) -> None:
@@ -1126,13 +1149,13 @@ class RapidReviewWorkflow:
         self.state.learning_decision_pending, self._no_review_why = True, why
         due = self.clock.working_days_after(self.clock.today(), self.rules.methodology_working_days)
         step.tasks.append(self.steps.task(
-            "record_learning_activities", "decision", "Decide on learning without a local CSPR",
+            "record_learning_activities", TaskKind.decision, "Decide on learning without a local CSPR",
             f"No further review ({why}). Choose learning activities (single-agency review, audit, workshop, "
-            f"thematic review) or record that none is needed ({R.RULE_LEARNING_WITHOUT_CSPR}).", Role.executive,
+            f"thematic review) or record that none is needed ({RULE_LEARNING_WITHOUT_CSPR}).", Role.executive,
             due=due, action="record_learning_activities",
         ))
         step.tasks.append(self.steps.task(
-            "prepare_learning_activities", "action", "Prepare the learning options for the Executive",
+            "prepare_learning_activities", TaskKind.action, "Prepare the learning options for the Executive",
             "Draft the learning activities (what, lead, due) from the rapid review for the Executive's decision.",
             Role.business_unit, due=due,
         ))
@@ -1154,9 +1177,9 @@ class RapidReviewWorkflow:
                            description=f"{LEARNING_KINDS[a.kind]}: {a.description} (lead: {a.lead})", due=a.due)
             for i, a in enumerate(action.activities, start=1)
         ]
-        step.settle.append(self.steps.settle("record_learning_activities", "done",
+        step.settle.append(self.steps.done("record_learning_activities",
                                              f"{len(action.activities)} activities"))
-        step.settle.append(self.steps.settle("prepare_learning_activities", "done", "decided"))
+        step.settle.append(self.steps.done("prepare_learning_activities", "decided"))
         if self.state.learning_decision_pending:
             self.state.learning_decision_pending = False
             self.state.outcome = (f"No further review: the partners' decision ({self._no_review_why})"
@@ -1165,13 +1188,13 @@ class RapidReviewWorkflow:
 
     def _open_methodology(self, actor, step, decided_on) -> None:
         """A local CSPR decided: the Executive chooses how it will take place."""
-        self.steps.move_to(step, S.methodology, actor, "local_cspr_decided")
+        self.steps.move_to(step, Stage.methodology, actor, "local_cspr_decided")
         days = self.rules.methodology_working_days
         due = self.clock.add_counted_deadline("methodology", "Executive decision on how the review will take place",
-                                        decided_on, days, R.RULE_METHODOLOGY.format(n=days), Role.executive,
+                                        decided_on, days, RULE_METHODOLOGY.format(n=days), Role.executive,
                                         statutory=False)
         step.tasks.append(self.steps.task(
-            "choose_methodology", "decision", "Decide how the local CSPR will take place",
+            "choose_methodology", TaskKind.decision, "Decide how the local CSPR will take place",
             "Choose one or more methods, the reviewer and the lead.", Role.executive, due=due,
             action="choose_methodology",
         ))
@@ -1179,9 +1202,9 @@ class RapidReviewWorkflow:
     def _choose_methodology(self, action: ChooseMethodology, step, documents) -> None:
         self.state.methodology = action
         self.clock.meet("methodology", step, on=action.decided_on)
-        step.settle.append(self.steps.settle("choose_methodology", "done"))
+        step.settle.append(self.steps.done("choose_methodology"))
         self._review_entered(step, "terms_of_reference")
-        self.steps.move_to(step, S.practice_review, action.actor, "choose_methodology")
+        self.steps.move_to(step, Stage.practice_review, action.actor, "choose_methodology")
 
     async def _start_practice_review(self, action: ChooseMethodology) -> None:
         self._child = await workflow.start_child_workflow(
@@ -1200,8 +1223,8 @@ class RapidReviewWorkflow:
     def _close(self, actor, action_name: str, reason: str, step) -> None:
         self.state.closed_reason = reason
         self.clock.cancel_all()
-        step.settle.append(self.steps.settle("", "cancelled", f"case closed: {reason}"))
-        self.steps.move_to(step, S.closed, actor, action_name)
+        step.settle.append(self.steps.cancel("", f"case closed: {reason}"))
+        self.steps.move_to(step, Stage.closed, actor, action_name)
 
     # ================================================================== helpers
 
@@ -1215,7 +1238,7 @@ class RapidReviewWorkflow:
         if found.key == "agency_returns" and self.state.panel:
             return [Outstanding(what=found.title, role=Role.agency_member, agency=a, due=found.due)
                     for a in self.state.panel.invited_agencies if a not in self.state.returns]
-        if found.key == "notification" and self.state.stage == S.csc_consultation and self.state.sin_proposals:
+        if found.key == "notification" and self.state.stage == Stage.csc_consultation and self.state.sin_proposals:
             return self._sin_outstanding(found.due)
         if found.key == "sign_off":
             return self.three_way.outstanding(found.title, self.state.decision_sheet_version, found.due)
@@ -1230,15 +1253,15 @@ class RapidReviewWorkflow:
         st = self.state
         due = {d.key: d.due for d in st.deadlines}
         owed: list[Outstanding] = []
-        if st.stage == S.referral:
+        if st.stage == Stage.referral:
             owed.append(Outstanding(what="Accept or decline the referral", role=Role.business_unit))
-        elif st.stage == S.csc_consultation and (st.three_way_sin or st.sin_proposals):
+        elif st.stage == Stage.csc_consultation and (st.three_way_sin or st.sin_proposals):
             owed += self._sin_outstanding(due.get("notification"))
-        elif st.stage == S.csc_consultation:
+        elif st.stage == Stage.csc_consultation:
             owed.append(Outstanding(what="SIN decision", role=Role.csc_lead, due=due.get("notification")))
-        elif st.stage == S.notification:
+        elif st.stage == Stage.notification:
             owed.append(Outstanding(what="Record the notification", role=Role.csc_lead, due=due.get("notification")))
-        elif st.stage in (S.panel_preparation, S.panel):
+        elif st.stage in (Stage.panel_preparation, Stage.panel):
             if st.panel is None:
                 owed.append(Outstanding(what="Convene the panel", role=Role.business_unit,
                                         due=due.get("information_requests")))
@@ -1247,15 +1270,15 @@ class RapidReviewWorkflow:
                                      due=due.get("agency_returns"))
                          for a in st.panel.invited_agencies if a not in st.returns]
                 owed.append(Outstanding(what="Record the panel outcome", role=Role.panel_chair, due=due.get("panel")))
-        elif st.stage == S.decision_sheet:
+        elif st.stage == Stage.decision_sheet:
             owed.append(Outstanding(what="Issue the decision sheet", role=Role.panel_chair,
                                     due=due.get("decision_sheet")))
-        elif st.stage == S.executive_sign_off:
+        elif st.stage == Stage.executive_sign_off:
             found = self.clock.deadline("sign_off")
             owed += self._who_owes(found) if found else []
-        elif st.stage == S.methodology:
+        elif st.stage == Stage.methodology:
             owed.append(Outstanding(what="Choose the methodology", role=Role.executive, due=due.get("methodology")))
-        elif st.stage == S.practice_review:
+        elif st.stage == Stage.practice_review:
             owed.append(Outstanding(what=f"Practice review: {st.practice_review_stage}", role=Role.business_unit))
         if st.stage in AFTER_SIGN_OFF:  # the National Panel's part runs beside whatever follows sign-off
             if st.submitted_on is None:
@@ -1290,8 +1313,7 @@ class RapidReviewWorkflow:
 
     def snapshot(self) -> CaseSnapshot:
         st = self.state
-        upcoming = sorted((d for d in st.deadlines if d.status in ("open", "missed") and d.met_on is None),
-                          key=lambda d: d.due)
+        upcoming = sorted((d for d in st.deadlines if d.awaited), key=lambda d: d.due)
         nxt = upcoming[0] if upcoming else None
         rapid_review = self.clock.deadline("rapid_review")
         return CaseSnapshot(

@@ -7,11 +7,20 @@ change of settings never rewrites the deadlines of a running case behind its bac
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
 from workflows.calendar import WorkingDayCalendar
+from workflows.vocabulary import Role
+
+
+class Rule(NamedTuple):
+    """Who may take an action, and at which stages (a workflow's ``RULES``: action name -> Rule)."""
+
+    stages: frozenset[str]
+    roles: frozenset[Role]
+
 
 # The source of each figure, shown beside every deadline ("every deadline names the rule it came from").
 RULE_NOTIFICATION = (

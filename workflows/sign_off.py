@@ -16,7 +16,7 @@ from workflows.steps import Steps, reject
 
 with workflow.unsafe.imports_passed_through():
     from workflows.models import CaseStep, Outstanding, ProcessState, SignOff, SignOffRecord
-    from workflows.vocabulary import SEAT_NAMES, Role, Seat
+    from workflows.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
 
 
 class ThreeWaySignOff:
@@ -44,7 +44,7 @@ class ThreeWaySignOff:
         """A task for each seat to sign this version."""
         for seat in Seat:
             step.tasks.append(self.steps.task(
-                f"{self.action}:v{version}:{seat}", "sign_off", f"Sign off the {self.title} (version {version})",
+                f"{self.action}:v{version}:{seat}", TaskKind.sign_off, f"Sign off the {self.title} (version {version})",
                 f"{SEAT_NAMES[seat]}: approve the {self.thing}, or return it{self.returned_to} with comments.",
                 Role.executive, seat=seat, due=due, action=self.action,
             ))
@@ -57,9 +57,9 @@ class ThreeWaySignOff:
             seat=seat, version=version, decision=action.decision, by=action.actor.name, on=self.clock.today(),
             comments=action.comments, capacity=action.capacity,
         ))
-        step.settle.append(self.steps.settle(f"{self.action}:v{version}:{seat}", "done", action.decision))
+        step.settle.append(self.steps.done(f"{self.action}:v{version}:{seat}", action.decision))
         if action.decision == "return":
-            step.settle.append(self.steps.settle(f"{self.action}:v{version}:", "cancelled",
+            step.settle.append(self.steps.cancel(f"{self.action}:v{version}:",
                                                  f"returned by the {seat} seat"))
             return False
         return self.approved(version) == set(Seat)

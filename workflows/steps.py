@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         TaskSettlement,
         TaskSpec,
     )
-    from workflows.vocabulary import Role
+    from workflows.vocabulary import Role, TaskKind, TaskStatus
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Retried until the step succeeds: a step's effects are never dropped, and never doubled (the activity is
@@ -117,12 +117,18 @@ class Steps:
             context={"partnership": self.partnership_name, "reference": self.state.reference, **context},
         )
 
-    def task(self, key: str, kind: str, title: str, description: str, role: Role, *, due: date | None = None,
+    def task(self, key: str, kind: TaskKind, title: str, description: str, role: Role, *, due: date | None = None,
              agency: str | None = None, seat: str | None = None, action: str | None = None) -> TaskSpec:
         return TaskSpec(key=f"{self.workflow_id}:{key}", kind=kind, title=title, description=description,
                         assignee_role=role, assignee_agency=agency, assignee_seat=seat, due=due, action=action)
 
-    def settle(self, key_prefix: str, status: str = "done", outcome: str | None = None,
-               superseded: bool = False) -> TaskSettlement:
-        return TaskSettlement(key_prefix=f"{self.workflow_id}:{key_prefix}", status=status, outcome=outcome,
+    def done(self, key_prefix: str, outcome: str | None = None, *, superseded: bool = False) -> TaskSettlement:
+        """Close this workflow's open tasks whose key starts ``key_prefix`` (with ``superseded``: add the outcome to
+        the ones already done)."""
+        return TaskSettlement(key_prefix=f"{self.workflow_id}:{key_prefix}", status=TaskStatus.done, outcome=outcome,
                               superseded=superseded)
+
+    def cancel(self, key_prefix: str, outcome: str) -> TaskSettlement:
+        """Cancel this workflow's open tasks whose key starts ``key_prefix``, saying why."""
+        return TaskSettlement(key_prefix=f"{self.workflow_id}:{key_prefix}", status=TaskStatus.cancelled,
+                              outcome=outcome)

@@ -53,6 +53,84 @@ class Stage(StrEnum):
     closed = "closed"
 
 
+class ReviewStage(StrEnum):
+    """The stages of a local CSPR (the case's child workflow); it closes as a case does."""
+
+    terms_of_reference = "terms_of_reference"
+    commissioning = "commissioning"
+    learning_events = "learning_events"
+    draft_report = "draft_report"
+    final_sign_off = "final_sign_off"
+    publication_notice = "publication_notice"
+    publication = "publication"
+    learning_workshop = "learning_workshop"
+    one_year_on = "one_year_on"
+    closed = Stage.closed.value
+
+
+class TaskKind(StrEnum):
+    decision = "decision"
+    action = "action"
+    information_return = "information_return"
+    sign_off = "sign_off"
+    reminder = "reminder"
+    escalation = "escalation"
+
+
+class TaskStatus(StrEnum):
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class Urgency(StrEnum):
+    """How pressing an open task is, counted in working days (records/tasks.py decides)."""
+
+    overdue = "overdue"
+    due_soon = "due_soon"
+    on_track = "on_track"
+
+
+class DeadlineStatus(StrEnum):
+    open = "open"
+    met = "met"
+    missed = "missed"
+    cancelled = "cancelled"
+
+
+class ClockKind(StrEnum):
+    """How a working-day deadline counts: statutory clocks skip bank holidays only, local ones closure days too."""
+
+    statutory = "statutory"
+    local = "local"
+
+
+class CalendarDayKind(StrEnum):
+    bank_holiday = "bank_holiday"
+    closure_day = "closure_day"
+
+
+class DocumentKind(StrEnum):
+    """Each kind has its template and its context model (workflows/documents.py). An agency's information
+    request or return is issued as ``<kind>_<agency>``, one per agency."""
+
+    referral_acknowledgement = "referral_acknowledgement"
+    sin_decision = "sin_decision"
+    no_notification_letter = "no_notification_letter"
+    notification_record = "notification_record"
+    information_request = "information_request"
+    information_return = "information_return"
+    panel_invitation = "panel_invitation"
+    decision_sheet = "decision_sheet"
+    decision_sheet_signed = "decision_sheet_signed"
+    sign_off_request = "sign_off_request"
+    national_panel_submission = "national_panel_submission"
+    terms_of_reference = "terms_of_reference"
+    publication_notice = "publication_notice"
+    cspr_delay_notice = "cspr_delay_notice"
+    seven_minute_briefing = "seven_minute_briefing"
+    themes_sheet = "themes_sheet"
+
 
 class Recommendation(StrEnum):
     no_further_review = "no_further_review"
