@@ -23,6 +23,7 @@ from activities.word import html_to_docx
 from records.db import session_scope
 from records.models import Document, User
 from service.outbox import enqueue
+from workflows.documents import Letterhead, ThemesSheet, read_context, wire_context
 from workflows.effects import Documents
 from workflows.models import DocumentRequest
 from workflows.vocabulary import (
@@ -35,30 +36,31 @@ from workflows.vocabulary import (
     PARALLEL_PROCESSES,
     REG_11_CRITERIA,
     SEAT_NAMES,
+    DocumentKind,
     Recommendation,
     Role,
 )
 
 TITLES = {
-    "referral_acknowledgement": "Referral acknowledgement",
-    "sin_decision": "Record of the serious incident notification decision",
-    "no_notification_letter": "Letter: no serious incident notification",
-    "notification_record": "Serious incident notification record",
-    "information_request": "Request for agency information",
-    "information_return": "Agency information return",
-    "panel_invitation": "Rapid Review Panel invitation and agenda",
-    "decision_sheet": "Rapid review decision sheet",
-    "decision_sheet_signed": "Rapid review decision sheet (signed off)",
-    "sign_off_request": "Executive sign-off request",
-    "national_panel_submission": "Rapid review submission to the National Panel",
-    "terms_of_reference": "Local CSPR terms of reference",
-    "publication_notice": "Notice of publication to the National Panel and DfE",
-    "cspr_delay_notice": "Delay notice to the National Panel and DfE",
-    "seven_minute_briefing": "7-minute briefing",
-    "themes_sheet": "Themes sheet across reviews",
+    DocumentKind.referral_acknowledgement: "Referral acknowledgement",
+    DocumentKind.sin_decision: "Record of the serious incident notification decision",
+    DocumentKind.no_notification_letter: "Letter: no serious incident notification",
+    DocumentKind.notification_record: "Serious incident notification record",
+    DocumentKind.information_request: "Request for agency information",
+    DocumentKind.information_return: "Agency information return",
+    DocumentKind.panel_invitation: "Rapid Review Panel invitation and agenda",
+    DocumentKind.decision_sheet: "Rapid review decision sheet",
+    DocumentKind.decision_sheet_signed: "Rapid review decision sheet (signed off)",
+    DocumentKind.sign_off_request: "Executive sign-off request",
+    DocumentKind.national_panel_submission: "Rapid review submission to the National Panel",
+    DocumentKind.terms_of_reference: "Local CSPR terms of reference",
+    DocumentKind.publication_notice: "Notice of publication to the National Panel and DfE",
+    DocumentKind.cspr_delay_notice: "Delay notice to the National Panel and DfE",
+    DocumentKind.seven_minute_briefing: "7-minute briefing",
+    DocumentKind.themes_sheet: "Themes sheet across reviews",
 }
 THEMES_SHEET_REFERENCE = "THEMES"  # the register's case column for documents about all cases
-TEMPLATE_OF = {"decision_sheet_signed": "decision_sheet", "information_request": "information_request"}
+TEMPLATE_OF = {DocumentKind.decision_sheet_signed: DocumentKind.decision_sheet}  # the signed copy is the sheet
 RECOMMENDATION_TEXT = {
     Recommendation.no_further_review: "No further review",
     Recommendation.local_cspr: "Local child safeguarding practice review (LCSPR)",
@@ -81,25 +83,29 @@ _environment.globals.update(
 # case detail, to be passed on to practitioners: they carry a marking that says so (base.html prints it).
 SENSITIVE = "OFFICIAL-SENSITIVE"
 FOR_SHARING = "OFFICIAL – for sharing with partner agencies"
-MARKING = {"seven_minute_briefing": FOR_SHARING, "themes_sheet": FOR_SHARING}
+MARKING = {DocumentKind.seven_minute_briefing: FOR_SHARING, DocumentKind.themes_sheet: FOR_SHARING}
 # Issued as .docx beside the PDF: the ones partners edit (terms of reference) or forward as Word.
-WORD_KINDS = frozenset({"decision_sheet", "decision_sheet_signed", "terms_of_reference", "national_panel_submission",
-                        "seven_minute_briefing"})
+WORD_KINDS = frozenset({DocumentKind.decision_sheet, DocumentKind.decision_sheet_signed,
+                        DocumentKind.terms_of_reference, DocumentKind.national_panel_submission,
+                        DocumentKind.seven_minute_briefing})
 
 
-def template_kind(kind: str) -> str:
+PER_AGENCY = (DocumentKind.information_request, DocumentKind.information_return)
+
+
+def template_kind(kind: str) -> DocumentKind:
     """``information_request_police`` -> ``information_request`` (one document of each kind per agency)."""
-    for per_agency in ("information_request", "information_return"):
+    for per_agency in PER_AGENCY:
         if kind.startswith(f"{per_agency}_"):
             return per_agency
-    return kind
+    return DocumentKind(kind)
 
 
 def document_title(kind: str) -> str:
     """A document's title, telling apart the documents of one kind that a case has several of at once:
     ``information_request_education`` -> "Request for agency information: Education (schools)"."""
     base_kind = template_kind(kind)
-    if base_kind in ("information_request", "information_return") and kind != base_kind:
+    if base_kind in PER_AGENCY and kind != base_kind:
         agency = kind.removeprefix(f"{base_kind}_")
         return f"{TITLES[base_kind]}: {AGENCIES.get(agency, agency.replace('_', ' ').capitalize())}"
     return TITLES[base_kind]
@@ -108,7 +114,8 @@ def document_title(kind: str) -> str:
 def render_html(request: DocumentRequest, issued_on: date) -> str:
     base_kind = template_kind(request.kind)
     template = _environment.get_template(f"{TEMPLATE_OF.get(base_kind, base_kind)}.html")
-    context = dict(request.context)
+    letterhead, fields = read_context(base_kind, request.context)  # a missing or wrong field is named here
+    context = {**letterhead.model_dump(), **fields.model_dump()}
     context.setdefault("version", request.version)
     for key in ("recommendation", "partners_decision"):
         if key in context:
@@ -179,7 +186,7 @@ class DocumentActivities(Documents):
                                 title=TITLES[template_kind(request.kind)], reference=request.case_reference,
                                 version=request.version)
             _write_atomically(folder / f"{stem}.docx", docx)
-        ics = panel_ics(request) if template_kind(request.kind) == "panel_invitation" else None
+        ics = panel_ics(request) if template_kind(request.kind) == DocumentKind.panel_invitation else None
         if ics:
             _write_atomically(folder / f"{stem}.ics", ics.encode())
         row = Document(
@@ -224,11 +231,11 @@ def themes_sheet_request(engine: Engine, partnership: str, issued_by: str, year:
 
     with session_scope(engine) as session:
         years, rows = theme_rows(session, year)
-        versions = session.exec(select(Document.version).where(Document.kind == "themes_sheet")).all()
+        versions = session.exec(select(Document.version).where(Document.kind == DocumentKind.themes_sheet)).all()
     version = max(versions, default=0) + 1
     return DocumentRequest(
-        key=f"{THEMES_SHEET_REFERENCE}:themes_sheet:v{version}", kind="themes_sheet",
+        key=f"{THEMES_SHEET_REFERENCE}:{DocumentKind.themes_sheet}:v{version}", kind=DocumentKind.themes_sheet,
         case_reference=THEMES_SHEET_REFERENCE, version=version, issued_by=issued_by,
-        context={"partnership": partnership, "reference": "All reviews", "years": years,
-                 "rows": [r for r in rows if r["total"]], "year": year},
+        context=wire_context(Letterhead(partnership=partnership, reference="All reviews"),
+                             ThemesSheet(years=years, rows=[r for r in rows if r["total"]], year=year)),
     )

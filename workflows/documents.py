@@ -4,7 +4,7 @@ The workflow builds the model, so a missing or mistyped field fails where it is 
 not in the Jinja render an activity attempts later. On the wire (and so in every stored history) a document's
 context stays a plain dict: the model's JSON dump plus the letterhead (partnership, reference) the step builder
 adds; the ``issue_document`` activity validates it against the kind's model again before it renders.
-Dates are dumped as ISO strings, as the templates have always printed them.
+Dates travel as ISO strings and are rendered from the validated model (a date prints as its ISO string).
 """
 
 from __future__ import annotations
@@ -200,11 +200,19 @@ class SevenMinuteBriefing(DocumentContext):
     recommendations: list[str]
 
 
+class ThemeRow(BaseModel):
+    theme: str
+    controlled: bool  # on the partnership's own list
+    counts: dict[int, int]  # year -> cases
+    total: int
+    references: list[str]
+
+
 class ThemesSheet(DocumentContext):
     """Across all cases (issued by the service, not a workflow): counts per theme and year."""
 
     years: list[int]
-    rows: list[dict]
+    rows: list[ThemeRow]
     year: int | None
 
 

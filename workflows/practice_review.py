@@ -10,6 +10,7 @@ stage change; the API acts on it through its own workflow id (``<reference>-cspr
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -17,6 +18,12 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
     from workflows.calendar import add_months
+    from workflows.documents import (
+        CsprDelayNotice,
+        PublicationNotice,
+        SevenMinuteBriefing,
+        TermsOfReference,
+    )
     from workflows.models import (
         AgreeTermsOfReference,
         AuditEntry,
@@ -47,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         RULE_PUBLICATION_NOTICE,
         Rule,
     )
-    from workflows.vocabulary import SEAT_NAMES, ClockKind, ReviewStage, Role, TaskKind
+    from workflows.vocabulary import SEAT_NAMES, ClockKind, DocumentKind, ReviewStage, Role, TaskKind
 
 from workflows.actions import Actions
 from workflows.clock import DeadlineClock
@@ -169,9 +176,7 @@ class PracticeReviewWorkflow:
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
-        from datetime import date as _date
-
-        return self.clock.view(_date.fromisoformat(today) if today else None)
+        return self.clock.view(date.fromisoformat(today) if today else None)
 
     # ------------------------------------------------------------------ updates
 
@@ -362,12 +367,11 @@ class PracticeReviewWorkflow:
             f"{self.state.reviewer} ({self.review.methodology.reviewer_kind}): confirm the commission.",
             Role.business_unit, due=self.clock.deadline("commission").due, action="commission_reviewer",
         ))
-        documents.append(self.steps.document("terms_of_reference", action.actor.name, {
-            "pseudonym": self.review.pseudonym, "scope": action.scope, "research_questions": action.research_questions,
-            "methods": [str(m) for m in self.state.methods], "reviewer": self.state.reviewer, "lead": self.state.lead,
-            "agreed_on": action.agreed_on.isoformat(), "due": self.clock.deadline("cspr").due.isoformat(),
-            "months": self.rules.cspr_months,
-        }))
+        documents.append(self.steps.document(DocumentKind.terms_of_reference, action.actor.name, TermsOfReference(
+            pseudonym=self.review.pseudonym, scope=action.scope, research_questions=action.research_questions,
+            methods=[str(m) for m in self.state.methods], reviewer=self.state.reviewer, lead=self.state.lead,
+            agreed_on=action.agreed_on, due=self.clock.deadline("cspr").due, months=self.rules.cspr_months,
+        )))
 
     def _commission_reviewer(self, action: CommissionReviewer, step, documents) -> None:
         self.state.commissioned = action
@@ -434,12 +438,12 @@ class PracticeReviewWorkflow:
         self.state.earliest_publication = self.clock.statutory_days_after(action.sent_on, days)
         step.settle.append(self.steps.done("send_publication_notice"))
         self.steps.move_to(step, ReviewStage.publication, action.actor, "send_publication_notice")
-        documents.append(self.steps.document("publication_notice", action.actor.name, {
-            "pseudonym": self.review.pseudonym, "sent_on": action.sent_on.isoformat(),
-            "earliest_publication": self.state.earliest_publication.isoformat(),
-            "rule": RULE_PUBLICATION_NOTICE.format(n=days), "report_version": self.state.report_version,
-            "recommendations": self.state.final_report.recommendations if self.state.final_report else [],
-        }))
+        documents.append(self.steps.document(DocumentKind.publication_notice, action.actor.name, PublicationNotice(
+            pseudonym=self.review.pseudonym, sent_on=action.sent_on,
+            earliest_publication=self.state.earliest_publication, rule=RULE_PUBLICATION_NOTICE.format(n=days),
+            report_version=self.state.report_version,
+            recommendations=self.state.final_report.recommendations if self.state.final_report else [],
+        )))
         step.tasks.append(self.steps.task(
             "publish", TaskKind.action, "Publish the report (or record why not)",
             f"Not before {self.state.earliest_publication.isoformat()}.", Role.business_unit,
@@ -456,22 +460,21 @@ class PracticeReviewWorkflow:
             "Share the review's learning across the partnership.", Role.business_unit,
             due=self.clock.working_days_after(on, 20), action="record_learning_workshop",
         ))
-        documents.append(self.steps.document("seven_minute_briefing", actor.name, self._briefing_context(on)))
+        documents.append(self.steps.document(DocumentKind.seven_minute_briefing, actor.name, self._briefing(on)))
 
-    def _briefing_context(self, on) -> dict:
+    def _briefing(self, on) -> SevenMinuteBriefing:
         """The 7-minute briefing is shared with practitioners: it carries the final report's agreed learning and
         its recommendations (the learning falls back to the recommendations), never the notes of learning events,
         which hold case detail. Only the document's input changes (activity inputs are not compared on replay),
         so running reviews replay as they ran and no ``workflow.patched`` is needed."""
         report = self.state.final_report
         recommendations = list(report.recommendations) if report else []
-        return {
-            "pseudonym": self.review.pseudonym, "published_on": on.isoformat(),
-            "report_published": self.state.published_on is not None,
-            "link": self.state.publication_link, "methods": [str(m) for m in self.state.methods],
-            "key_learning": list(report.key_learning) if report and report.key_learning else recommendations,
-            "recommendations": recommendations,
-        }
+        return SevenMinuteBriefing(
+            pseudonym=self.review.pseudonym, published_on=on, report_published=self.state.published_on is not None,
+            link=self.state.publication_link, methods=[str(m) for m in self.state.methods],
+            key_learning=list(report.key_learning) if report and report.key_learning else recommendations,
+            recommendations=recommendations,
+        )
 
     def _record_publication(self, action: RecordPublication, step, documents) -> None:
         self.state.published_on = action.published_on
@@ -519,12 +522,11 @@ class PracticeReviewWorkflow:
                                 action.new_due,
                                 RULE_CSPR_REVISED.format(reason=action.reason, statutory=statutory.due.isoformat()),
                                 Role.business_unit)
-        documents.append(self.steps.document("cspr_delay_notice", action.actor.name, {
-            "pseudonym": self.review.pseudonym, "statutory_due": statutory.due.isoformat(),
-            "revised_due": action.new_due.isoformat(), "reason": action.reason, "agreed_by": action.actor.name,
-            "agreed_on": self.clock.today().isoformat(), "months": self.rules.cspr_months,
-            "decided_on": self.state.partners_decided_on.isoformat() if self.state.partners_decided_on else None,
-        }, version=len(self.state.extensions)))
+        documents.append(self.steps.document(DocumentKind.cspr_delay_notice, action.actor.name, CsprDelayNotice(
+            pseudonym=self.review.pseudonym, statutory_due=statutory.due, revised_due=action.new_due,
+            reason=action.reason, agreed_by=action.actor.name, agreed_on=self.clock.today(),
+            months=self.rules.cspr_months, decided_on=self.state.partners_decided_on,
+        ), version=len(self.state.extensions)))
 
     # ------------------------------------------------------------------ what the case hears
 

@@ -9,6 +9,7 @@ PracticeReviewWorkflow; the case closes when the child closes.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
@@ -16,6 +17,18 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
     from workflows.calendar import london_date
+    from workflows.documents import (
+        DecisionSheet,
+        InformationRequest,
+        InformationReturnDocument,
+        NationalPanelSubmission,
+        NoNotificationLetter,
+        NotificationRecord,
+        PanelInvitation,
+        ReferralAcknowledgement,
+        SignOffRequest,
+        SinDecisionRecord,
+    )
     from workflows.models import (
         AcceptReferral,
         AuditEntry,
@@ -68,6 +81,7 @@ with workflow.unsafe.imports_passed_through():
         AGENCIES,
         SEAT_NAMES,
         DeadlineStatus,
+        DocumentKind,
         Recommendation,
         Role,
         Seat,
@@ -232,12 +246,13 @@ class RapidReviewWorkflow:
                 "incident_date": case.incident_date.isoformat(), "awareness_date": case.awareness_date.isoformat(),
                 "referring_agency": case.referring_agency, "age_band": case.age_band,
             })
-            ack = self.steps.document("referral_acknowledgement", case.referrer.name, {
-                "pseudonym": case.pseudonym, "age_band": case.age_band, "referring_agency": case.referring_agency,
-                "incident_date": case.incident_date.isoformat(), "awareness_date": case.awareness_date.isoformat(),
-                "referrer": case.referrer.name, "received_on": self.clock.today().isoformat(),
-                "notification_due": notify_by.isoformat(), "notification_days": rules.notification_working_days,
-            })
+            acknowledgement = ReferralAcknowledgement(
+                pseudonym=case.pseudonym, age_band=case.age_band, referring_agency=case.referring_agency,
+                incident_date=case.incident_date, awareness_date=case.awareness_date, referrer=case.referrer.name,
+                received_on=self.clock.today(), notification_due=notify_by,
+                notification_days=rules.notification_working_days,
+            )
+            ack = self.steps.document(DocumentKind.referral_acknowledgement, case.referrer.name, acknowledgement)
             await self.steps.commit(step, [ack])
 
     async def _follow_practice_review(self) -> None:
@@ -265,9 +280,7 @@ class RapidReviewWorkflow:
     def state(self, today: str | None = None) -> dict:
         """Stage, deadlines (with working days left from ``today``), outstanding, flags, history, and the
         referral as it came (the case page's summary; a query, so nothing is recorded in the history)."""
-        from datetime import date as _date
-
-        view = self.clock.view(_date.fromisoformat(today) if today else None)
+        view = self.clock.view(date.fromisoformat(today) if today else None)
         view["referral"] = self.case.model_dump(
             mode="json", include={"summary", "age_band", "incident_date", "awareness_date", "referring_agency"})
         return view
@@ -666,12 +679,11 @@ class RapidReviewWorkflow:
             self._close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
             return
         step.settle.append(self.steps.done("decline_referral", "declined"))
-        context = self._sin_context()
-        documents.append(self.steps.document("no_notification_letter", action.actor.name, {
-            **context, "referrer": self.case.referrer.name, "referring_agency": self.case.referring_agency,
-        }))
+        decided = self._sin_context()
+        documents.append(self.steps.document(DocumentKind.no_notification_letter, action.actor.name,
+                                             self._no_notification_letter(decided)))
         self._close(action.actor, "decline_referral", "Referral declined: no serious incident notification, agreed "
-                    f"by the three partners ({context['rationale']}): {action.reason}", step)
+                    f"by the three partners ({decided.rationale}): {action.reason}", step)
 
     # ------------------------------------------------------------------ the three-way notification decision
 
@@ -731,8 +743,8 @@ class RapidReviewWorkflow:
         self.state.sin_agreed, self.state.sin_agreed_on = decision, self.clock.today()
         for prefix in ("sin_response:", "resolve_sin:", "propose_sin_decision"):
             step.settle.append(self.steps.cancel(prefix, f"the partners agreed: {decision}"))
-        context = self._sin_context()
-        documents.append(self.steps.document("sin_decision", actor.name, context, self._current_sin_version()))
+        documents.append(self.steps.document(DocumentKind.sin_decision, actor.name, self._sin_context(),
+                                             self._current_sin_version()))
         if decision == "notify":
             self._open_notification(actor, step)
             return
@@ -743,7 +755,7 @@ class RapidReviewWorkflow:
             due=self.clock.working_days_after(self.clock.today(), 1), action="decline_referral",
         ))
 
-    def _sin_context(self) -> dict:
+    def _sin_context(self) -> SinDecisionRecord:
         """The decision-record document's fields, from the proposal, the answers and any resolution."""
         proposal = self.state.sin_proposals[-1]
         answers = {r.seat: f"{r.view}: {r.comments}" for r in self.state.sin_responses if r.version == proposal.version}
@@ -751,11 +763,16 @@ class RapidReviewWorkflow:
         rationale = proposal.rationale
         if resolution and resolution.version == proposal.version:
             rationale = f"{rationale} Resolved by the partners: {resolution.how_resolved}"
-        return {"pseudonym": self.state.pseudonym, "decided_by": "The three safeguarding partners",
-                "decided_on": self.clock.today().isoformat(), "police_view": answers.get(Seat.police, ""),
-                "health_view": answers.get(Seat.icb, ""), "decision": self.state.sin_agreed or proposal.decision,
-                "rationale": rationale, "category": self.state.category,
-                "linked_references": self.state.linked_references}
+        return SinDecisionRecord(
+            pseudonym=self.state.pseudonym, decided_by="The three safeguarding partners", decided_on=self.clock.today(),
+            police_view=answers.get(Seat.police, ""), health_view=answers.get(Seat.icb, ""),
+            decision=self.state.sin_agreed or proposal.decision, rationale=rationale, category=self.state.category,
+            linked_references=self.state.linked_references)
+
+    def _no_notification_letter(self, decided: SinDecisionRecord) -> NoNotificationLetter:
+        """The letter to the referrer: the decision not to notify, as recorded."""
+        return NoNotificationLetter(**decided.model_dump(), referrer=self.case.referrer.name,
+                                    referring_agency=self.case.referring_agency)
 
     def _notification_due(self):
         found = self.clock.deadline("notification")
@@ -811,15 +828,15 @@ class RapidReviewWorkflow:
     def _record_sin_decision(self, action: RecordSinDecision, step, documents) -> None:
         self.state.sin_decision = action
         step.settle.append(self.steps.done("record_sin_decision", action.decision))
-        context = {"pseudonym": self.state.pseudonym, "decided_by": action.actor.name,
-                   "decided_on": self.clock.today().isoformat(), "police_view": action.police_view,
-                   "health_view": action.health_view, "decision": action.decision, "rationale": action.rationale}
-        documents.append(self.steps.document("sin_decision", action.actor.name, context))
+        decided = SinDecisionRecord(
+            pseudonym=self.state.pseudonym, decided_by=action.actor.name, decided_on=self.clock.today(),
+            police_view=action.police_view, health_view=action.health_view, decision=action.decision,
+            rationale=action.rationale)
+        documents.append(self.steps.document(DocumentKind.sin_decision, action.actor.name, decided))
         if action.decision == "do_not_notify":
             self.clock.cancel("notification")
-            documents.append(self.steps.document("no_notification_letter", action.actor.name, {
-                **context, "referrer": self.case.referrer.name, "referring_agency": self.case.referring_agency,
-            }))
+            documents.append(self.steps.document(DocumentKind.no_notification_letter, action.actor.name,
+                                                 self._no_notification_letter(decided)))
             self._close(action.actor, "record_sin_decision",
                         f"No serious incident notification: {action.rationale}", step)
             return
@@ -837,37 +854,36 @@ class RapidReviewWorkflow:
         step.settle.append(self.steps.done("record_notification", action.notification_reference))
         rule = ALWAYS_NOTIFIED.get(self.state.category)
         if rule:  # notified, and no rapid review follows: the case records it and closes with that reason
-            documents.append(self.steps.document("notification_record", action.actor.name, self._notification_context(
-                action, None)))
+            documents.append(self.steps.document(DocumentKind.notification_record, action.actor.name,
+                                                 self._notification_context(action, None)))
             self.state.outcome = f"Notified on {action.notified_on.isoformat()}; no rapid review: {rule}"
             self._close(action.actor, "record_notification", self.state.outcome, step)
             return
         if self.state.window_start is None:
             self._start_window(action.notified_on)
         self.steps.move_to(step, Stage.panel_preparation, action.actor, "record_notification")
-        documents.append(self.steps.document("notification_record", action.actor.name, self._notification_context(
-            action, self.clock.deadline("rapid_review").due.isoformat())))
+        rapid_review_due = self.clock.deadline("rapid_review").due
+        documents.append(self.steps.document(DocumentKind.notification_record, action.actor.name,
+                                             self._notification_context(action, rapid_review_due)))
         step.tasks.append(self.steps.task(
             "convene_panel", TaskKind.action, "Convene the Rapid Review Panel and send information requests",
             "Set the panel date and invite the agencies that worked with the child.", Role.business_unit,
             due=self.clock.deadline("information_requests").due, action="convene_panel",
         ))
 
-    def _notification_context(self, action: RecordNotification, rapid_review_due: str | None) -> dict:
+    def _notification_context(self, action: RecordNotification, rapid_review_due: date | None) -> NotificationRecord:
         if self.state.sin_decision:
             rationale = self.state.sin_decision.rationale
         else:
-            rationale = self._sin_context()["rationale"] if self.state.sin_proposals else ""
-        context = {
-            "pseudonym": self.state.pseudonym, "age_band": self.case.age_band,
-            "incident_date": self.case.incident_date.isoformat(),
-            "awareness_date": self.case.awareness_date.isoformat(),
-            "notified_on": action.notified_on.isoformat(), "notification_reference": action.notification_reference,
-            "summary": self.case.summary, "notified_by": action.actor.name,
-            "rapid_review_due": rapid_review_due, "sin_rationale": rationale,
-        }
+            rationale = self._sin_context().rationale if self.state.sin_proposals else ""
+        context = NotificationRecord(
+            pseudonym=self.state.pseudonym, age_band=self.case.age_band, incident_date=self.case.incident_date,
+            awareness_date=self.case.awareness_date, notified_on=action.notified_on,
+            notification_reference=action.notification_reference, summary=self.case.summary,
+            notified_by=action.actor.name, rapid_review_due=rapid_review_due, sin_rationale=rationale,
+        )
         if self.state.three_way_sin:  # cases of the earlier process render exactly as they did
-            context.update(category=self.state.category, linked_references=self.state.linked_references)
+            context.category, context.linked_references = self.state.category, self.state.linked_references
         return context
 
     def _start_window(self, start) -> None:
@@ -906,21 +922,21 @@ class RapidReviewWorkflow:
                 f"by {returns_due.isoformat()}.", Role.agency_member, agency=agency, due=returns_due,
                 action="submit_information_return",
             ))
-            documents.append(self.steps.document(f"information_request_{agency}", action.actor.name, {
-                "agency": agency, "agency_name": name, "due": returns_due.isoformat(),
-                "panel_date": action.panel_date.isoformat(), "send_to": action.actor.name,
-                "research_questions": action.research_questions,
-            }))
+            documents.append(self.steps.document(f"{DocumentKind.information_request}_{agency}", action.actor.name,
+                                                 InformationRequest(
+                agency=agency, agency_name=name, due=returns_due, panel_date=action.panel_date,
+                send_to=action.actor.name, research_questions=action.research_questions,
+            )))
         step.tasks.append(self.steps.task(
             "record_panel_outcome", TaskKind.action, "Hold the Rapid Review Panel and record its outcome",
             f"Panel on {action.panel_date.isoformat()}: attendees, immediate actions, themes, learning, "
             "recommendation.", Role.panel_chair, due=self.clock.deadline("panel").due, action="record_panel_outcome",
         ))
-        documents.append(self.steps.document("panel_invitation", action.actor.name, {
-            "pseudonym": self.state.pseudonym, "panel_date": action.panel_date.isoformat(),
-            "agencies": [AGENCIES[a] for a in action.invited_agencies], "agency_codes": action.invited_agencies,
-            "research_questions": action.research_questions, "chair": "Rapid Review Panel chair",
-        }))
+        documents.append(self.steps.document(DocumentKind.panel_invitation, action.actor.name, PanelInvitation(
+            pseudonym=self.state.pseudonym, panel_date=action.panel_date,
+            agencies=[AGENCIES[a] for a in action.invited_agencies], agency_codes=action.invited_agencies,
+            research_questions=action.research_questions, chair="Rapid Review Panel chair",
+        )))
 
     def _submit_information_return(self, action: SubmitInformationReturn, step, documents) -> None:
         """The return's text goes to the case record (the step) and its document, never into the state: the
@@ -932,9 +948,10 @@ class RapidReviewWorkflow:
         step.information_return = InformationReturnRecord(
             agency=agency, submitted_by=action.actor.name, submitted_by_id=action.actor.user_id, **text)
         if workflow.patched("information-return-document"):
-            documents.append(self.steps.document(f"information_return_{agency}", action.actor.name, {
-                "agency": agency, "agency_name": AGENCIES.get(agency, agency), "submitted_by": action.actor.name,
-                "received_on": self.clock.today().isoformat(), **text}))
+            documents.append(self.steps.document(f"{DocumentKind.information_return}_{agency}", action.actor.name,
+                                                 InformationReturnDocument(
+                agency=agency, agency_name=AGENCIES.get(agency, agency), submitted_by=action.actor.name,
+                received_on=self.clock.today(), **text)))
         step.settle.append(self.steps.done(f"information_return:{agency}", "returned"))
         step.settle.append(self.steps.done(f"reminder:agency_returns:{agency}:", "returned"))
         if all(a in self.state.returns for a in self.state.panel.invited_agencies):
@@ -986,42 +1003,37 @@ class RapidReviewWorkflow:
         self.clock.meet("decision_sheet", step)
         step.settle.append(self.steps.done("issue_decision_sheet:", f"version {version}"))
         self.steps.move_to(step, Stage.executive_sign_off, action.actor, "issue_decision_sheet")
-        documents.append(self.steps.document("decision_sheet", action.actor.name, self._decision_sheet_context(),
-                                             version))
+        documents.append(self.steps.document(DocumentKind.decision_sheet, action.actor.name,
+                                             self._decision_sheet(), version))
         self.three_way.ask(step, version, self.clock.deadline("sign_off").due)
-        documents.append(self.steps.document("sign_off_request", action.actor.name, {
-            "version": version, "due": self.clock.deadline("sign_off").due.isoformat(),
-            "recommendation": self.state.recommendation, "seats": [SEAT_NAMES[s] for s in Seat],
-        }, version))
+        documents.append(self.steps.document(DocumentKind.sign_off_request, action.actor.name, SignOffRequest(
+            version=version, due=self.clock.deadline("sign_off").due, recommendation=self.state.recommendation,
+            seats=[SEAT_NAMES[s] for s in Seat],
+        ), version))
 
-    def _decision_sheet_context(self) -> dict:
+    def _decision_sheet(self) -> DecisionSheet:
         """The rapid review as the National Panel expects it, for the decision sheet, its signed copy and the
         submission (which is the rapid review itself). Only the documents' input grows here: activity inputs are
         not compared on replay, so no running case replays differently and no ``workflow.patched`` is needed
-        (a change to the commands a step issues would need one). Every key a template reads is set here, even
-        when empty: the templates render with StrictUndefined."""
+        (a change to the commands a step issues would need one). Every field is required, even when empty: a field
+        left out fails here, in the model, not in the render."""
         outcome, sheet, st = self.state.panel_outcome, self.state.decision_sheet, self.state
         version = st.decision_sheet_version
-        return {
-            "pseudonym": st.pseudonym, "age_band": self.case.age_band, "version": version,
-            "agencies": [AGENCIES.get(a, a) for a in (st.panel.invited_agencies if st.panel else [])],
-            "circumstances": sheet.circumstances, "immediate_actions": outcome.immediate_actions,
-            "learning": outcome.learning, "themes": outcome.themes,
-            "recommendation": st.recommendation,
-            "rationale": sheet.rationale or outcome.rationale,
-            "local_review_criteria_met": sheet.local_review_criteria_met, "criteria_notes": sheet.criteria_notes,
-            "local_review_criteria": list(sheet.local_review_criteria),
-            "national_importance": sheet.national_importance,
-            "national_review_criteria": list(sheet.national_review_criteria),
-            "notified_on": st.notified_on.isoformat() if st.notified_on else None,
-            "panel_held_on": outcome.held_on.isoformat(), "attendees": outcome.attendees,
-            "sign_offs": [s.model_dump(mode="json") for s in st.sign_offs if s.version == version],
-            "sign_off_history": [s.model_dump(mode="json") for s in st.sign_offs if s.superseded_by],
-            "notification_reference": st.notification_reference,
-            "partners_decision": st.partners_decision,
-            "partners_decided_on": st.partners_decided_on.isoformat() if st.partners_decided_on else None,
-            **self._child_and_family(sheet),
-        }
+        return DecisionSheet(
+            pseudonym=st.pseudonym, age_band=self.case.age_band, version=version,
+            agencies=[AGENCIES.get(a, a) for a in (st.panel.invited_agencies if st.panel else [])],
+            circumstances=sheet.circumstances, immediate_actions=outcome.immediate_actions,
+            learning=outcome.learning, themes=outcome.themes, recommendation=st.recommendation,
+            rationale=sheet.rationale or outcome.rationale,
+            local_review_criteria_met=sheet.local_review_criteria_met, criteria_notes=sheet.criteria_notes,
+            local_review_criteria=list(sheet.local_review_criteria), national_importance=sheet.national_importance,
+            national_review_criteria=list(sheet.national_review_criteria), notified_on=st.notified_on,
+            panel_held_on=outcome.held_on, attendees=outcome.attendees,
+            sign_offs=[s for s in st.sign_offs if s.version == version],
+            sign_off_history=[s for s in st.sign_offs if s.superseded_by],
+            notification_reference=st.notification_reference, partners_decision=st.partners_decision,
+            partners_decided_on=st.partners_decided_on, **self._child_and_family(sheet),
+        )
 
     @staticmethod
     def _child_and_family(sheet: IssueDecisionSheet) -> dict:
@@ -1053,7 +1065,8 @@ class RapidReviewWorkflow:
             self.state.partners_decision = self.state.recommendation
             self.state.partners_decided_on = self.clock.today()
             self.clock.meet("sign_off", step)
-            documents.append(self.steps.document("decision_sheet_signed", "Executive", self._decision_sheet_context(),
+            documents.append(self.steps.document(DocumentKind.decision_sheet_signed, "Executive",
+                                                 self._decision_sheet(),
                                            version))
             step.tasks.append(self.steps.task(
                 "record_submission", TaskKind.action, "Submit the rapid review to the National Panel",
@@ -1078,11 +1091,12 @@ class RapidReviewWorkflow:
             f"Expected by {reply_due.isoformat()}; chase the Panel if it has not replied.", Role.business_unit,
             due=reply_due, action="record_national_panel_response",
         ))
-        documents.append(self.steps.document("national_panel_submission", action.actor.name, {
-            **self._decision_sheet_context(), "submitted_on": action.submitted_on.isoformat(),
-            "rapid_review_due": self.clock.deadline("rapid_review").due.isoformat(),
-            "rapid_review_rule": self.clock.deadline("rapid_review").rule,
-        }))
+        rapid_review = self.clock.deadline("rapid_review")
+        documents.append(self.steps.document(DocumentKind.national_panel_submission, action.actor.name,
+                                             NationalPanelSubmission(
+            **self._decision_sheet().model_dump(), submitted_on=action.submitted_on,
+            rapid_review_due=rapid_review.due, rapid_review_rule=rapid_review.rule,
+        )))
 
     def _record_national_panel_response(self, action: RecordNationalPanelResponse, step, documents) -> None:
         """The Panel's reply is recorded beside the partners' decision; it never overturns it by itself. Where

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.effects import CaseSteps, Documents
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.documents import DocumentContext, Letterhead, wire_context
     from workflows.models import (
         Actor,
         CaseStep,
@@ -110,12 +111,12 @@ class Steps:
         return StageChange(stage=stage, at=workflow.now(), by=actor.name if actor else "the case clock",
                            role=actor.role if actor else "system", action=action)
 
-    def document(self, kind: str, issued_by: str, context: dict, version: int = 1) -> DocumentRequest:
-        return DocumentRequest(
-            key=f"{self.workflow_id}:{kind}:v{version}", kind=kind, case_reference=self.case_reference,
-            version=version, issued_by=issued_by,
-            context={"partnership": self.partnership_name, "reference": self.state.reference, **context},
-        )
+    def document(self, kind: str, issued_by: str, context: DocumentContext, version: int = 1) -> DocumentRequest:
+        """A document of ``kind`` (an agency's: ``<kind>_<agency>``) from its context model, on the letterhead."""
+        letterhead = Letterhead(partnership=self.partnership_name, reference=self.state.reference)
+        return DocumentRequest(key=f"{self.workflow_id}:{kind}:v{version}", kind=kind,
+                               case_reference=self.case_reference, version=version, issued_by=issued_by,
+                               context=wire_context(letterhead, context))
 
     def task(self, key: str, kind: TaskKind, title: str, description: str, role: Role, *, due: date | None = None,
              agency: str | None = None, seat: str | None = None, action: str | None = None) -> TaskSpec:
