@@ -67,27 +67,24 @@ STAGES_BEFORE_PUBLICATION = (ReviewStage.terms_of_reference, ReviewStage.commiss
                              ReviewStage.publication)
 
 
-def _rule(stages, *roles: Role) -> Rule:
-    return Rule(stages=frozenset(stages), roles=frozenset(roles))
-
 
 @workflow.defn
 class PracticeReviewWorkflow:
     RULES = {
-        "agree_terms_of_reference": _rule({ReviewStage.terms_of_reference}, Role.business_unit),
-        "commission_reviewer": _rule({ReviewStage.commissioning}, Role.business_unit),
-        "record_learning_event": _rule({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
-        "submit_draft_report": _rule({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
-        "submit_final_report": _rule({ReviewStage.draft_report}, Role.business_unit),
-        "sign_off_report": _rule({ReviewStage.final_sign_off}, Role.executive),
-        "send_publication_notice": _rule({ReviewStage.publication_notice}, Role.business_unit),
-        "record_publication": _rule({ReviewStage.publication}, Role.business_unit),
-        "record_non_publication": _rule({ReviewStage.publication}, Role.business_unit),
-        "record_learning_workshop": _rule({ReviewStage.learning_workshop}, Role.business_unit),
-        "record_one_year_workshop": _rule({ReviewStage.one_year_on}, Role.business_unit),
+        "agree_terms_of_reference": Rule.of({ReviewStage.terms_of_reference}, Role.business_unit),
+        "commission_reviewer": Rule.of({ReviewStage.commissioning}, Role.business_unit),
+        "record_learning_event": Rule.of({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
+        "submit_draft_report": Rule.of({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
+        "submit_final_report": Rule.of({ReviewStage.draft_report}, Role.business_unit),
+        "sign_off_report": Rule.of({ReviewStage.final_sign_off}, Role.executive),
+        "send_publication_notice": Rule.of({ReviewStage.publication_notice}, Role.business_unit),
+        "record_publication": Rule.of({ReviewStage.publication}, Role.business_unit),
+        "record_non_publication": Rule.of({ReviewStage.publication}, Role.business_unit),
+        "record_learning_workshop": Rule.of({ReviewStage.learning_workshop}, Role.business_unit),
+        "record_one_year_workshop": Rule.of({ReviewStage.one_year_on}, Role.business_unit),
         # Only the partners agree an extension (Working Together 2023, ch. 5); the business unit records it for them
         # by preparing the delay notice the service issues.
-        "extend_deadline": _rule(STAGES_BEFORE_PUBLICATION, Role.executive),
+        "extend_deadline": Rule.of(STAGES_BEFORE_PUBLICATION, Role.executive),
     }
 
     EVENT_DATES = {
@@ -307,7 +304,7 @@ class PracticeReviewWorkflow:
     def _check_commission_reviewer(self, action: CommissionReviewer) -> None:
         self.actions.not_future(action.commissioned_on, "date of commissioning")
         self.actions.not_before(action.commissioned_on, self.state.decided_on, "date of commissioning",
-                              "decision to review")
+                                "decision to review")
 
     def _check_record_learning_event(self, action: RecordLearningEvent) -> None:
         self.actions.not_future(action.held_on, "date of the event")
@@ -344,7 +341,7 @@ class PracticeReviewWorkflow:
     def _check_record_one_year_workshop(self, action: RecordLearningWorkshop) -> None:
         self.actions.not_future(action.held_on, "date of the workshop")
         self.actions.not_before(action.held_on, self.state.learning_workshop_on, "date of the one-year-on workshop",
-                              "post-publication workshop")
+                                "post-publication workshop")
 
     def _check_extend_deadline(self, action: ExtendDeadline) -> None:
         current = self.clock.deadline("cspr_revised") or self.clock.deadline("cspr")
@@ -494,7 +491,7 @@ class PracticeReviewWorkflow:
         due = add_months(anchor, 12)
         self.state.one_year_workshop_due = due
         self.clock.add_deadline("one_year_on", "Learning workshop one year after publication", due, RULE_ONE_YEAR_ON,
-                          Role.business_unit, reminders=[add_months(anchor, 11)])
+                                Role.business_unit, reminders=[add_months(anchor, 11)])
         self.steps.move_to(step, ReviewStage.one_year_on, action.actor, "record_learning_workshop")
         step.tasks.append(self.steps.task(
             "record_one_year_workshop", TaskKind.action, "Hold the one-year-on learning workshop",

@@ -122,44 +122,41 @@ def _start_sealed(case: CaseInput) -> bool:
                                   {k: v for k, v in fields.items() if k not in added})
 
 
-def _rule(stages, *roles: Role) -> Rule:
-    return Rule(stages=frozenset(stages), roles=frozenset(roles))
-
 
 @workflow.defn
 class RapidReviewWorkflow:
     RULES = {
-        "accept_referral": _rule({Stage.referral}, Role.business_unit),
+        "accept_referral": Rule.of({Stage.referral}, Role.business_unit),
         # Cases of the three-way decision: only at csc_consultation, with the partners' agreement not to notify
         # (see _check_decline_referral); cases started before it: at referral, as they ran.
-        "decline_referral": _rule({Stage.referral, Stage.csc_consultation}, Role.business_unit),
-        "correct_awareness_date": _rule({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
-        "correct_referral": _rule({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
+        "decline_referral": Rule.of({Stage.referral, Stage.csc_consultation}, Role.business_unit),
+        "correct_awareness_date": Rule.of({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
+        "correct_referral": Rule.of({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
         # The notification decision is the three partners' (RULE_SIN_THREE_WAY): the CSC lead proposes, the
         # police and ICB Executive seats answer, a disagreement is resolved and recorded by the LA's seat.
-        "propose_sin_decision": _rule({Stage.csc_consultation}, Role.csc_lead),
-        "respond_to_sin_proposal": _rule({Stage.csc_consultation}, Role.executive),
-        "resolve_sin_disagreement": _rule({Stage.csc_consultation}, Role.executive),
-        "record_notification": _rule({Stage.notification}, Role.csc_lead),
-        "convene_panel": _rule({Stage.panel_preparation}, Role.business_unit),
-        "submit_information_return": _rule({Stage.panel_preparation, Stage.panel}, Role.agency_member),
-        "record_panel_outcome": _rule({Stage.panel_preparation, Stage.panel}, Role.panel_chair),
-        "issue_decision_sheet": _rule({Stage.decision_sheet}, Role.panel_chair),
-        "sign_off": _rule({Stage.executive_sign_off}, Role.executive),
-        "record_submission": _rule(AFTER_SIGN_OFF, Role.business_unit),
-        "record_national_panel_response": _rule(AFTER_SIGN_OFF, Role.business_unit),
-        "reconsider_decision": _rule(AFTER_SIGN_OFF, Role.executive),
+        "propose_sin_decision": Rule.of({Stage.csc_consultation}, Role.csc_lead),
+        "respond_to_sin_proposal": Rule.of({Stage.csc_consultation}, Role.executive),
+        "resolve_sin_disagreement": Rule.of({Stage.csc_consultation}, Role.executive),
+        "record_notification": Rule.of({Stage.notification}, Role.csc_lead),
+        "convene_panel": Rule.of({Stage.panel_preparation}, Role.business_unit),
+        "submit_information_return": Rule.of({Stage.panel_preparation, Stage.panel}, Role.agency_member),
+        "record_panel_outcome": Rule.of({Stage.panel_preparation, Stage.panel}, Role.panel_chair),
+        "issue_decision_sheet": Rule.of({Stage.decision_sheet}, Role.panel_chair),
+        "sign_off": Rule.of({Stage.executive_sign_off}, Role.executive),
+        "record_submission": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
+        "record_national_panel_response": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
+        "reconsider_decision": Rule.of(AFTER_SIGN_OFF, Role.executive),
         # Only the partners decide how a review takes place (Working Together 2023, ch. 5).
-        "choose_methodology": _rule({Stage.methodology}, Role.executive),
+        "choose_methodology": Rule.of({Stage.methodology}, Role.executive),
         # Learning without a local CSPR (RULE_LEARNING_WITHOUT_CSPR): the partners decide, the business unit
         # prepares it for them (its task) and the plan actions reach it through the action plan.
-        "record_learning_activities": _rule({Stage.national_panel}, Role.executive),
-        "close_case": _rule(OPEN_STAGES, Role.business_unit),
+        "record_learning_activities": Rule.of({Stage.national_panel}, Role.executive),
+        "close_case": Rule.of(OPEN_STAGES, Role.business_unit),
     }
     # Actions no longer offered (not in RULES, so not in the API or on pages) that cases of an earlier process
     # replay: the CSC lead's decision alone.
     RETIRED_RULES = {
-        "record_sin_decision": _rule({Stage.csc_consultation}, Role.csc_lead),
+        "record_sin_decision": Rule.of({Stage.csc_consultation}, Role.csc_lead),
     }
 
     EVENT_DATES = {
@@ -574,10 +571,10 @@ class RapidReviewWorkflow:
             raise reject(f"The learning was already recorded on {self.state.learning_activities.decided_on}.")
         self.actions.not_future(action.decided_on, "date of the decision")
         self.actions.not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
-                              "partners' decision")
+                                "partners' decision")
         for activity in action.activities:
             self.actions.not_before(activity.due, action.decided_on, f"due date of '{activity.description}'",
-                                  "date of the decision")
+                                    "date of the decision")
 
     def _check_correct_awareness_date(self, action: CorrectAwarenessDate) -> None:
         self.actions.not_future(action.awareness_date, "date of awareness")
@@ -648,7 +645,7 @@ class RapidReviewWorkflow:
     def _check_choose_methodology(self, action: ChooseMethodology) -> None:
         self.actions.not_future(action.decided_on, "date of the decision")
         self.actions.not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
-                              "partners' decision to undertake the review")
+                                "partners' decision to undertake the review")
         if len(set(action.methods)) != len(action.methods):
             raise reject("A method is listed more than once.")
 
@@ -819,8 +816,8 @@ class RapidReviewWorkflow:
         self.state.awareness_date = action.awareness_date
         days = self.rules.notification_working_days
         self.clock.add_counted_deadline("notification", "Serious incident notification to the National Panel",
-                                  action.awareness_date, days, RULE_NOTIFICATION.format(n=days), Role.csc_lead,
-                                  statutory=True)
+                                        action.awareness_date, days, RULE_NOTIFICATION.format(n=days), Role.csc_lead,
+                                        statutory=True)
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "notification"]
         if self.rules.rapid_review_clock_start == "awareness":
             self._start_window(action.awareness_date)
@@ -901,8 +898,8 @@ class RapidReviewWorkflow:
             ("sign_off", "Executive sign-off of the decision sheet", m.sign_off, Role.executive),
         ):
             self.clock.add_counted_deadline(key, title, start, day,
-                                      RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
-                                      statutory=False)
+                                            RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
+                                            statutory=False)
         self.clock.add_counted_deadline(
             "rapid_review", "Rapid review submitted to the National Panel", start, total,
             RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit, statutory=True,
@@ -973,7 +970,7 @@ class RapidReviewWorkflow:
             self.clock.cancel("agency_returns")
             for agency in missing:
                 step.settle.append(self.steps.cancel(f"information_return:{agency}",
-                                               "panel held without this return"))
+                                                     "panel held without this return"))
         step.settle.append(self.steps.done("record_panel_outcome", action.recommendation))
         due = self.clock.working_days_after(action.held_on, self.rules.immediate_action_working_days)
         step.plan_actions = [
@@ -997,7 +994,7 @@ class RapidReviewWorkflow:
                 earlier.superseded_by = version
         if version > 1:  # and on the approvers' done tasks (an activity input only: histories replay as before)
             step.settle.append(self.steps.done(f"sign_off:v{version - 1}:",
-                                                 f"superseded by version {version}", superseded=True))
+                                               f"superseded by version {version}", superseded=True))
         if action.recommendation:
             self.state.recommendation = action.recommendation
         self.clock.meet("decision_sheet", step)
@@ -1067,7 +1064,7 @@ class RapidReviewWorkflow:
             self.clock.meet("sign_off", step)
             documents.append(self.steps.document(DocumentKind.decision_sheet_signed, "Executive",
                                                  self._decision_sheet(),
-                                           version))
+                                                 version))
             step.tasks.append(self.steps.task(
                 "record_submission", TaskKind.action, "Submit the rapid review to the National Panel",
                 "Send the signed rapid review to the National Panel and record the date.", Role.business_unit,
@@ -1083,9 +1080,9 @@ class RapidReviewWorkflow:
         self.clock.meet("rapid_review", step, on=action.submitted_on)
         step.settle.append(self.steps.done("record_submission"))
         reply_days = self.rules.national_panel_reply_working_days
-        reply_due = self.clock.add_counted_deadline("national_panel_reply", "National Panel's response",
-                                              action.submitted_on, reply_days, RULE_PANEL_REPLY.format(n=reply_days),
-                                              Role.business_unit, statutory=False)
+        reply_due = self.clock.add_counted_deadline(
+            "national_panel_reply", "National Panel's response", action.submitted_on, reply_days,
+            RULE_PANEL_REPLY.format(n=reply_days), Role.business_unit, statutory=False)
         step.tasks.append(self.steps.task(
             "record_national_panel_response", TaskKind.action, "Record the National Panel's response",
             f"Expected by {reply_due.isoformat()}; chase the Panel if it has not replied.", Role.business_unit,
@@ -1192,7 +1189,7 @@ class RapidReviewWorkflow:
             for i, a in enumerate(action.activities, start=1)
         ]
         step.settle.append(self.steps.done("record_learning_activities",
-                                             f"{len(action.activities)} activities"))
+                                           f"{len(action.activities)} activities"))
         step.settle.append(self.steps.done("prepare_learning_activities", "decided"))
         if self.state.learning_decision_pending:
             self.state.learning_decision_pending = False
@@ -1205,8 +1202,8 @@ class RapidReviewWorkflow:
         self.steps.move_to(step, Stage.methodology, actor, "local_cspr_decided")
         days = self.rules.methodology_working_days
         due = self.clock.add_counted_deadline("methodology", "Executive decision on how the review will take place",
-                                        decided_on, days, RULE_METHODOLOGY.format(n=days), Role.executive,
-                                        statutory=False)
+                                              decided_on, days, RULE_METHODOLOGY.format(n=days), Role.executive,
+                                              statutory=False)
         step.tasks.append(self.steps.task(
             "choose_methodology", TaskKind.decision, "Decide how the local CSPR will take place",
             "Choose one or more methods, the reviewer and the lead.", Role.executive, due=due,

@@ -21,6 +21,11 @@ class Rule(NamedTuple):
     stages: frozenset[str]
     roles: frozenset[Role]
 
+    @classmethod
+    def of(cls, stages, *roles: Role) -> Rule:
+        """An action allowed at ``stages`` to ``roles``."""
+        return cls(stages=frozenset(stages), roles=frozenset(roles))
+
 
 # The source of each figure, shown beside every deadline ("every deadline names the rule it came from").
 RULE_NOTIFICATION = (
