@@ -3,7 +3,9 @@
 Stages and actions follow the domain brief's table. Each action is an update whose validator rejects,
 before anything is written, what may not be done now; the handler applies it and issues the tasks,
 documents and read-model rows through activities. A local CSPR runs as the child
-PracticeReviewWorkflow; the case closes when the child closes.
+PracticeReviewWorkflow; the case closes when the child closes. The workflow holds its helpers (built in
+``__init__``): the step builder (``steps``), the deadline clock (``clock``), the action path (``actions``) and the
+partners' sign-off of the decision sheet (``three_way``).
 """
 
 from __future__ import annotations
@@ -120,7 +122,6 @@ def _start_sealed(case: CaseInput) -> bool:
         return False
     return authenticity.is_sealed(workflow_id, "start", workflow_id,
                                   {k: v for k, v in fields.items() if k not in added})
-
 
 
 @workflow.defn
