@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from records.models import SignInFailure, User, UserSession
+from service.deps import DbSession, SettingsDep, get_session  # noqa: F401 - get_session: pages depend on it
 from service.settings import Settings
 from workflows.vocabulary import Role
 
@@ -266,12 +267,6 @@ def sign_in_csrf_ok(request: Request, sent: str) -> bool:
 # ---------------------------------------------------------------- the signed-in user
 
 
-def get_session(request: Request):
-    """A database session per request (committed by the caller's explicit commit)."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
-
-
 async def sent_csrf_token(request: Request) -> str:
     """The CSRF token a request carries: the header (API clients) or the form field (web forms)."""
     if header := request.headers.get(CSRF_HEADER):
@@ -294,7 +289,8 @@ async def csrf_satisfied(request: Request) -> bool:
 
 async def current_user(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
+    session: DbSession,
+    settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
     """The signed-in user from the bearer token or the session cookie, checked against its session row on every
@@ -308,7 +304,6 @@ async def current_user(
     token = token or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise unauthorised
-    settings = request.app.state.settings
     user = session_user(session, token=token, policy=SessionPolicy.from_settings(settings))
     session.commit()  # end the read: an async route must never hold a database transaction across an await
     if user is None:
@@ -343,4 +338,3 @@ def require_roles(*roles: Role):
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-DbSession = Annotated[Session, Depends(get_session)]

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 
 from records.audit import append_audit
 from records.models import CalendarDay, CaseRecord, User
-from service.accounts import process_rules
+from records.partnership import process_rules
 from workflows.authenticity import sealed
 from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
 from workflows.models import Actor, CalendarDayAdded

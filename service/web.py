@@ -26,10 +26,11 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import not_, or_
 from sqlmodel import Session, select
 
+from records.errors import CaseGone, DomainError, NotFound, NotPermitted
 from records.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
+from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
 from service import wording
-from service.accounts import process_rules
 from service.api.access import (
     CASE_ACTORS,
     CASE_READERS,
@@ -39,7 +40,6 @@ from service.api.access import (
     visible_case,
 )
 from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
-from service.api.cases import ACTIONS, perform_action, query_state, start_case
 from service.api.themes import known_themes
 from service.auth import (
     CSRF_FIELD,
@@ -54,7 +54,9 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.calendar_days import partnership_calendar
-from service.history import archived_history, fetch_readable_history
+from service.cases import ACTIONS, CaseService
+from service.deps import Cases, DbSession, SettingsDep
+from service.http_errors import status_of
 from service.lateness import ESCALATION_KIND, LateCase, late_cases
 from service.visibility import document_visible, return_visible, state_for
 from workflows.calendar import london_date, london_moment
@@ -73,7 +75,6 @@ from workflows.vocabulary import (
     SEAT_NAMES,
     Role,
     Stage,
-    practice_review_id,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -101,12 +102,12 @@ class SignInRequired(Exception):
         self.ended = ended
 
 
-async def page_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> User:
+async def page_user(request: Request, session: DbSession, settings: SettingsDep) -> User:
     """The signed-in user of a page (session cookie); anyone else is sent to sign in."""
     if not request.cookies.get(SESSION_COOKIE):
         raise SignInRequired
     try:
-        return await current_user(request, session, None)
+        return await current_user(request, session, settings, None)
     except HTTPException as error:
         if error.status_code == 401:
             raise SignInRequired(ended=True) from None
@@ -366,7 +367,7 @@ def referral_page(request: Request, user: Annotated[User, Depends(page_roles(*CA
 
 
 @router.post("/cases/new")
-async def new_referral(request: Request, session: PageSession,
+async def new_referral(request: Request, cases: Cases,
                        user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
     """A referral from the form (the same rules as POST /api/cases); refused, the form again with what was typed."""
     form = await request.form()
@@ -379,7 +380,7 @@ async def new_referral(request: Request, session: PageSession,
         errors["awareness_date"] = "The date the local authority became aware must be today or in the past"
     if errors:
         return referral_form(request, user, 422, errors, typed_values(form))
-    reference = await start_case(request, session, user, Referral.model_validate(body))
+    reference = await cases.start(user, Referral.model_validate(body))
     return RedirectResponse(f"/cases/{reference}?done=submit_referral", status_code=303)
 
 
@@ -633,12 +634,12 @@ def who_waits(item: dict) -> str:
     return wording.label(item.get("role"))
 
 
-def information_returns(session: Session, request: Request, user: User, reference: str, state: dict,
+def information_returns(cases: CaseService, user: User, reference: str, state: dict,
                         calendar, today: date) -> list[dict]:
     """Each invited agency's return: received (with its text), outstanding or overdue. Agency members see their
     own agency's only; reading the texts is audited."""
     invited = (state.get("panel") or {}).get("invited_agencies") or []
-    kept = {r.agency: r for r in session.exec(select(InformationReturn).where(
+    kept = {r.agency: r for r in cases.session.exec(select(InformationReturn).where(
         InformationReturn.case_reference == reference).order_by(InformationReturn.version))}
     due = next((d["due"] for d in state.get("deadlines") or [] if d["key"] == "agency_returns"), None)
     shown = []
@@ -652,21 +653,20 @@ def information_returns(session: Session, request: Request, user: User, referenc
                       "received_on": received, "due": due, "left": left, "text": kept.get(agency)})
     read = [r["agency"] for r in shown if r["text"]]
     if read:
-        audit(session, request, user, "read_information_returns", reference, {"agencies": read})
+        cases.audit(user, "read_information_returns", reference, {"agencies": read})
     return shown
 
 
-async def case_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
+async def case_page(request: Request, cases: CaseService, user: User, reference: str, status_code: int = 200,
                     errors: dict | None = None, typed: dict | None = None, done: str | None = None) -> HTMLResponse:
     """``errors`` and ``typed`` are per action: {action: {field: message}} and {action: {field: value}}."""
-    record = visible_case(session, user, reference)
-    audit(session, request, user, "read_case", reference, {"page": "case"})
+    session = cases.session
+    record = cases.visible(user, reference)
+    cases.audit(user, "read_case", reference, {"page": "case"})
     orphaned = None
     try:
-        state = state_for(user.role, await query_state(request, session, record))
-    except HTTPException as error:
-        if error.status_code != 410:
-            raise
+        state = state_for(user.role, await cases.state(record))
+    except CaseGone as error:
         orphaned = error.detail  # shown instead of the live state; no action can be taken
         state = {"pseudonym": record.pseudonym, "stage": record.stage, "deadlines": [], "late": record.late,
                  "escalated": record.escalated, "closed_reason": record.closed_reason}
@@ -688,7 +688,7 @@ async def case_page(request: Request, session: Session, user: User, reference: s
                                          .order_by(Document.kind, Document.version))
                  if document_visible(user.role, d.kind, user.agency)]
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
-    returns = information_returns(session, request, user, reference, state, calendar, today) if not orphaned else []
+    returns = information_returns(cases, user, reference, state, calendar, today) if not orphaned else []
     # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
     late = late_cases(session, today=today, calendar=calendar, references=[reference])
     tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
@@ -724,16 +724,16 @@ def done_banner(done: str | None, state: dict | None) -> dict | None:
 
 
 @router.get("/cases/{reference}")
-async def case_view(reference: str, request: Request, session: PageSession,
+async def case_view(reference: str, request: Request, cases: Cases,
                     user: Annotated[User, Depends(page_roles(*CASE_READERS))],
                     done: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
     """The case summary, what happens next, the returns, the actions this user may take now, deadlines, tasks,
     documents and timeline."""
-    return await case_page(request, session, user, reference, done=done)
+    return await case_page(request, cases, user, reference, done=done)
 
 
 @router.post("/cases/{reference}/actions/{action}")
-async def case_action(reference: str, action: str, request: Request, session: PageSession,
+async def case_action(reference: str, action: str, request: Request, cases: Cases,
                       user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
     """A form's action. Refused (by the form's rules or the workflow), the page it came from shows the error
     summary and what was typed; done, that page shows a confirmation. Decline and close ask first; the decision
@@ -743,7 +743,7 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
         raise HTTPException(404, f"Unknown action {action!r}")
     form = await request.form()
     back = safe_back(form.get("back"), f"/cases/{reference}")
-    fields = form_fields(spec.model, sorted(known_themes(session)))
+    fields = form_fields(spec.model, sorted(known_themes(cases.session)))
     if "delay_reason" in form:
         fields.append(FormField(name="delay_reason", label="Reason for the delay", kind="textarea", required=True,
                                 help=None))
@@ -756,9 +756,9 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
     if not errors:
         errors = invalid_fields(spec.model, body, fields, actor=actor_of(user).model_dump())
     if errors or form.get("change"):
-        return await page_again(request, session, user, reference, back, action, errors, typed)
+        return await page_again(request, cases, user, reference, back, action, errors, typed)
     if form.get("confirmed") != "yes" and (action in CONFIRM_FIRST or action in CHECK_ANSWERS):
-        visible_case(session, user, reference)
+        cases.visible(user, reference)
         answers = [(f.label, answer_text(f, body.get(f.name))) for f in fields if f.kind != "hidden"]
         return render(request, "confirm.html", user, reference=reference, action=action, back=back,
                       heading=CONFIRM_FIRST.get(action, "Check your answers before issuing the decision sheet"),
@@ -766,17 +766,16 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
                       button=wording.label(action) if action in CONFIRM_FIRST else
                       "Issue to the three Executives")
     try:
-        state = await perform_action(request, session, user, reference, action, body, None)
-    except HTTPException as error:
-        if error.status_code in (404, 403):
-            raise
+        await cases.act(user, reference, action, body)
+    except (NotFound, NotPermitted):
+        raise
+    except DomainError as error:
         message = wording.plain(error.detail)
-        return await page_again(request, session, user, reference, back, action,
-                                {field_named(message, fields): message}, typed, error.status_code)
+        return await page_again(request, cases, user, reference, back, action,
+                                {field_named(message, fields): message}, typed, status_of(error))
     done = f"{action}:{body['decision']}" if action in SIGN_OFFS else action
     if back.startswith("/tasks") or back.endswith("/sign-off"):
         return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
-    del state
     return RedirectResponse(f"{back}?done={done}", status_code=303)
 
 
@@ -794,16 +793,16 @@ def answer_text(field: FormField, value) -> str:
     return options.get(value, value)
 
 
-async def page_again(request: Request, session: Session, user: User, reference: str, back: str, action: str,
+async def page_again(request: Request, cases: CaseService, user: User, reference: str, back: str, action: str,
                      errors: dict, typed: dict, status_code: int | None = None) -> HTMLResponse:
     """Back to the page the person came from, with the errors and what they typed."""
     status_code = status_code or (422 if errors else 200)
     if back.startswith("/tasks"):
-        return await my_tasks_page(request, session, user, status_code,
+        return await my_tasks_page(request, cases, user, status_code,
                              failed={"case": reference, "action": action, "errors": errors, "typed": typed})
     if back.endswith("/sign-off"):
-        return await sign_off_page(request, session, user, reference, status_code, errors, typed)
-    return await case_page(request, session, user, reference, status_code=status_code,
+        return await sign_off_page(request, cases, user, reference, status_code, errors, typed)
+    return await case_page(request, cases, user, reference, status_code=status_code,
                            errors={action: errors}, typed={action: typed})
 
 
@@ -829,16 +828,17 @@ def sheet_lines(document: Document | None) -> list[str]:
     return [" ".join(line.split()) for line in html_lib.unescape(text).splitlines() if line.strip()]
 
 
-async def sign_off_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
+async def sign_off_page(request: Request, cases: CaseService, user: User, reference: str, status_code: int = 200,
                         errors: dict | None = None, typed: dict | None = None) -> HTMLResponse:
     """The decision sheet in full, what changed since the version returned and why, then "Your decision"."""
-    record = visible_case(session, user, reference)
-    state = state_for(user.role, await query_state(request, session, record))
+    session = cases.session
+    record = cases.visible(user, reference)
+    state = state_for(user.role, await cases.state(record))
     version = state.get("decision_sheet_version") or 0
     sheets = {d.version: d for d in session.exec(select(Document).where(
         Document.case_reference == reference, Document.kind == "decision_sheet"))}
     sheet = sheets.get(version)
-    audit(session, request, user, "read_document", reference, {"page": "sign_off", "version": version})
+    cases.audit(user, "read_document", reference, {"page": "sign_off", "version": version})
     before, now = sheet_lines(sheets.get(version - 1)), sheet_lines(sheet)
     changed = {"added": [line for line in now if line not in before],
                "removed": [line for line in before if line not in now]} if version > 1 else None
@@ -856,50 +856,51 @@ async def sign_off_page(request: Request, session: Session, user: User, referenc
 
 
 @router.get("/cases/{reference}/sign-off")
-async def sign_off_view(reference: str, request: Request, session: PageSession,
+async def sign_off_view(reference: str, request: Request, cases: Cases,
                         user: Annotated[User, Depends(page_roles(Role.executive))]) -> HTMLResponse:
     """The approver's page: the sheet, what changed and the return comments, then approve or return."""
-    return await sign_off_page(request, session, user, reference)
+    return await sign_off_page(request, cases, user, reference)
 
 
 # ---------------------------------------------------------------- my tasks
 
 
 @router.get("/tasks")
-async def my_tasks(request: Request, session: PageSession,
+async def my_tasks(request: Request, cases: Cases,
                    user: Annotated[User, Depends(page_roles(*CASE_READERS))],
                    done: Annotated[str | None, Query(max_length=40)] = None,
                    case: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
     """Open tasks for me, soonest first; after an action, what was done and what happens next."""
     banner = None
     if done and case:
-        record = visible_case(session, user, case)
-        audit(session, request, user, "read_case", case, {"page": "tasks", "shown": "what happens next"})
+        record = cases.visible(user, case)
+        cases.audit(user, "read_case", case, {"page": "tasks", "shown": "what happens next"})
         try:
-            state = state_for(user.role, await query_state(request, session, record))
-        except HTTPException:
+            state = state_for(user.role, await cases.state(record))
+        except DomainError:
             state = None
         banner = done_banner(done, state)
         banner = banner and banner | {"reference": case}
-    return await my_tasks_page(request, session, user, banner=banner)
+    return await my_tasks_page(request, cases, user, banner=banner)
 
 
-async def late_cases_delays(request: Request, session: Session, references: set[str]) -> dict[str, FormField]:
+async def late_cases_delays(cases: CaseService, references: set[str]) -> dict[str, FormField]:
     """For the late cases among these: the delay-reason question their actions must answer (if still unexplained)."""
     asked = {}
-    for record in session.exec(select(CaseRecord).where(CaseRecord.reference.in_(references),
+    for record in cases.session.exec(select(CaseRecord).where(CaseRecord.reference.in_(references),
                                                          CaseRecord.late == True)):  # noqa: E712 - SQL
         try:
-            delay = delay_field(await query_state(request, session, record))
-        except HTTPException:
+            delay = delay_field(await cases.state(record))
+        except DomainError:
             continue
         if delay is not None:
             asked[record.reference] = delay
     return asked
 
 
-async def my_tasks_page(request: Request, session: Session, user: User, status_code: int = 200,
+async def my_tasks_page(request: Request, cases: CaseService, user: User, status_code: int = 200,
                         failed: dict | None = None, banner: dict | None = None) -> HTMLResponse:
+    session = cases.session
     tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
                          .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
@@ -908,7 +909,7 @@ async def my_tasks_page(request: Request, session: Session, user: User, status_c
     late = late_cases(session, today=today, calendar=calendar, references=late_references) if late_references else []
     tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
     themes = sorted(known_themes(session))
-    delays = await late_cases_delays(request, session, {t.case_reference for t in tasks if t.action in ACTIONS})
+    delays = await late_cases_delays(cases, {t.case_reference for t in tasks if t.action in ACTIONS})
     items, summary = [], []
     for task in tasks:
         fields = form_fields(ACTIONS[task.action].model, themes) if task.action in ACTIONS else []
@@ -922,7 +923,7 @@ async def my_tasks_page(request: Request, session: Session, user: User, status_c
         items.append({"task": task, "urgency": urgency(task, today, calendar), "fields": fields,
                       "errors": mine.get("errors", {}), "typed": mine.get("typed", {}),
                       "left": calendar.working_days_between(today, task.due_date) if task.due_date else None})
-    audit(session, request, user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
+    cases.audit(user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
     return render(request, "tasks.html", user, status_code=status_code, items=items, error_summary=summary,
                   confirmation=banner, late=late)
 
@@ -1031,38 +1032,29 @@ def audit_case(reference: str, request: Request, session: PageSession, trail: Au
     return audit_log_page(request, session, trail, user, reference)
 
 
-async def readable_histories(request: Request, session: Session, reference: str) -> list[dict]:
+async def readable_histories(cases: CaseService, reference: str) -> list[dict]:
     """The decoded engine histories of a case and of its practice review: live, else from the archive."""
-    client = await request.app.state.temporal.client()
-    histories = []
-    for workflow_id in (reference, practice_review_id(reference)):
-        events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
-        source = "the engine"
-        if events is None:
-            events, source = archived_history(session, workflow_id), "the archive"
-            session.commit()
-        if events is not None:
-            histories.append({"workflow_id": workflow_id, "source": source, "events": events})
-    return histories
+    sources = {"temporal": "the engine", "archive": "the archive"}
+    return [history | {"source": sources[history["source"]]} for history in await cases.histories(reference)]
 
 
 @router.get("/audit/{reference}/history")
-async def audit_history(reference: str, request: Request, session: PageSession,
+async def audit_history(reference: str, request: Request, cases: Cases,
                         user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
     """The technical view: every engine event of the case, decoded, each folded (audited as a read)."""
-    visible_case(session, user, reference)
-    audit(session, request, user, "read_history", reference, {"page": "engine history"})
-    histories = await readable_histories(request, session, reference)
+    cases.visible(user, reference)
+    cases.audit(user, "read_history", reference, {"page": "engine history"})
+    histories = await readable_histories(cases, reference)
     return render(request, "audit_history.html", user, reference=reference, histories=histories, json=json)
 
 
 @router.get("/audit/{reference}/history.json")
-async def audit_history_download(reference: str, request: Request, session: PageSession,
+async def audit_history_download(reference: str, request: Request, cases: Cases,
                                  user: Annotated[User, Depends(page_roles(Role.auditor))]) -> Response:
     """The decoded engine histories as a JSON file (audited as a read)."""
-    visible_case(session, user, reference)
-    audit(session, request, user, "read_history", reference, {"page": "engine history", "format": "JSON"})
-    histories = await readable_histories(request, session, reference)
+    cases.visible(user, reference)
+    cases.audit(user, "read_history", reference, {"page": "engine history", "format": "JSON"})
+    histories = await readable_histories(cases, reference)
     return Response(json.dumps(histories, indent=1, default=str), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{reference}-engine-history.json"'})
 

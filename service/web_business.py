@@ -13,7 +13,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from records.models import User
-from service.accounts import process_rules
+from records.partnership import process_rules
 from service.api import action_plan, dashboard, escalations, themes
 from service.api.access import CASE_ACTORS, CASE_READERS, RowId
 from service.calendar_days import partnership_calendar

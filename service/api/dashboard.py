@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from sqlmodel import select
 
 from records.models import CaseRecord, CaseReview, Document, User
+from records.partnership import process_rules
 from records.read_model import panel_ordered_themes
-from service.accounts import process_rules
 from service.api.access import audit
 from service.auth import DbSession, require_roles
 from service.calendar_days import partnership_calendar
