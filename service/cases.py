@@ -24,7 +24,6 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from records.audit import append_audit
 from records.db import session_scope
 from records.errors import (
     ActionRefused,
@@ -40,6 +39,7 @@ from records.idempotency import Claim, claim, fingerprint, remember
 from records.models import CaseAgency, CaseRecord, ReferenceCounter, Task, User
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
+from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.history import archive_history, archived_history, fetch_readable_history
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
@@ -131,12 +131,13 @@ class CaseService:
 
     # ------------------------------------------------------------ the record
 
+    @property
+    def audit_writer(self) -> AuditWriter:
+        return AuditWriter(self.session, self.trail.key, self.request_id)
+
     def audit(self, user: User | None, action: str, reference: str | None, detail: dict) -> None:
         """Append one audit row (actor, role, action, case, what, request id) and commit it."""
-        append_audit(self.session, key=self.trail.key, actor_id=user.id if user else None,
-                     actor_role=user.role if user else "anonymous", action=action, case_reference=reference,
-                     detail=detail, request_id=self.request_id)
-        self.session.commit()
+        self.audit_writer.write(user, action, reference, detail)
 
     def visible(self, user: User, reference: str) -> CaseRecord:
         return visible_case(self.session, user, reference)

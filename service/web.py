@@ -40,7 +40,6 @@ from service.api.access import (
     visible_case,
 )
 from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
-from service.api.themes import known_themes
 from service.auth import (
     CSRF_FIELD,
     CSRF_REFUSED,
@@ -58,6 +57,7 @@ from service.cases import ACTIONS, CaseService
 from service.deps import Cases, DbSession, SettingsDep
 from service.http_errors import status_of
 from service.lateness import ESCALATION_KIND, LateCase, late_cases
+from service.themes import known_themes
 from service.visibility import document_visible, return_visible, state_for
 from workflows.calendar import london_date, london_moment
 from workflows.models import Referral

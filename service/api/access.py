@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlmodel import Session
 
-from records.audit import append_audit
 from records.models import User
+from service.audit_rows import AuditWriter
 from service.auth import require_roles
 from service.cases import actor_of, visible_case  # noqa: F401 - the routes' names for the case service's checks
 from service.deps import AuditTrailDep, audit_trail, request_id  # noqa: F401 - routes read them from here too
@@ -21,10 +21,12 @@ CaseActor = Annotated[User, Depends(require_roles(*CASE_ACTORS))]
 Auditor = Annotated[User, Depends(require_roles(Role.auditor))]
 
 
+def writer(session: Session, request: Request) -> AuditWriter:
+    """This request's audit writer (its session, the chain's key, the request id)."""
+    return AuditWriter(session, audit_trail(request).key, request_id(request))
+
+
 def audit(session: Session, request: Request, user: User | None, action: str, reference: str | None,
           detail: dict) -> None:
     """Append one audit row (actor, role, action, case, what, request id) and commit it."""
-    append_audit(session, key=audit_trail(request).key, actor_id=user.id if user else None,
-                 actor_role=user.role if user else "anonymous", action=action, case_reference=reference,
-                 detail=detail, request_id=request_id(request))
-    session.commit()
+    writer(session, request).write(user, action, reference, detail)
