@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from records.models import User
+from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.cases import CaseService
 from service.settings import Settings
@@ -56,6 +58,18 @@ TemporalDep = Annotated[TemporalConnection, Depends(temporal_connection)]
 CodecDep = Annotated[EncryptionCodec, Depends(payload_codec)]
 AuditTrailDep = Annotated[AuditTrail, Depends(audit_trail)]
 RequestId = Annotated[str | None, Depends(request_id)]
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
+
+
+def writer(session: Session, request: Request) -> AuditWriter:
+    """This request's audit writer (its session, the chain's key, the request id)."""
+    return AuditWriter(session, audit_trail(request).key, request_id(request))
+
+
+def audit(session: Session, request: Request, user: User | None, action: str, reference: str | None,
+          detail: dict) -> None:
+    """Append one audit row (actor, role, action, case, what, request id) and commit it."""
+    writer(session, request).write(user, action, reference, detail)
 
 
 def case_service(session: DbSession, settings: SettingsDep, engine: EngineDep, temporal: TemporalDep,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from workflows.vocabulary import CASE_ACTORS, CASE_READERS, Role
 
 __all__ = ["CASE_ACTORS", "CASE_READERS", "WORKING_GROUP", "PLAN_UPDATERS", "THEME_READERS", "THEME_EDITORS",
-           "DASHBOARD_READERS", "TRACKER_READERS", "EXECUTIVES", "CALENDAR_KEEPERS", "BOARD_ROLES", "AUDITORS"]
+           "DASHBOARD_READERS", "TRACKER_READERS", "EXECUTIVES", "CALENDAR_KEEPERS", "BOARD_ROLES", "AUDITORS",
+           "ADMINS", "CHAIN_CHECKERS"]
 
 # The Rapid Review Working Group is run by the business unit and the panel chair.
 WORKING_GROUP = (Role.business_unit, Role.panel_chair)
@@ -19,5 +20,7 @@ DASHBOARD_READERS = (Role.business_unit, Role.executive, Role.auditor)
 TRACKER_READERS = (Role.business_unit, Role.panel_chair, Role.executive, Role.auditor)
 EXECUTIVES = (Role.executive,)
 AUDITORS = (Role.auditor,)
+ADMINS = (Role.admin,)
+CHAIN_CHECKERS = (Role.auditor, Role.admin)  # who may verify the audit chain
 CALENDAR_KEEPERS = (Role.business_unit, Role.admin)
 BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)

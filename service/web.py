@@ -10,10 +10,7 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
-import types
-import typing
 from datetime import UTC, date, datetime, timedelta
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -22,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import not_, or_
 from sqlmodel import Session, select
 
@@ -31,14 +28,6 @@ from records.models import AuditEvent, CaseRecord, Document, InformationReturn, 
 from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
 from service import wording
-from service.api.access import (
-    CASE_ACTORS,
-    CASE_READERS,
-    AuditTrailDep,
-    actor_of,
-    audit,
-    visible_case,
-)
 from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.auth import (
     CSRF_FIELD,
@@ -53,25 +42,31 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.calendar_days import partnership_calendar
-from service.cases import ACTIONS, CaseService
-from service.deps import Cases, DbSession, SettingsDep
+from service.cases import ACTIONS, CaseService, actor_of, visible_case
+from service.deps import AuditTrailDep, Cases, DbSession, SettingsDep, audit
 from service.http_errors import status_of
 from service.lateness import ESCALATION_KIND, LateCase, late_cases
+from service.roles import ADMINS, AUDITORS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
 from service.themes import known_themes
 from service.visibility import document_visible, return_visible, state_for
+from service.web_forms import (
+    FormField,
+    answer_text,
+    delay_field,
+    error_list,
+    field_named,
+    form_body,
+    form_fields,
+    invalid_fields,
+    safe_back,
+    typed_values,
+)
 from workflows.calendar import london_date, london_moment
 from workflows.models import Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
 from workflows.vocabulary import (
     AGENCIES,
-    CAPACITIES,
-    CHILD_SEXES,
-    CHILD_STATUSES,
-    FAMILY_TOLD,
-    NATIONAL_REVIEW_CRITERIA,
-    PARALLEL_PROCESSES,
-    REG_11_CRITERIA,
     SEAT_NAMES,
     Role,
     Stage,
@@ -80,7 +75,6 @@ from workflows.vocabulary import (
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(__import__("templates").__path__[0] + "/web"))
 LONDON = ZoneInfo("Europe/London")
-BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)
 BOARD_COLUMNS = [s for s in Stage if s != Stage.closed]
 AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewer left (the board's own setting)
 
@@ -384,177 +378,6 @@ async def new_referral(request: Request, cases: Cases,
     return RedirectResponse(f"/cases/{reference}?done=submit_referral", status_code=303)
 
 
-def plain_error(error: Exception) -> str:
-    """A refusal in a sentence: each field's problem in plain English (used where a page has one message)."""
-    if hasattr(error, "errors"):
-        return "; ".join(wording.field_message(e, str(e["loc"][-1]) if e["loc"] else "", "text")
-                         for e in error.errors())
-    return wording.plain(str(error))
-
-
-# ---------------------------------------------------------------- forms: the GOV.UK question pattern
-
-
-class FormField(BaseModel):
-    name: str
-    label: str
-    kind: str  # text, textarea, lines, date, checkbox, number, radios, checkboxes, hidden
-    required: bool
-    help: str | None
-    options: list[tuple[str, str]] = []
-    value: str | None = None  # a hidden field's value
-
-
-# The words for the codes of a field, where the regulations or the National Panel give them.
-OPTION_WORDS = {"local_review_criteria": REG_11_CRITERIA, "national_review_criteria": NATIONAL_REVIEW_CRITERIA,
-                "child_status": CHILD_STATUSES, "parallel_processes": PARALLEL_PROCESSES, "capacity": CAPACITIES,
-                "child_sex": CHILD_SEXES, "family_told_of_review": FAMILY_TOLD}
-
-
-def _options(kind, name: str = "") -> list[tuple[str, str]]:
-    if name in OPTION_WORDS:
-        words = OPTION_WORDS[name]
-        return [(code, words[code][:1].upper() + words[code][1:]) for code in words]
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return [(str(m.value), wording.label(m.value)) for m in kind]
-    if typing.get_origin(kind) is Literal:
-        return [(str(v), wording.label(v)) for v in typing.get_args(kind)]
-    return []
-
-
-def form_fields(model: type[BaseModel], themes: list[str] = ()) -> list[FormField]:
-    """Labelled form fields for an action's input model. The actor is the signed-in user and the delay reason is
-    asked only when a deadline has been missed (``delay_field``), so neither is a field here."""
-    fields = []
-    for name, info in model.model_fields.items():
-        if name in ("actor", "seal", "delay_reason"):
-            continue
-        kind = info.annotation
-        if typing.get_origin(kind) in (typing.Union, types.UnionType):
-            kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        required = info.is_required()
-        label, help_text = wording.field_label(name), info.description
-        if typing.get_origin(kind) is list:
-            item = typing.get_args(kind)[0]
-            options = _options(item, name) or ([(k, v) for k, v in AGENCIES.items()] if "agenc" in name else [])
-            if name == "themes":
-                options = [(t, t[:1].upper() + t[1:]) for t in themes]
-            fields.append(FormField(name=name, label=label, kind="checkboxes" if options else "lines",
-                                    required=required, help=help_text or ("" if options else "One per line"),
-                                    options=options))
-        elif name == "version":
-            fields.append(FormField(name=name, label=label, kind="hidden", required=required, help=None))
-        elif options := _options(kind, name):
-            fields.append(FormField(name=name, label=label, kind="radios", required=required, help=help_text,
-                                    options=options))
-        elif kind is bool:
-            fields.append(FormField(name=name, label=label, kind="checkbox", required=False, help=help_text))
-        elif kind is date:
-            fields.append(FormField(name=name, label=label, kind="date", required=required,
-                                    help=help_text or "For example, 27 3 2026"))
-        elif kind is int:
-            fields.append(FormField(name=name, label=label, kind="number", required=required, help=help_text))
-        else:
-            limit = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
-            fields.append(FormField(name=name, label=label, kind="textarea" if (limit or 0) > 200 else "text",
-                                    required=required, help=help_text))
-    return fields
-
-
-def delay_field(state: dict) -> FormField | None:
-    """The reason for a delay: asked only when the case has missed a deadline, naming it, and required then."""
-    missed = [d for d in state.get("deadlines") or [] if d.get("key") in (state.get("unexplained_delays") or [])]
-    if not missed:
-        return None
-    named = "; ".join(f"{d['title']} (due {wording.long_date(d['due'])})" for d in missed)
-    return FormField(name="delay_reason", label="Reason for the delay", kind="textarea", required=True,
-                     help=f"This case missed: {named}. Say why, so the delay is on record.")
-
-
-def form_body(fields: list[FormField], form) -> tuple[dict, dict[str, str]]:
-    """The action's JSON body from a submitted form (empty fields left out, so defaults apply), and the dates that
-    are not real dates."""
-    body, errors = {}, {}
-    for field in fields:
-        if field.kind == "checkboxes":
-            body[field.name] = [str(v) for v in form.getlist(field.name)]
-        elif field.kind == "lines":
-            body[field.name] = [line.strip() for line in str(form.get(field.name, "")).splitlines() if line.strip()]
-        elif field.kind == "checkbox":
-            body[field.name] = form.get(field.name) is not None
-        elif field.kind == "date":
-            parts = [str(form.get(f"{field.name}-{p}", "")).strip() for p in ("day", "month", "year")]
-            if any(parts):
-                try:
-                    body[field.name] = date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat()
-                except ValueError:
-                    errors[field.name] = f"{field.label} must be a real date"
-        elif (value := str(form.get(field.name, "")).strip()) != "":
-            body[field.name] = value
-    return body, errors
-
-
-def dates_from_parts(fields: dict) -> dict:
-    """Day, month and year boxes (``due_date-day`` …) back into one ISO date field; a date that does not exist is
-    passed on as typed, so the model refuses it naming the field."""
-    for name in [key.removesuffix("-day") for key in list(fields) if key.endswith("-day")]:
-        parts = [str(fields.pop(f"{name}-{part}", "")).strip() for part in ("day", "month", "year")]
-        if any(parts):
-            try:
-                fields[name] = date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat()
-            except ValueError:
-                fields[name] = "/".join(parts)
-    return fields
-
-
-def invalid_fields(model: type[BaseModel], body: dict, fields: list[FormField], **extra) -> dict[str, str]:
-    """The model's refusals in plain English, each on its field (a refusal of the whole form goes to the field
-    it names, or the first)."""
-    kinds = {f.name: f.kind for f in fields}
-    try:
-        model.model_validate({**body, **extra})
-    except ValidationError as error:
-        found = {}
-        for problem in error.errors():
-            name = next((str(p) for p in problem["loc"] if str(p) in kinds), None)
-            message = wording.field_message(problem, name or "", kinds.get(name, "text"))
-            found.setdefault(name or field_named(message, fields), message)
-        return found
-    return {}
-
-
-def field_named(message: str, fields: list[FormField]) -> str:
-    """The field a whole-form message is about: the last one it mentions (by label), else the first field."""
-    text = message.lower()
-    named = [f.name for f in fields if f.kind != "hidden" and (f.label.lower() in text
-                                                             or f.name.replace("_", " ") in text)]
-    visible = [f.name for f in fields if f.kind != "hidden"]
-    return named[-1] if named else (visible[0] if visible else "")
-
-
-def error_list(prefix: str, fields: list[FormField], errors: dict[str, str]) -> list[tuple[str, str]]:
-    """The error summary's links: each to its field's first input."""
-    anchors = {}
-    for f in fields:
-        anchor = f"{prefix}-{f.name}"
-        if f.kind == "date":
-            anchor += "-day"
-        elif f.kind in ("radios", "checkboxes") and f.options:
-            anchor += f"-{f.options[0][0]}"
-        anchors[f.name] = anchor
-    return [(anchors.get(name, f"{prefix}-form"), message) for name, message in errors.items()]
-
-
-def typed_values(form) -> dict:
-    return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form
-            if key != "csrf_token"}
-
-
-def safe_back(value, default: str) -> str:
-    value = str(value or default)
-    return value if value.startswith("/") and not value.startswith("//") else default
-
-
 # ---------------------------------------------------------------- a case
 
 
@@ -779,20 +602,6 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
     return RedirectResponse(f"{back}?done={done}", status_code=303)
 
 
-def answer_text(field: FormField, value) -> str:
-    """An answer as the check-answers page shows it."""
-    if value in (None, "", []):
-        return "Not given"
-    options = dict(field.options)
-    if isinstance(value, list):
-        return "; ".join(options.get(v, v) for v in value)
-    if field.kind == "date":
-        return wording.long_date(value)
-    if field.kind == "checkbox":
-        return "Yes" if value else "No"
-    return options.get(value, value)
-
-
 async def page_again(request: Request, cases: CaseService, user: User, reference: str, back: str, action: str,
                      errors: dict, typed: dict, status_code: int | None = None) -> HTMLResponse:
     """Back to the page the person came from, with the errors and what they typed."""
@@ -857,7 +666,7 @@ async def sign_off_page(request: Request, cases: CaseService, user: User, refere
 
 @router.get("/cases/{reference}/sign-off")
 async def sign_off_view(reference: str, request: Request, cases: Cases,
-                        user: Annotated[User, Depends(page_roles(Role.executive))]) -> HTMLResponse:
+                        user: Annotated[User, Depends(page_roles(*EXECUTIVES))]) -> HTMLResponse:
     """The approver's page: the sheet, what changed and the return comments, then approve or return."""
     return await sign_off_page(request, cases, user, reference)
 
@@ -1018,7 +827,7 @@ def audit_log_page(request: Request, session: Session, trail, user: User, refere
 
 @router.get("/audit")
 def audit_index(request: Request, session: PageSession, trail: AuditTrailDep,
-                user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
+                user: Annotated[User, Depends(page_roles(*AUDITORS))]) -> HTMLResponse:
     """The audit log across all cases, its filters and the chain check (routine: the rows since the last intact
     check). A sync route, so the check runs in FastAPI's threadpool, off the event loop."""
     return audit_log_page(request, session, trail, user, None)
@@ -1026,7 +835,7 @@ def audit_index(request: Request, session: PageSession, trail: AuditTrailDep,
 
 @router.get("/audit/{reference}")
 def audit_case(reference: str, request: Request, session: PageSession, trail: AuditTrailDep,
-               user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
+               user: Annotated[User, Depends(page_roles(*AUDITORS))]) -> HTMLResponse:
     """One case's log (reads included), with links to its engine history (a technical view of its own)."""
     visible_case(session, user, reference)
     return audit_log_page(request, session, trail, user, reference)
@@ -1040,7 +849,7 @@ async def readable_histories(cases: CaseService, reference: str) -> list[dict]:
 
 @router.get("/audit/{reference}/history")
 async def audit_history(reference: str, request: Request, cases: Cases,
-                        user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
+                        user: Annotated[User, Depends(page_roles(*AUDITORS))]) -> HTMLResponse:
     """The technical view: every engine event of the case, decoded, each folded (audited as a read)."""
     cases.visible(user, reference)
     cases.audit(user, "read_history", reference, {"page": "engine history"})
@@ -1050,7 +859,7 @@ async def audit_history(reference: str, request: Request, cases: Cases,
 
 @router.get("/audit/{reference}/history.json")
 async def audit_history_download(reference: str, request: Request, cases: Cases,
-                                 user: Annotated[User, Depends(page_roles(Role.auditor))]) -> Response:
+                                 user: Annotated[User, Depends(page_roles(*AUDITORS))]) -> Response:
     """The decoded engine histories as a JSON file (audited as a read)."""
     cases.visible(user, reference)
     cases.audit(user, "read_history", reference, {"page": "engine history", "format": "JSON"})
@@ -1061,7 +870,7 @@ async def audit_history_download(reference: str, request: Request, cases: Cases,
 
 @router.get("/outbox")
 def outbox_page(request: Request, session: PageSession,
-                user: Annotated[User, Depends(page_roles(Role.admin))]) -> HTMLResponse:
+                user: Annotated[User, Depends(page_roles(*ADMINS))]) -> HTMLResponse:
     messages = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)).all()
     return render(request, "outbox.html", user, messages=messages)
 

@@ -14,14 +14,15 @@ from sqlmodel import select
 
 from records.models import User, UserSession
 from service.accounts import AccountError, new_password_hash, set_active, set_password, set_role
-from service.api.access import RowId, request_id
 from service.api.auth import change_own_password, set_session_cookie
 from service.auth import MAX_PASSWORD, SessionKind, SessionPolicy, start_session
+from service.deps import RowId, request_id
+from service.roles import ADMINS
 from service.web import PageSession, PageUser, page_roles, render
 from workflows.vocabulary import Role, Seat
 
 router = APIRouter(include_in_schema=False)
-Admin = Annotated[User, Depends(page_roles(Role.admin))]
+Admin = Annotated[User, Depends(page_roles(*ADMINS))]
 Password = Annotated[str, Form(max_length=MAX_PASSWORD)]
 
 

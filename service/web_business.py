@@ -18,9 +18,8 @@ from records.errors import DomainError, NotFound, NotPermitted
 from records.models import User
 from records.partnership import process_rules
 from service import action_plan, escalation_log, themes, timeliness
-from service.api.access import RowId, writer
 from service.calendar_days import partnership_calendar
-from service.deps import EngineDep, SettingsDep
+from service.deps import EngineDep, RowId, SettingsDep, writer
 from service.http_errors import status_of
 from service.lateness import late_cases
 from service.roles import (
@@ -33,7 +32,8 @@ from service.roles import (
     THEME_READERS,
     WORKING_GROUP,
 )
-from service.web import PageSession, dates_from_parts, page_roles, plain_error, render
+from service.web import PageSession, page_roles, render
+from service.web_forms import dates_from_parts, plain_error
 from workflows.calendar import london_date
 from workflows.vocabulary import Role
 

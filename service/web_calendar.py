@@ -11,11 +11,11 @@ from sqlmodel import select
 
 from records.errors import InvalidInput
 from records.models import CalendarDay, User
-from service.api.access import RowId, writer
 from service.calendar_days import CalendarDayIn, add_and_send, resend
-from service.deps import SettingsDep, TemporalDep
+from service.deps import RowId, SettingsDep, TemporalDep, writer
 from service.roles import CALENDAR_KEEPERS
-from service.web import PageSession, dates_from_parts, page_roles, plain_error, render
+from service.web import PageSession, page_roles, render
+from service.web_forms import dates_from_parts, plain_error
 
 router = APIRouter(include_in_schema=False)
 Keeper = Annotated[User, Depends(page_roles(*CALENDAR_KEEPERS))]

@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from records.models import User
-from service.api.access import audit, request_id
 from service.api.auth import (
     SIGN_IN_CSRF_REFUSED,
     SecondFactorNeeded,
@@ -31,6 +30,7 @@ from service.auth import (
     sign_in_csrf_ok,
     sign_in_csrf_token,
 )
+from service.deps import audit, request_id
 from service.mfa import confirm_enrolment, enrolled, enrolment_secret, provisioning_uri
 from service.web import home_for, render
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from service.api.access import audit
 from service.api.auth import set_session_cookie, start_signed_in_session
 from service.auth import SessionKind
+from service.deps import audit
 from service.identities import user_for_identity
 from service.oidc import (
     PENDING_SECONDS,

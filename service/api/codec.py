@@ -20,10 +20,10 @@ from temporalio.api.common.v1 import Payloads
 from records.models import User
 from service.api.access import audit
 from service.auth import DbSession, require_roles
-from workflows.vocabulary import Role
+from service.roles import AUDITORS
 
 router = APIRouter(prefix="/codec", tags=["codec"])
-Auditor = Annotated[User, Depends(require_roles(Role.auditor))]
+Auditor = Annotated[User, Depends(require_roles(*AUDITORS))]
 # What the UI's fetch sends (temporalio/ui src/lib/services/data-encoder.ts): JSON, the namespace it shows.
 ALLOWED_HEADERS = "Content-Type, X-Namespace"
 PREFLIGHT_CACHE_SECONDS = "600"
