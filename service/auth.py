@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from records.models import SignInFailure, User, UserSession
-from service.deps import DbSession, SettingsDep, get_session  # noqa: F401 - get_session: pages depend on it
+from service.deps import DbSession, SettingsDep, app_settings
 from service.settings import Settings
 from workflows.vocabulary import Role
 
@@ -249,14 +249,14 @@ def sign_in_csrf_token(request: Request, nonce: str) -> str:
     """The sign-in form's CSRF token, bound to the pre-session cookie (signed double submit): a page on another
     site can neither read the cookie nor compute the token, so it cannot sign a browser into an account of its
     choosing (login CSRF)."""
-    return keyed_token(request.app.state.settings.secret_key or "", "sign-in", nonce)
+    return keyed_token(app_settings(request).secret_key or "", "sign-in", nonce)
 
 
 def keep_pre_session(request: Request, response: Response, nonce: str) -> None:
     """Set the pre-session cookie on ``response`` unless the browser already sent this one."""
     if request.cookies.get(SIGN_IN_COOKIE) != nonce:
         response.set_cookie(SIGN_IN_COOKIE, nonce, max_age=3600, httponly=True, samesite="lax",
-                            secure=request.app.state.settings.is_production, path="/")
+                            secure=app_settings(request).is_production, path="/")
 
 
 def sign_in_csrf_ok(request: Request, sent: str) -> bool:

@@ -35,7 +35,6 @@ from service.auth import (
     SESSION_COOKIE,
     SessionKind,
     current_user,
-    get_session,
     keep_pre_session,
     pre_session_nonce,
     sign_in_csrf_ok,
@@ -43,7 +42,7 @@ from service.auth import (
 )
 from service.calendar_days import partnership_calendar
 from service.cases import ACTIONS, CaseService, actor_of, visible_case
-from service.deps import AuditTrailDep, Cases, DbSession, SettingsDep, audit
+from service.deps import AuditTrailDep, Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
 from service.lateness import ESCALATION_KIND, LateCase, late_cases
 from service.roles import ADMINS, AUDITORS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
@@ -110,7 +109,7 @@ async def page_user(request: Request, session: DbSession, settings: SettingsDep)
 
 page_user.any_signed_in_user = True  # read by the route table
 PageUser = Annotated[User, Depends(page_user)]
-PageSession = Annotated[Session, Depends(get_session)]
+PageSession = DbSession
 
 
 def page_roles(*roles: Role):
@@ -216,7 +215,7 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
     nonce = pre_session_nonce(request)
     response = render(request, "signin.html", None, status_code=status_code,
                       sign_in_csrf=sign_in_csrf_token(request, nonce),
-                      issuers=request.app.state.settings.oidc_issuers, **context)
+                      issuers=app_settings(request).oidc_issuers, **context)
     keep_pre_session(request, response, nonce)
     return response
 
@@ -224,13 +223,13 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
 @router.get("/accessibility")
 def accessibility_statement(request: Request) -> HTMLResponse:
     """The accessibility statement the Public Sector Bodies Accessibility Regulations 2018 require; open to anyone."""
-    return render(request, "accessibility.html", None, settings=request.app.state.settings)
+    return render(request, "accessibility.html", None, settings=app_settings(request))
 
 
 @router.get("/signin")
 def signin_page(request: Request, ended: bool = False) -> HTMLResponse:
     """The sign-in page; after a session ended (timed out, signed out elsewhere) it says so first."""
-    return signin_form(request, ended=ended, settings=request.app.state.settings)
+    return signin_form(request, ended=ended, settings=app_settings(request))
 
 
 @router.post("/signin")

@@ -37,6 +37,7 @@ from service.auth import (
     utcnow,
     verify_password,
 )
+from service.deps import app_settings, audit_trail, database_engine
 from service.mfa import check_second_factor, enrolled, mfa_required
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -87,7 +88,7 @@ def check_password(request: Request, username: str, password: str, *, failed_act
     for field, value, limit in (("username", username, MAX_USERNAME), ("password", password, MAX_PASSWORD)):
         if problem := text_problem(field, value, limit):
             raise HTTPException(422, f"The request is not valid: {problem}")
-    settings, engine = request.app.state.settings, request.app.state.engine
+    settings, engine = app_settings(request), database_engine(request)
     backoff, address = SignInBackoff.from_settings(settings), client_address(request)
     with Session(engine, expire_on_commit=False) as session:
         wait, whose = backoff.required_wait(session, username=username, address=address)
@@ -122,7 +123,7 @@ class SecondFactorNeeded(Exception):  # noqa: N818 - a step of signing in, not a
 def check_one_time_code(request: Request, user: User, code: str) -> None:
     """Accept the account's TOTP or an unused recovery code, or 401 (audited as "mfa_failed"). Wrong codes slow
     further tries like wrong passwords, counted apart (a right password must not wipe them)."""
-    settings, engine = request.app.state.settings, request.app.state.engine
+    settings, engine = app_settings(request), database_engine(request)
     backoff, address = SignInBackoff.from_settings(settings), client_address(request)
     counted_as = f"{user.username}#mfa"
     with Session(engine, expire_on_commit=False) as session:
@@ -148,8 +149,8 @@ def check_one_time_code(request: Request, user: User, code: str) -> None:
 
 def start_signed_in_session(request: Request, user: User, kind: SessionKind, **detail) -> str:
     """A new session for a user who has passed every check, audited as "sign_in"."""
-    policy = SessionPolicy.from_settings(request.app.state.settings)
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    policy = SessionPolicy.from_settings(app_settings(request))
+    with Session(database_engine(request), expire_on_commit=False) as session:
         token = start_session(session, user_id=user.id, kind=kind, policy=policy, now=utcnow())
         audit(session, request, user, "sign_in", None, {"kind": str(kind), **detail})
     return token
@@ -163,9 +164,9 @@ def sign_in(request: Request, username: str, password: str, kind: SessionKind,
     user = check_password(request, username, password, failed_action="sign_in_failed")
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong username or password")
-    with Session(request.app.state.engine) as session:
+    with Session(database_engine(request)) as session:
         has_mfa = enrolled(session, user.id)
-    if has_mfa or mfa_required(request.app.state.settings, user):
+    if has_mfa or mfa_required(app_settings(request), user):
         if one_time_code is None:
             raise SecondFactorNeeded(user, enrolled=has_mfa)
         if not has_mfa:
@@ -176,7 +177,7 @@ def sign_in(request: Request, username: str, password: str, kind: SessionKind,
 
 
 def session_seconds(request: Request) -> int:
-    return int(request.app.state.settings.session_absolute_hours * 3600)
+    return int(app_settings(request).session_absolute_hours * 3600)
 
 
 @router.post("/auth/token", response_model=Token)
@@ -191,7 +192,7 @@ def token(request: Request, form: SignInForm, otp: OneTimeCode = "") -> Token:
 def set_session_cookie(request: Request, response: Response, token: str) -> str:
     """Give a browser its session: an HttpOnly, SameSite cookie (Secure outside dev) in place of the
     pre-session one; returns the CSRF token its forms must send back."""
-    settings = request.app.state.settings
+    settings = app_settings(request)
     response.set_cookie(SESSION_COOKIE, token, max_age=session_seconds(request), httponly=True, samesite="lax",
                         secure=settings.is_production, path="/")
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
@@ -254,7 +255,7 @@ def change_own_password(request: Request, session: Session, user: User, current:
     except AccountError as error:
         raise HTTPException(422, f"The request is not valid: {error}") from None
     session.add(user)
-    set_password(session, user=user, hashed=hashed, by=user, audit_key=request.app.state.audit_trail.key,
+    set_password(session, user=user, hashed=hashed, by=user, audit_key=audit_trail(request).key,
                  request_id=request_id(request))
     session.commit()
 

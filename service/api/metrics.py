@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
+from service.deps import app_settings, audit_trail, database_engine
 from service.effect_alerts import count_failing
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
@@ -39,7 +40,7 @@ def _gauge(name: str, help_text: str, samples: list[tuple[dict, float]]) -> list
 def collect(request: Request) -> str:
     """Every figure, read now from the database (and the audit chain's routine check)."""
     today = london_date(datetime.now(UTC))
-    with Session(request.app.state.engine) as session:
+    with Session(database_engine(request)) as session:
         by_stage = dict(session.exec(select(CaseRecord.stage, func.count()).where(CaseRecord.stage != Stage.closed)
                                      .group_by(CaseRecord.stage)).all())
         open_cases = CaseRecord.stage != Stage.closed
@@ -54,7 +55,7 @@ def collect(request: Request) -> str:
         cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
         beats = session.exec(select(WorkerHeartbeat.last_seen)).all()
     workers = sum(1 for seen in beats if (seen if seen.tzinfo else seen.replace(tzinfo=UTC)) >= cutoff)
-    chain = request.app.state.audit_trail.verify(full=False)
+    chain = audit_trail(request).verify(full=False)
     backlog_age = 0.0
     if oldest is not None:
         backlog_age = (datetime.now(UTC) - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))).total_seconds()
@@ -79,7 +80,7 @@ def collect(request: Request) -> str:
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
 async def metrics(request: Request) -> PlainTextResponse:
-    token = request.app.state.settings.rapid_review_metrics_token
+    token = app_settings(request).rapid_review_metrics_token
     if not token:
         raise HTTPException(404, "Metrics are off: set RAPID_REVIEW_METRICS_TOKEN to serve them")
     given = request.headers.get("authorization", "")

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from records.models import OutboxMessage, User
-from service.auth import DbSession, require_roles
+from service.auth import require_roles
+from service.deps import DbSession
 from service.roles import ADMINS
 
 router = APIRouter(prefix="/api", tags=["outbox"])
