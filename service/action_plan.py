@@ -12,14 +12,13 @@ from sqlmodel import Session, select
 
 from records.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from records.models import PlanAction, User
+from records.vocabulary import PLAN_DONE, PlanStatus
 from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.roles import WORKING_GROUP
 from workflows.calendar import TABLE_YEARS, london_date
 from workflows.models import Text
 from workflows.vocabulary import AGENCIES, Role
-
-DONE = ("completed", "signed_off")
 
 
 class PlanActionRead(BaseModel):
@@ -64,7 +63,7 @@ class PlanActionChange(BaseModel):
 
 
 def read(action: PlanAction, today: date, calendar) -> PlanActionRead:
-    late = action.status not in DONE and action.due_date < today
+    late = action.status not in PLAN_DONE and action.due_date < today
     return PlanActionRead(**action.model_dump(), overdue=late,
                           working_days_overdue=calendar.working_days_between(action.due_date, today) if late else 0)
 
@@ -88,7 +87,7 @@ def plan_items(session: Session, user: User, *, status: str | None = None, agenc
         query = query.where(PlanAction.case_reference == case)
     today = london_date(datetime.now(UTC))
     if overdue is not None:
-        late = (PlanAction.status.not_in(DONE)) & (PlanAction.due_date < today)
+        late = (PlanAction.status.not_in(PLAN_DONE)) & (PlanAction.due_date < today)
         query = query.where(late if overdue else ~late)
     calendar = partnership_calendar(session)
     rows = session.exec(query.order_by(PlanAction.due_date, PlanAction.id)).all()
@@ -120,17 +119,17 @@ def change_item(audit: AuditWriter, user: User, action_id: int, change: PlanActi
     """The working group reassigns and re-dates; the owning agency records progress and completion."""
     session = audit.session
     action = own_action(session, user, action_id)
-    if action.status == "signed_off":
+    if action.status == PlanStatus.signed_off:
         raise Conflict(f"Action {action_id} is signed off and can no longer change")
     if user.role == Role.agency_member and (change.owner_agency is not None or change.due_date is not None):
         raise NotPermitted("Only the Rapid Review Working Group reassigns or re-dates an action")
     check_agency(change.owner_agency)
-    if change.status == "completed" and not (change.evidence or action.evidence):
+    if change.status == PlanStatus.completed and not (change.evidence or action.evidence):
         raise InvalidInput("Completing an action needs evidence of completion")
     before = {"status": action.status, "owner_agency": action.owner_agency, "due_date": str(action.due_date)}
     for name, value in change.model_dump(exclude_none=True).items():
         setattr(action, name, value)
-    action.completed_on = london_date(datetime.now(UTC)) if action.status == "completed" else None
+    action.completed_on = london_date(datetime.now(UTC)) if action.status == PlanStatus.completed else None
     session.add(action)
     audit.write(user, "change_plan_action", action.case_reference,
                 {"id": action_id, "before": before, "change": change.model_dump(mode="json", exclude_none=True)})
@@ -143,9 +142,9 @@ def sign_off_item(audit: AuditWriter, user: User, action_id: int) -> PlanActionR
     if user.role not in WORKING_GROUP:
         raise NotPermitted("Only the Rapid Review Working Group signs off an action")
     action = own_action(session, user, action_id)
-    if action.status != "completed":
+    if action.status != PlanStatus.completed:
         raise Conflict(f"Action {action_id} is {action.status}; only a completed action can be signed off")
-    action.status, action.signed_off_by = "signed_off", user.id
+    action.status, action.signed_off_by = PlanStatus.signed_off, user.id
     action.signed_off_on = london_date(datetime.now(UTC))
     session.add(action)
     audit.write(user, "sign_off_plan_action", action.case_reference, {"id": action_id})

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from records.errors import Conflict, NotFound, NotPermitted
 from records.models import Escalation, User
+from records.vocabulary import EscalationStatus
 from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.cases import visible_case
@@ -64,7 +65,8 @@ def escalation_log(audit: AuditWriter, user: User, *, status: str | None = None)
         query = query.where(Escalation.raised_by == user.id)
     if status:
         query = query.where(Escalation.status == status)
-    rows = session.exec(query.order_by(Escalation.status != "open", Escalation.raised_on, Escalation.id)).all()
+    rows = session.exec(query.order_by(Escalation.status != EscalationStatus.open, Escalation.raised_on,
+                                       Escalation.id)).all()
     items = [read(row, session) for row in rows]
     audit.write(user, "list_escalations", None, {"shown": len(items)})
     return items
@@ -93,7 +95,7 @@ def respond_to_concern(audit: AuditWriter, user: User, escalation_id: int,
     row = session.get(Escalation, escalation_id)
     if row is None:
         raise NotFound(f"No escalation {escalation_id}")
-    if row.status == "closed":
+    if row.status == EscalationStatus.closed:
         raise Conflict(f"Escalation {escalation_id} is closed")
     row.response, row.response_action, row.status = answer.response, answer.action, answer.status
     row.responded_by, row.responded_on = user.id, london_date(datetime.now(UTC))

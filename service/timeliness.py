@@ -12,13 +12,12 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from records.models import CaseRecord, CaseReview, PlanAction, StageEntry, User
+from records.vocabulary import PLAN_DONE
 from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.charts import bar_chart_svg
 from workflows.calendar import WorkingDayCalendar, london_date
 from workflows.rules import ProcessRules
-
-DONE = ("completed", "signed_off")
 
 
 class Quarter(BaseModel):
@@ -91,7 +90,7 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
     for action in session.exec(select(PlanAction).where(PlanAction.due_date.between(first, last))):
         q = quarters[quarter_of(action.due_date)]
         q.actions_due += 1
-        if action.status in DONE and action.completed_on and action.completed_on <= action.due_date:
+        if action.status in PLAN_DONE and action.completed_on and action.completed_on <= action.due_date:
             q.actions_completed_on_time += 1
     totals = Quarter(year=year, quarter=0)
     for q in quarters.values():

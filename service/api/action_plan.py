@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from records.models import User
+from records.vocabulary import PlanStatus, one_of
 from service.action_plan import (
     NewPlanAction,
     PlanActionChange,
@@ -31,7 +32,7 @@ Updater = Annotated[User, Depends(require_roles(*PLAN_UPDATERS))]
 @router.get("", response_model=list[PlanActionRead])
 def list_actions(
     request: Request, session: DbSession, user: Reader,
-    status: Annotated[str | None, Query(pattern="^(open|in_progress|completed|signed_off)$")] = None,
+    status: Annotated[str | None, Query(pattern=one_of(PlanStatus))] = None,
     agency: Annotated[str | None, Query(max_length=80)] = None,
     overdue: bool | None = None,
     case: Annotated[str | None, Query(max_length=40)] = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from records.models import User
+from records.vocabulary import EscalationStatus, one_of
 from service.api.access import CaseActor, Reader, RowId, writer
 from service.auth import require_roles
 from service.deps import DbSession
@@ -27,7 +28,7 @@ Executive = Annotated[User, Depends(require_roles(*EXECUTIVES))]
 @router.get("", response_model=list[EscalationRead])
 def list_escalations(
     request: Request, session: DbSession, user: Reader,
-    status: Annotated[str | None, Query(pattern="^(open|responded|closed)$")] = None,
+    status: Annotated[str | None, Query(pattern=one_of(EscalationStatus))] = None,
 ) -> list[EscalationRead]:
     """Oldest open first. Agency members see the escalations they raised."""
     return escalation_log(writer(session, request), user, status=status)

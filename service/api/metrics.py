@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
+from records.vocabulary import OutboxStatus
 from service.deps import app_settings, audit_trail, database_engine
 from service.effect_alerts import count_failing
 from service.orphans import count_orphaned
@@ -26,7 +27,6 @@ from workflows.calendar import london_date
 from workflows.vocabulary import Stage
 
 router = APIRouter(tags=["health"])
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
 def _gauge(name: str, help_text: str, samples: list[tuple[dict, float]]) -> list[str]:
@@ -50,7 +50,7 @@ def collect(request: Request) -> str:
                                      .where(Task.status == "open", Task.due_date < today)).one()
         outbox = dict(session.exec(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
         oldest = session.exec(select(func.min(OutboxMessage.created_at))
-                              .where(OutboxMessage.status.in_(("pending", "sending")))).one()
+                              .where(OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending)))).one()
         failing, orphaned = count_failing(session), count_orphaned(session)
         cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
         beats = session.exec(select(WorkerHeartbeat.last_seen)).all()
@@ -66,7 +66,7 @@ def collect(request: Request) -> str:
         *_gauge("rapid_review_overdue_deadlines", "Open cases whose next deadline has passed.", [({}, overdue_cases)]),
         *_gauge("rapid_review_overdue_tasks", "Open tasks past their due date.", [({}, overdue_tasks)]),
         *_gauge("rapid_review_outbox_messages", "E-mails in the outbox by status.",
-                [({"status": status}, outbox.get(status, 0)) for status in OUTBOX_STATUSES]),
+                [({"status": status}, outbox.get(status, 0)) for status in OutboxStatus]),
         *_gauge("rapid_review_outbox_backlog_age_seconds", "Age of the oldest e-mail not yet sent.",
                 [({}, backlog_age)]),
         *_gauge("rapid_review_audit_chain_intact", "1 if the audit chain checks intact, else 0.",
