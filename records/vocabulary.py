@@ -3,7 +3,16 @@ are the strings the database has always held (so no migration), used by the reco
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+# How the service numbers cases (RR-2026-007): made by ``case_reference``, found in addresses and log lines by
+# ``CASE_REFERENCE``.
+CASE_REFERENCE = re.compile(r"\bRR-\d{4}-\d{3,}\b")
+
+
+def case_reference(year: int, number: int) -> str:
+    return f"RR-{year}-{number:03d}"
 
 
 class PlanStatus(StrEnum):

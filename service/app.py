@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from records.audit import append_audit
 from records.db import engine_for, session_scope
 from records.errors import DomainError
+from records.vocabulary import CASE_REFERENCE
 from service import web, web_accounts, web_business, web_calendar, web_invitations, web_mfa, web_oidc
 from service.api import (
     action_plan,
@@ -41,7 +42,6 @@ from service.audit_trail import AuditTrail
 from service.auth import SESSION_COOKIE
 from service.http_errors import headers_of, status_of
 from service.http_guard import HttpGuard
-from service.logs import CASE_REFERENCE
 from service.settings import Settings, get_settings
 from service.temporal import TemporalConnection, codec_for
 

@@ -39,6 +39,7 @@ from records.idempotency import Claim, claim, fingerprint, remember
 from records.models import CaseAgency, CaseRecord, ReferenceCounter, Task, User
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
+from records.vocabulary import case_reference
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.history import archive_history, archived_history, fetch_readable_history
@@ -97,7 +98,7 @@ def next_reference(session: Session, year: int) -> str:
     session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
                  .values(last=ReferenceCounter.last + 1))
     number = session.exec(select(ReferenceCounter.last).where(ReferenceCounter.year == year)).one()
-    return f"RR-{year}-{number:03d}"
+    return case_reference(year, number)
 
 
 def visible_case(session: Session, user: User, reference: str) -> CaseRecord:

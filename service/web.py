@@ -169,7 +169,7 @@ async def error_page(request: Request, status_code: int, detail) -> HTMLResponse
     if status_code == 404 and message:
         advice = ""  # a route's own 404 ("No case RR-…") says more than the generic advice
     return render(request, "error.html", user, status_code=status_code, heading=heading, advice=advice,
-                  message=wording.plain_text(message) if message else "", status=status_code)
+                  message=wording.plain(message, as_sentence=False) if message else "", status=status_code)
 
 
 def same_origin(request: Request) -> bool:
