@@ -1,8 +1,9 @@
 """Web pages for people: sign-in, the case board, a case, my tasks, the audit view and the outbox.
 
 Server-rendered Jinja2 (``templates/web/``), no JavaScript needed. Pages use the same roles, actions and
-audit trail as the API: a form posts to a page route that calls the same ``perform_action``; a refused
-action re-renders the page with the workflow's reason next to the form and what was typed kept.
+audit trail as the API: a form posts to a page route that calls the same case service (``service/cases.py``);
+a refused action re-renders the page with the workflow's reason next to the form and what was typed kept.
+The forms themselves are built and read by ``service/web_forms.py``.
 """
 
 from __future__ import annotations
