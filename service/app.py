@@ -43,6 +43,7 @@ from service.auth import SESSION_COOKIE
 from service.http_errors import headers_of, status_of
 from service.http_guard import HttpGuard
 from service.settings import Settings, get_settings
+from service.sign_in import SecondFactorNeeded
 from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
             response.delete_cookie(SESSION_COOKIE, path="/")  # the message is said once
         return response
 
-    app.add_exception_handler(auth.SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
+    app.add_exception_handler(SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     # The per-action routes before the cases' own, so they answer for every known action name.

@@ -29,7 +29,6 @@ from records.models import AuditEvent, CaseRecord, Document, InformationReturn, 
 from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
 from service import wording
-from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.auth import (
     CSRF_FIELD,
     CSRF_REFUSED,
@@ -47,6 +46,7 @@ from service.deps import AuditTrailDep, Cases, DbSession, SettingsDep, app_setti
 from service.http_errors import status_of
 from service.lateness import ESCALATION_KIND, LateCase, late_cases
 from service.roles import ADMINS, AUDITORS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
+from service.sign_in import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.themes import known_themes
 from service.visibility import document_visible, return_visible, state_for
 from service.web_forms import (

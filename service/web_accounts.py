@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from records.models import User, UserSession
 from service.accounts import AccountError, new_password_hash, set_active, set_password, set_role
-from service.api.auth import change_own_password, set_session_cookie
 from service.auth import MAX_PASSWORD, SessionKind, SessionPolicy, start_session
 from service.deps import RowId, app_settings, audit_trail, request_id
 from service.roles import ADMINS
+from service.sign_in import change_own_password, set_session_cookie
 from service.web import PageSession, PageUser, page_roles, render
 from workflows.vocabulary import Role, Seat
 

@@ -13,13 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from records.models import User
-from service.api.auth import (
-    SIGN_IN_CSRF_REFUSED,
-    SecondFactorNeeded,
-    check_one_time_code,
-    set_session_cookie,
-    start_signed_in_session,
-)
 from service.auth import (
     SIGN_IN_COOKIE,
     SessionKind,
@@ -32,6 +25,13 @@ from service.auth import (
 )
 from service.deps import app_settings, audit, database_engine, request_id
 from service.mfa import confirm_enrolment, enrolled, enrolment_secret, provisioning_uri
+from service.sign_in import (
+    SIGN_IN_CSRF_REFUSED,
+    SecondFactorNeeded,
+    check_one_time_code,
+    set_session_cookie,
+    start_signed_in_session,
+)
 from service.web import home_for, render
 
 router = APIRouter(include_in_schema=False)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from service.api.auth import set_session_cookie, start_signed_in_session
 from service.auth import SessionKind
 from service.deps import app_settings, audit, database_engine
 from service.identities import user_for_identity
@@ -26,6 +25,7 @@ from service.oidc import (
     verify_id_token,
 )
 from service.settings import OidcIssuer
+from service.sign_in import set_session_cookie, start_signed_in_session
 from service.web import home_for, render
 
 router = APIRouter(include_in_schema=False)

@@ -10,7 +10,6 @@ OURS = ("workflows", "records", "activities", "service", "templates", "bench", "
 # the outbox (all below the HTTP layer).
 SERVICE_FOR_ACTIVITIES = ("service.settings", "service.temporal", "service.history", "service.outbox")
 ENTRY_POINTS = ("service.app", "service.cli")  # they wire everything together
-PAGES_MAY_USE_OF_THE_API = ("service.api.auth",)
 
 
 def allowed(importer: str, imported: str) -> bool:
@@ -26,9 +25,7 @@ def allowed(importer: str, imported: str) -> bool:
     if importer.startswith(ENTRY_POINTS):
         return True
     if importer.startswith("service.web"):
-        # Pages call services, never routes; the sign-in helpers are the one part of the API they still share
-        # (architecture.md, known debts).
-        return not imported.startswith("service.api") or imported.startswith(PAGES_MAY_USE_OF_THE_API)
+        return not imported.startswith("service.api")  # pages call services, never routes
     if importer.startswith("service.api"):
         return not imported.startswith("service.web")
     return not imported.startswith(("service.api", "service.web"))  # jobs, scheduler, worker, helpers
