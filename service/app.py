@@ -18,7 +18,16 @@ from records.audit import append_audit
 from records.db import engine_for, session_scope
 from records.errors import DomainError
 from records.vocabulary import CASE_REFERENCE
-from service import web, web_accounts, web_business, web_calendar, web_invitations, web_mfa, web_oidc
+from service import (
+    web,
+    web_accounts,
+    web_audit,
+    web_business,
+    web_calendar,
+    web_invitations,
+    web_mfa,
+    web_oidc,
+)
 from service.api import (
     action_plan,
     actions,
@@ -144,7 +153,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
                    dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
-                   web_oidc, web_mfa, web_invitations):
+                   web_oidc, web_mfa, web_invitations, web_audit):
         app.include_router(module.router)
     return app
 
