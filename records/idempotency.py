@@ -8,10 +8,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from fastapi import HTTPException
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from records.errors import Conflict, InvalidInput
 from records.models import IdempotentRequest
 
 MAX_KEY_LENGTH = 120
@@ -37,7 +37,7 @@ class Claim:
 def claim(session: Session, user_id: int, key: str, print_: str) -> Claim:
     """Find or write the row for this key (committed at once, so a crash later still leaves it)."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise HTTPException(422, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
+        raise InvalidInput(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
     row = session.get(IdempotentRequest, (user_id, key))
     if row is None:
         row = IdempotentRequest(user_id=user_id, key=key, fingerprint=print_)
@@ -46,10 +46,10 @@ def claim(session: Session, user_id: int, key: str, print_: str) -> Claim:
             session.commit()
         except IntegrityError:
             session.rollback()
-            raise HTTPException(409, "A request with this Idempotency-Key is in progress; retry shortly") from None
+            raise Conflict("A request with this Idempotency-Key is in progress; retry shortly") from None
         return Claim(row, finished=False)
     if row.fingerprint != print_:
-        raise HTTPException(422, "This Idempotency-Key was already used for a different request")
+        raise InvalidInput("This Idempotency-Key was already used for a different request")
     return Claim(row, finished=row.status_code is not None)
 
 

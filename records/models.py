@@ -8,6 +8,8 @@ from sqlalchemy import BigInteger, Column, DateTime, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from records.vocabulary import EscalationStatus, OutboxStatus, PlanStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -280,7 +282,7 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(max_length=250)
     body: str = Field(sa_column=Column(Text, nullable=False))
     ics: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    status: str = Field(default="pending", max_length=20, index=True)
+    status: str = Field(default=OutboxStatus.pending, max_length=20, index=True)  # OutboxStatus
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
@@ -400,7 +402,7 @@ class PlanAction(SQLModel, table=True):
     description: str = Field(sa_column=Column(Text, nullable=False))
     owner_agency: str | None = Field(default=None, max_length=80, index=True)
     due_date: date = Field(index=True)
-    status: str = Field(default="open", max_length=20, index=True)  # open, in_progress, completed, signed_off
+    status: str = Field(default=PlanStatus.open, max_length=20, index=True)  # PlanStatus
     evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     completed_on: date | None = None
     signed_off_by: int | None = None
@@ -427,7 +429,7 @@ class Escalation(SQLModel, table=True):
     concern: str = Field(sa_column=Column(Text, nullable=False))
     case_reference: str | None = Field(default=None, max_length=40)
     raised_on: date = Field(index=True)
-    status: str = Field(default="open", max_length=20, index=True)  # open, responded, closed
+    status: str = Field(default=EscalationStatus.open, max_length=20, index=True)  # EscalationStatus
     response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     response_action: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     responded_by: int | None = None

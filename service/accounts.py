@@ -3,7 +3,6 @@ password change) with every change audited, and the demo partnership for `rapid-
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 
@@ -168,11 +167,6 @@ def ensure_partnership(session: Session, name: str) -> Partnership:
         session.add(partnership)
         session.flush()
     return partnership
-
-
-def process_rules(session: Session) -> ProcessRules:
-    partnership = session.exec(select(Partnership)).first()
-    return ProcessRules.model_validate(json.loads(partnership.rules_json)) if partnership else ProcessRules()
 
 
 def create_demo_users(session: Session, audit_key: bytes) -> dict[str, str]:

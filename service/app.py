@@ -16,7 +16,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from records.audit import append_audit
 from records.db import engine_for, session_scope
-from service import web, web_accounts, web_business, web_calendar, web_invitations, web_mfa, web_oidc
+from records.errors import DomainError
+from records.vocabulary import CASE_REFERENCE
+from service import (
+    web,
+    web_accounts,
+    web_audit,
+    web_business,
+    web_calendar,
+    web_invitations,
+    web_mfa,
+    web_oidc,
+)
 from service.api import (
     action_plan,
     actions,
@@ -38,9 +49,10 @@ from service.api import (
 from service.api.routes import route_table
 from service.audit_trail import AuditTrail
 from service.auth import SESSION_COOKIE
+from service.http_errors import headers_of, status_of
 from service.http_guard import HttpGuard
-from service.logs import CASE_REFERENCE
 from service.settings import Settings, get_settings
+from service.sign_in import SecondFactorNeeded
 from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
@@ -94,20 +106,29 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
             {"detail": f"The request is not valid: {problems}", "errors": jsonable_errors(exc)}, status_code=422
         )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        """JSON for API clients; an HTML page for people (an unknown address included)."""
+    async def refusal(request: Request, status_code: int, detail, headers: dict[str, str] | None):
+        """JSON for API clients (the documented ``Error`` shape); an HTML page for people (an unknown address
+        included)."""
         user = getattr(request.state, "user", None)
-        if exc.status_code in (403, 404) and user is not None:
+        if status_code in (403, 404) and user is not None:
             # A signed-in person refused, or probing for cases they cannot see: each attempt is on the record.
             await asyncio.to_thread(audit_denial, app.state.engine, app.state.audit_trail.key, user, request,
-                                    exc.status_code)
+                                    status_code)
         if not web.wants_page(request, API_PREFIXES):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        page = await web.error_page(request, exc.status_code, exc.detail)
-        if exc.headers:
-            page.headers.update({k: v for k, v in exc.headers.items() if k.lower() != "www-authenticate"})
+            return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+        page = await web.error_page(request, status_code, detail)
+        if headers:
+            page.headers.update({k: v for k, v in headers.items() if k.lower() != "www-authenticate"})
         return page
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return await refusal(request, exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError):
+        """The one place the domain's refusals (records/errors.py) become HTTP answers (service/http_errors.py)."""
+        return await refusal(request, status_of(exc), exc.detail, headers_of(exc))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
@@ -126,13 +147,13 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
             response.delete_cookie(SESSION_COOKIE, path="/")  # the message is said once
         return response
 
-    app.add_exception_handler(auth.SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
+    app.add_exception_handler(SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
                    dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
-                   web_oidc, web_mfa, web_invitations):
+                   web_oidc, web_mfa, web_invitations, web_audit):
         app.include_router(module.router)
     return app
 

@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from records.models import SignInFailure, User, UserSession
+from service.deps import DbSession, SettingsDep, app_settings
 from service.settings import Settings
 from workflows.vocabulary import Role
 
@@ -248,14 +249,14 @@ def sign_in_csrf_token(request: Request, nonce: str) -> str:
     """The sign-in form's CSRF token, bound to the pre-session cookie (signed double submit): a page on another
     site can neither read the cookie nor compute the token, so it cannot sign a browser into an account of its
     choosing (login CSRF)."""
-    return keyed_token(request.app.state.settings.secret_key or "", "sign-in", nonce)
+    return keyed_token(app_settings(request).secret_key or "", "sign-in", nonce)
 
 
 def keep_pre_session(request: Request, response: Response, nonce: str) -> None:
     """Set the pre-session cookie on ``response`` unless the browser already sent this one."""
     if request.cookies.get(SIGN_IN_COOKIE) != nonce:
         response.set_cookie(SIGN_IN_COOKIE, nonce, max_age=3600, httponly=True, samesite="lax",
-                            secure=request.app.state.settings.is_production, path="/")
+                            secure=app_settings(request).is_production, path="/")
 
 
 def sign_in_csrf_ok(request: Request, sent: str) -> bool:
@@ -264,12 +265,6 @@ def sign_in_csrf_ok(request: Request, sent: str) -> bool:
 
 
 # ---------------------------------------------------------------- the signed-in user
-
-
-def get_session(request: Request):
-    """A database session per request (committed by the caller's explicit commit)."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
 
 
 async def sent_csrf_token(request: Request) -> str:
@@ -294,7 +289,8 @@ async def csrf_satisfied(request: Request) -> bool:
 
 async def current_user(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
+    session: DbSession,
+    settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
     """The signed-in user from the bearer token or the session cookie, checked against its session row on every
@@ -308,7 +304,6 @@ async def current_user(
     token = token or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise unauthorised
-    settings = request.app.state.settings
     user = session_user(session, token=token, policy=SessionPolicy.from_settings(settings))
     session.commit()  # end the read: an async route must never hold a database transaction across an await
     if user is None:
@@ -343,4 +338,3 @@ def require_roles(*roles: Role):
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-DbSession = Annotated[Session, Depends(get_session)]

@@ -12,17 +12,23 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Literal
 
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from records.audit import append_audit
+from records.errors import InvalidInput, NotFound
 from records.models import CalendarDay, CaseRecord, User
-from service.accounts import process_rules
+from records.partnership import process_rules
+from service.audit_rows import AuditWriter
+from service.cases import actor_of
+from service.temporal import TemporalConnection
 from workflows.authenticity import sealed
 from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
-from workflows.models import Actor, CalendarDayAdded
+from workflows.models import Actor, CalendarDayAdded, Text
 from workflows.vocabulary import Stage, practice_review_id
 
 KINDS = {"bank_holiday": "bank holiday", "closure_day": "partnership closure day"}
@@ -110,3 +116,56 @@ async def send_to_running_cases(client: Client, workflow_ids: list[str], row: Ca
         else:
             delivery.unchanged.append(workflow_id)
     return delivery
+
+
+class CalendarDayIn(BaseModel):
+    day: date
+    kind: Literal["bank_holiday", "closure_day"]
+    name: Text = Field(min_length=1, max_length=200, description="e.g. 'State funeral' or 'Partnership training'")
+
+
+class CalendarDayRead(BaseModel):
+    id: int
+    day: date
+    kind: str
+    name: str
+    added_at: datetime
+
+
+class CalendarDayResult(BaseModel):
+    day: CalendarDayRead
+    moved: dict[str, list[dict]] = Field(description="workflow id -> each deadline moved (from, to, why)")
+    unchanged: list[str]
+    not_reached: list[str]
+
+
+async def add_and_send(audit: AuditWriter, user: User, body: CalendarDayIn, *, temporal: TemporalConnection,
+                       answer_within: float) -> CalendarDayResult:
+    """Store the day (InvalidInput with the reason if it cannot be added), then send it to every running case."""
+    try:
+        row = add_calendar_day(audit.session, day=body.day, kind=body.kind, name=body.name, by=user,
+                               audit_key=audit.key, request_id=audit.request_id)
+    except CalendarDayRefused as error:
+        audit.session.rollback()
+        raise InvalidInput(str(error)) from None
+    return await send_day(audit.session, user, row, temporal=temporal, answer_within=answer_within)
+
+
+async def send_day(session: Session, user: User, row: CalendarDay, *, temporal: TemporalConnection,
+                   answer_within: float) -> CalendarDayResult:
+    """Send a stored day to every running case (a case that has it already moves nothing)."""
+    workflow_ids = running_workflows(session)
+    session.commit()  # never hold a transaction while the cases' activities need the database
+    delivery = await send_to_running_cases(await temporal.client(), workflow_ids, row, actor_of(user), answer_within)
+    return CalendarDayResult(day=CalendarDayRead.model_validate(row, from_attributes=True), moved=delivery.moved,
+                             unchanged=delivery.unchanged, not_reached=delivery.not_reached)
+
+
+async def resend(audit: AuditWriter, user: User, day_id: int, *, temporal: TemporalConnection,
+                 answer_within: float) -> CalendarDayResult:
+    """Send a day again to every running case: for the cases it did not reach (no worker answered in time)."""
+    row = audit.session.get(CalendarDay, day_id)
+    if row is None:
+        raise NotFound(f"No calendar day {day_id}")
+    audit.write(user, "resend_calendar_day", None, {"day": row.day.isoformat(), "kind": row.kind})
+    return await send_day(audit.session, user, row, temporal=temporal, answer_within=answer_within)

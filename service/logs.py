@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import traceback
 from datetime import UTC, datetime
 
+from records.vocabulary import CASE_REFERENCE
 from workflows.vocabulary import case_reference_of as reference_of_workflow
 
-CASE_REFERENCE = re.compile(r"\bRR-\d{4}-\d{3,}\b")
 FORMATS = ("text", "json")
 QUIET = ("weasyprint", "fontTools", "alembic.runtime.plugins")  # a line per page or plugin
 

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from records.db import session_scope
 from records.models import OutboxMessage, Task, User
+from records.vocabulary import OutboxStatus
 from service.lateness import ESCALATION_KIND, lateness_email, lateness_email_key
 from service.settings import Settings
 
@@ -81,14 +82,15 @@ def _claim(engine: Engine, now: datetime, limit: int) -> list[OutboxMessage]:
     claimed = []
     with session_scope(engine) as session:
         due = session.exec(
-            select(OutboxMessage.id).where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.pending,
+                                           OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.id).limit(limit)
         ).all()
     for message_id in due:
         with session_scope(engine) as session:
             result = session.exec(update(OutboxMessage).where(OutboxMessage.id == message_id,
-                                                              OutboxMessage.status == "pending")
-                                  .values(status="sending", next_attempt_at=now))
+                                                              OutboxMessage.status == OutboxStatus.pending)
+                                  .values(status=OutboxStatus.sending, next_attempt_at=now))
             if result.rowcount == 1:
                 claimed.append(session.get(OutboxMessage, message_id))
     return claimed
@@ -175,16 +177,16 @@ async def deliver_pending(engine: Engine, settings: Settings, limit: int = 50) -
             receipt = await channel.send(message)
         except channel.errors as exc:
             attempts = message.attempts + 1
-            status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-            counts["failed" if status == "failed" else "retry"] += 1
+            status = OutboxStatus.failed if attempts >= MAX_ATTEMPTS else OutboxStatus.pending
+            counts["failed" if status == OutboxStatus.failed else "retry"] += 1
             await asyncio.to_thread(_record_attempt, engine, message.id, status=status, attempts=attempts,
                                     last_error=f"{type(exc).__name__}: {exc}"[:500],
                                     next_attempt_at=now + timedelta(seconds=min(30 * 2**attempts, 3600)))
             log.warning("outbox message %s not delivered (attempt %s)", message.id, attempts)
             continue
         counts["sent"] += 1
-        await asyncio.to_thread(_record_attempt, engine, message.id, status="sent", attempts=message.attempts + 1,
-                                sent_at=datetime.now(UTC), last_error=None, **receipt)
+        await asyncio.to_thread(_record_attempt, engine, message.id, status=OutboxStatus.sent,
+                                attempts=message.attempts + 1, sent_at=datetime.now(UTC), last_error=None, **receipt)
     if isinstance(channel, NotifyChannel):
         await refresh_receipts(engine, channel)
     return counts
@@ -224,6 +226,7 @@ def release_stuck(engine: Engine, older_than: timedelta = timedelta(minutes=10))
     """Messages left 'sending' by a sender that died go back to pending."""
     with session_scope(engine) as session:
         result = session.exec(update(OutboxMessage).where(
-            OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < datetime.now(UTC) - older_than,
-        ).values(status="pending"))
+            OutboxMessage.status == OutboxStatus.sending,
+            OutboxMessage.next_attempt_at < datetime.now(UTC) - older_than,
+        ).values(status=OutboxStatus.pending))
         return result.rowcount or 0

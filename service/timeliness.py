@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from records.models import CaseRecord, CaseReview, PlanAction, StageEntry
-from workflows.calendar import WorkingDayCalendar
-
-DONE = ("completed", "signed_off")
+from records.models import CaseRecord, CaseReview, PlanAction, StageEntry, User
+from records.vocabulary import PLAN_DONE
+from service.audit_rows import AuditWriter
+from service.calendar_days import partnership_calendar
+from service.charts import bar_chart_svg
+from workflows.calendar import WorkingDayCalendar, london_date
+from workflows.rules import ProcessRules
 
 
 class Quarter(BaseModel):
@@ -87,7 +90,7 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
     for action in session.exec(select(PlanAction).where(PlanAction.due_date.between(first, last))):
         q = quarters[quarter_of(action.due_date)]
         q.actions_due += 1
-        if action.status in DONE and action.completed_on and action.completed_on <= action.due_date:
+        if action.status in PLAN_DONE and action.completed_on and action.completed_on <= action.due_date:
             q.actions_completed_on_time += 1
     totals = Quarter(year=year, quarter=0)
     for q in quarters.values():
@@ -120,3 +123,40 @@ def stage_medians(session: Session, year: int, calendar: WorkingDayCalendar) -> 
                     calendar.working_days_between(current.entered_on, following.entered_on))
     return [StageMedian(process=process, stage=stage, cases=len(days), median_working_days=statistics.median(days))
             for (process, stage), days in sorted(durations.items())]
+
+
+# Each chart: its title and its series (figure -> legend), with the statutory figures filled in from the rules in
+# force ({days}, {months}); a field name keeps its historic "15"/"6": each case is judged by its own rules.
+CHARTS = {
+    "rapid_reviews": ("Rapid reviews submitted, and within {days} working days",
+                      {"rapid_reviews_submitted": "Submitted",
+                       "submitted_within_15_working_days": "Within {days} working days"}),
+    "referrals": ("Referrals and notifications", {"referrals": "Referrals", "notifications": "Notifications"}),
+    "csprs": ("CSPRs completed, and within {months} months",
+              {"cspr_completed": "Completed", "cspr_completed_within_6_months": "Within {months} months"}),
+    "actions": ("Actions due, and completed on time",
+                {"actions_due": "Due", "actions_completed_on_time": "Completed on time"}),
+}
+
+
+def figures(session, year: int | None) -> Timeliness:
+    today = london_date(datetime.now(UTC))
+    return timeliness(session, year or today.year, partnership_calendar(session), today)
+
+
+def dashboard_figures(audit: AuditWriter, user: User, year: int | None) -> Timeliness:
+    """The dashboard's figures for a year (this year by default); reading them is on the record."""
+    result = figures(audit.session, year)
+    audit.write(user, "read_dashboard", None, {"year": result.year})
+    return result
+
+
+def chart_svg(result: Timeliness, chart: str, rules: ProcessRules) -> str:
+    """One of CHARTS for a year's quarters (every text in it is escaped; its ids are the chart's own, so several
+    charts on one page each keep their title for a screen reader)."""
+    title, measures = CHARTS[chart]
+    figures = {"days": rules.rapid_review_working_days, "months": rules.cspr_months}
+    series = {legend.format(**figures): [getattr(q, name) for q in result.quarters]
+              for name, legend in measures.items()}
+    return bar_chart_svg(f"{title.format(**figures)}, {result.year}", [f"Q{q.quarter}" for q in result.quarters],
+                         series, ident=f"chart-{chart}")

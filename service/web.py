@@ -1,85 +1,77 @@
 """Web pages for people: sign-in, the case board, a case, my tasks, the audit view and the outbox.
 
 Server-rendered Jinja2 (``templates/web/``), no JavaScript needed. Pages use the same roles, actions and
-audit trail as the API: a form posts to a page route that calls the same ``perform_action``; a refused
-action re-renders the page with the workflow's reason next to the form and what was typed kept.
+audit trail as the API: a form posts to a page route that calls the same case service (``service/cases.py``);
+a refused action re-renders the page with the workflow's reason next to the form and what was typed kept.
+The forms themselves are built and read by ``service/web_forms.py``.
 """
 
 from __future__ import annotations
 
 import html as html_lib
-import json
 import re
-import types
-import typing
-from datetime import UTC, date, datetime, timedelta
-from enum import Enum
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import not_, or_
 from sqlmodel import Session, select
 
+from records.errors import CaseGone, DomainError, NotFound, NotPermitted
 from records.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
+from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
 from service import wording
-from service.accounts import process_rules
-from service.api.access import (
-    CASE_ACTORS,
-    CASE_READERS,
-    AuditTrailDep,
-    actor_of,
-    audit,
-    visible_case,
-)
-from service.api.auth import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
-from service.api.cases import ACTIONS, perform_action, query_state, start_case
-from service.api.themes import known_themes
 from service.auth import (
     CSRF_FIELD,
     CSRF_REFUSED,
     SESSION_COOKIE,
     SessionKind,
     current_user,
-    get_session,
     keep_pre_session,
     pre_session_nonce,
     sign_in_csrf_ok,
     sign_in_csrf_token,
 )
 from service.calendar_days import partnership_calendar
-from service.history import archived_history, fetch_readable_history
+from service.cases import ACTIONS, CaseService, actor_of
+from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
+from service.http_errors import status_of
 from service.lateness import ESCALATION_KIND, LateCase, late_cases
+from service.roles import ADMINS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
+from service.sign_in import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
+from service.themes import known_themes
 from service.visibility import document_visible, return_visible, state_for
-from workflows.calendar import london_date, london_moment
+from service.web_forms import (
+    FormField,
+    answer_text,
+    delay_field,
+    error_list,
+    field_named,
+    form_body,
+    form_fields,
+    invalid_fields,
+    safe_back,
+    typed_values,
+)
+from workflows.calendar import london_date
 from workflows.models import Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
 from workflows.vocabulary import (
     AGENCIES,
-    CAPACITIES,
-    CHILD_SEXES,
-    CHILD_STATUSES,
-    FAMILY_TOLD,
-    NATIONAL_REVIEW_CRITERIA,
-    PARALLEL_PROCESSES,
-    REG_11_CRITERIA,
     SEAT_NAMES,
     Role,
     Stage,
-    practice_review_id,
 )
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(__import__("templates").__path__[0] + "/web"))
 LONDON = ZoneInfo("Europe/London")
-BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)
 BOARD_COLUMNS = [s for s in Stage if s != Stage.closed]
 AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewer left (the board's own setting)
 
@@ -101,12 +93,12 @@ class SignInRequired(Exception):
         self.ended = ended
 
 
-async def page_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> User:
+async def page_user(request: Request, session: DbSession, settings: SettingsDep) -> User:
     """The signed-in user of a page (session cookie); anyone else is sent to sign in."""
     if not request.cookies.get(SESSION_COOKIE):
         raise SignInRequired
     try:
-        return await current_user(request, session, None)
+        return await current_user(request, session, settings, None)
     except HTTPException as error:
         if error.status_code == 401:
             raise SignInRequired(ended=True) from None
@@ -115,7 +107,7 @@ async def page_user(request: Request, session: Annotated[Session, Depends(get_se
 
 page_user.any_signed_in_user = True  # read by the route table
 PageUser = Annotated[User, Depends(page_user)]
-PageSession = Annotated[Session, Depends(get_session)]
+PageSession = DbSession
 
 
 def page_roles(*roles: Role):
@@ -175,7 +167,7 @@ async def error_page(request: Request, status_code: int, detail) -> HTMLResponse
     if status_code == 404 and message:
         advice = ""  # a route's own 404 ("No case RR-…") says more than the generic advice
     return render(request, "error.html", user, status_code=status_code, heading=heading, advice=advice,
-                  message=wording.plain_text(message) if message else "", status=status_code)
+                  message=wording.plain(message, as_sentence=False) if message else "", status=status_code)
 
 
 def same_origin(request: Request) -> bool:
@@ -221,7 +213,7 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
     nonce = pre_session_nonce(request)
     response = render(request, "signin.html", None, status_code=status_code,
                       sign_in_csrf=sign_in_csrf_token(request, nonce),
-                      issuers=request.app.state.settings.oidc_issuers, **context)
+                      issuers=app_settings(request).oidc_issuers, **context)
     keep_pre_session(request, response, nonce)
     return response
 
@@ -229,13 +221,13 @@ def signin_form(request: Request, status_code: int = 200, **context) -> HTMLResp
 @router.get("/accessibility")
 def accessibility_statement(request: Request) -> HTMLResponse:
     """The accessibility statement the Public Sector Bodies Accessibility Regulations 2018 require; open to anyone."""
-    return render(request, "accessibility.html", None, settings=request.app.state.settings)
+    return render(request, "accessibility.html", None, settings=app_settings(request))
 
 
 @router.get("/signin")
 def signin_page(request: Request, ended: bool = False) -> HTMLResponse:
     """The sign-in page; after a session ended (timed out, signed out elsewhere) it says so first."""
-    return signin_form(request, ended=ended, settings=request.app.state.settings)
+    return signin_form(request, ended=ended, settings=app_settings(request))
 
 
 @router.post("/signin")
@@ -366,7 +358,7 @@ def referral_page(request: Request, user: Annotated[User, Depends(page_roles(*CA
 
 
 @router.post("/cases/new")
-async def new_referral(request: Request, session: PageSession,
+async def new_referral(request: Request, cases: Cases,
                        user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
     """A referral from the form (the same rules as POST /api/cases); refused, the form again with what was typed."""
     form = await request.form()
@@ -379,179 +371,8 @@ async def new_referral(request: Request, session: PageSession,
         errors["awareness_date"] = "The date the local authority became aware must be today or in the past"
     if errors:
         return referral_form(request, user, 422, errors, typed_values(form))
-    reference = await start_case(request, session, user, Referral.model_validate(body))
+    reference = await cases.start(user, Referral.model_validate(body))
     return RedirectResponse(f"/cases/{reference}?done=submit_referral", status_code=303)
-
-
-def plain_error(error: Exception) -> str:
-    """A refusal in a sentence: each field's problem in plain English (used where a page has one message)."""
-    if hasattr(error, "errors"):
-        return "; ".join(wording.field_message(e, str(e["loc"][-1]) if e["loc"] else "", "text")
-                         for e in error.errors())
-    return wording.plain(str(error))
-
-
-# ---------------------------------------------------------------- forms: the GOV.UK question pattern
-
-
-class FormField(BaseModel):
-    name: str
-    label: str
-    kind: str  # text, textarea, lines, date, checkbox, number, radios, checkboxes, hidden
-    required: bool
-    help: str | None
-    options: list[tuple[str, str]] = []
-    value: str | None = None  # a hidden field's value
-
-
-# The words for the codes of a field, where the regulations or the National Panel give them.
-OPTION_WORDS = {"local_review_criteria": REG_11_CRITERIA, "national_review_criteria": NATIONAL_REVIEW_CRITERIA,
-                "child_status": CHILD_STATUSES, "parallel_processes": PARALLEL_PROCESSES, "capacity": CAPACITIES,
-                "child_sex": CHILD_SEXES, "family_told_of_review": FAMILY_TOLD}
-
-
-def _options(kind, name: str = "") -> list[tuple[str, str]]:
-    if name in OPTION_WORDS:
-        words = OPTION_WORDS[name]
-        return [(code, words[code][:1].upper() + words[code][1:]) for code in words]
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return [(str(m.value), wording.label(m.value)) for m in kind]
-    if typing.get_origin(kind) is Literal:
-        return [(str(v), wording.label(v)) for v in typing.get_args(kind)]
-    return []
-
-
-def form_fields(model: type[BaseModel], themes: list[str] = ()) -> list[FormField]:
-    """Labelled form fields for an action's input model. The actor is the signed-in user and the delay reason is
-    asked only when a deadline has been missed (``delay_field``), so neither is a field here."""
-    fields = []
-    for name, info in model.model_fields.items():
-        if name in ("actor", "seal", "delay_reason"):
-            continue
-        kind = info.annotation
-        if typing.get_origin(kind) in (typing.Union, types.UnionType):
-            kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        required = info.is_required()
-        label, help_text = wording.field_label(name), info.description
-        if typing.get_origin(kind) is list:
-            item = typing.get_args(kind)[0]
-            options = _options(item, name) or ([(k, v) for k, v in AGENCIES.items()] if "agenc" in name else [])
-            if name == "themes":
-                options = [(t, t[:1].upper() + t[1:]) for t in themes]
-            fields.append(FormField(name=name, label=label, kind="checkboxes" if options else "lines",
-                                    required=required, help=help_text or ("" if options else "One per line"),
-                                    options=options))
-        elif name == "version":
-            fields.append(FormField(name=name, label=label, kind="hidden", required=required, help=None))
-        elif options := _options(kind, name):
-            fields.append(FormField(name=name, label=label, kind="radios", required=required, help=help_text,
-                                    options=options))
-        elif kind is bool:
-            fields.append(FormField(name=name, label=label, kind="checkbox", required=False, help=help_text))
-        elif kind is date:
-            fields.append(FormField(name=name, label=label, kind="date", required=required,
-                                    help=help_text or "For example, 27 3 2026"))
-        elif kind is int:
-            fields.append(FormField(name=name, label=label, kind="number", required=required, help=help_text))
-        else:
-            limit = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
-            fields.append(FormField(name=name, label=label, kind="textarea" if (limit or 0) > 200 else "text",
-                                    required=required, help=help_text))
-    return fields
-
-
-def delay_field(state: dict) -> FormField | None:
-    """The reason for a delay: asked only when the case has missed a deadline, naming it, and required then."""
-    missed = [d for d in state.get("deadlines") or [] if d.get("key") in (state.get("unexplained_delays") or [])]
-    if not missed:
-        return None
-    named = "; ".join(f"{d['title']} (due {wording.long_date(d['due'])})" for d in missed)
-    return FormField(name="delay_reason", label="Reason for the delay", kind="textarea", required=True,
-                     help=f"This case missed: {named}. Say why, so the delay is on record.")
-
-
-def form_body(fields: list[FormField], form) -> tuple[dict, dict[str, str]]:
-    """The action's JSON body from a submitted form (empty fields left out, so defaults apply), and the dates that
-    are not real dates."""
-    body, errors = {}, {}
-    for field in fields:
-        if field.kind == "checkboxes":
-            body[field.name] = [str(v) for v in form.getlist(field.name)]
-        elif field.kind == "lines":
-            body[field.name] = [line.strip() for line in str(form.get(field.name, "")).splitlines() if line.strip()]
-        elif field.kind == "checkbox":
-            body[field.name] = form.get(field.name) is not None
-        elif field.kind == "date":
-            parts = [str(form.get(f"{field.name}-{p}", "")).strip() for p in ("day", "month", "year")]
-            if any(parts):
-                try:
-                    body[field.name] = date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat()
-                except ValueError:
-                    errors[field.name] = f"{field.label} must be a real date"
-        elif (value := str(form.get(field.name, "")).strip()) != "":
-            body[field.name] = value
-    return body, errors
-
-
-def dates_from_parts(fields: dict) -> dict:
-    """Day, month and year boxes (``due_date-day`` …) back into one ISO date field; a date that does not exist is
-    passed on as typed, so the model refuses it naming the field."""
-    for name in [key.removesuffix("-day") for key in list(fields) if key.endswith("-day")]:
-        parts = [str(fields.pop(f"{name}-{part}", "")).strip() for part in ("day", "month", "year")]
-        if any(parts):
-            try:
-                fields[name] = date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat()
-            except ValueError:
-                fields[name] = "/".join(parts)
-    return fields
-
-
-def invalid_fields(model: type[BaseModel], body: dict, fields: list[FormField], **extra) -> dict[str, str]:
-    """The model's refusals in plain English, each on its field (a refusal of the whole form goes to the field
-    it names, or the first)."""
-    kinds = {f.name: f.kind for f in fields}
-    try:
-        model.model_validate({**body, **extra})
-    except ValidationError as error:
-        found = {}
-        for problem in error.errors():
-            name = next((str(p) for p in problem["loc"] if str(p) in kinds), None)
-            message = wording.field_message(problem, name or "", kinds.get(name, "text"))
-            found.setdefault(name or field_named(message, fields), message)
-        return found
-    return {}
-
-
-def field_named(message: str, fields: list[FormField]) -> str:
-    """The field a whole-form message is about: the last one it mentions (by label), else the first field."""
-    text = message.lower()
-    named = [f.name for f in fields if f.kind != "hidden" and (f.label.lower() in text
-                                                             or f.name.replace("_", " ") in text)]
-    visible = [f.name for f in fields if f.kind != "hidden"]
-    return named[-1] if named else (visible[0] if visible else "")
-
-
-def error_list(prefix: str, fields: list[FormField], errors: dict[str, str]) -> list[tuple[str, str]]:
-    """The error summary's links: each to its field's first input."""
-    anchors = {}
-    for f in fields:
-        anchor = f"{prefix}-{f.name}"
-        if f.kind == "date":
-            anchor += "-day"
-        elif f.kind in ("radios", "checkboxes") and f.options:
-            anchor += f"-{f.options[0][0]}"
-        anchors[f.name] = anchor
-    return [(anchors.get(name, f"{prefix}-form"), message) for name, message in errors.items()]
-
-
-def typed_values(form) -> dict:
-    return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form
-            if key != "csrf_token"}
-
-
-def safe_back(value, default: str) -> str:
-    value = str(value or default)
-    return value if value.startswith("/") and not value.startswith("//") else default
 
 
 # ---------------------------------------------------------------- a case
@@ -633,12 +454,12 @@ def who_waits(item: dict) -> str:
     return wording.label(item.get("role"))
 
 
-def information_returns(session: Session, request: Request, user: User, reference: str, state: dict,
+def information_returns(cases: CaseService, user: User, reference: str, state: dict,
                         calendar, today: date) -> list[dict]:
     """Each invited agency's return: received (with its text), outstanding or overdue. Agency members see their
     own agency's only; reading the texts is audited."""
     invited = (state.get("panel") or {}).get("invited_agencies") or []
-    kept = {r.agency: r for r in session.exec(select(InformationReturn).where(
+    kept = {r.agency: r for r in cases.session.exec(select(InformationReturn).where(
         InformationReturn.case_reference == reference).order_by(InformationReturn.version))}
     due = next((d["due"] for d in state.get("deadlines") or [] if d["key"] == "agency_returns"), None)
     shown = []
@@ -652,21 +473,20 @@ def information_returns(session: Session, request: Request, user: User, referenc
                       "received_on": received, "due": due, "left": left, "text": kept.get(agency)})
     read = [r["agency"] for r in shown if r["text"]]
     if read:
-        audit(session, request, user, "read_information_returns", reference, {"agencies": read})
+        cases.audit(user, "read_information_returns", reference, {"agencies": read})
     return shown
 
 
-async def case_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
+async def case_page(request: Request, cases: CaseService, user: User, reference: str, status_code: int = 200,
                     errors: dict | None = None, typed: dict | None = None, done: str | None = None) -> HTMLResponse:
     """``errors`` and ``typed`` are per action: {action: {field: message}} and {action: {field: value}}."""
-    record = visible_case(session, user, reference)
-    audit(session, request, user, "read_case", reference, {"page": "case"})
+    session = cases.session
+    record = cases.visible(user, reference)
+    cases.audit(user, "read_case", reference, {"page": "case"})
     orphaned = None
     try:
-        state = state_for(user.role, await query_state(request, session, record))
-    except HTTPException as error:
-        if error.status_code != 410:
-            raise
+        state = state_for(user.role, await cases.state(record))
+    except CaseGone as error:
         orphaned = error.detail  # shown instead of the live state; no action can be taken
         state = {"pseudonym": record.pseudonym, "stage": record.stage, "deadlines": [], "late": record.late,
                  "escalated": record.escalated, "closed_reason": record.closed_reason}
@@ -688,7 +508,7 @@ async def case_page(request: Request, session: Session, user: User, reference: s
                                          .order_by(Document.kind, Document.version))
                  if document_visible(user.role, d.kind, user.agency)]
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
-    returns = information_returns(session, request, user, reference, state, calendar, today) if not orphaned else []
+    returns = information_returns(cases, user, reference, state, calendar, today) if not orphaned else []
     # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
     late = late_cases(session, today=today, calendar=calendar, references=[reference])
     tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
@@ -724,16 +544,16 @@ def done_banner(done: str | None, state: dict | None) -> dict | None:
 
 
 @router.get("/cases/{reference}")
-async def case_view(reference: str, request: Request, session: PageSession,
+async def case_view(reference: str, request: Request, cases: Cases,
                     user: Annotated[User, Depends(page_roles(*CASE_READERS))],
                     done: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
     """The case summary, what happens next, the returns, the actions this user may take now, deadlines, tasks,
     documents and timeline."""
-    return await case_page(request, session, user, reference, done=done)
+    return await case_page(request, cases, user, reference, done=done)
 
 
 @router.post("/cases/{reference}/actions/{action}")
-async def case_action(reference: str, action: str, request: Request, session: PageSession,
+async def case_action(reference: str, action: str, request: Request, cases: Cases,
                       user: Annotated[User, Depends(page_roles(*CASE_ACTORS))]) -> Response:
     """A form's action. Refused (by the form's rules or the workflow), the page it came from shows the error
     summary and what was typed; done, that page shows a confirmation. Decline and close ask first; the decision
@@ -743,7 +563,7 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
         raise HTTPException(404, f"Unknown action {action!r}")
     form = await request.form()
     back = safe_back(form.get("back"), f"/cases/{reference}")
-    fields = form_fields(spec.model, sorted(known_themes(session)))
+    fields = form_fields(spec.model, sorted(known_themes(cases.session)))
     if "delay_reason" in form:
         fields.append(FormField(name="delay_reason", label="Reason for the delay", kind="textarea", required=True,
                                 help=None))
@@ -756,9 +576,9 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
     if not errors:
         errors = invalid_fields(spec.model, body, fields, actor=actor_of(user).model_dump())
     if errors or form.get("change"):
-        return await page_again(request, session, user, reference, back, action, errors, typed)
+        return await page_again(request, cases, user, reference, back, action, errors, typed)
     if form.get("confirmed") != "yes" and (action in CONFIRM_FIRST or action in CHECK_ANSWERS):
-        visible_case(session, user, reference)
+        cases.visible(user, reference)
         answers = [(f.label, answer_text(f, body.get(f.name))) for f in fields if f.kind != "hidden"]
         return render(request, "confirm.html", user, reference=reference, action=action, back=back,
                       heading=CONFIRM_FIRST.get(action, "Check your answers before issuing the decision sheet"),
@@ -766,44 +586,29 @@ async def case_action(reference: str, action: str, request: Request, session: Pa
                       button=wording.label(action) if action in CONFIRM_FIRST else
                       "Issue to the three Executives")
     try:
-        state = await perform_action(request, session, user, reference, action, body, None)
-    except HTTPException as error:
-        if error.status_code in (404, 403):
-            raise
+        await cases.act(user, reference, action, body)
+    except (NotFound, NotPermitted):
+        raise
+    except DomainError as error:
         message = wording.plain(error.detail)
-        return await page_again(request, session, user, reference, back, action,
-                                {field_named(message, fields): message}, typed, error.status_code)
+        return await page_again(request, cases, user, reference, back, action,
+                                {field_named(message, fields): message}, typed, status_of(error))
     done = f"{action}:{body['decision']}" if action in SIGN_OFFS else action
     if back.startswith("/tasks") or back.endswith("/sign-off"):
         return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
-    del state
     return RedirectResponse(f"{back}?done={done}", status_code=303)
 
 
-def answer_text(field: FormField, value) -> str:
-    """An answer as the check-answers page shows it."""
-    if value in (None, "", []):
-        return "Not given"
-    options = dict(field.options)
-    if isinstance(value, list):
-        return "; ".join(options.get(v, v) for v in value)
-    if field.kind == "date":
-        return wording.long_date(value)
-    if field.kind == "checkbox":
-        return "Yes" if value else "No"
-    return options.get(value, value)
-
-
-async def page_again(request: Request, session: Session, user: User, reference: str, back: str, action: str,
+async def page_again(request: Request, cases: CaseService, user: User, reference: str, back: str, action: str,
                      errors: dict, typed: dict, status_code: int | None = None) -> HTMLResponse:
     """Back to the page the person came from, with the errors and what they typed."""
     status_code = status_code or (422 if errors else 200)
     if back.startswith("/tasks"):
-        return await my_tasks_page(request, session, user, status_code,
+        return await my_tasks_page(request, cases, user, status_code,
                              failed={"case": reference, "action": action, "errors": errors, "typed": typed})
     if back.endswith("/sign-off"):
-        return await sign_off_page(request, session, user, reference, status_code, errors, typed)
-    return await case_page(request, session, user, reference, status_code=status_code,
+        return await sign_off_page(request, cases, user, reference, status_code, errors, typed)
+    return await case_page(request, cases, user, reference, status_code=status_code,
                            errors={action: errors}, typed={action: typed})
 
 
@@ -829,16 +634,17 @@ def sheet_lines(document: Document | None) -> list[str]:
     return [" ".join(line.split()) for line in html_lib.unescape(text).splitlines() if line.strip()]
 
 
-async def sign_off_page(request: Request, session: Session, user: User, reference: str, status_code: int = 200,
+async def sign_off_page(request: Request, cases: CaseService, user: User, reference: str, status_code: int = 200,
                         errors: dict | None = None, typed: dict | None = None) -> HTMLResponse:
     """The decision sheet in full, what changed since the version returned and why, then "Your decision"."""
-    record = visible_case(session, user, reference)
-    state = state_for(user.role, await query_state(request, session, record))
+    session = cases.session
+    record = cases.visible(user, reference)
+    state = state_for(user.role, await cases.state(record))
     version = state.get("decision_sheet_version") or 0
     sheets = {d.version: d for d in session.exec(select(Document).where(
         Document.case_reference == reference, Document.kind == "decision_sheet"))}
     sheet = sheets.get(version)
-    audit(session, request, user, "read_document", reference, {"page": "sign_off", "version": version})
+    cases.audit(user, "read_document", reference, {"page": "sign_off", "version": version})
     before, now = sheet_lines(sheets.get(version - 1)), sheet_lines(sheet)
     changed = {"added": [line for line in now if line not in before],
                "removed": [line for line in before if line not in now]} if version > 1 else None
@@ -856,50 +662,51 @@ async def sign_off_page(request: Request, session: Session, user: User, referenc
 
 
 @router.get("/cases/{reference}/sign-off")
-async def sign_off_view(reference: str, request: Request, session: PageSession,
-                        user: Annotated[User, Depends(page_roles(Role.executive))]) -> HTMLResponse:
+async def sign_off_view(reference: str, request: Request, cases: Cases,
+                        user: Annotated[User, Depends(page_roles(*EXECUTIVES))]) -> HTMLResponse:
     """The approver's page: the sheet, what changed and the return comments, then approve or return."""
-    return await sign_off_page(request, session, user, reference)
+    return await sign_off_page(request, cases, user, reference)
 
 
 # ---------------------------------------------------------------- my tasks
 
 
 @router.get("/tasks")
-async def my_tasks(request: Request, session: PageSession,
+async def my_tasks(request: Request, cases: Cases,
                    user: Annotated[User, Depends(page_roles(*CASE_READERS))],
                    done: Annotated[str | None, Query(max_length=40)] = None,
                    case: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
     """Open tasks for me, soonest first; after an action, what was done and what happens next."""
     banner = None
     if done and case:
-        record = visible_case(session, user, case)
-        audit(session, request, user, "read_case", case, {"page": "tasks", "shown": "what happens next"})
+        record = cases.visible(user, case)
+        cases.audit(user, "read_case", case, {"page": "tasks", "shown": "what happens next"})
         try:
-            state = state_for(user.role, await query_state(request, session, record))
-        except HTTPException:
+            state = state_for(user.role, await cases.state(record))
+        except DomainError:
             state = None
         banner = done_banner(done, state)
         banner = banner and banner | {"reference": case}
-    return await my_tasks_page(request, session, user, banner=banner)
+    return await my_tasks_page(request, cases, user, banner=banner)
 
 
-async def late_cases_delays(request: Request, session: Session, references: set[str]) -> dict[str, FormField]:
+async def late_cases_delays(cases: CaseService, references: set[str]) -> dict[str, FormField]:
     """For the late cases among these: the delay-reason question their actions must answer (if still unexplained)."""
     asked = {}
-    for record in session.exec(select(CaseRecord).where(CaseRecord.reference.in_(references),
+    for record in cases.session.exec(select(CaseRecord).where(CaseRecord.reference.in_(references),
                                                          CaseRecord.late == True)):  # noqa: E712 - SQL
         try:
-            delay = delay_field(await query_state(request, session, record))
-        except HTTPException:
+            delay = delay_field(await cases.state(record))
+        except DomainError:
             continue
         if delay is not None:
             asked[record.reference] = delay
     return asked
 
 
-async def my_tasks_page(request: Request, session: Session, user: User, status_code: int = 200,
+async def my_tasks_page(request: Request, cases: CaseService, user: User, status_code: int = 200,
                         failed: dict | None = None, banner: dict | None = None) -> HTMLResponse:
+    session = cases.session
     tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
                          .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
@@ -908,7 +715,7 @@ async def my_tasks_page(request: Request, session: Session, user: User, status_c
     late = late_cases(session, today=today, calendar=calendar, references=late_references) if late_references else []
     tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
     themes = sorted(known_themes(session))
-    delays = await late_cases_delays(request, session, {t.case_reference for t in tasks if t.action in ACTIONS})
+    delays = await late_cases_delays(cases, {t.case_reference for t in tasks if t.action in ACTIONS})
     items, summary = [], []
     for task in tasks:
         fields = form_fields(ACTIONS[task.action].model, themes) if task.action in ACTIONS else []
@@ -922,154 +729,17 @@ async def my_tasks_page(request: Request, session: Session, user: User, status_c
         items.append({"task": task, "urgency": urgency(task, today, calendar), "fields": fields,
                       "errors": mine.get("errors", {}), "typed": mine.get("typed", {}),
                       "left": calendar.working_days_between(today, task.due_date) if task.due_date else None})
-    audit(session, request, user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
+    cases.audit(user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
     return render(request, "tasks.html", user, status_code=status_code, items=items, error_summary=summary,
                   confirmation=banner, late=late)
 
 
-# ---------------------------------------------------------------- audit and outbox
-
-
-AUDIT_LOG_LIMIT = 500  # rows per page of the log: narrow the filters to see older ones
-
-
-class AuditFilters(BaseModel):
-    """The log's filters from the page's GET parameters; a date that is not a real date is named, not guessed."""
-
-    kind: Literal["all", "changes", "reads"] = "all"
-    person: int | None = None
-    start: date | None = None
-    end: date | None = None
-    problems: dict[str, str] = {}
-    typed: dict[str, str] = {}
-
-    @classmethod
-    def from_query(cls, query) -> AuditFilters:
-        kind = query.get("kind") if query.get("kind") in ("changes", "reads") else "all"
-        person = int(query["person"]) if str(query.get("person", "")).isdigit() else None
-        found, problems = {}, {}
-        typed = {key: str(query.get(key, "")).strip()[:10] for key in
-                 ("from-day", "from-month", "from-year", "to-day", "to-month", "to-year")}
-        for side, name in (("from", "start"), ("to", "end")):
-            day, month, year = (typed[f"{side}-{part}"] for part in ("day", "month", "year"))
-            if not (day or month or year):
-                continue
-            try:
-                found[name] = date(int(year), int(month), int(day))
-            except ValueError:
-                problems[side] = f"The {'start' if side == 'from' else 'end'} date must be a real date, like 2 12 2026"
-        if found.get("start") and found.get("end") and found["end"] < found["start"]:
-            problems["to"] = "The end date must be the same as or after the start date"
-        return cls(kind=kind, person=person, problems=problems, typed=typed, **found)
-
-    def as_detail(self) -> dict:
-        """The filters as the audit row of this reading records them."""
-        return {"show": self.kind, "person": self.person, "from": self.start and self.start.isoformat(),
-                "to": self.end and self.end.isoformat()}
-
-
-def audit_log(session: Session, filters: AuditFilters, reference: str | None = None) -> list[AuditEvent]:
-    """The audit rows that match the filters, newest first (at most AUDIT_LOG_LIMIT)."""
-    query = select(AuditEvent)
-    if reference is not None:
-        query = query.where(AuditEvent.case_reference == reference)
-    reads = or_(*(AuditEvent.action.startswith(prefix, autoescape=True) for prefix in wording.READ_PREFIXES),
-                AuditEvent.action.in_(wording.READ_ACTIONS))
-    if filters.kind == "reads":
-        query = query.where(reads)
-    elif filters.kind == "changes":
-        query = query.where(not_(reads))
-    if filters.person is not None:
-        query = query.where(AuditEvent.actor_id == filters.person)
-    if filters.start is not None:
-        query = query.where(AuditEvent.at >= london_moment(filters.start, 0))
-    if filters.end is not None:
-        query = query.where(AuditEvent.at < london_moment(filters.end + timedelta(days=1), 0))
-    return list(session.exec(query.order_by(AuditEvent.id.desc()).limit(AUDIT_LOG_LIMIT)))
-
-
-def log_entries(rows: list[AuditEvent], names: dict[int, str]) -> list[dict]:
-    """Each row as people read it: when, which case, a sentence, and a short summary of its known fields."""
-    entries = []
-    for row in rows:
-        details, others = wording.audit_details(json.loads(row.detail))
-        who = names.get(row.actor_id, "The service") if row.actor_id else "The service"
-        entries.append({"row": row, "read": wording.is_read(row.action), "details": details, "others": others,
-                        "sentence": wording.audit_sentence(who, row.actor_role, row.action)})
-    return entries
-
-
-def audit_log_page(request: Request, session: Session, trail, user: User, reference: str | None) -> HTMLResponse:
-    """The plain-language log (one case, or all) with its filters; reading it is itself audited."""
-    filters = AuditFilters.from_query(request.query_params)
-    rows = [] if filters.problems else audit_log(session, filters, reference)
-    people = session.exec(select(User).order_by(User.full_name)).all()
-    names = {person.id: person.full_name for person in people}
-    records = [] if reference else session.exec(
-        select(CaseRecord).order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())).all()
-    session.commit()  # the check uses its own session: on SQLite an open transaction here would lock it out
-    chain = trail.verify()
-    audit(session, request, user, "read_audit_log", reference, {"page": "audit", **filters.as_detail()})
-    return render(request, "audit_log.html", user, status_code=422 if filters.problems else 200,
-                  reference=reference, entries=log_entries(rows, names), filters=filters, people=people,
-                  chain=chain, records=records, limit=AUDIT_LOG_LIMIT)
-
-
-@router.get("/audit")
-def audit_index(request: Request, session: PageSession, trail: AuditTrailDep,
-                user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
-    """The audit log across all cases, its filters and the chain check (routine: the rows since the last intact
-    check). A sync route, so the check runs in FastAPI's threadpool, off the event loop."""
-    return audit_log_page(request, session, trail, user, None)
-
-
-@router.get("/audit/{reference}")
-def audit_case(reference: str, request: Request, session: PageSession, trail: AuditTrailDep,
-               user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
-    """One case's log (reads included), with links to its engine history (a technical view of its own)."""
-    visible_case(session, user, reference)
-    return audit_log_page(request, session, trail, user, reference)
-
-
-async def readable_histories(request: Request, session: Session, reference: str) -> list[dict]:
-    """The decoded engine histories of a case and of its practice review: live, else from the archive."""
-    client = await request.app.state.temporal.client()
-    histories = []
-    for workflow_id in (reference, practice_review_id(reference)):
-        events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
-        source = "the engine"
-        if events is None:
-            events, source = archived_history(session, workflow_id), "the archive"
-            session.commit()
-        if events is not None:
-            histories.append({"workflow_id": workflow_id, "source": source, "events": events})
-    return histories
-
-
-@router.get("/audit/{reference}/history")
-async def audit_history(reference: str, request: Request, session: PageSession,
-                        user: Annotated[User, Depends(page_roles(Role.auditor))]) -> HTMLResponse:
-    """The technical view: every engine event of the case, decoded, each folded (audited as a read)."""
-    visible_case(session, user, reference)
-    audit(session, request, user, "read_history", reference, {"page": "engine history"})
-    histories = await readable_histories(request, session, reference)
-    return render(request, "audit_history.html", user, reference=reference, histories=histories, json=json)
-
-
-@router.get("/audit/{reference}/history.json")
-async def audit_history_download(reference: str, request: Request, session: PageSession,
-                                 user: Annotated[User, Depends(page_roles(Role.auditor))]) -> Response:
-    """The decoded engine histories as a JSON file (audited as a read)."""
-    visible_case(session, user, reference)
-    audit(session, request, user, "read_history", reference, {"page": "engine history", "format": "JSON"})
-    histories = await readable_histories(request, session, reference)
-    return Response(json.dumps(histories, indent=1, default=str), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{reference}-engine-history.json"'})
+# ---------------------------------------------------------------- outbox
 
 
 @router.get("/outbox")
 def outbox_page(request: Request, session: PageSession,
-                user: Annotated[User, Depends(page_roles(Role.admin))]) -> HTMLResponse:
+                user: Annotated[User, Depends(page_roles(*ADMINS))]) -> HTMLResponse:
     messages = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)).all()
     return render(request, "outbox.html", user, messages=messages)
 

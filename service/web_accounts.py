@@ -14,14 +14,15 @@ from sqlmodel import select
 
 from records.models import User, UserSession
 from service.accounts import AccountError, new_password_hash, set_active, set_password, set_role
-from service.api.access import RowId, request_id
-from service.api.auth import change_own_password, set_session_cookie
 from service.auth import MAX_PASSWORD, SessionKind, SessionPolicy, start_session
+from service.deps import RowId, app_settings, audit_trail, request_id
+from service.roles import ADMINS
+from service.sign_in import change_own_password, set_session_cookie
 from service.web import PageSession, PageUser, page_roles, render
 from workflows.vocabulary import Role, Seat
 
 router = APIRouter(include_in_schema=False)
-Admin = Annotated[User, Depends(page_roles(Role.admin))]
+Admin = Annotated[User, Depends(page_roles(*ADMINS))]
 Password = Annotated[str, Form(max_length=MAX_PASSWORD)]
 
 
@@ -47,7 +48,7 @@ def account_password(request: Request, session: PageSession, user: PageUser, cur
         response.headers.update(error.headers or {})
         return response
     token = start_session(session, user_id=user.id, kind=SessionKind.cookie,
-                          policy=SessionPolicy.from_settings(request.app.state.settings))
+                          policy=SessionPolicy.from_settings(app_settings(request)))
     session.commit()
     response = RedirectResponse("/account?changed=1", status_code=303)
     set_session_cookie(request, response, token)
@@ -58,13 +59,13 @@ def account_password(request: Request, session: PageSession, user: PageUser, cur
 
 
 def audit_key(request: Request) -> bytes:
-    return request.app.state.audit_trail.key
+    return audit_trail(request).key
 
 
 def users_page(request: Request, session, admin: User, error: str | None = None, status_code: int = 200,
                done: str | None = None) -> HTMLResponse:
     users = session.exec(select(User).order_by(User.username)).all()
-    policy = SessionPolicy.from_settings(request.app.state.settings)
+    policy = SessionPolicy.from_settings(app_settings(request))
     live = session.exec(select(UserSession.user_id, func.count(), func.max(UserSession.last_seen_at))
                         .where(not_(policy.expired_condition(datetime.now(UTC))))
                         .group_by(UserSession.user_id)).all()

@@ -1,5 +1,7 @@
 """Pages for the business around the reviews: the action plan, themes, the escalation log and the timeliness
-dashboard. Each form calls the same function as its API route, so roles, checks and audit are the same."""
+dashboard. Each page calls the same service function as its API route (``service/action_plan.py``,
+``escalation_log.py``, ``themes.py``, ``timeliness.py``) with the same role sets (``service/roles.py``), so roles,
+checks and audit are the same."""
 
 from __future__ import annotations
 
@@ -7,30 +9,43 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from records.errors import DomainError, NotFound, NotPermitted
 from records.models import User
-from service.accounts import process_rules
-from service.api import action_plan, dashboard, escalations, themes
-from service.api.access import CASE_ACTORS, CASE_READERS, RowId
+from records.partnership import process_rules
+from service import action_plan, escalation_log, themes, timeliness
 from service.calendar_days import partnership_calendar
+from service.deps import EngineDep, RowId, SettingsDep, writer
+from service.http_errors import status_of
 from service.lateness import late_cases
-from service.web import PageSession, dates_from_parts, page_roles, plain_error, render
+from service.roles import (
+    CASE_ACTORS,
+    CASE_READERS,
+    DASHBOARD_READERS,
+    EXECUTIVES,
+    PLAN_UPDATERS,
+    THEME_EDITORS,
+    THEME_READERS,
+    WORKING_GROUP,
+)
+from service.web import PageSession, page_roles, render
+from service.web_forms import dates_from_parts, plain_error
 from workflows.calendar import london_date
 from workflows.vocabulary import Role
 
 router = APIRouter(include_in_schema=False)
 Readers = Annotated[User, Depends(page_roles(*CASE_READERS))]
 Actors = Annotated[User, Depends(page_roles(*CASE_ACTORS))]
-WorkingGroup = Annotated[User, Depends(page_roles(*action_plan.WORKING_GROUP))]
-Updaters = Annotated[User, Depends(page_roles(*action_plan.WORKING_GROUP, Role.agency_member))]
-ThemeReaders = Annotated[User, Depends(page_roles(Role.business_unit, Role.panel_chair, Role.csc_lead,
-                                                  Role.executive, Role.auditor))]
-DashboardReaders = Annotated[User, Depends(page_roles(Role.business_unit, Role.executive, Role.auditor))]
-Executives = Annotated[User, Depends(page_roles(Role.executive))]
+WorkingGroup = Annotated[User, Depends(page_roles(*WORKING_GROUP))]
+Updaters = Annotated[User, Depends(page_roles(*PLAN_UPDATERS))]
+ThemeReaders = Annotated[User, Depends(page_roles(*THEME_READERS))]
+ThemeEditors = Annotated[User, Depends(page_roles(*THEME_EDITORS))]
+DashboardReaders = Annotated[User, Depends(page_roles(*DASHBOARD_READERS))]
+Executives = Annotated[User, Depends(page_roles(*EXECUTIVES))]
 
 
 async def form_of(request: Request) -> dict:
@@ -48,10 +63,10 @@ async def attempt(page, request: Request, session, user: User, work) -> Response
     """Run a form's work; on a refusal show the page again with the reason (and nothing changed)."""
     try:
         work()
-    except HTTPException as error:
-        if error.status_code in (403, 404):
-            raise
-        return await page(request, session, user, error=error.detail, status_code=error.status_code)
+    except (NotFound, NotPermitted):
+        raise
+    except DomainError as error:
+        return await page(request, session, user, error=error.detail, status_code=status_of(error))
     except ValidationError as error:
         return await page(request, session, user, error=plain_error(error), status_code=422)
     return None
@@ -61,10 +76,10 @@ async def attempt(page, request: Request, session, user: User, work) -> Response
 
 
 async def plan_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200):
-    items = action_plan.listed(session, user, None, None, None, None)
+    items = action_plan.plan_items(session, user)
     session.commit()
     return render(request, "action_plan.html", user, status_code=status_code, items=items, error=error,
-                  may_edit=user.role in action_plan.WORKING_GROUP)
+                  may_edit=user.role in WORKING_GROUP)
 
 
 @router.get("/action-plan")
@@ -76,8 +91,8 @@ async def action_plan_view(request: Request, session: PageSession, user: Readers
 @router.post("/action-plan/new")
 async def action_plan_add(request: Request, session: PageSession, user: WorkingGroup):
     fields = await form_of(request)
-    refused = await attempt(plan_page, request, session, user, lambda: action_plan.add_action(
-        action_plan.NewPlanAction(**fields), request, session, user))
+    refused = await attempt(plan_page, request, session, user, lambda: action_plan.add_item(
+        writer(session, request), user, action_plan.NewPlanAction(**fields)))
     return refused or back("/action-plan")
 
 
@@ -85,10 +100,10 @@ async def action_plan_add(request: Request, session: PageSession, user: WorkingG
 async def action_plan_change(action_id: RowId, request: Request, session: PageSession, user: Updaters):
     fields = await form_of(request)
     if fields.pop("sign_off", None):
-        work = lambda: action_plan.sign_off_action(action_id, request, session, user)  # noqa: E731
+        work = lambda: action_plan.sign_off_item(writer(session, request), user, action_id)  # noqa: E731
     else:
-        work = lambda: action_plan.change_action(  # noqa: E731
-            action_id, action_plan.PlanActionChange(**fields), request, session, user)
+        work = lambda: action_plan.change_item(  # noqa: E731
+            writer(session, request), user, action_id, action_plan.PlanActionChange(**fields))
     refused = await attempt(plan_page, request, session, user, work)
     return refused or back("/action-plan")
 
@@ -98,9 +113,9 @@ async def action_plan_change(action_id: RowId, request: Request, session: PageSe
 
 async def themes_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200,
                       **context):
-    found = themes.list_themes(request, session, user, None)
+    found = themes.theme_counts(writer(session, request), user)
     return render(request, "themes.html", user, status_code=status_code, found=found, error=error,
-                  may_edit=user.role in (Role.business_unit, Role.panel_chair), **context)
+                  may_edit=user.role in THEME_EDITORS, **context)
 
 
 @router.get("/themes")
@@ -111,8 +126,7 @@ async def themes_view(request: Request, session: PageSession, user: ThemeReaders
 
 
 @router.post("/themes/new")
-async def themes_add(request: Request, session: PageSession,
-                     user: Annotated[User, Depends(page_roles(Role.business_unit, Role.panel_chair))]):
+async def themes_add(request: Request, session: PageSession, user: ThemeEditors):
     """Add a theme: one that repeats the list is refused, naming it; one close to the list asks first whether
     an existing theme was meant (pick it: nothing is added) or this one is new (confirmed: added)."""
     fields = await form_of(request)
@@ -130,16 +144,16 @@ async def themes_add(request: Request, session: PageSession,
                                  field_error=f"'{same}' is already on the list")
     if close and choice != "new":
         return await themes_page(request, session, user, status_code=409, typed=typed, close=close)
-    refused = await attempt(themes_page, request, session, user, lambda: themes.add_theme(
-        themes.NewTheme(name=typed, confirmed=choice == "new"), request, session, user))
+    refused = await attempt(themes_page, request, session, user, lambda: themes.add_to_theme_list(
+        writer(session, request), user, themes.NewTheme(name=typed, confirmed=choice == "new")))
     return refused or back(f"/themes?added={quote(wanted)}")
 
 
 @router.post("/themes/sheet")
-async def themes_sheet(request: Request, session: PageSession,
-                       user: Annotated[User, Depends(page_roles(Role.business_unit, Role.panel_chair))]):
-    document = await themes.issue_themes_sheet(request, session, user, None)
-    return back(document.pdf_url)
+async def themes_sheet(request: Request, session: PageSession, user: ThemeEditors, settings: SettingsDep,
+                       engine: EngineDep):
+    document_id = await themes.issue_sheet(writer(session, request), user, settings=settings, engine=engine)
+    return back(f"/api/documents/{document_id}?format=pdf")
 
 
 # ---------------------------------------------------------------- escalations
@@ -148,14 +162,14 @@ async def themes_sheet(request: Request, session: PageSession,
 async def escalations_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200):
     """The log of raised concerns, after one entry per late case (its missed deadlines grouped): agency members
     see only the concerns they raised."""
-    items = escalations.list_escalations(request, session, user)
+    items = escalation_log.escalation_log(writer(session, request), user)
     late = []
     if user.role != Role.agency_member:
         calendar = partnership_calendar(session)
         late = late_cases(session, today=london_date(datetime.now(UTC)), calendar=calendar)
         session.commit()
     return render(request, "escalations.html", user, status_code=status_code, items=items, error=error, late=late,
-                  may_raise=user.role in CASE_ACTORS, may_respond=user.role == Role.executive)
+                  may_raise=user.role in CASE_ACTORS, may_respond=user.role in EXECUTIVES)
 
 
 @router.get("/escalations")
@@ -167,16 +181,16 @@ async def escalations_view(request: Request, session: PageSession, user: Readers
 @router.post("/escalations/new")
 async def escalations_raise(request: Request, session: PageSession, user: Actors):
     fields = await form_of(request)
-    refused = await attempt(escalations_page, request, session, user, lambda: escalations.raise_escalation(
-        escalations.NewEscalation(**fields), request, session, user))
+    refused = await attempt(escalations_page, request, session, user, lambda: escalation_log.raise_concern(
+        writer(session, request), user, escalation_log.NewEscalation(**fields)))
     return refused or back("/escalations")
 
 
 @router.post("/escalations/{escalation_id}")
 async def escalations_respond(escalation_id: RowId, request: Request, session: PageSession, user: Executives):
     fields = await form_of(request)
-    refused = await attempt(escalations_page, request, session, user, lambda: escalations.respond(
-        escalation_id, escalations.EscalationResponse(**fields), request, session, user))
+    refused = await attempt(escalations_page, request, session, user, lambda: escalation_log.respond_to_concern(
+        writer(session, request), user, escalation_id, escalation_log.EscalationResponse(**fields)))
     return refused or back("/escalations")
 
 
@@ -188,8 +202,8 @@ def dashboard_view(request: Request, session: PageSession, user: DashboardReader
                    year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     """Timeliness per quarter with charts drawn on the server, and the CSV downloads."""
     year = year or london_date(datetime.now(UTC)).year
-    figures = dashboard.dashboard(request, session, user, year)
+    figures = timeliness.dashboard_figures(writer(session, request), user, year)
     # bar_chart_svg escapes every text it draws, so the SVG can go into the page as it is.
     rules = process_rules(session)
-    charts = [Markup(dashboard.chart_svg(figures, chart, rules)) for chart in dashboard.CHARTS]  # noqa: S704
+    charts = [Markup(timeliness.chart_svg(figures, chart, rules)) for chart in timeliness.CHARTS]  # noqa: S704
     return render(request, "dashboard.html", user, figures=figures, year=year, charts=charts, rules=rules)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlmodel import select
 
+from records.errors import InvalidInput
 from records.models import CalendarDay, User
-from service.api.access import RowId
-from service.api.calendar import CALENDAR_KEEPERS, CalendarDayIn, add_and_send, resend
-from service.web import PageSession, dates_from_parts, page_roles, plain_error, render
+from service.calendar_days import CalendarDayIn, add_and_send, resend
+from service.deps import RowId, SettingsDep, TemporalDep, writer
+from service.roles import CALENDAR_KEEPERS
+from service.web import PageSession, page_roles, render
+from service.web_forms import dates_from_parts, plain_error
 
 router = APIRouter(include_in_schema=False)
 Keeper = Annotated[User, Depends(page_roles(*CALENDAR_KEEPERS))]
@@ -30,24 +33,26 @@ def calendar_days_page(request: Request, session: PageSession, user: Keeper) -> 
 
 
 @router.post("/admin/calendar")
-async def calendar_days_add(request: Request, session: PageSession, user: Keeper) -> HTMLResponse:
+async def calendar_days_add(request: Request, session: PageSession, user: Keeper, temporal: TemporalDep,
+                            settings: SettingsDep) -> HTMLResponse:
     """Add the day (three boxes: day, month, year), send it to the running cases, and show what moved."""
     form = await request.form()
     fields = dates_from_parts({key: str(value)[:200] for key, value in form.items() if key != "csrf_token"})
     try:
         body = CalendarDayIn(day=fields.get("day") or None, kind=fields.get("kind", ""), name=fields.get("name", ""))
-        result = await add_and_send(request, session, user, body)
+        result = await add_and_send(writer(session, request), user, body, temporal=temporal,
+                                    answer_within=settings.action_answer_timeout_seconds)
     except ValidationError as error:
         return calendar_page(request, session, user, status_code=422, error=plain_error(error))
-    except HTTPException as error:
-        if error.status_code != 422:
-            raise
+    except InvalidInput as error:
         return calendar_page(request, session, user, status_code=422, error=error.detail)
     return calendar_page(request, session, user, result=result)
 
 
 @router.post("/admin/calendar/{day_id}/send")
-async def calendar_day_resend(day_id: RowId, request: Request, session: PageSession, user: Keeper) -> HTMLResponse:
+async def calendar_day_resend(day_id: RowId, request: Request, session: PageSession, user: Keeper,
+                              temporal: TemporalDep, settings: SettingsDep) -> HTMLResponse:
     """Send a day again to the running cases it did not reach."""
-    result = await resend(request, session, user, day_id)
+    result = await resend(writer(session, request), user, day_id, temporal=temporal,
+                          answer_within=settings.action_answer_timeout_seconds)
     return calendar_page(request, session, user, result=result)

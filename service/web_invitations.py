@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from sqlmodel import select
 
 from records.models import Document, User
-from service.api.access import audit, visible_case
+from service.cases import visible_case
+from service.deps import audit
 from service.web import PageSession, page_roles
 from workflows.vocabulary import Role
 

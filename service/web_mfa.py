@@ -13,14 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from records.models import User
-from service.api.access import audit, request_id
-from service.api.auth import (
-    SIGN_IN_CSRF_REFUSED,
-    SecondFactorNeeded,
-    check_one_time_code,
-    set_session_cookie,
-    start_signed_in_session,
-)
 from service.auth import (
     SIGN_IN_COOKIE,
     SessionKind,
@@ -31,7 +23,15 @@ from service.auth import (
     sign_in_csrf_ok,
     sign_in_csrf_token,
 )
+from service.deps import app_settings, audit, database_engine, request_id
 from service.mfa import confirm_enrolment, enrolled, enrolment_secret, provisioning_uri
+from service.sign_in import (
+    SIGN_IN_CSRF_REFUSED,
+    SecondFactorNeeded,
+    check_one_time_code,
+    set_session_cookie,
+    start_signed_in_session,
+)
 from service.web import home_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +41,7 @@ PENDING_SECONDS = 300
 
 def _pending_mac(request: Request, user_id: int, until: int) -> str:
     nonce = request.cookies.get(SIGN_IN_COOKIE, "")
-    return keyed_token(request.app.state.settings.secret_key or "", "mfa-pending", f"{user_id}.{until}.{nonce}")
+    return keyed_token(app_settings(request).secret_key or "", "mfa-pending", f"{user_id}.{until}.{nonce}")
 
 
 async def second_factor_step(request: Request, step: SecondFactorNeeded) -> Response:
@@ -50,7 +50,7 @@ async def second_factor_step(request: Request, step: SecondFactorNeeded) -> Resp
     response = RedirectResponse("/signin/code" if step.enrolled else "/signin/enrol", status_code=303)
     response.set_cookie(PENDING_COOKIE, f"{step.user.id}.{until}.{_pending_mac(request, step.user.id, until)}",
                         max_age=PENDING_SECONDS, httponly=True, samesite="strict",
-                        secure=request.app.state.settings.is_production, path="/signin")
+                        secure=app_settings(request).is_production, path="/signin")
     return response
 
 
@@ -62,7 +62,7 @@ def pending_user(request: Request) -> User | None:
         return None
     if not same_token(mac, _pending_mac(request, int(user_id), int(until))):
         return None
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    with Session(database_engine(request), expire_on_commit=False) as session:
         user = session.get(User, int(user_id))
     return user if user is not None and user.is_active else None
 
@@ -116,8 +116,8 @@ def enrol_form(request: Request) -> Response:
 
 
 def enrol_page(request: Request, user: User, status_code: int = 200, error: str | None = None) -> Response:
-    settings = request.app.state.settings
-    with Session(request.app.state.engine) as session:
+    settings = app_settings(request)
+    with Session(database_engine(request)) as session:
         if enrolled(session, user.id):
             return RedirectResponse("/signin/code", status_code=303)
         secret = enrolment_secret(session, user=user, secret_key=settings.secret_key or "")
@@ -135,13 +135,13 @@ def enrol_submit(request: Request, code: Annotated[str, Form(max_length=40)] = "
     user = pending_user(request)
     if user is None:
         return RedirectResponse("/signin", status_code=303)
-    settings = request.app.state.settings
-    with Session(request.app.state.engine) as session:
+    settings = app_settings(request)
+    with Session(database_engine(request)) as session:
         codes = confirm_enrolment(session, user=user, code=code, secret_key=settings.secret_key or "",
                                   audit_key=settings.audit_key_bytes, request_id=request_id(request))
         session.commit()
     if codes is None:
-        with Session(request.app.state.engine) as session:
+        with Session(database_engine(request)) as session:
             audit(session, request, user, "mfa_enrol_failed", None, {"username": user.username})
         return enrol_page(request, user, 422, error="The code is not right: type the 6 digits your authenticator "
                                                     "app shows now for this service")

@@ -12,9 +12,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from service.api.access import audit
-from service.api.auth import set_session_cookie, start_signed_in_session
 from service.auth import SessionKind
+from service.deps import app_settings, audit, database_engine
 from service.identities import user_for_identity
 from service.oidc import (
     PENDING_SECONDS,
@@ -26,6 +25,7 @@ from service.oidc import (
     verify_id_token,
 )
 from service.settings import OidcIssuer
+from service.sign_in import set_session_cookie, start_signed_in_session
 from service.web import home_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -35,7 +35,7 @@ HTTP_TIMEOUT_SECONDS = 10
 
 
 def configured_issuer(request: Request, name: str) -> OidcIssuer:
-    issuer = request.app.state.settings.oidc_issuer(name)
+    issuer = app_settings(request).oidc_issuer(name)
     if issuer is None:
         raise HTTPException(404, f"No organisation called {name!r} is set up for sign-in here")
     return issuer
@@ -43,7 +43,7 @@ def configured_issuer(request: Request, name: str) -> OidcIssuer:
 
 def callback_url(request: Request, issuer: OidcIssuer) -> str:
     """Where the issuer sends the browser back: the service's public address, never one a request names."""
-    return f"{request.app.state.settings.rapid_review_public_url.rstrip('/')}/signin/oidc/{issuer.name}/callback"
+    return f"{app_settings(request).rapid_review_public_url.rstrip('/')}/signin/oidc/{issuer.name}/callback"
 
 
 @router.get("/signin/oidc/{name}")
@@ -59,7 +59,7 @@ async def start_oidc_sign_in(name: str, request: Request) -> Response:
     pending = PendingSignIn.start(issuer.name)
     response = RedirectResponse(authorization_url(metadata, issuer, callback_url(request, issuer), pending),
                                 status_code=303)
-    settings = request.app.state.settings
+    settings = app_settings(request)
     response.set_cookie(PENDING_COOKIE, pending.to_cookie(settings.secret_key or ""), max_age=PENDING_SECONDS,
                         httponly=True, samesite="lax", secure=settings.is_production, path="/signin/oidc")
     return response
@@ -70,8 +70,8 @@ async def finish_oidc_sign_in(name: str, request: Request, code: CallbackValue =
                               error: CallbackValue = "") -> Response:
     """Back from the issuer: a session for the linked user, or a page saying why not (audited)."""
     issuer = configured_issuer(request, name)
-    settings = request.app.state.settings
-    engine = request.app.state.engine
+    settings = app_settings(request)
+    engine = database_engine(request)
     try:
         pending = PendingSignIn.from_cookie(settings.secret_key or "", request.cookies.get(PENDING_COOKIE, ""))
         if pending.issuer != issuer.name or not state or state != pending.state:
@@ -108,7 +108,7 @@ async def finish_oidc_sign_in(name: str, request: Request, code: CallbackValue =
 
 
 def refused(request: Request, issuer: OidcIssuer, refusal: SignInRefused) -> Response:
-    with Session(request.app.state.engine) as session:
+    with Session(database_engine(request)) as session:
         audit(session, request, None, "oidc_sign_in_refused", None,
               {"issuer": issuer.name, "reason": refusal.reason, **refusal.detail})
     response = render(request, "error.html", None, status_code=403, heading="You are not signed in",

@@ -214,10 +214,6 @@ def audit_sentence(who: str, role: str, action: str) -> str:
     return sentence(f"{actor} {what}.")
 
 
-def plain_text(text: str) -> str:
-    """A machine-made message said for people: ISO dates as "2 December 2026", codes as their labels."""
-    text = ISO_DATE.sub(lambda found: long_date(found.group(1)), str(text))
-    return CODE.sub(lambda found: label(found.group(1)), text)
 
 
 def audit_value(name: str, value) -> str:
@@ -231,7 +227,7 @@ def audit_value(name: str, value) -> str:
         return {"all": "Everything", "changes": "Changes only", "reads": "Reads only"}[value]
     if name in ("stage", "deadline", "decision", "status", "recommendation", "role", "seat", "agency", "kind"):
         return label(value)
-    return plain_text(value) if name != "path" else str(value)
+    return plain(value, as_sentence=False) if name != "path" else str(value)
 
 
 def audit_details(detail: dict) -> tuple[list[tuple[str, str]], int]:
@@ -293,12 +289,15 @@ def field_label(name: str) -> str:
     return FIELD_LABELS.get(name) or label(name)
 
 
-def plain(text: str | None) -> str:
-    """A message from the workflow or the service as a sentence on a page: dates written out, codes named in the
-    sentence ("convene panel", "CSC consultation"); ``plain_text`` names them as labels."""
-    if not text:
+def plain(text, *, as_sentence: bool = True) -> str:
+    """A machine-made message (the workflow's, the service's) said for people: ISO dates as "2 December 2026" and
+    codes in words: inside a sentence ("convene panel", "CSC consultation"), which it then is, or, with
+    ``as_sentence=False``, as their labels (a value in a summary list)."""
+    if text is None or text == "":
         return ""
     text = ISO_DATE.sub(lambda found: long_date(found.group(1)), str(text))
+    if not as_sentence:
+        return CODE.sub(lambda found: label(found.group(1)), text)
     return sentence(CODE.sub(lambda found: in_sentence(found.group(1)), text))
 
 

@@ -322,7 +322,7 @@ def test_anchor_directory_and_files_are_private(trail, settings):
 def test_chain_checks_of_the_api_and_the_audit_page_run_in_the_threadpool():
     """FastAPI runs a sync route in its threadpool: a long walk there never stalls /healthz."""
     from service.api.audit import verify_audit_chain
-    from service.web import audit_case, audit_index
+    from service.web_audit import audit_case, audit_index
 
     assert not inspect.iscoroutinefunction(verify_audit_chain)
     assert not inspect.iscoroutinefunction(audit_index) and not inspect.iscoroutinefunction(audit_case)

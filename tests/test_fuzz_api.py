@@ -25,7 +25,7 @@ for account in DEMO_ACCOUNTS:
 
 
 def fuzz_operation(operation, base_url: str, headers: dict, problems: list[str]) -> None:
-    # The 29 per-action routes share one code path (perform_action) past their body schemas: fewer each.
+    # The 29 per-action routes share one code path (the case service's act) past their body schemas: fewer each.
     examples = max(3, EXAMPLES // 3) if "/actions/" in operation.path else EXAMPLES
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -22,8 +22,10 @@ def allowed(importer: str, imported: str) -> bool:
         return imported.startswith(("records", "workflows"))
     if layer == "activities":
         return imported.startswith(("activities", "records", "workflows", "templates", *SERVICE_FOR_ACTIVITIES))
-    if importer.startswith(ENTRY_POINTS) or importer.startswith("service.web"):
-        return True  # pages still call the API's functions (architecture.md: the case service to come)
+    if importer.startswith(ENTRY_POINTS):
+        return True
+    if importer.startswith("service.web"):
+        return not imported.startswith("service.api")  # pages call services, never routes
     if importer.startswith("service.api"):
         return not imported.startswith("service.web")
     return not imported.startswith(("service.api", "service.web"))  # jobs, scheduler, worker, helpers
@@ -57,3 +59,16 @@ def test_the_rules_would_catch_an_upward_import():
     assert not allowed("activities.case_step", "service.api.cases")
     assert not allowed("service.jobs", "service.api.access")
     assert allowed("service.jobs", "records.tasks")
+    assert not allowed("service.web_business", "service.api.action_plan")
+    assert not allowed("service.cases", "service.api.cases")
+
+
+def test_the_records_know_nothing_of_http():
+    """The records raise the domain's refusals (records/errors.py); only the service's HTTP layer speaks HTTP."""
+    web = ("fastapi", "starlette")
+    found = [f"{path.relative_to(ROOT)} imports {name}" for path in sorted((ROOT / "records").rglob("*.py"))
+             if "versions" not in path.parts for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, (ast.Import, ast.ImportFrom))
+             for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])
+             if name.split(".")[0] in web]
+    assert not found, "\n".join(found)

@@ -2,7 +2,7 @@
 
 A partner system reads in ``/openapi.json`` what each action takes (its body schema, less the actor, who is the
 caller, and the seal, which the service adds), who may take it, at which stages, and an example. Every route
-sends its body through the same ``perform_action`` as the pages do, so the workflow's validator still has the
+sends its body through the case service's ``act``, as the pages do, so the workflow's validator still has the
 last word. (No ``from __future__ import annotations`` here: FastAPI reads the generated body types from the
 functions' annotations.)
 """
@@ -11,12 +11,14 @@ import datetime
 import typing
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, create_model
 
 from records.models import User
-from service.api.cases import ACTIONS, ActionSpec, IdempotencyKey, perform_action
-from service.auth import DbSession, current_user
+from service.api.cases import IdempotencyKey, answer
+from service.auth import current_user
+from service.cases import ACTIONS, ActionSpec
+from service.deps import Cases
 from service.wording import label
 
 router = APIRouter(prefix="/api/cases", tags=["actions"])
@@ -40,7 +42,7 @@ def body_model(spec: ActionSpec) -> type[BaseModel]:
     if spec.model not in _BODIES:
         fields = {name: (field.annotation, field) for name, field in spec.model.model_fields.items()
                   if name not in SERVICE_FIELDS}
-        # Other fields pass through to perform_action, which refuses "actor" and "seal" by name (and the workflow's
+        # Other fields pass through to the case service, which refuses "actor" and "seal" by name (and the workflow's
         # model ignores the rest, as it always has).
         _BODIES[spec.model] = create_model(f"{spec.model.__name__}Body", __doc__=spec.model.__doc__,
                                            __config__=ConfigDict(extra="allow"), **fields)
@@ -109,10 +111,10 @@ def _add_route(name: str, spec: ActionSpec) -> None:
     # The action's own roles, checked before its body is read: a role that may not take it learns that first.
     taker = Annotated[User, Depends(may_take(name, spec.roles))]
 
-    async def take(reference: str, body: body_type, request: Request, session: DbSession, user: taker,
+    async def take(reference: str, body: body_type, cases: Cases, user: taker,
                    idempotency_key: IdempotencyKey = None) -> dict:
-        return await perform_action(request, session, user, reference, name, body.model_dump(mode="json",
-                                    exclude_unset=True), idempotency_key)
+        return answer(await cases.act(user, reference, name, body.model_dump(mode="json", exclude_unset=True),
+                                      idempotency_key))
 
     take.__name__ = name
     router.add_api_route(

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import select
 
-from records.db import session_scope
 from records.models import AuditEvent, User
 from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_case
-from service.auth import DbSession, require_roles
-from service.history import archive_history, archived_history, fetch_readable_history
+from service.auth import require_roles
+from service.deps import Cases, DbSession
+from service.roles import CHAIN_CHECKERS
 from service.visibility import timeline_detail_for
-from workflows.vocabulary import Role, practice_review_id
+from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["audit"])
 READS = ("read_", "list_")
@@ -64,24 +64,12 @@ class WorkflowHistory(BaseModel):
 
 
 @router.get("/cases/{reference}/history", response_model=list[WorkflowHistory])
-async def case_history(reference: str, request: Request, session: DbSession, user: Auditor) -> list[WorkflowHistory]:
+async def case_history(reference: str, cases: Cases, user: Auditor) -> list[WorkflowHistory]:
     """The decoded Temporal event history of the case's workflow and of its practice review, if any."""
-    visible_case(session, user, reference)
-    audit(session, request, user, "read_history", reference, {})
-    client = await request.app.state.temporal.client()
-    found = []
-    for workflow_id in (reference, practice_review_id(reference)):
-        events = await fetch_readable_history(client, workflow_id, request.app.state.codec)
-        if events is not None:
-            with session_scope(request.app.state.engine) as archive_session:
-                archive_history(archive_session, workflow_id, reference, events)
-            found.append(WorkflowHistory(workflow_id=workflow_id, source="temporal", event_count=len(events),
-                                         events=events))
-        elif (kept := archived_history(session, workflow_id)) is not None:
-            found.append(WorkflowHistory(workflow_id=workflow_id, source="archive", event_count=len(kept),
-                                         events=kept))
-        session.commit()  # hold no database transaction across the next call to Temporal
-    return found
+    cases.visible(user, reference)
+    cases.audit(user, "read_history", reference, {})
+    return [WorkflowHistory(workflow_id=found["workflow_id"], source=found["source"], event_count=len(found["events"]),
+                            events=found["events"]) for found in await cases.histories(reference, archive=True)]
 
 
 @router.get("/audit/verify")
@@ -89,7 +77,7 @@ def verify_audit_chain(
     request: Request,
     session: DbSession,
     trail: AuditTrailDep,
-    user: Annotated[User, Depends(require_roles(Role.auditor, Role.admin))],
+    user: Annotated[User, Depends(require_roles(*CHAIN_CHECKERS))],
     full: Annotated[bool, Query(description="Walk from row 1 instead of from the last verified row")] = False,
 ) -> dict:
     """Verify the audit chain against its key and its anchors: intact, or where it was changed or cut.

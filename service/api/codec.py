@@ -19,11 +19,12 @@ from temporalio.api.common.v1 import Payloads
 
 from records.models import User
 from service.api.access import audit
-from service.auth import DbSession, require_roles
-from workflows.vocabulary import Role
+from service.auth import require_roles
+from service.deps import DbSession, app_settings, payload_codec
+from service.roles import AUDITORS
 
 router = APIRouter(prefix="/codec", tags=["codec"])
-Auditor = Annotated[User, Depends(require_roles(Role.auditor))]
+Auditor = Annotated[User, Depends(require_roles(*AUDITORS))]
 # What the UI's fetch sends (temporalio/ui src/lib/services/data-encoder.ts): JSON, the namespace it shows.
 ALLOWED_HEADERS = "Content-Type, X-Namespace"
 PREFLIGHT_CACHE_SECONDS = "600"
@@ -31,14 +32,14 @@ PREFLIGHT_CACHE_SECONDS = "600"
 
 def ui_origin(request: Request) -> str | None:
     """The request's ``Origin`` if it is the configured Temporal UI's, else None."""
-    allowed = request.app.state.settings.rapid_review_temporal_ui_origin
+    allowed = app_settings(request).rapid_review_temporal_ui_origin
     origin = request.headers.get("origin")
     return origin if allowed and origin == allowed else None
 
 
 def allow_the_ui_origin(request: Request) -> None:
     """Runs before the sign-in check (a route-level dependency): lets the UI's origin stand in for the CSRF token."""
-    request.state.csrf_origin = request.app.state.settings.rapid_review_temporal_ui_origin
+    request.state.csrf_origin = app_settings(request).rapid_review_temporal_ui_origin
 
 
 def cors_headers(origin: str) -> dict[str, str]:
@@ -63,7 +64,7 @@ async def decode(request: Request, session: DbSession, user: Auditor) -> Respons
     answered as refused, never passed on as if the service had sent them."""
     try:
         payloads = json_format.Parse(await request.body(), Payloads())
-        decoded = await request.app.state.codec.decode(payloads.payloads)
+        decoded = await payload_codec(request).decode(payloads.payloads)
     except (json_format.ParseError, ValueError) as exc:
         raise HTTPException(400, f"Not a payloads document this service can decode: {exc}") from exc
     # Temporal UI names the namespace it shows in this header; recorded as given (it is the caller's claim).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,57 +10,32 @@ from fastapi.responses import Response
 from sqlmodel import select
 
 from records.models import CaseRecord, CaseReview, Document, User
+from records.partnership import process_rules
 from records.read_model import panel_ordered_themes
-from service.accounts import process_rules
-from service.api.access import audit
-from service.auth import DbSession, require_roles
-from service.calendar_days import partnership_calendar
-from service.charts import bar_chart_svg
+from service.api.access import audit, writer
+from service.auth import require_roles
 from service.csv_export import csv_response
-from service.timeliness import Quarter, Timeliness, timeliness
-from workflows.calendar import london_date
-from workflows.rules import ProcessRules
-from workflows.vocabulary import Role
+from service.deps import DbSession, SettingsDep
+from service.roles import DASHBOARD_READERS, TRACKER_READERS
+from service.timeliness import CHARTS, Quarter, Timeliness, chart_svg, dashboard_figures, figures
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
-DashboardReader = Annotated[User, Depends(require_roles(Role.business_unit, Role.executive, Role.auditor))]
-TrackerReader = Annotated[User, Depends(require_roles(Role.business_unit, Role.panel_chair, Role.executive,
-                                                      Role.auditor))]
+DashboardReader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]
+TrackerReader = Annotated[User, Depends(require_roles(*TRACKER_READERS))]
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year (default: this year)")]
-# Each chart: its title and its series (figure -> legend), with the statutory figures filled in from the rules in
-# force ({days}, {months}); a field name keeps its historic "15"/"6": each case is judged by its own rules.
-CHARTS = {
-    "rapid_reviews": ("Rapid reviews submitted, and within {days} working days",
-                      {"rapid_reviews_submitted": "Submitted",
-                       "submitted_within_15_working_days": "Within {days} working days"}),
-    "referrals": ("Referrals and notifications", {"referrals": "Referrals", "notifications": "Notifications"}),
-    "csprs": ("CSPRs completed, and within {months} months",
-              {"cspr_completed": "Completed", "cspr_completed_within_6_months": "Within {months} months"}),
-    "actions": ("Actions due, and completed on time",
-                {"actions_due": "Due", "actions_completed_on_time": "Completed on time"}),
-}
-
-
-def figures(request: Request, session, year: int | None) -> Timeliness:
-    today = london_date(datetime.now(UTC))
-    return timeliness(session, year or today.year, partnership_calendar(session), today)
-
-
 @router.get("/dashboard", response_model=Timeliness)
 def dashboard(request: Request, session: DbSession, user: DashboardReader, year: Year = None) -> Timeliness:
     """Timeliness per quarter of a year, median working days per stage, and the late cases.
 
     Referrals, notifications, rapid reviews and the share within 15 working days, CSPRs completed within
     6 months, actions completed on time."""
-    result = figures(request, session, year)
-    audit(session, request, user, "read_dashboard", None, {"year": result.year})
-    return result
+    return dashboard_figures(writer(session, request), user, year)
 
 
 @router.get("/dashboard.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def dashboard_csv(request: Request, session: DbSession, user: DashboardReader, year: Year = None) -> Response:
     """The quarterly figures and the totals as CSV."""
-    result = figures(request, session, year)
+    result = figures(session, year)
     audit(session, request, user, "export_dashboard", None, {"year": result.year})
     return csv_response([row.model_dump() for row in [*result.quarters, result.totals]], list(Quarter.model_fields),
                         f"timeliness-{result.year}.csv")
@@ -72,19 +46,8 @@ def dashboard_chart(request: Request, session: DbSession, user: DashboardReader,
                     chart: Annotated[str, Query(pattern="^(" + "|".join(CHARTS) + ")$")] = "rapid_reviews",
                     ) -> Response:
     """One chart of the quarterly figures, drawn on the server."""
-    return Response(chart_svg(figures(request, session, year), chart, process_rules(session)),
+    return Response(chart_svg(figures(session, year), chart, process_rules(session)),
                     media_type="image/svg+xml")
-
-
-def chart_svg(result: Timeliness, chart: str, rules: ProcessRules) -> str:
-    """One of CHARTS for a year's quarters (every text in it is escaped; its ids are the chart's own, so several
-    charts on one page each keep their title for a screen reader)."""
-    title, measures = CHARTS[chart]
-    figures = {"days": rules.rapid_review_working_days, "months": rules.cspr_months}
-    series = {legend.format(**figures): [getattr(q, name) for q in result.quarters]
-              for name, legend in measures.items()}
-    return bar_chart_svg(f"{title.format(**figures)}, {result.year}", [f"Q{q.quarter}" for q in result.quarters],
-                         series, ident=f"chart-{chart}")
 
 
 TRACKER_COLUMNS = ("case_reference", "local_reference", "date_added", "status", "theme_1", "theme_2", "theme_3",
@@ -146,10 +109,10 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
 
 
 @router.get("/tracker.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def tracker_export(request: Request, session: DbSession, user: TrackerReader,
+def tracker_export(request: Request, session: DbSession, user: TrackerReader, settings: SettingsDep,
                    reference: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9-]+$")] = None,
                    ) -> Response:
     """The case review tracker return, one row per review (or the one named)."""
-    rows = tracker_rows(session, request.app.state.settings.rapid_review_public_url, reference)
+    rows = tracker_rows(session, settings.rapid_review_public_url, reference)
     audit(session, request, user, "export_tracker", reference, {"rows": len(rows)})
     return csv_response(rows, TRACKER_COLUMNS, f"tracker-{reference}.csv" if reference else "tracker.csv")

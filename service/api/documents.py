@@ -15,7 +15,7 @@ from sqlmodel import select
 from activities.documents import THEMES_SHEET_REFERENCE
 from records.models import Document
 from service.api.access import Reader, RowId, audit, visible_case
-from service.auth import DbSession
+from service.deps import DbSession
 from service.visibility import document_visible
 from workflows.vocabulary import Role
 

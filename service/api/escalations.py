@@ -1,104 +1,47 @@
-"""The escalation log: any group raises a strategic concern to the Executive; the Executive's response and
-action are recorded; open escalations age visibly (in working days)."""
+"""The escalation log's routes (the work is ``service/escalation_log.py``'s, which the page calls too)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
-from sqlmodel import select
+from fastapi import APIRouter, Depends, Query, Request
 
-from records.models import Escalation, User
-from service.api.access import CaseActor, Reader, RowId, audit, visible_case
-from service.auth import DbSession, require_roles
-from service.calendar_days import partnership_calendar
-from workflows.calendar import london_date
-from workflows.models import Text
-from workflows.vocabulary import Role
+from records.models import User
+from records.vocabulary import EscalationStatus, one_of
+from service.api.access import CaseActor, Reader, RowId, writer
+from service.auth import require_roles
+from service.deps import DbSession
+from service.escalation_log import (
+    EscalationRead,
+    EscalationResponse,
+    NewEscalation,
+    escalation_log,
+    raise_concern,
+    respond_to_concern,
+)
+from service.roles import EXECUTIVES
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
-Executive = Annotated[User, Depends(require_roles(Role.executive))]
-
-
-class EscalationRead(BaseModel):
-    id: int
-    group_name: str
-    title: str
-    concern: str
-    case_reference: str | None
-    raised_on: date
-    raised_by: int
-    status: str
-    response: str | None
-    response_action: str | None
-    responded_on: date | None
-    age_working_days: int
-
-
-class NewEscalation(BaseModel):
-    group_name: Text = Field(min_length=2, max_length=120, description="e.g. Rapid Review Working Group")
-    title: Text = Field(min_length=2, max_length=200)
-    concern: Text = Field(min_length=1, max_length=20_000)
-    case_reference: Text | None = Field(None, max_length=40)
-
-
-class EscalationResponse(BaseModel):
-    response: Text = Field(min_length=1, max_length=20_000)
-    action: Text | None = Field(None, max_length=20_000, description="What the Executive will do")
-    status: Literal["responded", "closed"] = "responded"
-
-
-def read(row: Escalation, session) -> EscalationRead:
-    calendar = partnership_calendar(session)
-    end = row.responded_on or london_date(datetime.now(UTC))
-    return EscalationRead(**row.model_dump(), age_working_days=max(0, calendar.working_days_between(row.raised_on,
-                                                                                                    end)))
+Executive = Annotated[User, Depends(require_roles(*EXECUTIVES))]
 
 
 @router.get("", response_model=list[EscalationRead])
 def list_escalations(
     request: Request, session: DbSession, user: Reader,
-    status: Annotated[str | None, Query(pattern="^(open|responded|closed)$")] = None,
+    status: Annotated[str | None, Query(pattern=one_of(EscalationStatus))] = None,
 ) -> list[EscalationRead]:
     """Oldest open first. Agency members see the escalations they raised."""
-    query = select(Escalation)
-    if user.role == Role.agency_member:
-        query = query.where(Escalation.raised_by == user.id)
-    if status:
-        query = query.where(Escalation.status == status)
-    rows = session.exec(query.order_by(Escalation.status != "open", Escalation.raised_on, Escalation.id)).all()
-    items = [read(row, session) for row in rows]
-    audit(session, request, user, "list_escalations", None, {"shown": len(items)})
-    return items
+    return escalation_log(writer(session, request), user, status=status)
 
 
 @router.post("", status_code=201, response_model=EscalationRead)
 def raise_escalation(new: NewEscalation, request: Request, session: DbSession, user: CaseActor) -> EscalationRead:
     """Raise a strategic concern to the Executive."""
-    if new.case_reference:
-        visible_case(session, user, new.case_reference)
-    row = Escalation(**new.model_dump(), raised_by=user.id, raised_on=london_date(datetime.now(UTC)))
-    session.add(row)
-    session.flush()
-    audit(session, request, user, "raise_escalation", new.case_reference, {"id": row.id, "title": new.title,
-                                                                           "group": new.group_name})
-    session.refresh(row)
-    return read(row, session)
+    return raise_concern(writer(session, request), user, new)
 
 
 @router.post("/{escalation_id}/response", response_model=EscalationRead)
 def respond(escalation_id: RowId, answer: EscalationResponse, request: Request, session: DbSession,
             user: Executive) -> EscalationRead:
     """The Executive's response and action (responded), or closing it."""
-    row = session.get(Escalation, escalation_id)
-    if row is None:
-        raise HTTPException(404, f"No escalation {escalation_id}")
-    if row.status == "closed":
-        raise HTTPException(409, f"Escalation {escalation_id} is closed")
-    row.response, row.response_action, row.status = answer.response, answer.action, answer.status
-    row.responded_by, row.responded_on = user.id, london_date(datetime.now(UTC))
-    session.add(row)
-    audit(session, request, user, "respond_escalation", row.case_reference, {"id": row.id, "status": row.status})
-    return read(row, session)
+    return respond_to_concern(writer(session, request), user, escalation_id, answer)

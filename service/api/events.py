@@ -21,7 +21,7 @@ from sqlmodel import select
 
 from records.models import AuditEvent, CaseAgency, CaseRecord, User
 from service.api.access import Reader, audit
-from service.auth import DbSession
+from service.deps import DbSession
 from workflows.vocabulary import Role, Stage
 
 router = APIRouter(prefix="/api", tags=["events"])

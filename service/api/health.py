@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from records.models import WorkerHeartbeat
+from service.deps import app_settings, database_engine, temporal_connection
 from service.effect_alerts import count_failing
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
@@ -25,9 +26,9 @@ async def healthz() -> dict:
 
 
 def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], int | None, int | None]:
-    settings = request.app.state.settings
+    settings = app_settings(request)
     try:
-        with Session(request.app.state.engine) as session:
+        with Session(database_engine(request)) as session:
             session.exec(text("SELECT 1"))
             cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
             beats = session.exec(
@@ -57,7 +58,7 @@ async def readyz(request: Request) -> JSONResponse:
     every other case."""
     (db_ok, db_msg), (worker_ok, worker_msg), orphaned, failing = await asyncio.to_thread(_database_and_worker,
                                                                                          request)
-    temporal_ok, temporal_msg = await request.app.state.temporal.healthy()
+    temporal_ok, temporal_msg = await temporal_connection(request).healthy()
     checks = {
         "database": {"ready": db_ok, "detail": db_msg},
         "temporal": {"ready": temporal_ok, "detail": temporal_msg},

@@ -18,6 +18,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
+from records.vocabulary import OutboxStatus
+from service.deps import app_settings, audit_trail, database_engine
 from service.effect_alerts import count_failing
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
@@ -25,7 +27,6 @@ from workflows.calendar import london_date
 from workflows.vocabulary import Stage
 
 router = APIRouter(tags=["health"])
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
 def _gauge(name: str, help_text: str, samples: list[tuple[dict, float]]) -> list[str]:
@@ -39,7 +40,7 @@ def _gauge(name: str, help_text: str, samples: list[tuple[dict, float]]) -> list
 def collect(request: Request) -> str:
     """Every figure, read now from the database (and the audit chain's routine check)."""
     today = london_date(datetime.now(UTC))
-    with Session(request.app.state.engine) as session:
+    with Session(database_engine(request)) as session:
         by_stage = dict(session.exec(select(CaseRecord.stage, func.count()).where(CaseRecord.stage != Stage.closed)
                                      .group_by(CaseRecord.stage)).all())
         open_cases = CaseRecord.stage != Stage.closed
@@ -49,12 +50,12 @@ def collect(request: Request) -> str:
                                      .where(Task.status == "open", Task.due_date < today)).one()
         outbox = dict(session.exec(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
         oldest = session.exec(select(func.min(OutboxMessage.created_at))
-                              .where(OutboxMessage.status.in_(("pending", "sending")))).one()
+                              .where(OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending)))).one()
         failing, orphaned = count_failing(session), count_orphaned(session)
         cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
         beats = session.exec(select(WorkerHeartbeat.last_seen)).all()
     workers = sum(1 for seen in beats if (seen if seen.tzinfo else seen.replace(tzinfo=UTC)) >= cutoff)
-    chain = request.app.state.audit_trail.verify(full=False)
+    chain = audit_trail(request).verify(full=False)
     backlog_age = 0.0
     if oldest is not None:
         backlog_age = (datetime.now(UTC) - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))).total_seconds()
@@ -65,7 +66,7 @@ def collect(request: Request) -> str:
         *_gauge("rapid_review_overdue_deadlines", "Open cases whose next deadline has passed.", [({}, overdue_cases)]),
         *_gauge("rapid_review_overdue_tasks", "Open tasks past their due date.", [({}, overdue_tasks)]),
         *_gauge("rapid_review_outbox_messages", "E-mails in the outbox by status.",
-                [({"status": status}, outbox.get(status, 0)) for status in OUTBOX_STATUSES]),
+                [({"status": status}, outbox.get(status, 0)) for status in OutboxStatus]),
         *_gauge("rapid_review_outbox_backlog_age_seconds", "Age of the oldest e-mail not yet sent.",
                 [({}, backlog_age)]),
         *_gauge("rapid_review_audit_chain_intact", "1 if the audit chain checks intact, else 0.",
@@ -79,7 +80,7 @@ def collect(request: Request) -> str:
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
 async def metrics(request: Request) -> PlainTextResponse:
-    token = request.app.state.settings.rapid_review_metrics_token
+    token = app_settings(request).rapid_review_metrics_token
     if not token:
         raise HTTPException(404, "Metrics are off: set RAPID_REVIEW_METRICS_TOKEN to serve them")
     given = request.headers.get("authorization", "")

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from records.models import OutboxMessage, User
-from service.auth import DbSession, require_roles
-from workflows.vocabulary import Role
+from service.auth import require_roles
+from service.deps import DbSession
+from service.roles import ADMINS
 
 router = APIRouter(prefix="/api", tags=["outbox"])
 
@@ -36,7 +37,7 @@ class OutboxRead(BaseModel):
 @router.get("/outbox", response_model=list[OutboxRead])
 def list_outbox(
     session: DbSession,
-    user: Annotated[User, Depends(require_roles(Role.admin))],
+    user: Annotated[User, Depends(require_roles(*ADMINS))],
     status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

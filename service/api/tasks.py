@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import select
 
+from records.errors import InvalidInput
 from records.models import Task
 from records.tasks import assigned_to, task_scope, urgency
 from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.api.actions import ANY_ACTION_BODY
-from service.api.cases import IdempotencyKey, perform_action
-from service.auth import DbSession
+from service.api.cases import IdempotencyKey, answer
 from service.calendar_days import partnership_calendar
+from service.deps import Cases, DbSession
 from workflows.calendar import london_date
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -86,7 +87,7 @@ def list_tasks(
 @router.post("/{task_id}/complete", openapi_extra=ANY_ACTION_BODY, responses={
     409: {"description": "The task is already done, is completed by the workflow itself, or the workflow refused"},
     503: {"description": "The engine did not answer in time; send it again with the same Idempotency-Key"}})
-async def complete_task(task_id: RowId, request: Request, session: DbSession, user: CaseActor,
+async def complete_task(task_id: RowId, request: Request, cases: Cases, user: CaseActor,
                         idempotency_key: IdempotencyKey = None):
     """Complete a task by taking the action it asks for.
 
@@ -94,14 +95,5 @@ async def complete_task(task_id: RowId, request: Request, session: DbSession, us
     try:
         body = await request.json()  # read before the database: no transaction is held across an await
     except ValueError:
-        raise HTTPException(422, "The body must be a JSON object") from None
-    task = session.get(Task, task_id)
-    if task is None or session.exec(select(Task.id).where(Task.id == task_id, task_scope(user))).first() is None:
-        raise HTTPException(404, f"No task {task_id} that you can see")
-    if task.status != "open":
-        raise HTTPException(409, f"Task {task_id} is already {task.status}")
-    if task.action is None:
-        raise HTTPException(409, f"Task {task_id} is completed by the workflow, not by an action")
-    if session.exec(select(Task.id).where(Task.id == task_id, assigned_to(user))).first() is None:
-        raise HTTPException(403, f"Task {task_id} is not yours: it is for {task.assignee_role}")
-    return await perform_action(request, session, user, task.case_reference, task.action, body, idempotency_key)
+        raise InvalidInput("The body must be a JSON object") from None
+    return answer(await cases.complete_task(user, task_id, body, idempotency_key))

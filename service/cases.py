@@ -1,0 +1,362 @@
+"""The case service: start a case, act on it, read its live state and its engine history, and the audit row each
+writes. The API's routes, the pages and task completion all call it, so a page and a route cannot differ in who may
+do what; it raises the domain's refusals (``records/errors.py``), which one handler in ``service/app.py`` answers.
+
+An action is checked in this order: a known action (404), the role the workflow's rules give it (403), a case this
+person can see (404), a body the action's model accepts (422), then the workflow's own validator (409 with its
+reason). A request with an idempotency key takes effect once, however often it is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import typing
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from records.db import session_scope
+from records.errors import (
+    ActionRefused,
+    CaseGone,
+    CaseNotFound,
+    Conflict,
+    EngineUnavailable,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+)
+from records.idempotency import Claim, claim, fingerprint, remember
+from records.models import CaseAgency, CaseRecord, ReferenceCounter, Task, User
+from records.partnership import process_rules
+from records.tasks import assigned_to, task_scope
+from records.vocabulary import case_reference
+from service.audit_rows import AuditWriter
+from service.audit_trail import AuditTrail
+from service.history import archive_history, archived_history, fetch_readable_history
+from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
+from service.settings import Settings
+from service.temporal import EncryptionCodec, TemporalConnection
+from service.visibility import state_for
+from workflows.authenticity import sealed
+from workflows.calendar import london_date
+from workflows.models import Actor, CaseInput, Referral
+from workflows.practice_review import PracticeReviewWorkflow
+from workflows.rapid_review import RapidReviewWorkflow
+from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, Role, Stage, practice_review_id
+
+
+class ActionSpec(typing.NamedTuple):
+    workflow: type
+    suffix: str  # the workflow id is the case reference plus this
+    model: type[BaseModel]
+    roles: frozenset[str]
+
+
+def _actions() -> dict[str, ActionSpec]:
+    """Every action, its input model and allowed roles, read from the workflows themselves."""
+    found = {}
+    for workflow, suffix in ((RapidReviewWorkflow, ""), (PracticeReviewWorkflow, PRACTICE_REVIEW_SUFFIX)):
+        for name, (_stages, roles) in workflow.RULES.items():
+            model = typing.get_type_hints(getattr(workflow, name))["action"]
+            found[name] = ActionSpec(workflow, suffix, model, frozenset(str(r) for r in roles))
+    return found
+
+
+ACTIONS = _actions()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An answer to a request that acts: the body, and, when it repeats a request already answered (the same
+    idempotency key), the status that first answer had."""
+
+    body: dict
+    replayed_status: int | None = None
+
+
+def actor_of(user: User) -> Actor:
+    """The workflow's view of the signed-in user (never taken from a request body)."""
+    return Actor(user_id=user.id, name=user.full_name, role=user.role, agency=user.agency, seat=user.seat)
+
+
+def next_reference(session: Session, year: int) -> str:
+    """RR-<year>-<number>, numbered in order; the UPDATE-first pattern serialises concurrent referrals.
+    The caller commits (with whatever else must be written at the same time)."""
+    if session.get(ReferenceCounter, year) is None:
+        session.add(ReferenceCounter(year=year, last=0))
+        session.flush()
+    session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
+                 .values(last=ReferenceCounter.last + 1))
+    number = session.exec(select(ReferenceCounter.last).where(ReferenceCounter.year == year)).one()
+    return case_reference(year, number)
+
+
+def visible_case(session: Session, user: User, reference: str) -> CaseRecord:
+    """The case, if this user may see it; CaseNotFound otherwise, so an agency cannot learn that other cases
+    exist."""
+    record = session.get(CaseRecord, reference)
+    if record is not None and user.role == Role.agency_member:
+        if session.get(CaseAgency, (reference, user.agency)) is None:
+            record = None
+    if record is None:
+        raise CaseNotFound(f"No case {reference} that you can see")
+    return record
+
+
+def today_in_london() -> str:
+    return london_date(datetime.now(UTC)).isoformat()
+
+
+@dataclass
+class CaseService:
+    """One request's view of the cases: its database session, the engine and the audit trail (see
+    ``service/deps.py``, which builds it)."""
+
+    session: Session
+    settings: Settings
+    engine: Engine
+    temporal: TemporalConnection
+    codec: EncryptionCodec
+    trail: AuditTrail
+    request_id: str | None = None
+
+    # ------------------------------------------------------------ the record
+
+    @property
+    def audit_writer(self) -> AuditWriter:
+        return AuditWriter(self.session, self.trail.key, self.request_id)
+
+    def audit(self, user: User | None, action: str, reference: str | None, detail: dict) -> None:
+        """Append one audit row (actor, role, action, case, what, request id) and commit it."""
+        self.audit_writer.write(user, action, reference, detail)
+
+    def visible(self, user: User, reference: str) -> CaseRecord:
+        return visible_case(self.session, user, reference)
+
+    # ------------------------------------------------------------ start
+
+    async def refer(self, user: User, referral: Referral, idempotency_key: str | None = None,
+                    path: str = "/api/cases") -> Outcome:
+        """A referral starts a case; the answer is its reference and its first state as the referrer may see it."""
+        today = london_date(datetime.now(UTC))
+        if referral.awareness_date > today:
+            raise InvalidInput(f"The date of awareness ({referral.awareness_date}) is in the future")
+        held = None
+        if idempotency_key is not None:
+            held = claim(self.session, user.id, idempotency_key,
+                         fingerprint("POST", path, referral.model_dump(mode="json")))
+            if held.finished:
+                return self._replay(held)
+        reference = await self.start(user, referral, held)
+        client = await self.temporal.client()
+        state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
+        answer = {"reference": reference, "state": state_for(user.role, state)}
+        if held:
+            remember(self.session, held.row, 201, answer)
+        return Outcome(answer)
+
+    async def start(self, user: User, referral: Referral, held: Claim | None = None) -> str:
+        """Give the referral a reference and start its workflow; returns when the case is in the read model.
+        With an idempotency claim, a retry reuses the reference and finds the workflow already started."""
+        session = self.session
+        reference = held.row.case_reference if held and held.row.case_reference else None
+        if reference is None:
+            reference = next_reference(session, london_date(datetime.now(UTC)).year)
+            if held:
+                held.row.case_reference = reference
+                session.add(held.row)
+            session.commit()
+        case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
+                         partnership_name=self.settings.rapid_review_partnership_name, rules=process_rules(session))
+        sealed(reference, "start", reference, case)
+        session.commit()
+        client = await self.temporal.client()
+        try:
+            await client.start_workflow(
+                RapidReviewWorkflow.run, case, id=reference, task_queue=self.settings.temporal_task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            if held is None:
+                raise
+        await self._read_model_has(reference)  # the workflow's first step writes the audit row and the case
+        return reference
+
+    async def _read_model_has(self, reference: str, seconds: float = 10.0) -> bool:
+        """Wait (briefly) until the workflow's first step has written the case to the read model, so the
+        referrer's next request finds it; the case is safe in Temporal either way."""
+        for _ in range(int(seconds / 0.05)):
+            found = self.session.exec(select(CaseRecord.reference).where(CaseRecord.reference == reference)).first()
+            self.session.commit()
+            if found:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # ------------------------------------------------------------ read
+
+    async def read(self, user: User, reference: str, detail: dict | None = None) -> dict:
+        """A case's live state as this person may see it; the reading is on the record (``detail`` says where)."""
+        record = self.visible(user, reference)
+        self.audit(user, "read_case", reference, detail or {})
+        return state_for(user.role, await self.state(record))
+
+    async def state(self, record: CaseRecord) -> dict:
+        """The workflow's live state (and the practice review's, once there is one). A closed case that the engine
+        no longer holds comes from the history archive; an open one it does not have is orphaned (CaseGone)."""
+        reference = record.reference
+        today = today_in_london()
+        client = await self.temporal.client()
+        answer_within = self.settings.action_answer_timeout_seconds
+        try:
+            # A query needs a worker: with none polling, the person is told so instead of waiting on a 500.
+            async with asyncio.timeout(answer_within):
+                state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today)
+        except TimeoutError:
+            raise EngineUnavailable(f"The case's workflow did not answer within {answer_within:g} s (is a worker "
+                                    "running?); its record is safe. Try again shortly.") from None
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise EngineUnavailable(f"The workflow engine could not answer for {reference} "
+                                        f"({error.status.name if error.status else 'error'}); try again shortly."
+                                        ) from None
+            return await self._state_without_workflow(record)
+        if record.orphaned:
+            await asyncio.to_thread(mark_workflow_missing, self.engine, reference, False)
+        if state.get("practice_review_stage"):
+            try:
+                state["practice_review"] = await client.get_workflow_handle(practice_review_id(reference)).query(
+                    PracticeReviewWorkflow.state, today)
+            except RPCError:
+                state["practice_review"] = state_from_archive(self.session, practice_review_id(reference))
+        state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
+        return state
+
+    async def _state_without_workflow(self, record: CaseRecord) -> dict:
+        if record.stage == Stage.closed:
+            archived = state_from_archive(self.session, record.reference)
+            if archived is None:
+                raise CaseGone(f"Case {record.reference} is closed and the engine no longer holds its workflow "
+                               "(retention); no archived copy of its history exists. Its timeline and "
+                               "documents are kept.")
+            archived.update(stage=str(Stage.closed), closed_reason=record.closed_reason)
+            if archived.get("practice_review_stage"):
+                archived["practice_review"] = state_from_archive(self.session, practice_review_id(record.reference))
+            return archived
+        await asyncio.to_thread(mark_workflow_missing, self.engine, record.reference, True)
+        raise CaseGone(orphan_detail(record.reference, self.settings.temporal_address,
+                                     self.settings.temporal_namespace))
+
+    async def histories(self, reference: str, *, archive: bool = False) -> list[dict]:
+        """The decoded engine histories of a case and of its practice review: live from the engine (kept in the
+        archive too when ``archive``), else from the archive. Each: workflow id, source ("temporal" or
+        "archive") and events."""
+        client = await self.temporal.client()
+        found = []
+        for workflow_id in (reference, practice_review_id(reference)):
+            events = await fetch_readable_history(client, workflow_id, self.codec)
+            if events is not None:
+                if archive:
+                    with session_scope(self.engine) as archive_session:
+                        archive_history(archive_session, workflow_id, reference, events)
+                found.append({"workflow_id": workflow_id, "source": "temporal", "events": events})
+            elif (kept := archived_history(self.session, workflow_id)) is not None:
+                found.append({"workflow_id": workflow_id, "source": "archive", "events": kept})
+            self.session.commit()  # hold no database transaction across the next call to Temporal
+        return found
+
+    # ------------------------------------------------------------ act
+
+    async def act(self, user: User, reference: str, action: str, body, idempotency_key: str | None = None) -> Outcome:
+        """Validate and send one action as its workflow update; the answer is the case's new state as this
+        person may see it."""
+        spec = ACTIONS.get(action)
+        if spec is None:
+            raise NotFound(f"Unknown action {action!r}; actions are: {', '.join(sorted(ACTIONS))}")
+        if user.role not in spec.roles:
+            raise NotPermitted(f"A {user.role} may not take '{action}'; it is for: {', '.join(sorted(spec.roles))}")
+        record = self.visible(user, reference)
+        if not isinstance(body, dict) or "actor" in body or "seal" in body:
+            raise InvalidInput("The body must be a JSON object, without 'actor' (that is you, from your sign-in) "
+                               "or 'seal' (the service adds it)")
+        try:
+            payload = spec.model.model_validate({**body, "actor": actor_of(user).model_dump()})
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+            raise InvalidInput(f"The action is not valid: {problems}") from None
+        held = None
+        if idempotency_key is not None:
+            held = claim(self.session, user.id, idempotency_key,
+                         fingerprint("POST", f"/api/cases/{reference}/actions/{action}", body))
+            if held.finished:
+                return self._replay(held)
+        if record.stage == Stage.closed:
+            self.audit(user, f"rejected:{action}", reference, {"reason": "case closed"})
+            raise Conflict(f"Case {reference} is closed; no further actions can be taken")
+        self.session.commit()  # never hold a database transaction while the workflow's activities need the database
+        state = await self._update(user, record, action, spec, payload, held)
+        state = state_for(user.role, state)
+        if held:
+            remember(self.session, held.row, 200, state)
+        return Outcome(state)
+
+    async def _update(self, user: User, record: CaseRecord, action: str, spec: ActionSpec, payload,
+                      held: Claim | None) -> dict:
+        """The sealed workflow update, bounded in time: with no worker running, a person is told to retry (same
+        idempotency key) instead of waiting."""
+        reference = record.reference
+        client = await self.temporal.client()
+        answer_within = self.settings.action_answer_timeout_seconds
+        handle = client.get_workflow_handle(f"{reference}{spec.suffix}")
+        update_id = held.update_id if held else f"{reference}:{action}:{uuid.uuid4().hex}"
+        sealed(handle.id, action, update_id, payload)
+        try:
+            # asyncio's own deadline: a server may hold an update's first call past its gRPC deadline.
+            async with asyncio.timeout(answer_within) as deadline:
+                return await handle.execute_update(action, payload, id=update_id)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            if not deadline.expired():
+                raise
+            raise EngineUnavailable(f"The case's workflow did not answer within {answer_within:g} s; "
+                                    "the action may still take effect. Send it again with the same Idempotency-Key "
+                                    "to get its result without taking it twice.") from None
+        except WorkflowUpdateFailedError as error:
+            reason = str(error.cause.message if hasattr(error.cause, "message") else error.cause)
+            self.audit(user, f"rejected:{action}", reference, {"reason": reason})
+            raise ActionRefused(reason) from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                if spec.suffix or record.stage == Stage.closed:
+                    where = "practice review" if spec.suffix else "case"
+                    raise Conflict(f"The {where} of {reference} is not running, so '{action}' cannot be taken"
+                                   ) from None
+                await self._state_without_workflow(record)  # raises CaseGone: the case is orphaned
+            raise
+
+    async def complete_task(self, user: User, task_id: int, body, idempotency_key: str | None = None) -> Outcome:
+        """Complete a task by taking the action it asks for (the workflow closes the task when it accepts it)."""
+        task = self.session.get(Task, task_id)
+        scoped = select(Task.id).where(Task.id == task_id, task_scope(user))
+        if task is None or self.session.exec(scoped).first() is None:
+            raise NotFound(f"No task {task_id} that you can see")
+        if task.status != "open":
+            raise Conflict(f"Task {task_id} is already {task.status}")
+        if task.action is None:
+            raise Conflict(f"Task {task_id} is completed by the workflow, not by an action")
+        if self.session.exec(select(Task.id).where(Task.id == task_id, assigned_to(user))).first() is None:
+            raise NotPermitted(f"Task {task_id} is not yours: it is for {task.assignee_role}")
+        return await self.act(user, task.case_reference, task.action, body, idempotency_key)
+
+    @staticmethod
+    def _replay(held: Claim) -> Outcome:
+        return Outcome(json.loads(held.row.response_json), replayed_status=held.row.status_code)

@@ -1,0 +1,81 @@
+"""What routes and pages need, as FastAPI dependencies (the full-stack template's ``deps.py``): the settings, the
+database engine and a session per request, the Temporal connection and codec, the audit trail, the request id and
+the case service. ``create_app`` puts each on ``app.state`` once; nothing else reads ``app.state``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from records.models import User
+from service.audit_rows import AuditWriter
+from service.audit_trail import AuditTrail
+from service.cases import CaseService
+from service.settings import Settings
+from service.temporal import EncryptionCodec, TemporalConnection
+
+
+def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def database_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_session(engine: Annotated[Engine, Depends(database_engine)]):
+    """A database session per request (committed by the caller's explicit commit)."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def temporal_connection(request: Request) -> TemporalConnection:
+    return request.app.state.temporal
+
+
+def payload_codec(request: Request) -> EncryptionCodec:
+    return request.app.state.codec
+
+
+def audit_trail(request: Request) -> AuditTrail:
+    """The app's audit chain (its database, key and anchors)."""
+    return request.app.state.audit_trail
+
+
+def request_id(request: Request) -> str | None:
+    """The id the request's log line and audit rows share (set by the app's middleware)."""
+    return getattr(request.state, "request_id", None)
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+EngineDep = Annotated[Engine, Depends(database_engine)]
+DbSession = Annotated[Session, Depends(get_session)]
+TemporalDep = Annotated[TemporalConnection, Depends(temporal_connection)]
+CodecDep = Annotated[EncryptionCodec, Depends(payload_codec)]
+AuditTrailDep = Annotated[AuditTrail, Depends(audit_trail)]
+RequestId = Annotated[str | None, Depends(request_id)]
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
+
+
+def writer(session: Session, request: Request) -> AuditWriter:
+    """This request's audit writer (its session, the chain's key, the request id)."""
+    return AuditWriter(session, audit_trail(request).key, request_id(request))
+
+
+def audit(session: Session, request: Request, user: User | None, action: str, reference: str | None,
+          detail: dict) -> None:
+    """Append one audit row (actor, role, action, case, what, request id) and commit it."""
+    writer(session, request).write(user, action, reference, detail)
+
+
+def case_service(session: DbSession, settings: SettingsDep, engine: EngineDep, temporal: TemporalDep,
+                 codec: CodecDep, trail: AuditTrailDep, request_id: RequestId) -> CaseService:
+    return CaseService(session=session, settings=settings, engine=engine, temporal=temporal, codec=codec,
+                       trail=trail, request_id=request_id)
+
+
+Cases = Annotated[CaseService, Depends(case_service)]
