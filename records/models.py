@@ -9,6 +9,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from records.vocabulary import EscalationStatus, OutboxStatus, PlanStatus
+from workflows.vocabulary import TaskStatus
 
 
 def utcnow() -> datetime:
@@ -181,7 +182,7 @@ class Task(SQLModel, table=True):
     assignee_seat: str | None = Field(default=None, max_length=20)
     assignee_user_id: int | None = None
     due_date: date | None = Field(default=None, index=True)
-    status: str = Field(default="open", max_length=20, index=True)
+    status: str = Field(default=TaskStatus.open, max_length=20, index=True)
     action: str | None = Field(default=None, max_length=60)
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     completed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

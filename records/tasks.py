@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from records.models import Task, User
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import DueDateMove, TaskSettlement, TaskSpec
-from workflows.vocabulary import Role
+from workflows.vocabulary import Role, TaskStatus, Urgency
 
 
 def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:
@@ -40,13 +40,13 @@ def settle_tasks(session: Session, settlement: TaskSettlement, by_user: int | No
     if settlement.superseded:
         note = f" ({settlement.outcome})"
         result = session.exec(
-            update(Task).where(Task.key.like(prefix + "%", escape="\\"), Task.status == "done",
+            update(Task).where(Task.key.like(prefix + "%", escape="\\"), Task.status == TaskStatus.done,
                                func.coalesce(Task.outcome, "").not_like(f"%{note}"))
             .values(outcome=func.coalesce(Task.outcome, "") + note))
         return result.rowcount or 0
     result = session.exec(
         update(Task)
-        .where(Task.key.like(prefix + "%", escape="\\"), Task.status == "open")
+        .where(Task.key.like(prefix + "%", escape="\\"), Task.status == TaskStatus.open)
         .values(status=settlement.status, outcome=settlement.outcome, completed_by=by_user,
                 completed_at=at or datetime.now(UTC))
     )
@@ -58,7 +58,7 @@ def move_due_dates(session: Session, move: DueDateMove, case_reference: str) -> 
     prefix = _escaped(move.key_prefix)
     result = session.exec(
         update(Task).where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),
-                           Task.status == "open", Task.due_date == move.was)
+                           Task.status == TaskStatus.open, Task.due_date == move.was)
         .values(due_date=move.now))
     return result.rowcount or 0
 
@@ -66,14 +66,14 @@ def move_due_dates(session: Session, move: DueDateMove, case_reference: str) -> 
 DUE_SOON_WORKING_DAYS = 2
 
 
-def urgency(task: Task, today: date, calendar: WorkingDayCalendar) -> str:
-    """'overdue', 'due_soon' (within two working days) or 'on_track', counted in working days."""
-    if task.status != "open" or task.due_date is None:
-        return "on_track"
+def urgency(task: Task, today: date, calendar: WorkingDayCalendar) -> Urgency:
+    """Overdue, due soon (within two working days) or on track, counted in working days."""
+    if task.status != TaskStatus.open or task.due_date is None:
+        return Urgency.on_track
     left = calendar.working_days_between(today, task.due_date)
     if left < 0:
-        return "overdue"
-    return "due_soon" if left <= DUE_SOON_WORKING_DAYS else "on_track"
+        return Urgency.overdue
+    return Urgency.due_soon if left <= DUE_SOON_WORKING_DAYS else Urgency.on_track
 
 
 def assigned_to(user: User):

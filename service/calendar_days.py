@@ -29,9 +29,9 @@ from service.temporal import TemporalConnection
 from workflows.authenticity import sealed
 from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
 from workflows.models import Actor, CalendarDayAdded, Text
-from workflows.vocabulary import Stage, practice_review_id
+from workflows.vocabulary import CalendarDayKind, Stage, practice_review_id
 
-KINDS = {"bank_holiday": "bank holiday", "closure_day": "partnership closure day"}
+KINDS = {CalendarDayKind.bank_holiday: "bank holiday", CalendarDayKind.closure_day: "partnership closure day"}
 
 
 class CalendarDayRefused(ValueError):
@@ -52,8 +52,8 @@ def partnership_calendar(session: Session) -> WorkingDayCalendar:
     rules = process_rules(session)
     added = session.exec(select(CalendarDay)).all()
     return WorkingDayCalendar(
-        frozenset(rules.closure_days) | {d.day for d in added if d.kind == "closure_day"},
-        added_bank_holidays={d.day: d.name for d in added if d.kind == "bank_holiday"},
+        frozenset(rules.closure_days) | {d.day for d in added if d.kind == CalendarDayKind.closure_day},
+        added_bank_holidays={d.day: d.name for d in added if d.kind == CalendarDayKind.bank_holiday},
     )
 
 

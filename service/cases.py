@@ -52,7 +52,7 @@ from workflows.calendar import london_date
 from workflows.models import Actor, CaseInput, Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
-from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, Role, Stage, practice_review_id
+from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, Role, Stage, TaskStatus, practice_review_id
 
 
 class ActionSpec(typing.NamedTuple):
@@ -349,7 +349,7 @@ class CaseService:
         scoped = select(Task.id).where(Task.id == task_id, task_scope(user))
         if task is None or self.session.exec(scoped).first() is None:
             raise NotFound(f"No task {task_id} that you can see")
-        if task.status != "open":
+        if task.status != TaskStatus.open:
             raise Conflict(f"Task {task_id} is already {task.status}")
         if task.action is None:
             raise Conflict(f"Task {task_id} is completed by the workflow, not by an action")

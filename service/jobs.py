@@ -22,10 +22,9 @@ from service import wording
 from service.audit_trail import AuditTrail
 from service.calendar_days import partnership_calendar
 from service.history import archive_history, fetch_readable_history
-from service.lateness import ESCALATION_KIND
 from service.outbox import enqueue
 from service.temporal import EncryptionCodec
-from workflows.vocabulary import Role, practice_review_id
+from workflows.vocabulary import Role, TaskKind, TaskStatus, Urgency, practice_review_id
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -82,16 +81,17 @@ def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
             # Escalations are left out too: each missed milestone was told once, when it was missed (lateness.py).
             tasks = session.exec(select(Task)
                                  .join(CaseRecord, CaseRecord.reference == Task.case_reference, isouter=True)
-                                 .where(Task.status == "open", assigned_to(user), Task.kind != ESCALATION_KIND,
+                                 .where(Task.status == TaskStatus.open, assigned_to(user),
+                                        Task.kind != TaskKind.escalation,
                                         CaseRecord.workflow_missing_since.is_(None))
                                  .order_by(Task.due_date)).all()
             pressing = [(t, urgency(t, today, calendar)) for t in tasks]
-            pressing = [(t, u) for t, u in pressing if u in ("overdue", "due_soon")]
+            pressing = [(t, u) for t, u in pressing if u in (Urgency.overdue, Urgency.due_soon)]
             if not pressing:
                 continue
             lines = [f"- {t.case_reference}: {t.title} (due {wording.long_date(t.due_date)}, "
-                     f"{'OVERDUE' if u == 'overdue' else 'due soon'})" for t, u in pressing]
-            overdue = sum(1 for _, u in pressing if u == "overdue")
+                     f"{'OVERDUE' if u == Urgency.overdue else 'due soon'})" for t, u in pressing]
+            overdue = sum(1 for _, u in pressing if u == Urgency.overdue)
             body = (f"Your tasks in the Rapid Review service that are overdue or due within two working days "
                     f"({wording.long_date(today)}):\n\n" + "\n".join(lines)
                     + f"\n\nOpen your tasks: {public_url.rstrip('/')}/tasks\n\nDetails are in the service only.")

@@ -18,9 +18,9 @@ from sqlmodel import Session, select
 from records.models import CaseRecord, Task, User
 from service import wording
 from workflows.calendar import WorkingDayCalendar
+from workflows.vocabulary import Stage, TaskKind, TaskStatus
 
-ESCALATION_KIND = "escalation"
-# The text the workflow writes on an escalation task (workflows/process.py, Process._escalate).
+# The text the workflow writes on an escalation task (workflows/clock.py, DeadlineClock._escalate).
 ESCALATION_TEXT = re.compile(r"^Missed: (?P<title>.+), due (?P<due>\d{4}-\d{2}-\d{2}) \((?P<rule>.*)\)\. "
                              r"Waiting on: (?P<owing>.*)\.$", re.DOTALL)
 
@@ -74,7 +74,7 @@ def late_cases(session: Session, *, today: date, calendar: WorkingDayCalendar,
     """One entry per case with open escalations (oldest miss first), each missed milestone once, whoever the
     escalation went to. Closed cases are left out: closing settles nothing it has not already answered."""
     query = (select(Task, CaseRecord).join(CaseRecord, CaseRecord.reference == Task.case_reference)
-             .where(Task.kind == ESCALATION_KIND, Task.status == "open", CaseRecord.stage != "closed")
+             .where(Task.kind == TaskKind.escalation, Task.status == TaskStatus.open, CaseRecord.stage != Stage.closed)
              .order_by(Task.id))
     if references is not None:
         query = query.where(Task.case_reference.in_(references))

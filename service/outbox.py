@@ -23,8 +23,9 @@ from sqlmodel import Session, select
 from records.db import session_scope
 from records.models import OutboxMessage, Task, User
 from records.vocabulary import OutboxStatus
-from service.lateness import ESCALATION_KIND, lateness_email, lateness_email_key
+from service.lateness import lateness_email, lateness_email_key
 from service.settings import Settings
+from workflows.vocabulary import TaskKind
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -67,7 +68,7 @@ def enqueue(session: Session, *, key: str, to: User, subject: str, body: str, ca
 
 def enqueue_task_emails(session: Session, task: Task, public_url: str) -> None:
     """The e-mails a new task sends; an escalation tells each person of a missed milestone once (lateness.py)."""
-    if task.kind == ESCALATION_KIND:
+    if task.kind == TaskKind.escalation:
         subject, body = lateness_email(task, public_url)
         keyed = lambda user: lateness_email_key(task, user)  # noqa: E731
     else:

@@ -41,7 +41,7 @@ from service.calendar_days import partnership_calendar
 from service.cases import ACTIONS, CaseService, actor_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
-from service.lateness import ESCALATION_KIND, LateCase, late_cases
+from service.lateness import LateCase, late_cases
 from service.roles import ADMINS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
 from service.sign_in import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.themes import known_themes
@@ -67,6 +67,8 @@ from workflows.vocabulary import (
     SEAT_NAMES,
     Role,
     Stage,
+    TaskKind,
+    TaskStatus,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -279,7 +281,7 @@ def waiting_on_by_case(session: Session, references: list[str]) -> dict[str, lis
     found: dict[str, list[str]] = {}
     if not references:
         return found
-    rows = session.exec(select(Task).where(Task.case_reference.in_(references), Task.status == "open",
+    rows = session.exec(select(Task).where(Task.case_reference.in_(references), Task.status == TaskStatus.open,
                                            Task.action.is_not(None)).order_by(Task.id))
     for task in rows:
         found.setdefault(task.case_reference, []).append(task.assignee_agency or task.assignee_seat
@@ -502,7 +504,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                                                      AuditEvent.action.not_like("list_%")).order_by(AuditEvent.id)
                             ).all()
     names = {u.id: u.full_name for u in session.exec(select(User))}
-    tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == "open",
+    tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == TaskStatus.open,
                                             task_scope(user)).order_by(Task.due_date)).all()
     documents = [d for d in session.exec(select(Document).where(Document.case_reference == reference)
                                          .order_by(Document.kind, Document.version))
@@ -511,7 +513,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
     returns = information_returns(cases, user, reference, state, calendar, today) if not orphaned else []
     # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
     late = late_cases(session, today=today, calendar=calendar, references=[reference])
-    tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
+    tasks = [t for t in tasks if t.kind != TaskKind.escalation]
     may_sign = (user.role == Role.executive and state.get("stage") == Stage.executive_sign_off
                 and not any(s["seat"] == user.seat and s["version"] == state.get("decision_sheet_version")
                             for s in state.get("sign_offs") or []))
@@ -707,13 +709,13 @@ async def late_cases_delays(cases: CaseService, references: set[str]) -> dict[st
 async def my_tasks_page(request: Request, cases: CaseService, user: User, status_code: int = 200,
                         failed: dict | None = None, banner: dict | None = None) -> HTMLResponse:
     session = cases.session
-    tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == "open")
+    tasks = session.exec(select(Task).where(task_scope(user), assigned_to(user), Task.status == TaskStatus.open)
                          .order_by(Task.due_date.is_(None), Task.due_date, Task.id)).all()
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
     # Escalations are shown once per late case, every missed deadline listed, not one card per escalation task.
-    late_references = sorted({t.case_reference for t in tasks if t.kind == ESCALATION_KIND})
+    late_references = sorted({t.case_reference for t in tasks if t.kind == TaskKind.escalation})
     late = late_cases(session, today=today, calendar=calendar, references=late_references) if late_references else []
-    tasks = [t for t in tasks if t.kind != ESCALATION_KIND]
+    tasks = [t for t in tasks if t.kind != TaskKind.escalation]
     themes = sorted(known_themes(session))
     delays = await late_cases_delays(cases, {t.case_reference for t in tasks if t.action in ACTIONS})
     items, summary = [], []

@@ -14,7 +14,7 @@ from records.models import Document, User
 from service.cases import visible_case
 from service.deps import audit
 from service.web import PageSession, page_roles
-from workflows.vocabulary import Role
+from workflows.vocabulary import DocumentKind, Role
 
 router = APIRouter(include_in_schema=False)
 INVITEES = (Role.panel_chair, Role.agency_member)
@@ -26,7 +26,7 @@ def panel_invitation_ics(reference: str, request: Request, session: PageSession,
     """The latest panel invitation of the case (.ics), audited; 404 for a case the person cannot see."""
     visible_case(session, user, reference)
     invitation = session.exec(select(Document).where(Document.case_reference == reference,
-                                                     Document.kind == "panel_invitation")
+                                                     Document.kind == DocumentKind.panel_invitation)
                               .order_by(Document.version.desc())).first()
     ics = Path(invitation.pdf_path).with_suffix(".ics") if invitation else None
     if ics is None or not ics.exists():

@@ -18,6 +18,7 @@ from service.csv_export import csv_response
 from service.deps import DbSession, SettingsDep
 from service.roles import DASHBOARD_READERS, TRACKER_READERS
 from service.timeliness import CHARTS, Quarter, Timeliness, chart_svg, dashboard_figures, figures
+from workflows.vocabulary import DocumentKind, ReviewStage, Stage
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 DashboardReader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]
@@ -54,9 +55,10 @@ TRACKER_COLUMNS = ("case_reference", "local_reference", "date_added", "status", 
                    "review_type", "stage_reached", "publication_date", "publication_link", "recommendations",
                    "seven_minute_briefing")
 # The local CSPR's stages from the partners' sign-off of the final report on: the review is completed and signed off.
-REVIEW_SIGNED_OFF = frozenset({"publication_notice", "publication", "learning_workshop", "one_year_on", "closed"})
+REVIEW_SIGNED_OFF = frozenset({ReviewStage.publication_notice, ReviewStage.publication, ReviewStage.learning_workshop,
+                               ReviewStage.one_year_on, ReviewStage.closed})
 # The case's stages after the partners signed off a rapid review that did not become a local CSPR.
-RAPID_REVIEW_SIGNED_OFF = frozenset({"national_panel", "closed"})
+RAPID_REVIEW_SIGNED_OFF = frozenset({Stage.national_panel, Stage.closed})
 
 
 def tracker_status(case: CaseRecord, review: CaseReview | None) -> str:
@@ -65,7 +67,7 @@ def tracker_status(case: CaseRecord, review: CaseReview | None) -> str:
     signed off. A rapid review that did not become a local CSPR is completed at the partners' sign-off."""
     if review is not None:
         done = (review.published_on is not None or review.not_published_reasons is not None
-                or review.stage in REVIEW_SIGNED_OFF or case.stage == "closed")
+                or review.stage in REVIEW_SIGNED_OFF or case.stage == Stage.closed)
     else:
         done = case.stage in RAPID_REVIEW_SIGNED_OFF
     return "closed" if done else "open"
@@ -90,7 +92,7 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
         review = session.get(CaseReview, case.reference)
         themes = panel_ordered_themes(session, case.reference)[:3]
         briefing = session.exec(select(Document).where(Document.case_reference == case.reference,
-                                                       Document.kind == "seven_minute_briefing")
+                                                       Document.kind == DocumentKind.seven_minute_briefing)
                                 .order_by(Document.version.desc())).first()
         rows.append({
             "case_reference": case.reference,
@@ -99,7 +101,7 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
             "status": tracker_status(case, review),
             **{f"theme_{i + 1}": themes[i] if i < len(themes) else "" for i in range(3)},
             "review_type": review_type(case, review),
-            "stage_reached": review.stage if review and case.stage == "practice_review" else case.stage,
+            "stage_reached": review.stage if review and case.stage == Stage.practice_review else case.stage,
             "publication_date": review.published_on.isoformat() if review and review.published_on else "",
             "publication_link": review.publication_link or "" if review else "",
             "recommendations": "; ".join(json.loads(review.recommendations_json)) if review else "",

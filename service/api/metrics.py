@@ -24,7 +24,7 @@ from service.effect_alerts import count_failing
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
 from workflows.calendar import london_date
-from workflows.vocabulary import Stage
+from workflows.vocabulary import Stage, TaskStatus
 
 router = APIRouter(tags=["health"])
 
@@ -47,7 +47,7 @@ def collect(request: Request) -> str:
         late = session.exec(select(func.count()).where(open_cases, CaseRecord.late == True)).one()  # noqa: E712
         overdue_cases = session.exec(select(func.count()).where(open_cases, CaseRecord.next_deadline_due < today)).one()
         overdue_tasks = session.exec(select(func.count()).select_from(Task)
-                                     .where(Task.status == "open", Task.due_date < today)).one()
+                                     .where(Task.status == TaskStatus.open, Task.due_date < today)).one()
         outbox = dict(session.exec(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
         oldest = session.exec(select(func.min(OutboxMessage.created_at))
                               .where(OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending)))).one()
