@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -253,10 +254,23 @@ async def api(case_env, case_worker, settings, engine, demo_passwords):
 
 
 @pytest.fixture(scope="session")
-def newcomer_venv(tmp_path_factory) -> Path:
+def newcomer_venv(request, tmp_path_factory) -> Path:
     """`python3 -m venv .venv && .venv/bin/pip install -e .`, exactly (pip's cache makes it quick): the install
-    WITHOUT extras that the newcomer and the compose-stack tests run the service from (built once per session)."""
-    venv = tmp_path_factory.mktemp("newcomer") / ".venv"
+    WITHOUT extras that the newcomer and the compose-stack tests run the service from. Built once per run: with
+    pytest-xdist the workers share one, built by whichever needs it first (the others wait on a lock)."""
+    if not hasattr(request.config, "workerinput"):
+        return _build_newcomer_venv(tmp_path_factory.mktemp("newcomer") / ".venv")
+    shared = tmp_path_factory.getbasetemp().parent / "newcomer"  # this run's directory, common to its workers
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".built").exists():
+            _build_newcomer_venv(shared / ".venv")
+            (shared / ".built").touch()
+    return shared / ".venv"
+
+
+def _build_newcomer_venv(venv: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-e",
                               str(ROOT)], capture_output=True, text=True)
