@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -20,6 +23,7 @@ from tests.postgres import create_database, drop_database, throwaway_cluster
 ROOT = Path(__file__).resolve().parent.parent
 # A fixed, test-only key: the histories stored under tests/histories/ were recorded with it.
 TEST_KEY = "dGVzdC1vbmx5LWtleS1mb3ItcmVwbGF5LWhpc3Rvcnk="
+TEST_AUDIT_KEY = "test-only-audit-key-" + "z" * 32
 
 
 @pytest.fixture(scope="session")
@@ -28,23 +32,102 @@ def postgres_base_url():
         yield url
 
 
+class DatabaseTemplates:
+    """Databases built once per session and copied for each test: migrated, and migrated with the partnership
+    and the demo users. A copy is the same rows the fixtures used to write per test; making the demo users costs
+    11 Argon2 hashes (seconds of CPU), which 140 tests would otherwise pay each."""
+
+    def __init__(self, directory: Path, postgres_base=None) -> None:
+        self.directory, self.postgres_base = directory, postgres_base
+        self.built: dict[tuple[str, bool], str] = {}
+        self.passwords: dict[str, str] | None = None  # the demo users' passwords, the same in every copy
+
+    def template(self, kind: str, with_users: bool) -> str:
+        """The template's location (SQLite: a file; PostgreSQL: a database name), built on first use."""
+        if (kind, with_users) not in self.built:
+            name = f"template_{'users' if with_users else 'migrated'}"
+            if kind == "sqlite":
+                location = str(self.directory / f"{name}.db")
+                url = f"sqlite:///{location}"
+            else:
+                location = f"{name}_{uuid.uuid4().hex[:6]}"
+                url = create_database(self.postgres_base(), location)
+            self._build(make_settings(self.directory, url).sqlalchemy_url, with_users)
+            self.built[kind, with_users] = location
+        return self.built[kind, with_users]
+
+    def _build(self, sqlalchemy_url: str, with_users: bool) -> None:
+        from records.db import session_scope
+        from service.accounts import create_demo_users, ensure_partnership
+
+        engine = make_engine(sqlalchemy_url)
+        try:
+            upgrade(engine)
+            if with_users:
+                with session_scope(engine) as session:
+                    ensure_partnership(session, "Test partnership")
+                    if self.passwords is None:
+                        self.passwords = create_demo_users(session, TEST_AUDIT_KEY.encode())
+                    else:  # the same passwords as the other database's template (fresh hashes, same cost once)
+                        from service.accounts import DEMO_ACCOUNTS, create_user
+
+                        for account in DEMO_ACCOUNTS:
+                            create_user(session, username=account.username, full_name=account.full_name,
+                                        email=f"{account.username}@example.org", role=account.role,
+                                        password=self.passwords[account.username], agency=account.agency,
+                                        seat=account.seat, audit_key=TEST_AUDIT_KEY.encode())
+        finally:
+            engine.dispose()  # SQLite folds its WAL back into the file; PostgreSQL copies need no open session
+
+
+@pytest.fixture(scope="session")
+def database_templates(request, tmp_path_factory) -> DatabaseTemplates:
+    return DatabaseTemplates(tmp_path_factory.mktemp("templates"),
+                             lambda: request.getfixturevalue("postgres_base_url"))
+
+
+# database URL -> the demo users' passwords, for the databases copied from the template that has them
+SEEDED_PASSWORDS: dict[str, dict[str, str]] = {}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path: Path) -> str:
-    """Each database test runs twice: on SQLite and on the throwaway PostgreSQL server."""
+def database_url(request, tmp_path: Path, database_templates: DatabaseTemplates) -> str:
+    """Each database test runs twice: on SQLite and on the throwaway PostgreSQL server. A test that uses the
+    ``engine`` gets a migrated database (with the demo users when it uses them), copied from a session template;
+    any other test gets an empty one."""
+    template = None
+    if "engine" in request.fixturenames:
+        with_users = "demo_passwords" in request.fixturenames
+        template = database_templates.template(request.param, with_users)
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    base = request.getfixturevalue("postgres_base_url")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    url = create_database(base, name)
+        path = tmp_path / "test.db"
+        if template:
+            shutil.copyfile(template, path)
+        url = f"sqlite:///{path}"
+    else:
+        base = request.getfixturevalue("postgres_base_url")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        url = create_database(base, name, template=template)
+    if template and with_users:
+        SEEDED_PASSWORDS[url] = database_templates.passwords
     yield url
-    drop_database(base, name)
+    SEEDED_PASSWORDS.pop(url, None)
+    if request.param == "postgresql":
+        drop_database(base, name)
 
 
 def make_settings(tmp_path: Path, database_url: str, **extra) -> Settings:
+    """Test settings: fixed keys (the audit key in ``var/secrets.json``, where the service's own commands run
+    with the same ``RAPID_REVIEW_VAR_DIR`` find it too, as in a dev install)."""
+    var_dir = tmp_path / "var"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secrets_file = var_dir / "secrets.json"
+    if not secrets_file.exists():
+        secrets_file.write_text(json.dumps({"RAPID_REVIEW_AUDIT_KEY": TEST_AUDIT_KEY}))
+        secrets_file.chmod(0o600)
     return load_settings(
         database_url=database_url,
-        rapid_review_var_dir=tmp_path / "var",
+        rapid_review_var_dir=var_dir,
         rapid_review_encryption_key=TEST_KEY,
         secret_key="test-secret-key-" + "x" * 32,
         **extra,
@@ -103,9 +186,12 @@ async def case_worker(case_env, settings, engine):
 
 @pytest.fixture
 def demo_passwords(engine, settings) -> dict[str, str]:
+    """username -> password of one demo user per role (already in a database copied from the template)."""
     from records.db import session_scope
     from service.accounts import create_demo_users, ensure_partnership
 
+    if settings.database_url in SEEDED_PASSWORDS:
+        return SEEDED_PASSWORDS[settings.database_url]
     with session_scope(engine) as session:
         ensure_partnership(session, "Test partnership")
         return create_demo_users(session, settings.audit_key_bytes)
@@ -168,10 +254,23 @@ async def api(case_env, case_worker, settings, engine, demo_passwords):
 
 
 @pytest.fixture(scope="session")
-def newcomer_venv(tmp_path_factory) -> Path:
+def newcomer_venv(request, tmp_path_factory) -> Path:
     """`python3 -m venv .venv && .venv/bin/pip install -e .`, exactly (pip's cache makes it quick): the install
-    WITHOUT extras that the newcomer and the compose-stack tests run the service from (built once per session)."""
-    venv = tmp_path_factory.mktemp("newcomer") / ".venv"
+    WITHOUT extras that the newcomer and the compose-stack tests run the service from. Built once per run: with
+    pytest-xdist the workers share one, built by whichever needs it first (the others wait on a lock)."""
+    if not hasattr(request.config, "workerinput"):
+        return _build_newcomer_venv(tmp_path_factory.mktemp("newcomer") / ".venv")
+    shared = tmp_path_factory.getbasetemp().parent / "newcomer"  # this run's directory, common to its workers
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".built").exists():
+            _build_newcomer_venv(shared / ".venv")
+            (shared / ".built").touch()
+    return shared / ".venv"
+
+
+def _build_newcomer_venv(venv: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-e",
                               str(ROOT)], capture_output=True, text=True)

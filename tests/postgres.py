@@ -90,11 +90,12 @@ def _wait_ready(url: str) -> None:
             time.sleep(0.2)
 
 
-def create_database(base_url: str, name: str) -> str:
+def create_database(base_url: str, name: str, template: str | None = None) -> str:
+    """A new database, empty or a copy of ``template`` (which must have no open connection)."""
     import psycopg
 
     with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return f"{base_url}/{name}"
 
 

@@ -18,6 +18,10 @@ from service.csv_export import safe_cell
 from service.http_guard import MAX_BODY_BYTES, json_depth_exceeds
 from workflows.models import printable
 
+# Input refused at the service's edge: SQLite only, as the database changes nothing here
+# (both databases run in the records, read-model and audit tests).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 REFERRAL = {"pseudonym": "Child R", "age_band": "5-9", "summary": "Harmed at home.", "incident_date": "2026-11-02",
             "awareness_date": "2026-11-03", "referring_agency": "police"}
 

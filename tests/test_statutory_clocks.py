@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlmodel import Session, select
 
 from records.models import AuditEvent
 from workflows.calendar import WorkingDayCalendar
 from workflows.rules import ProcessRules
+
+# Clock arithmetic in the workflow: SQLite only, as the database changes nothing here
+# (both databases run in the records, read-model and audit tests).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 BANK_HOLIDAYS = WorkingDayCalendar()
 
