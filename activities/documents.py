@@ -23,7 +23,7 @@ from activities.word import html_to_docx
 from records.db import session_scope
 from records.models import Document, User
 from service.outbox import enqueue
-from workflows.documents import Letterhead, ThemesSheet, read_context, wire_context
+from workflows.documents import read_context
 from workflows.effects import Documents
 from workflows.models import DocumentRequest
 from workflows.vocabulary import (
@@ -59,7 +59,6 @@ TITLES = {
     DocumentKind.seven_minute_briefing: "7-minute briefing",
     DocumentKind.themes_sheet: "Themes sheet across reviews",
 }
-THEMES_SHEET_REFERENCE = "THEMES"  # the register's case column for documents about all cases
 TEMPLATE_OF = {DocumentKind.decision_sheet_signed: DocumentKind.decision_sheet}  # the signed copy is the sheet
 RECOMMENDATION_TEXT = {
     Recommendation.no_further_review: "No further review",
@@ -222,20 +221,3 @@ class DocumentActivities(Documents):
                               f"the Rapid Review service: {self.public_url.rstrip('/')}/cases/"
                               f"{request.case_reference}"),
                         case_reference=request.case_reference, ics=ics)
-
-
-def themes_sheet_request(engine: Engine, partnership: str, issued_by: str, year: int | None = None) -> DocumentRequest:
-    """The themes sheet as it stands: every theme (the partnership's list first) with counts per year
-    and the cases that raised it. Each issue is a new version."""
-    from records.read_model import theme_rows
-
-    with session_scope(engine) as session:
-        years, rows = theme_rows(session, year)
-        versions = session.exec(select(Document.version).where(Document.kind == DocumentKind.themes_sheet)).all()
-    version = max(versions, default=0) + 1
-    return DocumentRequest(
-        key=f"{THEMES_SHEET_REFERENCE}:{DocumentKind.themes_sheet}:v{version}", kind=DocumentKind.themes_sheet,
-        case_reference=THEMES_SHEET_REFERENCE, version=version, issued_by=issued_by,
-        context=wire_context(Letterhead(partnership=partnership, reference="All reviews"),
-                             ThemesSheet(years=years, rows=[r for r in rows if r["total"]], year=year)),
-    )

@@ -17,6 +17,7 @@ from records.models import CalendarDay
 from workflows.calendar import weekday_bank_holidays_between
 from workflows.effects import WorkingCalendars
 from workflows.models import CalendarRequest, CaseCalendar
+from workflows.vocabulary import CalendarDayKind
 
 
 def calendar_for(engine: Engine, first, last) -> CaseCalendar:
@@ -26,7 +27,7 @@ def calendar_for(engine: Engine, first, last) -> CaseCalendar:
         for added in session.exec(select(CalendarDay).where(CalendarDay.day >= first, CalendarDay.day <= last)):
             if added.day.weekday() >= 5:
                 continue
-            (bank_holidays if added.kind == "bank_holiday" else closure_days)[added.day] = added.name
+            (bank_holidays if added.kind == CalendarDayKind.bank_holiday else closure_days)[added.day] = added.name
     return CaseCalendar(first=first, last=last, bank_holidays=bank_holidays, closure_days=closure_days)
 
 

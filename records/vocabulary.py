@@ -15,6 +15,9 @@ def case_reference(year: int, number: int) -> str:
     return f"RR-{year}-{number:03d}"
 
 
+THEMES_SHEET_REFERENCE = "THEMES"  # the register's case column for documents about all cases (the themes sheet)
+
+
 class PlanStatus(StrEnum):
     """An action-plan item: open, being worked on, completed with evidence, signed off by the working group."""
 

@@ -24,7 +24,7 @@ from service.calendar_days import partnership_calendar
 from service.history import archive_history, fetch_readable_history
 from service.outbox import enqueue
 from service.temporal import EncryptionCodec
-from workflows.vocabulary import Role, TaskKind, TaskStatus, Urgency, practice_review_id
+from workflows.vocabulary import Role, Stage, TaskKind, TaskStatus, Urgency, practice_review_id
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -111,7 +111,7 @@ async def archive_histories(engine: Engine, connect: Callable[[], Awaitable], co
             select(CaseRecord.reference)
             .join(HistoryArchive, HistoryArchive.workflow_id == CaseRecord.reference, isouter=True)
             .where(or_(HistoryArchive.workflow_id.is_(None), HistoryArchive.archived_at < CaseRecord.updated_at,
-                       and_(CaseRecord.stage == "closed", HistoryArchive.complete == False)))  # noqa: E712
+                       and_(CaseRecord.stage == Stage.closed, HistoryArchive.complete == False)))  # noqa: E712
             .order_by(CaseRecord.updated_at).limit(limit)
         ).all()
     stored = 0

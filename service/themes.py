@@ -12,14 +12,17 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from activities.documents import DocumentActivities, themes_sheet_request
+from activities.documents import DocumentActivities
+from records.db import session_scope
 from records.errors import Conflict
-from records.models import Theme, User
+from records.models import Document, Theme, User
 from records.read_model import theme_rows
+from records.vocabulary import THEMES_SHEET_REFERENCE
 from service.audit_rows import AuditWriter
 from service.settings import Settings
-from workflows.models import Text
-from workflows.vocabulary import THEMES
+from workflows.documents import Letterhead, ThemesSheet, wire_context
+from workflows.models import DocumentRequest, Text
+from workflows.vocabulary import THEMES, DocumentKind
 
 MAX_THEMES_PER_CASE = 13
 
@@ -110,3 +113,18 @@ async def issue_sheet(audit: AuditWriter, user: User, *, settings: Settings, eng
     document_id = await asyncio.to_thread(renderer.issue_document, document_request)
     audit.write(user, "issue_themes_sheet", None, {"document_id": document_id, "year": year})
     return document_id
+
+
+def themes_sheet_request(engine: Engine, partnership: str, issued_by: str, year: int | None = None) -> DocumentRequest:
+    """The themes sheet as it stands: every theme (the partnership's list first) with counts per year
+    and the cases that raised it. Each issue is a new version."""
+    with session_scope(engine) as session:
+        years, rows = theme_rows(session, year)
+        versions = session.exec(select(Document.version).where(Document.kind == DocumentKind.themes_sheet)).all()
+    version = max(versions, default=0) + 1
+    return DocumentRequest(
+        key=f"{THEMES_SHEET_REFERENCE}:{DocumentKind.themes_sheet}:v{version}", kind=DocumentKind.themes_sheet,
+        case_reference=THEMES_SHEET_REFERENCE, version=version, issued_by=issued_by,
+        context=wire_context(Letterhead(partnership=partnership, reference="All reviews"),
+                             ThemesSheet(years=years, rows=[r for r in rows if r["total"]], year=year)),
+    )

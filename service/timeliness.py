@@ -18,6 +18,7 @@ from service.calendar_days import partnership_calendar
 from service.charts import bar_chart_svg
 from workflows.calendar import WorkingDayCalendar, london_date
 from workflows.rules import ProcessRules
+from workflows.vocabulary import ReviewStage, Stage
 
 
 class Quarter(BaseModel):
@@ -74,7 +75,7 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
                 q.submitted_within_15_working_days += 1
         due = case.rapid_review_due
         if due and due.year == year and (case.submitted_on > due if case.submitted_on
-                                         else case.stage != "closed" and today > due):
+                                         else case.stage != Stage.closed and today > due):
             late_rapid_reviews.append(case.reference)
     first, last = date(year, 1, 1), date(year, 12, 31)
     for review in session.exec(select(CaseReview).where(or_(CaseReview.published_on.between(first, last),
@@ -85,7 +86,7 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
             if review.due and review.published_on <= review.due:
                 q.cspr_completed_within_6_months += 1
         if review.due and review.due.year == year and (review.published_on or today) > review.due and not (
-                review.published_on is None and review.stage == "closed"):
+                review.published_on is None and review.stage == ReviewStage.closed):
             late_csprs.append(review.case_reference)
     for action in session.exec(select(PlanAction).where(PlanAction.due_date.between(first, last))):
         q = quarters[quarter_of(action.due_date)]

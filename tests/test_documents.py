@@ -210,9 +210,9 @@ def test_panel_invitation_has_a_calendar_file(documents, engine):
 def test_themes_sheet_counts_themes_per_year_with_their_reviews(engine, documents):
     from datetime import date
 
-    from activities.documents import themes_sheet_request
     from records.db import session_scope
     from records.read_model import upsert_case
+    from service.themes import themes_sheet_request
     from tests.test_notifications import step
 
     with session_scope(engine) as session:

@@ -20,11 +20,14 @@ from workflows.vocabulary import DocumentKind, Recommendation
 class DocumentContext(BaseModel):
     """A document's own fields; a field the template does not know is refused (a typo would be lost)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # hide_input_in_errors: a refused context must not carry case text into the worker's log or the history.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class Letterhead(BaseModel):
     """What every document carries, added by the step builder: whose partnership, which case."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     partnership: str
     reference: str

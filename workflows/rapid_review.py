@@ -85,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineStatus,
         DocumentKind,
         Recommendation,
+        ReviewStage,
         Role,
         Seat,
         Stage,
@@ -1215,7 +1216,7 @@ class RapidReviewWorkflow:
         self.state.methodology = action
         self.clock.meet("methodology", step, on=action.decided_on)
         step.settle.append(self.steps.done("choose_methodology"))
-        self._review_entered(step, "terms_of_reference")
+        self._review_entered(step, ReviewStage.terms_of_reference)
         self.steps.move_to(step, Stage.practice_review, action.actor, "choose_methodology")
 
     async def _start_practice_review(self, action: ChooseMethodology) -> None:

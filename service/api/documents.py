@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import select
 
-from activities.documents import THEMES_SHEET_REFERENCE
 from records.models import Document
+from records.vocabulary import THEMES_SHEET_REFERENCE
 from service.api.access import Reader, RowId, audit, visible_case
 from service.deps import DbSession
 from service.visibility import document_visible

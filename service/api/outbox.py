@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from records.models import OutboxMessage, User
+from records.vocabulary import OutboxStatus, one_of
 from service.auth import require_roles
 from service.deps import DbSession
 from service.roles import ADMINS
@@ -38,7 +39,7 @@ class OutboxRead(BaseModel):
 def list_outbox(
     session: DbSession,
     user: Annotated[User, Depends(require_roles(*ADMINS))],
-    status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
+    status: Annotated[str | None, Query(pattern=one_of(OutboxStatus))] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[OutboxRead]:

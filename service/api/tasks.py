@@ -13,12 +13,14 @@ from sqlmodel import select
 from records.errors import InvalidInput
 from records.models import Task
 from records.tasks import assigned_to, task_scope, urgency
+from records.vocabulary import one_of
 from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.api.actions import ANY_ACTION_BODY
 from service.api.cases import IdempotencyKey, answer
 from service.calendar_days import partnership_calendar
 from service.deps import Cases, DbSession
 from workflows.calendar import london_date
+from workflows.vocabulary import TaskStatus
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
@@ -54,7 +56,7 @@ def list_tasks(
     session: DbSession,
     user: Reader,
     mine: bool = True,
-    status: Annotated[str | None, Query(pattern="^(open|done|cancelled)$")] = "open",
+    status: Annotated[str | None, Query(pattern=one_of(TaskStatus))] = TaskStatus.open,
     case: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
