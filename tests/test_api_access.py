@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 
 from records.models import CaseRecord, Document, Task
 from service.accounts import DEMO_ACCOUNTS
-from service.api.cases import ACTIONS
 from service.api.routes import route_table
 from service.app import create_app
 from service.auth import SESSION_COOKIE
+from service.cases import ACTIONS
 from tests.insider import as_table_owner
 from workflows.calendar import london_date
 

@@ -20,7 +20,7 @@ from sqlmodel import select
 from records.errors import InvalidInput
 from records.models import CaseAgency, CaseRecord
 from service.api.access import CaseActor, Reader
-from service.cases import ACTIONS, ActionSpec, Outcome  # noqa: F401 - ACTIONS and ActionSpec: read here by tests
+from service.cases import Outcome
 from service.deps import Cases, DbSession
 from workflows.models import Referral
 from workflows.vocabulary import Role
