@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 
@@ -226,7 +227,19 @@ def cmd_replay_check(args: argparse.Namespace) -> int:
               + (f": {outcome.failure}" if outcome.failure else ""))
     print(f"{len(outcomes)} histories replayed against this build, {len(failed)} failed"
           + (": do not let this build take traffic" if failed else ""))
-    return 1 if failed else 0
+    return _exit_past_temporal_threads(1 if failed else 0, engine)
+
+
+def _exit_past_temporal_threads(code: int, engine) -> int:
+    """End the process once everything is said and closed, without the interpreter's finalisation: the Temporal
+    core's own threads (left by the replayer) can call into Python while it finalises and abort the process
+    ("PyGILState_Release", exit -6), which would turn a passing check into a failed deploy step."""
+    if engine is not None:
+        engine.dispose()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 def cmd_users_link_identity(args: argparse.Namespace) -> int:
     from service.identities import link_identity
 
