@@ -60,15 +60,17 @@ class ActionSpec(typing.NamedTuple):
     suffix: str  # the workflow id is the case reference plus this
     model: type[BaseModel]
     roles: frozenset[str]
+    stages: frozenset[str]  # where the case (or its review) must stand for it
 
 
 def _actions() -> dict[str, ActionSpec]:
     """Every action, its input model and allowed roles, read from the workflows themselves."""
     found = {}
     for workflow, suffix in ((RapidReviewWorkflow, ""), (PracticeReviewWorkflow, PRACTICE_REVIEW_SUFFIX)):
-        for name, (_stages, roles) in workflow.RULES.items():
+        for name, rule in workflow.RULES.items():
             model = typing.get_type_hints(getattr(workflow, name))["action"]
-            found[name] = ActionSpec(workflow, suffix, model, frozenset(str(r) for r in roles))
+            found[name] = ActionSpec(workflow, suffix, model, frozenset(str(r) for r in rule.roles),
+                                     frozenset(str(s) for s in rule.stages))
     return found
 
 

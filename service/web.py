@@ -395,7 +395,7 @@ def available_actions(user: User, state: dict) -> list[str]:
         if user.role not in spec.roles:
             continue
         stage = review.get("stage") if spec.workflow is PracticeReviewWorkflow else state.get("stage")
-        if stage in spec.workflow.RULES[name].stages and not (name == "decline_referral" and state.get("three_way_sin")
+        if stage in spec.stages and not (name == "decline_referral" and state.get("three_way_sin")
                                       and state.get("sin_agreed") != "do_not_notify"):
             found.append(name)  # a decline is offered once the partners agreed not to notify (the workflow's rule)
     return found

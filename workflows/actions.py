@@ -13,10 +13,9 @@ from datetime import date
 from temporalio import workflow
 
 from workflows.clock import DeadlineClock
-from workflows.steps import Steps, reject
+from workflows.steps import Steps, reject, require_sealed
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import authenticity  # passed through: it holds the sealing keys the worker set
     from workflows.models import Action, AuditEntry, CaseStep, DocumentRequest, ProcessState
     from workflows.vocabulary import Stage
 
@@ -38,10 +37,7 @@ class Actions:
 
     def validate(self, name: str, action: Action) -> None:
         """Every update's validator: the action must come from the service (sealed), then be allowed now."""
-        update = workflow.current_update_info()
-        fields = action.model_dump(mode="json")
-        if update is None or not authenticity.is_sealed(workflow.info().workflow_id, name, update.id, fields):
-            raise reject(f"'{name}' was not sent by the Rapid Review service (no valid seal); it is refused.")
+        require_sealed(name, action.model_dump(mode="json"))
         self.check(name, action)
 
     def check(self, name: str, action: Action) -> None:

@@ -14,10 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from temporalio import workflow
 
 from workflows.effects import WorkingCalendars
-from workflows.steps import ACTIVITY_TIMEOUT, EFFECT_RETRY, Steps, reject
+from workflows.steps import ACTIVITY_TIMEOUT, EFFECT_RETRY, Steps, reject, require_sealed
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import authenticity  # passed through: it holds the sealing keys the worker set
     from workflows.calendar import WorkingDayCalendar, london_date, london_moment
     from workflows.models import (
         Action,
@@ -131,11 +130,7 @@ class DeadlineClock:
 
     def validate_calendar_day(self, notice: CalendarDayAdded) -> None:
         """The ``add_calendar_day`` update's validator: sealed, the case open, a day still to come."""
-        update = workflow.current_update_info()
-        fields = notice.model_dump(mode="json")
-        if update is None or not authenticity.is_sealed(workflow.info().workflow_id, "add_calendar_day", update.id,
-                                                        fields):
-            raise reject("'add_calendar_day' was not sent by the Rapid Review service (no valid seal); it is refused.")
+        require_sealed("add_calendar_day", notice.model_dump(mode="json"))
         if self.state.stage == Stage.closed:
             raise reject(f"Case {self.state.reference} is closed; its deadlines no longer run.")
         if notice.day <= self.today():

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.effects import CaseSteps, Documents
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import authenticity  # passed through: it holds the sealing keys the worker set
     from workflows.documents import DocumentContext, Letterhead, wire_context
     from workflows.models import (
         Actor,
@@ -50,6 +51,13 @@ class ActionRejected(ApplicationError):
 
 def reject(message: str) -> ActionRejected:
     return ActionRejected(message)
+
+
+def require_sealed(name: str, fields: dict) -> None:
+    """An update's validator: refuse what the service did not send (no valid seal over this update's fields)."""
+    update = workflow.current_update_info()
+    if update is None or not authenticity.is_sealed(workflow.info().workflow_id, name, update.id, fields):
+        raise reject(f"'{name}' was not sent by the Rapid Review service (no valid seal); it is refused.")
 
 
 class Steps:

@@ -82,13 +82,12 @@ def example(spec: ActionSpec) -> dict:
 
 
 def _description(name: str, spec: ActionSpec) -> str:
-    stages, _roles = spec.workflow.RULES[name]
     method = getattr(spec.workflow, name)
     doc = (method.__doc__ or "").strip()
     return "\n\n".join(part for part in (
         doc,
         f"**Who:** {', '.join(label(r) for r in sorted(spec.roles))}.",
-        f"**When:** the case is at {', '.join(label(s) for s in sorted(stages))}.",
+        f"**When:** the case is at {', '.join(label(s) for s in sorted(spec.stages))}.",
         "**Answer:** the case's new state, as your role may see it.",
     ) if part)
 
