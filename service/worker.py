@@ -152,6 +152,7 @@ async def run_worker(client: Client, settings: Settings, engine: Engine, stop: a
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(stop):x}"
     worker = build_worker(client, settings, engine, graceful_shutdown_timeout=GRACEFUL_SHUTDOWN)
     alive = settings.var_dir / ALIVE_FILE
+    alive.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def heartbeat() -> None:
         while True:
