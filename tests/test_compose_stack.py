@@ -579,3 +579,57 @@ def test_backup_and_restore_of_both_databases_and_the_documents_keeps_the_case(s
     assert verified.status_code == 200 and verified.json()["intact"] is True, verified.text
     # And it still acts: the case goes on from where the backup left it.
     act(stack, sign_in(stack, "csc"), reference, "propose_sin_decision", decision="notify", rationale="Harm.")
+
+
+def test_the_proxy_keeps_serving_the_pages_without_a_worker_and_asks_for_a_sign_in_before_the_ui(stack):
+    """The proxy service, run here: Debian's haproxy with the compose command's two files (deploy/haproxy.cfg and
+    a users file made as docs/deploy.md says). The rewrites are the container network's, as for the services: its
+    listeners on free loopback ports, and the one replica and the UI at the addresses they have here (each rewrite
+    must apply exactly once, so a changed file fails here rather than being tested as something else)."""
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    ports = {"8000": free_port(), "8080": free_port()}
+    for old, new in [("bind :8000", f"bind 127.0.0.1:{ports['8000']}"),
+                     ("bind :8080", f"bind 127.0.0.1:{ports['8080']}"),
+                     ("server-template api 8 api:8000", f"server api1 127.0.0.1:{stack.api_port}"),
+                     ("server ui temporal-ui:8080", f"server ui 127.0.0.1:{free_port()}"),  # no UI runs here
+                     (" resolvers docker init-addr none", ""), (" resolvers docker init-addr none", "")]:
+        assert old in config, f"deploy/haproxy.cfg no longer has {old!r}"
+        config = config.replace(old, new, 1)
+    (stack.directory / "haproxy.cfg").write_text(config)
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input="an auditor's passphrase\n",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    users = stack.directory / "temporal-ui-users.cfg"
+    users.write_text(f"userlist temporal_ui_users\n    user auditor.one password {hashed}\n")
+    log = (stack.directory / "proxy.log").open("ab")
+    proxy = subprocess.Popen(["haproxy", "-db", "-f", str(stack.directory / "haproxy.cfg"), "-f", str(users)],
+                             stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    service, ui = f"http://127.0.0.1:{ports['8000']}", f"http://127.0.0.1:{ports['8080']}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{service}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proxy.poll() is None, stack.log("proxy")
+            time.sleep(0.2)
+
+        refused = httpx.get(f"{ui}/", timeout=5)
+        assert refused.status_code == 401 and "Temporal UI" in refused.headers["www-authenticate"]
+        assert httpx.get(f"{ui}/", auth=("auditor.one", "wrong"), timeout=5).status_code == 401
+        passed = httpx.get(f"{ui}/", auth=("auditor.one", "an auditor's passphrase"), timeout=5)
+        assert passed.status_code == 503, "past the sign-in, the proxy goes to the UI (which does not run here)"
+
+        # The workers away: the service cannot act, but its replica stays in the pool through the proxy's checks.
+        stack.stop("worker")
+        inter, fall = (int(re.search(rf"{word} (\d+)", config).group(1)) for word in ("inter", "fall"))
+        time.sleep(inter * fall + 2)  # long enough for the checks to take a replica out
+        assert httpx.get(f"{service}/readyz", timeout=5).status_code == 503
+        assert httpx.get(f"{service}/signin", timeout=5).status_code == 200, "the proxy took the pages down"
+        assert "api/api1 is DOWN" not in stack.log("proxy"), "the proxy took the replica out"
+    finally:
+        stop_process(proxy)
+        if "worker" not in stack.processes:
+            stack.start("worker")
