@@ -42,7 +42,9 @@ class ImageInstall:
     workdir: str  # the container path of the last WORKDIR
     env: dict[str, str]  # the image's ENV, container paths as they are
     context: set[str]  # the build context's files, relative to it
-    skipped: list[str] = field(default_factory=list)
+    base: str = ""  # FROM
+    ran: list[str] = field(default_factory=list)  # the RUN steps carried out here
+    skipped: list[str] = field(default_factory=list)  # and those that cannot be
 
     def host_path(self, container_path: str) -> Path:
         return self.root / container_path.lstrip("/")
@@ -193,6 +195,7 @@ def _run(arguments: str, image: ImageInstall) -> None:
         done = subprocess.run(["sh", "-c", step], cwd=workdir, env=env, capture_output=True, text=True)
         if done.returncode:
             raise BuildFailed(f"RUN {step} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        image.ran.append(step)
 
 
 def build_image(source: Path, into: Path, dockerfile: str | None = None) -> ImageInstall:
@@ -204,6 +207,7 @@ def build_image(source: Path, into: Path, dockerfile: str | None = None) -> Imag
     steps = instructions(dockerfile)
     base = steps[0]
     assert base[0] == "FROM", "the Dockerfile starts with its base image"
+    image.base = base[1]
     python = re.search(r"python:(\d+)\.(\d+)", base[1])
     assert python, f"the base image is not a python image: {base[1]}"
     assert sys.version_info[:2] == (int(python.group(1)), int(python.group(2))), (
@@ -271,6 +275,15 @@ def test_the_image_installs_only_the_locked_dependencies_without_the_temporal_bi
     assert listed.returncode == 0 and all(f" {c} " in listed.stdout or f"{c}," in listed.stdout
                                           for c in ("api", "worker", "db")), listed.stdout + listed.stderr
     assert any("apt-get install" in step for step in image_install.skipped), "the apt step is reported as skipped"
+    # What made that so: the lock installed hash-checked, then the project alone.
+    pips = [step for step in image_install.ran if step.startswith("pip install")]
+    assert any("--require-hashes" in step and f"-r {LOCK}" in step for step in pips), pips
+    assert all("--no-deps" in step for step in pips if step.endswith(" .")), pips
+
+
+def test_the_base_image_is_pinned_by_digest(image_install):
+    """A tag can be pushed again; a digest cannot (the Dockerfile says where this one comes from)."""
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", image_install.base), image_install.base
 
 
 def test_the_lock_pins_every_dependency_with_hashes_and_leaves_out_only_the_dev_server():
