@@ -56,7 +56,7 @@ from service.sign_in import SecondFactorNeeded
 from service.temporal import TemporalConnection, codec_for
 
 log = logging.getLogger(__name__)
-API_PREFIXES = ("/api", "/codec", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
+API_PREFIXES = ("/api", "/codec", "/healthz", "/livez", "/readyz", "/metrics", "/docs", "/openapi")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 

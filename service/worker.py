@@ -8,7 +8,7 @@ import os
 import socket
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_STALE_SECONDS = 20.0
+# Touched with every heartbeat that reached the database: the container's health check reads its age
+# (docker-compose.yml), so a worker that hangs or lost its database shows unhealthy without a query of its own.
+ALIVE_FILE = "worker-alive"
+# On SIGTERM the worker stops polling and gives the activities in hand this long to finish; docker-compose.yml's
+# stop_grace_period is longer, so none is killed mid-write. No activity needs heartbeats: each is one short
+# database transaction or one document render, bounded by the workflows' 60 s start-to-close timeout, and one
+# cut short is retried (idempotently) by another worker.
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 # `holidays` is passed through so the sandbox never re-imports it (workflows read only the table
@@ -142,13 +150,16 @@ def forget_heartbeat(engine: Engine, worker_id: str) -> None:
 async def run_worker(client: Client, settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set; while the worker polls, a heartbeat row says so."""
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(stop):x}"
-    worker = build_worker(client, settings, engine)
+    worker = build_worker(client, settings, engine, graceful_shutdown_timeout=GRACEFUL_SHUTDOWN)
+    alive = settings.var_dir / ALIVE_FILE
+    alive.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def heartbeat() -> None:
         while True:
             try:
                 await asyncio.to_thread(record_heartbeat, engine, worker_id, settings.temporal_task_queue)
-            except Exception:  # a database blip must not stop the worker; readyz will show it
+                alive.touch()
+            except Exception:  # a database blip must not stop the worker; readyz and the health check show it
                 log.warning("worker heartbeat could not be written", exc_info=True)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
@@ -159,4 +170,5 @@ async def run_worker(client: Client, settings: Settings, engine: Engine, stop: a
             await stop.wait()
         finally:
             beat.cancel()
+            alive.unlink(missing_ok=True)
             await asyncio.to_thread(forget_heartbeat, engine, worker_id)

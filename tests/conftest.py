@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import pickle
 import re
 import shutil
 import subprocess
@@ -256,18 +257,31 @@ async def api(case_env, case_worker, settings, engine, demo_passwords):
 @pytest.fixture(scope="session")
 def newcomer_venv(request, tmp_path_factory) -> Path:
     """`python3 -m venv .venv && .venv/bin/pip install -e .`, exactly (pip's cache makes it quick): the install
-    WITHOUT extras that the newcomer and the compose-stack tests run the service from. Built once per run: with
-    pytest-xdist the workers share one, built by whichever needs it first (the others wait on a lock)."""
+    WITHOUT extras that the newcomer test runs the service from."""
+    return _built_once_per_run(request, tmp_path_factory, "newcomer", lambda d: _build_newcomer_venv(d / ".venv"))
+
+
+@pytest.fixture(scope="session")
+def image_install(request, tmp_path_factory):
+    """What the Dockerfile builds, carried out from its own build context into a fresh venv (tests/test_image.py):
+    checked there, and run by the compose-stack test."""
+    from tests.test_image import build_image
+
+    return _built_once_per_run(request, tmp_path_factory, "image", lambda d: build_image(ROOT, d))
+
+
+def _built_once_per_run(request, tmp_path_factory, name: str, build):
+    """Built once per run: with pytest-xdist the workers share one, built by whichever needs it first (the others
+    wait on a lock and read what it built)."""
     if not hasattr(request.config, "workerinput"):
-        return _build_newcomer_venv(tmp_path_factory.mktemp("newcomer") / ".venv")
-    shared = tmp_path_factory.getbasetemp().parent / "newcomer"  # this run's directory, common to its workers
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent / name  # this run's directory, common to its workers
     shared.mkdir(exist_ok=True)
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / ".built").exists():
-            _build_newcomer_venv(shared / ".venv")
-            (shared / ".built").touch()
-    return shared / ".venv"
+            (shared / ".built").write_bytes(pickle.dumps(build(shared)))
+    return pickle.loads((shared / ".built").read_bytes())  # noqa: S301 - written by this run, just above
 
 
 def _build_newcomer_venv(venv: Path) -> Path:

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -65,7 +66,7 @@ def test_docker_compose_accepts_the_file():
     assert missing.returncode != 0 and "POSTGRES_PASSWORD" in missing.stderr, "secrets must be required"
 
 
-LONG_RUNNING = ("postgres", "temporal", "temporal-ui", "api", "worker")
+LONG_RUNNING = ("postgres", "temporal", "temporal-ui", "api", "worker", "proxy")
 JOBS = ("temporal-schema", "temporal-namespace", "migrate")
 
 
@@ -119,7 +120,7 @@ def test_the_temporal_ui_is_read_only_and_decodes_through_the_service_with_the_a
     assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
     assert ui["TEMPORAL_CODEC_ENDPOINT"] == "${RAPID_REVIEW_PUBLIC_URL:-http://localhost:8000}/codec"
     assert services["api"]["environment"]["RAPID_REVIEW_TEMPORAL_UI_ORIGIN"] == ui["TEMPORAL_CORS_ORIGINS"]
-    assert all(port.startswith("127.0.0.1:") for port in services["temporal-ui"]["ports"]), "loopback only"
+    assert "ports" not in services["temporal-ui"], "the UI is reached through the proxy's sign-in only"
     assert "ports" not in services["temporal"], "the engine's frontend is not published beyond the stack"
 
 
@@ -162,3 +163,114 @@ def test_the_image_runs_as_a_user_who_owns_every_directory_the_service_writes():
             if variable.endswith("_DIR"):
                 assert path in created, f"{name}: {variable}={path} is not created and owned by {user} in the image"
         assert mounts <= created, f"{name} mounts a volume over a directory the image does not own: {mounts}"
+
+
+def _proxy_config() -> str:
+    return (ROOT / "deploy" / "haproxy.cfg").read_text()
+
+
+def _section(config: str, header: str) -> str:
+    """A haproxy section's lines, up to the next section."""
+    return config.split(f"\n{header}\n", 1)[1].split("\n\n", 1)[0]
+
+
+def test_every_service_rotates_its_logs_and_has_resource_limits():
+    for name, service in _compose()["services"].items():
+        logging = service.get("logging", {})
+        assert logging.get("driver") == "json-file", f"{name}: logs are not rotated"
+        assert re.fullmatch(r"\d+m", logging["options"]["max-size"]) and int(logging["options"]["max-file"]) >= 2, name
+        assert re.fullmatch(r"\d+[mg]", str(service.get("mem_limit", ""))), f"{name}: no memory limit"
+        assert 0 < float(service.get("cpus", 0)) <= 2, f"{name}: no CPU limit"
+
+
+def test_history_shards_are_set_explicitly_and_documented():
+    """The shard count is fixed when Temporal's database is first set up: left to the image's default, an image
+    upgrade that changed the default would stop the cluster from starting."""
+    shards = _compose()["services"]["temporal"]["environment"]["NUM_HISTORY_SHARDS"]
+    assert int(shards) >= 4
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    assert f"NUM_HISTORY_SHARDS: \"{shards}\"" in deploy or f"`NUM_HISTORY_SHARDS` ({shards})" in deploy
+    assert "can never change" in deploy
+
+
+def test_the_api_scales_behind_a_proxy_that_routes_by_liveness():
+    services = _compose()["services"]
+    api, proxy = services["api"], services["proxy"]
+    assert "ports" not in api, "a fixed host port would stop `--scale api=N`"
+    assert api["environment"]["API_HOST"] == "0.0.0.0"  # noqa: S104 - inside its container
+    config = _proxy_config()
+    backend = _section(config, "backend api")
+    template = re.search(r"server-template \S+ (\d+) (\S+):(\d+)", backend)
+    assert template and template.group(2) == "api" and template.group(3) == api["environment"]["API_PORT"]
+    assert int(template.group(1)) >= 2, "room for more than one replica"
+    assert "resolvers docker" in backend and "127.0.0.11:53" in config, "replicas found through Docker's DNS"
+    assert "option httpchk GET /livez" in backend and "check" in backend, "each replica checked by /livez"
+    assert "/livez" in " ".join(api["healthcheck"]["test"]), "the api's own health check is its liveness"
+    listens = {line.split(":")[-1] for line in re.findall(r"^\s+bind (\S+)", config, re.M)}
+    published = {port.split(":")[1]: port.split(":")[2] for port in proxy["ports"]}
+    assert all(port.startswith("127.0.0.1:") for port in proxy["ports"]), "loopback only: TLS goes in front"
+    assert set(published.values()) == listens and published["8000"] == "8000"
+    # uvicorn believes X-Forwarded-For from the proxy's fixed address (and the host's side, for the TLS proxy).
+    address = proxy["networks"]["default"]["ipv4_address"]
+    trusted = api["environment"]["FORWARDED_ALLOW_IPS"].split(":-", 1)[1].rstrip("}").split(",")
+    assert address in trusted and "option forwardfor" in config
+    subnet = _compose()["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    import ipaddress
+
+    network = ipaddress.ip_network(subnet)
+    assert all(ipaddress.ip_address(ip) in network for ip in trusted)
+
+
+def test_the_temporal_ui_is_reached_through_the_proxy_only_after_basic_authentication(tmp_path):
+    """haproxy itself reads the files as the proxy service gets them (its compose command, volume and secret), with
+    a users file made as docs/deploy.md says; without that file it refuses to start."""
+    binary = shutil.which("haproxy")
+    assert binary, "haproxy is not installed: run the README's test command (scripts/test)"
+    compose = _compose()
+    proxy = compose["services"]["proxy"]
+    frontend = _section(_proxy_config(), "frontend temporal_ui")
+    assert re.search(r"http-request auth .* unless \{ http_auth\((\w+)\) \}", frontend)
+    assert "server ui temporal-ui:8080" in _proxy_config()
+    mounts = {target: ROOT / source for source, target, *_ in (v.split(":") for v in proxy["volumes"])}
+    secret = proxy["secrets"][0]
+    users = tmp_path / "temporal-ui-users.cfg"
+    mounts[f"/run/secrets/{secret}"] = users
+    assert compose["secrets"][secret]["file"] == f"./{users.name}"
+    command = proxy["command"]
+    assert command[0] == "haproxy"
+    files = [mounts[command[i + 1]] for i, word in enumerate(command) if word == "-f"]
+    assert files[-1] == users
+    without = subprocess.run([binary, "-c", *[a for f in files[:-1] for a in ("-f", str(f))]],
+                             capture_output=True, text=True)
+    assert without.returncode != 0 and "temporal_ui_users" in without.stderr, "no users file, no UI"
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input="an auditor's passphrase\n",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    users.write_text(f"userlist temporal_ui_users\n    user auditor.one password {hashed}\n")
+    checked = subprocess.run([binary, "-c", *[a for f in files for a in ("-f", str(f))]], capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_worker_is_healthy_while_its_heartbeat_is_fresh_and_stops_gracefully(tmp_path):
+    """The worker's compose health check, run as Docker runs it, against the file the worker touches."""
+    from service.worker import ALIVE_FILE, GRACEFUL_SHUTDOWN, HEARTBEAT_SECONDS, HEARTBEAT_STALE_SECONDS
+
+    worker = _compose()["services"]["worker"]
+    check = worker["healthcheck"]["test"]
+    assert check[0] == "CMD" and f"'{ALIVE_FILE}'" in check[-1]
+    assert f"> {HEARTBEAT_STALE_SECONDS:.0f})" in check[-1], "stale when /readyz stops counting the worker"
+    assert int(worker["healthcheck"]["interval"].rstrip("s")) >= HEARTBEAT_SECONDS
+    env = {"RAPID_REVIEW_VAR_DIR": str(tmp_path), "PATH": os.environ["PATH"]}
+
+    def healthy() -> bool:
+        return subprocess.run(["python3" if part == "python" else part for part in check[1:]], env=env,
+                              capture_output=True).returncode == 0
+
+    assert not healthy(), "no heartbeat yet"
+    (tmp_path / ALIVE_FILE).touch()
+    assert healthy()
+    stale = time.time() - HEARTBEAT_STALE_SECONDS - 5
+    os.utime(tmp_path / ALIVE_FILE, (stale, stale))
+    assert not healthy()
+    grace = int(worker["stop_grace_period"].rstrip("s"))
+    assert grace >= GRACEFUL_SHUTDOWN.total_seconds() + 5, "Docker's SIGKILL must come after the worker's own grace"

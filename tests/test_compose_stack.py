@@ -2,12 +2,14 @@
 
 No Docker engine runs on these machines, so the test reads the stack as `docker-compose config` resolves it (with
 a test `.env` made from `.env.example`) and runs each service's own command with exactly the environment the file
-gives it, from a venv installed WITHOUT extras (as the image's `pip install .`):
+gives it over the image's own ENV, from what the Dockerfile builds (tests/test_image.py: its build context, COPY and
+pip steps in a fresh venv, which has no `temporal` CLI), in the image's WORKDIR:
 
 - `postgres`: Debian's PostgreSQL, started with the compose `command`'s settings and the image's authentication
   (passwords over TCP), set up by the very init script the file mounts, checked by the file's own health check;
 - `temporal`: Temporal's dev server stands in (the same server version, 1.32.0, as the image);
-- `temporal-namespace`, `migrate`, `api`, `worker`: their compose commands, the api's own health check;
+- `temporal-namespace`, `migrate`, `api`, `worker`: their compose commands (the namespace job with the test venv's
+  `temporal` CLI standing in for admin-tools'), the api's and the worker's own health checks;
 - `temporal-ui`: its codec settings drive a real decode of the case's own history, from its origin.
 
 The only rewrites are the ones a container network makes: a service's host name and container port become
@@ -43,9 +45,10 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
-from service.runner import free_port, start_embedded_temporal, stop_process
+from service.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
 from service.settings import new_encryption_key
 from tests.postgres import _pg_bin, throwaway_cluster
+from tests.test_image import ImageInstall
 from tests.test_newcomer import COUNTS
 from workflows.calendar import WorkingDayCalendar, london_date
 
@@ -58,6 +61,7 @@ REQUIRED = re.compile(r"\$\{(\w+):\?")
 HOST_PORT = re.compile(r"\b([a-z][a-z0-9_-]*):(\d+)\b")
 HOST_VARIABLE = re.compile(r"_(HOST|SEEDS)$")
 INIT_DIR = "/docker-entrypoint-initdb.d/"
+UI_PORT = "8080"  # where deploy/haproxy.cfg's temporal_ui frontend listens (tests/test_compose.py checks the file)
 USERS = {  # username: (role, seat) - made with `rapid-review users add`, as docs/deploy.md says
     "bu": ("business_unit", None), "csc": ("csc_lead", None), "chair": ("panel_chair", None),
     "police": ("executive", "police"), "icb": ("executive", "icb"), "auditor": ("auditor", None),
@@ -97,8 +101,8 @@ def unescape(value: str) -> str:
 class Stack:
     """The compose services as processes on this machine, each with its compose environment mapped to loopback."""
 
-    def __init__(self, compose: dict, venv: Path, directory: Path) -> None:
-        self.services, self.venv, self.directory = compose["services"], venv, directory
+    def __init__(self, compose: dict, image: ImageInstall, directory: Path) -> None:
+        self.services, self.image, self.directory = compose["services"], image, directory
         self.ports: dict[str, int] = {}
         self.api_port = free_port()
         self.processes: dict[str, subprocess.Popen] = {}
@@ -133,18 +137,20 @@ class Stack:
         return str(self.host_path(service, value)) if value.startswith("/") else value
 
     def env(self, service: str) -> dict[str, str]:
-        """The service's compose environment, mapped; PATH finds the image's programs (here: the plain venv's)."""
-        env = {name: self.on_loopback(service, str(value))
-               for name, value in (self.services[service].get("environment") or {}).items()}
+        """The service's compose environment over its image's ENV, mapped; PATH finds the image's programs (for our
+        services, the image install's; for the others, the test venv's `temporal` CLI and Debian's PostgreSQL)."""
+        image_env = self.image.env if service in APP_SERVICES else {}
+        compose_env = self.services[service].get("environment") or {}
+        env = {name: self.on_loopback(service, str(value)) for name, value in {**image_env, **compose_env}.items()}
         for name, value in env.items():  # a host on its own (its port is a variable of its own, left as it is)
             if HOST_VARIABLE.search(name) and value in STAND_INS:
                 env[name] = "127.0.0.1"
         if "API_PORT" in env:
-            published = [p.split(":")[-1].split("/")[0] for p in self.services[service].get("ports", [])]
-            assert env["API_PORT"] in published, f"{service} listens on {env['API_PORT']}, publishes {published}"
+            assert "ports" not in self.services[service], f"{service} scales: the proxy publishes its port"
             assert env["API_HOST"] == "0.0.0.0", "in a container the api must listen beyond its loopback"  # noqa: S104
             env.update(API_PORT=str(self.api_port), API_HOST="127.0.0.1")
-        env["PATH"] = f"{self.venv / 'bin'}:{Path(_pg_bin('psql')).parent}:/usr/bin:/bin"
+        programs = self.image.venv / "bin" if service in APP_SERVICES else Path(temporal_cli()).parent
+        env["PATH"] = f"{programs}:{Path(_pg_bin('psql')).parent}:/usr/bin:/bin"
         env["HOME"] = str(self.directory / "layers" / service / "home" / "app")
         Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
         return env
@@ -156,17 +162,21 @@ class Stack:
 
     # ------------------------------------------------------------ running it
 
+    def cwd(self, service: str) -> Path:
+        """Our services run in the image's WORKDIR (where the COPY left the source: the install must not need it)."""
+        return self.image.host_path(self.image.workdir) if service in APP_SERVICES else self.directory
+
     def run(self, service: str, command: list[str] | None = None, **extra_env) -> subprocess.CompletedProcess:
         """A job (migrate, the namespace job, a `rapid-review users` command in the api's container)."""
         result = subprocess.run(command or self.command(service), env={**self.env(service), **extra_env},
-                                capture_output=True, text=True, timeout=180, cwd=self.directory)
+                                capture_output=True, text=True, timeout=180, cwd=self.cwd(service))
         assert result.returncode == 0, f"{service}: {result.stdout}\n{result.stderr}"
         return result
 
     def start(self, service: str) -> subprocess.Popen:
         log = (self.directory / f"{service}.log").open("ab")
         process = subprocess.Popen(self.command(service), env=self.env(service), stdout=log,
-                                   stderr=subprocess.STDOUT, cwd=self.directory)
+                                   stderr=subprocess.STDOUT, cwd=self.cwd(service))
         log.close()
         self.processes[service] = process
         return process
@@ -205,7 +215,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(newcomer_venv, tmp_path_factory):
+def stack(image_install, tmp_path_factory):
     """PostgreSQL and Temporal stand-ins, the namespace job, migrate, then api and worker, in compose's order."""
     directory = tmp_path_factory.mktemp("stack")
     compose = resolved_compose(env_file_from_example(directory))
@@ -219,7 +229,7 @@ def stack(newcomer_venv, tmp_path_factory):
             "migrate": {"condition": "service_completed_successfully"},
             "temporal-namespace": {"condition": "service_completed_successfully"}}, name
 
-    stack = Stack(compose, newcomer_venv, directory)
+    stack = Stack(compose, image_install, directory)
     postgres = services["postgres"]
     superuser = postgres["environment"].get("POSTGRES_USER", "postgres")
     server_options = tuple(postgres["command"][1:])
@@ -357,6 +367,13 @@ def assert_documents_in_the_volume(stack: Stack, who: dict, reference: str) -> N
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), (pdf.status_code, pdf.text[:200])
 
 
+def worker_healthy(stack: Stack) -> bool:
+    """The worker's compose health check, run as Docker runs it in the worker's container."""
+    check = stack.services["worker"]["healthcheck"]["test"]
+    assert check[0] == "CMD"
+    return subprocess.run(check[1:], env=stack.env("worker"), capture_output=True).returncode == 0
+
+
 def today() -> str:
     return str(london_date(datetime.now(UTC)))
 
@@ -392,6 +409,9 @@ def test_the_stack_carries_a_case_from_referral_through_the_panel_and_worker_res
     healthy = subprocess.run([part.replace(":8000/", f":{stack.api_port}/") for part in api_health[1:]],
                              env=stack.env("api"), capture_output=True, text=True)
     assert healthy.returncode == 0, healthy.stderr
+    assert worker_healthy(stack), "the worker's own health check fails while it polls"
+    ready = httpx.get(f"{stack.base}/readyz", timeout=10).json()
+    assert ready["checks"]["worker"]["ready"] and ready["checks"]["temporal"]["ready"], ready
 
     retention = subprocess.run(["temporal", "operator", "namespace", "describe", "-n", "default", "-o", "json",
                                 "--address", stack.env("temporal-namespace")["TEMPORAL_ADDRESS"]],
@@ -416,6 +436,8 @@ def test_the_stack_carries_a_case_from_referral_through_the_panel_and_worker_res
 
     # `docker-compose restart worker`: SIGTERM, a clean exit within the grace period compose gives it.
     assert stack.stop("worker") == 0, stack.log("worker")
+    assert not worker_healthy(stack), "a stopped worker still looks healthy"
+    assert httpx.get(f"{stack.base}/livez", timeout=10).status_code == 200, "the pages serve with no worker"
     stack.start("worker")
     stack.wait_ready()
     # A crash (the OOM killer, a lost host): `restart: unless-stopped` starts it again.
@@ -455,8 +477,9 @@ def decode_in_the_temporal_ui(stack: Stack, reference: str) -> None:
     assert ui["TEMPORAL_CODEC_ENDPOINT"] == api["RAPID_REVIEW_PUBLIC_URL"] + "/codec"
     origin = api["RAPID_REVIEW_TEMPORAL_UI_ORIGIN"]
     assert origin == ui["TEMPORAL_CORS_ORIGINS"]
-    published = stack.services["temporal-ui"]["ports"][0]
-    assert origin.rsplit(":", 1)[1] == published.split(":")[1], f"the UI's origin {origin} is not where it listens"
+    published = [port.split(":")[1] for port in stack.services["proxy"]["ports"]
+                 if port.split(":")[2].split("/")[0] == UI_PORT]
+    assert [origin.rsplit(":", 1)[1]] == published, f"the UI's origin {origin} is not where the proxy publishes it"
 
     async def first_payloads() -> Payloads:
         client = await Client.connect(f"127.0.0.1:{stack.ports['temporal']}")  # no codec: what the UI receives
@@ -556,3 +579,57 @@ def test_backup_and_restore_of_both_databases_and_the_documents_keeps_the_case(s
     assert verified.status_code == 200 and verified.json()["intact"] is True, verified.text
     # And it still acts: the case goes on from where the backup left it.
     act(stack, sign_in(stack, "csc"), reference, "propose_sin_decision", decision="notify", rationale="Harm.")
+
+
+def test_the_proxy_keeps_serving_the_pages_without_a_worker_and_asks_for_a_sign_in_before_the_ui(stack):
+    """The proxy service, run here: Debian's haproxy with the compose command's two files (deploy/haproxy.cfg and
+    a users file made as docs/deploy.md says). The rewrites are the container network's, as for the services: its
+    listeners on free loopback ports, and the one replica and the UI at the addresses they have here (each rewrite
+    must apply exactly once, so a changed file fails here rather than being tested as something else)."""
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    ports = {"8000": free_port(), "8080": free_port()}
+    for old, new in [("bind :8000", f"bind 127.0.0.1:{ports['8000']}"),
+                     ("bind :8080", f"bind 127.0.0.1:{ports['8080']}"),
+                     ("server-template api 8 api:8000", f"server api1 127.0.0.1:{stack.api_port}"),
+                     ("server ui temporal-ui:8080", f"server ui 127.0.0.1:{free_port()}"),  # no UI runs here
+                     (" resolvers docker init-addr none", ""), (" resolvers docker init-addr none", "")]:
+        assert old in config, f"deploy/haproxy.cfg no longer has {old!r}"
+        config = config.replace(old, new, 1)
+    (stack.directory / "haproxy.cfg").write_text(config)
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input="an auditor's passphrase\n",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    users = stack.directory / "temporal-ui-users.cfg"
+    users.write_text(f"userlist temporal_ui_users\n    user auditor.one password {hashed}\n")
+    log = (stack.directory / "proxy.log").open("ab")
+    proxy = subprocess.Popen(["haproxy", "-db", "-f", str(stack.directory / "haproxy.cfg"), "-f", str(users)],
+                             stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    service, ui = f"http://127.0.0.1:{ports['8000']}", f"http://127.0.0.1:{ports['8080']}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{service}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proxy.poll() is None, stack.log("proxy")
+            time.sleep(0.2)
+
+        refused = httpx.get(f"{ui}/", timeout=5)
+        assert refused.status_code == 401 and "Temporal UI" in refused.headers["www-authenticate"]
+        assert httpx.get(f"{ui}/", auth=("auditor.one", "wrong"), timeout=5).status_code == 401
+        passed = httpx.get(f"{ui}/", auth=("auditor.one", "an auditor's passphrase"), timeout=5)
+        assert passed.status_code == 503, "past the sign-in, the proxy goes to the UI (which does not run here)"
+
+        # The workers away: the service cannot act, but its replica stays in the pool through the proxy's checks.
+        stack.stop("worker")
+        inter, fall = (int(re.search(rf"{word} (\d+)", config).group(1)) for word in ("inter", "fall"))
+        time.sleep(inter * fall + 2)  # long enough for the checks to take a replica out
+        assert httpx.get(f"{service}/readyz", timeout=5).status_code == 503
+        assert httpx.get(f"{service}/signin", timeout=5).status_code == 200, "the proxy took the pages down"
+        assert "api/api1 is DOWN" not in stack.log("proxy"), "the proxy took the replica out"
+    finally:
+        stop_process(proxy)
+        if "worker" not in stack.processes:
+            stack.start("worker")

@@ -1,4 +1,14 @@
-"""Liveness and readiness for operators and orchestrators (no sign-in, no case data)."""
+"""Liveness and readiness for operators, load balancers and orchestrators (no sign-in, no case data).
+
+Three answers, for three askers:
+- `/healthz`: the process answers HTTP at all (no I/O; the benchmarks' baseline).
+- `/livez`: this API replica can serve people: the process answers and its database does. What the reverse proxy
+  and the compose health check route by. Temporal and the workers are left out on purpose: while they are away
+  the board, case pages, task lists and documents still serve from the database (actions answer 503 naming the
+  engine), so a replica must not leave the pool for what every replica shares.
+- `/readyz`: the whole service can act: the database, Temporal and a worker polling the task queue, with the
+  counts an operator watches (orphaned cases, failing steps). What monitoring and the start-up waits ask.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +35,33 @@ async def healthz() -> dict:
     return {"status": "alive"}
 
 
+def _database_answers(session: Session) -> None:
+    session.exec(text("SELECT 1"))
+
+
+def _database_check(request: Request) -> tuple[bool, str]:
+    try:
+        with Session(database_engine(request)) as session:
+            _database_answers(session)
+    except Exception as exc:  # any failure means "not live"
+        return False, f"database does not answer ({type(exc).__name__})"
+    return True, "ok"
+
+
+@router.get("/livez")
+async def livez(request: Request) -> JSONResponse:
+    """200 while this replica can serve pages: the process and its database answer (Temporal and the workers
+    are /readyz's business, see the module's docstring)."""
+    ok, detail = await asyncio.to_thread(_database_check, request)
+    body = {"status": "live" if ok else "not live", "checks": {"database": {"ready": ok, "detail": detail}}}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
 def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], int | None, int | None]:
     settings = app_settings(request)
     try:
         with Session(database_engine(request)) as session:
-            session.exec(text("SELECT 1"))
+            _database_answers(session)
             cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
             beats = session.exec(
                 select(WorkerHeartbeat).where(WorkerHeartbeat.task_queue == settings.temporal_task_queue)
