@@ -1,7 +1,8 @@
 """GOV.UK Notify as the delivery channel, against a local HTTP server that speaks Notify's API (a JWT signed with
-the API key's secret on every request, POST /v2/notifications/email, GET /v2/notifications/{id}) and fails the
-first e-mail once: every message is delivered exactly once, its receipt recorded in the outbox, nothing about the
-child leaves, and a panel invitation links to its .ics (served to invitees only) instead of attaching it."""
+the API key's secret on every request, POST /v2/notifications/email, GET /v2/notifications/{id}, GET
+/v2/notifications?reference=) and fails the first e-mail once: every message is delivered exactly once, its receipt
+recorded in the outbox, nothing about the child leaves, and a panel invitation links to its .ics (served to invitees
+only) instead of attaching it."""
 
 import json
 import threading
@@ -9,6 +10,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import jwt
 import pytest
@@ -79,8 +81,15 @@ class FakeNotify(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         if not self.authorised():
             return
+        path, _, query = self.path.partition("?")
+        if path == "/v2/notifications":  # the list, by the reference the service sent
+            reference = parse_qs(query).get("reference", [None])[0]
+            self.answer(200, {"notifications": [{"id": n["id"], "reference": n["reference"], "status": "created"}
+                                                for n in FakeNotify.accepted if n["reference"] == reference],
+                              "links": {}})
+            return
         known = {n["id"]: n for n in FakeNotify.accepted}
-        notification_id = self.path.rsplit("/", 1)[-1]
+        notification_id = path.rsplit("/", 1)[-1]
         if notification_id not in known:
             self.answer(404, {"status_code": 404, "errors": [{"error": "NoResultFound", "message": "No result"}]})
             return
