@@ -243,7 +243,7 @@ async def _send_leased(engine: Engine, channel, message: OutboxMessage, lease: t
         return "lost"
     if send.exception() is None:
         recorded = await asyncio.to_thread(_while_leased, engine, message, status=OutboxStatus.sent,
-                                           sent_at=datetime.now(UTC), last_error=None, lease_owner=None,
+                                           sent_at=datetime.now(UTC), lease_owner=None,
                                            lease_until=None, **send.result())
         return "sent" if recorded else "lost"
     exc = send.exception()
