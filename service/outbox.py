@@ -20,6 +20,7 @@ import requests
 from notifications_python_client.errors import APIError
 from notifications_python_client.notifications import NotificationsAPIClient
 from sqlalchemy import Engine, and_, case, func, or_, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from records.db import session_scope
@@ -218,12 +219,19 @@ def _while_leased(engine: Engine, message: OutboxMessage, **values) -> bool:
 
 
 async def _keep_lease(engine: Engine, message: OutboxMessage, lease: timedelta) -> None:
-    """Renew the lease every third of its length; return only when it is lost."""
+    """Renew the lease every third of its length; return only when it is lost: another sender holds it, or the
+    database could not be reached to renew it before it ended."""
+    held_until = message.lease_until
     while True:
         await asyncio.sleep(lease.total_seconds() / 3)
-        renewed = await asyncio.to_thread(_while_leased, engine, message, lease_until=datetime.now(UTC) + lease)
-        if not renewed:
-            return
+        until = datetime.now(UTC) + lease
+        try:
+            if not await asyncio.to_thread(_while_leased, engine, message, lease_until=until):
+                return
+            held_until = until
+        except SQLAlchemyError:
+            if datetime.now(UTC) >= held_until:
+                return
 
 
 async def _send_leased(engine: Engine, channel, message: OutboxMessage, lease: timedelta) -> str:
