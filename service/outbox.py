@@ -1,5 +1,7 @@
 """E-mail through a transactional outbox: steps write messages, a sender delivers them with retries, by SMTP or
-by GOV.UK Notify (NOTIFY_API_KEY set), whose delivery receipts are then recorded on each message.
+by GOV.UK Notify (NOTIFY_API_KEY set), whose delivery receipts are then recorded on each message. Every API replica
+runs a sender; each message is held by one of them at a time under a lease (deliver_pending says what remains at
+least once).
 
 Nothing identifying leaves in an e-mail: subject and body carry the case reference, what is asked
 and a link to the service. In dev (no SMTP_HOST, no NOTIFY_API_KEY) nothing leaves the machine; the outbox is
