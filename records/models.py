@@ -293,6 +293,14 @@ class OutboxMessage(SQLModel, table=True):
     # (created, sending, delivered, permanent-failure, ...). None for SMTP.
     provider_reference: str | None = Field(default=None, max_length=100, index=True)
     delivery_status: str | None = Field(default=None, max_length=40)
+    # A sender holds a message it is sending by a lease (service/outbox.py): its owner token and when it ends
+    # unless renewed. Another sender takes the message only once the lease has ended.
+    lease_owner: str | None = Field(default=None, max_length=40)
+    lease_until: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    # The id the service gives the message, the same on every attempt: its SMTP Message-ID header, or the
+    # reference sent with it to Notify. A message sent twice is recognisable as one by it.
+    message_id: str | None = Field(default=None, max_length=250)
 
 
 class ReferenceCounter(SQLModel, table=True):
@@ -327,7 +335,8 @@ class IdempotentRequest(SQLModel, table=True):
     user_id: int = Field(primary_key=True)
     key: str = Field(primary_key=True, max_length=120)
     fingerprint: str = Field(max_length=64)  # SHA-256 of method, path and body
-    case_reference: str | None = Field(default=None, max_length=40)
+    # The case a referral's key starts: given to one key only, so no two keys ever share a case
+    case_reference: str | None = Field(default=None, max_length=40, unique=True, index=True)
     status_code: int | None = None  # None while the first attempt is still in flight
     response_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
@@ -35,7 +37,7 @@ from records.errors import (
     NotFound,
     NotPermitted,
 )
-from records.idempotency import Claim, claim, fingerprint, remember
+from records.idempotency import Claim, bind_reference, claim, fingerprint, remember
 from records.models import CaseAgency, CaseRecord, ReferenceCounter, Task, User
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
@@ -92,14 +94,14 @@ def actor_of(user: User) -> Actor:
 
 
 def next_reference(session: Session, year: int) -> str:
-    """RR-<year>-<number>, numbered in order; the UPDATE-first pattern serialises concurrent referrals.
-    The caller commits (with whatever else must be written at the same time)."""
-    if session.get(ReferenceCounter, year) is None:
-        session.add(ReferenceCounter(year=year, last=0))
-        session.flush()
-    session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
-                 .values(last=ReferenceCounter.last + 1))
-    number = session.exec(select(ReferenceCounter.last).where(ReferenceCounter.year == year)).one()
+    """RR-<year>-<number>, numbered in order. The year's counter row is created by an insert that yields to one
+    already there (two replicas taking a year's first referral both go on), then one UPDATE ... RETURNING takes
+    the next number under the row's lock, so concurrent referrals queue instead of sharing a number. The caller
+    commits (with whatever else must be written at the same time)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.exec(insert(ReferenceCounter).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
+    number = session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
+                          .values(last=ReferenceCounter.last + 1).returning(ReferenceCounter.last)).scalar_one()
     return case_reference(year, number)
 
 
@@ -174,9 +176,8 @@ class CaseService:
         reference = held.row.case_reference if held and held.row.case_reference else None
         if reference is None:
             reference = next_reference(session, london_date(datetime.now(UTC)).year)
-            if held:
-                held.row.case_reference = reference
-                session.add(held.row)
+            if held:  # another replica with the same key may have bound one first: then it is this request's too
+                reference = bind_reference(session, held.row, reference)
             session.commit()
         case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
                          partnership_name=self.settings.rapid_review_partnership_name, rules=process_rules(session))

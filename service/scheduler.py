@@ -5,8 +5,8 @@
 | daily_digest | 07:00 daily | its (job, day) row in job_run |
 | archive_histories | 01:00 daily | its (job, day) row in job_run |
 | check_audit_chain | 02:00 daily (full walk, then the day's anchor file) | its (job, day) row in job_run |
-| outbox_sender (and Notify receipts) | every 30 s (SMTP or Notify set) | each message claimed by a conditional UPDATE |
-| outbox_release_stuck | every 10 min (SMTP or Notify set) | idempotent |
+| outbox_sender (and Notify receipts) | every 30 s (SMTP or Notify set) | a renewed lease per message (outbox.py) |
+| outbox_give_up_abandoned | every 10 min (SMTP or Notify set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
 | check_orphans | at start-up, then hourly | idempotent (marks open cases the engine has no workflow for) |
 
@@ -29,7 +29,7 @@ from records.models import WorkerHeartbeat
 from service import jobs
 from service.audit_trail import AuditTrail
 from service.orphans import check_open_cases
-from service.outbox import deliver_pending, release_stuck
+from service.outbox import deliver_pending, give_up_abandoned
 from service.settings import Settings
 from service.temporal import TemporalConnection, codec_for
 from workflows.calendar import london_date
@@ -117,5 +117,5 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
                       next_run_time=datetime.now(UTC) + timedelta(seconds=5))
     if settings.smtp_host or settings.notify_api_key:
         scheduler.add_job(deliver_pending, "interval", seconds=30, args=[engine, settings], id="outbox_sender")
-        scheduler.add_job(release_stuck, "interval", minutes=10, args=[engine], id="outbox_release_stuck")
+        scheduler.add_job(give_up_abandoned, "interval", minutes=10, args=[engine], id="outbox_give_up_abandoned")
     return scheduler

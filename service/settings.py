@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_from: str = "rapid-review@localhost"
     smtp_starttls: bool = True
+    # The longest one e-mail may take, from connecting to the relay's answer (the Notify client's too): a relay
+    # that hangs ends the attempt, which is recorded and retried, instead of holding the sender.
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A sender holds each message it sends by a lease of this length, renewed every third of it while it sends;
+    # another API takes the message only once the lease has ended (a sender that died). Keep the hosts' clocks
+    # in step (NTP) to well within this.
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
 
     # How long the API waits for a workflow to answer an action before it tells the person to retry.
     action_answer_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -130,6 +137,7 @@ class Settings(BaseSettings):
     notify_api_key: str | None = Field(default=None, repr=False)
     notify_base_url: str = "https://api.notifications.service.gov.uk"
     notify_email_template_id: str | None = None
+    notify_timeout_seconds: float = Field(default=30.0, gt=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

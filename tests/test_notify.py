@@ -1,7 +1,8 @@
 """GOV.UK Notify as the delivery channel, against a local HTTP server that speaks Notify's API (a JWT signed with
-the API key's secret on every request, POST /v2/notifications/email, GET /v2/notifications/{id}) and fails the
-first e-mail once: every message is delivered exactly once, its receipt recorded in the outbox, nothing about the
-child leaves, and a panel invitation links to its .ics (served to invitees only) instead of attaching it."""
+the API key's secret on every request, POST /v2/notifications/email, GET /v2/notifications/{id}, GET
+/v2/notifications?reference=) and fails the first e-mail once: every message is delivered exactly once, its receipt
+recorded in the outbox, nothing about the child leaves, and a panel invitation links to its .ics (served to invitees
+only) instead of attaching it."""
 
 import json
 import threading
@@ -9,6 +10,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import jwt
 import pytest
@@ -36,6 +38,7 @@ class FakeNotify(BaseHTTPRequestHandler):
 
     accepted: list[dict] = []
     failures_left = 1
+    slow_replies_left = 0  # accept, then answer only after the client has given up (a reply lost on the way)
 
     def log_message(self, *args):
         pass
@@ -72,6 +75,9 @@ class FakeNotify(BaseHTTPRequestHandler):
             return
         notification = {"id": str(uuid.uuid4()), "reference": body.get("reference"), **body}
         FakeNotify.accepted.append(notification)
+        if FakeNotify.slow_replies_left:
+            FakeNotify.slow_replies_left -= 1
+            time.sleep(1.5)
         self.answer(201, {"id": notification["id"], "reference": body.get("reference"),
                           "content": {"subject": body["personalisation"]["subject"], "body": "..."},
                           "template": {"id": TEMPLATE_ID, "version": 1, "uri": "/"}, "uri": "/"})
@@ -79,8 +85,15 @@ class FakeNotify(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         if not self.authorised():
             return
+        path, _, query = self.path.partition("?")
+        if path == "/v2/notifications":  # the list, by the reference the service sent
+            reference = parse_qs(query).get("reference", [None])[0]
+            self.answer(200, {"notifications": [{"id": n["id"], "reference": n["reference"], "status": "created"}
+                                                for n in FakeNotify.accepted if n["reference"] == reference],
+                              "links": {}})
+            return
         known = {n["id"]: n for n in FakeNotify.accepted}
-        notification_id = self.path.rsplit("/", 1)[-1]
+        notification_id = path.rsplit("/", 1)[-1]
         if notification_id not in known:
             self.answer(404, {"status_code": 404, "errors": [{"error": "NoResultFound", "message": "No result"}]})
             return
@@ -90,7 +103,7 @@ class FakeNotify(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def notify_server():
-    FakeNotify.accepted, FakeNotify.failures_left = [], 1
+    FakeNotify.accepted, FakeNotify.failures_left, FakeNotify.slow_replies_left = [], 1, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeNotify)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -132,6 +145,28 @@ async def test_notify_delivers_each_message_once_and_records_receipts(notify_ser
         assert message.status == "sent" and message.delivery_status == "delivered"
         assert message.provider_reference == accepted_ids[f"outbox-{message.id}"]
     assert sorted(m.attempts for m in messages) == [1, 2]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_message_notify_accepted_without_a_reply_is_not_sent_again(notify_server, engine, settings):
+    """The first reply comes after the client gave up: the attempt is a timeout, and the retry finds the message at
+    Notify by its reference instead of sending it a second time."""
+    FakeNotify.failures_left, FakeNotify.slow_replies_left = 0, 1
+    notify = settings.model_copy(update={"notify_api_key": API_KEY, "notify_base_url": notify_server,
+                                         "notify_email_template_id": TEMPLATE_ID, "notify_timeout_seconds": 0.5})
+    with session_scope(engine) as session:
+        session.add(OutboxMessage(key="lost-reply", to_address="person@example.org", subject="RR-2026-001: a task",
+                                  body="See the service."))
+    assert await deliver_pending(engine, notify) == {"sent": 0, "retry": 1, "failed": 0}
+    with session_scope(engine) as session:
+        session.exec(update(OutboxMessage).values(next_attempt_at=datetime.now(UTC)))
+    assert await deliver_pending(engine, notify) == {"sent": 1, "retry": 0, "failed": 0}
+    [notification] = FakeNotify.accepted
+    with Session(engine) as session:
+        message = session.exec(select(OutboxMessage)).one()
+    assert message.status == "sent" and message.attempts == 2
+    assert message.last_error == "HTTP503Error", "the Notify client reports its own timeout as a 503"
+    assert message.provider_reference == notification["id"] and notification["reference"] == message.message_id
 
 
 def test_notify_needs_its_template(tmp_path):

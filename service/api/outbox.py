@@ -33,6 +33,10 @@ class OutboxRead(BaseModel):
     provider_reference: str | None = Field(None, description="GOV.UK Notify's id for the message (Notify only)")
     delivery_status: str | None = Field(None, description="Notify's latest receipt: created, sending, delivered, "
                                                           "permanent-failure, ... (Notify only)")
+    last_attempt_at: datetime | None = Field(None, description="When the latest attempt began (attempts counts "
+                                                               "each one, also one whose sender stopped mid-send)")
+    message_id: str | None = Field(None, description="The message's id on every attempt: its SMTP Message-ID, or the "
+                                                     "reference sent to Notify")
 
 
 @router.get("/outbox", response_model=list[OutboxRead])
