@@ -76,10 +76,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.state.engine = engine_for(settings.sqlalchemy_url)
     app.state.codec = codec_for(settings)
     app.state.audit_trail = AuditTrail.from_settings(app.state.engine, settings)
-    app.state.temporal = TemporalConnection(
-        settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace, settings.encryption_key_bytes,
-        client=temporal_client, old_keys=settings.old_encryption_keys_bytes,
-    )
+    app.state.temporal = TemporalConnection.from_settings(settings, client=temporal_client)
 
     @app.middleware("http")
     async def request_id_and_log(request: Request, call_next):

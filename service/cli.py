@@ -41,6 +41,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     credentials = _demo_credentials(settings)
 
     temporal = None
+    if not settings.temporal_address and settings.temporal_security.tls:
+        sys.exit("rapid-review: TEMPORAL_TLS*/TEMPORAL_API_KEY* need TEMPORAL_ADDRESS (the embedded engine listens on "
+                 "loopback without TLS)")
     if not settings.temporal_address:
         temporal, address = start_embedded_temporal(settings.var_dir)
         settings = settings.model_copy(update={"temporal_address": address})

@@ -35,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from records.db import engine_for, session_scope, upgrade
 from service.settings import Settings
-from service.temporal import connect
+from service.temporal import connect_with
 from workflows.calendar import london_date
 
 log = logging.getLogger(__name__)
@@ -169,9 +169,7 @@ async def connect_with_retry(settings: Settings, within: float = 30.0, metrics: 
     deadline = time.monotonic() + within
     while True:
         try:
-            return await connect(settings.temporal_address, settings.temporal_namespace, settings.encryption_key_bytes,
-                                 settings.old_encryption_keys_bytes,
-                                 metrics_address=settings.temporal_metrics_address if metrics else None)
+            return await connect_with(settings, metrics=metrics)
         except Exception:
             if time.monotonic() > deadline:
                 raise

@@ -105,9 +105,7 @@ class Jobs:
 def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnection | None = None
                     ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/London", job_defaults={"coalesce": True, "misfire_grace_time": 3600})
-    temporal = temporal or TemporalConnection(settings.temporal_address or "127.0.0.1:7233",
-                                              settings.temporal_namespace, settings.encryption_key_bytes,
-                                              old_keys=settings.old_encryption_keys_bytes)
+    temporal = temporal or TemporalConnection.from_settings(settings)
     daily = Jobs(engine, settings, temporal)
     for job in DAILY_JOBS:
         scheduler.add_job(daily.run, "cron", hour=job.hour, minute=job.minute, args=[job.name], id=job.name)

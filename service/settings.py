@@ -13,12 +13,13 @@ import fcntl
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,10 +60,38 @@ class OidcIssuer(BaseModel):
     scopes: str = "openid email profile"
 
 
+@dataclass(frozen=True, repr=False)
+class TemporalSecurity:
+    """How the service's clients reach a secured Temporal: TLS (the system's CAs, or ``server_ca``), the name the
+    server's certificate must carry, a client certificate and key (mTLS), an API key (Temporal Cloud). File contents,
+    read once at start-up; ``repr`` names what is set, never a key."""
+
+    tls: bool = False
+    server_ca: bytes | None = None
+    server_name: str | None = None
+    client_cert: bytes | None = None
+    client_key: bytes | None = None
+    api_key: str | None = None
+
+    def __repr__(self) -> str:
+        parts = [name for name in ("server_ca", "client_cert", "api_key") if getattr(self, name)]
+        return f"TemporalSecurity(tls={self.tls}, server_name={self.server_name!r}, set={parts})"
+
+
 class Settings(BaseSettings):
     """Every field is read from the environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_unset(cls, values):
+        """An optional setting given as an empty string is not set: compose passes `${SMTP_USERNAME:-}` as "", which
+        must not make the mail client authenticate (nor a metrics token of length 0 fail its minimum)."""
+        if not isinstance(values, dict):
+            return values
+        optional = {name for name, field in cls.model_fields.items() if type(None) in get_args(field.annotation)}
+        return {name: None if name.lower() in optional and value == "" else value for name, value in values.items()}
 
     rapid_review_mode: Literal["dev", "production"] = "dev"
     # Read at start-up by the CLI (service/logs.py): "json" for one JSON object per line.
@@ -85,6 +114,16 @@ class Settings(BaseSettings):
     # Sticky execution keeps a workflow on the worker that last ran it. A real Temporal server moves the
     # workflow on when that worker dies; the embedded test server never does, so `dev` turns it off there.
     temporal_sticky_workflows: bool = True
+    # A secured Temporal (docs/deploy.md, "Connecting to a secured Temporal"): TLS with the system's CAs (or the CA
+    # in TEMPORAL_TLS_CA_FILE), mTLS with a client certificate and key, or an API key (Temporal Cloud), which is
+    # never sent without TLS. Any of the files turns TLS on; TEMPORAL_TLS=false with any of them is refused.
+    temporal_tls: bool | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_api_key: str | None = Field(default=None, repr=False)
+    temporal_api_key_file: Path | None = None
 
     rapid_review_encryption_key: str | None = Field(default=None, repr=False)
     # Keys rotated out, comma-separated: still decrypt (and verify seals of) what they encrypted, never encrypt.
@@ -163,6 +202,30 @@ class Settings(BaseSettings):
         return self.rapid_review_var_dir
 
     @property
+    def temporal_security(self) -> TemporalSecurity:
+        """The TEMPORAL_TLS* and TEMPORAL_API_KEY* settings, their files read; SettingsError names what is wrong."""
+        if bool(self.temporal_tls_cert_file) != bool(self.temporal_tls_key_file):
+            raise SettingsError("TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together (mTLS needs the client "
+                                "certificate and its private key): set both or neither")
+        if self.temporal_api_key and self.temporal_api_key_file:
+            raise SettingsError("Set TEMPORAL_API_KEY or TEMPORAL_API_KEY_FILE, not both")
+        api_key = self.temporal_api_key or (_read_setting_file("TEMPORAL_API_KEY_FILE", self.temporal_api_key_file)
+                                            .decode().strip() if self.temporal_api_key_file else None)
+        wanted = bool(self.temporal_tls_ca_file or self.temporal_tls_cert_file or self.temporal_tls_server_name
+                      or api_key)
+        if self.temporal_tls is False and wanted:
+            raise SettingsError("TEMPORAL_TLS is false but a TLS file, server name or API key is set: an API key is "
+                                "never sent in clear, and a certificate means TLS")
+        return TemporalSecurity(
+            tls=bool(self.temporal_tls or wanted),
+            server_ca=_read_setting_file("TEMPORAL_TLS_CA_FILE", self.temporal_tls_ca_file),
+            server_name=self.temporal_tls_server_name,
+            client_cert=_read_setting_file("TEMPORAL_TLS_CERT_FILE", self.temporal_tls_cert_file),
+            client_key=_read_setting_file("TEMPORAL_TLS_KEY_FILE", self.temporal_tls_key_file),
+            api_key=api_key or None,
+        )
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
         url = self.database_url or f"sqlite:///{self.var_dir / 'rapid_review.db'}"
@@ -192,6 +255,15 @@ class Settings(BaseSettings):
     def old_encryption_keys_bytes(self) -> tuple[bytes, ...]:
         return tuple(decode_encryption_key(value.strip())
                      for value in self.rapid_review_old_encryption_keys.split(",") if value.strip())
+
+
+def _read_setting_file(variable: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{variable}: cannot read {path} ({exc.strerror or exc})") from None
 
 
 def decode_encryption_key(value: str) -> bytes:
@@ -266,6 +338,7 @@ def load_settings(**overrides: object) -> Settings:
     if settings.rapid_review_temporal_ui_origin and not _is_origin(settings.rapid_review_temporal_ui_origin):
         raise SettingsError("RAPID_REVIEW_TEMPORAL_UI_ORIGIN must be an origin such as https://temporal.example.org "
                             "(scheme, host and port only, no path)")
+    settings.temporal_security  # noqa: B018 - its files must be readable and its settings agree (names the variable)
     if settings.is_production and len(settings.secret_key or "") < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production mode")
     if settings.is_production and len(settings.rapid_review_audit_key or "") < 32:

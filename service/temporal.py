@@ -11,8 +11,9 @@ import asyncio
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
@@ -21,8 +22,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import TLSConfig
 
 from workflows import authenticity
+
+if TYPE_CHECKING:
+    from service.settings import Settings, TemporalSecurity
 
 ENCODING = b"binary/encrypted"
 # What an unencrypted payload becomes on its way in: no converter reads this encoding, so an update carrying
@@ -99,14 +104,36 @@ def metrics_runtime(address: str) -> Runtime:
     return _RUNTIMES[address]
 
 
+def tls_of(security: TemporalSecurity | None) -> bool | TLSConfig:
+    """The SDK's TLS argument: False (plaintext, the embedded engine), True (the system's CAs) or our CA, the
+    server's expected name and the client certificate (mTLS)."""
+    if security is None or not security.tls:
+        return False
+    if not (security.server_ca or security.server_name or security.client_cert):
+        return True
+    return TLSConfig(server_root_ca_cert=security.server_ca, domain=security.server_name,
+                     client_cert=security.client_cert, client_private_key=security.client_key)
+
+
 async def connect(address: str, namespace: str, key: bytes, old_keys: Sequence[bytes] = (),
-                  metrics_address: str | None = None) -> Client:
-    """A client whose every payload is encrypted with ``key`` (and can read what ``old_keys`` encrypted). With
-    ``metrics_address`` (host:port), the SDK serves its Prometheus metrics there: workflow task failures, activity
-    attempts and failures, schedule-to-start latency, sticky cache, polls."""
+                  metrics_address: str | None = None, security: TemporalSecurity | None = None) -> Client:
+    """A client whose every payload is encrypted with ``key`` (and can read what ``old_keys`` encrypted), over TLS
+    and with an API key as ``security`` says. With ``metrics_address`` (host:port), the SDK serves its Prometheus
+    metrics there: workflow task failures, activity attempts and failures, schedule-to-start latency, sticky cache,
+    polls."""
     runtime = metrics_runtime(metrics_address) if metrics_address else None
     return await Client.connect(address, namespace=namespace, data_converter=data_converter(key, old_keys),
-                                runtime=runtime)
+                                runtime=runtime, tls=tls_of(security),
+                                api_key=security.api_key if security else None)
+
+
+def connect_with(settings: Settings, metrics: bool = False) -> Awaitable[Client]:
+    """The client these settings describe: their engine, namespace, keys and security (the worker's with
+    ``metrics``: the SDK's Prometheus endpoint at TEMPORAL_METRICS_ADDRESS)."""
+    return connect(settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace,
+                   settings.encryption_key_bytes, settings.old_encryption_keys_bytes,
+                   metrics_address=settings.temporal_metrics_address if metrics else None,
+                   security=settings.temporal_security)
 
 
 class TemporalConnection:
@@ -114,16 +141,23 @@ class TemporalConnection:
     Temporal answers."""
 
     def __init__(self, address: str, namespace: str, key: bytes, client: Client | None = None,
-                 old_keys: Sequence[bytes] = ()) -> None:
+                 old_keys: Sequence[bytes] = (), security: TemporalSecurity | None = None) -> None:
         self.address, self.namespace, self._key, self._old_keys = address, namespace, key, tuple(old_keys)
+        self._security = security
         self._client = client
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Client | None = None) -> TemporalConnection:
+        return cls(settings.temporal_address or "127.0.0.1:7233", settings.temporal_namespace,
+                   settings.encryption_key_bytes, client=client, old_keys=settings.old_encryption_keys_bytes,
+                   security=settings.temporal_security)
 
     async def client(self) -> Client:
         async with self._lock:
             if self._client is None:
                 self._client = await asyncio.wait_for(
-                    connect(self.address, self.namespace, self._key, self._old_keys), 10)
+                    connect(self.address, self.namespace, self._key, self._old_keys, security=self._security), 10)
             return self._client
 
     async def healthy(self) -> tuple[bool, str]:
