@@ -140,6 +140,7 @@ def sentence(text: str | None) -> str:
 AUDIT_VERBS = {
     "read_case": "opened the case page",
     "read_timeline": "read the case timeline",
+    "read_case_audit": "read the case's audit trail",
     "read_history": "read the engine history",
     "read_document": "opened a document",
     "read_information_returns": "read the agencies' information returns",
@@ -180,6 +181,7 @@ AUDIT_VERBS = {
     "sign_off_plan_action": "signed off an action plan item",
 }
 READ_PREFIXES = ("read_", "list_", "export_")
+DENIED = "denied"  # a refused request (403/404 to a signed-in person): shown to auditors only
 READ_ACTIONS = frozenset({"decode_payloads", "verify_audit_chain"})
 
 # The fields of an audit row's detail shown in the log (short, about the process, never the case's own text);
