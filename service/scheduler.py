@@ -4,7 +4,8 @@
 | --- | --- | --- |
 | daily_digest | 07:00 daily | its (job, day) row in job_run |
 | archive_histories | 01:00 daily | its (job, day) row in job_run |
-| check_audit_chain | 02:00 daily (full walk, then the day's anchor file) | its (job, day) row in job_run |
+| check_audit_chain | 02:00 daily (full walk, then an anchor file) | its (job, day) row in job_run |
+| anchor_audit_head | hourly (an anchor file if the head or checkpoint moved) | idempotent (same state, no file) |
 | outbox_sender (and Notify receipts) | every 30 s (SMTP or Notify set) | a renewed lease per message (outbox.py) |
 | outbox_give_up_abandoned | every 10 min (SMTP or Notify set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
@@ -79,6 +80,14 @@ class Jobs:
             log.warning("could not check open cases against the Temporal server", exc_info=True)
             return None
 
+    async def anchor_audit_head(self) -> dict | None:
+        """The hourly anchor (jobs.anchor_audit_head); a failure is logged and retried next hour."""
+        try:
+            return await asyncio.to_thread(jobs.anchor_audit_head, self.audit_trail)
+        except Exception:
+            log.exception("could not anchor the audit head in %s", self.settings.audit_anchor_dir)
+            return None
+
     async def run(self, name: str, now: datetime | None = None) -> dict | None:
         """Run the named daily job for today (London) unless it has run."""
         day = london_date(now or datetime.now(UTC))
@@ -113,6 +122,7 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
         scheduler.add_job(daily.run, "cron", hour=job.hour, minute=job.minute, args=[job.name], id=job.name)
     scheduler.add_job(daily.catch_up, "date", id="catch_up")  # runs once, as soon as the scheduler starts
     scheduler.add_job(prune_worker_heartbeats, "interval", hours=1, args=[engine], id="prune_worker_heartbeats")
+    scheduler.add_job(daily.anchor_audit_head, "interval", hours=1, id="anchor_audit_head")
     scheduler.add_job(daily.check_orphans, "interval", hours=1, id="check_orphans",
                       next_run_time=datetime.now(UTC) + timedelta(seconds=5))
     if settings.smtp_host or settings.notify_api_key:
