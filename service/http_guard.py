@@ -6,15 +6,22 @@
   until it fails with a 500.
 - An address (path or query) carrying a control character is refused (400): such a value would reach the
   database (PostgreSQL refuses NUL in text) or a log line.
+- A body trickled in tiny pieces is gathered in place (linear time), and headers must be complete within
+  ``API_HEADER_TIMEOUT`` seconds of a connection opening or of its previous answer (``HeaderDeadline``, the
+  server's protocol: uvicorn's own settings bound the size of the headers and the keep-alive wait, not the time
+  they take). A slow body is bounded in size, not time: that is the TLS proxy's job in front of the service.
 - Every response says: no caching (pages and answers hold case data), no framing, no sniffing, no referrer,
   a content security policy that allows no script at all (the pages need none), and HSTS in production.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import unicodedata
 from urllib.parse import unquote_to_bytes
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 MAX_BODY_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
@@ -77,15 +84,16 @@ class HttpGuard:
         declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
             return await self._refuse(send, 413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes")
-        body, more = b"", True
-        while more:
+        received, more = bytearray(), True
+        while more:  # appended in place: a body trickled in tiny pieces costs linear time, not quadratic
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
-            body += message.get("body", b"")
+            received += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > MAX_BODY_BYTES:
+            if len(received) > MAX_BODY_BYTES:
                 return await self._refuse(send, 413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes")
+        body = bytes(received)
         if json_depth_exceeds(body, MAX_JSON_DEPTH):  # whatever the content type says: routes parse what comes
             return await self._refuse(send, 422, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
 
@@ -121,3 +129,42 @@ class HttpGuard:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 *self._headers("/")]})
         await send({"type": "http.response.body", "body": body})
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers: a connection that has not sent
+    a whole request head ``header_timeout`` seconds after it opened, or after its previous answer, is closed."""
+
+    header_timeout = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm_header_deadline()  # the next request on a kept-alive connection begins
+        super().data_received(data)
+        if self._header_timer is not None and self.cycle is not self._waiting_after:
+            self._header_timer.cancel()  # a whole request head arrived in time
+            self._header_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        self._waiting_after = self.cycle
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.cycle is self._waiting_after and not self.transport.is_closing():
+            self.transport.close()
+
+
+def header_deadline(seconds: float) -> type[HeaderDeadline]:
+    """The protocol class for uvicorn's ``http`` setting, with this deadline."""
+    return type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": seconds})

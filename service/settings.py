@@ -141,6 +141,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # A connection must finish sending a request's headers this many seconds after it opened (or after its
+    # previous answer): a client trickling header bytes cannot hold a connection open (service/http_guard.py).
+    api_header_timeout: float = Field(default=10.0, gt=0, le=300)
 
     # Prometheus: the API's /metrics answers a scraper that sends `Authorization: Bearer <this token>` (no token
     # set: /metrics is off); each worker's Temporal SDK metrics are served at this host:port (none: off).

@@ -156,6 +156,7 @@ AUDIT_VERBS = {
     "export_tracker": "downloaded the case review tracker",
     "export_action_plan": "downloaded the action plan",
     "decode_payloads": "decoded engine data",
+    "decode_refused": "sent engine data that could not be decoded (changed, or not the service's)",
     "verify_audit_chain": "checked the audit chain",
     "sign_in": "signed in",
     "sign_in_failed": "tried to sign in with a wrong password",
