@@ -6,6 +6,11 @@
   until it fails with a 500.
 - An address (path or query) carrying a control character is refused (400): such a value would reach the
   database (PostgreSQL refuses NUL in text) or a log line.
+- Text in a JSON or form body carrying an invisible character (zero-width characters, the byte order mark, the
+  soft hyphen, tag characters, line and paragraph separators: Unicode's format and separator categories) is
+  refused (422, naming the field): such text reads differently from what it holds (two pseudonyms that look
+  alike, a hidden message). Checked here, at the edge, not in the workflows' models, so a running case whose
+  history already holds such a character still replays. Passwords are exempt (never shown, checked on their own).
 - A body trickled in tiny pieces is gathered in place (linear time), and headers must be complete within
   ``API_HEADER_TIMEOUT`` seconds of a connection opening or of its previous answer (``HeaderDeadline``, the
   server's protocol: uvicorn's own settings bound the size of the headers and the keep-alive wait, not the time
@@ -19,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import json
 import unicodedata
-from urllib.parse import unquote_to_bytes
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -43,6 +49,49 @@ SECURITY_HEADERS = [
 def printable_text(text: str) -> bool:
     """No control (Cc) or format (Cf: bidirectional overrides, zero-width) characters."""
     return not any(unicodedata.category(character) in ("Cc", "Cf") for character in text)
+
+
+INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+
+
+def invisible_character(text: str) -> str | None:
+    """The first character of ``text`` a reader cannot see (format or line/paragraph separator), or None."""
+    return next((c for c in text if unicodedata.category(c) in INVISIBLE_CATEGORIES), None)
+
+
+def _texts(value, path: str) -> Iterator[tuple[str, str]]:
+    """Every (field path, text) in a parsed JSON value, keys included."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{path}.{index}" if path else str(index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            yield name, str(key)
+            yield from _texts(item, name)
+
+
+def invisible_text_problem(content_type: bytes, body: bytes) -> str | None:
+    """Why a JSON or form body cannot be taken (the field and the character), or None."""
+    kind = content_type.split(b";")[0].strip().lower()
+    try:
+        if kind == b"application/json":
+            texts = _texts(json.loads(body), "")
+        elif kind == b"application/x-www-form-urlencoded":
+            texts = iter(parse_qsl(body.decode(), keep_blank_values=True))
+        else:
+            return None
+        for field, text in texts:
+            found = None if "password" in field.lower() else invisible_character(text)
+            if found is not None:
+                name = unicodedata.name(found, "unnamed").lower()
+                return (f"The request is not valid: {field}: contains the invisible character U+{ord(found):04X} "
+                        f"({name}), which is not allowed in text")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None  # not valid JSON or form data: the route answers that itself
+    return None
 
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
@@ -96,6 +145,8 @@ class HttpGuard:
         body = bytes(received)
         if json_depth_exceeds(body, MAX_JSON_DEPTH):  # whatever the content type says: routes parse what comes
             return await self._refuse(send, 422, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+        if body and (problem := invisible_text_problem(headers.get(b"content-type", b""), body)):
+            return await self._refuse(send, 422, problem)
 
         delivered = False
 

@@ -37,6 +37,31 @@ def test_control_characters_in_a_referral_are_refused_naming_the_field(api_clien
     assert field in answer.json()["detail"] and code in answer.json()["detail"]
 
 
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("pseudonym", "Child\u200bR", "U+200B"),  # zero-width space: two pseudonyms that look alike
+    ("summary", "\ufeffHarmed at home", "U+FEFF"),  # byte order mark
+    ("summary", "Harmed\u2028at home", "U+2028"),  # line separator
+    ("summary", "Harmed \U000e0068\U000e0069at home", "U+E0068"),  # tag characters: a hidden message
+    ("referring_agency", "pol\u00adice", "U+00AD"),  # soft hyphen
+])
+def test_invisible_characters_in_free_text_are_refused_naming_the_field(api_client, sign_in, engine, field, value,
+                                                                        code):
+    from sqlmodel import Session, func, select
+
+    from records.models import CaseRecord
+
+    answer = api_client.post("/api/cases", headers=sign_in("agency.police"), json={**REFERRAL, field: value})
+    assert answer.status_code == 422, answer.text
+    assert f"{field}: contains the invisible character {code}" in answer.json()["detail"]
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(CaseRecord)).one() == 0, "nothing was started"
+
+
+def test_invisible_characters_in_a_page_form_are_refused_naming_the_field(api_client):
+    answer = api_client.post("/signin", data={"username": "panel\u200d.chair", "password": "any\u200bthing"})
+    assert answer.status_code == 422 and "username: contains the invisible character U+200D" in answer.text
+
+
 def test_control_characters_in_an_action_are_refused_naming_the_field(api_client, sign_in, engine):
     from records.db import session_scope
     from records.models import CaseRecord
