@@ -15,6 +15,7 @@ import typing
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, update
@@ -82,10 +83,17 @@ ACTIONS = _actions()
 @dataclass(frozen=True)
 class Outcome:
     """An answer to a request that acts: the body, and, when it repeats a request already answered (the same
-    idempotency key), the status that first answer had."""
+    idempotency key), the status that first answer had; ``accepted_at`` when the work is taken but not yet
+    readable (202 Accepted, with that Location)."""
 
     body: dict
     replayed_status: int | None = None
+    accepted_at: str | None = None
+
+
+class Started(NamedTuple):
+    reference: str
+    readable: bool  # the case is in the read model: lists, its page and its API answer for it
 
 
 def actor_of(user: User) -> Actor:
@@ -161,7 +169,11 @@ class CaseService:
                          fingerprint("POST", path, referral.model_dump(mode="json")))
             if held.finished:
                 return self._replay(held)
-        reference = await self.start(user, referral, held)
+        reference, readable = await self.start(user, referral, held)
+        if not readable:  # taken (the workflow runs), not yet readable: 202 and where to look, nothing remembered
+            return Outcome({"reference": reference, "state": None,
+                            "detail": f"Case {reference} is started; it can be read once its first step is recorded"},
+                           accepted_at=f"/api/cases/{reference}")
         client = await self.temporal.client()
         state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
         answer = {"reference": reference, "state": state_for(user.role, state)}
@@ -169,8 +181,9 @@ class CaseService:
             remember(self.session, held.row, 201, answer)
         return Outcome(answer)
 
-    async def start(self, user: User, referral: Referral, held: Claim | None = None) -> str:
-        """Give the referral a reference and start its workflow; returns when the case is in the read model.
+    async def start(self, user: User, referral: Referral, held: Claim | None = None) -> Started:
+        """Give the referral a reference and start its workflow; returns when the case is in the read model, or
+        (``readable`` False) after ``referral_readable_within_seconds`` without it.
         With an idempotency claim, a retry reuses the reference and finds the workflow already started."""
         session = self.session
         reference = held.row.case_reference if held and held.row.case_reference else None
@@ -192,10 +205,10 @@ class CaseService:
         except WorkflowAlreadyStartedError:
             if held is None:
                 raise
-        await self._read_model_has(reference)  # the workflow's first step writes the audit row and the case
-        return reference
+        # The workflow's first step writes the audit row and the case.
+        return Started(reference, await self._read_model_has(reference, self.settings.referral_readable_within_seconds))
 
-    async def _read_model_has(self, reference: str, seconds: float = 10.0) -> bool:
+    async def _read_model_has(self, reference: str, seconds: float) -> bool:
         """Wait (briefly) until the workflow's first step has written the case to the read model, so the
         referrer's next request finds it; the case is safe in Temporal either way."""
         for _ in range(int(seconds / 0.05)):

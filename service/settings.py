@@ -110,6 +110,9 @@ class Settings(BaseSettings):
 
     # How long the API waits for a workflow to answer an action before it tells the person to retry.
     action_answer_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long a referral waits for its case to be readable (its first step in the read model) before it is
+    # answered 202 Accepted with the case's Location instead of 201 Created.
+    referral_readable_within_seconds: float = Field(default=10.0, gt=0, le=60)
 
     # Sessions (cookies and bearer tokens): ended after this long without a request, and this long after
     # sign-in whatever happens. Both are read on every request, so a change applies to running sessions.

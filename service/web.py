@@ -373,7 +373,7 @@ async def new_referral(request: Request, cases: Cases,
         errors["awareness_date"] = "The date the local authority became aware must be today or in the past"
     if errors:
         return referral_form(request, user, 422, errors, typed_values(form))
-    reference = await cases.start(user, Referral.model_validate(body))
+    reference = (await cases.start(user, Referral.model_validate(body))).reference
     return RedirectResponse(f"/cases/{reference}?done=submit_referral", status_code=303)
 
 
