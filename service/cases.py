@@ -45,6 +45,7 @@ from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
+from service.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
 from service.history import archive_history, archived_history, fetch_readable_history
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
 from service.settings import Settings
@@ -89,6 +90,9 @@ class Outcome:
     body: dict
     replayed_status: int | None = None
     accepted_at: str | None = None
+
+
+TAKEN_IDS_SKIPPED = 3  # references skipped past workflows started outside the service before a referral is refused
 
 
 class Started(NamedTuple):
@@ -184,18 +188,38 @@ class CaseService:
     async def start(self, user: User, referral: Referral, held: Claim | None = None) -> Started:
         """Give the referral a reference and start its workflow; returns when the case is in the read model, or
         (``readable`` False) after ``referral_readable_within_seconds`` without it.
-        With an idempotency claim, a retry reuses the reference and finds the workflow already started."""
+        With an idempotency claim, a retry reuses the reference and finds the workflow already started. Without
+        one, a workflow already under the reference was started outside the service (through the engine's port):
+        that is alerted and the referral takes the next reference; after TAKEN_IDS_SKIPPED such in a row, 409."""
         session = self.session
         reference = held.row.case_reference if held and held.row.case_reference else None
-        if reference is None:
-            reference = next_reference(session, london_date(datetime.now(UTC)).year)
-            if held:  # another replica with the same key may have bound one first: then it is this request's too
-                reference = bind_reference(session, held.row, reference)
-            session.commit()
+        taken: list[str] = []
+        while True:
+            if reference is None:
+                reference = next_reference(session, london_date(datetime.now(UTC)).year)
+                if held:  # another replica with the same key may have bound one first: then it is this request's too
+                    reference = bind_reference(session, held.row, reference)
+                session.commit()
+            if await self._start_workflow(user, referral, reference) or held is not None:
+                break
+            taken.append(reference)
+            await asyncio.to_thread(alert_taken_id, self.engine, workflow_id=reference, audit_key=self.trail.key,
+                                    public_url=self.settings.rapid_review_public_url)
+            if len(taken) >= TAKEN_IDS_SKIPPED:
+                raise Conflict(f"The referral could not be started: the workflow ids {', '.join(taken)} are held on "
+                               "the Temporal server by workflows the service did not start (the administrators have "
+                               "been alerted). Send the referral again later.")
+            reference = None
+        # The workflow's first step writes the audit row and the case.
+        return Started(reference, await self._read_model_has(reference, self.settings.referral_readable_within_seconds))
+
+    async def _start_workflow(self, user: User, referral: Referral, reference: str) -> bool:
+        """Start the case's workflow; False if a workflow already holds its id."""
         case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
-                         partnership_name=self.settings.rapid_review_partnership_name, rules=process_rules(session))
+                         partnership_name=self.settings.rapid_review_partnership_name,
+                         rules=process_rules(self.session))
         sealed(reference, "start", reference, case)
-        session.commit()
+        self.session.commit()
         client = await self.temporal.client()
         try:
             await client.start_workflow(
@@ -203,10 +227,8 @@ class CaseService:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
-            if held is None:
-                raise
-        # The workflow's first step writes the audit row and the case.
-        return Started(reference, await self._read_model_has(reference, self.settings.referral_readable_within_seconds))
+            return False
+        return True
 
     async def _read_model_has(self, reference: str, seconds: float) -> bool:
         """Wait (briefly) until the workflow's first step has written the case to the read model, so the
@@ -233,6 +255,7 @@ class CaseService:
         reference = record.reference
         today = today_in_london()
         client = await self.temporal.client()
+        await self._engine_agrees(client, record)
         answer_within = self.settings.action_answer_timeout_seconds
         try:
             # A query needs a worker: with none polling, the person is told so instead of waiting on a 500.
@@ -257,6 +280,21 @@ class CaseService:
                 state["practice_review"] = state_from_archive(self.session, practice_review_id(reference))
         state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
         return state
+
+    async def _engine_agrees(self, client, record: CaseRecord) -> None:
+        """The engine's workflow must be the run that opened the case, running while the case is open; otherwise
+        the case is flagged, alerted and audited (service/engine_watch.py) and the person is told (CaseGone)."""
+        try:
+            description = await describe(client, record.reference)
+        except RPCError:
+            return  # an engine that cannot describe cannot answer the query either: that path says so
+        found = None if description is None else mismatch_of(record, description)
+        if found is not None or record.engine_mismatch is not None:
+            self.session.commit()  # the flag is written in its own transaction
+            await asyncio.to_thread(record_mismatch, self.engine, reference=record.reference, found=found,
+                                    audit_key=self.trail.key, public_url=self.settings.rapid_review_public_url)
+        if found is not None:
+            raise CaseGone(mismatch_detail(record.reference, found))
 
     async def _state_without_workflow(self, record: CaseRecord) -> dict:
         if record.stage == Stage.closed:
@@ -320,6 +358,7 @@ class CaseService:
             self.audit(user, f"rejected:{action}", reference, {"reason": "case closed"})
             raise Conflict(f"Case {reference} is closed; no further actions can be taken")
         self.session.commit()  # never hold a database transaction while the workflow's activities need the database
+        await self._engine_agrees(await self.temporal.client(), record)
         state = await self._update(user, record, action, spec, payload, held)
         state = state_for(user.role, state)
         if held:

@@ -9,7 +9,7 @@
 | outbox_sender (and Notify receipts) | every 30 s (SMTP or Notify set) | a renewed lease per message (outbox.py) |
 | outbox_give_up_abandoned | every 10 min (SMTP or Notify set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
-| check_orphans | at start-up, then hourly | idempotent (marks open cases the engine has no workflow for) |
+| check_orphans | at start-up, then hourly | idempotent (marks open cases with no workflow, or another run or status) |
 
 A daily job missed while the service was down (its time passed with no row for the day) runs at start-up.
 """
@@ -29,7 +29,7 @@ from records.db import session_scope
 from records.models import WorkerHeartbeat
 from service import jobs
 from service.audit_trail import AuditTrail
-from service.orphans import check_open_cases
+from service.engine_watch import check_open_cases
 from service.outbox import deliver_pending, give_up_abandoned
 from service.settings import Settings
 from service.temporal import TemporalConnection, codec_for
@@ -73,9 +73,12 @@ class Jobs:
                                             codec_for(self.settings))
 
     async def check_orphans(self) -> dict | None:
-        """Mark open cases the engine has no workflow for (see service/orphans.py); a failure waits an hour."""
+        """Mark open cases the engine has no workflow for, or whose workflow was changed outside the service
+        (service/engine_watch.py); a failure waits an hour."""
         try:
-            return await check_open_cases(self.engine, await self.temporal.client())
+            return await check_open_cases(self.engine, await self.temporal.client(),
+                                          audit_key=self.settings.audit_key_bytes,
+                                          public_url=self.settings.rapid_review_public_url)
         except Exception:
             log.warning("could not check open cases against the Temporal server", exc_info=True)
             return None
