@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import uuid
 
@@ -88,6 +89,17 @@ async def test_a_reset_a_terminate_and_a_squatted_id_are_found_alerted_and_audit
         assert acted.status_code == 410 and "changed outside the service" in acted.json()["detail"]
         assert "reset, or started outside the service" in record(engine, reset_case).engine_mismatch
         assert [m.to_address for m in alerts(engine, reset_case)] == ["admin@example.org"], "one e-mail per admin"
+        form = await api.get("/signin")  # the board and the case page say so too
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        await api.post("/signin", data={"username": "strategy.manager", "csrf_token": csrf,
+                                        "password": demo_passwords["strategy.manager"]})
+        board = (await api.get("/board")).text
+        assert 'data-testid="engine-mismatch"' in board.split(f'data-reference="{reset_case}"', 1)[1].split(
+            "</article>", 1)[0]
+        page = await api.get(f"/cases/{reset_case}")
+        assert "this case's workflow was changed outside the service" in page.text
+        assert 'action="/cases/' not in page.text, "no action form is offered"
+        api.cookies.clear()
 
         # A terminate: found by the hourly check (it asks for the status), and kept, not cleared, by the next one.
         await client.get_workflow_handle(ended_case).terminate(reason="insider")
