@@ -200,7 +200,8 @@ class CaseService:
                 if held:  # another replica with the same key may have bound one first: then it is this request's too
                     reference = bind_reference(session, held.row, reference)
                 session.commit()
-            if await self._start_workflow(user, referral, reference) or held is not None:
+            started_run = await self._start_workflow(user, referral, reference)
+            if started_run is not None or held is not None:
                 break
             taken.append(reference)
             await asyncio.to_thread(alert_taken_id, self.engine, workflow_id=reference, audit_key=self.trail.key,
@@ -210,11 +211,27 @@ class CaseService:
                                "the Temporal server by workflows the service did not start (the administrators have "
                                "been alerted). Send the referral again later.")
             reference = None
-        # The workflow's first step writes the audit row and the case.
-        return Started(reference, await self._read_model_has(reference, self.settings.referral_readable_within_seconds))
+        # The workflow's first step writes the audit row, the case and the run that wrote them.
+        readable = await self._read_model_has(reference, self.settings.referral_readable_within_seconds)
+        if readable and started_run is not None:
+            await self._first_step_ran_in(reference, started_run)
+        return Started(reference, readable)
 
-    async def _start_workflow(self, user: User, referral: Referral, reference: str) -> bool:
-        """Start the case's workflow; False if a workflow already holds its id."""
+    async def _first_step_ran_in(self, reference: str, started_run: str) -> None:
+        """The case's first step must have run in the run this request started: one reset before it ran would
+        otherwise be the run every later check trusts."""
+        recorded = self.session.exec(select(CaseRecord.workflow_run_id).where(CaseRecord.reference == reference)
+                                     ).first()
+        self.session.commit()
+        if recorded is not None and recorded != started_run:
+            await asyncio.to_thread(
+                record_mismatch, self.engine, reference=reference, audit_key=self.trail.key,
+                public_url=self.settings.rapid_review_public_url,
+                found=f"the case was opened by run {recorded}, not run {started_run} that the service started "
+                      "(reset, or started outside the service)")
+
+    async def _start_workflow(self, user: User, referral: Referral, reference: str) -> str | None:
+        """Start the case's workflow: the run id, or None if a workflow already holds its id."""
         case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
                          partnership_name=self.settings.rapid_review_partnership_name,
                          rules=process_rules(self.session))
@@ -222,13 +239,13 @@ class CaseService:
         self.session.commit()
         client = await self.temporal.client()
         try:
-            await client.start_workflow(
+            handle = await client.start_workflow(
                 RapidReviewWorkflow.run, case, id=reference, task_queue=self.settings.temporal_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
-            return False
-        return True
+            return None
+        return handle.first_execution_run_id or handle.result_run_id
 
     async def _read_model_has(self, reference: str, seconds: float) -> bool:
         """Wait (briefly) until the workflow's first step has written the case to the read model, so the
