@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, update
@@ -98,6 +98,10 @@ class Anchors:
 class AuditTrail:
     """The audit chain of one database, with the key that signs it and the directory of its anchors."""
 
+    # A checkpoint moved by a routine check (every /metrics scrape, every audit page) is anchored at most this
+    # often, so a busy service writes a few anchors an hour, not thousands a day; the hourly job anchors the rest.
+    checkpoint_anchor_every = timedelta(minutes=5)
+
     def __init__(self, engine: Engine, key: bytes, anchor_dir: Path) -> None:
         if not key:
             raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
@@ -120,9 +124,10 @@ class AuditTrail:
     def anchor_path(self, at: date | datetime) -> Path:
         return self.anchor_dir / f"{ANCHOR_PREFIX}{self.anchor_label(at)}.json"
 
-    def write_anchor(self, at: date | datetime | None = None) -> Path | None:
+    def write_anchor(self, at: date | datetime | None = None, *, not_within: timedelta | None = None) -> Path | None:
         """Anchor the head and the checkpoint as they are now, named after ``at`` (now by default); None if the
-        newest anchor already holds this state, or an anchor of that name exists (never overwritten).
+        newest anchor already holds this state or was written less than ``not_within`` ago, or an anchor of that
+        name exists (never overwritten).
 
         A head still unsigned because no keyed row was written yet (a chain of rows from before keying) is
         signed first: once an anchor exists, verification insists on a signed head, so nobody can rewrite
@@ -139,8 +144,12 @@ class AuditTrail:
                             written_at=datetime.now(UTC).isoformat(timespec="seconds"),
                             checkpoint_id=checkpoint.last_id if checkpoint else None,
                             checkpoint_at=_utc(checkpoint.verified_at).isoformat() if checkpoint else None)
-        newest = max(self.read_anchors().found, key=lambda a: (a.last_id, a.checkpoint_id or 0), default=None)
+        found = self.read_anchors().found
+        newest = max(found, key=lambda a: (a.last_id, a.checkpoint_id or 0), default=None)
         if newest is not None and newest.same_state(anchor):
+            return None
+        latest = max((datetime.fromisoformat(a.written_at) for a in found), default=None)
+        if not_within and latest is not None and datetime.now(UTC) - _utc(latest) < not_within:
             return None
         document = {**anchor.__dict__, "signature": sign(self.key, "audit-anchor", anchor.signed_values())}
         return self.store_anchor(self.anchor_path(at), document)
@@ -280,22 +289,25 @@ class AuditTrail:
         """Move the checkpoint forward (never back: a slower walk that finished later keeps the further one),
         then anchor it with the head, so a checkpoint and head put back from a saved copy are found."""
         try:
-            self._move_checkpoint(last_id, last_hash)
+            moved = self._move_checkpoint(last_id, last_hash)
         except IntegrityError:
-            pass  # another verification wrote the first checkpoint at the same moment; the next one moves it
+            moved = False  # another verification wrote the first checkpoint at the same moment; it anchors it
+        if not moved:
+            return
         try:
-            self.write_anchor()
+            self.write_anchor(not_within=self.checkpoint_anchor_every)
         except OSError:  # the verdict stands; the hourly job anchors again
             log.exception("could not anchor the audit checkpoint in %s", self.anchor_dir)
 
-    def _move_checkpoint(self, last_id: int, last_hash: str) -> None:
+    def _move_checkpoint(self, last_id: int, last_hash: str) -> bool:
         with session_scope(self.engine) as session:
             checkpoint = session.get(AuditCheckpoint, 1)
             if checkpoint is not None and checkpoint.last_id >= last_id:
-                return
+                return False
             checkpoint = checkpoint or AuditCheckpoint(id=1, last_id=0, last_hash="", verified_at=datetime.now(UTC),
                                                        mac="")
             checkpoint.last_id, checkpoint.last_hash = last_id, last_hash
             checkpoint.verified_at = datetime.now(UTC)
             checkpoint.mac = checkpoint_mac(self.key, last_id, last_hash, checkpoint.verified_at)
             session.add(checkpoint)
+        return True

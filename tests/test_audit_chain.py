@@ -353,6 +353,7 @@ def test_a_cut_tail_with_the_saved_head_and_checkpoint_put_back_is_found(trail, 
     """The first anchor of the day is at row 0 (start-up); rows 1..5 are verified, and the insider saves the head
     and checkpoint. Rows 6..8 are written and anchored (hourly, or when a verification moves the checkpoint);
     the insider deletes them and puts the saved head and checkpoint back."""
+    trail.checkpoint_anchor_every = timedelta(0)  # (a service anchors a moved checkpoint at most every 5 minutes)
     trail.anchor_if_none(DAY)
     append_rows(trail, 5)
     assert trail.verify().intact is True
@@ -366,9 +367,22 @@ def test_a_cut_tail_with_the_saved_head_and_checkpoint_put_back_is_found(trail, 
     cut_tail_and_restore(trail, saved)
     for full in (False, True):
         check = trail.verify(full=full)
-        assert check.intact is False
+        assert check.intact is False, "the cut tail is reported"
         assert any(p.startswith("the chain ends at row 5 but the anchor of ") and
                    p.endswith("recorded row 8 (rows were cut off)") for p in check.problems), check.problems
         if anchored_by == "the next verification":
             assert any(p.startswith("the verification checkpoint is at row 5 but the anchor of ") and
                        "recorded it at row 8" in p for p in check.problems), check.problems
+
+
+def test_routine_checks_anchor_a_moved_checkpoint_at_most_every_few_minutes(trail, settings):
+    """Every /metrics scrape and audit page runs a routine check: a busy service must not write an anchor file for
+    each; the hourly job anchors what they left."""
+    append_rows(trail, 2)
+    assert trail.verify().intact is True  # the first checkpoint: anchored
+    for _ in range(3):
+        append_rows(trail, 1)
+        assert trail.verify().intact is True
+    assert len(os.listdir(settings.audit_anchor_dir)) == 1
+    assert jobs.anchor_audit_head(trail)["anchor"] is not None, "the hourly job anchors the moved head"
+    assert len(os.listdir(settings.audit_anchor_dir)) == 2
