@@ -68,6 +68,13 @@ def head_mac(key: bytes, last_id: int, last_hash: str) -> str:
     return sign(key, "audit-head", [last_id, last_hash])
 
 
+def checkpoint_mac(key: bytes, last_id: int, last_hash: str, verified_at: datetime | None) -> str:
+    """The checkpoint's MAC: its row (the count of rows verified, ids being contiguous), that row's hash and when
+    it was verified; ``verified_at=None`` gives the form checkpoints had before their time was signed."""
+    values = [last_id, last_hash] if verified_at is None else [last_id, last_hash, _canonical_time(verified_at)]
+    return sign(key, "audit-checkpoint", values)
+
+
 def append_audit(
     session: Session,
     *,

@@ -109,6 +109,11 @@ class CaseRecord(SQLModel, table=True):
     # the step's name and the kind of error, never case text; cleared when the step succeeds.
     effect_failing: str | None = Field(default=None, max_length=300)
     effect_failing_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    # Set when the engine's description of the case's workflow is not what the service started (another run:
+    # reset or started by someone else; terminated, cancelled or ended while the case is open): what was found,
+    # never case text; alerted and audited (service/engine_watch.py), cleared when the engine agrees again.
+    engine_mismatch: str | None = Field(default=None, max_length=300)
+    engine_mismatch_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
 
     @property
     def orphaned(self) -> bool:

@@ -156,8 +156,12 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
 
 
 def audit_denial(engine, key: bytes, user, request: Request, status_code: int) -> None:
+    """A refusal on the record, under the case the request named (in its path or query), so the case's auditor
+    sees who was refused it (the case's audit page, ``/api/cases/{reference}/audit?outcome=denied``)."""
+    named = CASE_REFERENCE.search(f"{request.url.path}?{request.url.query}")
     with session_scope(engine) as session:
-        append_audit(session, key=key, actor_id=user.id, actor_role=user.role, action="denied", case_reference=None,
+        append_audit(session, key=key, actor_id=user.id, actor_role=user.role, action="denied",
+                     case_reference=named.group(0) if named else None,
                      detail={"status": status_code, "method": request.method, "path": request.url.path[:300]},
                      request_id=getattr(request.state, "request_id", None))
 

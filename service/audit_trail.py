@@ -1,10 +1,13 @@
 """Verifying the audit chain against what is kept outside the database, and starting where the last
 verification stopped.
 
-The key alone does not stop an insider who owns the database: they can cut rows off the end, or put back
-an older copy of the whole table. So every night the head (last id, last hash) is written to a signed
-anchor file outside the database, one per day, never overwritten: a chain whose row N no longer has the
-hash an anchor recorded, or that is shorter than an anchor says, is broken.
+The key alone does not stop an insider who owns the database: they can cut rows off the end and put back a
+head and checkpoint they saved earlier (both genuinely signed), or put back an older copy of the whole table.
+So the head (last id, last hash) and the checkpoint (the row count verified and when) are written to a signed
+anchor file outside the database, never overwritten: every hour the head moved, every time a verification
+moves the checkpoint, at start-up and nightly. A chain whose row N no longer has the hash an anchor recorded,
+that is shorter than an anchor says, or whose checkpoint is behind the one an anchor recorded, is broken.
+Only rows written since the last anchor (at most an hour's) can be cut unseen.
 
 Walking 150,000 rows takes seconds, so routine verification starts at a checkpoint (the last row a walk
 found intact, signed with the key) and walks only the rows after it; the nightly job and auditors asking
@@ -13,10 +16,12 @@ for ``full`` walk from row 1. Verification is blocking database work: callers ru
 
 from __future__ import annotations
 
+import hmac
 import json
+import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, update
@@ -28,6 +33,7 @@ from records.audit import (
     HashKind,
     chain_rows,
     check_head,
+    checkpoint_mac,
     head_mac,
     sign,
     signed_by,
@@ -38,6 +44,11 @@ from records.models import AuditCheckpoint, AuditEvent, AuditHead
 from service.settings import Settings
 
 ANCHOR_PREFIX = "audit-anchor-"
+log = logging.getLogger(__name__)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -59,15 +70,23 @@ class ChainCheck:
 
 @dataclass(frozen=True)
 class Anchor:
-    """The chain's head as the nightly job saw it on ``day``."""
+    """The chain's head as it was at ``day`` (a day for the nightly anchors of old, else a UTC moment), and the
+    verification checkpoint then (its row, which is the count of rows verified, and when it was verified)."""
 
     day: str
     last_id: int
     last_hash: str
     written_at: str
+    checkpoint_id: int | None = None
+    checkpoint_at: str | None = None
 
     def signed_values(self) -> list:
-        return [self.day, self.last_id, self.last_hash, self.written_at]
+        values = [self.day, self.last_id, self.last_hash, self.written_at]
+        return values if self.checkpoint_id is None else [*values, self.checkpoint_id, self.checkpoint_at]
+
+    def same_state(self, other: Anchor) -> bool:
+        return (self.last_id, self.last_hash, self.checkpoint_id) == (other.last_id, other.last_hash,
+                                                                      other.checkpoint_id)
 
 
 @dataclass
@@ -78,6 +97,10 @@ class Anchors:
 
 class AuditTrail:
     """The audit chain of one database, with the key that signs it and the directory of its anchors."""
+
+    # A checkpoint moved by a routine check (every /metrics scrape, every audit page) is anchored at most this
+    # often, so a busy service writes a few anchors an hour, not thousands a day; the hourly job anchors the rest.
+    checkpoint_anchor_every = timedelta(minutes=5)
 
     def __init__(self, engine: Engine, key: bytes, anchor_dir: Path) -> None:
         if not key:
@@ -90,35 +113,56 @@ class AuditTrail:
 
     # ------------------------------------------------------------ anchors
 
-    def anchor_path(self, day: date) -> Path:
-        return self.anchor_dir / f"{ANCHOR_PREFIX}{day.isoformat()}.json"
+    @staticmethod
+    def anchor_label(at: date | datetime) -> str:
+        """An anchor's name: the day (nightly anchors of old) or the UTC moment it was taken (to the microsecond:
+        the anchor of a checkpoint and the next one must not share a name)."""
+        if isinstance(at, datetime):
+            return at.astimezone(UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+        return at.isoformat()
 
-    def write_anchor(self, day: date) -> Path | None:
-        """Write the head to the day's anchor file (mode 0600); None if that day's exists, because an anchor
-        is never overwritten.
+    def anchor_path(self, at: date | datetime) -> Path:
+        return self.anchor_dir / f"{ANCHOR_PREFIX}{self.anchor_label(at)}.json"
+
+    def write_anchor(self, at: date | datetime | None = None, *, not_within: timedelta | None = None) -> Path | None:
+        """Anchor the head and the checkpoint as they are now, named after ``at`` (now by default); None if the
+        newest anchor already holds this state or was written less than ``not_within`` ago, or an anchor of that
+        name exists (never overwritten).
 
         A head still unsigned because no keyed row was written yet (a chain of rows from before keying) is
         signed first: once an anchor exists, verification insists on a signed head, so nobody can rewrite
         the keyed rows as plain SHA-256 and clear the head's MAC to pass them off as a chain never keyed."""
-        path = self.anchor_path(day)
-        if path.exists():
-            return None
+        at = at or datetime.now(UTC)
         with session_scope(self.engine) as session:
             head = session.get(AuditHead, 1)
             if head.mac is None and self._ends_before_keying(session, head):
                 session.exec(update(AuditHead).where(AuditHead.id == 1, AuditHead.last_id == head.last_id,
                                                      AuditHead.mac.is_(None))
                              .values(mac=head_mac(self.key, head.last_id, head.last_hash)))
-            anchor = Anchor(day=day.isoformat(), last_id=head.last_id, last_hash=head.last_hash,
-                            written_at=datetime.now(UTC).isoformat(timespec="seconds"))
+            checkpoint = session.get(AuditCheckpoint, 1)
+            anchor = Anchor(day=self.anchor_label(at), last_id=head.last_id, last_hash=head.last_hash,
+                            written_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                            checkpoint_id=checkpoint.last_id if checkpoint else None,
+                            checkpoint_at=_utc(checkpoint.verified_at).isoformat() if checkpoint else None)
+        found = self.read_anchors().found
+        newest = max(found, key=lambda a: (a.last_id, a.checkpoint_id or 0), default=None)
+        if newest is not None and newest.same_state(anchor):
+            return None
+        latest = max((datetime.fromisoformat(a.written_at) for a in found), default=None)
+        if not_within and latest is not None and datetime.now(UTC) - _utc(latest) < not_within:
+            return None
+        document = {**anchor.__dict__, "signature": sign(self.key, "audit-anchor", anchor.signed_values())}
+        return self.store_anchor(self.anchor_path(at), document)
+
+    def store_anchor(self, path: Path, document: dict) -> Path | None:
+        """Write one anchor (mode 0600, fsynced), never over an existing one: None if it exists."""
         self.anchor_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return None
         with os.fdopen(fd, "w") as handle:
-            json.dump({**anchor.__dict__, "signature": sign(self.key, "audit-anchor", anchor.signed_values())},
-                      handle, indent=1)
+            json.dump(document, handle, indent=1)
             handle.flush()
             os.fsync(handle.fileno())
         return path
@@ -144,8 +188,11 @@ class AuditTrail:
         for path in sorted(self.anchor_dir.glob(f"{ANCHOR_PREFIX}*.json")):
             try:
                 data = json.loads(path.read_text())
+                checkpoint_id = data.get("checkpoint_id")
                 anchor = Anchor(day=str(data["day"]), last_id=int(data["last_id"]),
-                                last_hash=str(data["last_hash"]), written_at=str(data["written_at"]))
+                                last_hash=str(data["last_hash"]), written_at=str(data["written_at"]),
+                                checkpoint_id=None if checkpoint_id is None else int(checkpoint_id),
+                                checkpoint_at=data.get("checkpoint_at"))
                 signature = data["signature"]
             except (OSError, ValueError, KeyError, TypeError):
                 anchors.problems.append(f"the anchor file {path.name} cannot be read")
@@ -172,6 +219,18 @@ class AuditTrail:
                 problems.append(f"row {anchor.last_id} no longer has the hash the anchor of {anchor.day} recorded")
         return problems
 
+    @staticmethod
+    def _check_checkpoint(session: Session, anchors: list[Anchor]) -> list[str]:
+        """The checkpoint must not be behind the furthest one an anchor recorded: one put back from a saved
+        copy (to hide a cut tail) is found even when the head was put back with it."""
+        recorded = max((a for a in anchors if a.checkpoint_id), key=lambda a: a.checkpoint_id, default=None)
+        checkpoint = session.get(AuditCheckpoint, 1)
+        if recorded is None or (checkpoint is not None and checkpoint.last_id >= recorded.checkpoint_id):
+            return []
+        return [f"the verification checkpoint is at row {checkpoint.last_id if checkpoint else 0} but the anchor "
+                f"of {recorded.day} recorded it at row {recorded.checkpoint_id}, verified {recorded.checkpoint_at} "
+                "(moved back)"]
+
     # ------------------------------------------------------------ verification
 
     def _start(self, session: Session, problems: list[str]) -> ChainStart | None:
@@ -180,7 +239,7 @@ class AuditTrail:
         checkpoint = session.get(AuditCheckpoint, 1)
         if checkpoint is None:
             return None
-        if not signed_by(self.key, "audit-checkpoint", [checkpoint.last_id, checkpoint.last_hash], checkpoint.mac):
+        if not self._checkpoint_signed(checkpoint):
             problems.append("the verification checkpoint is not signed by the audit key (forged)")
             return None
         row = session.get(AuditEvent, checkpoint.last_id)
@@ -195,6 +254,12 @@ class AuditTrail:
                             "before, are missing (deleted)")
             return None
         return ChainStart(checkpoint.last_id, checkpoint.last_hash, keyed=row.hash_kind == HashKind.hmac_sha256)
+
+    def _checkpoint_signed(self, checkpoint: AuditCheckpoint) -> bool:
+        """Signed with its time, or in the form written before the time was signed (accepted: its row count,
+        which the anchors compare, is signed either way)."""
+        return any(hmac.compare_digest(checkpoint_mac(self.key, checkpoint.last_id, checkpoint.last_hash, at),
+                                       checkpoint.mac or "") for at in (checkpoint.verified_at, None))
 
     def verify(self, *, full: bool = False) -> ChainCheck:
         """Verify the chain: from the checkpoint (routine) or from row 1 (``full``), then the head and every
@@ -212,6 +277,7 @@ class AuditTrail:
             problems += walk.problems
             problems += check_head(head, walk, self.key, must_be_signed=bool(anchors.found))
             problems += self._check_anchors(session, anchors.found, walk.last_id)
+            problems += self._check_checkpoint(session, anchors.found)
             session.rollback()
         check = ChainCheck(intact=not problems, rows=start.last_id + walk.walked, problems=problems,
                            full=walked_all, walked=walk.walked, anchors=len(anchors.found))
@@ -220,20 +286,28 @@ class AuditTrail:
         return check
 
     def _save_checkpoint(self, last_id: int, last_hash: str) -> None:
-        """Move the checkpoint forward (never back: a slower walk that finished later keeps the further one)."""
+        """Move the checkpoint forward (never back: a slower walk that finished later keeps the further one),
+        then anchor it with the head, so a checkpoint and head put back from a saved copy are found."""
         try:
-            self._move_checkpoint(last_id, last_hash)
+            moved = self._move_checkpoint(last_id, last_hash)
         except IntegrityError:
-            pass  # another verification wrote the first checkpoint at the same moment; the next one moves it
+            moved = False  # another verification wrote the first checkpoint at the same moment; it anchors it
+        if not moved:
+            return
+        try:
+            self.write_anchor(not_within=self.checkpoint_anchor_every)
+        except OSError:  # the verdict stands; the hourly job anchors again
+            log.exception("could not anchor the audit checkpoint in %s", self.anchor_dir)
 
-    def _move_checkpoint(self, last_id: int, last_hash: str) -> None:
+    def _move_checkpoint(self, last_id: int, last_hash: str) -> bool:
         with session_scope(self.engine) as session:
             checkpoint = session.get(AuditCheckpoint, 1)
             if checkpoint is not None and checkpoint.last_id >= last_id:
-                return
+                return False
             checkpoint = checkpoint or AuditCheckpoint(id=1, last_id=0, last_hash="", verified_at=datetime.now(UTC),
                                                        mac="")
             checkpoint.last_id, checkpoint.last_hash = last_id, last_hash
             checkpoint.verified_at = datetime.now(UTC)
-            checkpoint.mac = sign(self.key, "audit-checkpoint", [last_id, last_hash])
+            checkpoint.mac = checkpoint_mac(self.key, last_id, last_hash, checkpoint.verified_at)
             session.add(checkpoint)
+        return True

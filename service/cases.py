@@ -15,6 +15,7 @@ import typing
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, update
@@ -44,6 +45,7 @@ from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
+from service.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
 from service.history import archive_history, archived_history, fetch_readable_history
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
 from service.settings import Settings
@@ -82,10 +84,20 @@ ACTIONS = _actions()
 @dataclass(frozen=True)
 class Outcome:
     """An answer to a request that acts: the body, and, when it repeats a request already answered (the same
-    idempotency key), the status that first answer had."""
+    idempotency key), the status that first answer had; ``accepted_at`` when the work is taken but not yet
+    readable (202 Accepted, with that Location)."""
 
     body: dict
     replayed_status: int | None = None
+    accepted_at: str | None = None
+
+
+TAKEN_IDS_SKIPPED = 3  # references skipped past workflows started outside the service before a referral is refused
+
+
+class Started(NamedTuple):
+    reference: str
+    readable: bool  # the case is in the read model: lists, its page and its API answer for it
 
 
 def actor_of(user: User) -> Actor:
@@ -161,7 +173,11 @@ class CaseService:
                          fingerprint("POST", path, referral.model_dump(mode="json")))
             if held.finished:
                 return self._replay(held)
-        reference = await self.start(user, referral, held)
+        reference, readable = await self.start(user, referral, held)
+        if not readable:  # taken (the workflow runs), not yet readable: 202 and where to look, nothing remembered
+            return Outcome({"reference": reference, "state": None,
+                            "detail": f"Case {reference} is started; it can be read once its first step is recorded"},
+                           accepted_at=f"/api/cases/{reference}")
         client = await self.temporal.client()
         state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
         answer = {"reference": reference, "state": state_for(user.role, state)}
@@ -169,33 +185,69 @@ class CaseService:
             remember(self.session, held.row, 201, answer)
         return Outcome(answer)
 
-    async def start(self, user: User, referral: Referral, held: Claim | None = None) -> str:
-        """Give the referral a reference and start its workflow; returns when the case is in the read model.
-        With an idempotency claim, a retry reuses the reference and finds the workflow already started."""
+    async def start(self, user: User, referral: Referral, held: Claim | None = None) -> Started:
+        """Give the referral a reference and start its workflow; returns when the case is in the read model, or
+        (``readable`` False) after ``referral_readable_within_seconds`` without it.
+        With an idempotency claim, a retry reuses the reference and finds the workflow already started. Without
+        one, a workflow already under the reference was started outside the service (through the engine's port):
+        that is alerted and the referral takes the next reference; after TAKEN_IDS_SKIPPED such in a row, 409."""
         session = self.session
         reference = held.row.case_reference if held and held.row.case_reference else None
-        if reference is None:
-            reference = next_reference(session, london_date(datetime.now(UTC)).year)
-            if held:  # another replica with the same key may have bound one first: then it is this request's too
-                reference = bind_reference(session, held.row, reference)
-            session.commit()
+        taken: list[str] = []
+        while True:
+            if reference is None:
+                reference = next_reference(session, london_date(datetime.now(UTC)).year)
+                if held:  # another replica with the same key may have bound one first: then it is this request's too
+                    reference = bind_reference(session, held.row, reference)
+                session.commit()
+            started_run = await self._start_workflow(user, referral, reference)
+            if started_run is not None or held is not None:
+                break
+            taken.append(reference)
+            await asyncio.to_thread(alert_taken_id, self.engine, workflow_id=reference, audit_key=self.trail.key,
+                                    public_url=self.settings.rapid_review_public_url)
+            if len(taken) >= TAKEN_IDS_SKIPPED:
+                raise Conflict(f"The referral could not be started: the workflow ids {', '.join(taken)} are held on "
+                               "the Temporal server by workflows the service did not start (the administrators have "
+                               "been alerted). Send the referral again later.")
+            reference = None
+        # The workflow's first step writes the audit row, the case and the run that wrote them.
+        readable = await self._read_model_has(reference, self.settings.referral_readable_within_seconds)
+        if readable and started_run is not None:
+            await self._first_step_ran_in(reference, started_run)
+        return Started(reference, readable)
+
+    async def _first_step_ran_in(self, reference: str, started_run: str) -> None:
+        """The case's first step must have run in the run this request started: one reset before it ran would
+        otherwise be the run every later check trusts."""
+        recorded = self.session.exec(select(CaseRecord.workflow_run_id).where(CaseRecord.reference == reference)
+                                     ).first()
+        self.session.commit()
+        if recorded is not None and recorded != started_run:
+            await asyncio.to_thread(
+                record_mismatch, self.engine, reference=reference, audit_key=self.trail.key,
+                public_url=self.settings.rapid_review_public_url,
+                found=f"the case was opened by run {recorded}, not run {started_run} that the service started "
+                      "(reset, or started outside the service)")
+
+    async def _start_workflow(self, user: User, referral: Referral, reference: str) -> str | None:
+        """Start the case's workflow: the run id, or None if a workflow already holds its id."""
         case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
-                         partnership_name=self.settings.rapid_review_partnership_name, rules=process_rules(session))
+                         partnership_name=self.settings.rapid_review_partnership_name,
+                         rules=process_rules(self.session))
         sealed(reference, "start", reference, case)
-        session.commit()
+        self.session.commit()
         client = await self.temporal.client()
         try:
-            await client.start_workflow(
+            handle = await client.start_workflow(
                 RapidReviewWorkflow.run, case, id=reference, task_queue=self.settings.temporal_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
-            if held is None:
-                raise
-        await self._read_model_has(reference)  # the workflow's first step writes the audit row and the case
-        return reference
+            return None
+        return handle.first_execution_run_id or handle.result_run_id
 
-    async def _read_model_has(self, reference: str, seconds: float = 10.0) -> bool:
+    async def _read_model_has(self, reference: str, seconds: float) -> bool:
         """Wait (briefly) until the workflow's first step has written the case to the read model, so the
         referrer's next request finds it; the case is safe in Temporal either way."""
         for _ in range(int(seconds / 0.05)):
@@ -220,6 +272,7 @@ class CaseService:
         reference = record.reference
         today = today_in_london()
         client = await self.temporal.client()
+        await self._engine_agrees(client, record)
         answer_within = self.settings.action_answer_timeout_seconds
         try:
             # A query needs a worker: with none polling, the person is told so instead of waiting on a 500.
@@ -244,6 +297,21 @@ class CaseService:
                 state["practice_review"] = state_from_archive(self.session, practice_review_id(reference))
         state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
         return state
+
+    async def _engine_agrees(self, client, record: CaseRecord) -> None:
+        """The engine's workflow must be the run that opened the case, running while the case is open; otherwise
+        the case is flagged, alerted and audited (service/engine_watch.py) and the person is told (CaseGone)."""
+        try:
+            description = await describe(client, record.reference)
+        except RPCError:
+            return  # an engine that cannot describe cannot answer the query either: that path says so
+        found = None if description is None else mismatch_of(record, description)
+        if found is not None or record.engine_mismatch is not None:
+            self.session.commit()  # the flag is written in its own transaction
+            await asyncio.to_thread(record_mismatch, self.engine, reference=record.reference, found=found,
+                                    audit_key=self.trail.key, public_url=self.settings.rapid_review_public_url)
+        if found is not None:
+            raise CaseGone(mismatch_detail(record.reference, found))
 
     async def _state_without_workflow(self, record: CaseRecord) -> dict:
         if record.stage == Stage.closed:
@@ -307,6 +375,7 @@ class CaseService:
             self.audit(user, f"rejected:{action}", reference, {"reason": "case closed"})
             raise Conflict(f"Case {reference} is closed; no further actions can be taken")
         self.session.commit()  # never hold a database transaction while the workflow's activities need the database
+        await self._engine_agrees(await self.temporal.client(), record)
         state = await self._update(user, record, action, spec, payload, held)
         state = state_for(user.role, state)
         if held:

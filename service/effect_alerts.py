@@ -37,11 +37,16 @@ def raise_effect_alert(engine: Engine, *, workflow_id: str, what: str, attempt: 
         body = (f"A step of case {reference} has failed {attempt} times and is still being retried: {what}.\n"
                 "The case waits until it succeeds (no action can be taken on it meanwhile). See the worker's log "
                 f"(ALERT lines) and {public_url}/readyz; the case page shows the alert until the step succeeds.\n")
-        for admin in session.exec(select(User).where(User.role == Role.admin, User.is_active == True)):  # noqa: E712
-            enqueue(session, key=f"effect-alert:{workflow_id}:{record.effect_failing_since.isoformat()}:{admin.id}",
-                    to=admin, subject=f"ALERT: case {reference}: a step keeps failing", body=body,
-                    case_reference=reference)
+        alert_admins(session, key=f"effect-alert:{workflow_id}:{record.effect_failing_since.isoformat()}",
+                     subject=f"ALERT: case {reference}: a step keeps failing", body=body, case_reference=reference)
     return True
+
+
+def alert_admins(session: Session, *, key: str, subject: str, body: str, case_reference: str | None) -> None:
+    """One e-mail to every active admin (``key`` + the admin's id keeps it to one per alert), in the caller's
+    transaction."""
+    for admin in session.exec(select(User).where(User.role == Role.admin, User.is_active == True)):  # noqa: E712
+        enqueue(session, key=f"{key}:{admin.id}", to=admin, subject=subject, body=body, case_reference=case_reference)
 
 
 def clear_effect_alert(engine: Engine, workflow_id: str) -> None:

@@ -6,15 +6,28 @@
   until it fails with a 500.
 - An address (path or query) carrying a control character is refused (400): such a value would reach the
   database (PostgreSQL refuses NUL in text) or a log line.
+- Text in a JSON or form body carrying an invisible character (zero-width characters, the byte order mark, the
+  soft hyphen, tag characters, line and paragraph separators: Unicode's format and separator categories) is
+  refused (422, naming the field): such text reads differently from what it holds (two pseudonyms that look
+  alike, a hidden message). Checked here, at the edge, not in the workflows' models, so a running case whose
+  history already holds such a character still replays. Passwords are exempt (never shown, checked on their own).
+- A body trickled in tiny pieces is gathered in place (linear time), and headers must be complete within
+  ``API_HEADER_TIMEOUT`` seconds of a connection opening or of its previous answer (``HeaderDeadline``, the
+  server's protocol: uvicorn's own settings bound the size of the headers and the keep-alive wait, not the time
+  they take). A slow body is bounded in size, not time: that is the TLS proxy's job in front of the service.
 - Every response says: no caching (pages and answers hold case data), no framing, no sniffing, no referrer,
   a content security policy that allows no script at all (the pages need none), and HSTS in production.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import unicodedata
-from urllib.parse import unquote_to_bytes
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 MAX_BODY_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
@@ -36,6 +49,49 @@ SECURITY_HEADERS = [
 def printable_text(text: str) -> bool:
     """No control (Cc) or format (Cf: bidirectional overrides, zero-width) characters."""
     return not any(unicodedata.category(character) in ("Cc", "Cf") for character in text)
+
+
+INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+
+
+def invisible_character(text: str) -> str | None:
+    """The first character of ``text`` a reader cannot see (format or line/paragraph separator), or None."""
+    return next((c for c in text if unicodedata.category(c) in INVISIBLE_CATEGORIES), None)
+
+
+def _texts(value, path: str) -> Iterator[tuple[str, str]]:
+    """Every (field path, text) in a parsed JSON value, keys included."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{path}.{index}" if path else str(index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            yield name, str(key)
+            yield from _texts(item, name)
+
+
+def invisible_text_problem(content_type: bytes, body: bytes) -> str | None:
+    """Why a JSON or form body cannot be taken (the field and the character), or None."""
+    kind = content_type.split(b";")[0].strip().lower()
+    try:
+        if kind == b"application/json":
+            texts = _texts(json.loads(body), "")
+        elif kind == b"application/x-www-form-urlencoded":
+            texts = iter(parse_qsl(body.decode(), keep_blank_values=True))
+        else:
+            return None
+        for field, text in texts:
+            found = None if "password" in field.lower() else invisible_character(text)
+            if found is not None:
+                name = unicodedata.name(found, "unnamed").lower()
+                return (f"The request is not valid: {field}: contains the invisible character U+{ord(found):04X} "
+                        f"({name}), which is not allowed in text")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None  # not valid JSON or form data: the route answers that itself
+    return None
 
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
@@ -77,17 +133,20 @@ class HttpGuard:
         declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
             return await self._refuse(send, 413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes")
-        body, more = b"", True
-        while more:
+        received, more = bytearray(), True
+        while more:  # appended in place: a body trickled in tiny pieces costs linear time, not quadratic
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
-            body += message.get("body", b"")
+            received += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > MAX_BODY_BYTES:
+            if len(received) > MAX_BODY_BYTES:
                 return await self._refuse(send, 413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes")
+        body = bytes(received)
         if json_depth_exceeds(body, MAX_JSON_DEPTH):  # whatever the content type says: routes parse what comes
             return await self._refuse(send, 422, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+        if body and (problem := invisible_text_problem(headers.get(b"content-type", b""), body)):
+            return await self._refuse(send, 422, problem)
 
         delivered = False
 
@@ -121,3 +180,42 @@ class HttpGuard:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 *self._headers("/")]})
         await send({"type": "http.response.body", "body": body})
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers: a connection that has not sent
+    a whole request head ``header_timeout`` seconds after it opened, or after its previous answer, is closed."""
+
+    header_timeout = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm_header_deadline()  # the next request on a kept-alive connection begins
+        super().data_received(data)
+        if self._header_timer is not None and self.cycle is not self._waiting_after:
+            self._header_timer.cancel()  # a whole request head arrived in time
+            self._header_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        self._waiting_after = self.cycle
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.cycle is self._waiting_after and not self.transport.is_closing():
+            self.transport.close()
+
+
+def header_deadline(seconds: float) -> type[HeaderDeadline]:
+    """The protocol class for uvicorn's ``http`` setting, with this deadline."""
+    return type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": seconds})

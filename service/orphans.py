@@ -4,7 +4,8 @@ A case is in the read model from its first step; its workflow lives in Temporal.
 state (an in-memory server stopped, a restored database without the engine's files) or the service points at
 another cluster (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`), an open case has no workflow: nobody can act on
 it, and pretending otherwise (tasks in digests, a 404 "no workflow") hides the loss. Such a case is marked
-``workflow_missing_since`` when the engine says NOT_FOUND, and cleared when the workflow answers again.
+``workflow_missing_since`` when the engine says NOT_FOUND, and cleared when the workflow answers again (the
+checks are service/engine_watch.py's, which also finds a workflow changed outside the service).
 
 A closed case whose workflow passed the engine's retention is not orphaned: its state comes from the history
 archive (the last state a workflow update returned).
@@ -17,13 +18,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, func, select
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from records.db import session_scope
 from records.models import CaseRecord
 from service.history import archived_history
-from workflows.vocabulary import Stage
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +47,6 @@ def mark_workflow_missing(engine: Engine, reference: str, missing: bool) -> None
 def count_orphaned(session: Session) -> int:
     return session.exec(select(func.count()).select_from(CaseRecord)
                         .where(CaseRecord.workflow_missing_since.is_not(None))).one()
-
-
-async def workflow_exists(client: Client, workflow_id: str) -> bool:
-    try:
-        await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
-
-
-async def check_open_cases(engine: Engine, client: Client) -> dict:
-    """Ask the engine about every open case (at start-up and hourly): mark the missing, clear the found."""
-    with session_scope(engine) as session:
-        references = session.exec(select(CaseRecord.reference).where(CaseRecord.stage != Stage.closed)).all()
-    missing = 0
-    for reference in references:
-        exists = await workflow_exists(client, reference)
-        mark_workflow_missing(engine, reference, not exists)
-        missing += not exists
-    if missing:
-        log.error("%d open case(s) have no workflow on the Temporal server: they are shown as orphaned", missing)
-    return {"open_cases": len(references), "orphaned": missing}
 
 
 def state_from_archive(session: Session, reference: str) -> dict | None:

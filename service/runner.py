@@ -34,6 +34,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from records.db import engine_for, session_scope, upgrade
+from service.http_guard import header_deadline
 from service.settings import Settings
 from service.temporal import connect_with
 from workflows.calendar import london_date
@@ -176,6 +177,14 @@ async def connect_with_retry(settings: Settings, within: float = 30.0, metrics: 
             await asyncio.sleep(0.5)
 
 
+def api_server_config(app, settings: Settings) -> uvicorn.Config:
+    """uvicorn for the API: proxy headers from FORWARDED_ALLOW_IPS only, headers bounded in size (16 KiB) and in
+    time (``api_header_timeout``, service/http_guard.py), idle kept-alive connections closed after 5 s."""
+    return uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info", proxy_headers=True,
+                          server_header=False, http=header_deadline(settings.api_header_timeout),
+                          h11_max_incomplete_event_size=16 * 1024, timeout_keep_alive=5)
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: ``serve_parts`` owns SIGINT/SIGTERM for all parts."""
 
@@ -211,11 +220,7 @@ async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler:
             jobs = build_scheduler(engine, settings)
             jobs.start()
         if api:
-            config = uvicorn.Config(
-                create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info",
-                proxy_headers=True, server_header=False,
-            )
-            server = _Server(config)
+            server = _Server(api_server_config(create_app(settings), settings))
             tasks.append(asyncio.create_task(server.serve(), name="api"))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

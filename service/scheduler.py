@@ -4,11 +4,12 @@
 | --- | --- | --- |
 | daily_digest | 07:00 daily | its (job, day) row in job_run |
 | archive_histories | 01:00 daily | its (job, day) row in job_run |
-| check_audit_chain | 02:00 daily (full walk, then the day's anchor file) | its (job, day) row in job_run |
+| check_audit_chain | 02:00 daily (full walk, then an anchor file) | its (job, day) row in job_run |
+| anchor_audit_head | hourly (an anchor file if the head or checkpoint moved) | idempotent (same state, no file) |
 | outbox_sender (and Notify receipts) | every 30 s (SMTP or Notify set) | a renewed lease per message (outbox.py) |
 | outbox_give_up_abandoned | every 10 min (SMTP or Notify set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
-| check_orphans | at start-up, then hourly | idempotent (marks open cases the engine has no workflow for) |
+| check_orphans | at start-up, then hourly | idempotent (marks open cases with no workflow, or another run or status) |
 
 A daily job missed while the service was down (its time passed with no row for the day) runs at start-up.
 """
@@ -28,7 +29,7 @@ from records.db import session_scope
 from records.models import WorkerHeartbeat
 from service import jobs
 from service.audit_trail import AuditTrail
-from service.orphans import check_open_cases
+from service.engine_watch import check_open_cases
 from service.outbox import deliver_pending, give_up_abandoned
 from service.settings import Settings
 from service.temporal import TemporalConnection, codec_for
@@ -72,11 +73,22 @@ class Jobs:
                                             codec_for(self.settings))
 
     async def check_orphans(self) -> dict | None:
-        """Mark open cases the engine has no workflow for (see service/orphans.py); a failure waits an hour."""
+        """Mark open cases the engine has no workflow for, or whose workflow was changed outside the service
+        (service/engine_watch.py); a failure waits an hour."""
         try:
-            return await check_open_cases(self.engine, await self.temporal.client())
+            return await check_open_cases(self.engine, await self.temporal.client(),
+                                          audit_key=self.settings.audit_key_bytes,
+                                          public_url=self.settings.rapid_review_public_url)
         except Exception:
             log.warning("could not check open cases against the Temporal server", exc_info=True)
+            return None
+
+    async def anchor_audit_head(self) -> dict | None:
+        """The hourly anchor (jobs.anchor_audit_head); a failure is logged and retried next hour."""
+        try:
+            return await asyncio.to_thread(jobs.anchor_audit_head, self.audit_trail)
+        except Exception:
+            log.exception("could not anchor the audit head in %s", self.settings.audit_anchor_dir)
             return None
 
     async def run(self, name: str, now: datetime | None = None) -> dict | None:
@@ -111,6 +123,7 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
         scheduler.add_job(daily.run, "cron", hour=job.hour, minute=job.minute, args=[job.name], id=job.name)
     scheduler.add_job(daily.catch_up, "date", id="catch_up")  # runs once, as soon as the scheduler starts
     scheduler.add_job(prune_worker_heartbeats, "interval", hours=1, args=[engine], id="prune_worker_heartbeats")
+    scheduler.add_job(daily.anchor_audit_head, "interval", hours=1, id="anchor_audit_head")
     scheduler.add_job(daily.check_orphans, "interval", hours=1, id="check_orphans",
                       next_run_time=datetime.now(UTC) + timedelta(seconds=5))
     if settings.smtp_host or settings.notify_api_key:

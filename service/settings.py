@@ -149,6 +149,9 @@ class Settings(BaseSettings):
 
     # How long the API waits for a workflow to answer an action before it tells the person to retry.
     action_answer_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long a referral waits for its case to be readable (its first step in the read model) before it is
+    # answered 202 Accepted with the case's Location instead of 201 Created.
+    referral_readable_within_seconds: float = Field(default=10.0, gt=0, le=60)
 
     # Sessions (cookies and bearer tokens): ended after this long without a request, and this long after
     # sign-in whatever happens. Both are read on every request, so a change applies to running sessions.
@@ -180,6 +183,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # A connection must finish sending a request's headers this many seconds after it opened (or after its
+    # previous answer): a client trickling header bytes cannot hold a connection open (service/http_guard.py).
+    api_header_timeout: float = Field(default=10.0, gt=0, le=300)
 
     # Prometheus: the API's /metrics answers a scraper that sends `Authorization: Bearer <this token>` (no token
     # set: /metrics is off); each worker's Temporal SDK metrics are served at this host:port (none: off).

@@ -373,7 +373,7 @@ async def new_referral(request: Request, cases: Cases,
         errors["awareness_date"] = "The date the local authority became aware must be today or in the past"
     if errors:
         return referral_form(request, user, 422, errors, typed_values(form))
-    reference = await cases.start(user, Referral.model_validate(body))
+    reference = (await cases.start(user, Referral.model_validate(body))).reference
     return RedirectResponse(f"/cases/{reference}?done=submit_referral", status_code=303)
 
 
@@ -500,7 +500,8 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
     summary_errors = [pair for a in actions for pair in error_list(a["name"], a["fields"], errors.get(a["name"], {}))]
     timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
                                                      AuditEvent.action.not_like("read_%"),
-                                                     AuditEvent.action.not_like("list_%")).order_by(AuditEvent.id)
+                                                     AuditEvent.action.not_like("list_%"),
+                                                     AuditEvent.action != wording.DENIED).order_by(AuditEvent.id)
                             ).all()
     names = {u.id: u.full_name for u in session.exec(select(User))}
     tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == TaskStatus.open,

@@ -140,6 +140,7 @@ def sentence(text: str | None) -> str:
 AUDIT_VERBS = {
     "read_case": "opened the case page",
     "read_timeline": "read the case timeline",
+    "read_case_audit": "read the case's audit trail",
     "read_history": "read the engine history",
     "read_document": "opened a document",
     "read_information_returns": "read the agencies' information returns",
@@ -155,6 +156,7 @@ AUDIT_VERBS = {
     "export_tracker": "downloaded the case review tracker",
     "export_action_plan": "downloaded the action plan",
     "decode_payloads": "decoded engine data",
+    "decode_refused": "sent engine data that could not be decoded (changed, or not the service's)",
     "verify_audit_chain": "checked the audit chain",
     "sign_in": "signed in",
     "sign_in_failed": "tried to sign in with a wrong password",
@@ -167,6 +169,9 @@ AUDIT_VERBS = {
     "account_disabled": "disabled an account",
     "role_changed": "changed a user's role",
     "denied": "was refused a page or request",
+    "engine_mismatch": "found the case's workflow changed outside the service (alerted)",
+    "engine_mismatch_cleared": "found the case's workflow as the service started it again",
+    "workflow_id_taken": "found a case's workflow id taken outside the service (alerted)",
     "escalation": "escalated a missed deadline",
     "reminder": "sent a reminder",
     "raise_escalation": "raised a concern to the Executive",
@@ -180,6 +185,7 @@ AUDIT_VERBS = {
     "sign_off_plan_action": "signed off an action plan item",
 }
 READ_PREFIXES = ("read_", "list_", "export_")
+DENIED = "denied"  # a refused request (403/404 to a signed-in person): shown to auditors only
 READ_ACTIONS = frozenset({"decode_payloads", "verify_audit_chain"})
 
 # The fields of an audit row's detail shown in the log (short, about the process, never the case's own text);

@@ -1,5 +1,6 @@
 """A case driven through the API alone, as the people in the brief would; errors are plain 4xx."""
 
+import asyncio
 import hashlib
 import logging
 from datetime import timedelta
@@ -222,3 +223,39 @@ async def test_a_retried_request_with_an_idempotency_key_acts_once(api, case_env
 
 
 SIN = {"decision": "notify", "rationale": "r"}
+
+
+async def test_a_referral_answers_201_only_when_readable_else_202_with_its_location(case_env, settings, engine,
+                                                                                    demo_passwords):
+    """With no worker to run the case's first step, the referral is taken (the workflow is started) but cannot
+    be read: 202 with the Location to read, not a 201 whose case then answers 404. Once a worker runs the first
+    step, the Location answers."""
+    import uuid
+
+    import httpx
+
+    from service.app import create_app
+    from service.worker import build_worker
+
+    queue = f"idle-{uuid.uuid4().hex[:8]}"
+    idle = settings.model_copy(update={"temporal_task_queue": queue, "referral_readable_within_seconds": 0.3})
+    app = create_app(idle, case_env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        token = await client.post("/api/auth/token", data={"username": "strategy.manager",
+                                                           "password": demo_passwords["strategy.manager"]})
+        manager = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        today = london_date(await case_env.get_current_time())
+        taken = await client.post("/api/cases", headers=manager, json={
+            "pseudonym": PSEUDONYM, "age_band": "under 1", "summary": SUMMARY, "incident_date": str(today),
+            "awareness_date": str(today), "referring_agency": "police"})
+        assert taken.status_code == 202, taken.text
+        location = taken.headers["Location"]
+        assert location == f"/api/cases/{taken.json()['reference']}" and taken.json()["state"] is None
+        assert (await client.get(location, headers=manager)).status_code == 404, "not readable yet: hence the 202"
+        async with build_worker(case_env.client, idle, engine):
+            for _ in range(200):
+                readable = await client.get(location, headers=manager)
+                if readable.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+        assert readable.status_code == 200 and readable.json()["stage"] == "referral"

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from records.audit import GENESIS_HASH, append_audit
 from records.db import make_engine, session_scope, upgrade
 from records.models import AuditEvent, AuditHead
+from service import jobs
 from service.audit_trail import AuditTrail
 from tests.insider import as_table_owner
 
@@ -326,3 +327,62 @@ def test_chain_checks_of_the_api_and_the_audit_page_run_in_the_threadpool():
 
     assert not inspect.iscoroutinefunction(verify_audit_chain)
     assert not inspect.iscoroutinefunction(audit_index) and not inspect.iscoroutinefunction(audit_case)
+
+
+def saved_head_and_checkpoint(trail: AuditTrail) -> dict:
+    """The insider's copy of the head and checkpoint rows, both genuinely signed."""
+    with Session(trail.engine) as session:
+        head = session.exec(text("SELECT last_id, last_hash, mac FROM audit_head")).one()
+        checkpoint = session.exec(text("SELECT last_id, last_hash, verified_at, mac FROM audit_checkpoint")).one()
+    return {"head": dict(head._mapping), "checkpoint": dict(checkpoint._mapping)}
+
+
+def cut_tail_and_restore(trail: AuditTrail, saved: dict) -> None:
+    with Session(trail.engine) as session:
+        as_table_owner(session)
+        session.exec(text("DELETE FROM audit_event WHERE id > :id"), params={"id": saved["head"]["last_id"]})
+        session.exec(text("UPDATE audit_head SET last_id = :last_id, last_hash = :last_hash, mac = :mac"),
+                     params=saved["head"])
+        session.exec(text("UPDATE audit_checkpoint SET last_id = :last_id, last_hash = :last_hash, "
+                          "verified_at = :verified_at, mac = :mac"), params=saved["checkpoint"])
+        session.commit()
+
+
+@pytest.mark.parametrize("anchored_by", ["the hourly job", "the next verification"])
+def test_a_cut_tail_with_the_saved_head_and_checkpoint_put_back_is_found(trail, anchored_by):
+    """The first anchor of the day is at row 0 (start-up); rows 1..5 are verified, and the insider saves the head
+    and checkpoint. Rows 6..8 are written and anchored (hourly, or when a verification moves the checkpoint);
+    the insider deletes them and puts the saved head and checkpoint back."""
+    trail.checkpoint_anchor_every = timedelta(0)  # (a service anchors a moved checkpoint at most every 5 minutes)
+    trail.anchor_if_none(DAY)
+    append_rows(trail, 5)
+    assert trail.verify().intact is True
+    saved = saved_head_and_checkpoint(trail)
+    append_rows(trail, 3)
+    if anchored_by == "the hourly job":
+        assert jobs.anchor_audit_head(trail)["anchor"] is not None
+        assert jobs.anchor_audit_head(trail)["anchor"] is None, "nothing moved: no second file"
+    else:
+        assert trail.verify().intact is True
+    cut_tail_and_restore(trail, saved)
+    for full in (False, True):
+        check = trail.verify(full=full)
+        assert check.intact is False, "the cut tail is reported"
+        assert any(p.startswith("the chain ends at row 5 but the anchor of ") and
+                   p.endswith("recorded row 8 (rows were cut off)") for p in check.problems), check.problems
+        if anchored_by == "the next verification":
+            assert any(p.startswith("the verification checkpoint is at row 5 but the anchor of ") and
+                       "recorded it at row 8" in p for p in check.problems), check.problems
+
+
+def test_routine_checks_anchor_a_moved_checkpoint_at_most_every_few_minutes(trail, settings):
+    """Every /metrics scrape and audit page runs a routine check: a busy service must not write an anchor file for
+    each; the hourly job anchors what they left."""
+    append_rows(trail, 2)
+    assert trail.verify().intact is True  # the first checkpoint: anchored
+    for _ in range(3):
+        append_rows(trail, 1)
+        assert trail.verify().intact is True
+    assert len(os.listdir(settings.audit_anchor_dir)) == 1
+    assert jobs.anchor_audit_head(trail)["anchor"] is not None, "the hourly job anchors the moved head"
+    assert len(os.listdir(settings.audit_anchor_dir)) == 2

@@ -130,6 +130,21 @@ def test_a_signed_in_auditor_decodes_from_the_ui_origin_and_each_decode_is_audit
     assert detail["namespace"] == "default" and detail["origin"] == UI_ORIGIN
 
 
+def test_tampered_payloads_are_refused_with_a_400_and_audited(service):
+    base, passwords, engine = service
+    sealed = json_format.Parse(encrypted_payloads("Julie"), Payloads())
+    flipped = bytearray(sealed.payloads[0].data)
+    flipped[-1] ^= 1  # one bit of the ciphertext changed in the engine's database
+    sealed.payloads[0].data = bytes(flipped)
+    auditor = browser_signed_in(base, "auditor", passwords["auditor"])
+    answer = auditor.post("/codec/decode", content=json_format.MessageToJson(sealed),
+                          headers={"Origin": UI_ORIGIN, "Content-Type": "application/json", "X-Workflow-Id": "RR-1"})
+    assert answer.status_code == 400 and "changed after it was encrypted" in answer.json()["detail"]
+    with Session(engine) as session:
+        refused = session.exec(select(AuditEvent).where(AuditEvent.action == "decode_refused")).all()
+    assert [json.loads(row.detail)["workflow_id"] for row in refused] == ["RR-1"]
+
+
 def test_decode_is_refused_without_a_session_from_another_origin_or_for_another_role(service):
     base, passwords, engine = service
     body = encrypted_payloads("Julie")

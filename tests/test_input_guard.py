@@ -37,6 +37,31 @@ def test_control_characters_in_a_referral_are_refused_naming_the_field(api_clien
     assert field in answer.json()["detail"] and code in answer.json()["detail"]
 
 
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("pseudonym", "Child\u200bR", "U+200B"),  # zero-width space: two pseudonyms that look alike
+    ("summary", "\ufeffHarmed at home", "U+FEFF"),  # byte order mark
+    ("summary", "Harmed\u2028at home", "U+2028"),  # line separator
+    ("summary", "Harmed \U000e0068\U000e0069at home", "U+E0068"),  # tag characters: a hidden message
+    ("referring_agency", "pol\u00adice", "U+00AD"),  # soft hyphen
+])
+def test_invisible_characters_in_free_text_are_refused_naming_the_field(api_client, sign_in, engine, field, value,
+                                                                        code):
+    from sqlmodel import Session, func, select
+
+    from records.models import CaseRecord
+
+    answer = api_client.post("/api/cases", headers=sign_in("agency.police"), json={**REFERRAL, field: value})
+    assert answer.status_code == 422, answer.text
+    assert f"{field}: contains the invisible character {code}" in answer.json()["detail"]
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(CaseRecord)).one() == 0, "nothing was started"
+
+
+def test_invisible_characters_in_a_page_form_are_refused_naming_the_field(api_client):
+    answer = api_client.post("/signin", data={"username": "panel\u200d.chair", "password": "any\u200bthing"})
+    assert answer.status_code == 422 and "username: contains the invisible character U+200D" in answer.text
+
+
 def test_control_characters_in_an_action_are_refused_naming_the_field(api_client, sign_in, engine):
     from records.db import session_scope
     from records.models import CaseRecord
@@ -103,3 +128,44 @@ def test_csv_cells_typed_as_formulas_open_as_text(api_client, sign_in):
     assert sorted(cells) == sorted(["'" + f for f in ('=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0",
                                                       "-2+3", "@SUM(A1)")])
     assert safe_cell(-3) == -3 and safe_cell("Audit") == "Audit"
+
+
+def test_headers_trickled_past_the_deadline_close_the_connection(settings):
+    """A client sending its request head a byte at a time (or not at all) cannot hold a connection: the server's
+    protocol closes it at the header deadline, on a fresh connection and after a kept-alive answer alike."""
+    import asyncio
+    import socket
+    import threading
+
+    import uvicorn
+
+    from service.app import create_app
+    from service.runner import api_server_config, free_port
+
+    settings = settings.model_copy(update={"api_port": free_port(), "api_header_timeout": 0.5})
+    server = uvicorn.Server(api_server_config(create_app(settings), settings))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            threading.Event().wait(0.05)
+
+        def closed_by_server(connection: socket.socket) -> bool:
+            connection.settimeout(30)  # far past the deadline: an open connection would raise TimeoutError
+            return connection.recv(65536) == b""
+
+        with socket.create_connection(("127.0.0.1", settings.api_port)) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+            assert closed_by_server(slow)
+        with socket.create_connection(("127.0.0.1", settings.api_port)) as kept:
+            kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # answered, then the next head trickles
+            kept.settimeout(30)
+            answer = b""
+            while not answer.endswith(b'{"status":"alive"}'):
+                answer += kept.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200")
+            kept.sendall(b"GET /healthz HTTP/1.1\r\n")
+            assert closed_by_server(kept)
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -11,6 +11,7 @@ and every refusal is a row in the audit trail.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import httpx
@@ -86,7 +87,7 @@ async def test_each_role_sees_what_its_work_needs(case):
         assert text not in member, f"an agency member reads {text}"
 
 
-async def test_documents_of_unseen_cases_and_refusals_are_alike_and_audited(case, engine):
+async def test_documents_of_unseen_cases_and_refusals_are_alike_and_audited(case, engine, demo_passwords):
     with Session(engine) as session:
         sin_document = session.exec(select(Document).where(Document.case_reference == case.reference,
                                                            Document.kind == "sin_decision")).one()
@@ -105,6 +106,23 @@ async def test_documents_of_unseen_cases_and_refusals_are_alike_and_audited(case
     paths = [json.loads(row.detail)["path"] for row in denied]
     assert f"/api/cases/{case.reference}" in paths and f"/api/documents/{sin_document.id}" in paths
     assert all(json.loads(row.detail)["status"] == 404 for row in denied)
+    assert [row.case_reference for row in denied if case.reference in json.loads(row.detail)["path"]] == [
+        case.reference], "the refusal is filed under the case it named"
+
+    listed = await case.get(f"/api/cases/{case.reference}/audit?outcome=denied", headers=case.headers_for["auditor"])
+    assert listed.status_code == 200
+    assert [(e["actor_role"], e["detail"]["path"]) for e in listed.json()] == [
+        ("agency_member", f"/api/cases/{case.reference}")], "the case's auditor is shown who was refused it"
+    for username in ("agency.education", "strategy.manager"):  # readers of the case do not see others' refusals
+        timeline = await case.get(f"/api/cases/{case.reference}/timeline", headers=case.headers_for[username])
+        assert timeline.status_code == 200 and "denied" not in {e["action"] for e in timeline.json()}
+    refused = await case.get(f"/api/cases/{case.reference}/audit", headers=case.headers_for["strategy.manager"])
+    assert refused.status_code == 403, "the case's audit listing is the auditor's"
+    form = await case.get("/signin")  # the auditor's page of the case lists the refusal too
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    await case.post("/signin", data={"username": "auditor", "password": demo_passwords["auditor"], "csrf_token": csrf})
+    page = await case.get(f"/audit/{case.reference}")
+    assert page.status_code == 200 and "was refused a page or request" in page.text
 
 
 async def test_information_returns_are_kept_and_each_agency_reads_its_own(case, engine):

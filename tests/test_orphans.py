@@ -17,7 +17,7 @@ from sqlmodel import Session
 from records.models import CaseRecord
 from service import jobs
 from service.app import create_app
-from service.orphans import check_open_cases
+from service.engine_watch import check_open_cases
 from service.temporal import EncryptionCodec
 from tests.conftest import start_test_server
 from workflows.calendar import WorkingDayCalendar, london_date
@@ -95,8 +95,11 @@ async def test_an_open_case_the_engine_lost_is_orphaned_everywhere(case_env, cas
     assert jobs.send_daily_digest(engine, "http://test", soon)["digests"] == 0, "no digest about an orphan's tasks"
 
     # The hourly check finds the same from the engine's side, and clears the mark once the workflow answers.
-    assert await check_open_cases(engine, lost_engine.client) == {"open_cases": 1, "orphaned": 1}
-    assert await check_open_cases(engine, case_env.client) == {"open_cases": 1, "orphaned": 0}
+    keys = {"audit_key": settings.audit_key_bytes, "public_url": "http://test"}
+    assert await check_open_cases(engine, lost_engine.client, **keys) == {"open_cases": 1, "orphaned": 1,
+                                                                          "mismatched": 0}
+    assert await check_open_cases(engine, case_env.client, **keys) == {"open_cases": 1, "orphaned": 0,
+                                                                       "mismatched": 0}
     with Session(engine) as session:
         assert session.get(CaseRecord, reference).workflow_missing_since is None
 

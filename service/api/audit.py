@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -16,6 +16,7 @@ from service.auth import require_roles
 from service.deps import Cases, DbSession
 from service.roles import CHAIN_CHECKERS
 from service.visibility import timeline_detail_for
+from service.wording import DENIED
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -45,14 +46,37 @@ def case_timeline(
     rows = session.exec(select(AuditEvent, User).join(User, User.id == AuditEvent.actor_id, isouter=True)
                         .where(AuditEvent.case_reference == reference).order_by(AuditEvent.id)).all()
     show_reads = include_reads and user.role == Role.auditor
-    entries = [
-        TimelineEntry(id=event.id, at=event.at, actor=actor.full_name if actor else "the service",
-                      actor_role=event.actor_role, action=event.action, request_id=event.request_id,
-                      detail=timeline_detail_for(user.role, user.agency, event.action, json.loads(event.detail),
-                                                 actor.agency if actor else None))
-        for event, actor in rows if show_reads or not event.action.startswith(READS)
-    ]
+    entries = [timeline_entry(user, event, actor) for event, actor in rows
+               if show_reads or not (event.action.startswith(READS) or event.action == DENIED)]
     audit(session, request, user, "read_timeline", reference, {"include_reads": show_reads})
+    return entries
+
+
+def timeline_entry(user: User, event: AuditEvent, actor: User | None) -> TimelineEntry:
+    return TimelineEntry(id=event.id, at=event.at, actor=actor.full_name if actor else "the service",
+                         actor_role=event.actor_role, action=event.action, request_id=event.request_id,
+                         detail=timeline_detail_for(user.role, user.agency, event.action, json.loads(event.detail),
+                                                    actor.agency if actor else None))
+
+
+@router.get("/cases/{reference}/audit", response_model=list[TimelineEntry])
+def case_audit(
+    reference: str,
+    request: Request,
+    session: DbSession,
+    user: Auditor,
+    outcome: Annotated[Literal["all", "denied"], Query(
+        description="`denied`: only the refused requests that named this case (who was refused it, when, where)"
+    )] = "all",
+) -> list[TimelineEntry]:
+    """The case's whole audit trail for its auditor, reads and refusals included, oldest first."""
+    visible_case(session, user, reference)
+    query = select(AuditEvent, User).join(User, User.id == AuditEvent.actor_id, isouter=True).where(
+        AuditEvent.case_reference == reference)
+    if outcome == "denied":
+        query = query.where(AuditEvent.action == DENIED)
+    entries = [timeline_entry(user, event, actor) for event, actor in session.exec(query.order_by(AuditEvent.id))]
+    audit(session, request, user, "read_case_audit", reference, {"outcome": outcome})
     return entries
 
 

@@ -60,17 +60,23 @@ class CasePage(BaseModel):
 
 
 def answer(outcome: Outcome) -> dict | JSONResponse:
-    """The body, or for a retry of a request already answered (same Idempotency-Key) the first answer again."""
+    """The body, or for a retry of a request already answered (same Idempotency-Key) the first answer again, or
+    202 Accepted with the Location to read once it is recorded."""
+    if outcome.accepted_at is not None:
+        return JSONResponse(outcome.body, status_code=202, headers={"Location": outcome.accepted_at})
     if outcome.replayed_status is None:
         return outcome.body
     return JSONResponse(outcome.body, status_code=outcome.replayed_status, headers={"Idempotent-Replayed": "true"})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={
+    202: {"description": "The case is started but not yet readable (its first step is not recorded within "
+                         "REFERRAL_READABLE_WITHIN_SECONDS): read it at Location shortly; `state` is null"},
     503: {"description": "The engine could not start the case; send it again with the same Idempotency-Key"}})
 async def submit_referral(referral: Referral, request: Request, cases: Cases, user: CaseActor,
                           idempotency_key: IdempotencyKey = None):
-    """A referral from any signed-in partner starts a case (its durable workflow)."""
+    """A referral from any signed-in partner starts a case (its durable workflow). 201 means the case is
+    readable now (lists, its page, `GET /api/cases/{reference}`); 202 that it is started and soon will be."""
     return answer(await cases.refer(user, referral, idempotency_key, request.url.path))
 
 

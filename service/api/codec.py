@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
 from records.models import User
@@ -62,16 +64,21 @@ async def decode_preflight(request: Request) -> Response:
 async def decode(request: Request, session: DbSession, user: Auditor) -> Response:
     """Decrypt payloads (body and answer in Temporal's JSON form of ``Payloads``); unencrypted ones are
     answered as refused, never passed on as if the service had sent them."""
+    # Temporal UI names the namespace it shows in this header; recorded as given (it is the caller's claim).
+    claimed = {"namespace": (request.headers.get("X-Namespace") or "")[:100],
+               "workflow_id": (request.headers.get("X-Workflow-Id") or "")[:100],
+               "origin": (request.headers.get("origin") or "")[:200]}
     try:
         payloads = json_format.Parse(await request.body(), Payloads())
         decoded = await payload_codec(request).decode(payloads.payloads)
-    except (json_format.ParseError, ValueError) as exc:
-        raise HTTPException(400, f"Not a payloads document this service can decode: {exc}") from exc
-    # Temporal UI names the namespace it shows in this header; recorded as given (it is the caller's claim).
-    workflow_id = (request.headers.get("X-Namespace"), request.headers.get("X-Workflow-Id"))
-    audit(session, request, user, "decode_payloads", None,
-          {"payloads": len(decoded), "namespace": workflow_id[0], "workflow_id": (workflow_id[1] or "")[:100],
-           "origin": (request.headers.get("origin") or "")[:200]})
+    except (json_format.ParseError, ValueError, InvalidTag, DecodeError) as exc:
+        # Ciphertext that fails its check was changed after the service encrypted it (or under a key this
+        # service never held): an auditor's tool fed tampered data is on the record, and answered, not a 500.
+        why = (str(exc) or "") if isinstance(exc, json_format.ParseError | ValueError) else (
+            "a payload was changed after it was encrypted, or was encrypted with a key this service does not hold")
+        audit(session, request, user, "decode_refused", None, {**claimed, "why": type(exc).__name__})
+        raise HTTPException(400, f"Not a payloads document this service can decode: {why}") from exc
+    audit(session, request, user, "decode_payloads", None, {"payloads": len(decoded), **claimed})
     origin = ui_origin(request)
     return Response(json_format.MessageToJson(Payloads(payloads=decoded)), media_type="application/json",
                     headers=cors_headers(origin) if origin else {"Vary": "Origin"})

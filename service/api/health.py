@@ -7,7 +7,8 @@ Three answers, for three askers:
   the board, case pages, task lists and documents still serve from the database (actions answer 503 naming the
   engine), so a replica must not leave the pool for what every replica shares.
 - `/readyz`: the whole service can act: the database, Temporal and a worker polling the task queue, with the
-  counts an operator watches (orphaned cases, failing steps). What monitoring and the start-up waits ask.
+  counts an operator watches (orphaned cases, failing steps,
+  workflows changed outside the service). What monitoring and the start-up waits ask.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlmodel import Session, select
 from records.models import WorkerHeartbeat
 from service.deps import app_settings, database_engine, temporal_connection
 from service.effect_alerts import count_failing
+from service.engine_watch import count_mismatched
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
 
@@ -57,7 +59,7 @@ async def livez(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], int | None, int | None]:
+def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], dict[str, int | None]]:
     settings = app_settings(request)
     try:
         with Session(database_engine(request)) as session:
@@ -66,17 +68,18 @@ def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool
             beats = session.exec(
                 select(WorkerHeartbeat).where(WorkerHeartbeat.task_queue == settings.temporal_task_queue)
             ).all()
-            orphaned = count_orphaned(session)
-            failing = count_failing(session)
+            counts = {"orphaned": count_orphaned(session), "failing": count_failing(session),
+                      "mismatched": count_mismatched(session)}
     except Exception as exc:  # any failure means "not ready"
-        return (False, f"database does not answer ({type(exc).__name__})"), (False, "unknown: no database"), None, None
+        return ((False, f"database does not answer ({type(exc).__name__})"), (False, "unknown: no database"),
+                dict.fromkeys(("orphaned", "failing", "mismatched")))
     fresh = [b for b in beats if _aware(b.last_seen) >= cutoff]
     if fresh:
         worker = (True, f"{len(fresh)} worker(s) polling {settings.temporal_task_queue}")
     else:
         worker = (False, f"no worker has reported polling {settings.temporal_task_queue} in the last "
                   f"{HEARTBEAT_STALE_SECONDS:.0f} s")
-    return (True, "ok"), worker, orphaned, failing
+    return (True, "ok"), worker, counts
 
 
 def _aware(moment: datetime) -> datetime:
@@ -88,8 +91,8 @@ async def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers, Temporal answers and a worker polls the task queue. Orphaned cases (open
     cases the engine has no workflow for) and cases with a failing step are counted: the service still serves
     every other case."""
-    (db_ok, db_msg), (worker_ok, worker_msg), orphaned, failing = await asyncio.to_thread(_database_and_worker,
-                                                                                         request)
+    (db_ok, db_msg), (worker_ok, worker_msg), counts = await asyncio.to_thread(_database_and_worker, request)
+    orphaned, failing, mismatched = counts["orphaned"], counts["failing"], counts["mismatched"]
     temporal_ok, temporal_msg = await temporal_connection(request).healthy()
     checks = {
         "database": {"ready": db_ok, "detail": db_msg},
@@ -104,6 +107,13 @@ async def readyz(request: Request) -> JSONResponse:
                     "detail": "unknown: no database" if failing is None else (
                         f"{failing} case(s) have a step that keeps failing (alerted; see the case page and the "
                         "worker's ALERT log lines)" if failing else "no case has a failing step")},
+        # A case whose workflow was changed outside the service (reset, terminated, another run) is alerted and
+        # refused; the others are served, so one tampered case does not take every replica out of the pool.
+        "engine": {"ready": db_ok, "mismatched": mismatched,
+                   "detail": "unknown: no database" if mismatched is None else (
+                       f"{mismatched} case(s) have a workflow changed outside the service (alerted; see the case "
+                       "page and the ALERT log lines)" if mismatched else
+                       "every open case checked so far has the workflow the service started")},
     }
     ready = db_ok and temporal_ok and worker_ok
     not_ready = [name for name, check in checks.items() if not check["ready"]]

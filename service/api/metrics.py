@@ -21,6 +21,7 @@ from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
 from records.vocabulary import OutboxStatus
 from service.deps import app_settings, audit_trail, database_engine
 from service.effect_alerts import count_failing
+from service.engine_watch import count_mismatched
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
 from workflows.calendar import london_date
@@ -51,7 +52,7 @@ def collect(request: Request) -> str:
         outbox = dict(session.exec(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
         oldest = session.exec(select(func.min(OutboxMessage.created_at))
                               .where(OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending)))).one()
-        failing, orphaned = count_failing(session), count_orphaned(session)
+        failing, orphaned, mismatched = count_failing(session), count_orphaned(session), count_mismatched(session)
         cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
         beats = session.exec(select(WorkerHeartbeat.last_seen)).all()
     workers = sum(1 for seen in beats if (seen if seen.tzinfo else seen.replace(tzinfo=UTC)) >= cutoff)
@@ -73,6 +74,9 @@ def collect(request: Request) -> str:
                 [({}, 1 if chain.intact else 0)]),
         *_gauge("rapid_review_failing_effects", "Cases with a step that keeps failing (alerted).", [({}, failing)]),
         *_gauge("rapid_review_orphaned_cases", "Open cases the engine has no workflow for.", [({}, orphaned)]),
+        *_gauge("rapid_review_engine_mismatched_cases",
+                "Cases whose workflow was changed outside the service (reset, ended, another run; alerted).",
+                [({}, mismatched)]),
         *_gauge("rapid_review_workers_polling", "Workers that reported polling recently.", [({}, workers)]),
     ]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""The engine's port is not a side door: a case's workflow reset, terminated or squatted through Temporal directly
+is found (the read path and the hourly check compare the engine's description with the run the service started),
+flagged on the case, e-mailed to the admins, audited and counted by /readyz and /metrics.
+
+A real Temporal dev server (the `temporal` CLI in the venv): the time-skipping test server has no reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import uuid
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from records.models import AuditEvent, CaseRecord, OutboxMessage
+from service.app import create_app
+from service.engine_watch import check_open_cases
+from service.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
+from service.temporal import connect
+from service.worker import build_worker
+
+METRICS_TOKEN = "scraper-token-" + "y" * 20
+REFERRAL = {"pseudonym": "Child T", "age_band": "5-9", "summary": "Harmed at home.", "incident_date": "2026-11-02",
+            "awareness_date": "2026-11-03", "referring_agency": "police"}
+
+
+@pytest.fixture
+async def dev_server(tmp_path):
+    process, address = await asyncio.to_thread(start_embedded_temporal, tmp_path / "temporal", free_port())
+    try:
+        yield address
+    finally:
+        await asyncio.to_thread(stop_process, process)
+
+
+def alerts(engine, reference: str) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        return session.exec(select(OutboxMessage).where(OutboxMessage.subject.startswith("ALERT"),
+                                                        OutboxMessage.subject.contains(reference))).all()
+
+
+def audited(engine, action: str) -> list[AuditEvent]:
+    with Session(engine) as session:
+        return session.exec(select(AuditEvent).where(AuditEvent.action == action)).all()
+
+
+def record(engine, reference: str) -> CaseRecord:
+    with Session(engine) as session:
+        return session.get(CaseRecord, reference)
+
+
+async def test_a_reset_a_terminate_and_a_squatted_id_are_found_alerted_and_audited(dev_server, settings, engine,
+                                                                                   demo_passwords):
+    settings = settings.model_copy(update={"temporal_task_queue": f"test-{uuid.uuid4().hex[:8]}",
+                                           "rapid_review_metrics_token": METRICS_TOKEN})
+    client = await connect(dev_server, "default", settings.encryption_key_bytes)
+    keys = {"audit_key": settings.audit_key_bytes, "public_url": "http://test"}
+    async with build_worker(client, settings, engine), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, client)), base_url="http://test") as api:
+        token = await api.post("/api/auth/token", data={"username": "strategy.manager",
+                                                        "password": demo_passwords["strategy.manager"]})
+        manager = {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+        async def refer() -> str:
+            created = await api.post("/api/cases", headers=manager, json=REFERRAL)
+            assert created.status_code == 201, created.text
+            return created.json()["reference"]
+
+        reset_case, ended_case = await refer(), await refer()
+        started_run = record(engine, reset_case).workflow_run_id
+        assert started_run, "the run that opened the case is recorded"
+        assert await check_open_cases(engine, client, **keys) == {"open_cases": 2, "orphaned": 0, "mismatched": 0}
+
+        # A reset through the engine's port: a new run replays the case from its first workflow task.
+        reset = await asyncio.to_thread(subprocess.run, [
+            temporal_cli(), "workflow", "reset", "--workflow-id", reset_case, "--type", "FirstWorkflowTask",
+            "--reason", "insider", "--address", dev_server, "--namespace", "default"],
+            capture_output=True, text=True, timeout=60)
+        assert reset.returncode == 0, reset.stderr
+        read = await api.get(f"/api/cases/{reset_case}", headers=manager)
+        assert read.status_code == 410 and "changed outside the service" in read.json()["detail"]
+        assert f"not run {started_run}" in read.json()["detail"]
+        acted = await api.post(f"/api/cases/{reset_case}/actions/accept_referral", headers=manager, json={})
+        assert acted.status_code == 410 and "changed outside the service" in acted.json()["detail"]
+        assert "reset, or started outside the service" in record(engine, reset_case).engine_mismatch
+        assert [m.to_address for m in alerts(engine, reset_case)] == ["admin@example.org"], "one e-mail per admin"
+        form = await api.get("/signin")  # the board and the case page say so too
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        await api.post("/signin", data={"username": "strategy.manager", "csrf_token": csrf,
+                                        "password": demo_passwords["strategy.manager"]})
+        board = (await api.get("/board")).text
+        assert 'data-testid="engine-mismatch"' in board.split(f'data-reference="{reset_case}"', 1)[1].split(
+            "</article>", 1)[0]
+        page = await api.get(f"/cases/{reset_case}")
+        assert "this case's workflow was changed outside the service" in page.text
+        assert 'action="/cases/' not in page.text, "no action form is offered"
+        api.cookies.clear()
+
+        # A terminate: found by the hourly check (it asks for the status), and kept, not cleared, by the next one.
+        await client.get_workflow_handle(ended_case).terminate(reason="insider")
+        for _ in range(2):
+            assert await check_open_cases(engine, client, **keys) == {"open_cases": 2, "orphaned": 0,
+                                                                      "mismatched": 2}
+        assert "terminated while the case is open" in record(engine, ended_case).engine_mismatch
+        assert len(alerts(engine, ended_case)) == 1
+        assert sorted(row.case_reference for row in audited(engine, "engine_mismatch")) == sorted(
+            [reset_case, ended_case])
+
+        ready = (await api.get("/readyz")).json()
+        assert ready["checks"]["engine"]["mismatched"] == 2
+        scraped = await api.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert "rapid_review_engine_mismatched_cases 2" in scraped.text
+
+        # A squatter starts a workflow under the next case's id: the referral takes the one after, and it is alerted.
+        year, number = ended_case.rsplit("-", 2)[1:]
+        squatted = f"RR-{year}-{int(number) + 1:03d}"
+        await client.start_workflow("Squatter", id=squatted, task_queue="nobody-polls-this")
+        third = await refer()
+        assert third == f"RR-{year}-{int(number) + 2:03d}"
+        assert [json.loads(row.detail)["workflow_id"] for row in audited(engine, "workflow_id_taken")] == [squatted]
+        assert alerts(engine, squatted), "the admins are told"
