@@ -19,6 +19,6 @@ def build_activities(engine: Engine, settings: Settings) -> list:
             engine, settings.rapid_review_public_url, codec_for(settings),
             audit_key=settings.audit_key_bytes,
         ).apply_case_step,
-        DocumentActivities(engine, settings.document_dir, settings.rapid_review_public_url).issue_document,
+        DocumentActivities(engine, settings.document_store(), settings.rapid_review_public_url).issue_document,
         CalendarActivities(engine).working_calendar,
     ]

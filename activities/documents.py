@@ -8,7 +8,6 @@ a retry after a crash finds the row by its key and registers no second copy.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from temporalio import activity
 from activities.word import html_to_docx
 from records.db import session_scope
 from records.models import Document, User
+from records.object_store import FileStore, ObjectStore, invitation_ics_key, store_content
 from service.outbox import enqueue
 from workflows.documents import read_context
 from workflows.effects import Documents
@@ -152,17 +152,10 @@ def panel_ics(request: DocumentRequest) -> str:
     ])
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 class DocumentActivities(Documents):
-    def __init__(self, engine: Engine, document_dir: Path, public_url: str = "http://127.0.0.1:8000") -> None:
+    def __init__(self, engine: Engine, store: ObjectStore | Path, public_url: str = "http://127.0.0.1:8000") -> None:
         self.engine = engine
-        self.document_dir = Path(document_dir)
+        self.store = FileStore(store) if isinstance(store, Path) else store
         self.public_url = public_url
 
     @activity.defn(name="issue_document")
@@ -175,25 +168,22 @@ class DocumentActivities(Documents):
         issued_at = datetime.now(UTC)
         html = render_html(request, issued_at.date()).encode()
         pdf = render_pdf(html.decode())
-        folder = self.document_dir / request.case_reference
-        stem = f"{request.kind}-v{request.version}"
-        _write_atomically(folder / f"{stem}.html", html)
-        _write_atomically(folder / f"{stem}.pdf", pdf)
+        # Written once, by hash, to the store every host reads: a retried activity writes nothing new.
+        html_key, pdf_key = store_content(self.store, html), store_content(self.store, pdf)
         docx = None
         if template_kind(request.kind) in WORD_KINDS:
             docx = html_to_docx(html.decode(), marking=MARKING.get(template_kind(request.kind), SENSITIVE),
                                 title=TITLES[template_kind(request.kind)], reference=request.case_reference,
                                 version=request.version)
-            _write_atomically(folder / f"{stem}.docx", docx)
         ics = panel_ics(request) if template_kind(request.kind) == DocumentKind.panel_invitation else None
         if ics:
-            _write_atomically(folder / f"{stem}.ics", ics.encode())
+            self.store.create(invitation_ics_key(pdf_key), ics.encode())
         row = Document(
             key=request.key, case_reference=request.case_reference, kind=request.kind,
             title=document_title(request.kind), version=request.version,
-            html_path=str(folder / f"{stem}.html"), pdf_path=str(folder / f"{stem}.pdf"),
+            html_path=html_key, pdf_path=pdf_key,
             html_sha256=hashlib.sha256(html).hexdigest(), pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-            docx_path=str(folder / f"{stem}.docx") if docx else None,
+            docx_path=store_content(self.store, docx) if docx else None,
             docx_sha256=hashlib.sha256(docx).hexdigest() if docx else None,
             issued_by=request.issued_by, issued_at=issued_at,
         )

@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.state.engine = engine_for(settings.sqlalchemy_url)
     app.state.codec = codec_for(settings)
     app.state.audit_trail = AuditTrail.from_settings(app.state.engine, settings)
+    app.state.document_store = settings.document_store()
     app.state.temporal = TemporalConnection.from_settings(settings, client=temporal_client)
 
     @app.middleware("http")

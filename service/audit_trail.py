@@ -19,7 +19,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +40,7 @@ from records.audit import (
 )
 from records.db import session_scope
 from records.models import AuditCheckpoint, AuditEvent, AuditHead
+from records.object_store import FileStore, ObjectStore
 from service.settings import Settings
 
 ANCHOR_PREFIX = "audit-anchor-"
@@ -96,20 +96,21 @@ class Anchors:
 
 
 class AuditTrail:
-    """The audit chain of one database, with the key that signs it and the directory of its anchors."""
+    """The audit chain of one database, with the key that signs it and the store its anchors are written to."""
 
     # A checkpoint moved by a routine check (every /metrics scrape, every audit page) is anchored at most this
     # often, so a busy service writes a few anchors an hour, not thousands a day; the hourly job anchors the rest.
     checkpoint_anchor_every = timedelta(minutes=5)
 
-    def __init__(self, engine: Engine, key: bytes, anchor_dir: Path) -> None:
+    def __init__(self, engine: Engine, key: bytes, anchors: ObjectStore | Path) -> None:
         if not key:
             raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
-        self.engine, self.key, self.anchor_dir = engine, key, anchor_dir
+        self.engine, self.key = engine, key
+        self.anchors = FileStore(anchors) if isinstance(anchors, Path) else anchors
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings) -> AuditTrail:
-        return cls(engine, settings.audit_key_bytes, settings.audit_anchor_dir)
+        return cls(engine, settings.audit_key_bytes, settings.anchor_store())
 
     # ------------------------------------------------------------ anchors
 
@@ -121,10 +122,10 @@ class AuditTrail:
             return at.astimezone(UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
         return at.isoformat()
 
-    def anchor_path(self, at: date | datetime) -> Path:
-        return self.anchor_dir / f"{ANCHOR_PREFIX}{self.anchor_label(at)}.json"
+    def anchor_key(self, at: date | datetime) -> str:
+        return f"{ANCHOR_PREFIX}{self.anchor_label(at)}.json"
 
-    def write_anchor(self, at: date | datetime | None = None, *, not_within: timedelta | None = None) -> Path | None:
+    def write_anchor(self, at: date | datetime | None = None, *, not_within: timedelta | None = None) -> str | None:
         """Anchor the head and the checkpoint as they are now, named after ``at`` (now by default); None if the
         newest anchor already holds this state or was written less than ``not_within`` ago, or an anchor of that
         name exists (never overwritten).
@@ -152,20 +153,11 @@ class AuditTrail:
         if not_within and latest is not None and datetime.now(UTC) - _utc(latest) < not_within:
             return None
         document = {**anchor.__dict__, "signature": sign(self.key, "audit-anchor", anchor.signed_values())}
-        return self.store_anchor(self.anchor_path(at), document)
+        return self.store_anchor(self.anchor_key(at), document)
 
-    def store_anchor(self, path: Path, document: dict) -> Path | None:
-        """Write one anchor (mode 0600, fsynced), never over an existing one: None if it exists."""
-        self.anchor_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return None
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return path
+    def store_anchor(self, key: str, document: dict) -> str | None:
+        """Write one anchor to the anchor store, never over an existing one: its key, or None if it exists."""
+        return key if self.anchors.create(key, json.dumps(document, indent=1).encode()) else None
 
     def anchor_if_none(self, day: date) -> Path | None:
         """At start-up: the first anchor, so the head is signed and anchored from the service's first start
@@ -181,24 +173,24 @@ class AuditTrail:
         return head.last_id == 0 or (last is not None and last.hash_kind == HashKind.sha256)
 
     def read_anchors(self) -> Anchors:
-        """Every anchor file; one that is unreadable or not signed by the key is a problem, not an anchor."""
+        """Every anchor; one that is unreadable or not signed by the key is a problem, not an anchor."""
         anchors = Anchors()
-        if not self.anchor_dir.is_dir():
-            return anchors
-        for path in sorted(self.anchor_dir.glob(f"{ANCHOR_PREFIX}*.json")):
+        for key in self.anchors.keys(ANCHOR_PREFIX):
+            if not key.endswith(".json"):
+                continue
             try:
-                data = json.loads(path.read_text())
+                data = json.loads(self.anchors.read(key))
                 checkpoint_id = data.get("checkpoint_id")
                 anchor = Anchor(day=str(data["day"]), last_id=int(data["last_id"]),
                                 last_hash=str(data["last_hash"]), written_at=str(data["written_at"]),
                                 checkpoint_id=None if checkpoint_id is None else int(checkpoint_id),
                                 checkpoint_at=data.get("checkpoint_at"))
                 signature = data["signature"]
-            except (OSError, ValueError, KeyError, TypeError):
-                anchors.problems.append(f"the anchor file {path.name} cannot be read")
+            except (OSError, LookupError, ValueError, TypeError):
+                anchors.problems.append(f"the anchor file {key} cannot be read")
                 continue
             if not signed_by(self.key, "audit-anchor", anchor.signed_values(), signature):
-                anchors.problems.append(f"the anchor file {path.name} is not signed by the audit key")
+                anchors.problems.append(f"the anchor file {key} is not signed by the audit key")
                 continue
             anchors.found.append(anchor)
         return anchors
@@ -296,8 +288,8 @@ class AuditTrail:
             return
         try:
             self.write_anchor(not_within=self.checkpoint_anchor_every)
-        except OSError:  # the verdict stands; the hourly job anchors again
-            log.exception("could not anchor the audit checkpoint in %s", self.anchor_dir)
+        except Exception:  # a full disk, an unreachable bucket: the verdict stands; the hourly job anchors again
+            log.exception("could not anchor the audit checkpoint in the anchor store")
 
     def _move_checkpoint(self, last_id: int, last_hash: str) -> bool:
         with session_scope(self.engine) as session:

@@ -40,6 +40,7 @@ from records.errors import (
 )
 from records.idempotency import Claim, bind_reference, claim, fingerprint, remember
 from records.models import CaseAgency, CaseRecord, ReferenceCounter, Task, User
+from records.object_store import ObjectStore
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
@@ -145,6 +146,7 @@ class CaseService:
     codec: EncryptionCodec
     trail: AuditTrail
     request_id: str | None = None
+    documents: ObjectStore | None = None  # the issued documents' store (pages that show a document read it)
 
     # ------------------------------------------------------------ the record
 

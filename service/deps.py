@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from records.models import User
+from records.object_store import ObjectStore
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.cases import CaseService
@@ -46,6 +47,11 @@ def audit_trail(request: Request) -> AuditTrail:
     return request.app.state.audit_trail
 
 
+def document_store(request: Request) -> ObjectStore:
+    """Where issued documents are read from: the store every host shares (one client per process)."""
+    return request.app.state.document_store
+
+
 def request_id(request: Request) -> str | None:
     """The id the request's log line and audit rows share (set by the app's middleware)."""
     return getattr(request.state, "request_id", None)
@@ -57,6 +63,7 @@ DbSession = Annotated[Session, Depends(get_session)]
 TemporalDep = Annotated[TemporalConnection, Depends(temporal_connection)]
 CodecDep = Annotated[EncryptionCodec, Depends(payload_codec)]
 AuditTrailDep = Annotated[AuditTrail, Depends(audit_trail)]
+DocumentStoreDep = Annotated[ObjectStore, Depends(document_store)]
 RequestId = Annotated[str | None, Depends(request_id)]
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
 
@@ -73,9 +80,10 @@ def audit(session: Session, request: Request, user: User | None, action: str, re
 
 
 def case_service(session: DbSession, settings: SettingsDep, engine: EngineDep, temporal: TemporalDep,
-                 codec: CodecDep, trail: AuditTrailDep, request_id: RequestId) -> CaseService:
+                 codec: CodecDep, trail: AuditTrailDep, request_id: RequestId,
+                 documents: DocumentStoreDep) -> CaseService:
     return CaseService(session=session, settings=settings, engine=engine, temporal=temporal, codec=codec,
-                       trail=trail, request_id=request_id)
+                       trail=trail, request_id=request_id, documents=documents)
 
 
 Cases = Annotated[CaseService, Depends(case_service)]

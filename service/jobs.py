@@ -143,11 +143,11 @@ def check_audit_chain(trail: AuditTrail, public_url: str, today: date) -> dict:
                               + f"\n\nSee {public_url.rstrip('/')}/audit"))
     if not check.intact:
         log.error("audit chain broken: %d problems", len(check.problems))
-    return {**check.as_dict(), "anchor": anchor.name if anchor else None}
+    return {**check.as_dict(), "anchor": anchor}
 
 
 def anchor_audit_head(trail: AuditTrail) -> dict:
     """Hourly: anchor the head (and checkpoint) if either moved since the last anchor, so a cut tail and a head
     put back from a saved copy are found however recently the rows were written, at worst an hour's rows."""
     anchor = trail.write_anchor()
-    return {"anchor": anchor.name if anchor else None}
+    return {"anchor": anchor}

@@ -161,8 +161,9 @@ def prepare_database(settings: Settings) -> None:
         ensure_partnership(session, settings.rapid_review_partnership_name)
     try:
         AuditTrail.from_settings(engine, settings).anchor_if_none(london_date(datetime.now(UTC)))
-    except OSError:  # the nightly job retries; until an anchor exists, a wholesale rewrite is not caught
-        log.exception("could not write the first audit anchor in %s", settings.audit_anchor_dir)
+    except Exception:  # a full disk, an unreachable bucket: the nightly job retries (until an anchor exists, a
+        # wholesale rewrite is not caught)
+        log.exception("could not write the first audit anchor to the anchor store")
 
 
 async def connect_with_retry(settings: Settings, within: float = 30.0, metrics: bool = False) -> Client:

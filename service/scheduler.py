@@ -88,7 +88,7 @@ class Jobs:
         try:
             return await asyncio.to_thread(jobs.anchor_audit_head, self.audit_trail)
         except Exception:
-            log.exception("could not anchor the audit head in %s", self.settings.audit_anchor_dir)
+            log.exception("could not anchor the audit head in the anchor store")
             return None
 
     async def run(self, name: str, now: datetime | None = None) -> dict | None:

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from records.object_store import FileStore, ObjectStore, S3Store
+
 
 class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names the environment variable."""
@@ -102,9 +104,18 @@ class Settings(BaseSettings):
     # The Temporal UI's origin (scheme://host[:port]): the only page whose browser calls to /codec/decode are
     # allowed (CORS, and the CSRF rule for that route). Unset: no browser page may call the codec.
     rapid_review_temporal_ui_origin: str | None = None
+    # Where issued documents and the signed audit anchors are kept (records/object_store.py): "file", the two
+    # directories below (one host, or a file system every host mounts), or "s3", one S3-compatible bucket that every
+    # host reaches (documents under "documents/", anchors under "audit-anchors/"; credentials from boto3's own chain:
+    # AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or the instance's role). docs/deploy.md, "Documents and
+    # audit anchors across hosts".
+    rapid_review_document_store: Literal["file", "s3"] = "file"
     rapid_review_document_dir: Path | None = None
-    # Where the nightly job writes the signed audit anchors: keep it off the database host, backed up apart.
+    # Keep the anchors off the database host, backed up apart (with "s3": a bucket with object lock).
     rapid_review_audit_anchor_dir: Path | None = None
+    rapid_review_s3_bucket: str | None = None
+    rapid_review_s3_endpoint_url: str | None = None  # unset: AWS itself; set for MinIO, Ceph and the like
+    rapid_review_s3_region: str | None = None
 
     database_url: str | None = None
 
@@ -249,6 +260,20 @@ class Settings(BaseSettings):
     def audit_anchor_dir(self) -> Path:
         return self.rapid_review_audit_anchor_dir or self.var_dir / "audit-anchors"
 
+    def document_store(self) -> ObjectStore:
+        """Where issued documents are written and read, by the worker and every API alike."""
+        return self._store("documents/", self.document_dir)
+
+    def anchor_store(self) -> ObjectStore:
+        """Where the audit anchors are written, once each."""
+        return self._store("audit-anchors/", self.audit_anchor_dir)
+
+    def _store(self, prefix: str, directory: Path) -> ObjectStore:
+        if self.rapid_review_document_store == "file":
+            return FileStore(directory)
+        return S3Store(self.rapid_review_s3_bucket or "", prefix, endpoint_url=self.rapid_review_s3_endpoint_url,
+                       region=self.rapid_review_s3_region)
+
     @property
     def audit_key_bytes(self) -> bytes:
         return (self.rapid_review_audit_key or "").encode()
@@ -344,6 +369,9 @@ def load_settings(**overrides: object) -> Settings:
     if settings.rapid_review_temporal_ui_origin and not _is_origin(settings.rapid_review_temporal_ui_origin):
         raise SettingsError("RAPID_REVIEW_TEMPORAL_UI_ORIGIN must be an origin such as https://temporal.example.org "
                             "(scheme, host and port only, no path)")
+    if settings.rapid_review_document_store == "s3" and not settings.rapid_review_s3_bucket:
+        raise SettingsError("RAPID_REVIEW_DOCUMENT_STORE=s3 needs RAPID_REVIEW_S3_BUCKET (the bucket every host "
+                            "reaches)")
     settings.temporal_security  # noqa: B018 - its files must be readable and its settings agree (names the variable)
     if settings.is_production and len(settings.secret_key or "") < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters in production mode")

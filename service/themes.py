@@ -109,7 +109,7 @@ async def issue_sheet(audit: AuditWriter, user: User, *, settings: Settings, eng
     audit.session.commit()
     document_request = await asyncio.to_thread(themes_sheet_request, engine, settings.rapid_review_partnership_name,
                                                user.full_name, year)
-    renderer = DocumentActivities(engine, settings.document_dir, settings.rapid_review_public_url)
+    renderer = DocumentActivities(engine, settings.document_store(), settings.rapid_review_public_url)
     document_id = await asyncio.to_thread(renderer.issue_document, document_request)
     audit.write(user, "issue_themes_sheet", None, {"document_id": document_id, "year": year})
     return document_id

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html as html_lib
 import re
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -23,6 +22,7 @@ from sqlmodel import Session, select
 
 from records.errors import CaseGone, DomainError, NotFound, NotPermitted
 from records.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
+from records.object_store import MissingObject, ObjectStore, read_stored
 from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
 from service import wording
@@ -617,22 +617,24 @@ async def page_again(request: Request, cases: CaseService, user: User, reference
 # ---------------------------------------------------------------- the approver's page
 
 
-def sheet_body(document: Document | None) -> Markup | None:
+def sheet_body(store: ObjectStore, document: Document | None) -> Markup | None:
     """The issued decision sheet's content (the document the Executives sign), to show in the page."""
-    path = Path(document.html_path) if document is not None else None
-    if path is None or not path.exists():
+    if document is None:
         return None
-    html = path.read_text(encoding="utf-8")
+    try:
+        html = read_stored(store, document.html_path).decode("utf-8")
+    except MissingObject:
+        return None
     start, end = html.find("<main>"), html.rfind("</main>")
     # The document was rendered by the service with autoescaping; only its own markup is kept.
     body = html[start + len("<main>"):end] if start >= 0 <= end else ""
     return Markup(wording.ISO_DATE.sub(lambda m: wording.long_date(m.group(1)), body))  # noqa: S704
 
 
-def sheet_lines(document: Document | None) -> list[str]:
+def sheet_lines(store: ObjectStore, document: Document | None) -> list[str]:
     if document is None:
         return []
-    text = re.sub(r"<[^>]+>", "\n", str(sheet_body(document)))
+    text = re.sub(r"<[^>]+>", "\n", str(sheet_body(store, document)))
     return [" ".join(line.split()) for line in html_lib.unescape(text).splitlines() if line.strip()]
 
 
@@ -647,7 +649,7 @@ async def sign_off_page(request: Request, cases: CaseService, user: User, refere
         Document.case_reference == reference, Document.kind == "decision_sheet"))}
     sheet = sheets.get(version)
     cases.audit(user, "read_document", reference, {"page": "sign_off", "version": version})
-    before, now = sheet_lines(sheets.get(version - 1)), sheet_lines(sheet)
+    before, now = sheet_lines(cases.documents, sheets.get(version - 1)), sheet_lines(cases.documents, sheet)
     changed = {"added": [line for line in now if line not in before],
                "removed": [line for line in before if line not in now]} if version > 1 else None
     returned = [s for s in state.get("sign_offs") or [] if s["decision"] == "return" and s["version"] == version - 1]
@@ -655,7 +657,8 @@ async def sign_off_page(request: Request, cases: CaseService, user: User, refere
     session.commit()
     errors = errors or {}
     return render(request, "sign_off.html", user, status_code=status_code, reference=reference, state=state,
-                  version=version, sheet=sheet, body=sheet_body(sheet), changed=changed, returned=returned,
+                  version=version, sheet=sheet, body=sheet_body(cases.documents, sheet), changed=changed,
+                  returned=returned,
                   errors=errors, typed=typed or {}, capacity=next(f for f in fields if f.name == "capacity"),
                   delay=delay_field(state), error_summary=error_list("sign_off", fields + [
                       FormField(name="delay_reason", label="", kind="textarea", required=True, help=None)], errors),

@@ -173,7 +173,7 @@ def test_a_chain_cut_after_an_anchor_is_broken_even_with_a_genuine_older_head(tr
         saved = (old_head.last_id, old_head.last_hash, old_head.mac)
     append_rows(trail, 3)
     anchor = trail.write_anchor(DAY)
-    assert anchor is not None and anchor.stat().st_mode & 0o777 == 0o600
+    assert anchor is not None and (trail.anchors.root / anchor).stat().st_mode & 0o777 == 0o600
     assert trail.verify().intact is True
     with Session(trail.engine) as session:
         as_table_owner(session)
@@ -189,12 +189,12 @@ def test_a_chain_cut_after_an_anchor_is_broken_even_with_a_genuine_older_head(tr
 
 def test_anchors_are_never_overwritten_and_a_changed_anchor_is_refused(trail):
     append_rows(trail, 2)
-    first = trail.write_anchor(DAY)
+    first = trail.anchors.root / trail.write_anchor(DAY)
     written = first.read_text()
     append_rows(trail, 2)
     assert trail.write_anchor(DAY) is None, "one anchor a day, never overwritten"
     assert first.read_text() == written
-    assert trail.write_anchor(DAY + timedelta(days=1)).name == f"audit-anchor-{DAY + timedelta(days=1)}.json"
+    assert trail.write_anchor(DAY + timedelta(days=1)) == f"audit-anchor-{DAY + timedelta(days=1)}.json"
     assert trail.verify(full=True).anchors == 2
 
     moved = json.loads(written) | {"last_id": 1}  # the insider moves the anchor back to match a cut chain

@@ -3,7 +3,6 @@
 import io
 from datetime import datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -11,6 +10,7 @@ from sqlmodel import Session, select
 
 from activities.documents import DocumentActivities, document_title
 from records.models import Document
+from records.object_store import invitation_ics_key
 from workflows.models import DocumentRequest
 
 REF = "RR-2026-014"
@@ -146,8 +146,8 @@ def request(kind: str, version: int = 1) -> DocumentRequest:
 
 
 @pytest.fixture
-def documents(engine, tmp_path):
-    return DocumentActivities(engine, tmp_path / "documents")
+def documents(engine, settings):
+    return DocumentActivities(engine, settings.document_store())
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -156,7 +156,7 @@ def test_document_renders_marked_versioned_and_accessible(kind, documents, engin
     document_id = documents.issue_document(request(kind, version))
     with Session(engine) as session:
         row = session.get(Document, document_id)
-    pdf = PdfReader(io.BytesIO(Path(row.pdf_path).read_bytes()))
+    pdf = PdfReader(io.BytesIO(documents.store.read(row.pdf_path)))
     pages = [page.extract_text() for page in pdf.pages]
     text = "\n".join(pages)
     marking = "OFFICIAL – for sharing with partner agencies" if kind in SHARED else "OFFICIAL-SENSITIVE"
@@ -175,7 +175,7 @@ def test_document_renders_marked_versioned_and_accessible(kind, documents, engin
         assert row.title == "Request for agency information: Education (schools)", "one request per agency, named"
 
     outline = Outline()
-    outline.feed(Path(row.html_path).read_text())
+    outline.feed(documents.store.read(row.html_path).decode())
     assert outline.lang == "en-GB"
     assert outline.tags.count("h1") == 1
     assert "table" in outline.tags and "th" in outline.tags
@@ -192,8 +192,8 @@ def test_rendering_twice_registers_one_version(documents, engine):
     row = rows[0]
     import hashlib
 
-    assert hashlib.sha256(Path(row.pdf_path).read_bytes()).hexdigest() == row.pdf_sha256
-    assert hashlib.sha256(Path(row.html_path).read_bytes()).hexdigest() == row.html_sha256
+    assert hashlib.sha256(documents.store.read(row.pdf_path)).hexdigest() == row.pdf_sha256
+    assert hashlib.sha256(documents.store.read(row.html_path)).hexdigest() == row.html_sha256
     assert row.issued_by == "Dr Alex Morgan" and row.version == 2
 
 
@@ -201,7 +201,7 @@ def test_panel_invitation_has_a_calendar_file(documents, engine):
     documents.issue_document(request("panel_invitation"))
     with Session(engine) as session:
         row = session.exec(select(Document).where(Document.kind == "panel_invitation")).one()
-    ics = Path(row.pdf_path).with_suffix(".ics").read_text()
+    ics = documents.store.read(invitation_ics_key(row.pdf_path)).decode()
     assert "BEGIN:VEVENT" in ics and "DTSTART;TZID=Europe/London:20261113T100000" in ics
     assert "DTEND;TZID=Europe/London:20261113T130000" in ics
     assert "Julie" not in ics
@@ -227,7 +227,7 @@ def test_themes_sheet_counts_themes_per_year_with_their_reviews(engine, document
     with Session(engine) as session:
         rows = {d.id: d for d in session.exec(select(Document).where(Document.kind == "themes_sheet"))}
     assert sorted(d.version for d in rows.values()) == [1, 2], "each issue is a new version"
-    text = " ".join(PdfReader(rows[second].pdf_path).pages[0].extract_text().split())
+    text = " ".join(PdfReader(io.BytesIO(documents.store.read(rows[second].pdf_path))).pages[0].extract_text().split())
     assert "neglect 1 2 3" in text, text
     assert "domestic abuse 1 0 1" in text
     assert "a new local theme 0 1 1" in text

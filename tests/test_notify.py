@@ -118,7 +118,7 @@ async def test_notify_delivers_each_message_once_and_records_receipts(notify_ser
     notify = settings.model_copy(update={"notify_api_key": API_KEY, "notify_base_url": notify_server,
                                          "notify_email_template_id": TEMPLATE_ID,
                                          "rapid_review_public_url": PUBLIC_URL})
-    DocumentActivities(engine, tmp_path / "documents", PUBLIC_URL).issue_document(request("panel_invitation"))
+    DocumentActivities(engine, settings.document_store(), PUBLIC_URL).issue_document(request("panel_invitation"))
     with Session(engine) as session:
         invited = sorted(m.to_address for m in session.exec(select(OutboxMessage)))
     assert invited == ["agency.police@example.org", "panel.chair@example.org"]
@@ -181,7 +181,7 @@ def test_invitees_download_the_invitation_and_nobody_else(engine, settings, demo
                                opened_on=date(2026, 11, 2), awareness_date=date(2026, 11, 1)))
         session.flush()
         session.add(CaseAgency(case_reference=REF, agency="police"))
-    DocumentActivities(engine, settings.document_dir, PUBLIC_URL).issue_document(request("panel_invitation"))
+    DocumentActivities(engine, settings.document_store(), PUBLIC_URL).issue_document(request("panel_invitation"))
     path = f"/cases/{REF}/invitation.ics"
     with TestClient(create_app(settings)) as client:
         assert client.get(path, follow_redirects=False).headers["location"] == "/signin"

@@ -5,7 +5,6 @@ SHA-256 and downloads (audited) like the PDF."""
 import hashlib
 import io
 from datetime import date
-from pathlib import Path
 
 import pytest
 from docx import Document as WordDocument
@@ -30,8 +29,8 @@ def docx_text(document) -> str:
 
 
 @pytest.fixture
-def documents(engine, tmp_path):
-    return DocumentActivities(engine, tmp_path / "documents")
+def documents(engine, settings):
+    return DocumentActivities(engine, settings.document_store())
 
 
 @pytest.mark.parametrize("kind", sorted(WORD_KINDS & set(CASES)))
@@ -39,7 +38,7 @@ def test_word_copy_is_marked_versioned_and_says_what_the_pdf_says(kind, document
     version = CASES[kind][0].get("version", 1)
     with Session(engine) as session:
         row = session.get(Document, documents.issue_document(request(kind, version)))
-    data = Path(row.docx_path).read_bytes()
+    data = documents.store.read(row.docx_path)
     assert hashlib.sha256(data).hexdigest() == row.docx_sha256
     word = WordDocument(io.BytesIO(data))
     marking = "OFFICIAL – for sharing with partner agencies" if kind in SHARED else "OFFICIAL-SENSITIVE"
@@ -49,8 +48,9 @@ def test_word_copy_is_marked_versioned_and_says_what_the_pdf_says(kind, document
         assert marking in section.footer.paragraphs[0].text
     assert word.core_properties.revision == version and word.core_properties.title == row.title
     text = docx_text(word)
-    pdf_text = words("\n".join(page.extract_text() for page in PdfReader(row.pdf_path).pages))
-    html = lxml_html.document_fromstring(Path(row.html_path).read_text())
+    pdf = PdfReader(io.BytesIO(documents.store.read(row.pdf_path)))
+    pdf_text = words("\n".join(page.extract_text() for page in pdf.pages))
+    html = lxml_html.document_fromstring(documents.store.read(row.html_path).decode())
     # The fields the document exists to carry, its title, version, and every heading and row label of its HTML:
     # in the PDF and in the Word copy alike.
     fields = [*CASES[kind][1], TITLES[template_kind(kind)], f"Version {version}",
@@ -89,5 +89,5 @@ def test_word_download_is_checked_and_audited(documents, engine, api_client, sig
         row = session.get(Document, sheet)
         reads = session.exec(select(AuditEvent).where(AuditEvent.action == "read_document")).all()
     assert any('"format": "docx"' in event.detail for event in reads)
-    Path(row.docx_path).write_bytes(b"altered")
+    (documents.store.root / row.docx_path).write_bytes(b"altered")  # an insider edits the stored file
     assert api_client.get(f"/api/documents/{sheet}?format=docx", headers=chair).status_code == 409

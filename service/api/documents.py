@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -13,9 +12,10 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from records.models import Document
+from records.object_store import MissingObject, ObjectStore, read_stored
 from records.vocabulary import THEMES_SHEET_REFERENCE
 from service.api.access import Reader, RowId, audit, visible_case
-from service.deps import DbSession
+from service.deps import DbSession, DocumentStoreDep
 from service.visibility import document_visible
 from workflows.vocabulary import Role
 
@@ -56,11 +56,12 @@ def list_documents(reference: str, request: Request, session: DbSession, user: R
     return [read_document(row) for row in rows]
 
 
-def verified_bytes(path: str, expected_sha256: str) -> bytes:
-    """The file as issued; refuse to serve one that no longer matches its register entry."""
+def verified_bytes(store: ObjectStore, stored: str, expected_sha256: str) -> bytes:
+    """The file as issued, from the store every host shares; refuse to serve one that no longer matches its
+    register entry."""
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
+        data = read_stored(store, stored)
+    except MissingObject:
         raise HTTPException(410, "The document's file is missing from the document store") from None
     if hashlib.sha256(data).hexdigest() != expected_sha256:
         raise HTTPException(409, "The document's file no longer matches the SHA-256 in the register; "
@@ -75,6 +76,7 @@ def download_document(
     request: Request,
     session: DbSession,
     user: Reader,
+    store: DocumentStoreDep,
     format: Annotated[str, Query(pattern="^(pdf|html|docx)$")] = "pdf",  # noqa: A002 - the query parameter's name
 ) -> Response:
     """One document version as PDF (default), HTML or Word (the documents issued as Word); every download is in
@@ -92,13 +94,13 @@ def download_document(
         except HTTPException:
             raise unseen from None
     if format == "pdf":
-        data = verified_bytes(document.pdf_path, document.pdf_sha256)
+        data = verified_bytes(store, document.pdf_path, document.pdf_sha256)
     elif format == "docx":
         if not document.docx_path:
             raise HTTPException(404, f"Document {document_id} ({document.kind}) is not issued as Word")
-        data = verified_bytes(document.docx_path, document.docx_sha256)
+        data = verified_bytes(store, document.docx_path, document.docx_sha256)
     else:
-        data = verified_bytes(document.html_path, document.html_sha256)
+        data = verified_bytes(store, document.html_path, document.html_sha256)
     audit(session, request, user, "read_document", document.case_reference,
           {"document_id": document.id, "kind": document.kind, "version": document.version, "format": format})
     filename = f"{document.case_reference}-{document.kind}-v{document.version}.{format}"
