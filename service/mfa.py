@@ -4,8 +4,10 @@ an account that has enrolled always needs its code, whatever the setting. People
 organisation (OIDC) get their second factor there.
 
 The TOTP secret must be read back to check a code, so it cannot be hashed: it is encrypted with AES-GCM under a
-key derived from SECRET_KEY (a copy of the database alone cannot mint codes). Recovery codes are random and
-long, so a SHA-256 of each is enough."""
+key derived from SECRET_KEY (a copy of the database alone cannot mint codes). SECRET_KEY can rotate: secrets sealed
+under a key listed in RAPID_REVIEW_OLD_SECRET_KEYS still open, and each is sealed again under the current key the
+next time its owner signs in (`totp_keys`). A secret no key opens is a clear refusal (MfaUnreadable), never a 500.
+Recovery codes are random and long, so a SHA-256 of each is enough."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ import secrets
 import time
 
 import pyotp
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from records.errors import NotPermitted
 from records.models import RecoveryCode, User, UserMfa, utcnow
 from service.accounts import record_account_change
 from service.auth import end_all_sessions
@@ -43,9 +47,36 @@ def _seal(secret_key: str, user_id: int, secret: str) -> str:
     return base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
-def _open(secret_key: str, user_id: int, sealed: str) -> str:
+class MfaUnreadable(NotPermitted):
+    """The account's authenticator secret opens under none of the service's keys (SECRET_KEY changed and the old one
+    is not in RAPID_REVIEW_OLD_SECRET_KEYS): the person cannot be let in until an admin resets their MFA."""
+
+
+def totp_keys(settings: Settings) -> tuple[str, ...]:
+    """The current SECRET_KEY first (it seals), then the rotated-out ones (they only open)."""
+    return (settings.secret_key or "", *settings.old_secret_keys)
+
+
+def _open(keys: str | tuple[str, ...], user_id: int, sealed: str) -> str:
     raw = base64.urlsafe_b64decode(sealed.encode())
-    return _cipher(secret_key).decrypt(raw[:12], raw[12:], str(user_id).encode()).decode()
+    for key in (keys,) if isinstance(keys, str) else keys:
+        try:
+            return _cipher(key).decrypt(raw[:12], raw[12:], str(user_id).encode()).decode()
+        except InvalidTag:
+            continue
+    raise MfaUnreadable("Your authenticator cannot be checked since the service's keys changed: ask an "
+                        "administrator to reset your second factor, then enrol again")
+
+
+def _opened_and_resealed(row: UserMfa, keys: str | tuple[str, ...]) -> str:
+    """The secret; sealed again under the current key if an old key opened it (the caller commits)."""
+    secret = _open(keys, row.user_id, row.secret_encrypted)
+    current = keys if isinstance(keys, str) else keys[0]
+    try:
+        _open(current, row.user_id, row.secret_encrypted)
+    except MfaUnreadable:
+        row.secret_encrypted = _seal(current, row.user_id, secret)
+    return secret
 
 
 def enrolled(session: Session, user_id: int) -> bool:
@@ -53,13 +84,14 @@ def enrolled(session: Session, user_id: int) -> bool:
     return row is not None and row.confirmed_at is not None
 
 
-def enrolment_secret(session: Session, *, user: User, secret_key: str) -> str:
+def enrolment_secret(session: Session, *, user: User, secret_key: str | tuple[str, ...]) -> str:
     """The secret being enrolled (a new one unless an unconfirmed one is waiting). The caller commits."""
     row = session.get(UserMfa, user.id)
     if row is not None and row.confirmed_at is None:
-        return _open(secret_key, user.id, row.secret_encrypted)
+        return _opened_and_resealed(row, secret_key)
     secret = pyotp.random_base32()
-    session.merge(UserMfa(user_id=user.id, secret_encrypted=_seal(secret_key, user.id, secret)))
+    current = secret_key if isinstance(secret_key, str) else secret_key[0]
+    session.merge(UserMfa(user_id=user.id, secret_encrypted=_seal(current, user.id, secret)))
     return secret
 
 
@@ -85,14 +117,14 @@ def _totp_step(secret: str, code: str, last_step: int) -> int | None:
     return None
 
 
-def confirm_enrolment(session: Session, *, user: User, code: str, secret_key: str, audit_key: bytes,
+def confirm_enrolment(session: Session, *, user: User, code: str, secret_key: str | tuple[str, ...], audit_key: bytes,
                       request_id: str | None = None) -> list[str] | None:
     """Confirm the waiting secret with a code from the app; returns fresh recovery codes (shown once) or None
     when the code is wrong. The caller commits."""
     row = session.get(UserMfa, user.id)
     if row is None or row.confirmed_at is not None:
         return None
-    step = _totp_step(_open(secret_key, user.id, row.secret_encrypted), code, row.last_step)
+    step = _totp_step(_opened_and_resealed(row, secret_key), code, row.last_step)
     if step is None:
         return None
     row.confirmed_at, row.last_step = utcnow(), step
@@ -106,12 +138,16 @@ def confirm_enrolment(session: Session, *, user: User, code: str, secret_key: st
     return codes
 
 
-def check_second_factor(session: Session, *, user: User, code: str, secret_key: str) -> str | None:
+def check_second_factor(session: Session, *, user: User, code: str, secret_key: str | tuple[str, ...]) -> str | None:
     """How the code was good ("totp" or "recovery_code", which is then used up), or None. The caller commits."""
     row = session.get(UserMfa, user.id)
     if row is None or row.confirmed_at is None or not code.strip() or len(code) > 40:
         return None
-    step = _totp_step(_open(secret_key, user.id, row.secret_encrypted), code, row.last_step)
+    try:
+        step = _totp_step(_opened_and_resealed(row, secret_key), code, row.last_step)
+        unreadable = None
+    except MfaUnreadable as refusal:  # a recovery code (hashed, under no key) still lets its owner in
+        step, unreadable = None, refusal
     if step is not None:
         row.last_step = step
         session.add(row)
@@ -120,6 +156,8 @@ def check_second_factor(session: Session, *, user: User, code: str, secret_key: 
                                                        RecoveryCode.code_hash == _code_hash(code),
                                                        RecoveryCode.used_at.is_(None))).first()
     if recovery is None:
+        if unreadable is not None:
+            raise unreadable
         return None
     recovery.used_at = utcnow()
     session.add(recovery)

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     # Keys rotated out, comma-separated: still decrypt (and verify seals of) what they encrypted, never encrypt.
     rapid_review_old_encryption_keys: str = Field(default="", repr=False)
     secret_key: str | None = Field(default=None, repr=False)
+    # SECRET_KEYs rotated out, comma-separated: authenticator secrets sealed under them still open (and are sealed
+    # again under SECRET_KEY at their owner's next sign-in); docs/deploy.md, "Key rotation".
+    rapid_review_old_secret_keys: str = Field(default="", repr=False)
     # Keys the audit chain's HMACs. It must never be stored in the database the chain protects: whoever
     # can rewrite the rows must not also be able to recompute their hashes.
     rapid_review_audit_key: str | None = Field(default=None, repr=False)
@@ -281,6 +284,10 @@ class Settings(BaseSettings):
     @property
     def encryption_key_bytes(self) -> bytes:
         return decode_encryption_key(self.rapid_review_encryption_key or "")
+
+    @property
+    def old_secret_keys(self) -> tuple[str, ...]:
+        return tuple(value.strip() for value in self.rapid_review_old_secret_keys.split(",") if value.strip())
 
     @property
     def old_encryption_keys_bytes(self) -> tuple[bytes, ...]:

@@ -29,7 +29,7 @@ from service.auth import (
     verify_password,
 )
 from service.deps import app_settings, audit, audit_trail, database_engine, request_id
-from service.mfa import check_second_factor, enrolled, mfa_required
+from service.mfa import check_second_factor, enrolled, mfa_required, totp_keys
 
 SIGN_IN_CSRF_REFUSED = "This sign-in form is missing its security token (CSRF); reload the sign-in page and try again"
 
@@ -90,7 +90,7 @@ def check_one_time_code(request: Request, user: User, code: str) -> None:
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 f"Too many wrong codes for {whose}; try again in {wait} seconds",
                                 {"Retry-After": str(wait)})
-        how = check_second_factor(session, user=user, code=code, secret_key=settings.secret_key or "")
+        how = check_second_factor(session, user=user, code=code, secret_key=totp_keys(settings))
         if how is None:
             backoff.note_attempt(session, username=counted_as, address=address)
             audit(session, request, user, "mfa_failed", None, {"username": user.username, "address": address})

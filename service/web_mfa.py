@@ -24,7 +24,7 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.deps import app_settings, audit, database_engine, request_id
-from service.mfa import confirm_enrolment, enrolled, enrolment_secret, provisioning_uri
+from service.mfa import confirm_enrolment, enrolled, enrolment_secret, provisioning_uri, totp_keys
 from service.sign_in import (
     SIGN_IN_CSRF_REFUSED,
     SecondFactorNeeded,
@@ -120,7 +120,7 @@ def enrol_page(request: Request, user: User, status_code: int = 200, error: str 
     with Session(database_engine(request)) as session:
         if enrolled(session, user.id):
             return RedirectResponse("/signin/code", status_code=303)
-        secret = enrolment_secret(session, user=user, secret_key=settings.secret_key or "")
+        secret = enrolment_secret(session, user=user, secret_key=totp_keys(settings))
         session.commit()
     return code_page(request, "signin_enrol.html", status_code, secret=secret, error=error,
                      uri=provisioning_uri(secret, user, settings.rapid_review_partnership_name))
@@ -137,7 +137,7 @@ def enrol_submit(request: Request, code: Annotated[str, Form(max_length=40)] = "
         return RedirectResponse("/signin", status_code=303)
     settings = app_settings(request)
     with Session(database_engine(request)) as session:
-        codes = confirm_enrolment(session, user=user, code=code, secret_key=settings.secret_key or "",
+        codes = confirm_enrolment(session, user=user, code=code, secret_key=totp_keys(settings),
                                   audit_key=settings.audit_key_bytes, request_id=request_id(request))
         session.commit()
     if codes is None:

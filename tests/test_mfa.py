@@ -187,3 +187,28 @@ def test_demo_mode_needs_no_second_factor_by_default(settings, engine, demo_pass
                                                          "password": demo_passwords["panel.chair"]})
         assert response.status_code == 200
         assert re.match(r"^[\w-]+$", response.json()["access_token"])
+
+
+def test_secret_key_rotation_keeps_authenticators_working(mfa_settings, mfa_engine, mfa_passwords):
+    """SECRET_KEY changes with the old one in RAPID_REVIEW_OLD_SECRET_KEYS: the chair's codes still work and her
+    secret is sealed again under the new key. With the old key gone, she is told what to do (403), not a 500."""
+    from service.mfa import _open, _seal
+
+    secret, old_key, new_key = pyotp.random_base32(), mfa_settings.secret_key, "rotated-secret-key-" + "n" * 32
+    with session_scope(mfa_engine) as session:
+        chair = session.exec(select(User).where(User.username == "panel.chair")).one()
+        session.add(UserMfa(user_id=chair.id, secret_encrypted=_seal(old_key, chair.id, secret),
+                            confirmed_at=chair.created_at))
+    form = {"username": "panel.chair", "password": mfa_passwords["panel.chair"]}
+    rotated = mfa_settings.model_copy(update={"secret_key": new_key, "rapid_review_old_secret_keys": old_key})
+    with TestClient(create_app(rotated)) as client:
+        signed_in = client.post("/api/auth/token", data=form | {"otp": pyotp.TOTP(secret).now()})
+        assert signed_in.status_code == 200, signed_in.text
+    with Session(mfa_engine) as session:
+        row = session.exec(select(UserMfa)).one()
+        assert _open(new_key, row.user_id, row.secret_encrypted) == secret, "sealed again under the new key"
+
+    lost = mfa_settings.model_copy(update={"secret_key": "another-secret-key-" + "z" * 32})
+    with TestClient(create_app(lost), raise_server_exceptions=False) as client:
+        refused = client.post("/api/auth/token", data=form | {"otp": pyotp.TOTP(secret).at(time.time() + 30)})
+    assert refused.status_code == 403 and "reset your second factor" in refused.json()["detail"]
