@@ -356,15 +356,21 @@ def assert_documents_in_the_volume(stack: Stack, who: dict, reference: str) -> N
     api_dir = stack.env("api")["RAPID_REVIEW_DOCUMENT_DIR"]
     assert api_dir == stack.env("worker")["RAPID_REVIEW_DOCUMENT_DIR"] == str(volume), \
         "the worker writes documents where the api reads them: one shared volume"
-    files = [p for p in volume.rglob("*") if p.is_file()]
-    assert files and all(reference in str(p) for p in files), f"no documents in the volume: {files}"
-    assert not any((stack.directory / "layers").rglob("*.pdf")), "a document was written outside the volume"
+    stored = {p.relative_to(volume).as_posix() for p in volume.rglob("*") if p.is_file()}
     listed = documents(stack, who, reference)
-    assert listed
+    assert listed and all(content_key_of(d["pdf_sha256"]) in stored and content_key_of(d["html_sha256"]) in stored
+                          for d in listed), f"each document is an object in the volume (by its hash): {stored}"
+    layers = [p for p in (stack.directory / "layers").rglob("*") if p.is_file() and len(p.name) == 64]
+    assert not layers, "a document was written outside the volume"
     for document in listed:
         pdf = httpx.get(f"{stack.base}/api/documents/{document['id']}", params={"format": "pdf"}, headers=who,
                         timeout=60)
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), (pdf.status_code, pdf.text[:200])
+
+
+def content_key_of(sha256: str) -> str:
+    """Where the store keeps the bytes with this hash (records/object_store.py's content key)."""
+    return f"{sha256[:2]}/{sha256}"
 
 
 def worker_healthy(stack: Stack) -> bool:

@@ -60,8 +60,13 @@ def replicas(tmp_path_factory, postgres_base_url, database_templates):
         asyncio.run(ready())
         yield Replicas(urls, engine, database_templates.passwords["strategy.manager"])
     finally:
-        for process in stack.processes:  # all asked to stop at once, then waited for
-            process.terminate()
+        for process in stack.processes:  # all asked to stop at once, then waited for (once: a second SIGTERM
+            process.terminate()          # during a slow shutdown on a busy machine would kill it outright)
+        for process in stack.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                pass  # stack.stop() below kills what is left
         stack.stop()
         engine.dispose()
         drop_database(postgres_base_url, name)

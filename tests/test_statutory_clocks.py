@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -30,9 +30,11 @@ def deadline(state: dict, key: str) -> dict:
 
 
 async def to_december_21(case_env) -> None:
-    """Skip the test server's clock to Monday 21 December 2026 (the 25th and the substitute 28th are holidays)."""
-    now = (await case_env.get_current_time()).date()
-    await case_env.sleep(timedelta(days=(date(2026, 12, 21) - now).days, hours=12))
+    """Skip the test server's clock to noon on Monday 21 December 2026 (the 25th and the substitute 28th are
+    holidays), whatever the time of day the test runs (a whole number of days plus 12 hours from an afternoon start
+    landed on the 22nd)."""
+    now = await case_env.get_current_time()
+    await case_env.sleep(datetime(2026, 12, 21, 12, tzinfo=UTC) - now)
 
 
 async def test_closure_days_move_milestones_never_statutory_clocks(driver, case_env):
