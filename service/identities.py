@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from records.models import User, UserIdentity, utcnow
 from service.accounts import AccountError, find_user, record_account_change
+from service.roles import E_MAIL_LINKABLE
 from service.settings import OidcIssuer, Settings
 
 
@@ -52,12 +53,15 @@ def user_for_identity(session: Session, *, settings: Settings, issuer: OidcIssue
     subject = str(claims["sub"])
     link = session.exec(select(UserIdentity).where(UserIdentity.issuer == issuer.name,
                                                    UserIdentity.subject == subject)).first()
-    if link is None and issuer.link_verified_email and claims.get("email_verified") is True and claims.get("email"):
-        matches = session.exec(select(User).where(User.email == str(claims["email"]), User.is_active == True)  # noqa: E712
+    email = str(claims.get("email") or "")
+    domain = email.rpartition("@")[2].lower()
+    if (link is None and issuer.link_verified_email and claims.get("email_verified") is True and email
+            and domain in {allowed.lower() for allowed in issuer.link_email_domains}):
+        matches = session.exec(select(User).where(User.email == email, User.is_active == True)  # noqa: E712
                                ).all()
         already = matches and session.exec(select(UserIdentity).where(UserIdentity.user_id == matches[0].id,
                                                                       UserIdentity.issuer == issuer.name)).first()
-        if len(matches) == 1 and not already:
+        if len(matches) == 1 and not already and matches[0].role in {str(role) for role in E_MAIL_LINKABLE}:
             link = link_identity(session, settings=settings, username=matches[0].username, issuer=issuer.name,
                                  subject=subject, by=None, audit_key=audit_key, how="verified_email")
     if link is None:

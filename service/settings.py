@@ -50,7 +50,10 @@ class OidcIssuer(BaseModel):
     button for each. ``allowed_tenant_ids``: the tenants (``tid``) let in; a multi-tenant Entra ID issuer with an
     empty list lets nobody in (it would let in every organisation in Entra ID). ``link_verified_email``: an
     identity no admin has linked yet is linked on its first sign-in to the one active user with that e-mail
-    address, only when the issuer says it verified the address (``email_verified``)."""
+    address, only when the issuer says it verified the address (``email_verified``), the address is in one of the
+    issuer's own ``link_email_domains`` (another organisation's users must not claim this partnership's addresses)
+    and the account is an agency member's (roles.E_MAIL_LINKABLE): an admin, Executive, auditor or any case-running
+    role is linked only by an admin, so a claimed address can never become one of them."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     label: str = Field(min_length=1, max_length=100)
@@ -59,6 +62,7 @@ class OidcIssuer(BaseModel):
     client_secret: str = Field(default="", repr=False)
     allowed_tenant_ids: list[str] = []
     link_verified_email: bool = False
+    link_email_domains: list[str] = []  # e.g. ["police.example.org"]: the issuer's organisation's own domains
     scopes: str = "openid email profile"
 
 

@@ -55,7 +55,8 @@ def issuers_setting(providers) -> list[dict]:
                 "discovery_url": f"{providers[name]}/.well-known/openid-configuration", **extra}
 
     return [one("county", "County Council", allowed_tenant_ids=[COUNTY_TENANT]),
-            one("police", "Constabulary", link_verified_email=True), one("stale", "Stale Trust")]
+            one("police", "Constabulary", link_verified_email=True, link_email_domains=["example.org"]),
+            one("stale", "Stale Trust")]
 
 
 @pytest.fixture
