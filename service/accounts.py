@@ -122,8 +122,9 @@ def set_active(session: Session, *, user: User, active: bool, by: User | None, a
 
 def set_role(session: Session, *, user: User, role: str, agency: str | None, seat: str | None, by: User | None,
              audit_key: bytes, request_id: str | None = None) -> None:
-    """Change what a user may do. Sessions stay: every request reads the user's row, so the new role applies
-    from the next request."""
+    """Change what a user may do, and end every session of the user: a session was opened under the old role's
+    sign-in rules (an admin's token, opened without a second factor, must not go on as an auditor's that needs
+    one), so the person signs in again under the new role's."""
     check_role(role, agency or None, seat or None)
     agency, seat = (agency or None) if role == Role.agency_member else None, seat or None
     if by is not None and by.id == user.id and role != user.role:
@@ -131,8 +132,10 @@ def set_role(session: Session, *, user: User, role: str, agency: str | None, sea
     before = {"role": user.role, "agency": user.agency, "seat": user.seat}
     user.role, user.agency, user.seat = role, agency, seat
     session.add(user)
+    ended = end_all_sessions(session, user_id=user.id)
     record_account_change(session, audit_key=audit_key, by=by, action="role_changed", user=user, request_id=request_id,
-                          detail={"before": before, "after": {"role": role, "agency": agency, "seat": seat}})
+                          detail={"before": before, "after": {"role": role, "agency": agency, "seat": seat},
+                                  "sessions_ended": ended})
 
 
 @dataclass(frozen=True)

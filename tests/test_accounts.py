@@ -308,11 +308,14 @@ def test_admin_page_disables_resets_and_changes_roles(api_client, engine, demo_p
     weak = api_client.post(f"/admin/users/{police}/password", data={"csrf_token": csrf, "new_password": "short"})
     assert weak.status_code == 422 and "at least 12" in weak.text
     api_client.post(f"/admin/users/{police}/password", data={"csrf_token": csrf, "new_password": "given-by-the-admin"})
+    before_move = bearer(api_client, "agency.police", "given-by-the-admin")
     refused = api_client.post(f"/admin/users/{police}/role", data={"csrf_token": csrf, "role": "executive"})
     assert refused.status_code == 422 and "needs a seat" in refused.text
     moved = api_client.post(f"/admin/users/{police}/role", data={"csrf_token": csrf, "role": "executive",
                                                                   "seat": "police", "agency": "police"})
     assert moved.status_code == 200 and "Role changed: agency.police" in moved.text
+    assert api_client.get("/api/me", headers=before_move).status_code == 401, \
+        "a token opened under the old role ends with it (its sign-in rules were the old role's)"
     self_disable = api_client.post(f"/admin/users/{ids['admin']}/active", data={"csrf_token": csrf,
                                                                                  "active": "false"})
     assert self_disable.status_code == 422 and "your own account" in self_disable.text
@@ -330,7 +333,7 @@ def test_admin_page_disables_resets_and_changes_roles(api_client, engine, demo_p
                      ("password_reset", admin, "admin", police), ("role_changed", admin, "admin", police)]
     change = json.loads(audit_rows(engine, "role_changed")[0].detail)
     assert change["before"] == {"role": "agency_member", "agency": "police", "seat": None}
-    assert change["after"] == {"role": "executive", "agency": None, "seat": "police"}
+    assert change["after"] == {"role": "executive", "agency": None, "seat": "police"} and change["sessions_ended"] == 1
 
 
 def test_own_password_page_keeps_this_browser_signed_in(api_client, demo_passwords):
