@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from records.vocabulary import EscalationStatus, OutboxStatus, PlanStatus
+from records.vocabulary import EscalationStatus, OutboxStatus, PlanStatus, SignInStep
 from workflows.vocabulary import TaskStatus
 
 
@@ -357,6 +357,7 @@ class SignInFailure(SQLModel, table=True):
     username: str = Field(max_length=80, index=True)
     address: str = Field(default="", max_length=64, index=True)
     at: datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
+    step: str = Field(default=SignInStep.password, max_length=20)  # records.vocabulary.SignInStep
 
 
 class UserSession(SQLModel, table=True):

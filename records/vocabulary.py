@@ -38,6 +38,13 @@ class EscalationStatus(StrEnum):
     closed = "closed"
 
 
+class SignInStep(StrEnum):
+    """Which check of signing in a failure was counted against (service.auth.SignInBackoff)."""
+
+    password = "password"  # noqa: S105 - the name of a step, not a secret
+    second_factor = "second_factor"
+
+
 class OutboxStatus(StrEnum):
     """An e-mail: waiting to be sent (or retried), claimed by a sender, sent, or given up after its attempts."""
 

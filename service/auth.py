@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from records.models import SignInFailure, User, UserSession
+from records.vocabulary import SignInStep
 from service.deps import DbSession, SettingsDep, app_settings
 from service.settings import Settings
 from workflows.vocabulary import Role
@@ -171,12 +172,14 @@ def session_user(session: Session, *, token: str, policy: SessionPolicy, now: da
 
 @dataclass(frozen=True)
 class SignInBackoff:
-    """Progressive delays instead of a lockout. Failures (per username, and per client address) within the
-    window beyond a free number make the next attempt wait ``first_wait`` seconds after the latest failure, then
-    twice that, and so on, never more than ``max_wait``. A waiting attempt is refused without looking at its
-    password and is not counted, so an attacker's failures hold a real user back by at most ``max_wait``, while
-    guessing is slowed to one try per ``max_wait``; the per-address count slows spraying one password over many
-    usernames."""
+    """Progressive delays instead of a lockout. Failures within the window beyond a free number make the next
+    attempt wait ``first_wait`` seconds after the latest failure, then twice that, and so on, never more than
+    ``max_wait``. They are counted per username *from one client address* (so an attacker elsewhere, with or
+    without the password, never holds the real user back at her own address) and per address (slowing one password
+    sprayed over many usernames), each step of signing in (password, one-time code) apart. An attempt is noted before
+    its password is checked (concurrent attempts cannot all slip through the free allowance) and the wait is decided
+    after the check, so the attacker pays the check's cost; a waiting attempt is refused whatever its password, and
+    its note removed (waiting does not lengthen the wait)."""
 
     window: timedelta
     free_per_username: int
@@ -197,17 +200,20 @@ class SignInBackoff:
             return 0
         return min(self.max_wait, self.first_wait * 2 ** min(failures - free, 30))
 
-    def required_wait(self, session: Session, *, username: str, address: str,
-                      now: datetime | None = None) -> tuple[int, str]:
-        """Seconds the next attempt must wait (0: it may go ahead) and whose failures impose it."""
+    def required_wait(self, session: Session, *, username: str, address: str, step: str = SignInStep.password,
+                      now: datetime | None = None, besides: int | None = None) -> tuple[int, str]:
+        """Seconds the next attempt must wait (0: it may go ahead) and whose failures impose it; ``besides`` is this
+        attempt's own note, left out of the count."""
         now = now or utcnow()
         worst = (0, "")
-        for column, value, free, whose in ((SignInFailure.username, username, self.free_per_username,
-                                            "this username"),
-                                           (SignInFailure.address, address, self.free_per_address,
-                                            "your network address")):
+        recent = (SignInFailure.step == step, SignInFailure.at > now - self.window, SignInFailure.id != (besides or 0))
+        for where, free, whose in (((SignInFailure.username == username[:MAX_USERNAME],
+                                     SignInFailure.address == address[:64]), self.free_per_username,
+                                    "this username from your network address"),
+                                   ((SignInFailure.address == address[:64],), self.free_per_address,
+                                    "your network address")):
             failures, latest = session.exec(select(func.count(), func.max(SignInFailure.at))
-                                            .where(column == value, SignInFailure.at > now - self.window)).one()
+                                            .where(*where, *recent)).one()
             delay = self.delay(failures, free)
             if not delay:  # (a concurrent attempt's row may be newer than ``now``: that alone is no reason to wait)
                 continue
@@ -217,18 +223,27 @@ class SignInBackoff:
                 worst = (wait, whose)
         return worst
 
-    def note_attempt(self, session: Session, *, username: str, address: str, now: datetime | None = None) -> None:
-        """Count an attempt as a failure before its password is checked (a success forgets it): concurrent
-        attempts then cannot all slip through the free allowance. Rows past the window are swept here."""
+    def note_attempt(self, session: Session, *, username: str, address: str, step: str = SignInStep.password,
+                     now: datetime | None = None) -> SignInFailure:
+        """Count an attempt as a failure before it is checked (a success forgets it). Rows past the window are
+        swept here. The caller commits; the row's id marks this attempt."""
         now = now or utcnow()
         session.exec(delete(SignInFailure).where(SignInFailure.at <= now - self.window))
-        session.add(SignInFailure(username=username[:MAX_USERNAME], address=address[:64], at=now))
+        noted = SignInFailure(username=username[:MAX_USERNAME], address=address[:64], at=now, step=step)
+        session.add(noted)
+        return noted
 
     @staticmethod
-    def forget(session: Session, *, username: str) -> None:
-        """A correct password clears the username's failures (the address's stay: a sprayer who guesses one
-        account right is not let off)."""
-        session.exec(delete(SignInFailure).where(SignInFailure.username == username[:MAX_USERNAME]))
+    def withdraw(session: Session, noted_id: int) -> None:
+        """A waiting attempt's note: removed (it was refused unchecked; waiting must not lengthen the wait)."""
+        session.exec(delete(SignInFailure).where(SignInFailure.id == noted_id))
+
+    @staticmethod
+    def forget(session: Session, *, username: str, address: str, step: str = SignInStep.password) -> None:
+        """A right answer clears this username's failures from this address at this step (the address's failures
+        for other usernames stay: a sprayer who guesses one account right is not let off)."""
+        session.exec(delete(SignInFailure).where(SignInFailure.username == username[:MAX_USERNAME],
+                                                 SignInFailure.address == address[:64], SignInFailure.step == step))
 
 
 def client_address(request: Request) -> str:

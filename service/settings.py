@@ -177,7 +177,7 @@ class Settings(BaseSettings):
     session_absolute_hours: float = Field(default=12.0, gt=0)
     # Sign-in backoff (service.auth.SignInBackoff): failures in the window past the free number make the next
     # attempt wait first-wait, then double (1, 2, 4 ... s) after the last failure, never more than the cap. Per
-    # username and, more leniently (an office shares one address), per client address.
+    # username from one client address and, more leniently (an office shares one address), per client address.
     sign_in_failure_window_minutes: float = Field(default=15.0, gt=0)
     sign_in_free_failures_per_username: int = Field(default=3, ge=0)
     sign_in_free_failures_per_address: int = Field(default=10, ge=0)

@@ -10,6 +10,7 @@ from fastapi import HTTPException, Request, Response, status
 from sqlmodel import Session, select
 
 from records.models import User
+from records.vocabulary import SignInStep
 from service.accounts import AccountError, new_password_hash, set_password
 from service.auth import (
     DUMMY_HASH,
@@ -48,22 +49,23 @@ def check_password(request: Request, username: str, password: str, *, failed_act
     settings, engine = app_settings(request), database_engine(request)
     backoff, address = SignInBackoff.from_settings(settings), client_address(request)
     with Session(engine, expire_on_commit=False) as session:
-        wait, whose = backoff.required_wait(session, username=username, address=address)
+        user = session.exec(select(User).where(User.username == username)).first()
+        noted = backoff.note_attempt(session, username=username, address=address)
+        session.commit()
+    correct = verify_password(password, user.password_hash if user else DUMMY_HASH)
+    with Session(engine, expire_on_commit=False) as session:
+        wait, whose = backoff.required_wait(session, username=username, address=address, besides=noted.id)
         if wait:
+            backoff.withdraw(session, noted.id)
             audit(session, request, None, "sign_in_throttled", None,
                   {"username": username, "address": address, "wait_seconds": wait})
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 f"Too many failed sign-ins for {whose}; try again in {wait} seconds",
                                 {"Retry-After": str(wait)})
-        user = session.exec(select(User).where(User.username == username)).first()
-        backoff.note_attempt(session, username=username, address=address)
-        session.commit()
-    correct = verify_password(password, user.password_hash if user else DUMMY_HASH)
-    with Session(engine, expire_on_commit=False) as session:
         if not (correct and user is not None and user.is_active):
             audit(session, request, actor, failed_action, None, {"username": username, "address": address})
             return None
-        backoff.forget(session, username=username)
+        backoff.forget(session, username=username, address=address)
         session.commit()
     return user
 
@@ -82,9 +84,9 @@ def check_one_time_code(request: Request, user: User, code: str) -> None:
     further tries like wrong passwords, counted apart (a right password must not wipe them)."""
     settings, engine = app_settings(request), database_engine(request)
     backoff, address = SignInBackoff.from_settings(settings), client_address(request)
-    counted_as = f"{user.username}#mfa"
+    step = SignInStep.second_factor
     with Session(engine, expire_on_commit=False) as session:
-        wait, whose = backoff.required_wait(session, username=counted_as, address=address)
+        wait, whose = backoff.required_wait(session, username=user.username, address=address, step=step)
         if wait:
             audit(session, request, user, "sign_in_throttled", None, {"username": user.username, "wait_seconds": wait})
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
@@ -92,13 +94,13 @@ def check_one_time_code(request: Request, user: User, code: str) -> None:
                                 {"Retry-After": str(wait)})
         how = check_second_factor(session, user=user, code=code, secret_key=totp_keys(settings))
         if how is None:
-            backoff.note_attempt(session, username=counted_as, address=address)
+            backoff.note_attempt(session, username=user.username, address=address, step=step)
             audit(session, request, user, "mfa_failed", None, {"username": user.username, "address": address})
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "The code is not right (or was used already): type the "
                                 "6-digit code your authenticator app shows now, or one of your recovery codes"
                                 if code.strip() else "This account has a second factor: send its current one-time "
                                 "code (or a recovery code) as otp")
-        backoff.forget(session, username=counted_as)
+        backoff.forget(session, username=user.username, address=address, step=step)
         if how == "recovery_code":
             audit(session, request, user, "mfa_recovery_code_used", None, {})
         session.commit()
