@@ -61,8 +61,9 @@ def timeline_detail_for(role: str, agency: str | None, action: str, detail: dict
 def document_visible(role: str, kind: str, agency: str | None = None) -> bool:
     if role != Role.agency_member:
         return True
-    if kind.startswith("information_return_"):  # another agency's return is not theirs to read
-        return kind == f"information_return_{agency}"
+    for per_agency in ("information_request_", "information_return_"):  # another agency's is not theirs to read
+        if kind.startswith(per_agency):
+            return kind == f"{per_agency}{agency}"
     return kind not in PARTNER_ONLY_DOCUMENTS
 
 

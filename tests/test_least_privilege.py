@@ -130,9 +130,10 @@ async def test_information_returns_are_kept_and_each_agency_reads_its_own(case, 
         kept = {r.agency: r.involvement for r in session.exec(
             select(InformationReturn).where(InformationReturn.case_reference == case.reference))}
         documents = {d.kind: d.id for d in session.exec(select(Document).where(
-            Document.case_reference == case.reference, Document.kind.like("information_return_%")))}
+            Document.case_reference == case.reference, Document.kind.like("information_re%")))}
     assert kept == {"education": EDUCATION_RETURN, "community_health": HEALTH_RETURN}
-    assert set(documents) == {"information_return_education", "information_return_community_health"}
+    assert set(documents) == {f"information_{what}_{agency}" for what in ("request", "return")
+                              for agency in ("education", "community_health")}
 
     async def read(username, kind):
         return await case.get(f"/api/documents/{documents[kind]}?format=html", headers=case.headers_for[username])
@@ -140,7 +141,11 @@ async def test_information_returns_are_kept_and_each_agency_reads_its_own(case, 
     own = await read("agency.education", "information_return_education")
     assert own.status_code == 200 and EDUCATION_RETURN in own.text
     assert (await read("agency.education", "information_return_community_health")).status_code == 404
+    # Another agency's request is not theirs either: it says what the Panel asked that agency (issue 27, item 7).
+    assert (await read("agency.education", "information_request_education")).status_code == 200
+    assert (await read("agency.education", "information_request_community_health")).status_code == 404
     listed = await case.get(f"/api/cases/{case.reference}/documents", headers=case.headers_for["agency.education"])
     assert "information_return_community_health" not in listed.text and "information_return_education" in listed.text
+    assert "information_request_community_health" not in listed.text
     chair = await read("panel.chair", "information_return_community_health")
     assert chair.status_code == 200 and HEALTH_RETURN in chair.text
