@@ -84,14 +84,25 @@ def enrolled(session: Session, user_id: int) -> bool:
     return row is not None and row.confirmed_at is not None
 
 
-def enrolment_secret(session: Session, *, user: User, secret_key: str | tuple[str, ...]) -> str:
-    """The secret being enrolled (a new one unless an unconfirmed one is waiting). The caller commits."""
+def _enrolment_keys(keys: str | tuple[str, ...], bound_to: str) -> tuple[str, ...]:
+    """The keys an unconfirmed secret is sealed under: the service's, bound to one pending sign-in (one browser that
+    gave the password a few minutes ago), so no other sign-in, and nobody once it has lapsed, can read it back."""
+    return tuple(f"{key}\x00enrolment:{bound_to}" for key in ((keys,) if isinstance(keys, str) else keys))
+
+
+def enrolment_secret(session: Session, *, user: User, secret_key: str | tuple[str, ...], bound_to: str) -> str:
+    """The secret being enrolled from this pending sign-in (``bound_to``): the one it was shown already, or a new
+    one. A secret waiting from another sign-in, an attacker's who knew the password say, or from one that lapsed, is
+    replaced, never shown: nobody can plant a secret for the owner to confirm. The caller commits."""
+    keys = _enrolment_keys(secret_key, bound_to)
     row = session.get(UserMfa, user.id)
     if row is not None and row.confirmed_at is None:
-        return _opened_and_resealed(row, secret_key)
+        try:
+            return _open(keys, user.id, row.secret_encrypted)
+        except MfaUnreadable:
+            pass
     secret = pyotp.random_base32()
-    current = secret_key if isinstance(secret_key, str) else secret_key[0]
-    session.merge(UserMfa(user_id=user.id, secret_encrypted=_seal(current, user.id, secret)))
+    session.merge(UserMfa(user_id=user.id, secret_encrypted=_seal(keys[0], user.id, secret)))
     return secret
 
 
@@ -117,16 +128,22 @@ def _totp_step(secret: str, code: str, last_step: int) -> int | None:
     return None
 
 
-def confirm_enrolment(session: Session, *, user: User, code: str, secret_key: str | tuple[str, ...], audit_key: bytes,
-                      request_id: str | None = None) -> list[str] | None:
-    """Confirm the waiting secret with a code from the app; returns fresh recovery codes (shown once) or None
-    when the code is wrong. The caller commits."""
+def confirm_enrolment(session: Session, *, user: User, code: str, secret_key: str | tuple[str, ...], bound_to: str,
+                      audit_key: bytes, request_id: str | None = None) -> list[str] | None:
+    """Confirm the secret this pending sign-in was shown with a code from the app; returns fresh recovery codes
+    (shown once) or None when the code is wrong or the secret is not this sign-in's. The caller commits."""
     row = session.get(UserMfa, user.id)
     if row is None or row.confirmed_at is not None:
         return None
-    step = _totp_step(_opened_and_resealed(row, secret_key), code, row.last_step)
+    try:
+        secret = _open(_enrolment_keys(secret_key, bound_to), user.id, row.secret_encrypted)
+    except MfaUnreadable:
+        return None
+    step = _totp_step(secret, code, row.last_step)
     if step is None:
         return None
+    current = secret_key if isinstance(secret_key, str) else secret_key[0]
+    row.secret_encrypted = _seal(current, user.id, secret)  # confirmed: sealed for every later sign-in
     row.confirmed_at, row.last_step = utcnow(), step
     session.add(row)
     session.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

@@ -120,7 +120,8 @@ def enrol_page(request: Request, user: User, status_code: int = 200, error: str 
     with Session(database_engine(request)) as session:
         if enrolled(session, user.id):
             return RedirectResponse("/signin/code", status_code=303)
-        secret = enrolment_secret(session, user=user, secret_key=totp_keys(settings))
+        secret = enrolment_secret(session, user=user, secret_key=totp_keys(settings),
+                                  bound_to=request.cookies.get(PENDING_COOKIE, ""))
         session.commit()
     return code_page(request, "signin_enrol.html", status_code, secret=secret, error=error,
                      uri=provisioning_uri(secret, user, settings.rapid_review_partnership_name))
@@ -138,6 +139,7 @@ def enrol_submit(request: Request, code: Annotated[str, Form(max_length=40)] = "
     settings = app_settings(request)
     with Session(database_engine(request)) as session:
         codes = confirm_enrolment(session, user=user, code=code, secret_key=totp_keys(settings),
+                                  bound_to=request.cookies.get(PENDING_COOKIE, ""),
                                   audit_key=settings.audit_key_bytes, request_id=request_id(request))
         session.commit()
     if codes is None:

@@ -212,3 +212,32 @@ def test_secret_key_rotation_keeps_authenticators_working(mfa_settings, mfa_engi
     with TestClient(create_app(lost), raise_server_exceptions=False) as client:
         refused = client.post("/api/auth/token", data=form | {"otp": pyotp.TOTP(secret).at(time.time() + 30)})
     assert refused.status_code == 403 and "reset your second factor" in refused.json()["detail"]
+
+
+def test_nobody_can_plant_an_authenticator_for_the_owner_to_confirm(mfa_settings, mfa_engine, mfa_passwords):
+    """An attacker who knows the password starts enrolment and keeps the setup key: the owner, signing in later, is
+    shown a new secret of her own, and neither can confirm with the other's (issue 27, item 3)."""
+    from service.mfa import confirm_enrolment, enrolment_secret, totp_keys
+
+    keys, audit_key = totp_keys(mfa_settings), mfa_settings.audit_key_bytes
+    with session_scope(mfa_engine) as session:
+        chair = session.exec(select(User).where(User.username == "panel.chair")).one()
+        planted = enrolment_secret(session, user=chair, secret_key=keys, bound_to="attacker's pending sign-in")
+    with session_scope(mfa_engine) as session:
+        chair = session.exec(select(User).where(User.username == "panel.chair")).one()
+        own = enrolment_secret(session, user=chair, secret_key=keys, bound_to="owner's pending sign-in")
+        assert own != planted, "the planted secret is never shown to the owner"
+        again = enrolment_secret(session, user=chair, secret_key=keys, bound_to="owner's pending sign-in")
+        assert again == own, "the owner's own page shows her the same secret until she confirms"
+    with session_scope(mfa_engine) as session:
+        chair = session.exec(select(User).where(User.username == "panel.chair")).one()
+        for secret, bound_to in ((planted, "attacker's pending sign-in"), (own, "attacker's pending sign-in")):
+            assert confirm_enrolment(session, user=chair, code=pyotp.TOTP(secret).now(), secret_key=keys,
+                                     bound_to=bound_to, audit_key=audit_key) is None
+        codes = confirm_enrolment(session, user=chair, code=pyotp.TOTP(own).now(), secret_key=keys,
+                                  bound_to="owner's pending sign-in", audit_key=audit_key)
+        assert codes and len(codes) == 10
+    with TestClient(create_app(mfa_settings)) as client:  # confirmed: her code signs her in, from any browser
+        form = {"username": "panel.chair", "password": mfa_passwords["panel.chair"]}
+        assert client.post("/api/auth/token", data=form | {"otp": pyotp.TOTP(own).at(time.time() + 30)}
+                           ).status_code == 200
