@@ -341,8 +341,9 @@ def referral_fields() -> list[FormField]:
             f.help = ("The references of the other children of the same incident, one per line (one notification "
                       "covers up to 4 children)")
         if f.name == "category":
-            f.help = ("Deaths of looked-after children and of care leavers are notified without a rapid review; the "
-                      "CSC lead can correct it. If you choose none, it is serious harm or death.")
+            f.help = ("Deaths of looked-after children and of care leavers are notified even without abuse or "
+                      "neglect; the rapid review still follows. The CSC lead can correct it. If you choose none, it is "
+                      "serious harm or death.")
     return fields
 
 

@@ -4,8 +4,8 @@
   the partnership's "3-Way decision making for Serious Incident Notifications"): the CSC lead proposes, the police
   and ICB Executive seats agree or disagree, a disagreement is resolved (a revised proposal, or the resolution the
   LA seat records) before the notification is recorded or the referral declined.
-- The death of a looked-after child is notified without suspected abuse or neglect, with no rapid review; the
-  death of a care leaver up to 24 goes to the Secretary of State and Ofsted, with no rapid review or local CSPR.
+- The death of a looked-after child is notified without suspected abuse or neglect; the death of a care leaver up
+  to 24 goes to the Secretary of State and Ofsted. The category removes no step: the rapid review follows.
 - One notification covers up to 4 children: linked cases, at most 3 others.
 - After no further review, the partners may choose learning of its own; its actions go into the action plan.
 """
@@ -97,7 +97,7 @@ async def test_a_disagreement_the_partners_resolve_is_recorded_by_the_local_auth
     assert driver.tasks(status="open", action="propose_sin_decision") == []
 
 
-async def test_a_looked_after_childs_death_is_notified_and_closes_without_a_rapid_review(driver):
+async def test_a_looked_after_childs_death_is_notified_and_still_rapid_reviewed(driver):
     await driver.start(category="looked_after_child_death", linked_references=["RR-2026-0007"])
     await driver.act("accept_referral", "bu")
     refused = await driver.rejected("propose_sin_decision", "csc", decision="do_not_notify", rationale="Illness.")
@@ -108,18 +108,15 @@ async def test_a_looked_after_childs_death_is_notified_and_closes_without_a_rapi
     assert state["linked_references"] == ["RR-2026-0007"]
     state = await driver.act("record_notification", "csc", notified_on=str(await driver.today()),
                              notification_reference="OF-3")
-    assert state["stage"] == "closed"
-    assert state["outcome"].startswith(f"Notified on {await driver.today()}; no rapid review: The death of a "
-                                       "looked-after child is notified")
+    assert state["stage"] == "panel_preparation", "notified AND reviewed: the category removes no statutory step"
     assert deadline(state, "notification")["status"] == "met"
-    assert not any(d["key"] == "rapid_review" for d in state["deadlines"]), "no rapid review window"
-    assert await driver.handle.result() == state["outcome"]
-    assert driver.tasks(status="open") == []
+    assert deadline(state, "rapid_review")["status"] == "open", "the 15-day rapid review window opens"
+    assert [t.action for t in driver.tasks(status="open")] == ["convene_panel"]
     assert "notification_record" in {d.kind for d in driver.documents()}
     await driver.save_history("looked_after_child_death")
 
 
-async def test_a_care_leavers_death_goes_to_the_secretary_of_state_and_ofsted_and_closes(driver):
+async def test_a_care_leavers_death_goes_to_the_secretary_of_state_and_ofsted_and_the_review_goes_on(driver):
     await driver.start(category="care_leaver_death")
     await driver.act("accept_referral", "bu")
     await driver.agree_notification("notify", "A care leaver aged 22 died.")
@@ -127,9 +124,8 @@ async def test_a_care_leavers_death_goes_to_the_secretary_of_state_and_ofsted_an
     assert task.description.startswith("Notify the Secretary of State and Ofsted of the care leaver's death")
     state = await driver.act("record_notification", "csc", notified_on=str(await driver.today()),
                              notification_reference="OF-4")
-    assert state["stage"] == "closed"
-    assert "no rapid review: The death of a care leaver up to and including age 24 is notified to the Secretary of " \
-           "State and Ofsted; no rapid review or local CSPR follows" in state["outcome"]
+    assert state["stage"] == "panel_preparation", "the partners may still choose a review: the case goes on"
+    assert state["outcome"] is None
 
 
 async def test_the_csc_lead_corrects_the_category_and_a_death_is_notified_after_all(driver):

@@ -63,8 +63,9 @@ class Actor(BaseModel):
 
 # What the incident is, for the notification (gov.uk "Report a serious child safeguarding incident"): abuse or
 # neglect known or suspected and a child died or was seriously harmed; the death of a looked-after child (notified
-# even without abuse or neglect; the National Panel does not consider it, so no rapid review); the death of a care
-# leaver up to and including age 24 (notified to the Secretary of State and Ofsted; no rapid review or local CSPR).
+# even without abuse or neglect); the death of a care leaver up to and including age 24 (notified to the Secretary
+# of State and Ofsted). It says what is notified and to whom, never whether a rapid review follows: that is the
+# separate "criteria met" question the panel answers.
 Category = Literal["serious_harm_or_death", "looked_after_child_death", "care_leaver_death"]
 CHILDREN_PER_NOTIFICATION = 4  # one notification covers up to 4 children of one incident (gov.uk)
 CaseReference = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")]

@@ -103,7 +103,7 @@ OPEN_STAGES = frozenset(stage for stage in Stage if stage != Stage.closed)
 # After the partners' sign-off, the rapid review goes to the National Panel and its reply is recorded beside
 # whatever follows (for a local CSPR: the methodology and the review itself).
 AFTER_SIGN_OFF = frozenset({Stage.national_panel, Stage.methodology, Stage.practice_review})
-# Deaths notified whatever is known of abuse or neglect; the case records the notification and closes (no rapid review).
+# Deaths notified whatever is known of abuse or neglect (the category); the rapid review still follows the notification.
 ALWAYS_NOTIFIED = {"looked_after_child_death": RULE_LOOKED_AFTER_DEATH, "care_leaver_death": RULE_CARE_LEAVER_DEATH}
 # The partners who answer the CSC lead's proposal on the notification (the local authority's view is the proposal).
 ANSWERING_SEATS = (Seat.police, Seat.icb)
@@ -852,7 +852,10 @@ class RapidReviewWorkflow:
         self.clock.meet("notification", step, on=action.notified_on)
         step.settle.append(self.steps.done("record_notification", action.notification_reference))
         rule = ALWAYS_NOTIFIED.get(self.state.category)
-        if rule:  # notified, and no rapid review follows: the case records it and closes with that reason
+        # The category says what is notified and to whom; it never removes the rapid review (Working Together
+        # 2023 ch. 5): whether the criteria for a review are met is the panel's separate question. Cases started
+        # before this keep the earlier notification-only close.
+        if rule and not workflow.patched("category-keeps-review"):
             documents.append(self.steps.document(DocumentKind.notification_record, action.actor.name,
                                                  self._notification_context(action, None)))
             self.state.outcome = f"Notified on {action.notified_on.isoformat()}; no rapid review: {rule}"

@@ -64,13 +64,13 @@ RULE_SIN_THREE_WAY = (
 )
 RULE_LOOKED_AFTER_DEATH = (
     "The death of a looked-after child is notified even where abuse or neglect is not known or suspected; the "
-    "National Panel does not consider it, so no rapid review follows (gov.uk 'Report a serious child safeguarding "
-    "incident', now 'Report the death or serious harm of a child or care leaver')"
+    "category never removes the rapid review, whose criteria are a separate question (gov.uk 'Report a serious "
+    "child safeguarding incident', now 'Report the death or serious harm of a child or care leaver')"
 )
 RULE_CARE_LEAVER_DEATH = (
-    "The death of a care leaver up to and including age 24 is notified to the Secretary of State and Ofsted; no "
-    "rapid review or local CSPR follows (gov.uk 'Report a serious child safeguarding incident'; Working Together "
-    "2023, ch. 5)"
+    "The death of a care leaver up to and including age 24 is notified to the Secretary of State and Ofsted; the "
+    "partners may still choose a rapid review and a local CSPR (gov.uk 'Report a serious child safeguarding "
+    "incident'; Working Together 2023, ch. 5)"
 )
 RULE_CHILDREN_PER_NOTIFICATION = (
     "One notification covers up to {n} children of one incident (gov.uk 'Report a serious child safeguarding "
