@@ -48,7 +48,7 @@ def store_content(store: ObjectStore, data: bytes) -> str:
 
 def read_stored(store: ObjectStore, stored: str) -> bytes:
     """A register entry's bytes: a key in the store, or (rows issued before the store) the absolute path the issuing
-    host wrote, readable on that host only until `rapid-review` moves it into the store."""
+    host wrote, readable on that host only (docs/deploy.md, "Documents and audit anchors across hosts")."""
     if stored.startswith("/"):
         try:
             return Path(stored).read_bytes()

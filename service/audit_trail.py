@@ -159,7 +159,7 @@ class AuditTrail:
         """Write one anchor to the anchor store, never over an existing one: its key, or None if it exists."""
         return key if self.anchors.create(key, json.dumps(document, indent=1).encode()) else None
 
-    def anchor_if_none(self, day: date) -> Path | None:
+    def anchor_if_none(self, day: date) -> str | None:
         """At start-up: the first anchor, so the head is signed and anchored from the service's first start
         after migration 0009 instead of from the first night."""
         if self.read_anchors().found:
