@@ -373,6 +373,9 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     # Written at most once a minute per session (service.auth.LAST_SEEN_EVERY): the idle timeout reads it.
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    # The sign-in passed a second factor: a code here, or the partner organisation's own sign-in. A role that needs
+    # one never rides on a session that did not (service.auth.session_user).
+    second_factor: bool = Field(default=False)
 
 
 class CaseReview(SQLModel, table=True):

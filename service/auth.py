@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 from records.models import SignInFailure, User, UserSession
 from records.vocabulary import SignInStep
 from service.deps import DbSession, SettingsDep, app_settings
+from service.roles import SECOND_FACTOR_ROLES
 from service.settings import Settings
 from workflows.vocabulary import Role
 
@@ -109,15 +110,19 @@ def session_csrf_token(settings: Settings, token: str) -> str:
 
 @dataclass(frozen=True)
 class SessionPolicy:
-    """When a session ends by itself: ``idle`` after its last request, ``absolute`` after sign-in."""
+    """When a session ends by itself: ``idle`` after its last request, ``absolute`` after sign-in, and at once for
+    a user whose role needs a second factor (``second_factor_roles``) when its sign-in passed none."""
 
     idle: timedelta
     absolute: timedelta
+    second_factor_roles: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionPolicy:
         return cls(idle=timedelta(minutes=settings.session_idle_minutes),
-                   absolute=timedelta(hours=settings.session_absolute_hours))
+                   absolute=timedelta(hours=settings.session_absolute_hours),
+                   second_factor_roles=frozenset(str(role) for role in SECOND_FACTOR_ROLES)
+                   if settings.require_mfa else frozenset())
 
     def expired(self, row: UserSession, now: datetime) -> bool:
         return now - row.last_seen_at >= self.idle or now - row.created_at >= self.absolute
@@ -128,14 +133,14 @@ class SessionPolicy:
 
 
 def start_session(session: Session, *, user_id: int, kind: SessionKind, policy: SessionPolicy,
-                  now: datetime | None = None) -> str:
+                  second_factor: bool = False, now: datetime | None = None) -> str:
     """A new session for the user, returning its token (shown once; only its hash is kept). The user's
     timed-out sessions are swept at the same time. The caller commits."""
     now = now or utcnow()
     session.exec(delete(UserSession).where(UserSession.user_id == user_id, policy.expired_condition(now)))
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=_token_hash(token), user_id=user_id, kind=kind, created_at=now,
-                            last_seen_at=now))
+                            last_seen_at=now, second_factor=second_factor))
     return token
 
 
@@ -159,7 +164,8 @@ def session_user(session: Session, *, token: str, policy: SessionPolicy, now: da
     if found is None:
         return None
     row, user = found
-    if not user.is_active or policy.expired(row, now):
+    if not user.is_active or policy.expired(row, now) or (user.role in policy.second_factor_roles
+                                                          and not row.second_factor):
         session.exec(delete(UserSession).where(UserSession.token_hash == row.token_hash))
         return None
     if now - row.last_seen_at >= LAST_SEEN_EVERY:

@@ -26,17 +26,15 @@ from records.errors import NotPermitted
 from records.models import RecoveryCode, User, UserMfa, utcnow
 from service.accounts import record_account_change
 from service.auth import end_all_sessions
+from service.roles import SECOND_FACTOR_ROLES
 from service.settings import Settings
-from workflows.vocabulary import CASE_READERS, Role
 
 RECOVERY_CODES = 10
 STEP_SECONDS = 30
 
 
 def mfa_required(settings: Settings, user: User) -> bool:
-    """Every role that reads case content, and the admin, who resets passwords and changes roles (an admin's
-    password alone would otherwise be the way to every other account)."""
-    return settings.require_mfa and user.role in {str(role) for role in (*CASE_READERS, Role.admin)}
+    return settings.require_mfa and user.role in {str(role) for role in SECOND_FACTOR_ROLES}
 
 
 def _cipher(secret_key: str) -> AESGCM:

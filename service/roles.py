@@ -8,7 +8,8 @@ from workflows.vocabulary import CASE_ACTORS, CASE_READERS, Role
 
 __all__ = ["CASE_ACTORS", "CASE_READERS", "WORKING_GROUP", "PLAN_UPDATERS", "THEME_READERS", "THEME_EDITORS",
            "DASHBOARD_READERS", "TRACKER_READERS", "EXECUTIVES", "CALENDAR_KEEPERS", "BOARD_ROLES", "AUDITORS",
-           "ADMINS", "CHAIN_CHECKERS", "E_MAIL_LINKABLE"]
+           "ADMINS", "CHAIN_CHECKERS", "E_MAIL_LINKABLE",
+           "SECOND_FACTOR_ROLES"]
 
 # The Rapid Review Working Group is run by the business unit and the panel chair.
 WORKING_GROUP = (Role.business_unit, Role.panel_chair)
@@ -21,6 +22,9 @@ TRACKER_READERS = (Role.business_unit, Role.panel_chair, Role.executive, Role.au
 EXECUTIVES = (Role.executive,)
 AUDITORS = (Role.auditor,)
 ADMINS = (Role.admin,)
+# Who needs a second factor when RAPID_REVIEW_REQUIRE_MFA is on: every role that reads case content, and the admin,
+# who resets passwords and changes roles (an admin's password alone would otherwise reach every account).
+SECOND_FACTOR_ROLES = (*CASE_READERS, Role.admin)
 # Accounts a partner's sign-in may link to by a verified e-mail address on first use: agency staff returning
 # information. Every other role (admin, Executive, auditor, the chair, the business unit, the CSC lead) can run or
 # read cases beyond one agency's part, so only an admin links those (service/identities.py).

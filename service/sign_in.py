@@ -106,11 +106,14 @@ def check_one_time_code(request: Request, user: User, code: str) -> None:
         session.commit()
 
 
-def start_signed_in_session(request: Request, user: User, kind: SessionKind, **detail) -> str:
-    """A new session for a user who has passed every check, audited as "sign_in"."""
+def start_signed_in_session(request: Request, user: User, kind: SessionKind, *, second_factor: bool,
+                            **detail) -> str:
+    """A new session for a user who has passed every check, audited as "sign_in"; ``second_factor``: the sign-in
+    passed one (a code here, or the partner organisation's own sign-in)."""
     policy = SessionPolicy.from_settings(app_settings(request))
     with Session(database_engine(request), expire_on_commit=False) as session:
-        token = start_session(session, user_id=user.id, kind=kind, policy=policy, now=utcnow())
+        token = start_session(session, user_id=user.id, kind=kind, policy=policy, second_factor=second_factor,
+                              now=utcnow())
         audit(session, request, user, "sign_in", None, {"kind": str(kind), **detail})
     return token
 
@@ -132,7 +135,7 @@ def sign_in(request: Request, username: str, password: str, kind: SessionKind,
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Your role needs a second factor: sign in once on the "
                                 "sign-in page (/signin) to set up your authenticator app")
         check_one_time_code(request, user, one_time_code)
-    return user, start_signed_in_session(request, user, kind, mfa=has_mfa)
+    return user, start_signed_in_session(request, user, kind, second_factor=has_mfa, mfa=has_mfa)
 
 
 def session_seconds(request: Request) -> int:

@@ -16,6 +16,7 @@ from records.models import User, UserSession
 from service.accounts import AccountError, new_password_hash, set_active, set_password, set_role
 from service.auth import MAX_PASSWORD, SessionKind, SessionPolicy, start_session
 from service.deps import RowId, app_settings, audit_trail, request_id
+from service.mfa import enrolled
 from service.roles import ADMINS
 from service.sign_in import change_own_password, set_session_cookie
 from service.web import PageSession, PageUser, page_roles, render
@@ -47,8 +48,9 @@ def account_password(request: Request, session: PageSession, user: PageUser, cur
         response = render(request, "account.html", user, status_code=error.status_code, error=error.detail)
         response.headers.update(error.headers or {})
         return response
-    token = start_session(session, user_id=user.id, kind=SessionKind.cookie,
-                          policy=SessionPolicy.from_settings(app_settings(request)))
+    token = start_session(session, user_id=user.id, kind=SessionKind.cookie,  # an enrolled account signed in
+                          policy=SessionPolicy.from_settings(app_settings(request)),  # with its code
+                          second_factor=enrolled(session, user.id))
     session.commit()
     response = RedirectResponse("/account?changed=1", status_code=303)
     set_session_cookie(request, response, token)

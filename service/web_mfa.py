@@ -76,7 +76,7 @@ def code_page(request: Request, name: str, status_code: int = 200, **context) ->
 
 
 def signed_in(request: Request, response: Response, user: User) -> Response:
-    token = start_signed_in_session(request, user, SessionKind.cookie, mfa=True)
+    token = start_signed_in_session(request, user, SessionKind.cookie, second_factor=True, mfa=True)
     set_session_cookie(request, response, token)
     response.delete_cookie(PENDING_COOKIE, path="/signin")
     return response

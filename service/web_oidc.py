@@ -100,7 +100,8 @@ async def finish_oidc_sign_in(name: str, request: Request, code: CallbackValue =
                                                       f"reached to finish signing in ({type(failure).__name__})."))
     except SignInRefused as refusal:
         return refused(request, issuer, refusal)
-    token = start_signed_in_session(request, user, SessionKind.cookie, issuer=issuer.name)
+    # The partner organisation's sign-in is where its staff pass their second factor.
+    token = start_signed_in_session(request, user, SessionKind.cookie, second_factor=True, issuer=issuer.name)
     response = RedirectResponse(home_for(user), status_code=303)
     set_session_cookie(request, response, token)
     response.delete_cookie(PENDING_COOKIE, path="/signin/oidc")

@@ -245,3 +245,16 @@ def test_nobody_can_plant_an_authenticator_for_the_owner_to_confirm(mfa_settings
         form = {"username": "panel.chair", "password": mfa_passwords["panel.chair"]}
         assert client.post("/api/auth/token", data=form | {"otp": pyotp.TOTP(own).at(time.time() + 30)}
                            ).status_code == 200
+
+
+def test_a_session_without_a_second_factor_ends_when_the_role_needs_one(mfa_settings, mfa_engine, mfa_passwords):
+    """Opened while the setting was off (a password alone), the chair's token stops working once
+    RAPID_REVIEW_REQUIRE_MFA is on: the session records that its sign-in passed no second factor (issue 27, item 4)."""
+    relaxed = mfa_settings.model_copy(update={"rapid_review_require_mfa": False})
+    with TestClient(create_app(relaxed)) as client:
+        token = client.post("/api/auth/token", data={"username": "panel.chair",
+                                                     "password": mfa_passwords["panel.chair"]})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        assert client.get("/api/me", headers=headers).status_code == 200
+    with TestClient(create_app(mfa_settings)) as client:
+        assert client.get("/api/me", headers=headers).status_code == 401
