@@ -97,6 +97,7 @@ class CaseRecord(SQLModel, table=True):
     practice_review_stage: str | None = Field(default=None, max_length=40)
     closed_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     outcome: str | None = Field(default=None, max_length=500)
+    stopped: bool = False  # the partners stopped its review (the record says "stopped", with why in the outcome)
     referred_by: int | None = None
     referring_agency: str | None = Field(default=None, max_length=80)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

@@ -16,6 +16,7 @@ SIN_REASONING = ("police_view", "health_view", "rationale", "comments", "how_res
 SIN_RECORDS = ("sin_proposals", "sin_responses", "sin_resolutions")
 SIN_ACTIONS = frozenset({"record_sin_decision", "propose_sin_decision", "respond_to_sin_proposal",
                          "resolve_sin_disagreement"})
+JOINT_SHOWN = ("decision", "version", "status", "on", "settled_on")
 RETURN_TEXT = ("involvement", "chronology", "analysis")
 # Documents an agency member may not download or list: they hold the partners' reasoning.
 PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record"})
@@ -44,6 +45,11 @@ def state_for(role: str, state: dict) -> dict:
     for name in SIN_RECORDS:
         if shown.get(name):
             shown[name] = [_withheld(record) for record in shown[name]]
+    # The partners' joint decisions in the making: an agency member sees that one is pending, not its terms or the
+    # seats' reasons.
+    shown["joint_proposals"] = [{key: record.get(key) for key in JOINT_SHOWN}
+                                for record in shown.get("joint_proposals") or []]
+    shown["joint_answers"] = []
     return shown
 
 

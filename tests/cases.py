@@ -103,6 +103,19 @@ class CaseDriver:
             return str(error.cause)
         raise AssertionError(f"{action} by {actor} was accepted but should have been rejected")
 
+    async def partners_decide(self, action: str, proposer: str = "la", *, workflow_id: str | None = None,
+                              **fields) -> dict:
+        """A joint decision: ``proposer`` proposes ``action``, the other seats agree (workflows/joint_decision.py)."""
+        state = await self.act(action, proposer, workflow_id=workflow_id, **fields)
+        proposal = next(p for p in reversed(state["joint_proposals"]) if p["decision"] == action)
+        assert proposal["status"] == "open", f"{action} was applied at once, not proposed to the partners"
+        answer = "answer_review_decision" if workflow_id and workflow_id.endswith("-cspr") else "answer_joint_decision"
+        for seat in ("la", "icb", "police"):
+            if seat != proposer:
+                state = await self.act(answer, seat, workflow_id=workflow_id, decision=action,
+                                       version=proposal["version"], view="agree", comments="Agreed.")
+        return state
+
     async def review(self, action: str, actor: str, **fields) -> dict:
         return await self.act(action, actor, workflow_id=f"{self.reference}-cspr", **fields)
 

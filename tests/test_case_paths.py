@@ -150,7 +150,7 @@ async def test_no_further_review_closes_after_the_panels_response(driver):
     assert state["stage"] == "national_panel" and state["learning_decision_pending"], "learning is decided first"
     assert state["outcome"] is None
     assert [t.assignee_role for t in driver.tasks(action="record_learning_activities", status="open")] == ["executive"]
-    state = await driver.act("record_learning_activities", "la", decided_on=today, activities=[],
+    state = await driver.partners_decide("record_learning_activities", "la", decided_on=today, activities=[],
                              note="The rapid review's immediate actions cover the learning.")
     assert state["stage"] == "closed"
     assert state["outcome"] == ("No further review: the partners' decision (the National Panel agreed); no further "
@@ -178,8 +178,8 @@ async def test_the_panels_differing_reply_never_ends_the_partners_local_review(d
     assert "already decided on a local CSPR" in refused
     refused = await driver.rejected("reconsider_decision", "bu", answer="continue", reasons="x")
     assert "may not take 'reconsider_decision'" in refused, "the partners' answer is theirs"
-    state = await driver.act("reconsider_decision", "icb", answer="continue",
-                             reasons="Local learning is needed whatever the national review finds.")
+    state = await driver.partners_decide("reconsider_decision", "icb", answer="continue",
+                                         reasons="Local learning is needed whatever the national review finds.")
     assert state["stage"] == "methodology" and not state["reconsideration_pending"]
     assert state["reconsiderations"][0]["answer"] == "continue"
     assert driver.tasks(action="reconsider_decision", status="open") == []
@@ -200,8 +200,8 @@ async def test_partners_can_change_to_a_local_review_after_the_panel_disagrees(d
                      content="The Panel considers a local review more appropriate (reg. 11(d)).")
     await case_env.sleep(timedelta(days=2))
     changed_on = await driver.today()
-    state = await driver.act("reconsider_decision", "police", answer="undertake_local_cspr",
-                             reasons="We accept the Panel's view.")
+    state = await driver.partners_decide("reconsider_decision", "police", answer="undertake_local_cspr",
+                                         reasons="We accept the Panel's view.")
     assert state["stage"] == "methodology"
     assert state["partners_decision"] == "local_cspr" and state["partners_decided_on"] == str(changed_on)
 
@@ -214,9 +214,9 @@ async def test_close_case_during_practice_review_cancels_the_review(driver, case
     await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.", panel_view="agrees")
     await driver.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
                      reviewer="Internal", reviewer_kind="internal", lead="SM")
-    state = await driver.act("close_case", "bu", reason="Criminal proceedings: the Executive stopped the review.")
+    state = await driver.partners_decide("close_case", "bu", reason="Criminal proceedings: the partners stop.")
     assert state["stage"] == "closed"
-    assert await driver.handle.result() == "Criminal proceedings: the Executive stopped the review."
+    assert await driver.handle.result() == "Closed by the partners' decision: Criminal proceedings: the partners stop."
     child = case_env.client.get_workflow_handle(f"{driver.reference}-cspr")
     description = await child.describe()
     assert description.status.name in ("CANCELED", "TERMINATED")
@@ -225,6 +225,6 @@ async def test_close_case_during_practice_review_cancels_the_review(driver, case
 
 async def test_close_case_at_panel_stage(driver):
     await driver.to_panel_preparation()
-    state = await driver.act("close_case", "bu", reason="Duplicate of RR-0001.")
+    state = await driver.partners_decide("close_case", "bu", reason="Duplicate of RR-0001.")
     assert state["stage"] == "closed"
     assert driver.tasks(status="open") == []

@@ -92,8 +92,8 @@ class PersistentDriver(CaseDriver):
         await self.act("record_submission", "bu", submitted_on=today)
         await self.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
                        panel_view="agrees")
-        await self.act("record_learning_activities", "la", decided_on=today, activities=[],
-                       note="Covered by the rapid review.")
+        await self.partners_decide("record_learning_activities", "la", decided_on=today, activities=[],
+                                   note="Covered by the rapid review.")
         return await self.handle.result()
 
 

@@ -49,7 +49,7 @@ async def test_cases_started_under_one_key_finish_under_the_next(case_env, setti
         driver.env = Rotated(case_env, rotated)
         state = await driver.approve_all(version=1)  # actions sealed and encrypted with B, read by a B worker
         assert state["stage"] == "methodology" and state["partners_decision"] == "local_cspr"
-        final = await driver.act("close_case", "bu", reason="Rotation test finished.")
+        final = await driver.partners_decide("close_case", "bu", reason="Rotation test finished.")
         assert final["stage"] == "closed"
 
     raw = await case_env.client.workflow_service.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest(

@@ -105,16 +105,17 @@ async def test_cspr_past_six_months_reminds_escalates_and_can_be_extended(driver
 
     statutory_due = deadline(review, "cspr")["due"]
     new_due = str(await driver.today() + timedelta(days=60))
-    review = await driver.review("extend_deadline", "la", new_due=new_due,
-                                 reason="Parallel criminal proceedings (CPS protocol).",
-                                 delay_reason="Parallel criminal proceedings.")
+    review = await driver.partners_decide("extend_deadline", "la", workflow_id=review_id, new_due=new_due,
+                                          reason="Parallel criminal proceedings (CPS protocol).",
+                                          delay_reason="Parallel criminal proceedings.")
     statutory = deadline(review, "cspr")
     assert statutory["due"] == statutory_due and statutory["status"] == "missed", "the statutory date is kept"
     assert statutory["delay_reason"] == "Parallel criminal proceedings (CPS protocol)."
     revised = deadline(review, "cspr_revised")
     assert revised["due"] == new_due and revised["status"] == "open"
     assert "CPS protocol" in revised["rule"] and statutory_due in revised["rule"]
-    assert review["extensions"][0]["agreed_by"] == "DCS"
+    assert review["extensions"][0]["agreed_by"] == ("Local authority (DCS); Integrated Care Board (ICB CNO); "
+                                                    "Police (Ch Supt)"), "the three partners agreed it"
     notices = [d for d in driver.documents() if d.kind == "cspr_delay_notice"]
     assert len(notices) == 1, "the delay notice to the Panel and DfE is issued"
     with Session(driver.engine) as session:

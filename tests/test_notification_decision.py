@@ -79,7 +79,8 @@ async def test_a_disagreement_the_partners_resolve_is_recorded_by_the_local_auth
     await driver.act("accept_referral", "bu")
     await driver.act("propose_sin_decision", "csc", decision="notify", rationale="Serious harm.")
     refused = await driver.rejected("resolve_sin_disagreement", "la", version=1, decision="notify", how_resolved="x")
-    assert refused == "ActionRejected: There is no disagreement to resolve on version 1 of the proposal."
+    assert refused.startswith("ActionRejected: There is no disagreement to resolve on version 1 of the proposal, "
+                              "and no partner's answer is overdue. Police and health have until ")
     await driver.act("respond_to_sin_proposal", "police", version=1, view="agree", comments="Agreed.")
     await driver.act("respond_to_sin_proposal", "icb", version=1, view="disagree",
                      comments="Health sees a medical cause: not a serious incident.")
@@ -179,8 +180,9 @@ async def test_learning_without_a_local_cspr_goes_into_the_action_plan(driver, e
                                     activities=[{**activities[0], "due": "2020-01-01"}])
     assert "is before the date of the decision" in refused
     # Decided before the Panel's reply: the case closes on the reply with the learning on record.
-    state = await driver.act("record_learning_activities", "icb", decided_on=str(today), activities=activities,
-                             note="Single-agency and thematic learning instead of a local CSPR.")
+    state = await driver.partners_decide("record_learning_activities", "icb", decided_on=str(today),
+                                         activities=activities,
+                                         note="Single-agency and thematic learning instead of a local CSPR.")
     assert state["stage"] == "national_panel"
     refused = await driver.rejected("record_learning_activities", "la", decided_on=str(today), activities=[],
                                     note="n")

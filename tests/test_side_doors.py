@@ -142,7 +142,7 @@ async def test_a_closed_case_restarted_from_its_captured_input_writes_nothing(dr
     today = await driver.today()
     await driver.act("correct_awareness_date", "csc", awareness_date=str(today - timedelta(days=2)), reason="typo")
     await driver.act("accept_referral", "bu")
-    await driver.act("close_case", "bu", reason="Duplicate referral.")
+    await driver.partners_decide("close_case", "bu", reason="Duplicate referral.")
     with Session(engine) as session:
         before = [(a.id, a.action) for a in session.exec(select(AuditEvent).where(
             AuditEvent.case_reference == driver.reference))]

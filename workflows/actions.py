@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
+from typing import TYPE_CHECKING
 
 from temporalio import workflow
 
@@ -18,6 +19,9 @@ from workflows.steps import Steps, reject, require_sealed
 with workflow.unsafe.imports_passed_through():
     from workflows.models import Action, AuditEntry, CaseStep, DocumentRequest, ProcessState
     from workflows.vocabulary import Stage
+
+if TYPE_CHECKING:
+    from workflows.joint_decision import JointDecisions
 
 Apply = Callable[[Action, CaseStep, list[DocumentRequest]], None]
 
@@ -34,6 +38,7 @@ class Actions:
         self.rules, self.event_dates = rules, event_dates
         self.state, self.steps, self.clock, self._checks = state, steps, clock, checks
         self.audit_detail = audit_detail or self.fields_for_audit
+        self.joint: JointDecisions | None = None  # the workflow's partners' decisions, set once built
 
     def validate(self, name: str, action: Action) -> None:
         """Every update's validator: the action must come from the service (sealed), then be allowed now."""
@@ -56,6 +61,17 @@ class Actions:
         if late and not (action.delay_reason or "").strip():
             missed = "; ".join(f"{d.title} (due {d.due.isoformat()})" for d in self.state.deadlines if d.key in late)
             raise reject(f"This case has missed a deadline ({missed}). Give the reason for the delay with this action.")
+        specific = getattr(self._checks, f"_check_{name}", None)
+        if specific is not None:
+            specific(action)
+
+    def recheck(self, name: str, action: Action) -> None:
+        """A proposed action's own checks again, when the partners' agreement would apply it: the case may have
+        moved on since it was proposed."""
+        stages, _ = self.rules[name]
+        if self.state.stage not in stages:
+            raise reject(f"The proposal to take '{name}' no longer applies: the case is now at stage "
+                         f"'{self.state.stage}'.")
         specific = getattr(self._checks, f"_check_{name}", None)
         if specific is not None:
             specific(action)
@@ -84,9 +100,13 @@ class Actions:
             self.check(name, action)  # the state may have moved since the validator ran
             step, documents = self.steps.new_step(name), []
             self.clock.explain_delays(action)
-            apply(action, step, documents)
+            detail = {}
+            if self.joint is not None and self.joint.needed(name, action):
+                detail["proposed_to_partners"] = self.joint.propose(name, action, step)
+            else:
+                apply(action, step, documents)
             step.audit = AuditEntry(actor_id=action.actor.user_id, actor_role=action.actor.role, action=name,
-                                    detail=self.audit_detail(name, action))
+                                    detail={**self.audit_detail(name, action), **detail})
             await self.steps.commit(step, documents)
             self.clock.wake()
             return self.clock.view()

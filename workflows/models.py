@@ -402,6 +402,23 @@ class ExtendDeadline(Action):
     reason: Text = Field(min_length=1, max_length=SHORT)
 
 
+class StopLocalCspr(Action):
+    """Stopping a local CSPR under way (a partners' decision: e.g. the National Panel took it into a national
+    review, or the partners found it no longer meets the criteria)."""
+
+    reasons: Text = Field(min_length=1, max_length=LONG)
+
+
+class AnswerJointDecision(Action):
+    """A seat's answer to a decision proposed to the three partners: agree, or disagree with reasons."""
+
+    decision: str = Field(min_length=1, max_length=60, pattern=r"^[a-z_]+$",
+                          description="The action proposed to the partners, as its task names it")
+    version: int = Field(ge=1, description="The proposal's version")
+    view: Literal["agree", "disagree"]
+    comments: Text = Field("", max_length=LONG, description="Your reasons (needed to disagree)")
+
+
 # ---------------------------------------------------------------- state
 
 
@@ -488,6 +505,9 @@ class SinResolution(BaseModel):
     how_resolved: str
     by: str
     on: date
+    # Why the local authority's seat decided: a partner disagreed, or a partner had not answered in time (named).
+    basis: Literal["disagreement", "no_answer"] = "disagreement"
+    unanswered: list[Seat] = Field(default_factory=list)
 
 
 class Extension(BaseModel):
@@ -497,6 +517,33 @@ class Extension(BaseModel):
     reason: str
     agreed_by: str
     agreed_on: date
+
+
+class JointProposal(BaseModel):
+    """A decision proposed to the three partners: the action (its fields as proposed) waits for the three seats."""
+
+    decision: str  # the action's name
+    version: int
+    summary: str  # what is proposed, in words
+    action: dict  # the proposed action's fields, applied as they are once the three seats agree
+    proposed_by: str
+    proposer_role: Role
+    proposer_seat: Seat | None = None
+    on: date
+    status: Literal["open", "agreed", "not_agreed", "superseded"] = "open"
+    settled_on: date | None = None
+
+
+class JointAnswer(BaseModel):
+    """One seat's answer to a proposal (a proposing Executive's answer is its proposal)."""
+
+    decision: str
+    version: int
+    seat: Seat
+    view: Literal["agree", "disagree"]
+    comments: str = ""
+    by: str
+    on: date
 
 
 class ProcessState(BaseModel):
@@ -513,6 +560,11 @@ class ProcessState(BaseModel):
     sign_offs: list[SignOffRecord] = Field(default_factory=list)
     closed_reason: str | None = None
     step: int = 0
+    # Cases opened since the partners' decisions became joint (patch "joint-decisions"): stopping, extending,
+    # reconsidering, learning without a CSPR, not publishing and closing wait for the three seats.
+    joint_decisions: bool = False
+    joint_proposals: list[JointProposal] = Field(default_factory=list)
+    joint_answers: list[JointAnswer] = Field(default_factory=list)
 
 
 class CaseState(ProcessState):
@@ -558,6 +610,7 @@ class CaseState(ProcessState):
     learning_decision_pending: bool = False
     practice_review_stage: str | None = None
     outcome: str | None = None
+    stopped: str | None = None  # a review the partners stopped: when and why (the record says "stopped" everywhere)
 
 
 class CalendarRequest(BaseModel):
@@ -716,6 +769,7 @@ class CaseSnapshot(BaseModel):
     closed_reason: str | None
     outcome: str | None
     themes: list[str] = Field(default_factory=list)
+    stopped: bool = False  # the partners stopped the review (the tracker and dashboard say so)
 
 
 class ReviewSnapshot(BaseModel):

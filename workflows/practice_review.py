@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.models import (
         AgreeTermsOfReference,
+        AnswerJointDecision,
         AuditEntry,
         CalendarDayAdded,
         CaseStep,
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.actions import Actions
 from workflows.clock import DeadlineClock
+from workflows.joint_decision import JointDecision, JointDecisions
 from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
 from workflows.vocabulary import practice_review_id
@@ -79,12 +81,14 @@ class PracticeReviewWorkflow:
         "sign_off_report": Rule.of({ReviewStage.final_sign_off}, Role.executive),
         "send_publication_notice": Rule.of({ReviewStage.publication_notice}, Role.business_unit),
         "record_publication": Rule.of({ReviewStage.publication}, Role.business_unit),
-        "record_non_publication": Rule.of({ReviewStage.publication}, Role.business_unit),
+        # Not publishing is the partners' decision (joint: proposed by the business unit or a seat).
+        "record_non_publication": Rule.of({ReviewStage.publication}, Role.business_unit, Role.executive),
         "record_learning_workshop": Rule.of({ReviewStage.learning_workshop}, Role.business_unit),
         "record_one_year_workshop": Rule.of({ReviewStage.one_year_on}, Role.business_unit),
         # Only the partners agree an extension (Working Together 2023, ch. 5); the business unit records it for them
         # by preparing the delay notice the service issues.
         "extend_deadline": Rule.of(STAGES_BEFORE_PUBLICATION, Role.executive),
+        "answer_review_decision": Rule.of(STAGES_BEFORE_PUBLICATION, Role.executive),
     }
 
     EVENT_DATES = {
@@ -116,6 +120,13 @@ class PracticeReviewWorkflow:
                                event_dates=self.EVENT_DATES)
         self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off_report",
                                          thing="final report", title="final CSPR report")
+        self.joint = JointDecisions(self.state, self.steps, self.clock, {
+            "extend_deadline": JointDecision(ExtendDeadline, self._extend_deadline,
+                                             lambda a: f"Extend the review to {a.new_due.isoformat()}: {a.reason}"),
+            "record_non_publication": JointDecision(RecordNonPublication, self._record_non_publication,
+                                                    lambda a: f"Do not publish the report: {a.reasons}"),
+        }, self.actions.recheck, answer_action="answer_review_decision")
+        self.actions.joint = self.joint
 
     @workflow.run
     async def run(self, review: ReviewInput) -> str:
@@ -126,6 +137,9 @@ class PracticeReviewWorkflow:
             raise ApplicationError("A practice review is started only by its case's workflow: refused.",
                                    type="NotSealed", non_retryable=True)
         method = review.methodology
+        # Reviews started before the partners' joint decisions keep one Executive's extension and the business
+        # unit's record of non-publication, as they ran (workflows/joint_decision.py).
+        self.state.joint_decisions = workflow.patched("joint-decisions")
         async with self.steps.lock:
             self.steps.opened = True  # an update that came with the start now waits for this lock
             step = self.steps.new_step("start")
@@ -295,6 +309,15 @@ class PracticeReviewWorkflow:
     def _validate_extend_deadline(self, action: ExtendDeadline) -> None:
         self.actions.validate("extend_deadline", action)
 
+    @workflow.update
+    async def answer_review_decision(self, action: AnswerJointDecision) -> dict:
+        """Agree or disagree with a decision on the review proposed to the partners"""
+        return await self.actions.act("answer_review_decision", action, self.joint.answer)
+
+    @answer_review_decision.validator
+    def _validate_answer_review_decision(self, action: AnswerJointDecision) -> None:
+        self.actions.validate("answer_review_decision", action)
+
     # ------------------------------------------------------------------ checks
 
     def _check_agree_terms_of_reference(self, action: AgreeTermsOfReference) -> None:
@@ -332,6 +355,8 @@ class PracticeReviewWorkflow:
             )
 
     def _check_record_non_publication(self, action: RecordNonPublication) -> None:
+        if not self.state.joint_decisions and action.actor.role != Role.business_unit:
+            raise reject("On this review (started before the partners' joint decisions) the business unit records it.")
         self.actions.not_future(action.improvements_published_on, "date the improvements were published")
 
     def _check_record_learning_workshop(self, action: RecordLearningWorkshop) -> None:
@@ -342,6 +367,9 @@ class PracticeReviewWorkflow:
         self.actions.not_future(action.held_on, "date of the workshop")
         self.actions.not_before(action.held_on, self.state.learning_workshop_on, "date of the one-year-on workshop",
                                 "post-publication workshop")
+
+    def _check_answer_review_decision(self, action: AnswerJointDecision) -> None:
+        self.joint.check_answer(action)
 
     def _check_extend_deadline(self, action: ExtendDeadline) -> None:
         current = self.clock.deadline("cspr_revised") or self.clock.deadline("cspr")
@@ -511,8 +539,9 @@ class PracticeReviewWorkflow:
         """A revised target beside the statutory date, which is kept and judged as it stands; the delay is
         explained once, and the notice to the National Panel and the DfE is issued."""
         statutory = self.clock.deadline("cspr")
+        agreed_by = self.joint.agreed_by("extend_deadline") or action.actor.name
         self.state.extensions.append(Extension(revised_due=action.new_due, reason=action.reason,
-                                               agreed_by=action.actor.name, agreed_on=self.clock.today()))
+                                               agreed_by=agreed_by, agreed_on=self.clock.today()))
         statutory.delay_reason = action.reason
         self.state.unexplained_delays = [k for k in self.state.unexplained_delays if k != "cspr"]
         self.clock.add_deadline("cspr_revised", "Local CSPR completed and published (agreed revised target)",
@@ -521,7 +550,7 @@ class PracticeReviewWorkflow:
                                 Role.business_unit)
         documents.append(self.steps.document(DocumentKind.cspr_delay_notice, action.actor.name, CsprDelayNotice(
             pseudonym=self.review.pseudonym, statutory_due=statutory.due, revised_due=action.new_due,
-            reason=action.reason, agreed_by=action.actor.name, agreed_on=self.clock.today(),
+            reason=action.reason, agreed_by=agreed_by, agreed_on=self.clock.today(),
             months=self.rules.cspr_months, decided_on=self.state.partners_decided_on,
         ), version=len(self.state.extensions)))
 

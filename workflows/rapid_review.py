@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.models import (
         AcceptReferral,
+        AnswerJointDecision,
         AuditEntry,
         CalendarDayAdded,
         CaseInput,
@@ -65,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         SinProposal,
         SinResolution,
         SinResponse,
+        StopLocalCspr,
         SubmitInformationReturn,
     )
     from workflows.rules import (
@@ -76,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         RULE_NOTIFICATION,
         RULE_PANEL_REPLY,
         RULE_RAPID_REVIEW,
+        RULE_SIN_LA_DECIDES,
         RULE_SIN_THREE_WAY,
         Rule,
     )
@@ -94,6 +97,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.actions import Actions
 from workflows.clock import DeadlineClock, owed_by_owner
+from workflows.joint_decision import JointDecision, JointDecisions
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
@@ -107,6 +111,8 @@ AFTER_SIGN_OFF = frozenset({Stage.national_panel, Stage.methodology, Stage.pract
 ALWAYS_NOTIFIED = {"looked_after_child_death": RULE_LOOKED_AFTER_DEATH, "care_leaver_death": RULE_CARE_LEAVER_DEATH}
 # The partners who answer the CSC lead's proposal on the notification (the local authority's view is the proposal).
 ANSWERING_SEATS = (Seat.police, Seat.icb)
+RECONSIDER_ANSWERS = {"continue": "Keep the partners' decision", "undertake_local_cspr": "Undertake a local CSPR",
+                      "stop_local_cspr": "Stop the local CSPR"}
 LEARNING_KINDS = {"single_agency_review": "Single-agency review", "audit": "Audit", "workshop": "Workshop",
                   "thematic_review": "Thematic review"}
 
@@ -153,7 +159,12 @@ class RapidReviewWorkflow:
         # Learning without a local CSPR (RULE_LEARNING_WITHOUT_CSPR): the partners decide, the business unit
         # prepares it for them (its task) and the plan actions reach it through the action plan.
         "record_learning_activities": Rule.of({Stage.national_panel}, Role.executive),
-        "close_case": Rule.of(OPEN_STAGES, Role.business_unit),
+        # The business unit closes a referral that never became a case (at referral) at once; any other closure
+        # outside the normal end, like stopping a local CSPR, is the three partners' joint decision (JOINT below):
+        # proposed by the business unit or a seat, applied when the three seats agree.
+        "close_case": Rule.of(OPEN_STAGES, Role.business_unit, Role.executive),
+        "stop_local_cspr": Rule.of({Stage.methodology, Stage.practice_review}, Role.business_unit, Role.executive),
+        "answer_joint_decision": Rule.of(OPEN_STAGES, Role.executive),
     }
     # Actions no longer offered (not in RULES, so not in the API or on pages) that cases of an earlier process
     # replay: the CSC lead's decision alone.
@@ -196,6 +207,17 @@ class RapidReviewWorkflow:
                                audit_detail=self._audit_detail)
         self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off",
                                          thing="decision sheet", title="decision sheet", returned_to=" to the chair")
+        self.joint = JointDecisions(self.state, self.steps, self.clock, {
+            "reconsider_decision": JointDecision(ReconsiderDecision, self._reconsider_decision,
+                                                 lambda a: f"{RECONSIDER_ANSWERS[a.answer]}: {a.reasons}"),
+            "record_learning_activities": JointDecision(RecordLearningActivities, self._record_learning_activities,
+                                                        self._learning_proposal),
+            "stop_local_cspr": JointDecision(StopLocalCspr, self._stop_local_cspr,
+                                             lambda a: f"Stop the local CSPR: {a.reasons}"),
+            "close_case": JointDecision(CloseCase, self._close_case, lambda a: f"Close the case: {a.reason}",
+                                        needed=self._closure_needs_partners),
+        }, self.actions.recheck, answer_action="answer_joint_decision")
+        self.actions.joint = self.joint
 
     # ================================================================== run
 
@@ -211,6 +233,9 @@ class RapidReviewWorkflow:
         # before the three-way decision replay with the CSC lead deciding alone and the business unit declining
         # at referral. A patch here rather than in the validators, which may not call workflow.patched.
         self.state.three_way_sin = workflow.patched("three-way-sin")
+        # Likewise the partners' joint decisions (workflows/joint_decision.py): cases opened before them keep one
+        # Executive's answer and the business unit's closure, as they ran.
+        self.state.joint_decisions = workflow.patched("joint-decisions")
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
         clock = asyncio.create_task(self.clock.run())
@@ -466,8 +491,7 @@ class RapidReviewWorkflow:
     @workflow.update
     async def reconsider_decision(self, action: ReconsiderDecision) -> dict:
         view = await self.actions.act("reconsider_decision", action, self._reconsider_decision)
-        if action.answer == "stop_local_cspr" and self._child is not None:
-            self._child.cancel()
+        self._stop_review_if_closed()
         return view
 
     @reconsider_decision.validator
@@ -486,14 +510,41 @@ class RapidReviewWorkflow:
 
     @workflow.update
     async def close_case(self, action: CloseCase) -> dict:
+        """Close the case (a referral that never became a case), or propose its closure to the partners"""
         view = await self.actions.act("close_case", action, self._close_case)
-        if self._child is not None:
-            self._child.cancel()
+        self._stop_review_if_closed()
         return view
 
     @close_case.validator
     def _validate_close_case(self, action: CloseCase) -> None:
         self.actions.validate("close_case", action)
+
+    @workflow.update
+    async def stop_local_cspr(self, action: StopLocalCspr) -> dict:
+        """Propose to the partners that the local CSPR stops"""
+        view = await self.actions.act("stop_local_cspr", action, self._stop_local_cspr)
+        self._stop_review_if_closed()
+        return view
+
+    @stop_local_cspr.validator
+    def _validate_stop_local_cspr(self, action: StopLocalCspr) -> None:
+        self.actions.validate("stop_local_cspr", action)
+
+    @workflow.update
+    async def answer_joint_decision(self, action: AnswerJointDecision) -> dict:
+        """Agree or disagree with a decision proposed to the partners"""
+        view = await self.actions.act("answer_joint_decision", action, self.joint.answer)
+        self._stop_review_if_closed()
+        return view
+
+    @answer_joint_decision.validator
+    def _validate_answer_joint_decision(self, action: AnswerJointDecision) -> None:
+        self.actions.validate("answer_joint_decision", action)
+
+    def _stop_review_if_closed(self) -> None:
+        """A case closed (or its review stopped) while its local CSPR runs: the review stops with it."""
+        if self._child is not None and self.state.stage == Stage.closed:
+            self._child.cancel()
 
     # ================================================================== checks beyond stage and role
 
@@ -551,14 +602,36 @@ class RapidReviewWorkflow:
         self._check_notifiable(self.state.sin_proposals[-1].decision)
 
     def _check_resolve_sin_disagreement(self, action: ResolveSinDisagreement) -> None:
+        """The LA's seat decides where a partner disagreed, or where one has not answered by the answer date."""
         version = self._current_sin_version()
         if action.actor.seat != Seat.la:
             raise reject("The local authority's seat records the resolution: the duty to notify is the local "
                          f"authority's ({RULE_SIN_THREE_WAY}).")
         self._check_sin_open()
-        if action.version != version or not self._disagreeing(version):
-            raise reject(f"There is no disagreement to resolve on version {action.version} of the proposal.")
+        if action.version != version or not (self._disagreeing(version) or self._silent(version)):
+            answer_by = self._answers_due(version)
+            waiting = f" Police and health have until {answer_by.isoformat()} to answer." if answer_by else ""
+            raise reject(f"There is no disagreement to resolve on version {action.version} of the proposal, and no "
+                         f"partner's answer is overdue.{waiting}")
         self._check_notifiable(action.decision)
+
+    def _answers_due(self, version: int) -> date | None:
+        """The day police and health answer proposal ``version`` by: a few working days (the partnership's rule),
+        never after the notification is due."""
+        if not version:
+            return None
+        proposed = self.state.sin_proposals[version - 1].on
+        by = self.clock.working_days_after(proposed, self.rules.partner_answer_working_days)
+        due = self._notification_due()
+        return min(by, due) if due else by
+
+    def _silent(self, version: int) -> list[Seat]:
+        """The answering seats that have not answered ``version`` and whose answer date has passed."""
+        answer_by = self._answers_due(version)
+        if answer_by is None or self.clock.today() <= answer_by:
+            return []
+        answered = {r.seat for r in self.state.sin_responses if r.version == version}
+        return [seat for seat in ANSWERING_SEATS if seat not in answered]
 
     def _check_correct_referral(self, action: CorrectReferral) -> None:
         if self.state.reference in action.linked_references:
@@ -644,6 +717,29 @@ class RapidReviewWorkflow:
         if action.answer == "stop_local_cspr" and not local:
             raise reject("There is no local CSPR to stop.")
 
+    def _check_close_case(self, action: CloseCase) -> None:
+        if not self.state.joint_decisions and action.actor.role != Role.business_unit:
+            raise reject("On this case (opened before the partners' joint decisions) the business unit closes it.")
+
+    def _check_stop_local_cspr(self, action: StopLocalCspr) -> None:
+        if not self.state.joint_decisions:
+            raise reject("This case was opened before the partners' joint decisions: stop its local CSPR through "
+                         "the reconsideration after the National Panel's reply, or close the case.")
+
+    def _check_answer_joint_decision(self, action: AnswerJointDecision) -> None:
+        self.joint.check_answer(action)
+
+    def _closure_needs_partners(self, action: CloseCase) -> bool:
+        """Only a referral that never became a case closes without the partners: the business unit's
+        administrative closure (withdrawn, duplicate, sent in error)."""
+        return not (self.state.stage == Stage.referral and action.actor.role == Role.business_unit)
+
+    def _learning_proposal(self, action: RecordLearningActivities) -> str:
+        if not action.activities:
+            return f"No learning activity without a local CSPR: {action.note}"
+        kinds = ", ".join(LEARNING_KINDS[a.kind].lower() for a in action.activities)
+        return f"Learning without a local CSPR: {kinds}"
+
     def _check_choose_methodology(self, action: ChooseMethodology) -> None:
         self.actions.not_future(action.decided_on, "date of the decision")
         self.actions.not_before(action.decided_on, self.state.partners_decided_on, "date of the decision",
@@ -696,15 +792,22 @@ class RapidReviewWorkflow:
         step.settle.append(self.steps.done("record_sin_decision", f"proposed (version {version})"))
         step.settle.append(self.steps.cancel("sin_response:", f"superseded by version {version}"))
         step.settle.append(self.steps.cancel("resolve_sin:", f"superseded by version {version}"))
-        due = self._notification_due()
+        answer_by = self._answers_due(version)
         for seat in ANSWERING_SEATS:
             step.tasks.append(self.steps.task(
                 f"sin_response:v{version}:{seat}", TaskKind.decision,
                 f"Agree the notification decision (version {version})",
                 f"{SEAT_NAMES[seat]}: the CSC lead proposes to {action.decision.replace('_', ' ')}. Agree, or "
-                f"disagree with your view ({RULE_SIN_THREE_WAY}).", Role.executive, seat=seat, due=due,
-                action="respond_to_sin_proposal",
+                f"disagree with your view, by {answer_by.isoformat()} ({RULE_SIN_THREE_WAY}).", Role.executive,
+                seat=seat, due=answer_by, action="respond_to_sin_proposal",
             ))
+        # The LA's seat decides if a partner stays silent past the answer date (the task says when it may).
+        step.tasks.append(self.steps.task(
+            f"resolve_sin:v{version}", TaskKind.decision, "Decide the notification if a partner does not answer",
+            f"If police or health have not answered by {answer_by.isoformat()}, or disagree, the local authority's "
+            f"seat decides and records why ({RULE_SIN_LA_DECIDES.format(n=self.rules.partner_answer_working_days)}).",
+            Role.executive, seat=Seat.la, due=self._notification_due(), action="resolve_sin_disagreement",
+        ))
 
     def _respond_to_sin_proposal(self, action: RespondToSinProposal, step, documents) -> None:
         version, seat = action.version, action.actor.seat
@@ -720,20 +823,23 @@ class RapidReviewWorkflow:
                 f"{SEAT_NAMES[seat]} disagrees: {action.comments}", Role.csc_lead, due=due,
                 action="propose_sin_decision",
             ))
+            step.settle.append(self.steps.cancel(f"resolve_sin:v{version}", "a partner disagreed: see the new task"))
             step.tasks.append(self.steps.task(
-                f"resolve_sin:v{version}", TaskKind.decision, "Resolve the disagreement on the notification",
-                "Where the CSC lead does not revise the proposal, record how the three partners resolved the "
-                "disagreement and the decision.", Role.executive, seat=Seat.la, due=due,
-                action="resolve_sin_disagreement",
+                f"resolve_sin:v{version}:disagreed", TaskKind.decision, "Resolve the disagreement on the notification",
+                f"{SEAT_NAMES[seat]} disagrees: {action.comments}. Where the CSC lead does not revise the proposal, "
+                "record how the partners resolved the disagreement and the decision (the duty to notify is the local "
+                "authority's).", Role.executive, seat=Seat.la, due=due, action="resolve_sin_disagreement",
             ))
         agreed = {r.seat for r in self.state.sin_responses if r.version == version and r.view == "agree"}
         if agreed == set(ANSWERING_SEATS):
             self._sin_agreed(self.state.sin_proposals[-1].decision, action.actor, step, documents)
 
     def _resolve_sin_disagreement(self, action: ResolveSinDisagreement, step, documents) -> None:
-        self.state.sin_resolutions.append(SinResolution(version=action.version, decision=action.decision,
-                                                        how_resolved=action.how_resolved, by=action.actor.name,
-                                                        on=self.clock.today()))
+        disagreed = self._disagreeing(action.version)
+        self.state.sin_resolutions.append(SinResolution(
+            version=action.version, decision=action.decision, how_resolved=action.how_resolved, by=action.actor.name,
+            on=self.clock.today(), basis="disagreement" if disagreed else "no_answer",
+            unanswered=self._silent(action.version)))
         step.settle.append(self.steps.done("resolve_sin:", action.decision))
         self._sin_agreed(action.decision, action.actor, step, documents)
 
@@ -759,11 +865,19 @@ class RapidReviewWorkflow:
         proposal = self.state.sin_proposals[-1]
         answers = {r.seat: f"{r.view}: {r.comments}" for r in self.state.sin_responses if r.version == proposal.version}
         resolution = self.state.sin_resolutions[-1] if self.state.sin_resolutions else None
-        rationale = proposal.rationale
+        rationale, decided_by = proposal.rationale, "The three safeguarding partners"
         if resolution and resolution.version == proposal.version:
-            rationale = f"{rationale} Resolved by the partners: {resolution.how_resolved}"
+            silent = " and ".join(SEAT_NAMES[s] for s in resolution.unanswered)
+            if silent:
+                decided_by = (f"The local authority's seat ({resolution.by}): {silent} had not answered by "
+                              f"{self._answers_due(proposal.version).isoformat()}")
+            elif resolution.basis == "disagreement":
+                decided_by = f"The local authority's seat ({resolution.by}), after a partner disagreed"
+            rationale = f"{rationale} Resolved by the local authority: {resolution.how_resolved}"
+        for seat in ANSWERING_SEATS:
+            answers.setdefault(seat, "no answer")
         return SinDecisionRecord(
-            pseudonym=self.state.pseudonym, decided_by="The three safeguarding partners", decided_on=self.clock.today(),
+            pseudonym=self.state.pseudonym, decided_by=decided_by, decided_on=self.clock.today(),
             police_view=answers.get(Seat.police, ""), health_view=answers.get(Seat.icb, ""),
             decision=self.state.sin_agreed or proposal.decision, rationale=rationale, category=self.state.category,
             linked_references=self.state.linked_references)
@@ -1142,6 +1256,8 @@ class RapidReviewWorkflow:
         elif action.answer == "stop_local_cspr":
             self.state.outcome = ("Local CSPR stopped by the partners after the National Panel's response: "
                                   f"{action.reasons}")
+            if self.state.joint_decisions:
+                self.state.stopped = self.state.outcome
             self._close(action.actor, "reconsider_decision", self.state.outcome, step)
         elif self.state.stage == Stage.national_panel:
             self._close_after_panel(action.actor, step, f"the partners kept their decision: {action.reasons}")
@@ -1234,7 +1350,15 @@ class RapidReviewWorkflow:
         )
 
     def _close_case(self, action: CloseCase, step, documents) -> None:
+        if self.joint.needed("close_case", action):  # applied after the three seats agreed
+            self.state.outcome = f"Closed by the partners' decision: {action.reason}"
         self._close(action.actor, "close_case", action.reason, step)
+
+    def _stop_local_cspr(self, action: StopLocalCspr, step, documents) -> None:
+        """The partners stop the review: the case closes, and its record says "stopped", by whom and why."""
+        self.state.stopped = f"Stopped by the partners on {self.clock.today().isoformat()}: {action.reasons}"
+        self.state.outcome = f"Local CSPR stopped by the partners: {action.reasons}"
+        self._close(action.actor, "stop_local_cspr", self.state.outcome, step)
 
     def _close(self, actor, action_name: str, reason: str, step) -> None:
         self.state.closed_reason = reason
@@ -1341,7 +1465,7 @@ class RapidReviewWorkflow:
             recommendation=st.recommendation, decision_sheet_version=st.decision_sheet_version,
             invited_agencies=list(st.panel.invited_agencies) if st.panel else [],
             submitted_on=st.submitted_on, practice_review_stage=st.practice_review_stage,
-            closed_reason=st.closed_reason, outcome=st.outcome,
+            closed_reason=st.closed_reason, outcome=st.outcome, stopped=st.stopped is not None,
             themes=list(st.panel_outcome.themes) if st.panel_outcome else [],
         )
 

@@ -94,8 +94,18 @@ class Milestones(BaseModel):
     sign_off: int = Field(15, ge=1, le=30)
 
 
+RULE_SIN_LA_DECIDES = (
+    "The duty to notify rests with the local authority (Children Act 2004 s16C(1)): police and health answer its "
+    "proposal within {n} working days (local practice, a partnership setting), never after the notification is "
+    "due; a partner that has not answered by then, or disagrees, is recorded, and the local authority's seat decides"
+)
+
+
 class ProcessRules(BaseModel):
     notification_working_days: int = Field(5, ge=1, le=30)
+    # Local practice, not statute: how long police and health have to answer the CSC lead's notification proposal
+    # before the local authority's seat may decide without them (never past the notification's own due date).
+    partner_answer_working_days: int = Field(2, ge=1, le=10)
     rapid_review_working_days: int = Field(15, ge=1, le=60)
     rapid_review_clock_start: Literal["notification", "awareness"] = "notification"
     milestones: Milestones = Field(default_factory=Milestones)

@@ -64,7 +64,10 @@ RAPID_REVIEW_SIGNED_OFF = frozenset({Stage.national_panel, Stage.closed})
 def tracker_status(case: CaseRecord, review: CaseReview | None) -> str:
     """The tracker's field guide (NHS Digital, Safeguarding Case Review Tracker, step-by-step guide): "open" while
     the review is yet to be published; "closed" once published (or embargoed), or when the review is completed and
-    signed off. A rapid review that did not become a local CSPR is completed at the partners' sign-off."""
+    signed off. A rapid review that did not become a local CSPR is completed at the partners' sign-off. A review the
+    partners stopped is "stopped" (the issue's reading of the tracker: never counted as completed)."""
+    if case.stopped:
+        return "stopped"
     if review is not None:
         done = (review.published_on is not None or review.not_published_reasons is not None
                 or review.stage in REVIEW_SIGNED_OFF or case.stage == Stage.closed)
