@@ -382,10 +382,50 @@ async def new_referral(request: Request, cases: Cases,
 
 
 SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
-CONFIRM_FIRST = {"decline_referral": "Decline the referral", "close_case": "Close the case"}  # warned, then done
+CONFIRM_FIRST = {"decline_referral": "Decline the referral", "close_case": "Close the case",
+                 "stop_local_cspr": "Stop the local CSPR"}  # warned, then done
+JOINT_ACTIONS = frozenset({"close_case", "stop_local_cspr"})  # on the confirm page: done at once, or proposed?
 CHECK_ANSWERS = frozenset({"issue_decision_sheet"})
 NOT_ON_CASE_PAGE = frozenset({"sign_off"})  # the approver's own page asks this
 SIGN_OFFS = frozenset({"sign_off", "sign_off_report"})  # returning needs comments
+
+
+# A seat's answer to a decision proposed to the partners: the case's, or its review's (workflows/joint_decision.py).
+JOINT_ANSWERS = {"answer_joint_decision": False, "answer_review_decision": True}
+
+
+def proposal_to_answer(name: str, state: dict, user: User) -> dict | None:
+    """The open proposal this user's seat has yet to answer, in the case (or its review) ``name`` answers."""
+    source = (state.get("practice_review") or {}) if JOINT_ANSWERS[name] else state
+    answered = {(a["decision"], a["version"]) for a in source.get("joint_answers") or [] if a["seat"] == user.seat}
+    return next((p for p in source.get("joint_proposals") or []
+                 if p["status"] == "open" and (p["decision"], p["version"]) not in answered), None)
+
+
+async def goes_to_partners(cases: CaseService, record: CaseRecord, user: User) -> bool:
+    """True if closing (or stopping) now is a proposal to the three partners, not done at once: every closure but
+    the business unit's of a referral that never became a case, on cases under the joint decisions."""
+    if record.stage == Stage.referral and user.role == Role.business_unit:
+        return False
+    return bool((await cases.state(record)).get("joint_decisions"))
+
+
+def proposed_to_partners(action: str, state: dict) -> bool:
+    """True if ``action`` just became a proposal to the partners rather than taking effect (``state``: the view
+    of the workflow it was sent to, which an update answers with)."""
+    return any(p["decision"] == action and p["status"] == "open" for p in state.get("joint_proposals") or [])
+
+
+def joint_decisions(state: dict) -> list[dict]:
+    """The partners' decisions proposed on the case and its review: what, by whom, each seat's answer, the result."""
+    shown = []
+    for source in (state, state.get("practice_review") or {}):
+        answers = source.get("joint_answers") or []
+        for p in source.get("joint_proposals") or []:
+            given = [a for a in answers if a["decision"] == p["decision"] and a["version"] == p["version"]]
+            waiting = [SEAT_NAMES[s] for s in SEAT_NAMES if s not in {a["seat"] for a in given}]
+            shown.append({**p, "answers": given, "waiting": waiting if p["status"] == "open" else []})
+    return sorted(shown, key=lambda p: p["on"], reverse=True)
 
 
 def available_actions(user: User, state: dict) -> list[str]:
@@ -395,6 +435,8 @@ def available_actions(user: User, state: dict) -> list[str]:
     for name, spec in ACTIONS.items():
         if user.role not in spec.roles:
             continue
+        if name in JOINT_ANSWERS and (user.seat is None or proposal_to_answer(name, state, user) is None):
+            continue  # nothing proposed for this seat to answer
         stage = review.get("stage") if spec.workflow is PracticeReviewWorkflow else state.get("stage")
         if stage in spec.stages and not (name == "decline_referral" and state.get("three_way_sin")
                                       and state.get("sin_agreed") != "do_not_notify"):
@@ -417,14 +459,20 @@ def current_version(name: str, state: dict) -> int:
     return proposals[-1].get("version", 1)
 
 
-def action_form(name: str, state: dict, themes: list[str]) -> dict:
+def action_form(name: str, state: dict, themes: list[str], user: User | None = None) -> dict:
     fields = form_fields(ACTIONS[name].model, themes)
+    title = action_title(name)
+    proposal = proposal_to_answer(name, state, user) if name in JOINT_ANSWERS and user is not None else None
     for f in fields:
         if f.kind == "hidden" and f.name == "version":
-            f.value = str(current_version(name, state))
+            f.value = str(proposal["version"] if proposal else current_version(name, state))
+        if f.kind == "hidden" and f.name == "proposed_action" and proposal:
+            f.value = proposal["decision"]
+    if proposal:
+        title = f"Partners' decision proposed by {proposal['proposed_by']}: {proposal['summary']}"
     if (delay := delay_field(state)) is not None:
         fields.append(delay)
-    return {"name": name, "title": action_title(name), "fields": fields, "button": wording.label(name),
+    return {"name": name, "title": title, "fields": fields, "button": wording.label(name),
             "confirm": name in CONFIRM_FIRST}
 
 
@@ -494,7 +542,8 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                  "escalated": record.escalated, "closed_reason": record.closed_reason}
     themes = sorted(known_themes(session))
     actions = [] if orphaned else [
-        action_form(name, state, themes) for name in available_actions(user, state) if name not in NOT_ON_CASE_PAGE]
+        action_form(name, state, themes, user) for name in available_actions(user, state)
+        if name not in NOT_ON_CASE_PAGE]
     errors, typed = errors or {}, dict(typed or {})
     for a in actions:
         typed.setdefault(a["name"], prefilled(a["name"], state))
@@ -523,7 +572,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                   actions=actions, timeline=timeline, names=names, tasks=tasks, documents=documents,
                   errors=errors, typed=typed, orphaned=orphaned, returns=returns, error_summary=summary_errors,
                   confirmation=done_banner(done, state), may_sign=may_sign, who_waits=who_waits,
-                  sin_decision=sin_summary(state, user), late=late)
+                  sin_decision=sin_summary(state, user), late=late, joint=joint_decisions(state))
 
 
 def sin_summary(state: dict, user: User) -> dict | None:
@@ -581,15 +630,17 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
     if errors or form.get("change"):
         return await page_again(request, cases, user, reference, back, action, errors, typed)
     if form.get("confirmed") != "yes" and (action in CONFIRM_FIRST or action in CHECK_ANSWERS):
-        cases.visible(user, reference)
+        record = cases.visible(user, reference)
         answers = [(f.label, answer_text(f, body.get(f.name))) for f in fields if f.kind != "hidden"]
+        proposal = action in JOINT_ACTIONS and await goes_to_partners(cases, record, user)
+        heading = CONFIRM_FIRST.get(action, "Check your answers before issuing the decision sheet")
         return render(request, "confirm.html", user, reference=reference, action=action, back=back,
-                      heading=CONFIRM_FIRST.get(action, "Check your answers before issuing the decision sheet"),
-                      warning=action in CONFIRM_FIRST, answers=answers, typed=typed,
-                      button=wording.label(action) if action in CONFIRM_FIRST else
-                      "Issue to the three Executives")
+                      heading=f"Propose to the partners: {heading[0].lower()}{heading[1:]}" if proposal else heading,
+                      warning=action in CONFIRM_FIRST, proposal=proposal, answers=answers, typed=typed,
+                      button=("Propose to the three partners" if proposal else wording.label(action))
+                      if action in CONFIRM_FIRST else "Issue to the three Executives")
     try:
-        await cases.act(user, reference, action, body)
+        outcome = await cases.act(user, reference, action, body)
     except (NotFound, NotPermitted):
         raise
     except DomainError as error:
@@ -597,6 +648,10 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
         return await page_again(request, cases, user, reference, back, action,
                                 {field_named(message, fields): message}, typed, status_of(error))
     done = f"{action}:{body['decision']}" if action in SIGN_OFFS else action
+    if action in JOINT_ANSWERS:
+        done = f"{action}:{body['view']}"
+    elif proposed_to_partners(action, outcome.body):
+        done = "proposed_to_partners"
     if back.startswith("/tasks") or back.endswith("/sign-off"):
         return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
     return RedirectResponse(f"{back}?done={done}", status_code=303)

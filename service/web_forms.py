@@ -72,7 +72,7 @@ def form_fields(model: type[BaseModel], themes: list[str] = ()) -> list[FormFiel
             fields.append(FormField(name=name, label=label, kind="checkboxes" if options else "lines",
                                     required=required, help=help_text or ("" if options else "One per line"),
                                     options=options))
-        elif name == "version":
+        elif name in ("version", "proposed_action"):  # what the form answers, set from the case
             fields.append(FormField(name=name, label=label, kind="hidden", required=required, help=None))
         elif options := _options(kind, name):
             fields.append(FormField(name=name, label=label, kind="radios", required=required, help=help_text,

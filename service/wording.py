@@ -280,6 +280,11 @@ DONE = {
     "sign_off_report:approve": "Final report approved", "sign_off_report:return": "Final report returned",
     "choose_methodology": "Methodology chosen",
     "record_national_panel_response": "The National Panel's response is recorded",
+    "proposed_to_partners": "Proposed to the three partners: it takes effect when all three agree",
+    "answer_joint_decision:agree": "Your agreement is recorded", "answer_review_decision:agree":
+    "Your agreement is recorded", "answer_joint_decision:disagree": "Your disagreement is recorded: the proposal "
+    "is not agreed", "answer_review_decision:disagree": "Your disagreement is recorded: the proposal is not agreed",
+    "stop_local_cspr": "Local CSPR stopped",
 }
 
 

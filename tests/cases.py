@@ -112,7 +112,7 @@ class CaseDriver:
         answer = "answer_review_decision" if workflow_id and workflow_id.endswith("-cspr") else "answer_joint_decision"
         for seat in ("la", "icb", "police"):
             if seat != proposer:
-                state = await self.act(answer, seat, workflow_id=workflow_id, decision=action,
+                state = await self.act(answer, seat, workflow_id=workflow_id, proposed_action=action,
                                        version=proposal["version"], view="agree", comments="Agreed.")
         return state
 

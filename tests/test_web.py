@@ -397,13 +397,37 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await expect(closing.get_by_role("button", name="Close case")).to_have_class("secondary")
     await closing.get_by_label("Reason").fill("Duplicate of another referral.")
     await submit(manager, closing)
-    await expect(manager.get_by_role("heading", name="Close the case")).to_be_visible()
-    await expect(manager.get_by_text("This cannot be undone")).to_be_visible()
+    await expect(manager.get_by_role("heading", name="Propose to the partners: close the case")).to_be_visible()
+    await expect(manager.get_by_text("takes effect (the case closes and its deadlines stop) only when all three "
+                                     "agree")).to_be_visible()
     await walk.check(manager, "close-confirmation")
     await manager.get_by_role("button", name="Cancel").click()
     await expect(action_form(manager, "close_case").get_by_label("Reason")).to_have_value(
         "Duplicate of another referral.")
     await expect(manager.get_by_test_id("stage")).to_have_text("Methodology")
+
+    # Closing is the partners' decision: the business unit proposes it, each seat sees it and agrees or disagrees.
+    await submit(manager, action_form(manager, "close_case"))
+    await manager.get_by_role("button", name="Propose to the three partners").click()
+    await manager.wait_for_load_state()
+    await confirmed(manager, walk, "close-proposed", "Proposed to the three partners")
+    await expect(manager.get_by_test_id("stage")).to_have_text("Methodology")
+    await expect(manager.get_by_test_id("joint-decisions")).to_contain_text(
+        "Close the case: Duplicate of another referral.")
+    await expect(manager.get_by_test_id("joint-decisions")).to_contain_text(
+        "Waiting on Local authority, Integrated Care Board, Police")
+    seat = await sign_in_as("exec.icb")
+    await seat.goto(f"/cases/{reference}")
+    answer = action_form(seat, "answer_joint_decision")
+    await expect(answer).to_contain_text("Close the case: Duplicate of another referral.")
+    await answer.get_by_label("Disagree").check()
+    await answer.get_by_label("Comments").fill("The review's learning is still needed.")
+    await submit(seat, answer)
+    await confirmed(seat, walk, "close-disagreed", "Your disagreement is recorded")
+    await expect(seat.get_by_test_id("joint-decisions")).to_contain_text("Not agreed")
+    await expect(seat.get_by_test_id("joint-decisions")).to_contain_text(
+        "Integrated Care Board (ICB Chief Nursing Officer) disagreed")
+    await expect(seat.get_by_test_id("stage")).to_have_text("Methodology")
 
     auditor = await sign_in_as("auditor")
     await auditor.goto(f"/audit/{reference}")

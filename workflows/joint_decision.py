@@ -96,9 +96,9 @@ class JointDecisions:
         seat = answer.actor.seat
         if seat is None:
             raise reject("Only an Executive member holding a seat (la, icb or police) answers for a partner.")
-        proposal = self.open_proposal(answer.decision)
+        proposal = self.open_proposal(answer.proposed_action)
         if proposal is None:
-            raise reject(f"There is no open proposal of '{answer.decision}' for the partners to answer.")
+            raise reject(f"There is no open proposal of '{answer.proposed_action}' for the partners to answer.")
         if answer.version != proposal.version:
             raise reject(f"You are answering version {answer.version}, but the open proposal is version "
                          f"{proposal.version}.")
@@ -112,7 +112,7 @@ class JointDecisions:
 
     def answer(self, answer: AnswerJointDecision, step: CaseStep, documents: list[DocumentRequest]) -> bool:
         """Record one seat's answer; apply the proposed action when this completes the three. True if applied."""
-        proposal = self.open_proposal(answer.decision)
+        proposal = self.open_proposal(answer.proposed_action)
         seat = answer.actor.seat
         self.state.joint_answers.append(JointAnswer(
             decision=proposal.decision, version=proposal.version, seat=seat, view=answer.view,

@@ -412,8 +412,8 @@ class StopLocalCspr(Action):
 class AnswerJointDecision(Action):
     """A seat's answer to a decision proposed to the three partners: agree, or disagree with reasons."""
 
-    decision: str = Field(min_length=1, max_length=60, pattern=r"^[a-z_]+$",
-                          description="The action proposed to the partners, as its task names it")
+    proposed_action: str = Field(min_length=1, max_length=60, pattern=r"^[a-z_]+$",
+                                 description="The action proposed to the partners (e.g. close_case)")
     version: int = Field(ge=1, description="The proposal's version")
     view: Literal["agree", "disagree"]
     comments: Text = Field("", max_length=LONG, description="Your reasons (needed to disagree)")

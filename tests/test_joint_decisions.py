@@ -1,0 +1,179 @@
+"""The partners decide together (issue 25, items 2 and 3).
+
+- Working Together 2023, ch. 5: the decisions after the rapid review (whether and how a local CSPR goes on, when it
+  ends, whether it is published) are the three safeguarding partners'. No seat alone, and not the business unit,
+  ends, stops, extends or redirects a case: each such action is proposed and applied only when the three seats agree.
+- Children Act 2004 s16C(1) puts the duty to notify on the local authority: where police or health stay silent past
+  the answer date (a partnership setting, never past the notification's due date), the LA seat decides, and the
+  record names who had not answered.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from records.models import CaseRecord
+from records.object_store import read_stored
+from workflows.calendar import WorkingDayCalendar
+
+SEATS = ("la", "icb", "police")
+NOT_SEATS = ("bu", "chair", "csc", "education", "auditor")
+
+
+async def at_practice_review(driver) -> str:
+    """A case whose local CSPR is under way; returns today."""
+    await driver.to_sign_off()
+    await driver.approve_all(1)
+    today = str(await driver.today())
+    await driver.act("record_submission", "bu", submitted_on=today)
+    await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.", panel_view="agrees")
+    await driver.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
+                     reviewer="Internal", reviewer_kind="internal", lead="SM")
+    return today
+
+
+async def test_no_one_alone_ends_stops_or_extends_a_case(driver, case_env):
+    """Every role and every seat tries to close the case, stop its review and extend it: each is refused, or leaves
+    a proposal waiting on the other seats, and the case and its review go on."""
+    await at_practice_review(driver)
+    review_id = f"{driver.reference}-cspr"
+    new_due = str(await driver.today() + timedelta(days=240))
+    tries = {"close_case": {"reason": "Enough is known."}, "stop_local_cspr": {"reasons": "No longer needed."}}
+    for actor in (*NOT_SEATS, *SEATS):
+        for action, fields in tries.items():
+            try:
+                state = await driver.act(action, actor, **fields)
+            except Exception as error:  # noqa: BLE001 - a refusal is one of the two right answers
+                assert "may not take" in str(error.cause), (actor, action, str(error.cause))
+                continue
+            assert state["stage"] == "practice_review", f"{action} by {actor} took effect alone"
+            proposal = state["joint_proposals"][-1]
+            assert (proposal["decision"], proposal["status"]) == (action, "open")
+            assert actor in ("bu", *SEATS), f"{actor} could propose {action}"
+        try:
+            review = await driver.act("extend_deadline", actor, workflow_id=review_id, new_due=new_due, reason="r")
+        except Exception as error:  # noqa: BLE001
+            assert "may not take" in str(error.cause), (actor, str(error.cause))
+            continue
+        assert actor in SEATS and review["joint_proposals"][-1]["status"] == "open"
+        assert review["extensions"] == [], f"an extension by {actor} alone took effect"
+    state = await driver.state()
+    assert state["stage"] == "practice_review" and state["stopped"] is None
+    assert (await driver.state(review_id))["stage"] == "terms_of_reference"
+    superseded = [p["status"] for p in state["joint_proposals"] if p["decision"] == "close_case"]
+    assert superseded == ["superseded"] * 3 + ["open"], "a new proposal replaces the open one"
+
+
+async def test_the_three_partners_stop_a_local_cspr_and_every_record_says_stopped(driver, case_env, api):
+    await at_practice_review(driver)
+    state = await driver.act("stop_local_cspr", "police", reasons="The National Panel opened a national review.")
+    assert state["stage"] == "practice_review"
+    assert sorted(t.assignee_seat for t in driver.tasks(action="answer_joint_decision", status="open")) == ["icb", "la"]
+    refused = await driver.rejected("answer_joint_decision", "icb", proposed_action="stop_local_cspr", version=2,
+                                    view="agree")
+    assert refused == "ActionRejected: You are answering version 2, but the open proposal is version 1."
+    refused = await driver.rejected("answer_joint_decision", "police", proposed_action="stop_local_cspr", version=1,
+                                    view="agree")
+    assert refused == "ActionRejected: The police seat has already answered version 1 of this proposal."
+    refused = await driver.rejected("answer_joint_decision", "bu", proposed_action="stop_local_cspr", version=1,
+                                    view="agree")
+    assert "A business_unit may not take 'answer_joint_decision'" in refused
+    state = await driver.act("answer_joint_decision", "icb", proposed_action="stop_local_cspr", version=1,
+                             view="agree", comments="Agreed: the national review covers the learning.")
+    assert state["stage"] == "practice_review", "two seats are not the partners"
+    state = await driver.act("answer_joint_decision", "la", proposed_action="stop_local_cspr", version=1,
+                             view="agree")
+    assert state["stage"] == "closed"
+    assert state["outcome"] == "Local CSPR stopped by the partners: The National Panel opened a national review."
+    assert state["stopped"].startswith("Stopped by the partners on ")
+    assert [(a["seat"], a["view"]) for a in state["joint_answers"]] == [
+        ("police", "agree"), ("icb", "agree"), ("la", "agree")]
+    assert await driver.handle.result() == state["outcome"]
+    child = await case_env.client.get_workflow_handle(f"{driver.reference}-cspr").describe()
+    assert child.status.name in ("CANCELED", "TERMINATED")
+    assert driver.tasks(status="open") == []
+    with Session(driver.engine) as session:
+        assert session.get(CaseRecord, driver.reference).stopped is True
+    tracker = await api.get(f"/api/tracker.csv?reference={driver.reference}",
+                            headers=await api.as_user("strategy.manager"))
+    assert tracker.status_code == 200, tracker.text
+    header, row = tracker.text.splitlines()[:2]
+    assert dict(zip(header.split(","), row.split(","), strict=True))["status"] == "stopped"
+    await driver.save_history("stopped_by_the_partners")
+
+
+async def test_a_disagreement_leaves_the_case_as_it_was(driver):
+    await at_practice_review(driver)
+    await driver.act("close_case", "bu", reason="The family moved abroad.")
+    refused = await driver.rejected("answer_joint_decision", "la", proposed_action="close_case", version=1,
+                                    view="disagree")
+    assert refused == "ActionRejected: Disagreeing needs your reasons."
+    await driver.act("answer_joint_decision", "la", proposed_action="close_case", version=1, view="agree")
+    state = await driver.act("answer_joint_decision", "icb", proposed_action="close_case", version=1,
+                             view="disagree", comments="The learning does not depend on where the family lives.")
+    assert state["stage"] == "practice_review"
+    assert state["joint_proposals"][0]["status"] == "not_agreed"
+    assert driver.tasks(action="answer_joint_decision", status="open") == [], "the police seat's task is cancelled"
+    refused = await driver.rejected("answer_joint_decision", "police", proposed_action="close_case", version=1,
+                                    view="agree")
+    assert refused == "ActionRejected: There is no open proposal of 'close_case' for the partners to answer."
+
+
+async def test_the_business_unit_closes_only_a_referral_that_never_became_a_case(driver):
+    await driver.start()
+    state = await driver.act("close_case", "bu", reason="Sent in error: a duplicate of an open referral.")
+    assert state["stage"] == "closed" and state["joint_proposals"] == [], "an administrative closure"
+
+
+async def test_the_partners_decide_not_to_publish(driver):
+    """Not publishing (Working Together 2023 ch. 5: the partners publish, or say why not) is theirs: the business
+    unit proposes it, the three seats agree, then the review goes on to its learning workshop."""
+    today = await at_practice_review(driver)
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
+    await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
+    await driver.review("submit_draft_report", "bu", received_on=today)
+    await driver.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
+    for seat in SEATS:
+        await driver.review("sign_off_report", seat, version=1, decision="approve")
+    await driver.review("send_publication_notice", "bu", sent_on=today)
+    review = await driver.review("record_non_publication", "bu", reasons="Sibling's welfare: publication would "
+                                 "identify the family.", improvements_published_on=today)
+    assert review["stage"] == "publication" and review["not_published_reasons"] is None
+    review = await driver.partners_decide("record_non_publication", "bu", workflow_id=f"{driver.reference}-cspr",
+                                          reasons="Sibling's welfare.", improvements_published_on=today)
+    assert review["stage"] == "learning_workshop" and review["not_published_reasons"] == "Sibling's welfare."
+    assert [p["status"] for p in review["joint_proposals"]] == ["superseded", "agreed"]
+
+
+async def test_the_local_authority_decides_when_a_partner_stays_silent(driver, case_env, settings):
+    await driver.start()
+    await driver.act("accept_referral", "bu")
+    await driver.act("propose_sin_decision", "csc", decision="notify", rationale="Serious harm.")
+    proposed_on = await driver.today()
+    answer_by = WorkingDayCalendar().add_working_days(proposed_on, 2)
+    la_task = driver.tasks(action="resolve_sin_disagreement", status="open")
+    assert [t.assignee_seat for t in la_task] == ["la"]
+    assert f"If police or health have not answered by {answer_by.isoformat()}" in la_task[0].description
+    await driver.act("respond_to_sin_proposal", "police", version=1, view="agree", comments="Agreed.")
+    await case_env.sleep(timedelta(days=(answer_by - proposed_on).days + 1))
+    state = await driver.act("resolve_sin_disagreement", "la", version=1, decision="notify",
+                             how_resolved="The ICB did not answer; the duty to notify is ours.")
+    assert state["stage"] == "notification" and state["sin_agreed"] == "notify"
+    resolution = state["sin_resolutions"][0]
+    assert (resolution["basis"], resolution["unanswered"]) == ("no_answer", ["icb"])
+    record = next(d for d in driver.documents() if d.kind == "sin_decision")
+    html = " ".join(read_stored(settings.document_store(), record.html_path).decode().split())
+    assert (f"The local authority&#39;s seat (DCS): Integrated Care Board had not answered by {answer_by.isoformat()}"
+            in html or f"had not answered by {answer_by.isoformat()}" in html), "the record says who was silent"
+    assert "no answer" in html, "the silent partner's view is recorded as none"
+    await driver.save_history("sin_decided_by_the_la_after_silence")
+
+
+async def test_before_the_answer_date_the_la_waits(driver):
+    await driver.start()
+    await driver.act("accept_referral", "bu")
+    await driver.act("propose_sin_decision", "csc", decision="notify", rationale="Serious harm.")
+    refused = await driver.rejected("resolve_sin_disagreement", "la", version=1, decision="notify", how_resolved="x")
+    assert "no partner's answer is overdue" in refused
