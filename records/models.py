@@ -98,6 +98,8 @@ class CaseRecord(SQLModel, table=True):
     closed_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     outcome: str | None = Field(default=None, max_length=500)
     stopped: bool = False  # the partners stopped its review (the record says "stopped", with why in the outcome)
+    notification_due: date | None = None
+    notification_reference: str | None = Field(default=None, max_length=60)
     referred_by: int | None = None
     referring_agency: str | None = Field(default=None, max_length=80)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
@@ -394,6 +396,7 @@ class CaseReview(SQLModel, table=True):
     published_on: date | None = Field(default=None, index=True)
     publication_link: str | None = Field(default=None, max_length=500)
     not_published_reasons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    completed_on: date | None = Field(default=None, index=True)  # published, or its improvements published
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

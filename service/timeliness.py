@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import or_
@@ -20,12 +21,15 @@ from workflows.calendar import WorkingDayCalendar, london_date
 from workflows.rules import ProcessRules
 from workflows.vocabulary import ReviewStage, Stage
 
+Basis = Literal["calendar", "financial"]
+
 
 class Quarter(BaseModel):
-    year: int
-    quarter: int  # 1..4: January-March is 1
+    year: int  # the calendar year, or the financial year by the year it starts in (2026: April 2026-March 2027)
+    quarter: int  # 1..4: January-March is 1 (financial year: April-June is 1)
     referrals: int = 0
     notifications: int = 0
+    notified_within_5_working_days: int = 0
     rapid_reviews_submitted: int = 0
     submitted_within_15_working_days: int = 0
     share_within_15_working_days: float | None = None
@@ -44,6 +48,8 @@ class StageMedian(BaseModel):
 
 class Timeliness(BaseModel):
     year: int
+    basis: Basis = "calendar"
+    period: str = ""  # "2026" or "April 2026 to March 2027"
     quarters: list[Quarter]
     totals: Quarter
     stage_medians: list[StageMedian]
@@ -51,45 +57,77 @@ class Timeliness(BaseModel):
     late_csprs: list[str]
 
 
+class Period(NamedTuple):
+    """A year of figures: a calendar year, or a financial year (April to March) as partnerships report under
+    reg. 14 and s16G, named by the year it starts in."""
+
+    year: int
+    basis: Basis
+
+    @property
+    def first(self) -> date:
+        return date(self.year, 1, 1) if self.basis == "calendar" else date(self.year, 4, 1)
+
+    @property
+    def last(self) -> date:
+        return date(self.year, 12, 31) if self.basis == "calendar" else date(self.year + 1, 3, 31)
+
+    @property
+    def name(self) -> str:
+        return str(self.year) if self.basis == "calendar" else f"April {self.year} to March {self.year + 1}"
+
+    def holds(self, day: date | None) -> bool:
+        return day is not None and self.first <= day <= self.last
+
+    def quarter_of(self, day: date) -> int:
+        return (day.month - self.first.month) % 12 // 3 + 1
+
+
 def quarter_of(day: date) -> int:
-    return (day.month - 1) // 3 + 1
+    return Period(day.year, "calendar").quarter_of(day)
 
 
-def _in_year(day: date | None, year: int) -> bool:
-    return day is not None and day.year == year
-
-
-def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today: date) -> Timeliness:
+def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today: date,
+               basis: Basis = "calendar") -> Timeliness:
+    """The figures of one period. A review completed is one published, or not published with its improvements
+    published (the partners' reasons on record); a stopped review is never completed. A notification is in time
+    when made by its own due date (5 working days from awareness, on the case's clock)."""
+    period = Period(year, basis)
     quarters = {q: Quarter(year=year, quarter=q) for q in range(1, 5)}
     late_rapid_reviews, late_csprs = [], []
-    for case in session.exec(select(CaseRecord).where(
-            (CaseRecord.year == year) | (CaseRecord.year == year - 1))):  # a case may finish the year after
-        if _in_year(case.opened_on, year):
-            quarters[quarter_of(case.opened_on)].referrals += 1
-        if _in_year(case.notified_on, year):
-            quarters[quarter_of(case.notified_on)].notifications += 1
-        if _in_year(case.submitted_on, year):
-            q = quarters[quarter_of(case.submitted_on)]
+    for case in session.exec(select(CaseRecord).where(  # a case may finish the year after it opened
+            CaseRecord.year >= period.first.year - 1, CaseRecord.year <= period.last.year)):
+        if period.holds(case.opened_on):
+            quarters[period.quarter_of(case.opened_on)].referrals += 1
+        if period.holds(case.notified_on):
+            q = quarters[period.quarter_of(case.notified_on)]
+            q.notifications += 1
+            if case.notification_due and case.notified_on <= case.notification_due:
+                q.notified_within_5_working_days += 1
+        if period.holds(case.submitted_on):
+            q = quarters[period.quarter_of(case.submitted_on)]
             q.rapid_reviews_submitted += 1
             if case.rapid_review_due and case.submitted_on <= case.rapid_review_due:
                 q.submitted_within_15_working_days += 1
         due = case.rapid_review_due
-        if due and due.year == year and (case.submitted_on > due if case.submitted_on
-                                         else case.stage != Stage.closed and today > due):
+        if period.holds(due) and (case.submitted_on > due if case.submitted_on
+                                  else case.stage != Stage.closed and today > due):
             late_rapid_reviews.append(case.reference)
-    first, last = date(year, 1, 1), date(year, 12, 31)
-    for review in session.exec(select(CaseReview).where(or_(CaseReview.published_on.between(first, last),
+    first, last = period.first, period.last
+    stopped = set(session.exec(select(CaseRecord.reference).where(CaseRecord.stopped)))
+    for review in session.exec(select(CaseReview).where(or_(CaseReview.completed_on.between(first, last),
                                                             CaseReview.due.between(first, last)))):
-        if _in_year(review.published_on, year):
-            q = quarters[quarter_of(review.published_on)]
+        completed = None if review.case_reference in stopped else review.completed_on
+        if period.holds(completed):
+            q = quarters[period.quarter_of(completed)]
             q.cspr_completed += 1
-            if review.due and review.published_on <= review.due:
+            if review.due and completed <= review.due:
                 q.cspr_completed_within_6_months += 1
-        if review.due and review.due.year == year and (review.published_on or today) > review.due and not (
-                review.published_on is None and review.stage == ReviewStage.closed):
+        if period.holds(review.due) and (completed or today) > review.due and not (
+                completed is None and review.stage == ReviewStage.closed):
             late_csprs.append(review.case_reference)
     for action in session.exec(select(PlanAction).where(PlanAction.due_date.between(first, last))):
-        q = quarters[quarter_of(action.due_date)]
+        q = quarters[period.quarter_of(action.due_date)]
         q.actions_due += 1
         if action.status in PLAN_DONE and action.completed_on and action.completed_on <= action.due_date:
             q.actions_completed_on_time += 1
@@ -103,23 +141,23 @@ def timeliness(session: Session, year: int, calendar: WorkingDayCalendar, today:
     if totals.rapid_reviews_submitted:
         totals.share_within_15_working_days = round(
             totals.submitted_within_15_working_days / totals.rapid_reviews_submitted, 3)
-    return Timeliness(year=year, quarters=list(quarters.values()), totals=totals,
-                      stage_medians=stage_medians(session, year, calendar),
+    return Timeliness(year=year, basis=basis, period=period.name, quarters=list(quarters.values()), totals=totals,
+                      stage_medians=stage_medians(session, period, calendar),
                       late_rapid_reviews=sorted(set(late_rapid_reviews)), late_csprs=sorted(late_csprs))
 
 
-def stage_medians(session: Session, year: int, calendar: WorkingDayCalendar) -> list[StageMedian]:
-    """Median working days spent in each stage, for stages left during the year."""
+def stage_medians(session: Session, period: Period, calendar: WorkingDayCalendar) -> list[StageMedian]:
+    """Median working days spent in each stage, for stages left during the period."""
     entries = defaultdict(list)
     moved_this_year = select(StageEntry.case_reference).where(
-        StageEntry.entered_on.between(date(year, 1, 1), date(year, 12, 31)))
+        StageEntry.entered_on.between(period.first, period.last))
     for entry in session.exec(select(StageEntry).where(StageEntry.case_reference.in_(moved_this_year))
                               .order_by(StageEntry.case_reference, StageEntry.entered_on, StageEntry.id)):
         entries[(entry.case_reference, entry.process)].append(entry)
     durations = defaultdict(list)
     for (_, process), sequence in entries.items():
         for current, following in zip(sequence, sequence[1:], strict=False):
-            if following.entered_on.year == year:
+            if period.holds(following.entered_on):
                 durations[(process, current.stage)].append(
                     calendar.working_days_between(current.entered_on, following.entered_on))
     return [StageMedian(process=process, stage=stage, cases=len(days), median_working_days=statistics.median(days))
@@ -133,6 +171,9 @@ CHARTS = {
                       {"rapid_reviews_submitted": "Submitted",
                        "submitted_within_15_working_days": "Within {days} working days"}),
     "referrals": ("Referrals and notifications", {"referrals": "Referrals", "notifications": "Notifications"}),
+    "notifications": ("Notifications, and within {notify} working days of awareness",
+                      {"notifications": "Notifications",
+                       "notified_within_5_working_days": "Within {notify} working days"}),
     "csprs": ("CSPRs completed, and within {months} months",
               {"cspr_completed": "Completed", "cspr_completed_within_6_months": "Within {months} months"}),
     "actions": ("Actions due, and completed on time",
@@ -140,15 +181,16 @@ CHARTS = {
 }
 
 
-def figures(session, year: int | None) -> Timeliness:
+def figures(session, year: int | None, basis: Basis = "calendar") -> Timeliness:
     today = london_date(datetime.now(UTC))
-    return timeliness(session, year or today.year, partnership_calendar(session), today)
+    this_year = today.year if basis == "calendar" or today.month >= 4 else today.year - 1
+    return timeliness(session, year or this_year, partnership_calendar(session), today, basis)
 
 
-def dashboard_figures(audit: AuditWriter, user: User, year: int | None) -> Timeliness:
+def dashboard_figures(audit: AuditWriter, user: User, year: int | None, basis: Basis = "calendar") -> Timeliness:
     """The dashboard's figures for a year (this year by default); reading them is on the record."""
-    result = figures(audit.session, year)
-    audit.write(user, "read_dashboard", None, {"year": result.year})
+    result = figures(audit.session, year, basis)
+    audit.write(user, "read_dashboard", None, {"year": result.year, "basis": basis})
     return result
 
 
@@ -156,8 +198,9 @@ def chart_svg(result: Timeliness, chart: str, rules: ProcessRules) -> str:
     """One of CHARTS for a year's quarters (every text in it is escaped; its ids are the chart's own, so several
     charts on one page each keep their title for a screen reader)."""
     title, measures = CHARTS[chart]
-    figures = {"days": rules.rapid_review_working_days, "months": rules.cspr_months}
+    figures = {"days": rules.rapid_review_working_days, "months": rules.cspr_months,
+               "notify": rules.notification_working_days}
     series = {legend.format(**figures): [getattr(q, name) for q in result.quarters]
               for name, legend in measures.items()}
-    return bar_chart_svg(f"{title.format(**figures)}, {result.year}", [f"Q{q.quarter}" for q in result.quarters],
-                         series, ident=f"chart-{chart}")
+    return bar_chart_svg(f"{title.format(**figures)}, {result.period or result.year}",
+                         [f"Q{q.quarter}" for q in result.quarters], series, ident=f"chart-{chart}")

@@ -199,10 +199,12 @@ async def escalations_respond(escalation_id: RowId, request: Request, session: P
 
 @router.get("/dashboard")
 def dashboard_view(request: Request, session: PageSession, user: DashboardReaders,
-                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
-    """Timeliness per quarter with charts drawn on the server, and the CSV downloads."""
-    year = year or london_date(datetime.now(UTC)).year
-    figures = timeliness.dashboard_figures(writer(session, request), user, year)
+                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                   basis: Annotated[timeliness.Basis, Query()] = "calendar"):
+    """Timeliness per quarter (of a calendar or a financial year) with charts drawn on the server, and the CSV
+    downloads."""
+    figures = timeliness.dashboard_figures(writer(session, request), user, year, basis)
+    year = figures.year
     # bar_chart_svg escapes every text it draws, so the SVG can go into the page as it is.
     rules = process_rules(session)
     charts = [Markup(timeliness.chart_svg(figures, chart, rules)) for chart in timeliness.CHARTS]  # noqa: S704

@@ -63,6 +63,7 @@ def cspr(model: ReadModel, reference: str, decided: date, published: date | None
     model.step(reference, decided, "practice_review", review=review, recommendation="local_cspr", **dates)
     if published:
         final = review.model_copy(update={"stage": "learning_workshop", "published_on": published,
+                                          "completed_on": published,
                                           "publication_link": f"https://example.org/{reference}",
                                           "recommendations": ["Safe sleep audit", "Training on bruising"]})
         model.step(reference, published, "practice_review", review=final, recommendation="local_cspr", **dates)
@@ -210,7 +211,8 @@ def test_case_review_tracker_export(api_client, sign_in, model):
     dates = rapid_review(model, "RR-2025-020", date(2025, 2, 3), 12, themes=["neglect", "domestic abuse",
                                                                             "record keeping", "cultural competence"])
     cspr(model, "RR-2025-020", date(2025, 3, 3), date(2025, 8, 1), **dates, themes=["neglect"])
-    rapid_review(model, "RR-2025-021", date(2025, 2, 10), 10, recommendation="no_further_review")
+    rapid_review(model, "RR-2025-021", date(2025, 2, 10), 10, recommendation="no_further_review",
+                 notification_reference="OF-2025-0021")
     response = api_client.get("/api/tracker.csv", headers=sign_in("exec.icb"))
     rows = {row["case_reference"]: row for row in csv.DictReader(io.StringIO(response.text))}
     converted = rows["RR-2025-020"]
@@ -223,6 +225,7 @@ def test_case_review_tracker_export(api_client, sign_in, model):
     assert converted["local_reference"] == "RR-2025-020"
     assert rows["RR-2025-021"]["review_type"] == "rapid review" and rows["RR-2025-021"]["publication_date"] == ""
     assert rows["RR-2025-021"]["status"] == "closed", "a rapid review signed off without a CSPR is completed"
+    assert rows["RR-2025-021"]["dfe_notification_reference"] == "OF-2025-0021"
     one = api_client.get("/api/tracker.csv?reference=RR-2025-021", headers=sign_in("strategy.manager"))
     assert len(list(csv.DictReader(io.StringIO(one.text)))) == 1
     assert api_client.get("/api/tracker.csv", headers=sign_in("agency.health")).status_code == 403
@@ -239,7 +242,7 @@ def test_business_pages_work_with_forms(api_client, demo_passwords, model):
     rapid_review(model, "RR-2025-030", date(2025, 2, 3), 18)
     csrf = signed_in_page(api_client, demo_passwords, "strategy.manager")
     board = api_client.get("/dashboard?year=2025")
-    assert board.status_code == 200 and "RR-2025-030" in board.text and board.text.count("<svg") == 4
+    assert board.status_code == 200 and "RR-2025-030" in board.text and board.text.count("<svg") == 5
     added = api_client.post("/action-plan/new", data={"csrf_token": csrf, "description": "Audit of step-down",
                                                        "owner_agency": "csc", "due_date-day": "10",
                                                        "due_date-month": "1", "due_date-year": "2025"})
@@ -291,12 +294,16 @@ def test_tracker_converted_only_when_a_local_cspr_started(api_client, sign_in, m
     model.step("RR-2025-050", date(2025, 3, 24), "methodology", recommendation="local_cspr", **dates)
     rapid_review(model, "RR-2025-051", date(2025, 3, 3), 12, recommendation="national_review_referral")
     model.step("RR-2025-052", date(2025, 3, 3), "closed", closed_reason="Referral declined")
+    notified_only = {"notified_on": date(2025, 3, 4), "notification_reference": "OF-53"}
+    model.step("RR-2025-053", date(2025, 3, 4), "notification", **notified_only)
+    model.step("RR-2025-053", date(2025, 3, 5), "closed", outcome="Notified; no rapid review", **notified_only)
     rows = tracker(api_client, sign_in)
     waiting = rows["RR-2025-050"]
     assert waiting["review_type"] == "rapid review" and waiting["status"] == "open", \
         "the partners decided on a CSPR; it has not started yet"
     assert rows["RR-2025-051"]["review_type"] == "rapid review"
-    assert rows["RR-2025-052"]["review_type"] == "none (no serious incident notification)"
+    assert "RR-2025-052" not in rows, "a declined referral is no review"
+    assert "RR-2025-053" not in rows, "a notification closed without a rapid review is not exported as one"
     cspr(model, "RR-2025-050", date(2025, 3, 24), None, **dates)
     started = tracker(api_client, sign_in)["RR-2025-050"]
     assert started["review_type"] == "converted (rapid review to CSPR)" and started["status"] == "open"
@@ -305,18 +312,19 @@ def test_tracker_converted_only_when_a_local_cspr_started(api_client, sign_in, m
 
 def test_tracker_themes_in_the_panels_order_then_hand_tags(api_client, sign_in, model):
     bu = sign_in("strategy.manager")
-    model.step("RR-2025-060", date(2025, 3, 3), "panel_preparation", opened_on=date(2025, 2, 28))
+    model.step("RR-2025-060", date(2025, 3, 3), "panel_preparation", opened_on=date(2025, 2, 28),
+               notified_on=date(2025, 3, 3))
     assert api_client.post("/api/cases/RR-2025-060/themes", headers=bu,
                            json={"name": "record keeping"}).status_code == 201
     assert api_client.post("/api/cases/RR-2025-060/themes", headers=bu,
                            json={"name": "cultural competence"}).status_code == 201
     model.step("RR-2025-060", date(2025, 3, 14), "decision_sheet", opened_on=date(2025, 2, 28),
-               themes=["professional curiosity", "record keeping", "neglect"])
+               notified_on=date(2025, 3, 3), themes=["professional curiosity", "record keeping", "neglect"])
     row = tracker(api_client, sign_in)["RR-2025-060"]
     assert [row[f"theme_{i}"] for i in (1, 2, 3)] == ["professional curiosity", "record keeping", "neglect"], \
         "the panel's order; its choice of a theme tagged earlier by hand takes the panel's place"
     assert row["date_added"] == "2025-02-28", "the day the referral was made"
-    model.step("RR-2025-061", date(2025, 3, 14), "decision_sheet", themes=["neglect"])
+    model.step("RR-2025-061", date(2025, 3, 14), "decision_sheet", themes=["neglect"], notified_on=date(2025, 3, 14))
     assert api_client.post("/api/cases/RR-2025-061/themes", headers=bu,
                            json={"name": "cultural competence"}).status_code == 201
     row = tracker(api_client, sign_in)["RR-2025-061"]
@@ -329,3 +337,44 @@ def tracker(api_client, sign_in) -> dict[str, dict]:
     table = list(csv.DictReader(io.StringIO(response.text)))
     assert table and list(table[0]) == list(TRACKER_COLUMNS)
     return {row["case_reference"]: row for row in table}
+
+
+def test_figures_as_a_partnership_reports_them(api_client, sign_in, model, demo_passwords):
+    """Reg. 14 and s16G: a financial year as well as a calendar year; a review not published but with its
+    improvements published is completed; a stopped review is not; notifications in time are counted."""
+    from workflows.calendar import add_months
+
+    # Notified in time (due the 10th) in February 2026, and late in May 2026.
+    model.step("RR-2026-101", date(2026, 2, 9), "panel_preparation", notified_on=date(2026, 2, 9),
+               notification_due=date(2026, 2, 10), opened_on=date(2026, 2, 3))
+    model.step("RR-2026-102", date(2026, 5, 20), "panel_preparation", notified_on=date(2026, 5, 20),
+               notification_due=date(2026, 5, 12), opened_on=date(2026, 5, 5))
+    base = ReviewSnapshot(case_reference="", stage="learning_workshop", decided_on=date(2025, 11, 3),
+                          due=add_months(date(2025, 11, 3), 6), methods=["partner_led_workshop"], late=False)
+    improvements = base.model_copy(update={"case_reference": "RR-2025-103", "not_published_reasons": "Trial",
+                                           "completed_on": date(2026, 4, 20)})
+    model.step("RR-2025-103", date(2026, 4, 20), "practice_review", review=improvements, notified_on=date(2025, 9, 1))
+    stopped = base.model_copy(update={"case_reference": "RR-2025-104", "stage": "closed",
+                                      "completed_on": date(2026, 4, 21)})
+    model.step("RR-2025-104", date(2026, 4, 21), "closed", review=stopped, stopped=True,
+               notified_on=date(2025, 9, 1), outcome="Local CSPR stopped by the partners: national review")
+    bu = sign_in("strategy.manager")
+    calendar_year = api_client.get("/api/dashboard?year=2026", headers=bu).json()
+    assert calendar_year["period"] == "2026"
+    q1, q2 = calendar_year["quarters"][:2]
+    assert (q1["notifications"], q1["notified_within_5_working_days"]) == (1, 1)
+    assert (q2["notifications"], q2["notified_within_5_working_days"]) == (1, 0)
+    assert q2["cspr_completed"] == 1 and q2["cspr_completed_within_6_months"] == 1, \
+        "improvements published in time complete the review; the stopped one never does"
+    financial = api_client.get("/api/dashboard?year=2025&basis=financial", headers=bu).json()
+    assert financial["period"] == "April 2025 to March 2026"
+    assert financial["quarters"][3]["notifications"] == 1, "February 2026 is the fourth quarter of 2025-26"
+    assert financial["totals"]["cspr_completed"] == 0
+    next_year = api_client.get("/api/dashboard?year=2026&basis=financial", headers=bu).json()
+    assert next_year["quarters"][0]["cspr_completed"] == 1 and next_year["quarters"][0]["notifications"] == 1
+    table = api_client.get("/api/dashboard.csv?year=2026&basis=financial", headers=bu)
+    assert table.headers["content-disposition"].endswith('timeliness-2026-financial.csv"')
+    assert api_client.get("/api/dashboard?year=2026&basis=fiscal", headers=bu).status_code == 422
+    signed_in_page(api_client, demo_passwords, "strategy.manager")
+    page = api_client.get("/dashboard?year=2025&basis=financial")
+    assert page.status_code == 200 and "Timeliness, April 2025 to March 2026" in page.text

@@ -89,6 +89,11 @@ class Actions:
             raise reject(f"The {what} ({day.isoformat()}) is in the future; today is {today.isoformat()}.")
 
     @staticmethod
+    def not_after(day: date, latest: date | None, what: str, later_what: str) -> None:
+        if latest is not None and day > latest:
+            raise reject(f"The {what} ({day.isoformat()}) is after the {later_what} ({latest.isoformat()}).")
+
+    @staticmethod
     def not_before(day: date, earliest: date | None, what: str, earlier_what: str) -> None:
         if earliest is not None and day < earliest:
             raise reject(f"The {what} ({day.isoformat()}) is before the {earlier_what} ({earliest.isoformat()}).")

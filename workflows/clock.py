@@ -216,6 +216,21 @@ class DeadlineClock:
         found.clock = ClockKind.statutory if statutory else ClockKind.local
         return due
 
+    def recount_from(self, key: str, start: date) -> None:
+        """A counted deadline whose start was corrected: its due date counted again from ``start`` on its own clock,
+        and, if already done, judged again by the day it was done (a notification made in time may now be late)."""
+        found = self.deadline(key)
+        if found is None or found.working_days is None or found.status == DeadlineStatus.cancelled:
+            return
+        statutory = found.clock == ClockKind.statutory
+        found.due = (self.statutory_days_after if statutory else self.working_days_after)(start, found.working_days)
+        found.counted_from = start
+        if found.met_on is not None:
+            found.status = DeadlineStatus.met if found.met_on <= found.due else DeadlineStatus.missed
+            self.state.late = (any(d.status == DeadlineStatus.missed for d in self.state.deadlines)
+                               or self._late_elsewhere())
+        self.wake()
+
     def deadline(self, key: str) -> Deadline | None:
         return next((d for d in self.state.deadlines if d.key == key), None)
 

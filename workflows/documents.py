@@ -144,6 +144,11 @@ class DecisionSheet(DocumentContext):
     voice_of_child_and_family: str
     family_told_of_review: str | None
     siblings_and_other_children: str
+    incident_date: date | None = None
+    awareness_date: date | None = None
+    child_outcome: str | None = None
+    family_and_household: str = ""
+    area: str = ""
 
 
 class NationalPanelSubmission(DecisionSheet):

@@ -274,6 +274,13 @@ class IssueDecisionSheet(Action):
     family_told_of_review: FamilyTold | None = None
     siblings_and_other_children: Text = Field("", max_length=LONG,
                                               description="The safety of siblings and other children")
+    # The Panel's rapid review template asks these of every report.
+    child_outcome: Literal["died", "seriously_harmed"] | None = Field(
+        None, description="Whether the child died or was seriously harmed")
+    family_and_household: Text = Field("", max_length=LONG, description="Family and household background: who "
+                                       "lived with the child, and significant adults")
+    area: Text = Field("", max_length=200, description="Where the child lived (locality or district, never an "
+                       "address)")
 
     @model_validator(mode="after")
     def _criteria_answer_the_questions(self) -> IssueDecisionSheet:
@@ -586,6 +593,8 @@ class CaseState(ProcessState):
     sin_agreed_on: date | None = None
     notified_on: date | None = None
     notification_reference: str | None = None
+    notified_by: str | None = None
+    notification_records: int = 0  # versions of the notification record issued (a corrected date re-issues it)
     awareness_corrections: list[CorrectAwarenessDate] = Field(default_factory=list)
     window_start: date | None = None
     panel: ConvenePanel | None = None
@@ -674,6 +683,7 @@ class ReviewState(ProcessState):
     published_on: date | None = None
     publication_link: str | None = None
     not_published_reasons: str | None = None
+    improvements_published_on: date | None = None
     learning_workshop_on: date | None = None
     one_year_workshop_due: date | None = None
     one_year_workshop_on: date | None = None
@@ -770,6 +780,8 @@ class CaseSnapshot(BaseModel):
     outcome: str | None
     themes: list[str] = Field(default_factory=list)
     stopped: bool = False  # the partners stopped the review (the tracker and dashboard say so)
+    notification_due: date | None = None  # the notification's own due date (5 working days, the case's clock)
+    notification_reference: str | None = None  # the DfE notification system's reference (the tracker exports it)
 
 
 class ReviewSnapshot(BaseModel):
@@ -785,6 +797,9 @@ class ReviewSnapshot(BaseModel):
     published_on: date | None = None
     publication_link: str | None = None
     not_published_reasons: str | None = None
+    # The day the review was completed: published, or (not published) its improvements published; the
+    # timeliness figures count both (reg. 14's report; the review is completed either way).
+    completed_on: date | None = None
 
 
 class PlanActionSpec(BaseModel):

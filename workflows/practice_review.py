@@ -508,6 +508,7 @@ class PracticeReviewWorkflow:
 
     def _record_non_publication(self, action: RecordNonPublication, step, documents) -> None:
         self.state.not_published_reasons = action.reasons
+        self.state.improvements_published_on = action.improvements_published_on
         self.state.published_on = None
         self.state.notice_sent_on = self.state.notice_sent_on or action.improvements_published_on
         self._published(action.actor, "record_non_publication", action.improvements_published_on, step, documents)
@@ -586,4 +587,5 @@ class PracticeReviewWorkflow:
             recommendations=list(st.final_report.recommendations) if st.final_report else [],
             published_on=st.published_on, publication_link=st.publication_link,
             not_published_reasons=st.not_published_reasons,
+            completed_on=st.published_on or st.improvements_published_on,
         )

@@ -138,7 +138,8 @@ class RapidReviewWorkflow:
         # Cases of the three-way decision: only at csc_consultation, with the partners' agreement not to notify
         # (see _check_decline_referral); cases started before it: at referral, as they ran.
         "decline_referral": Rule.of({Stage.referral, Stage.csc_consultation}, Role.business_unit),
-        "correct_awareness_date": Rule.of({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
+        # The awareness date stays correctable after the notification (judged again, its record re-issued).
+        "correct_awareness_date": Rule.of(OPEN_STAGES, Role.csc_lead),
         "correct_referral": Rule.of({Stage.referral, Stage.csc_consultation, Stage.notification}, Role.csc_lead),
         # The notification decision is the three partners' (RULE_SIN_THREE_WAY): the CSC lead proposes, the
         # police and ICB Executive seats answer, a disagreement is resolved and recorded by the LA's seat.
@@ -656,6 +657,8 @@ class RapidReviewWorkflow:
         self.actions.not_before(action.awareness_date, self.case.incident_date, "date of awareness", "incident")
         if action.awareness_date == self.state.awareness_date:
             raise reject(f"The date of awareness is already {action.awareness_date.isoformat()}.")
+        self.actions.not_after(action.awareness_date, self.state.notified_on, "date of awareness",
+                               "notification")
 
     def _check_record_notification(self, action: RecordNotification) -> None:
         self.actions.not_before(
@@ -927,9 +930,23 @@ class RapidReviewWorkflow:
         ))
 
     def _correct_awareness_date(self, action: CorrectAwarenessDate, step, documents) -> None:
-        """The notification clock runs from the local authority's awareness: it follows the corrected date."""
+        """The notification clock runs from the local authority's awareness: it follows the corrected date. After
+        the notification, the notification is judged again against the corrected date and its record re-issued."""
         self.state.awareness_corrections.append(action)
         self.state.awareness_date = action.awareness_date
+        if self.state.notified_on is not None:
+            self.clock.recount_from("notification", action.awareness_date)
+            if self.rules.rapid_review_clock_start == "awareness":
+                self.clock.recount_from("rapid_review", action.awareness_date)
+            self.state.notification_records += 1
+            rapid_review = self.clock.deadline("rapid_review")
+            notified = RecordNotification(actor=action.actor, notified_on=self.state.notified_on,
+                                          notification_reference=self.state.notification_reference)
+            documents.append(self.steps.document(
+                DocumentKind.notification_record, action.actor.name,
+                self._notification_context(notified, rapid_review.due if rapid_review else None),
+                self.state.notification_records))
+            return
         days = self.rules.notification_working_days
         self.clock.add_counted_deadline("notification", "Serious incident notification to the National Panel",
                                         action.awareness_date, days, RULE_NOTIFICATION.format(n=days), Role.csc_lead,
@@ -963,6 +980,7 @@ class RapidReviewWorkflow:
     def _record_notification(self, action: RecordNotification, step, documents) -> None:
         self.state.notified_on = action.notified_on
         self.state.notification_reference = action.notification_reference
+        self.state.notified_by, self.state.notification_records = action.actor.name, 1
         self.clock.meet("notification", step, on=action.notified_on)
         step.settle.append(self.steps.done("record_notification", action.notification_reference))
         rule = ALWAYS_NOTIFIED.get(self.state.category)
@@ -994,9 +1012,10 @@ class RapidReviewWorkflow:
             rationale = self._sin_context().rationale if self.state.sin_proposals else ""
         context = NotificationRecord(
             pseudonym=self.state.pseudonym, age_band=self.case.age_band, incident_date=self.case.incident_date,
-            awareness_date=self.case.awareness_date, notified_on=action.notified_on,
+            awareness_date=self.state.awareness_date, notified_on=action.notified_on,
             notification_reference=action.notification_reference, summary=self.case.summary,
-            notified_by=action.actor.name, rapid_review_due=rapid_review_due, sin_rationale=rationale,
+            notified_by=self.state.notified_by or action.actor.name, rapid_review_due=rapid_review_due,
+            sin_rationale=rationale,
         )
         if self.state.three_way_sin:  # cases of the earlier process render exactly as they did
             context.category, context.linked_references = self.state.category, self.state.linked_references
@@ -1148,7 +1167,8 @@ class RapidReviewWorkflow:
             sign_offs=[s for s in st.sign_offs if s.version == version],
             sign_off_history=[s for s in st.sign_offs if s.superseded_by],
             notification_reference=st.notification_reference, partners_decision=st.partners_decision,
-            partners_decided_on=st.partners_decided_on, **self._child_and_family(sheet),
+            partners_decided_on=st.partners_decided_on, incident_date=self.case.incident_date,
+            awareness_date=st.awareness_date, **self._child_and_family(sheet),
         )
 
     @staticmethod
@@ -1163,6 +1183,8 @@ class RapidReviewWorkflow:
             "voice_of_child_and_family": sheet.voice_of_child_and_family,
             "family_told_of_review": sheet.family_told_of_review,
             "siblings_and_other_children": sheet.siblings_and_other_children,
+            "child_outcome": sheet.child_outcome, "family_and_household": sheet.family_and_household,
+            "area": sheet.area,
         }
 
     def _sign_off(self, action: SignOff, step, documents) -> None:
@@ -1455,7 +1477,7 @@ class RapidReviewWorkflow:
         st = self.state
         upcoming = sorted((d for d in st.deadlines if d.awaited), key=lambda d: d.due)
         nxt = upcoming[0] if upcoming else None
-        rapid_review = self.clock.deadline("rapid_review")
+        rapid_review, notification = self.clock.deadline("rapid_review"), self.clock.deadline("notification")
         return CaseSnapshot(
             reference=st.reference, pseudonym=st.pseudonym, stage=st.stage, opened_on=st.opened_on,
             awareness_date=st.awareness_date, notified_on=st.notified_on,
@@ -1466,6 +1488,8 @@ class RapidReviewWorkflow:
             invited_agencies=list(st.panel.invited_agencies) if st.panel else [],
             submitted_on=st.submitted_on, practice_review_stage=st.practice_review_stage,
             closed_reason=st.closed_reason, outcome=st.outcome, stopped=st.stopped is not None,
+            notification_due=notification.due if notification else None,
+            notification_reference=st.notification_reference,
             themes=list(st.panel_outcome.themes) if st.panel_outcome else [],
         )
 

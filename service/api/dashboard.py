@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import or_
 from sqlmodel import select
 
-from records.models import CaseRecord, CaseReview, Document, User
+from records.models import CaseRecord, CaseReview, Document, StageEntry, User
 from records.partnership import process_rules
 from records.read_model import panel_ordered_themes
 from service.api.access import audit, writer
@@ -17,41 +18,47 @@ from service.auth import require_roles
 from service.csv_export import csv_response
 from service.deps import DbSession, SettingsDep
 from service.roles import DASHBOARD_READERS, TRACKER_READERS
-from service.timeliness import CHARTS, Quarter, Timeliness, chart_svg, dashboard_figures, figures
+from service.timeliness import CHARTS, Basis, Quarter, Timeliness, chart_svg, dashboard_figures, figures
 from workflows.vocabulary import DocumentKind, ReviewStage, Stage
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 DashboardReader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]
 TrackerReader = Annotated[User, Depends(require_roles(*TRACKER_READERS))]
-Year = Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year (default: this year)")]
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year, or the year a financial year "
+                                                                  "starts in (default: this year)")]
+Period = Annotated[Basis, Query(description="calendar (January to December) or financial (April to March)")]
 @router.get("/dashboard", response_model=Timeliness)
-def dashboard(request: Request, session: DbSession, user: DashboardReader, year: Year = None) -> Timeliness:
+def dashboard(request: Request, session: DbSession, user: DashboardReader, year: Year = None,
+              basis: Period = "calendar") -> Timeliness:
     """Timeliness per quarter of a year, median working days per stage, and the late cases.
 
     Referrals, notifications, rapid reviews and the share within 15 working days, CSPRs completed within
     6 months, actions completed on time."""
-    return dashboard_figures(writer(session, request), user, year)
+    return dashboard_figures(writer(session, request), user, year, basis)
 
 
 @router.get("/dashboard.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def dashboard_csv(request: Request, session: DbSession, user: DashboardReader, year: Year = None) -> Response:
+def dashboard_csv(request: Request, session: DbSession, user: DashboardReader, year: Year = None,
+                  basis: Period = "calendar") -> Response:
     """The quarterly figures and the totals as CSV."""
-    result = figures(session, year)
-    audit(session, request, user, "export_dashboard", None, {"year": result.year})
+    result = figures(session, year, basis)
+    audit(session, request, user, "export_dashboard", None, {"year": result.year, "basis": basis})
     return csv_response([row.model_dump() for row in [*result.quarters, result.totals]], list(Quarter.model_fields),
-                        f"timeliness-{result.year}.csv")
+                        f"timeliness-{result.year}{'-financial' if basis == 'financial' else ''}.csv")
 
 
 @router.get("/dashboard/chart.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
 def dashboard_chart(request: Request, session: DbSession, user: DashboardReader, year: Year = None,
+                    basis: Period = "calendar",
                     chart: Annotated[str, Query(pattern="^(" + "|".join(CHARTS) + ")$")] = "rapid_reviews",
                     ) -> Response:
     """One chart of the quarterly figures, drawn on the server."""
-    return Response(chart_svg(figures(session, year), chart, process_rules(session)),
+    return Response(chart_svg(figures(session, year, basis), chart, process_rules(session)),
                     media_type="image/svg+xml")
 
 
-TRACKER_COLUMNS = ("case_reference", "local_reference", "date_added", "status", "theme_1", "theme_2", "theme_3",
+TRACKER_COLUMNS = ("case_reference", "local_reference", "dfe_notification_reference", "date_added", "status",
+                   "theme_1", "theme_2", "theme_3",
                    "review_type", "stage_reached", "publication_date", "publication_link", "recommendations",
                    "seven_minute_briefing")
 # The local CSPR's stages from the partners' sign-off of the final report on: the review is completed and signed off.
@@ -77,17 +84,22 @@ def tracker_status(case: CaseRecord, review: CaseReview | None) -> str:
 
 
 def review_type(case: CaseRecord, review: CaseReview | None) -> str:
-    """Every notified case has a rapid review; it is "converted" once a local CSPR has started from it."""
-    if review is not None:
-        return "converted (rapid review to CSPR)"
-    return "rapid review" if case.notified_on is not None else "none (no serious incident notification)"
+    """A rapid review is "converted" once a local CSPR has started from it."""
+    return "converted (rapid review to CSPR)" if review is not None else "rapid review"
 
 
 def tracker_rows(session, public_url: str, reference: str | None = None) -> list[dict]:
-    """The NHS Safeguarding Case Review Tracker's fields for each review. "Converted" only where a rapid review
+    """The NHS Safeguarding Case Review Tracker's fields for each review, with the DfE notification reference.
+    "Converted" only where a rapid review
     became a local CSPR (the review actually started), never from a recommendation; themes 1-3 as the panel chose
     them, in its order; "date added" is the day the referral was made (the case opened)."""
-    query = select(CaseRecord).order_by(CaseRecord.reference)
+    # Only reviews: a referral declined (never notified) is no review, nor a notification that closed without a rapid
+    # review (cases of the earlier notification-only path): those never entered panel preparation.
+    reviewed = select(StageEntry.case_reference).where(StageEntry.process == "case",
+                                                       StageEntry.stage == Stage.panel_preparation)
+    query = (select(CaseRecord).where(CaseRecord.notified_on.is_not(None),
+                                      or_(CaseRecord.stage != Stage.closed, CaseRecord.reference.in_(reviewed)))
+             .order_by(CaseRecord.reference))
     if reference:
         query = query.where(CaseRecord.reference == reference)
     rows = []
@@ -100,6 +112,7 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
         rows.append({
             "case_reference": case.reference,
             "local_reference": case.reference,
+            "dfe_notification_reference": case.notification_reference or "",
             "date_added": case.opened_on.isoformat(),
             "status": tracker_status(case, review),
             **{f"theme_{i + 1}": themes[i] if i < len(themes) else "" for i in range(3)},
