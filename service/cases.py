@@ -161,6 +161,14 @@ class CaseService:
     def visible(self, user: User, reference: str) -> CaseRecord:
         return visible_case(self.session, user, reference)
 
+    def may_read(self, user: User, reference: str) -> bool:
+        """Whether this person may open the case (a referrer may not, until her agency is invited to it)."""
+        try:
+            self.visible(user, reference)
+        except CaseNotFound:
+            return False
+        return True
+
     # ------------------------------------------------------------ start
 
     async def refer(self, user: User, referral: Referral, idempotency_key: str | None = None,
