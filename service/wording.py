@@ -149,6 +149,8 @@ AUDIT_VERBS = {
     "read_audit_log": "read the audit log",
     "list_cases": "looked at the list of cases",
     "list_tasks": "looked at their tasks",
+    "list_referrals": "looked at their referrals",
+    "read_referral": "read where their referral stands",
     "list_documents": "looked at the list of documents",
     "list_escalations": "read the escalation log",
     "list_action_plan": "read the action plan",

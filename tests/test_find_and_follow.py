@@ -7,7 +7,9 @@ import re
 
 import pytest
 from playwright.async_api import expect
+from sqlmodel import Session, select
 
+from records.models import AuditEvent, User
 from service.wording import long_date
 from tests import test_web
 from tests.cases import CaseDriver
@@ -63,6 +65,11 @@ async def test_a_referrer_follows_her_referral_and_the_business_unit_finds_close
     refused = await referrer.goto(f"/cases/{reference}")  # the case's content is not hers to read
     assert refused.status == 404
     await expect(referrer.get_by_role("heading", name="Page not found")).to_be_visible()
+
+    with Session(engine) as session:  # each reading is on the record, under her name
+        readings = session.exec(select(AuditEvent.action).join(User, User.id == AuditEvent.actor_id).where(
+            User.username == "agency.education", AuditEvent.case_reference == reference)).all()
+    assert {"read_referral", "denied"} <= set(readings) and "read_case" not in readings
 
     # The business unit accepts it; the referrer sees that, and the day, on her referral's page.
     manager = await sign_in_as("strategy.manager")
