@@ -18,6 +18,7 @@ from records.errors import NotFound
 from records.models import CaseRecord, User
 from records.read_model import closed_on, referral_decisions
 from service import wording
+from service.cases import may_read
 from workflows.vocabulary import Stage
 
 
@@ -40,6 +41,7 @@ class ReferralProgress:
     accepted_on: date | None
     declined_on: date | None
     closed_on: date | None
+    closed_reason: str | None  # only to a referrer who may read the case: it can hold the partners' reasoning
 
     @property
     def status_words(self) -> str:
@@ -59,16 +61,18 @@ def _status(record: CaseRecord, decided: dict[str, date]) -> ReferralStatus:
     return ReferralStatus.waiting if record.stage == Stage.referral else ReferralStatus.accepted
 
 
-def _referrals(session: Session, records: list[CaseRecord]) -> list[ReferralProgress]:
+def _referrals(session: Session, user: User, records: list[CaseRecord]) -> list[ReferralProgress]:
     references = [r.reference for r in records]
     decisions, closed = referral_decisions(session, references), closed_on(session, references)
     found = []
     for record in records:
         decided = decisions.get(record.reference, {})
+        reason_shown = record.stage == Stage.closed and may_read(session, user, record.reference)
         found.append(ReferralProgress(
             reference=record.reference, pseudonym=record.pseudonym, submitted_on=record.opened_on, stage=record.stage,
             status=_status(record, decided), accepted_on=decided.get("accept_referral"),
-            declined_on=decided.get("decline_referral"), closed_on=closed.get(record.reference)))
+            declined_on=decided.get("decline_referral"), closed_on=closed.get(record.reference),
+            closed_reason=record.closed_reason if reason_shown else None))
     return found
 
 
@@ -76,7 +80,7 @@ def referrals_of(session: Session, *, user: User) -> list[ReferralProgress]:
     """The referrals this person made, newest first."""
     records = session.exec(select(CaseRecord).where(CaseRecord.referred_by == user.id)
                            .order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc())).all()
-    return _referrals(session, list(records))
+    return _referrals(session, user, list(records))
 
 
 def referral_of(session: Session, *, user: User, reference: str) -> ReferralProgress:
@@ -84,4 +88,4 @@ def referral_of(session: Session, *, user: User, reference: str) -> ReferralProg
     record = session.get(CaseRecord, reference)
     if record is None or record.referred_by != user.id:
         raise NotFound(f"No referral {reference} made by you")
-    return _referrals(session, [record])[0]
+    return _referrals(session, user, [record])[0]

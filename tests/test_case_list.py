@@ -21,7 +21,8 @@ KEY = b"test audit key"
 def add_case(session: Session, reference: str, *, opened: date, stage: Stage = Stage.referral, referred_by=None,
              decisions: tuple[str, ...] = (), closed: date | None = None) -> None:
     session.add(CaseRecord(reference=reference, pseudonym=f"Child {reference[-1]}", stage=stage, opened_on=opened,
-                           year=opened.year, awareness_date=opened, referred_by=referred_by))
+                           year=opened.year, awareness_date=opened, referred_by=referred_by,
+                           closed_reason="Referral declined: the partners' rationale" if closed else None))
     for action in decisions:  # what the case's step writes when the business unit decides
         append_audit(session, key=KEY, actor_id=None, actor_role="business_unit", action=action, detail={},
                      case_reference=reference, at=datetime(opened.year, opened.month, opened.day + 1, 10, tzinfo=UTC))
@@ -81,10 +82,14 @@ def test_a_referrer_follows_her_own_referrals_and_no_one_elses(cases, engine):
     assert (declined.accepted_on, declined.declined_on, declined.closed_on) == (
         date(2025, 6, 3), date(2025, 6, 3), date(2025, 6, 10))
     assert "declined" in declined.next and mine[0].status_words == "Waiting for a decision"
+    assert declined.closed_reason is None  # why it closed is the partners' reasoning, not hers to read
     assert referral_of(session, user=referrer, reference="RR-2026-3").stage == Stage.panel
     with pytest.raises(NotFound):
         referral_of(session, user=referrer, reference="RR-2025-1")  # a case she did not refer
     other = session.exec(select(User).where(User.username == "agency.health")).one()
     assert referrals_of(session, user=other) == []
+    manager = session.exec(select(User).where(User.username == "strategy.manager")).one()
+    session.get(CaseRecord, "RR-2025-2").referred_by = manager.id
+    assert referral_of(session, user=manager, reference="RR-2025-2").closed_reason.startswith("Referral declined")
     with pytest.raises(NotFound):
         referral_of(session, user=other, reference="RR-2026-4")
