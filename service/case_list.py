@@ -5,6 +5,7 @@ list is how a closed or declined case is found again. It reads the read model on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -14,9 +15,11 @@ from sqlmodel import Session, select
 
 from records.models import CaseRecord
 from records.read_model import closed_on, declined_references
+from records.vocabulary import case_reference
 from workflows.vocabulary import Stage
 
 PER_PAGE = 25
+SHORT_REFERENCE = re.compile(r"RR-(\d{4})-(\d{1,6})", re.IGNORECASE)
 
 
 class CaseStatus(StrEnum):
@@ -54,6 +57,14 @@ class CasePage:
     years: list[int]  # the years that have cases, for the year filter
 
 
+def as_reference(search: str) -> str:
+    """A whole reference typed without its leading zeros ("rr-2026-7") as the service writes it ("RR-2026-007");
+    anything else as typed."""
+    search = search.strip()
+    whole = SHORT_REFERENCE.fullmatch(search)
+    return case_reference(int(whole.group(1)), int(whole.group(2))) if whole else search
+
+
 def find_cases(session: Session, *, search: str = "", status: CaseStatus | None = None, stage: Stage | None = None,
                year: int | None = None, order: CaseOrder = CaseOrder.newest, page: int = 1,
                per_page: int = PER_PAGE) -> CasePage:
@@ -61,9 +72,10 @@ def find_cases(session: Session, *, search: str = "", status: CaseStatus | None 
     declined = declined_references()
     query = select(CaseRecord)
     if search.strip():
-        pattern = f"%{search.strip().lower()}%"
-        query = query.where(or_(func.lower(CaseRecord.reference).like(pattern),
-                                func.lower(CaseRecord.pseudonym).like(pattern)))
+        typed, whole = f"%{search.strip().lower()}%", f"%{as_reference(search).lower()}%"
+        query = query.where(or_(func.lower(CaseRecord.reference).like(typed),
+                                func.lower(CaseRecord.reference).like(whole),
+                                func.lower(CaseRecord.pseudonym).like(typed)))
     if status == CaseStatus.open:
         query = query.where(CaseRecord.stage != Stage.closed)
     elif status == CaseStatus.closed:

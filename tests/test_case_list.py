@@ -35,13 +35,13 @@ def add_case(session: Session, reference: str, *, opened: date, stage: Stage = S
 def cases(engine, demo_passwords):
     with Session(engine) as session:
         referrer = session.exec(select(User).where(User.username == "agency.education")).one()
-        add_case(session, "RR-2025-1", opened=date(2025, 3, 3), stage=Stage.closed, decisions=("accept_referral",),
-                 closed=date(2025, 9, 1))
-        add_case(session, "RR-2025-2", opened=date(2025, 6, 2), stage=Stage.closed, referred_by=referrer.id,
+        add_case(session, "RR-2025-001", opened=date(2025, 3, 3), stage=Stage.closed,
+                 decisions=("accept_referral",), closed=date(2025, 9, 1))
+        add_case(session, "RR-2025-002", opened=date(2025, 6, 2), stage=Stage.closed, referred_by=referrer.id,
                  decisions=("accept_referral", "decline_referral"), closed=date(2025, 6, 10))
-        add_case(session, "RR-2026-3", opened=date(2026, 1, 5), stage=Stage.panel, referred_by=referrer.id,
+        add_case(session, "RR-2026-003", opened=date(2026, 1, 5), stage=Stage.panel, referred_by=referrer.id,
                  decisions=("accept_referral",))
-        add_case(session, "RR-2026-4", opened=date(2026, 2, 2), referred_by=referrer.id)
+        add_case(session, "RR-2026-004", opened=date(2026, 2, 2), referred_by=referrer.id)
         session.commit()
         yield session, referrer
 
@@ -49,7 +49,8 @@ def cases(engine, demo_passwords):
 def test_the_case_list_finds_closed_and_declined_cases_and_filters_sorts_and_pages(cases):
     session, _ = cases
     everything = find_cases(session)
-    assert [c.record.reference for c in everything.cases] == ["RR-2026-4", "RR-2026-3", "RR-2025-2", "RR-2025-1"]
+    assert [c.record.reference for c in everything.cases] == [
+        "RR-2026-004", "RR-2026-003", "RR-2025-002", "RR-2025-001"]
     assert [c.status for c in everything.cases] == [CaseStatus.open, CaseStatus.open, CaseStatus.declined,
                                                      CaseStatus.closed]
     assert everything.cases[3].closed_on == date(2025, 9, 1) and everything.years == [2026, 2025]
@@ -57,18 +58,19 @@ def test_the_case_list_finds_closed_and_declined_cases_and_filters_sorts_and_pag
     def found(**filters) -> list[str]:
         return [c.record.reference for c in find_cases(session, **filters).cases]
 
-    assert found(search=" rr-2025-1 ") == ["RR-2025-1"]  # by reference, whatever the case and spaces
-    assert found(search="child 3") == ["RR-2026-3"]  # or by pseudonym
-    assert found(status=CaseStatus.closed) == ["RR-2025-1"]  # a declined case is not counted as closed
-    assert found(status=CaseStatus.declined) == ["RR-2025-2"]
-    assert found(status=CaseStatus.open, year=2026) == ["RR-2026-4", "RR-2026-3"]
-    assert found(stage=Stage.panel) == ["RR-2026-3"]
+    assert found(search=" rr-2025-1 ") == ["RR-2025-001"]  # by reference, typed as people do
+    assert found(search="2026-00") == ["RR-2026-004", "RR-2026-003"]  # or part of it
+    assert found(search="child 3") == ["RR-2026-003"]  # or by pseudonym
+    assert found(status=CaseStatus.closed) == ["RR-2025-001"]  # a declined case is not counted as closed
+    assert found(status=CaseStatus.declined) == ["RR-2025-002"]
+    assert found(status=CaseStatus.open, year=2026) == ["RR-2026-004", "RR-2026-003"]
+    assert found(stage=Stage.panel) == ["RR-2026-003"]
     assert found(search="RR-2026", status=CaseStatus.closed) == []
-    assert found(order=CaseOrder.oldest) == ["RR-2025-1", "RR-2025-2", "RR-2026-3", "RR-2026-4"]
+    assert found(order=CaseOrder.oldest) == ["RR-2025-001", "RR-2025-002", "RR-2026-003", "RR-2026-004"]
 
     second = find_cases(session, order=CaseOrder.reference, page=2, per_page=3)
     assert (second.total, second.page, second.pages) == (4, 2, 2)
-    assert [c.record.reference for c in second.cases] == ["RR-2026-4"]
+    assert [c.record.reference for c in second.cases] == ["RR-2026-004"]
     assert find_cases(session, page=9, per_page=3).page == 2  # past the last page: the last
 
 
@@ -76,20 +78,20 @@ def test_a_referrer_follows_her_own_referrals_and_no_one_elses(cases, engine):
     session, referrer = cases
     mine = referrals_of(session, user=referrer)
     assert [(r.reference, r.status) for r in mine] == [
-        ("RR-2026-4", ReferralStatus.waiting), ("RR-2026-3", ReferralStatus.accepted),
-        ("RR-2025-2", ReferralStatus.declined)]
+        ("RR-2026-004", ReferralStatus.waiting), ("RR-2026-003", ReferralStatus.accepted),
+        ("RR-2025-002", ReferralStatus.declined)]
     declined = mine[2]
     assert (declined.accepted_on, declined.declined_on, declined.closed_on) == (
         date(2025, 6, 3), date(2025, 6, 3), date(2025, 6, 10))
     assert "declined" in declined.next and mine[0].status_words == "Waiting for a decision"
     assert declined.closed_reason is None  # why it closed is the partners' reasoning, not hers to read
-    assert referral_of(session, user=referrer, reference="RR-2026-3").stage == Stage.panel
+    assert referral_of(session, user=referrer, reference="RR-2026-003").stage == Stage.panel
     with pytest.raises(NotFound):
-        referral_of(session, user=referrer, reference="RR-2025-1")  # a case she did not refer
+        referral_of(session, user=referrer, reference="RR-2025-001")  # a case she did not refer
     other = session.exec(select(User).where(User.username == "agency.health")).one()
     assert referrals_of(session, user=other) == []
     manager = session.exec(select(User).where(User.username == "strategy.manager")).one()
-    session.get(CaseRecord, "RR-2025-2").referred_by = manager.id
-    assert referral_of(session, user=manager, reference="RR-2025-2").closed_reason.startswith("Referral declined")
+    session.get(CaseRecord, "RR-2025-002").referred_by = manager.id
+    assert referral_of(session, user=manager, reference="RR-2025-002").closed_reason.startswith("Referral declined")
     with pytest.raises(NotFound):
-        referral_of(session, user=other, reference="RR-2026-4")
+        referral_of(session, user=other, reference="RR-2026-004")
