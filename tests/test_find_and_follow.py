@@ -4,12 +4,14 @@ unit finds a closed case by its reference in the case list and the declined one 
 documents does not scroll sideways at 320 px. Every page passes axe (WCAG 2.2 AA) at desktop, 640 and 320 px."""
 
 import re
+from datetime import date
 
 import pytest
 from playwright.async_api import expect
 from sqlmodel import Session, select
 
-from records.models import AuditEvent, User
+from records.models import AuditEvent, CaseRecord, User
+from service.case_list import PER_PAGE
 from service.wording import long_date
 from tests import test_web
 from tests.cases import CaseDriver
@@ -103,6 +105,22 @@ async def test_a_referrer_follows_her_referral_and_the_business_unit_finds_close
     await manager.get_by_role("button", name="Find cases").click()
     await expect(manager.locator(f"tr[data-reference='{reference}']")).to_contain_text("CSC consultation")
     await expect(manager.locator(f"tr[data-reference='{closed}']")).to_have_count(0)
+
+    # A year of older cases (rows of the read model, as their steps wrote them) runs to a second page.
+    with Session(engine) as session:
+        for number in range(1, PER_PAGE + 2):
+            session.add(CaseRecord(reference=f"RR-2019-{number:03d}", pseudonym="Older", stage="closed",
+                                   opened_on=date(2019, 5, 1), year=2019, awareness_date=date(2019, 5, 1)))
+        session.commit()
+    await manager.goto("/cases")
+    await manager.get_by_label("Year opened").select_option("2019")
+    await manager.get_by_label("Sort by").select_option(label="Reference")
+    await manager.get_by_role("button", name="Find cases").click()
+    await expect(manager.get_by_test_id("found")).to_have_text(f"{PER_PAGE + 1} cases found, page 1 of 2")
+    await manager.get_by_role("navigation", name="Pages of cases").get_by_role("link", name="Next page").click()
+    await expect(manager.locator("tbody tr")).to_have_count(1)
+    await expect(manager.locator(f"tr[data-reference='RR-2019-{PER_PAGE + 1:03d}']")).to_be_visible()
+    await check_each_width(manager, "find-second-page")
 
     # The declined case's page lists its documents (the no-notification letter): no sideways scroll at 320 px.
     await manager.goto(f"/cases/{declined}")
