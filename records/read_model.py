@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from records.models import CaseAgency, CaseRecord, CaseReview, CaseTheme, PlanAction, StageEntry, Theme
+from records.models import (
+    AuditEvent,
+    CaseAgency,
+    CaseRecord,
+    CaseReview,
+    CaseTheme,
+    PlanAction,
+    StageEntry,
+    Theme,
+)
 from workflows.calendar import london_date
 from workflows.models import CaseSnapshot, PlanActionSpec, ReviewSnapshot
-from workflows.vocabulary import THEMES
+from workflows.vocabulary import THEMES, Stage
+
+# The actions that decide a referral; the case's own step writes each to the audit trail under its name.
+REFERRAL_DECISIONS = ("accept_referral", "decline_referral")
 
 
 def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer: dict | None = None) -> CaseRecord:
@@ -95,3 +107,30 @@ def theme_rows(session: Session, year: int | None = None) -> tuple[list[int], li
     rows = [{"theme": t, "controlled": t in THEMES, "counts": dict(counts[t]), "total": sum(counts[t].values()),
              "references": sorted(references[t])} for t in ordered]
     return years, rows
+
+
+def declined_references(among: list[str] | None = None):
+    """The references of the cases (``among`` these) whose referral was declined, as a query: a declined case is
+    closed like any other, and only the decision its step wrote to the audit trail tells the two apart."""
+    query = select(AuditEvent.case_reference).where(AuditEvent.action == "decline_referral")
+    return query if among is None else query.where(AuditEvent.case_reference.in_(among))
+
+
+def referral_decisions(session: Session, references: list[str]) -> dict[str, dict[str, date]]:
+    """For each case, the day (in London) its referral was accepted or declined: {reference: {action: day}}."""
+    found: dict[str, dict[str, date]] = defaultdict(dict)
+    if references:
+        rows = session.exec(select(AuditEvent.case_reference, AuditEvent.action, AuditEvent.at).where(
+            AuditEvent.case_reference.in_(references), AuditEvent.action.in_(REFERRAL_DECISIONS)))
+        for reference, action, at in rows:
+            found[reference].setdefault(action, london_date(at))
+    return found
+
+
+def closed_on(session: Session, references: list[str]) -> dict[str, date]:
+    """The day each of these cases closed (the read model keeps when each stage was entered)."""
+    if not references:
+        return {}
+    rows = session.exec(select(StageEntry.case_reference, StageEntry.entered_on).where(
+        StageEntry.case_reference.in_(references), StageEntry.process == "case", StageEntry.stage == Stage.closed))
+    return dict(rows.all())

@@ -24,9 +24,11 @@ from service import (
     web_audit,
     web_business,
     web_calendar,
+    web_case_list,
     web_invitations,
     web_mfa,
     web_oidc,
+    web_referrals,
 )
 from service.api import (
     action_plan,
@@ -151,7 +153,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
                    dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
-                   web_oidc, web_mfa, web_invitations, web_audit):
+                   web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals):
         app.include_router(module.router)
     return app
 

@@ -130,6 +130,15 @@ def visible_case(session: Session, user: User, reference: str) -> CaseRecord:
     return record
 
 
+def may_read(session: Session, user: User, reference: str) -> bool:
+    """Whether this person may open the case (a referrer may not, until her agency is invited to it)."""
+    try:
+        visible_case(session, user, reference)
+    except CaseNotFound:
+        return False
+    return True
+
+
 def today_in_london() -> str:
     return london_date(datetime.now(UTC)).isoformat()
 
@@ -160,6 +169,9 @@ class CaseService:
 
     def visible(self, user: User, reference: str) -> CaseRecord:
         return visible_case(self.session, user, reference)
+
+    def may_read(self, user: User, reference: str) -> bool:
+        return may_read(self.session, user, reference)
 
     # ------------------------------------------------------------ start
 

@@ -38,7 +38,7 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.calendar_days import partnership_calendar
-from service.cases import ACTIONS, CaseService, actor_of
+from service.cases import ACTIONS, CaseService, Started, actor_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
 from service.lateness import LateCase, late_cases
@@ -374,8 +374,19 @@ async def new_referral(request: Request, cases: Cases,
         errors["awareness_date"] = "The date the local authority became aware must be today or in the past"
     if errors:
         return referral_form(request, user, 422, errors, typed_values(form))
-    reference = (await cases.start(user, Referral.model_validate(body))).reference
-    return RedirectResponse(f"/cases/{reference}?done=submit_referral", status_code=303)
+    started = await cases.start(user, Referral.model_validate(body))
+    return RedirectResponse(after_referral(cases, user, started), status_code=303)
+
+
+def after_referral(cases: CaseService, user: User, started: Started) -> str:
+    """Where a referrer lands: the case page, whose banner says what happens next, if she may read the case;
+    otherwise her referral's own page (``service/web_referrals.py``). A referral not yet in the read model: My
+    referrals, which says it is on its way."""
+    if not started.readable:
+        return "/referrals?sent=true"
+    if cases.may_read(user, started.reference):
+        return f"/cases/{started.reference}?done=submit_referral"
+    return f"/referrals/{started.reference}?done=submit_referral"
 
 
 # ---------------------------------------------------------------- a case

@@ -149,6 +149,8 @@ AUDIT_VERBS = {
     "read_audit_log": "read the audit log",
     "list_cases": "looked at the list of cases",
     "list_tasks": "looked at their tasks",
+    "list_referrals": "looked at their referrals",
+    "read_referral": "read where their referral stands",
     "list_documents": "looked at the list of documents",
     "list_escalations": "read the escalation log",
     "list_action_plan": "read the action plan",
@@ -367,3 +369,17 @@ def timeline_entry(action: str, detail: dict | str | None) -> str:
     if action in ("reminder", "escalation") and detail.get("deadline"):
         return f"{label(action)}: {in_sentence(detail['deadline'])}"
     return label(action)
+
+
+# A referral as its referrer follows it (service/referrals.py): where it stands, and what she can expect next.
+REFERRAL_STATUS = {"waiting": "Waiting for a decision", "accepted": "Accepted", "declined": "Declined",
+                   "closed": "Closed"}
+REFERRAL_NEXT = {
+    "waiting": "The business unit reads your referral and decides whether to accept it for a rapid review. Its "
+               "decision will show here.",
+    "accepted": "The business unit accepted your referral. Children's Social Care consult the police and health, then "
+                "the safeguarding partners decide whether to notify the National Panel. If your agency's information "
+                "is needed, your agency is asked for it and the request shows in My tasks.",
+    "declined": "The business unit declined your referral. If you want to know why, contact the business unit.",
+    "closed": "The case is closed. Nothing more is needed from you.",
+}

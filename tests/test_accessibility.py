@@ -14,9 +14,9 @@ check_page = test_web_pages.check_page
 PAGES_BY_USER = {
     "strategy.manager": ["/board", "/cases/new", "/action-plan", "/themes", "/escalations", "/dashboard",
                          "/admin/calendar", "/account", "/tasks"],
-    "agency.education": ["/tasks", "/action-plan", "/escalations", "/account"],
+    "agency.education": ["/tasks", "/referrals", "/action-plan", "/escalations", "/account"],
     "exec.la": ["/tasks", "/board", "/dashboard"],
-    "auditor": ["/audit", "/board", "/themes"],
+    "auditor": ["/audit", "/board", "/cases", "/themes"],
     "admin": ["/outbox", "/admin/users", "/admin/calendar", "/account"],
 }
 PUBLIC_PAGES = ["/signin", "/accessibility"]

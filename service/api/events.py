@@ -4,8 +4,8 @@
 trail's workflow steps: each event's id (the cursor to send back as ``after``), when, the case reference, the
 kind of change (the action's name) and the stage the case is at afterwards. Never case text: a system that
 needs more reads the case through the routes that check its role. ``GET /api/referrals`` lets whoever made a
-referral follow it (its status), without the rest of the case, which is the partners' and the invited
-agencies' to read.
+referral follow it (``service/referrals.py``, as the referrer's pages do), without the rest of the case, which is
+the partners' and the invited agencies' to read.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import json
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import or_
 from sqlmodel import select
 
-from records.models import AuditEvent, CaseAgency, CaseRecord, User
+from records.models import AuditEvent, CaseAgency
 from service.api.access import Reader, audit
 from service.deps import DbSession
+from service.referrals import ReferralProgress, referral_of, referrals_of
 from workflows.vocabulary import Role, Stage
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -74,45 +74,33 @@ def list_events(
 class Referral(BaseModel):
     reference: str
     referred_on: date
-    status: str = Field(description="In words: awaiting the decision, under review, or closed with the reason")
+    status: str = Field(description="In words: waiting for a decision, accepted, declined or closed")
     stage: str
-    closed_reason: str | None
+    accepted_on: date | None = None
+    declined_on: date | None = None
+    closed_on: date | None = None
+    closed_reason: str | None = Field(None, description="Why it closed, only to a referrer who may read the case "
+                                                        "(the reason can hold the partners' reasoning)")
 
-
-def _referred_by(user: User):
-    """SQL: the cases this user referred, or (an agency member) that their agency referred."""
-    mine = CaseRecord.referred_by == user.id
-    if user.role == Role.agency_member and user.agency:
-        return or_(mine, CaseRecord.referring_agency == user.agency)
-    return mine
-
-
-def _as_referral(record: CaseRecord) -> Referral:
-    if record.stage == Stage.referral:
-        status = "Received: awaiting the business unit's decision"
-    elif record.stage == Stage.closed:
-        status = "Closed"
-    else:
-        status = "Accepted: the rapid review is under way"
-    return Referral(reference=record.reference, referred_on=record.opened_on, status=status, stage=record.stage,
-                    closed_reason=record.closed_reason if record.stage == Stage.closed else None)
+    @classmethod
+    def of(cls, referral: ReferralProgress) -> Referral:
+        return cls(reference=referral.reference, referred_on=referral.submitted_on, status=referral.status_words,
+                   stage=referral.stage, accepted_on=referral.accepted_on, declined_on=referral.declined_on,
+                   closed_on=referral.closed_on, closed_reason=referral.closed_reason)
 
 
 @router.get("/referrals", response_model=list[Referral])
 def my_referrals(request: Request, session: DbSession, user: Reader) -> list[Referral]:
-    """The referrals you (or your agency) made, newest first, with their status: what a referrer needs to know,
-    not the case's content."""
-    rows = session.exec(select(CaseRecord).where(_referred_by(user))
-                        .order_by(CaseRecord.opened_on.desc(), CaseRecord.reference.desc()).limit(200)).all()
-    audit(session, request, user, "list_referrals", None, {"shown": len(rows)})
-    return [_as_referral(row) for row in rows]
+    """The referrals you made, newest first, with their status: what a referrer needs to know, not the case's
+    content."""
+    found = referrals_of(session, user=user)
+    audit(session, request, user, "list_referrals", None, {"shown": len(found)})
+    return [Referral.of(referral) for referral in found]
 
 
 @router.get("/referrals/{reference}", response_model=Referral)
 def my_referral(reference: str, request: Request, session: DbSession, user: Reader) -> Referral:
-    """One referral you (or your agency) made, with its status."""
-    record = session.exec(select(CaseRecord).where(CaseRecord.reference == reference, _referred_by(user))).first()
-    if record is None:
-        raise HTTPException(404, f"No referral {reference} made by you or your agency")
+    """One referral you made, with its status."""
+    found = referral_of(session, user=user, reference=reference)
     audit(session, request, user, "read_referral", reference, {})
-    return _as_referral(record)
+    return Referral.of(found)
