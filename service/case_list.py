@@ -26,6 +26,7 @@ class CaseStatus(StrEnum):
     open = "open"
     closed = "closed"  # closed after its referral was accepted
     declined = "declined"  # its referral was declined
+    stopped = "stopped"  # the partners stopped its local CSPR (the record says so, with why, in the outcome)
 
 
 class CaseOrder(StrEnum):
@@ -79,7 +80,10 @@ def find_cases(session: Session, *, search: str = "", status: CaseStatus | None 
     if status == CaseStatus.open:
         query = query.where(CaseRecord.stage != Stage.closed)
     elif status == CaseStatus.closed:
-        query = query.where(CaseRecord.stage == Stage.closed, CaseRecord.reference.not_in(declined))
+        query = query.where(CaseRecord.stage == Stage.closed, CaseRecord.reference.not_in(declined),
+                            CaseRecord.stopped.is_(False))
+    elif status == CaseStatus.stopped:
+        query = query.where(CaseRecord.stopped)
     elif status == CaseStatus.declined:
         query = query.where(CaseRecord.reference.in_(declined))
     if stage is not None:
@@ -95,6 +99,7 @@ def find_cases(session: Session, *, search: str = "", status: CaseStatus | None 
     closed = closed_on(session, references)
     listed = [ListedCase(record=r, closed_on=closed.get(r.reference),
                          status=CaseStatus.declined if r.reference in declined_here
+                         else CaseStatus.stopped if r.stopped
                          else CaseStatus.closed if r.stage == Stage.closed else CaseStatus.open) for r in records]
     years = sorted(session.exec(select(CaseRecord.year).distinct()).all(), reverse=True)
     return CasePage(cases=listed, total=total, page=page, pages=pages, years=years)
