@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from sqlmodel import Session, select
 
 from records.models import PlanAction
@@ -256,3 +258,30 @@ async def test_the_three_partners_decide_through_the_api_each_from_my_tasks(api,
         assert text not in seen, f"an agency member reads {text}"
     timeline = (await api.get(f"/api/cases/{reference}/timeline", headers=await api.as_user("agency.education")))
     assert "POLICE-VIEW-9" not in timeline.text and "CSC-RATIONALE-9" not in timeline.text
+
+
+async def test_the_awareness_date_is_corrected_after_the_notification_and_the_record_reissued(driver, settings):
+    """Panel FAQ and s16C: the 5 working days run from awareness. A date found wrong after the notification is
+    corrected with a reason (audited); the notification is judged again and its record re-issued with it."""
+    from records.object_store import read_stored
+
+    state = await driver.to_panel_preparation()  # aware yesterday, notified today: in time
+    assert deadline(state, "notification")["status"] == "met"
+    today = await driver.today()
+    before = deadline(state, "notification")["due"]
+    earlier = date.fromisoformat((await driver.state())["referral"]["incident_date"])  # aware on the day itself
+    refused = await driver.rejected("correct_awareness_date", "csc", awareness_date=str(today + timedelta(days=1)),
+                                    reason="typo")
+    assert "is in the future" in refused
+    state = await driver.act("correct_awareness_date", "csc", awareness_date=str(earlier),
+                             reason="Police told CSC on the day of the incident; the referral came later.")
+    assert state["stage"] == "panel_preparation" and state["awareness_date"] == str(earlier)
+    notification = deadline(state, "notification")
+    assert notification["due"] < before and notification["met_on"] == str(today), "counted again from the new date"
+    assert notification["status"] == ("met" if today <= date.fromisoformat(notification["due"]) else "missed")
+    records = sorted((d for d in driver.documents() if d.kind == "notification_record"), key=lambda d: d.version)
+    assert [d.version for d in records] == [1, 2]
+    reissued = read_stored(settings.document_store(), records[1].html_path).decode()
+    assert str(earlier) in reissued or f"{earlier.day} {earlier:%B %Y}" in reissued
+    refused = await driver.rejected("correct_awareness_date", "bu", awareness_date=str(earlier), reason="x")
+    assert "may not take 'correct_awareness_date'" in refused

@@ -15,6 +15,8 @@ REPORT = {
     "parallel_processes": ["police_investigation", "inquest"], "parallel_processes_notes": "Inquest opened.",
     "voice_of_child_and_family": "Father says no one asked him.", "family_told_of_review": "yes",
     "siblings_and_other_children": "Sibling (3) placed with grandparents.",
+    "child_outcome": "seriously_harmed", "family_and_household": "Mother, father and a sibling aged 3.",
+    "area": "North locality",
 }
 
 
@@ -52,7 +54,9 @@ async def test_decision_sheet_carries_what_the_national_panel_asks(driver, setti
                      "Criteria for a local "
                      "review met: Yes .", "complex or of national importance: Yes",
                      "Safeguarding partners' decision Awaiting the safeguarding partners' three-way sign-off",
-                     "Lead safeguarding partner"):
+                     "Lead safeguarding partner", "The child died or was seriously harmed Seriously harmed",
+                     "Area where the child lived North locality", "Family and household Mother, father and a sibling "
+                     "aged 3.", "Date of the incident", "Date the local authority became aware"):
         assert expected in v2, f"{expected!r} missing from the decision sheet"
     assert "working together effectively to safeguard and promote the welfare of children Yes" in v2
     assert "concluded a local review may be more appropriate No" in v2
