@@ -575,7 +575,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
     # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
     late = late_cases(session, today=today, calendar=calendar, references=[reference])
     tasks = [t for t in tasks if t.kind != TaskKind.escalation]
-    may_sign = (user.role == Role.executive and state.get("stage") == Stage.executive_sign_off
+    may_sign = (user.role == Role.executive and awaits_sign_off(state)
                 and not any(s["seat"] == user.seat and s["version"] == state.get("decision_sheet_version")
                             for s in state.get("sign_offs") or []))
     session.commit()
@@ -705,6 +705,11 @@ def sheet_lines(store: ObjectStore, document: Document | None) -> list[str]:
     return [" ".join(line.split()) for line in html_lib.unescape(text).splitlines() if line.strip()]
 
 
+def awaits_sign_off(state: dict) -> bool:
+    """The decision sheet waits for the seats: at the sign-off stage, or a revision after the Panel's questions."""
+    return state.get("stage") == Stage.executive_sign_off or bool(state.get("revision"))
+
+
 async def sign_off_page(request: Request, cases: CaseService, user: User, reference: str, status_code: int = 200,
                         errors: dict | None = None, typed: dict | None = None) -> HTMLResponse:
     """The decision sheet in full, what changed since the version returned and why, then "Your decision"."""
@@ -730,7 +735,7 @@ async def sign_off_page(request: Request, cases: CaseService, user: User, refere
                   delay=delay_field(state), error_summary=error_list("sign_off", fields + [
                       FormField(name="delay_reason", label="", kind="textarea", required=True, help=None)], errors),
                   already=any(s["seat"] == user.seat and s["version"] == version for s in state.get("sign_offs") or []),
-                  waiting=state.get("stage") == Stage.executive_sign_off)
+                  waiting=awaits_sign_off(state))
 
 
 @router.get("/cases/{reference}/sign-off")

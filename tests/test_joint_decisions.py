@@ -177,3 +177,42 @@ async def test_before_the_answer_date_the_la_waits(driver):
     await driver.act("propose_sin_decision", "csc", decision="notify", rationale="Serious harm.")
     refused = await driver.rejected("resolve_sin_disagreement", "la", version=1, decision="notify", how_resolved="x")
     assert "no partner's answer is overdue" in refused
+
+
+async def test_the_panels_questions_are_answered_in_a_revised_rapid_review_the_three_sign(driver, settings):
+    """The National Panel asks questions: a version 2 of the rapid review carries the answers, the three partners
+    sign it off as they did version 1, and it is resubmitted, while the local CSPR's methodology goes on."""
+    await driver.to_sign_off()
+    await driver.approve_all(1)
+    today = str(await driver.today())
+    await driver.act("record_submission", "bu", submitted_on=today)
+    refused = await driver.rejected("revise_rapid_review", "chair", answers="a")
+    assert refused == "ActionRejected: The rapid review is revised when the National Panel asks questions; it has not."
+    state = await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="asks_questions",
+                             content="How was the health visitor's concern escalated?")
+    assert state["stage"] == "methodology" and state["panel_questions_pending"]
+    assert [t.assignee_role for t in driver.tasks(action="revise_rapid_review", status="open")] == ["panel_chair"]
+    state = await driver.act("revise_rapid_review", "chair", answers="It was not escalated: see episode 2.",
+                             changes="Chronology corrected.")
+    assert state["decision_sheet_version"] == 2 and state["stage"] == "methodology"
+    refused = await driver.rejected("record_submission", "bu", submitted_on=today)
+    assert "already submitted" in refused, "not resubmitted before the three sign it"
+    await driver.act("sign_off", "la", version=2, decision="approve")
+    await driver.act("sign_off", "icb", version=2, decision="approve")
+    state = await driver.act("sign_off", "police", version=2, decision="approve")
+    assert state["resubmission_due"] and state["partners_decision"] == "local_cspr", "the decision stands"
+    state = await driver.act("record_submission", "bu", submitted_on=today)
+    assert state["resubmitted_on"] == [today] and state["submitted_on"] == today
+    versions = sorted((d.kind, d.version) for d in driver.documents()
+                      if d.kind in ("decision_sheet", "decision_sheet_signed", "national_panel_submission"))
+    assert versions == [("decision_sheet", 1), ("decision_sheet", 2), ("decision_sheet_signed", 1),
+                        ("decision_sheet_signed", 2), ("national_panel_submission", 1),
+                        ("national_panel_submission", 2)]
+    resubmitted = next(d for d in driver.documents() if d.kind == "national_panel_submission" and d.version == 2)
+    text = read_stored(settings.document_store(), resubmitted.html_path).decode()
+    assert "How was the health visitor" in text and "It was not escalated: see episode 2." in text
+    state = await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="agrees",
+                             content="Thank you: answered.")
+    assert state["stage"] == "methodology" and not state["panel_questions_pending"]
+    refused = await driver.rejected("sign_off", "la", version=2, decision="approve")
+    assert "There is nothing to sign off" in refused

@@ -146,6 +146,8 @@ class DecisionSheet(DocumentContext):
     siblings_and_other_children: str
     incident_date: date | None = None
     awareness_date: date | None = None
+    panel_questions: list[str] = []  # the National Panel's questions answered in this version, with the answers
+    panel_answers: list[str] = []
     child_outcome: str | None = None
     family_and_household: str = ""
     area: str = ""

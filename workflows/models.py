@@ -307,6 +307,14 @@ class RecordSubmission(Action):
     submitted_on: date
 
 
+class ReviseRapidReview(Action):
+    """The rapid review revised after the National Panel's questions: the answers (and what changed) go into a new
+    version of the report, which the three partners sign off before it is resubmitted."""
+
+    answers: Text = Field(min_length=1, max_length=LONG, description="The answers to the National Panel's questions")
+    changes: Text = Field("", max_length=LONG, description="What else changed in the report, if anything")
+
+
 class RecordNationalPanelResponse(Action):
     received_on: date
     content: Text = Field(min_length=1, max_length=LONG)
@@ -611,6 +619,13 @@ class CaseState(ProcessState):
     submitted_on: date | None = None
     national_panel_response: RecordNationalPanelResponse | None = None
     national_panel_responses: list[RecordNationalPanelResponse] = Field(default_factory=list)
+    # The National Panel asked questions: the rapid review is revised (a new version), signed off by the three
+    # seats and resubmitted, beside whatever the case is doing meanwhile.
+    panel_questions_pending: bool = False
+    revision: ReviseRapidReview | None = None  # the revision being signed off, until it is approved
+    revisions: list[ReviseRapidReview] = Field(default_factory=list)
+    resubmission_due: bool = False  # an approved revision waits to be resubmitted
+    resubmitted_on: list[date] = Field(default_factory=list)
     reconsiderations: list[ReconsiderDecision] = Field(default_factory=list)
     reconsideration_pending: bool = False
     methodology: ChooseMethodology | None = None

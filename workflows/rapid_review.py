@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         RespondToSinProposal,
         ReviewInput,
         ReviewProgress,
+        ReviseRapidReview,
         SignOff,
         SinProposal,
         SinResolution,
@@ -151,7 +152,9 @@ class RapidReviewWorkflow:
         "submit_information_return": Rule.of({Stage.panel_preparation, Stage.panel}, Role.agency_member),
         "record_panel_outcome": Rule.of({Stage.panel_preparation, Stage.panel}, Role.panel_chair),
         "issue_decision_sheet": Rule.of({Stage.decision_sheet}, Role.panel_chair),
-        "sign_off": Rule.of({Stage.executive_sign_off}, Role.executive),
+        # After sign-off the seats sign a revision the National Panel's questions called for (_check_sign_off).
+        "sign_off": Rule.of({Stage.executive_sign_off} | AFTER_SIGN_OFF, Role.executive),
+        "revise_rapid_review": Rule.of(AFTER_SIGN_OFF, Role.panel_chair, Role.business_unit),
         "record_submission": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
         "record_national_panel_response": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
         "reconsider_decision": Rule.of(AFTER_SIGN_OFF, Role.executive),
@@ -482,6 +485,15 @@ class RapidReviewWorkflow:
         self.actions.validate("record_submission", action)
 
     @workflow.update
+    async def revise_rapid_review(self, action: ReviseRapidReview) -> dict:
+        """Revise the rapid review with the answers to the National Panel's questions"""
+        return await self.actions.act("revise_rapid_review", action, self._revise_rapid_review)
+
+    @revise_rapid_review.validator
+    def _validate_revise_rapid_review(self, action: ReviseRapidReview) -> None:
+        self.actions.validate("revise_rapid_review", action)
+
+    @workflow.update
     async def record_national_panel_response(self, action: RecordNationalPanelResponse) -> dict:
         return await self.actions.act("record_national_panel_response", action, self._record_national_panel_response)
 
@@ -692,12 +704,22 @@ class RapidReviewWorkflow:
             raise reject("The panel has not been convened yet.")
 
     def _check_sign_off(self, action: SignOff) -> None:
+        if self.state.stage != Stage.executive_sign_off and self.state.revision is None:
+            raise reject("There is nothing to sign off: the rapid review was signed off, and no revision after the "
+                         "National Panel's questions waits for the partners.")
         self.three_way.check(action, self.state.decision_sheet_version)
+
+    def _check_revise_rapid_review(self, action: ReviseRapidReview) -> None:
+        if not self.state.panel_questions_pending:
+            raise reject("The rapid review is revised when the National Panel asks questions; it has not.")
+        if self.state.revision is not None:
+            raise reject(f"Version {self.state.decision_sheet_version} of the revised rapid review is with the "
+                         "partners for sign-off.")
 
     def _check_record_submission(self, action: RecordSubmission) -> None:
         if self.state.partners_decided_on is None:
             raise reject("The rapid review goes to the National Panel once the partners have signed it off.")
-        if self.state.submitted_on is not None:
+        if self.state.submitted_on is not None and not self.state.resubmission_due:
             raise reject(f"The rapid review was already submitted on {self.state.submitted_on.isoformat()}.")
         self.actions.not_future(action.submitted_on, "date of submission")
         approved = max((s.on for s in self.state.sign_offs if s.version == self.state.decision_sheet_version),
@@ -1168,8 +1190,15 @@ class RapidReviewWorkflow:
             sign_off_history=[s for s in st.sign_offs if s.superseded_by],
             notification_reference=st.notification_reference, partners_decision=st.partners_decision,
             partners_decided_on=st.partners_decided_on, incident_date=self.case.incident_date,
-            awareness_date=st.awareness_date, **self._child_and_family(sheet),
+            awareness_date=st.awareness_date, **self._child_and_family(sheet), **self._panel_questions(),
         )
+
+    def _panel_questions(self) -> dict:
+        """The Panel's questions (its replies that asked them) and the answers of each revision, in order."""
+        answered = [*self.state.revisions, *([self.state.revision] if self.state.revision else [])]
+        asked = [r.content for r in self.state.national_panel_responses if r.panel_view == "asks_questions"]
+        return {"panel_questions": asked[:len(answered)],
+                "panel_answers": [f"{r.answers}\n\n{r.changes}".strip() for r in answered]}
 
     @staticmethod
     def _child_and_family(sheet: IssueDecisionSheet) -> dict:
@@ -1190,6 +1219,9 @@ class RapidReviewWorkflow:
     def _sign_off(self, action: SignOff, step, documents) -> None:
         version, seat = self.state.decision_sheet_version, action.actor.seat
         approved = self.three_way.record(action, step, version)
+        if self.state.revision is not None:  # a revision after the National Panel's questions
+            self._revision_signed(action, step, documents, approved)
+            return
         if action.decision == "return":
             self.steps.move_to(step, Stage.decision_sheet, action.actor, "sign_off")
             step.tasks.append(self.steps.task(
@@ -1216,16 +1248,59 @@ class RapidReviewWorkflow:
             else:
                 self.steps.move_to(step, Stage.national_panel, action.actor, "sign_off")
 
+    def _revise_rapid_review(self, action: ReviseRapidReview, step, documents) -> None:
+        """A new version of the rapid review with the answers; the three seats sign it as they signed the first."""
+        self.state.revision = action
+        self.state.decision_sheet_version += 1
+        version = self.state.decision_sheet_version
+        for earlier in self.state.sign_offs:
+            if earlier.version < version and earlier.superseded_by is None:
+                earlier.superseded_by = version
+        step.settle.append(self.steps.done("answer_national_panel:", f"revised as version {version}"))
+        documents.append(self.steps.document(DocumentKind.decision_sheet, action.actor.name, self._decision_sheet(),
+                                             version))
+        due = self.clock.working_days_after(self.clock.today(), 5)
+        self.three_way.ask(step, version, due)
+
+    def _revision_signed(self, action: SignOff, step, documents, approved: bool) -> None:
+        """A revision returned goes back to the chair; approved by the three, it waits to be resubmitted."""
+        version = self.state.decision_sheet_version
+        if action.decision == "return":
+            self.state.revision = None
+            step.tasks.append(self.steps.task(
+                f"revise_rapid_review:v{version + 1}", TaskKind.action, "Revise the rapid review again (returned)",
+                f"Returned by {SEAT_NAMES[action.actor.seat]}: {action.comments}", Role.panel_chair,
+                due=self.clock.working_days_after(self.clock.today(), 5), action="revise_rapid_review",
+            ))
+            return
+        if not approved:
+            return
+        self.state.revisions.append(self.state.revision)
+        self.state.revision, self.state.panel_questions_pending = None, False
+        self.state.resubmission_due = True
+        documents.append(self.steps.document(DocumentKind.decision_sheet_signed, "Executive", self._decision_sheet(),
+                                             version))
+        step.tasks.append(self.steps.task(
+            f"record_submission:v{version}", TaskKind.action, "Resubmit the revised rapid review to the National Panel",
+            f"Version {version}, signed off by the three partners, answers the Panel's questions.", Role.business_unit,
+            due=self.clock.working_days_after(self.clock.today(), 2), action="record_submission",
+        ))
+
     def _record_submission(self, action: RecordSubmission, step, documents) -> None:
-        self.state.submitted_on = action.submitted_on
+        if self.state.resubmission_due:
+            self.state.resubmission_due = False
+            self.state.resubmitted_on.append(action.submitted_on)
+        else:
+            self.state.submitted_on = action.submitted_on
         self.clock.meet("rapid_review", step, on=action.submitted_on)
         step.settle.append(self.steps.done("record_submission"))
         reply_days = self.rules.national_panel_reply_working_days
         reply_due = self.clock.add_counted_deadline(
             "national_panel_reply", "National Panel's response", action.submitted_on, reply_days,
             RULE_PANEL_REPLY.format(n=reply_days), Role.business_unit, statutory=False)
+        again = f":{len(self.state.resubmitted_on) + 1}" if self.state.resubmitted_on else ""
         step.tasks.append(self.steps.task(
-            "record_national_panel_response", TaskKind.action, "Record the National Panel's response",
+            f"record_national_panel_response{again}", TaskKind.action, "Record the National Panel's response",
             f"Expected by {reply_due.isoformat()}; chase the Panel if it has not replied.", Role.business_unit,
             due=reply_due, action="record_national_panel_response",
         ))
@@ -1234,7 +1309,7 @@ class RapidReviewWorkflow:
                                              NationalPanelSubmission(
             **self._decision_sheet().model_dump(), submitted_on=action.submitted_on,
             rapid_review_due=rapid_review.due, rapid_review_rule=rapid_review.rule,
-        )))
+        ), 1 + len(self.state.resubmitted_on)))
 
     def _record_national_panel_response(self, action: RecordNationalPanelResponse, step, documents) -> None:
         """The Panel's reply is recorded beside the partners' decision; it never overturns it by itself. Where
@@ -1244,11 +1319,13 @@ class RapidReviewWorkflow:
         self.clock.meet("national_panel_reply", step, on=action.received_on)
         step.settle.append(self.steps.done("record_national_panel_response", action.panel_view))
         if action.panel_view == "asks_questions":
+            self.state.panel_questions_pending = True
             step.tasks.append(self.steps.task(
                 f"answer_national_panel:{len(self.state.national_panel_responses)}", TaskKind.action,
-                "Answer the National Panel's questions", "Answer, or resubmit the rapid review, then record the "
-                "Panel's next response.", Role.business_unit, due=self.clock.working_days_after(action.received_on, 5),
-                action="record_national_panel_response",
+                "Answer the National Panel's questions: revise the rapid review", "Put the answers into a revised "
+                "rapid review (a new version the three partners sign off), then resubmit it and record the Panel's "
+                "next response.", Role.panel_chair, due=self.clock.working_days_after(action.received_on, 5),
+                action="revise_rapid_review",
             ))
             return
         if action.panel_view == "agrees":
