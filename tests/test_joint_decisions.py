@@ -216,3 +216,36 @@ async def test_the_panels_questions_are_answered_in_a_revised_rapid_review_the_t
     assert state["stage"] == "methodology" and not state["panel_questions_pending"]
     refused = await driver.rejected("sign_off", "la", version=2, decision="approve")
     assert "There is nothing to sign off" in refused
+
+
+async def test_a_cdop_review_and_a_joint_review_are_linked_and_on_the_report(driver, api, settings):
+    """A death also reviewed by CDOP carries CDOP's reference, not a checkbox; a cross-boundary review names who
+    leads and the other partnerships' contacts. Both are recorded through the API and printed on the report."""
+    await driver.to_panel_preparation()
+    bu = await api.as_user("strategy.manager")
+    base = f"/api/cases/{driver.reference}/actions"
+    missing = await api.post(f"{base}/link_cdop_review", headers=bu, json={"note": "n"})
+    assert missing.status_code == 422 and "cdop_reference" in missing.text
+    linked = await api.post(f"{base}/link_cdop_review", headers=bu,
+                            json={"cdop_reference": "CDOP-2026-114", "note": "Joint agency response held."})
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["cdop"]["cdop_reference"] == "CDOP-2026-114"
+    member = await api.post(f"{base}/record_joint_review", headers=await api.as_user("agency.education"),
+                            json={"lead_partnership": "Northshire", "other_partnerships": ["x"]})
+    assert member.status_code == 403
+    joint = await api.post(f"{base}/record_joint_review", headers=bu, json={
+        "lead_partnership": "Northshire Safeguarding Children Partnership",
+        "other_partnerships": ["Southshire SCP: business manager, sm@southshire.example"],
+        "shared_documents": "Information returns and the chronology, by secure e-mail."})
+    assert joint.status_code == 200, joint.text
+    await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(),
+                     invited_agencies=["education"])
+    today = str(await driver.today())
+    await driver.act("record_panel_outcome", "chair", held_on=today, attendees=["Chair"], learning="l",
+                     recommendation="no_further_review", rationale="r")
+    await driver.act("issue_decision_sheet", "chair", circumstances="c", local_review_criteria_met=False)
+    sheet = next(d for d in driver.documents() if d.kind == "decision_sheet")
+    text = " ".join(read_stored(settings.document_store(), sheet.html_path).decode().split())
+    assert "Child Death Overview Panel review</th><td>CDOP-2026-114" in text
+    assert "Joint review led by</th><td>Northshire Safeguarding Children Partnership" in text
+    assert "Southshire SCP: business manager, sm@southshire.example" in text

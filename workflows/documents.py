@@ -146,6 +146,9 @@ class DecisionSheet(DocumentContext):
     siblings_and_other_children: str
     incident_date: date | None = None
     awareness_date: date | None = None
+    cdop_reference: str | None = None
+    lead_partnership: str | None = None
+    other_partnerships: list[str] = []
     panel_questions: list[str] = []  # the National Panel's questions answered in this version, with the answers
     panel_answers: list[str] = []
     child_outcome: str | None = None

@@ -307,6 +307,24 @@ class RecordSubmission(Action):
     submitted_on: date
 
 
+class LinkCdopReview(Action):
+    """A child's death is also reviewed by the Child Death Overview Panel (Working Together 2023, ch. 6): the two
+    processes are linked by CDOP's own reference, so each can find the other's learning."""
+
+    cdop_reference: Text = Field(min_length=1, max_length=60, description="The CDOP's reference for the death")
+    note: Text = Field("", max_length=SHORT, description="Anything the partners need to know of the CDOP review")
+
+
+class RecordJointReview(Action):
+    """A review run jointly with another partnership (the child lived, or was harmed, across a boundary): who leads,
+    and the other partnerships with their contacts, with whom the documents are shared."""
+
+    lead_partnership: Text = Field(min_length=1, max_length=200, description="The partnership that leads the review")
+    other_partnerships: list[Line] = Field(min_length=1, max_length=10,
+                                           description="Each other partnership and its contact, one per line")
+    shared_documents: Text = Field("", max_length=SHORT, description="What is shared with them, and how")
+
+
 class ReviseRapidReview(Action):
     """The rapid review revised after the National Panel's questions: the answers (and what changed) go into a new
     version of the report, which the three partners sign off before it is resubmitted."""
@@ -622,6 +640,8 @@ class CaseState(ProcessState):
     # The National Panel asked questions: the rapid review is revised (a new version), signed off by the three
     # seats and resubmitted, beside whatever the case is doing meanwhile.
     panel_questions_pending: bool = False
+    cdop: LinkCdopReview | None = None  # the CDOP review of the same death, by its reference
+    joint_review: RecordJointReview | None = None  # a review led with (or by) another partnership
     revision: ReviseRapidReview | None = None  # the revision being signed off, until it is approved
     revisions: list[ReviseRapidReview] = Field(default_factory=list)
     resubmission_due: bool = False  # an approved revision waits to be resubmitted

@@ -48,10 +48,12 @@ with workflow.unsafe.imports_passed_through():
         DeclineReferral,
         InformationReturnRecord,
         IssueDecisionSheet,
+        LinkCdopReview,
         Outstanding,
         PlanActionSpec,
         ProposeSinDecision,
         ReconsiderDecision,
+        RecordJointReview,
         RecordLearningActivities,
         RecordNationalPanelResponse,
         RecordNotification,
@@ -155,6 +157,9 @@ class RapidReviewWorkflow:
         # After sign-off the seats sign a revision the National Panel's questions called for (_check_sign_off).
         "sign_off": Rule.of({Stage.executive_sign_off} | AFTER_SIGN_OFF, Role.executive),
         "revise_rapid_review": Rule.of(AFTER_SIGN_OFF, Role.panel_chair, Role.business_unit),
+        # Related reviews, recorded by the business unit at any open stage: CDOP's, and a joint review.
+        "link_cdop_review": Rule.of(OPEN_STAGES - {Stage.referral}, Role.business_unit, Role.csc_lead),
+        "record_joint_review": Rule.of(OPEN_STAGES - {Stage.referral}, Role.business_unit),
         "record_submission": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
         "record_national_panel_response": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
         "reconsider_decision": Rule.of(AFTER_SIGN_OFF, Role.executive),
@@ -483,6 +488,24 @@ class RapidReviewWorkflow:
     @record_submission.validator
     def _validate_record_submission(self, action: RecordSubmission) -> None:
         self.actions.validate("record_submission", action)
+
+    @workflow.update
+    async def link_cdop_review(self, action: LinkCdopReview) -> dict:
+        """Link the Child Death Overview Panel's review of the same death"""
+        return await self.actions.act("link_cdop_review", action, self._link_cdop_review)
+
+    @link_cdop_review.validator
+    def _validate_link_cdop_review(self, action: LinkCdopReview) -> None:
+        self.actions.validate("link_cdop_review", action)
+
+    @workflow.update
+    async def record_joint_review(self, action: RecordJointReview) -> dict:
+        """Record a review run jointly with another partnership"""
+        return await self.actions.act("record_joint_review", action, self._record_joint_review)
+
+    @record_joint_review.validator
+    def _validate_record_joint_review(self, action: RecordJointReview) -> None:
+        self.actions.validate("record_joint_review", action)
 
     @workflow.update
     async def revise_rapid_review(self, action: ReviseRapidReview) -> dict:
@@ -1191,6 +1214,9 @@ class RapidReviewWorkflow:
             notification_reference=st.notification_reference, partners_decision=st.partners_decision,
             partners_decided_on=st.partners_decided_on, incident_date=self.case.incident_date,
             awareness_date=st.awareness_date, **self._child_and_family(sheet), **self._panel_questions(),
+            cdop_reference=st.cdop.cdop_reference if st.cdop else None,
+            lead_partnership=st.joint_review.lead_partnership if st.joint_review else None,
+            other_partnerships=list(st.joint_review.other_partnerships) if st.joint_review else [],
         )
 
     def _panel_questions(self) -> dict:
@@ -1247,6 +1273,12 @@ class RapidReviewWorkflow:
                 self._open_methodology(action.actor, step, self.clock.today())
             else:
                 self.steps.move_to(step, Stage.national_panel, action.actor, "sign_off")
+
+    def _link_cdop_review(self, action: LinkCdopReview, step, documents) -> None:
+        self.state.cdop = action
+
+    def _record_joint_review(self, action: RecordJointReview, step, documents) -> None:
+        self.state.joint_review = action
 
     def _revise_rapid_review(self, action: ReviseRapidReview, step, documents) -> None:
         """A new version of the rapid review with the answers; the three seats sign it as they signed the first."""
