@@ -249,3 +249,48 @@ async def test_a_cdop_review_and_a_joint_review_are_linked_and_on_the_report(dri
     assert "Child Death Overview Panel review</th><td>CDOP-2026-114" in text
     assert "Joint review led by</th><td>Northshire Safeguarding Children Partnership" in text
     assert "Southshire SCP: business manager, sm@southshire.example" in text
+
+
+async def test_a_report_revised_after_a_trial_is_signed_again_and_its_notice_sent_again(driver):
+    """Publication held by the partners with a reason and a review date (never a date one person fixes); the final
+    report revised after the trial is signed again by the three and the 7-working-day notice sent again."""
+    today = await at_practice_review(driver)
+    review_id = f"{driver.reference}-cspr"
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
+    await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
+    await driver.review("submit_draft_report", "bu", received_on=today)
+    await driver.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
+    for seat in SEATS:
+        await driver.review("sign_off_report", seat, version=1, decision="approve")
+    first = await driver.review("send_publication_notice", "bu", sent_on=today)
+    review_on = str(await driver.today() + timedelta(days=90))
+    held = await driver.partners_decide("hold_publication", "police", workflow_id=review_id,
+                                        reasons="Criminal trial listed for March.", review_on=review_on)
+    assert held["publication_hold"]["review_on"] == review_on
+    assert [t.due_date.isoformat() for t in driver.tasks(action="lift_publication_hold", status="open")] == [review_on]
+    revised = await driver.review("submit_final_report", "bu", received_on=today,
+                                  recommendations=["Safe sleep audit", "Court liaison protocol"],
+                                  revision_reason="The trial's findings on the night of the injury.")
+    assert revised["stage"] == "final_sign_off" and revised["report_version"] == 2
+    assert revised["notice_sent_on"] is None, "the notice is sent again for the revised report"
+    for seat in SEATS:
+        revised = await driver.review("sign_off_report", seat, version=2, decision="approve")
+    assert revised["stage"] == "publication_notice"
+    assert len(driver.tasks(action="send_publication_notice", status="open")) == 1
+    await driver.env.sleep(timedelta(days=1))
+    again = await driver.review("send_publication_notice", "bu", sent_on=str(await driver.today()))
+    assert again["earliest_publication"] > first["earliest_publication"], "7 working days from the new notice"
+    assert again["publication_hold"] is not None, "the hold stands until the partners lift it"
+    notices = sorted(d.version for d in driver.documents() if d.kind == "publication_notice")
+    assert len(notices) == 2
+    refused = await driver.rejected("record_publication", "bu", workflow_id=review_id,
+                                    published_on=str(await driver.today()), link="https://example.org/r")
+    assert "The partners hold publication (Criminal trial listed for March.)" in refused
+    refused = await driver.rejected("submit_final_report", "bu", workflow_id=review_id, received_on=today,
+                                    recommendations=["x"])
+    assert "say why it is revised" in refused
+    lifted = await driver.partners_decide("lift_publication_hold", "la", workflow_id=review_id,
+                                          reasons="The trial has concluded.")
+    assert lifted["publication_hold"] is None and [h["reasons"] for h in lifted["holds"]] == [
+        "Criminal trial listed for March."], "the hold stays on record"
+    assert driver.tasks(action="lift_publication_hold", status="open") == []

@@ -407,6 +407,20 @@ class SubmitFinalReport(Action):
     recommendations: list[Line] = Field(min_length=1, max_length=50)
     key_learning: list[Line] = Field(default_factory=list, max_length=20,
                                      description="The report's agreed learning, for the 7-minute briefing")
+    revision_reason: Text = Field("", max_length=SHORT, description="Why a report already signed off is revised "
+                                  "(a criminal trial or inquest concluded, say)")
+
+
+class HoldPublication(Action):
+    """The partners hold publication (a criminal trial or an inquest to conclude first): why, and when they will
+    review the hold; never a fixed publication date set by one person."""
+
+    reasons: Text = Field(min_length=1, max_length=LONG)
+    review_on: date = Field(description="When the partners review the hold")
+
+
+class LiftPublicationHold(Action):
+    reasons: Text = Field(min_length=1, max_length=SHORT)
 
 
 class SendPublicationNotice(Action):
@@ -719,6 +733,9 @@ class ReviewState(ProcessState):
     publication_link: str | None = None
     not_published_reasons: str | None = None
     improvements_published_on: date | None = None
+    publication_hold: HoldPublication | None = None  # held by the partners, until lifted or a revision is approved
+    holds: list[HoldPublication] = Field(default_factory=list)
+    notices_sent: int = 0
     learning_workshop_on: date | None = None
     one_year_workshop_due: date | None = None
     one_year_workshop_on: date | None = None

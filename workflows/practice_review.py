@@ -33,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         CommissionReviewer,
         ExtendDeadline,
         Extension,
+        HoldPublication,
+        LiftPublicationHold,
         PlanActionSpec,
         RecordLearningEvent,
         RecordLearningWorkshop,
@@ -77,7 +79,14 @@ class PracticeReviewWorkflow:
         "commission_reviewer": Rule.of({ReviewStage.commissioning}, Role.business_unit),
         "record_learning_event": Rule.of({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
         "submit_draft_report": Rule.of({ReviewStage.learning_events, ReviewStage.draft_report}, Role.business_unit),
-        "submit_final_report": Rule.of({ReviewStage.draft_report}, Role.business_unit),
+        # Also after sign-off: a report revised (after a trial or inquest) is signed again and its notice re-sent.
+        "submit_final_report": Rule.of({ReviewStage.draft_report, ReviewStage.publication_notice,
+                                        ReviewStage.publication}, Role.business_unit),
+        # Holding publication, and lifting the hold, are the partners' decisions (joint).
+        "hold_publication": Rule.of({ReviewStage.publication_notice, ReviewStage.publication}, Role.business_unit,
+                                    Role.executive),
+        "lift_publication_hold": Rule.of({ReviewStage.publication_notice, ReviewStage.publication},
+                                         Role.business_unit, Role.executive),
         "sign_off_report": Rule.of({ReviewStage.final_sign_off}, Role.executive),
         "send_publication_notice": Rule.of({ReviewStage.publication_notice}, Role.business_unit),
         "record_publication": Rule.of({ReviewStage.publication}, Role.business_unit),
@@ -125,6 +134,11 @@ class PracticeReviewWorkflow:
                                              lambda a: f"Extend the review to {a.new_due.isoformat()}: {a.reason}"),
             "record_non_publication": JointDecision(RecordNonPublication, self._record_non_publication,
                                                     lambda a: f"Do not publish the report: {a.reasons}"),
+            "hold_publication": JointDecision(HoldPublication, self._hold_publication,
+                                              lambda a: f"Hold publication, to review on {a.review_on.isoformat()}: "
+                                                        f"{a.reasons}"),
+            "lift_publication_hold": JointDecision(LiftPublicationHold, self._lift_publication_hold,
+                                                   lambda a: f"Lift the hold on publication: {a.reasons}"),
         }, self.actions.recheck, answer_action="answer_review_decision")
         self.actions.joint = self.joint
 
@@ -310,6 +324,24 @@ class PracticeReviewWorkflow:
         self.actions.validate("extend_deadline", action)
 
     @workflow.update
+    async def hold_publication(self, action: HoldPublication) -> dict:
+        """Propose to the partners that publication is held, with a date to review it"""
+        return await self.actions.act("hold_publication", action, self._hold_publication)
+
+    @hold_publication.validator
+    def _validate_hold_publication(self, action: HoldPublication) -> None:
+        self.actions.validate("hold_publication", action)
+
+    @workflow.update
+    async def lift_publication_hold(self, action: LiftPublicationHold) -> dict:
+        """Propose to the partners that the hold on publication is lifted"""
+        return await self.actions.act("lift_publication_hold", action, self._lift_publication_hold)
+
+    @lift_publication_hold.validator
+    def _validate_lift_publication_hold(self, action: LiftPublicationHold) -> None:
+        self.actions.validate("lift_publication_hold", action)
+
+    @workflow.update
     async def answer_review_decision(self, action: AnswerJointDecision) -> dict:
         """Agree or disagree with a decision on the review proposed to the partners"""
         return await self.actions.act("answer_review_decision", action, self.joint.answer)
@@ -337,6 +369,18 @@ class PracticeReviewWorkflow:
 
     def _check_submit_final_report(self, action: SubmitFinalReport) -> None:
         self.actions.not_future(action.received_on, "date the final report was received")
+        if self.state.stage != ReviewStage.draft_report and not action.revision_reason.strip():
+            raise reject("The final report was signed off: say why it is revised (revision reason).")
+
+    def _check_hold_publication(self, action: HoldPublication) -> None:
+        if not self.state.joint_decisions:
+            raise reject("This review was started before the partners' joint decisions: a hold cannot be recorded.")
+        if action.review_on <= self.clock.today():
+            raise reject(f"The review date ({action.review_on.isoformat()}) must be after today.")
+
+    def _check_lift_publication_hold(self, action: LiftPublicationHold) -> None:
+        if self.state.publication_hold is None:
+            raise reject("Publication is not held.")
 
     def _check_sign_off_report(self, action: SignOff) -> None:
         self.three_way.check(action, self.state.report_version)
@@ -345,6 +389,10 @@ class PracticeReviewWorkflow:
         self.actions.not_future(action.sent_on, "date the notice was sent")
 
     def _check_record_publication(self, action: RecordPublication) -> None:
+        hold = self.state.publication_hold
+        if hold is not None:
+            raise reject(f"The partners hold publication ({hold.reasons}), to review on {hold.review_on.isoformat()}; "
+                         "it is published once they lift the hold.")
         self.actions.not_future(action.published_on, "date of publication")
         earliest = self.state.earliest_publication
         if earliest and action.published_on < earliest:
@@ -425,9 +473,14 @@ class PracticeReviewWorkflow:
         ))
 
     def _submit_final_report(self, action: SubmitFinalReport, step, documents) -> None:
+        """A final report for sign-off; one revised after sign-off is signed again and its notice sent again."""
         self.state.final_report = action
         self.state.report_version += 1
         version = self.state.report_version
+        if self.state.stage in (ReviewStage.publication_notice, ReviewStage.publication):
+            self.state.notice_sent_on = self.state.earliest_publication = None
+            step.settle.append(self.steps.cancel("send_publication_notice", f"report revised (version {version})"))
+            step.settle.append(self.steps.cancel("publish", f"report revised (version {version})"))
         step.settle.append(self.steps.done("submit_final_report:", f"version {version}"))
         self.steps.move_to(step, ReviewStage.final_sign_off, action.actor, "submit_final_report")
         self.three_way.ask(step, version, self.clock.deadline("cspr").due)
@@ -451,13 +504,16 @@ class PracticeReviewWorkflow:
                 for i, text in enumerate(self.state.final_report.recommendations, start=1)
             ]
             self.steps.move_to(step, ReviewStage.publication_notice, action.actor, "sign_off_report")
+            again = f":v{version}" if version > 1 else ""
             step.tasks.append(self.steps.task(
-                "send_publication_notice", TaskKind.action, "Send the final report to the National Panel and DfE",
+                f"send_publication_notice{again}", TaskKind.action,
+                "Send the final report to the National Panel and DfE",
                 f"At least {self.rules.publication_notice_working_days} working days before publication.",
                 Role.business_unit, due=self.clock.deadline("cspr").due, action="send_publication_notice",
             ))
 
     def _send_publication_notice(self, action: SendPublicationNotice, step, documents) -> None:
+        self.state.notices_sent += 1  # a report revised after sign-off sends its notice again
         self.state.notice_sent_on = action.sent_on
         days = self.rules.publication_notice_working_days
         self.state.earliest_publication = self.clock.statutory_days_after(action.sent_on, days)
@@ -468,9 +524,11 @@ class PracticeReviewWorkflow:
             earliest_publication=self.state.earliest_publication, rule=RULE_PUBLICATION_NOTICE.format(n=days),
             report_version=self.state.report_version,
             recommendations=self.state.final_report.recommendations if self.state.final_report else [],
-        )))
+        ), version=self.state.notices_sent))
+        version = self.state.report_version
         step.tasks.append(self.steps.task(
-            "publish", TaskKind.action, "Publish the report (or record why not)",
+            f"publish:v{version}" if version > 1 else "publish", TaskKind.action,
+            "Publish the report (or record why not)",
             f"Not before {self.state.earliest_publication.isoformat()}.", Role.business_unit,
             due=self.clock.deadline("cspr").due, action="record_publication",
         ))
@@ -500,6 +558,21 @@ class PracticeReviewWorkflow:
             key_learning=list(report.key_learning) if report and report.key_learning else recommendations,
             recommendations=recommendations,
         )
+
+    def _hold_publication(self, action: HoldPublication, step, documents) -> None:
+        """Held by the partners, with a date to review the hold (the business unit's task)."""
+        self.state.publication_hold = action
+        self.state.holds.append(action)
+        step.tasks.append(self.steps.task(
+            f"review_publication_hold:{len(self.state.holds)}", TaskKind.decision,
+            "Review the hold on publication with the partners",
+            f"Held: {action.reasons}. Lift the hold, revise the report, or hold again with a new review date.",
+            Role.business_unit, due=action.review_on, action="lift_publication_hold",
+        ))
+
+    def _lift_publication_hold(self, action: LiftPublicationHold, step, documents) -> None:
+        self.state.publication_hold = None
+        step.settle.append(self.steps.done("review_publication_hold:", "hold lifted"))
 
     def _record_publication(self, action: RecordPublication, step, documents) -> None:
         self.state.published_on = action.published_on
