@@ -8,6 +8,7 @@ calendar while a case runs counts every open working-day deadline again, and the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -289,7 +290,12 @@ class DeadlineClock:
         return min(moments) if moments else None
 
     async def run(self) -> None:
-        """Until the case closes: sleep to the next reminder or escalation, then issue what fell due."""
+        """Until the case closes: sleep to the next reminder or escalation, then issue what fell due. Cases opened
+        since patch "steady-clock" keep one timer until the wake moment itself changes (an action that moves no
+        deadline re-arms nothing); earlier cases re-arm on every change, as they ran."""
+        if workflow.patched("steady-clock"):
+            await self._run_steady()
+            return
         while self.state.stage != Stage.closed:
             self.changed = False
             await self._extend_calendar_if_due()
@@ -302,6 +308,30 @@ class DeadlineClock:
                 pass
             if self.state.stage != Stage.closed:
                 await self._fire_due()
+
+    async def _run_steady(self) -> None:
+        timer: asyncio.Task | None = None
+        armed_for: datetime | None = None
+        try:
+            while self.state.stage != Stage.closed:
+                self.changed = False
+                await self._extend_calendar_if_due()
+                wake = self.next_wake()
+                if wake != armed_for:
+                    if timer is not None:
+                        timer.cancel()
+                    armed_for = wake
+                    timer = None if wake is None else asyncio.create_task(
+                        asyncio.sleep(max(wake - workflow.now(), timedelta(seconds=1)).total_seconds()))
+                await workflow.wait_condition(
+                    lambda t=timer: self.changed or self.state.stage == Stage.closed or (t is not None and t.done()))
+                if timer is not None and timer.done():
+                    timer, armed_for = None, None
+                    if self.state.stage != Stage.closed:
+                        await self._fire_due()
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def _fire_due(self) -> None:
         async with self.steps.lock:
