@@ -294,3 +294,4 @@ async def test_a_report_revised_after_a_trial_is_signed_again_and_its_notice_sen
     assert lifted["publication_hold"] is None and [h["reasons"] for h in lifted["holds"]] == [
         "Criminal trial listed for March."], "the hold stays on record"
     assert driver.tasks(action="lift_publication_hold", status="open") == []
+    await driver.save_history("review_held_and_revised", workflow_id=review_id)
