@@ -484,7 +484,19 @@ def action_form(name: str, state: dict, themes: list[str], user: User | None = N
     if (delay := delay_field(state)) is not None:
         fields.append(delay)
     return {"name": name, "title": title, "fields": fields, "button": wording.label(name),
-            "confirm": name in CONFIRM_FIRST}
+            "confirm": name in CONFIRM_FIRST, "warning": action_warning(name, state)}
+
+
+def action_warning(name: str, state: dict) -> str | None:
+    """What a person should know before this action: an outcome recorded before every return came in closes the
+    missing returns for good."""
+    if name != "record_panel_outcome" or not state.get("panel"):
+        return None
+    missing = [AGENCIES.get(a, a) for a in state["panel"]["invited_agencies"] if a not in (state.get("returns") or {})]
+    if not missing:
+        return None
+    return (f"Not every return has arrived: {wording.and_list(missing)}. Recording the outcome now closes the "
+            "missing returns; the panel's outcome will say it was reached without them.")
 
 
 def prefilled(name: str, state: dict) -> dict:

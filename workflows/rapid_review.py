@@ -1093,7 +1093,11 @@ class RapidReviewWorkflow:
         self.state.convened_on = self.clock.today()
         self.clock.meet("information_requests", step)
         step.settle.append(self.steps.done("convene_panel"))
-        returns_due = self.clock.deadline("agency_returns").due
+        # Cases convened before this rule keep the window's milestone, as they ran (its timer would move).
+        if workflow.patched("returns-before-panel"):
+            returns_due = self._returns_due_before(action.panel_date)
+        else:
+            returns_due = self.clock.deadline("agency_returns").due
         for agency in action.invited_agencies:
             name = AGENCIES[agency]
             step.tasks.append(self.steps.task(
@@ -1117,6 +1121,20 @@ class RapidReviewWorkflow:
             agencies=[AGENCIES[a] for a in action.invited_agencies], agency_codes=action.invited_agencies,
             research_questions=action.research_questions, chair="Rapid Review Panel chair",
         )))
+
+    def _returns_due_before(self, panel_date: date) -> date:
+        """The returns are due before the panel reads them: the window's milestone, or earlier (a set number of
+        working days before the panel, never before today), and the deadline, tasks and letters all say that day."""
+        found = self.clock.deadline("agency_returns")
+        days = self.rules.returns_working_days_before_panel
+        before_panel = max(self.clock.working_days_after(panel_date, -days), self.clock.today())
+        if before_panel < found.due:
+            found.due = before_panel
+            found.rule = (f"{found.rule}; brought forward to {days} working days before the panel on "
+                          f"{panel_date.isoformat()} (local practice)")
+            found.reminder_dates = [d for d in found.reminder_dates if d < before_panel]
+            self.clock.wake()
+        return found.due
 
     def _submit_information_return(self, action: SubmitInformationReturn, step, documents) -> None:
         """The return's text goes to the case record (the step) and its document, never into the state: the

@@ -106,6 +106,9 @@ class ProcessRules(BaseModel):
     # Local practice, not statute: how long police and health have to answer the CSC lead's notification proposal
     # before the local authority's seat may decide without them (never past the notification's own due date).
     partner_answer_working_days: int = Field(2, ge=1, le=10)
+    # Local practice: agencies' returns are due this many working days before the panel meets, so the chair and
+    # members read them first (never later than the window's own returns milestone).
+    returns_working_days_before_panel: int = Field(2, ge=0, le=10)
     rapid_review_working_days: int = Field(15, ge=1, le=60)
     rapid_review_clock_start: Literal["notification", "awareness"] = "notification"
     milestones: Milestones = Field(default_factory=Milestones)
