@@ -28,6 +28,7 @@ from service import (
     web_invitations,
     web_mfa,
     web_oidc,
+    web_panel_pack,
     web_referrals,
 )
 from service.api import (
@@ -153,7 +154,8 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     # The per-action routes before the cases' own, so they answer for every known action name.
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
                    dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
-                   web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals):
+                   web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals,
+                   web_panel_pack):
         app.include_router(module.router)
     return app
 

@@ -43,3 +43,39 @@ async def test_the_chair_is_warned_before_an_outcome_without_every_return(driver
     await driver.act("submit_information_return", "police_agency", involvement="i", chronology="c", analysis="a")
     case = await api.get(f"/cases/{driver.reference}")
     assert 'data-testid="warning-record_panel_outcome"' not in case.text
+
+
+async def test_the_panel_pack_puts_the_returns_side_by_side_and_merges_the_chronologies(driver, api, demo_passwords):
+    await driver.to_panel_preparation()
+    await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(),
+                     invited_agencies=["education", "police", "community_health"],
+                     research_questions=["Was the bruising seen at nursery?"])
+    await driver.act("submit_information_return", "education", involvement="Nursery since 2025.",
+                     chronology="3 October 2026: bruise on cheek seen at drop-off\n01/09/2026 - started nursery",
+                     analysis="Not referred.")
+    await driver.act("submit_information_return", "police_agency", involvement="Two call-outs.",
+                     chronology="2026-09-20 domestic incident call-out\nFurther call-out, date unknown",
+                     analysis="DASH not completed.")
+
+    async def page_as(username: str):
+        api.cookies.clear()
+        signin = await api.get("/signin")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', signin.text).group(1)
+        await api.post("/signin", data={"username": username, "password": demo_passwords[username],
+                                        "csrf_token": csrf})
+        return await api.get(f"/cases/{driver.reference}/panel-pack")
+
+    pack = await page_as("panel.chair")
+    assert pack.status_code == 200, pack.text
+    text = " ".join(re.sub(r"<[^>]+>", " ", pack.text).split())
+    assert "Was the bruising seen at nursery?" in text
+    assert "Community health (health visiting, school nursing): Not yet received" in text
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>",
+                      pack.text.split('data-testid="merged-chronology"')[1])
+    assert [(on, agency) for on, agency, _ in rows] == [
+        ("1 September 2026", "Education (schools)"), ("20 September 2026", "Police"),
+        ("3 October 2026", "Education (schools)"), ("No date given", "Police")], "in date order, undated last"
+    assert "bruise on cheek seen at drop-off" in rows[2][2]
+    assert "Nursery since 2025." in text and "DASH not completed." in text, "side by side"
+    member = await page_as("agency.education")
+    assert member.status_code in (403, 404), "an agency member never reads the other agencies' returns"
