@@ -648,6 +648,12 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
         errors["delay_reason"] = wording.MISSING["delay_reason"]
     if action in SIGN_OFFS and body.get("decision") == "return" and not body.get("comments"):
         errors["comments"] = "Enter your comments for the chair: what must change"
+    if action in SIGN_OFFS and body.get("decision") == "approve":  # an approval says in what capacity, and why
+        if not body.get("capacity"):
+            errors["capacity"] = "Select whether you sign as the lead or a delegated safeguarding partner"
+        if back.endswith("/sign-off") and form.get("declaration") != "yes":
+            errors["declaration"] = ("Confirm that you have read this version of the decision sheet and approve it "
+                                     "for your organisation")
     if not errors:
         errors = invalid_fields(spec.model, body, fields, actor=actor_of(user).model_dump())
     if errors or form.get("change"):
@@ -717,6 +723,18 @@ def sheet_lines(store: ObjectStore, document: Document | None) -> list[str]:
     return [" ".join(line.split()) for line in html_lib.unescape(text).splitlines() if line.strip()]
 
 
+def field_changes(versions: list[dict], version: int) -> list[dict] | None:
+    """What changed between the last two versions of the decision sheet, question by question ("label: old → new"),
+    in the form's words; None for a case whose earlier versions were not kept (the text comparison stands)."""
+    if len(versions) < 2 or len(versions) != version:
+        return None
+    fields = [f for f in form_fields(ACTIONS["issue_decision_sheet"].model) if f.kind != "hidden"]
+    old, new = versions[-2], versions[-1]
+    return [{"label": f.label, "old": answer_text(f, old.get(f.name)) or "Not answered",
+             "new": answer_text(f, new.get(f.name)) or "Not answered"}
+            for f in fields if old.get(f.name) != new.get(f.name)]
+
+
 def awaits_sign_off(state: dict) -> bool:
     """The decision sheet waits for the seats: at the sign-off stage, or a revision after the Panel's questions."""
     return state.get("stage") == Stage.executive_sign_off or bool(state.get("revision"))
@@ -735,7 +753,8 @@ async def sign_off_page(request: Request, cases: CaseService, user: User, refere
     cases.audit(user, "read_document", reference, {"page": "sign_off", "version": version})
     before, now = sheet_lines(cases.documents, sheets.get(version - 1)), sheet_lines(cases.documents, sheet)
     changed = {"added": [line for line in now if line not in before],
-               "removed": [line for line in before if line not in now]} if version > 1 else None
+               "removed": [line for line in before if line not in now],
+               "fields": field_changes(state.get("decision_sheet_versions") or [], version)} if version > 1 else None
     returned = [s for s in state.get("sign_offs") or [] if s["decision"] == "return" and s["version"] == version - 1]
     fields = form_fields(ACTIONS["sign_off"].model)
     session.commit()
@@ -745,7 +764,8 @@ async def sign_off_page(request: Request, cases: CaseService, user: User, refere
                   returned=returned,
                   errors=errors, typed=typed or {}, capacity=next(f for f in fields if f.name == "capacity"),
                   delay=delay_field(state), error_summary=error_list("sign_off", fields + [
-                      FormField(name="delay_reason", label="", kind="textarea", required=True, help=None)], errors),
+                      FormField(name="delay_reason", label="", kind="textarea", required=True, help=None),
+                      FormField(name="declaration", label="", kind="checkbox", required=False, help=None)], errors),
                   already=any(s["seat"] == user.seat and s["version"] == version for s in state.get("sign_offs") or []),
                   waiting=awaits_sign_off(state))
 

@@ -345,7 +345,8 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await expect(chair.get_by_test_id("stage")).to_have_text("Executive sign-off")
     await confirmed(chair, walk, "sheet-issued", "Decision sheet issued")
 
-    async def decide(username: str, decision: str, comments: str | None = None, keyboard: bool = False):
+    async def decide(username: str, decision: str, comments: str | None = None, keyboard: bool = False,
+                     declare: bool = True):
         page = await sign_in_as(username)
         await page.goto("/tasks")
         await page.locator("section", has_text=reference).get_by_role("link", name="Read the decision sheet").click()
@@ -354,11 +355,20 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
             await tab_to(page, page.get_by_label(decision))
             await page.keyboard.press("Space")
             await expect(page.get_by_label(decision)).to_be_checked()
+            if decision.startswith("Approve"):  # in what capacity, and the declaration
+                await tab_to(page, page.get_by_label("Lead safeguarding partner"))
+                await page.keyboard.press("Space")
+                await tab_to(page, page.get_by_label("If I approve"))
+                await page.keyboard.press("Space")
             await tab_to(page, page.get_by_role("button", name="Send your decision"))
             await page.keyboard.press("Enter")
             await page.wait_for_load_state()
             return page
         await page.get_by_label(decision).check()
+        if decision.startswith("Approve"):
+            await page.get_by_label("Delegated safeguarding partner").check()
+            if declare:
+                await page.get_by_label("If I approve").check()
         if comments:
             await page.get_by_label("Comments for the chair").fill(comments)
         await page.get_by_role("button", name="Send your decision").click()
@@ -390,8 +400,14 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     first = await sign_in_as("exec.la")
     await first.goto(f"/cases/{reference}/sign-off")
     await expect(first.get_by_test_id("return-comments")).to_contain_text("Please add the health chronology.")
-    await expect(first.get_by_test_id("changes")).to_contain_text("Bruising; health chronology added.")
+    changes = first.get_by_test_id("field-changes")
+    await expect(changes).to_contain_text("Circumstances")
+    await expect(changes).to_contain_text("Infant with unexplained bruising.")
+    await expect(changes).to_contain_text("Bruising; health chronology added.")
     await walk.check(first, "approver-page")
+    undeclared = await decide("exec.la", "Approve version 2", declare=False)
+    await shows_error(undeclared, walk, "approve-without-declaration", "Confirm that you have read this version",
+                      "sign_off-declaration")
     for approver in ("exec.la", "exec.icb", "exec.police"):
         page = await decide(approver, "Approve version 2", keyboard=approver == "exec.police")
         await confirmed(page, walk, f"approved-{approver.split('.')[1]}", "Decision sheet approved")

@@ -643,6 +643,7 @@ class CaseState(ProcessState):
     panel_outcome: RecordPanelOutcome | None = None
     decision_sheet: IssueDecisionSheet | None = None
     decision_sheet_version: int = 0
+    decision_sheet_versions: list[IssueDecisionSheet] = Field(default_factory=list)  # each version as issued
     recommendation: Recommendation | None = None
     # The safeguarding partners' decision (the signed-off rapid review), as distinct from the panel's
     # recommendation; a local CSPR and its six months start from it.

@@ -1189,6 +1189,7 @@ class RapidReviewWorkflow:
     def _issue_decision_sheet(self, action: IssueDecisionSheet, step, documents) -> None:
         self.state.decision_sheet = action
         self.state.decision_sheet_version += 1
+        self.state.decision_sheet_versions.append(action)  # the approvers' page compares them question by question
         version = self.state.decision_sheet_version
         for earlier in self.state.sign_offs:  # approvals of a returned version no longer count: say so
             if earlier.version < version and earlier.superseded_by is None:
