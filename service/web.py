@@ -66,6 +66,7 @@ from workflows.vocabulary import (
     AGENCIES,
     SEAT_NAMES,
     Role,
+    Seat,
     Stage,
     TaskKind,
     TaskStatus,
@@ -394,7 +395,8 @@ def after_referral(cases: CaseService, user: User, started: Started) -> str:
 
 SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
 CONFIRM_FIRST = {"decline_referral": "Decline the referral", "close_case": "Close the case",
-                 "stop_local_cspr": "Stop the local CSPR"}  # warned, then done
+                 "stop_local_cspr": "Stop the local CSPR",
+                 "record_one_year_workshop": "Record the one-year-on workshop: the review and the case close"}
 JOINT_ACTIONS = frozenset({"close_case", "stop_local_cspr"})  # on the confirm page: done at once, or proposed?
 CHECK_ANSWERS = frozenset({"issue_decision_sheet"})
 NOT_ON_CASE_PAGE = frozenset({"sign_off"})  # the approver's own page asks this
@@ -439,6 +441,29 @@ def joint_decisions(state: dict) -> list[dict]:
     return sorted(shown, key=lambda p: p["on"], reverse=True)
 
 
+def for_this_person_now(name: str, state: dict, user: User) -> bool:
+    """The workflow's own conditions, said before the form is offered: a form a seat would only be refused on is
+    not shown (the workflow still decides; this only keeps the page to what this person can do now)."""
+    review = state.get("practice_review") or {}
+    if name == "respond_to_sin_proposal":
+        version = len(state.get("sin_proposals") or [])
+        return user.seat in (Seat.police, Seat.icb) and version > 0 and not any(
+            r["seat"] == user.seat and r["version"] == version for r in state.get("sin_responses") or [])
+    if name == "resolve_sin_disagreement":
+        return user.seat == Seat.la and bool(state.get("sin_proposals"))
+    if name == "sign_off_report":
+        version = review.get("report_version")
+        return user.seat is not None and not any(s["seat"] == user.seat and s["version"] == version
+                                                 for s in review.get("sign_offs") or [])
+    if name == "reconsider_decision":
+        return bool(state.get("reconsideration_pending"))
+    if name == "revise_rapid_review":
+        return bool(state.get("panel_questions_pending")) and not state.get("revision")
+    if name == "lift_publication_hold":
+        return review.get("publication_hold") is not None
+    return True
+
+
 def available_actions(user: User, state: dict) -> list[str]:
     """The actions this user's role may take in the case's (or its review's) current stage."""
     found = []
@@ -448,6 +473,8 @@ def available_actions(user: User, state: dict) -> list[str]:
             continue
         if name in JOINT_ANSWERS and (user.seat is None or proposal_to_answer(name, state, user) is None):
             continue  # nothing proposed for this seat to answer
+        if not for_this_person_now(name, state, user):
+            continue
         stage = review.get("stage") if spec.workflow is PracticeReviewWorkflow else state.get("stage")
         if stage in spec.stages and not (name == "decline_referral" and state.get("three_way_sin")
                                       and state.get("sin_agreed") != "do_not_notify"):

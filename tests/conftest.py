@@ -250,7 +250,15 @@ async def api(case_env, case_worker, settings, engine, demo_passwords):
                                          data={"username": username, "password": demo_passwords[username]})
             return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
-        client.as_user = as_user
+        async def sign_in_page(username: str) -> None:
+            """Sign in through the pages (a session cookie, as a browser has), replacing any earlier one."""
+            client.cookies.clear()
+            page = await client.get("/signin")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            await client.post("/signin", data={"username": username, "password": demo_passwords[username],
+                                               "csrf_token": csrf})
+
+        client.as_user, client.sign_in_page = as_user, sign_in_page
         yield client
 
 

@@ -1569,7 +1569,9 @@ class RapidReviewWorkflow:
         elif st.stage == Stage.methodology:
             owed.append(Outstanding(what="Choose the methodology", role=Role.executive, due=due.get("methodology")))
         elif st.stage == Stage.practice_review:
-            owed.append(Outstanding(what=f"Practice review: {st.practice_review_stage}", role=Role.business_unit))
+            signing = st.practice_review_stage == ReviewStage.final_sign_off  # the three seats sign, not the unit
+            owed.append(Outstanding(what=f"Practice review: {st.practice_review_stage}",
+                                    role=Role.executive if signing else Role.business_unit))
         if st.stage in AFTER_SIGN_OFF:  # the National Panel's part runs beside whatever follows sign-off
             if st.submitted_on is None:
                 owed.append(Outstanding(what="Submit to the National Panel", role=Role.business_unit,
