@@ -65,7 +65,7 @@ async def test_from_sign_off_to_publication_through_the_pages(driver, sign_in_as
     for approver in ("exec.la", "exec.icb", "exec.police"):
         page = await sign_in_as(approver)
         await page.goto(f"/cases/{reference}")
-        await take(page, "sign_off_report", decision=("approve",))
+        await take(page, "sign_off_report", decision=("approve",), capacity=("lead",))
 
     await manager.goto(f"/cases/{reference}")
     await take(manager, "send_publication_notice", sent_on=today)
