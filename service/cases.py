@@ -73,6 +73,8 @@ def _actions() -> dict[str, ActionSpec]:
     found = {}
     for workflow, suffix in ((RapidReviewWorkflow, ""), (PracticeReviewWorkflow, PRACTICE_REVIEW_SUFFIX)):
         for name, rule in workflow.RULES.items():
+            if name in found:  # one name, one action: the API and the pages route by name alone
+                raise RuntimeError(f"Both {found[name].workflow.__name__} and {workflow.__name__} define '{name}'")
             model = typing.get_type_hints(getattr(workflow, name))["action"]
             found[name] = ActionSpec(workflow, suffix, model, frozenset(str(r) for r in rule.roles),
                                      frozenset(str(s) for s in rule.stages))
