@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from records.models import AuditEvent
 from service.worker import build_worker
 from tests.cases import CaseDriver
+from workflows.calendar import WorkingDayCalendar
 
 
 async def wait_for(condition, seconds: float = 20.0) -> None:
@@ -40,7 +41,8 @@ async def test_case_resumes_after_worker_outage_without_duplicates(case_env, set
     # No workflow cache, hence no sticky queue, so the next worker gets the case's tasks at once.
     async with build_worker(case_env.client, worker_settings, engine, max_cached_workflows=0):
         await driver.to_panel_preparation()
-        await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(),
+        panel_date = WorkingDayCalendar().add_working_days(await driver.today(), 6)  # returns reminded first
+        await driver.act("convene_panel", "bu", panel_date=str(panel_date),
                          invited_agencies=["education", "community_health"])
         await driver.act("submit_information_return", "education", involvement="a", chronology="b", analysis="c")
         await driver.settled()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from records.models import CaseReview
+from workflows.calendar import WorkingDayCalendar
 
 
 def deadline(state: dict, key: str) -> dict:
@@ -42,7 +43,8 @@ async def test_late_notification_is_escalated_and_needs_a_reason(driver, case_en
 
 async def test_missing_information_return_is_reminded_then_escalated(driver, case_env):
     await driver.to_panel_preparation()
-    panel_date = await driver.next_working_day()
+    # A panel far enough off for the returns (due 2 working days before it) to be reminded first.
+    panel_date = str(WorkingDayCalendar().add_working_days(await driver.today(), 6))
     await driver.act("convene_panel", "bu", panel_date=panel_date, invited_agencies=["education", "community_health"])
     await driver.act("submit_information_return", "education", involvement="a", chronology="b", analysis="c")
     state = await driver.state()

@@ -1132,7 +1132,9 @@ class RapidReviewWorkflow:
             found.due = before_panel
             found.rule = (f"{found.rule}; brought forward to {days} working days before the panel on "
                           f"{panel_date.isoformat()} (local practice)")
-            found.reminder_dates = [d for d in found.reminder_dates if d < before_panel]
+            reminder = self.clock.working_days_after(before_panel, -self.rules.reminder_working_days_before)
+            found.reminder_dates = [reminder] if self.rules.reminder_working_days_before and reminder > \
+                self.clock.today() else []
             self.clock.wake()
         return found.due
 
