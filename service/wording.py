@@ -73,6 +73,11 @@ def and_list(values) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date as the machine keeps it: 2026-12-05
+# A three-way sign-off's two answers, as a document and the timeline say them.
+SIGN_OFF_DECISIONS = {"approve": "Approved", "return": "Returned with comments"}
+
+
 def long_date(value: date | datetime | str | None) -> str:
     """Dates as GOV.UK writes them: "2 December 2026" (a datetime is taken in Europe/London)."""
     if value in (None, ""):
