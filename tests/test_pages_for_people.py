@@ -12,6 +12,7 @@ from records.models import AuditEvent, Theme
 from service.api.dashboard import chart_svg
 from service.auth import SESSION_COOKIE
 from service.timeliness import Quarter, Timeliness
+from service.web_audit import PAGE_SIZE
 from tests.conftest import sign_in_through_page
 from workflows.rules import ProcessRules
 
@@ -123,6 +124,25 @@ def test_the_audit_log_in_plain_language_with_filters(api_client, demo_passwords
     with Session(engine) as session:
         looked = session.exec(select(AuditEvent).where(AuditEvent.action == "read_audit_log")).all()
     assert len(looked) == 7 and '"show": "reads"' in looked[2].detail, "each reading (the start page too) is recorded"
+
+
+@SQLITE
+def test_the_audit_log_comes_a_page_at_a_time_keeping_its_filters(api_client, demo_passwords):
+    signed_in(api_client, demo_passwords, "strategy.manager")
+    for _ in range(PAGE_SIZE + 3):
+        api_client.get("/board")
+    signed_in(api_client, demo_passwords, "auditor")
+    first = api_client.get("/audit?kind=reads")
+    assert first.status_code == 200 and first.text.count('<tr class="read">') == PAGE_SIZE
+    total = int(re.search(r"Showing 1 to 50 of ([\d,]+) \(page 1 of 2\)", first.text).group(1))
+    assert total > PAGE_SIZE and 'rel="prev"' not in first.text
+    following = re.search(r'<a rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    assert following == "/audit?kind=reads&page=2", "the next page keeps the filters"
+    second = api_client.get(following)
+    now = total + 1  # reading the first page is itself a read, recorded
+    assert f"Showing 51 to {now} of {now}" in second.text and 'rel="next"' not in second.text
+    assert second.text.count('<tr class="read">') == now - PAGE_SIZE and 'rel="prev"' in second.text
+    assert '<tr class="change">' not in second.text
 
 
 def test_chart_titles_follow_the_rules_in_force():
