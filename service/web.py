@@ -81,7 +81,7 @@ AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewe
 templates.env.filters.update(
     london=wording.date_and_time, long_date=wording.long_date, words=wording.label, label=wording.label,
     due_in=wording.due_in, and_list=wording.and_list, working_days=wording.working_days, plain=wording.plain,
-    in_sentence=wording.in_sentence)
+    in_sentence=wording.in_sentence, age_band=wording.age_band)
 templates.env.tests["local_setting"] = lambda deadline: "(local setting)" in (deadline.get("rule") or "")
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from workflows.models import Referral
 from workflows.vocabulary import AGENCIES, SEAT_NAMES
 
 LONDON = ZoneInfo("Europe/London")
@@ -45,7 +47,15 @@ LABELS = {
     "no_further_review": "No further review",
     "local_cspr": "Local child safeguarding practice review",
     "national_review_referral": "Refer for a national review",
-    "unborn": "Unborn",
+    # how a review takes place (the partnership's own list, domain.md)
+    "single_agency_audit": "Single agency audit and assurance", "multi_agency_audit": "Multi-agency audit",
+    "partner_led_workshop": "Partner-led workshop",
+    "independent_reviewer_workshop": "Commissioned independent-reviewer-led workshop",
+    "partner_authored_report": "Partner-authored report",
+    "independent_reviewer_report": "Commissioned independent reviewer report",
+    "strategy_manager_report": "Strategy Manager report", "family_engagement": "Family and/or child engagement",
+    "children_young_people_workshop": "Children and young people workshop",
+    "children_young_people_outreach": "Children and young people outreach activities",
 }
 
 
@@ -63,6 +73,23 @@ def label(value: object) -> str:
         return ""
     first = words[0]
     return " ".join([first if first.isupper() else first[:1].upper() + first[1:], *words[1:]])
+
+
+def band_in_words(band: str) -> str:
+    """An age band as people say it: "1-4" -> "1 to 4 years", "under 1" -> "Under 1 year"."""
+    if band in ("unborn", "under 1"):
+        return {"unborn": "Unborn", "under 1": "Under 1 year"}[band]
+    years, _, note = band.partition(" ")
+    low, _, high = years.partition("-")
+    return f"{low} to {high} years{' ' + note if note else ''}"
+
+
+# A child's age is shown as the band recorded, never an age (the form's choices, the case page, the documents).
+LABELS.update({band: band_in_words(band) for band in typing.get_args(Referral.model_fields["age_band"].annotation)})
+
+
+def age_band(band: str | None) -> str:
+    return label(band)
 
 
 def and_list(values) -> str:

@@ -69,3 +69,8 @@ def test_the_timeline_says_in_the_past_tense_who_did_what_and_how_it_ended():
         "The service sent a reminder: agency returns.")
     assert wording.person(None, "system") == "The service"
     assert wording.person("Kim", "agency_member", agency="education") == "Kim (Agency member, Education (schools))"
+
+
+def test_an_age_is_shown_as_its_band_in_words():
+    assert [wording.age_band(band) for band in ("unborn", "under 1", "1-4", "15-17", "18-24 (care leaver)")] == [
+        "Unborn", "Under 1 year", "1 to 4 years", "15 to 17 years", "18 to 24 years (care leaver)"]
