@@ -144,6 +144,8 @@ def test_the_audit_log_comes_a_page_at_a_time_keeping_its_filters(api_client, de
     assert f"Showing 51 to {now} of {now}" in second.text and 'rel="next"' not in second.text
     assert second.text.count('<tr class="read">') == now - PAGE_SIZE and 'rel="prev"' in second.text
     assert '<tr class="change">' not in second.text
+    beyond = api_client.get("/audit?kind=reads&page=9").text
+    assert "There is no page 9: the log has 2 pages" in beyond and 'href="/audit?kind=reads&amp;page=2"' in beyond
 
 
 def test_who_saw_a_case_is_one_line_per_person_on_both_databases(engine, demo_passwords):
