@@ -183,11 +183,8 @@ def log_rows(entries: list[dict], people: dict[int, User]) -> list[dict]:
     return rows
 
 
-@router.get("/audit/{reference}/log.csv")
-def audit_case_csv(reference: str, request: Request, session: PageSession,
-                   user: Annotated[User, Depends(page_roles(*AUDITORS))]) -> Response:
-    """One case's log with the page's filters, every page, as CSV for a spreadsheet (audited as a download)."""
-    visible_case(session, user, reference)
+def log_download(request: Request, session: Session, user: User, reference: str | None) -> Response:
+    """The log with the page's filters, every page, as CSV for a spreadsheet (audited as a download)."""
     filters = AuditFilters.from_query(request.query_params).model_copy(update={"page": 1})
     if filters.problems:
         raise InvalidInput("; ".join(filters.problems.values()))
@@ -195,7 +192,22 @@ def audit_case_csv(reference: str, request: Request, session: PageSession,
     people = {person.id: person for person in session.exec(select(User))}
     table = log_rows(log_entries(rows, {i: p.full_name for i, p in people.items()}), people)
     audit(session, request, user, "export_audit_log", reference, {"rows": len(table), **filters.as_detail()})
-    return csv_response(table, list(LOG_COLUMNS), f"{reference}-audit-log.csv")
+    return csv_response(table, list(LOG_COLUMNS), f"{reference or 'all-cases'}-audit-log.csv")
+
+
+@router.get("/audit.csv")
+def audit_index_csv(request: Request, session: PageSession,
+                    user: Annotated[User, Depends(page_roles(*AUDITORS))]) -> Response:
+    """The log across all cases, filtered as the page is, as CSV."""
+    return log_download(request, session, user, None)
+
+
+@router.get("/audit/{reference}/log.csv")
+def audit_case_csv(reference: str, request: Request, session: PageSession,
+                   user: Annotated[User, Depends(page_roles(*AUDITORS))]) -> Response:
+    """One case's log, filtered as the page is, as CSV."""
+    visible_case(session, user, reference)
+    return log_download(request, session, user, reference)
 
 
 @router.get("/audit/{reference}/who-saw.csv")

@@ -2,6 +2,8 @@
 form refused for its security token given back with what was typed, themes checked for near-duplicates, and the
 auditor's log filtered in plain language."""
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -144,6 +146,11 @@ def test_the_audit_log_comes_a_page_at_a_time_keeping_its_filters(api_client, de
     assert f"Showing 51 to {now} of {now}" in second.text and 'rel="next"' not in second.text
     assert second.text.count('<tr class="read">') == now - PAGE_SIZE and 'rel="prev"' in second.text
     assert '<tr class="change">' not in second.text
+    # Every page at once, filtered the same way, for a spreadsheet: headed in words, the moment in words.
+    table = list(csv.DictReader(io.StringIO(api_client.get("/audit.csv?kind=reads").text)))
+    assert len(table) >= now and {row["Read or change"] for row in table} == {"Read"}
+    assert table[-1]["What happened"] == "Sam Patel (Strategy Manager) (Business unit) looked at the list of cases."
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}:\d\d[ap]m", table[0]["When"])
     beyond = api_client.get("/audit?kind=reads&page=9").text
     assert "There is no page 9: the log has 2 pages" in beyond and 'href="/audit?kind=reads&amp;page=2"' in beyond
 
