@@ -23,6 +23,8 @@ from records.db import session_scope
 from records.models import Document, User
 from records.object_store import FileStore, ObjectStore, invitation_ics_key, store_content
 from service.outbox import enqueue
+from service.wording import ISO_DAY, SIGN_OFF_DECISIONS, age_band, label, long_date
+from workflows.calendar import london_date
 from workflows.documents import read_context
 from workflows.effects import Documents
 from workflows.models import DocumentRequest
@@ -66,17 +68,30 @@ RECOMMENDATION_TEXT = {
     Recommendation.national_review_referral: "Refer to the National Panel for a national review",
 }
 
+def in_words(value: object) -> object:
+    """Every printed date of a document in words ("5 December 2026"), formatted as it is rendered: the context
+    keeps its ISO dates (the workflow's fields and the stored history are untouched), and no template can forget
+    a filter."""
+    if isinstance(value, date) or (isinstance(value, str) and ISO_DAY.fullmatch(value)):
+        return long_date(value)
+    return value
+
+
 _environment = Environment(
     loader=PackageLoader("templates", "documents"),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
+    finalize=in_words,
 )
+# Codes and age bands in words, as the pages say them (service/wording.py).
+_environment.filters.update(label=label, age_band=age_band)
 # The words for the codes a workflow puts in a document's context (the context carries the codes only, so the
 # wording of the regulations is kept in one place, workflows/vocabulary.py).
 _environment.globals.update(
     REG_11_CRITERIA=REG_11_CRITERIA, NATIONAL_REVIEW_CRITERIA=NATIONAL_REVIEW_CRITERIA, CHILD_SEXES=CHILD_SEXES,
     CHILD_STATUSES=CHILD_STATUSES, PARALLEL_PROCESSES=PARALLEL_PROCESSES, FAMILY_TOLD=FAMILY_TOLD,
     CAPACITIES=CAPACITIES, SEAT_NAMES={str(code): name for code, name in SEAT_NAMES.items()},
+    SIGN_OFF_DECISIONS=SIGN_OFF_DECISIONS, AGENCIES=AGENCIES,
 )
 # Case documents are OFFICIAL-SENSITIVE. The dissemination products are written from the agreed learning, without
 # case detail, to be passed on to practitioners: they carry a marking that says so (base.html prints it).
@@ -121,7 +136,7 @@ def render_html(request: DocumentRequest, issued_on: date) -> str:
             context[f"{key}_text"] = RECOMMENDATION_TEXT.get(context[key], context[key])
     context["seats"] = [{"code": str(code), "name": name} for code, name in SEAT_NAMES.items()]
     return template.render(
-        title=document_title(request.kind), issued_by=request.issued_by, issued_on=issued_on.isoformat(),
+        title=document_title(request.kind), issued_by=request.issued_by, issued_on=issued_on,
         marking=MARKING.get(base_kind, SENSITIVE), for_sharing=base_kind in MARKING, **context
     )
 
@@ -166,7 +181,7 @@ class DocumentActivities(Documents):
             if existing is not None:
                 return existing.id
         issued_at = datetime.now(UTC)
-        html = render_html(request, issued_at.date()).encode()
+        html = render_html(request, london_date(issued_at)).encode()  # the day it is in London
         pdf = render_pdf(html.decode())
         # Written once, by hash, to the store every host reads: a retried activity writes nothing new.
         html_key, pdf_key = store_content(self.store, html), store_content(self.store, pdf)
@@ -201,13 +216,13 @@ class DocumentActivities(Documents):
         """Panel invitations, with the .ics, to the invited agencies' members and the panel chairs."""
         users = session.exec(select(User).where(User.is_active == True)).all()  # noqa: E712
         invited = set(request.context.get("agency_codes", []))
-        panel_date = request.context["panel_date"]
+        panel_date = long_date(request.context["panel_date"])
         for user in users:
             if user.role == Role.panel_chair or (user.role == Role.agency_member and user.agency in invited):
                 enqueue(session, key=f"invitation:{request.key}:user:{user.id}", to=user,
                         subject=f"[OFFICIAL-SENSITIVE] {request.case_reference}: Rapid Review Panel on {panel_date}",
                         body=(f"You are invited to the Rapid Review Panel for case {request.case_reference} on "
-                              f"{panel_date}, 10:00-13:00. The papers are in "
+                              f"{panel_date}, 10am to 1pm. The papers are in "
                               f"the Rapid Review service: {self.public_url.rstrip('/')}/cases/"
                               f"{request.case_reference}"),
                         case_reference=request.case_reference, ics=ics)

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from records.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from records.models import PlanAction, User
 from records.vocabulary import PLAN_DONE, PlanStatus
+from service import wording
 from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.roles import WORKING_GROUP
@@ -149,3 +150,18 @@ def sign_off_item(audit: AuditWriter, user: User, action_id: int) -> PlanActionR
     session.add(action)
     audit.write(user, "sign_off_plan_action", action.case_reference, {"id": action_id})
     return read(action, london_date(datetime.now(UTC)), partnership_calendar(session))
+
+
+# The action plan as a spreadsheet for the working group: headed and worded for people, dates in words.
+PLAN_COLUMNS = ("Number", "Case", "Source", "Action", "Owner", "Due", "Status", "Evidence", "Completed on",
+                "Signed off on", "Overdue")
+
+
+def plan_rows_for_people(items: list[PlanActionRead]) -> list[dict]:
+    return [{"Number": item.id, "Case": item.case_reference or "No case", "Source": wording.label(item.source),
+             "Action": item.description,
+             "Owner": wording.label(item.owner_agency) if item.owner_agency else "Not assigned",
+             "Due": wording.long_date(item.due_date), "Status": wording.label(item.status),
+             "Evidence": item.evidence or "", "Completed on": wording.long_date(item.completed_on),
+             "Signed off on": wording.long_date(item.signed_off_on),
+             "Overdue": wording.due_in(-item.working_days_overdue) if item.overdue else "No"} for item in items]

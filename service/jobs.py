@@ -89,7 +89,8 @@ def send_daily_digest(engine: Engine, public_url: str, today: date) -> dict:
             pressing = [(t, u) for t, u in pressing if u in (Urgency.overdue, Urgency.due_soon)]
             if not pressing:
                 continue
-            lines = [f"- {t.case_reference}: {t.title} (due {wording.long_date(t.due_date)}, "
+            lines = [f"- {t.case_reference}: {wording.plain(t.title, as_sentence=False)} "
+                     f"(due {wording.long_date(t.due_date)}, "
                      f"{'OVERDUE' if u == Urgency.overdue else 'due soon'})" for t, u in pressing]
             overdue = sum(1 for _, u in pressing if u == Urgency.overdue)
             body = (f"Your tasks in the Rapid Review service that are overdue or due within two working days "

@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from records.db import session_scope
 from records.models import OutboxMessage, Task, User
 from records.vocabulary import OutboxStatus
+from service import wording
 from service.lateness import lateness_email, lateness_email_key
 from service.settings import Settings
 from workflows.vocabulary import TaskKind
@@ -51,11 +52,12 @@ def recipients_for(session: Session, task: Task) -> list[User]:
 
 
 def task_email(task: Task, public_url: str) -> tuple[str, str]:
-    """Subject and body for a task: reference, the task's title, due date and a link. No case content."""
-    due = f" (due {task.due_date.isoformat()})" if task.due_date else ""
-    subject = f"[OFFICIAL-SENSITIVE] {task.case_reference}: {task.title}{due}"
+    """Subject and body for a task: reference, the task's title, due date (in words) and a link. No case content."""
+    due = f" (due {wording.long_date(task.due_date)})" if task.due_date else ""
+    title = wording.plain(task.title, as_sentence=False)
+    subject = f"[OFFICIAL-SENSITIVE] {task.case_reference}: {title}{due}"
     body = (
-        f"Case {task.case_reference} has a task for you: {task.title}{due}.\n\n"
+        f"Case {task.case_reference} has a task for you: {title}{due}.\n\n"
         f"Open it in the Rapid Review service: {public_url.rstrip('/')}/cases/{task.case_reference}\n\n"
         "Details are in the service only. Do not reply to this message."
     )

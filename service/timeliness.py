@@ -204,3 +204,32 @@ def chart_svg(result: Timeliness, chart: str, rules: ProcessRules) -> str:
               for name, legend in measures.items()}
     return bar_chart_svg(f"{title.format(**figures)}, {result.period or result.year}",
                          [f"Q{q.quarter}" for q in result.quarters], series, ident=f"chart-{chart}")
+
+
+# The quarterly figures as a spreadsheet for people: each column headed in words, the quarters named.
+FIGURE_COLUMNS = {
+    "year": "Year", "quarter": "Quarter", "referrals": "Referrals", "notifications": "Notifications",
+    "notified_within_5_working_days": "Notifications within 5 working days",
+    "rapid_reviews_submitted": "Rapid reviews submitted",
+    "submitted_within_15_working_days": "Rapid reviews submitted within 15 working days",
+    "share_within_15_working_days": "Share submitted within 15 working days",
+    "cspr_completed": "Local CSPRs completed",
+    "cspr_completed_within_6_months": "Local CSPRs completed within 6 months",
+    "actions_due": "Actions due", "actions_completed_on_time": "Actions completed on time",
+}
+QUARTER_NAMES = {0: "Whole year", 1: "January to March", 2: "April to June", 3: "July to September",
+                 4: "October to December"}
+FINANCIAL_QUARTER_NAMES = {0: "Whole year", 1: "April to June", 2: "July to September", 3: "October to December",
+                           4: "January to March"}
+
+
+def figure_rows_for_people(result: Timeliness) -> list[dict]:
+    rows = []
+    for quarter in [*result.quarters, result.totals]:
+        row = {FIGURE_COLUMNS[name]: value for name, value in quarter.model_dump().items()}
+        row["Quarter"] = (FINANCIAL_QUARTER_NAMES if result.basis == "financial" else QUARTER_NAMES)[quarter.quarter]
+        row["Year"] = result.period or quarter.year
+        share = quarter.share_within_15_working_days
+        row[FIGURE_COLUMNS["share_within_15_working_days"]] = "" if share is None else f"{round(share * 100)}%"
+        rows.append(row)
+    return rows

@@ -82,8 +82,7 @@ AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewe
 templates.env.filters.update(
     london=wording.date_and_time, long_date=wording.long_date, words=wording.label, label=wording.label,
     due_in=wording.due_in, and_list=wording.and_list, working_days=wording.working_days, plain=wording.plain,
-    in_sentence=wording.in_sentence,
-    timeline_entry=wording.timeline_entry)
+    in_sentence=wording.in_sentence, age_band=wording.age_band)
 templates.env.tests["local_setting"] = lambda deadline: "(local setting)" in (deadline.get("rule") or "")
 
 
@@ -603,7 +602,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                                                      AuditEvent.action.not_like("list_%"),
                                                      AuditEvent.action != wording.DENIED).order_by(AuditEvent.id)
                             ).all()
-    names = {u.id: u.full_name for u in session.exec(select(User))}
+    timeline = timeline_sentences(timeline, {u.id: u for u in session.exec(select(User))})
     tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == TaskStatus.open,
                                             task_scope(user)).order_by(Task.due_date)).all()
     documents = [d for d in session.exec(select(Document).where(Document.case_reference == reference)
@@ -619,10 +618,24 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                             for s in state.get("sign_offs") or []))
     session.commit()
     return render(request, "case.html", user, status_code=status_code, reference=reference, state=state,
-                  actions=actions, timeline=timeline, names=names, tasks=tasks, documents=documents,
+                  actions=actions, timeline=timeline, tasks=tasks, documents=documents,
                   errors=errors, typed=typed, orphaned=orphaned, returns=returns, error_summary=summary_errors,
                   confirmation=done_banner(done, state), may_sign=may_sign, who_waits=who_waits,
                   sin_decision=sin_summary(state, user), late=late, joint=joint_decisions(state))
+
+
+def timeline_sentences(events: list[AuditEvent], users: dict[int, User]) -> list[dict]:
+    """The case's changes as sentences in the past tense, each naming its person once and the outcome ("… approved
+    the decision sheet, version 2."); issued decision sheets are numbered in the order they were issued."""
+    entries, sheets = [], 0
+    for event in events:
+        actor = users.get(event.actor_id) if event.actor_id else None
+        who = wording.person(actor.full_name if actor else None, event.actor_role,
+                             seat=actor.seat if actor else None, agency=actor.agency if actor else None)
+        sheets += event.action == "issue_decision_sheet"
+        entries.append({"at": event.at, "sentence": wording.timeline_entry(
+            event.action, event.detail, actor=who, version=sheets if event.action == "issue_decision_sheet" else None)})
+    return entries
 
 
 def sin_summary(state: dict, user: User) -> dict | None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from workflows.models import Referral
 from workflows.vocabulary import AGENCIES, SEAT_NAMES
 
 LONDON = ZoneInfo("Europe/London")
@@ -45,7 +47,15 @@ LABELS = {
     "no_further_review": "No further review",
     "local_cspr": "Local child safeguarding practice review",
     "national_review_referral": "Refer for a national review",
-    "unborn": "Unborn",
+    # how a review takes place (the partnership's own list, domain.md)
+    "single_agency_audit": "Single agency audit and assurance", "multi_agency_audit": "Multi-agency audit",
+    "partner_led_workshop": "Partner-led workshop",
+    "independent_reviewer_workshop": "Commissioned independent-reviewer-led workshop",
+    "partner_authored_report": "Partner-authored report",
+    "independent_reviewer_report": "Commissioned independent reviewer report",
+    "strategy_manager_report": "Strategy Manager report", "family_engagement": "Family and/or child engagement",
+    "children_young_people_workshop": "Children and young people workshop",
+    "children_young_people_outreach": "Children and young people outreach activities",
 }
 
 
@@ -65,12 +75,34 @@ def label(value: object) -> str:
     return " ".join([first if first.isupper() else first[:1].upper() + first[1:], *words[1:]])
 
 
+def band_in_words(band: str) -> str:
+    """An age band as people say it: "1-4" -> "1 to 4 years", "under 1" -> "Under 1 year"."""
+    if band in ("unborn", "under 1"):
+        return {"unborn": "Unborn", "under 1": "Under 1 year"}[band]
+    years, _, note = band.partition(" ")
+    low, _, high = years.partition("-")
+    return f"{low} to {high} years{' ' + note if note else ''}"
+
+
+# A child's age is shown as the band recorded, never an age (the form's choices, the case page, the documents).
+LABELS.update({band: band_in_words(band) for band in typing.get_args(Referral.model_fields["age_band"].annotation)})
+
+
+def age_band(band: str | None) -> str:
+    return label(band)
+
+
 def and_list(values) -> str:
     """"Local authority, ICB and Police" from codes."""
     names = [label(v) for v in values]
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date as the machine keeps it: 2026-12-05
+# A three-way sign-off's two answers, as a document and the timeline say them.
+SIGN_OFF_DECISIONS = {"approve": "Approved", "return": "Returned with comments"}
 
 
 def long_date(value: date | datetime | str | None) -> str:
@@ -157,6 +189,7 @@ AUDIT_VERBS = {
     "export_dashboard": "downloaded the timeliness figures",
     "export_tracker": "downloaded the case review tracker",
     "export_action_plan": "downloaded the action plan",
+    "export_audit_log": "downloaded the audit log", "export_who_saw": "downloaded who saw the case",
     "decode_payloads": "decoded engine data",
     "decode_refused": "sent engine data that could not be decoded (changed, or not the service's)",
     "verify_audit_chain": "checked the audit chain",
@@ -212,14 +245,13 @@ def is_read(action: str) -> bool:
     return action.startswith(READ_PREFIXES) or action in READ_ACTIONS
 
 
-def audit_sentence(who: str, role: str, action: str) -> str:
-    """One audit row as a sentence: "Sam Lee (Business unit) took the action “Accept referral”."."""
-    if action.startswith("rejected:"):
-        what = f"was refused “{label(action.partition(':')[2])}”"
-    else:
-        what = AUDIT_VERBS.get(action) or f"took the action “{label(action)}”"
+def audit_sentence(who: str, role: str, action: str, detail: dict | None = None) -> str:
+    """One audit row as a sentence: "Sam Lee (Business unit) accepted the referral.", "Alex Lee (Executive)
+    returned the decision sheet, version 1, to the chair."."""
     actor = who if role in ("system", "anonymous", "") else f"{who} ({label(role)})"
-    return sentence(f"{actor} {what}.")
+    if action.startswith("rejected:"):
+        return sentence(f"{actor} was refused “{label(action.partition(':')[2])}”.")
+    return sentence(f"{actor} {did(action, detail)}.")
 
 
 
@@ -349,26 +381,110 @@ def field_message(error: dict, name: str, kind: str) -> str:
     return f"Check {lower}"
 
 
-def timeline_entry(action: str, detail: dict | str | None) -> str:
-    """A timeline row in words: "Returned decision sheet version 1", "Refused: convene panel"."""
+# What each case action did, in the past tense, after the person who took it ("… accepted the referral"). The
+# timeline and the audit log say the outcome (approved or returned), never the command's name ("Sign off report").
+DID = {
+    "submit_referral": "submitted the referral", "accept_referral": "accepted the referral",
+    "decline_referral": "declined the referral",
+    "correct_awareness_date": "corrected the date the local authority became aware",
+    "correct_referral": "corrected the referral's category and linked cases",
+    "propose_sin_decision": "proposed the notification decision",
+    "resolve_sin_disagreement": "recorded how the partners resolved their disagreement on the notification",
+    "record_sin_decision": "recorded the notification decision",
+    "record_notification": "recorded the notification to the National Panel",
+    "convene_panel": "convened the panel", "submit_information_return": "sent an information return",
+    "record_panel_outcome": "recorded the panel's outcome", "issue_decision_sheet": "issued the decision sheet",
+    "record_submission": "recorded the submission to the National Panel",
+    "record_national_panel_response": "recorded the National Panel's response",
+    "reconsider_decision": "recorded the partners' answer to the National Panel",
+    "choose_methodology": "recorded how the review will take place",
+    "record_learning_activities": "recorded the learning to follow", "close_case": "closed the case",
+    "agree_terms_of_reference": "agreed the terms of reference", "commission_reviewer": "commissioned the reviewer",
+    "record_learning_event": "recorded a learning event", "submit_draft_report": "recorded the draft report",
+    "submit_final_report": "recorded the final report",
+    "send_publication_notice": "sent the notice of publication to the National Panel and DfE",
+    "record_publication": "recorded the publication", "record_non_publication": "recorded the reasons not to publish",
+    "record_learning_workshop": "recorded the learning workshop",
+    "record_one_year_workshop": "recorded the workshop one year after publication",
+    "extend_deadline": "agreed a revised target date for the review",
+    "practice_review_started": "started the local CSPR", "practice_review_stopped": "stopped the local CSPR",
+    "calendar_day_added": "recorded a day the partnership does not work",
+    "stop_local_cspr": "stopped the local CSPR", "hold_publication": "held publication",
+    "lift_publication_hold": "lifted the hold on publication", "revise_rapid_review": "revised the rapid review",
+    "link_cdop_review": "linked the Child Death Overview Panel's review",
+    "record_joint_review": "recorded the joint review with another partnership",
+    "answer_joint_decision": "answered a proposal to the partners",
+    "answer_review_decision": "answered a proposal to the partners",
+}
+# Actions the three partners decide together (workflows/joint_decision.py): what a proposal of each proposes.
+PROPOSED = {
+    "close_case": "closing the case", "stop_local_cspr": "stopping the local CSPR",
+    "reconsider_decision": "their answer to the National Panel", "record_learning_activities": "the learning to follow",
+    "extend_deadline": "a revised target date for the review", "record_non_publication": "not publishing the report",
+    "hold_publication": "holding publication", "lift_publication_hold": "lifting the hold on publication",
+}
+# The three-way sign-offs: what was signed, and where a return goes.
+SIGNED = {"sign_off": ("the decision sheet", ", to the chair"), "sign_off_report": ("the final report", "")}
+
+
+def person(name: str | None, role: str | None, *, seat: str | None = None, agency: str | None = None) -> str:
+    """Who acted, once: "Alex Lee (Executive, Police seat)", "Sam Patel (Agency member, Education (schools))";
+    the service itself as "The service"."""
+    if not name or role in (None, "", "system", "anonymous"):
+        return name or "The service"
+    where = f", {label(seat)} seat" if seat else f", {label(agency)}" if agency else ""
+    return f"{name} ({label(role)}{where})"
+
+
+def did(action: str, detail: dict | str | None, *, version: int | None = None) -> str:
+    """A case action's outcome in the past tense: "approved the decision sheet, version 2", "returned the final
+    report, version 1", "was refused: convene panel". ``version``: the decision sheet's, where the row lacks it."""
     if isinstance(detail, str):
         try:
             detail = json.loads(detail)
         except ValueError:
             detail = {}
     detail = detail if isinstance(detail, dict) else {}
-    if action == "sign_off":
-        decided = "Approved" if detail.get("decision") == "approve" else "Returned"
-        return f"{decided} decision sheet version {detail.get('version', '')}".strip()
-    if action == "issue_decision_sheet":
-        return "Issued the decision sheet"
+    if detail.get("proposed_to_partners") and action in PROPOSED:
+        return f"proposed to the three partners {PROPOSED[action]} (proposal {detail['proposed_to_partners']})"
+    if action in ("answer_joint_decision", "answer_review_decision") and detail.get("proposed_action"):
+        view = "agreed to" if detail.get("view") == "agree" else "disagreed with"
+        return f"{view} {PROPOSED.get(detail['proposed_action'], in_sentence(detail['proposed_action']))}"
+    if action in SIGNED:
+        thing, returned_to = SIGNED[action]
+        numbered = f"{thing}, version {detail['version']}" if detail.get("version") else thing
+        returned_to = returned_to if detail.get("version") else returned_to.lstrip(",")
+        return f"approved {numbered}" if detail.get("decision") == "approve" else f"returned {numbered}{returned_to}"
     if action.startswith("rejected:"):
-        return f"Refused: {in_sentence(action.split(':', 1)[1])}"
+        return f"was refused: {in_sentence(action.split(':', 1)[1])}"
+    if action == "respond_to_sin_proposal":
+        agreed = "agreed with" if detail.get("view") == "agree" else "disagreed with"
+        return f"{agreed} the notification decision proposed" + (
+            f" (version {detail['version']})" if detail.get("version") else "")
+    if action in ("propose_sin_decision", "record_sin_decision", "resolve_sin_disagreement") and detail.get(
+            "decision"):
+        outcome = "to notify" if detail["decision"] == "notify" else "not to notify"
+        return f"{DID[action]}: {outcome} the National Panel"
+    if action == "issue_decision_sheet" and version:
+        return f"issued the decision sheet, version {version}"
     if action == "submit_information_return" and detail.get("agency"):
-        return f"Information return from {label(detail['agency'])}"
+        return f"sent the information return of {label(detail['agency'])}"
+    if action == "convene_panel" and detail.get("panel_date"):
+        return f"convened the panel for {long_date(detail['panel_date'])}"
+    if action == "record_panel_outcome" and detail.get("recommendation"):
+        return f"recorded the panel's outcome: {in_sentence(detail['recommendation'])}"
     if action in ("reminder", "escalation") and detail.get("deadline"):
-        return f"{label(action)}: {in_sentence(detail['deadline'])}"
-    return label(action)
+        return f"{AUDIT_VERBS[action]}: {in_sentence(detail['deadline'])}"
+    if action in DID:
+        return DID[action]
+    return AUDIT_VERBS.get(action) or f"took the action “{label(action)}”"
+
+
+def timeline_entry(action: str, detail: dict | str | None, *, actor: str = "The service",
+                   version: int | None = None) -> str:
+    """A timeline row as a sentence saying who did what and how it ended: "Alex Lee (Executive, Police seat)
+    approved the decision sheet, version 2."."""
+    return sentence(f"{actor} {did(action, detail, version=version)}.")
 
 
 # A referral as its referrer follows it (service/referrals.py): where it stands, and what she can expect next.

@@ -1,6 +1,7 @@
 """Every document renders to HTML and PDF as a professional, marked, versioned record, once per version."""
 
 import io
+import re
 from datetime import datetime
 from html.parser import HTMLParser
 
@@ -11,10 +12,12 @@ from sqlmodel import Session, select
 from activities.documents import DocumentActivities, document_title
 from records.models import Document
 from records.object_store import invitation_ics_key
+from service.wording import long_date
 from workflows.models import DocumentRequest
 
 REF = "RR-2026-014"
 BASE = {"partnership": "Northshire Safeguarding Children Partnership", "reference": REF}
+TYPED_DATE = "2026-10-01"  # inside a practice episode as the chair typed it
 SIGN_OFFS = [{"seat": "la", "version": 2, "decision": "approve", "by": "Director of Children's Services",
               "on": "2026-11-20", "comments": None, "capacity": "delegated"},
              {"seat": "icb", "version": 2, "decision": "approve", "by": "Chief Nursing Officer", "on": "2026-11-20",
@@ -36,7 +39,7 @@ SHEET = {
     "notification_reference": "N-778812", "partners_decision": "no_further_review",
     "partners_decided_on": "2026-11-21",
     "child_sex": "female", "child_ethnicity": "White British", "child_disability": "None known",
-    "child_status": ["child_in_need"], "key_practice_episodes": ["Health visitor's safe sleep visit, 2026-10-01"],
+    "child_status": ["child_in_need"], "key_practice_episodes": [f"Health visitor's safe sleep visit, {TYPED_DATE}"],
     "parallel_processes": ["police_investigation", "child_death_review"],
     "parallel_processes_notes": "CPS advice awaited.", "voice_of_child_and_family": "Mother describes exhaustion.",
     "family_told_of_review": "not_yet", "siblings_and_other_children": "Sibling (4) on a child protection plan.",
@@ -54,16 +57,18 @@ SHEET_EXPECTED = [
     "(b) raises or may raise issues requiring legislative change or changes to guidance issued under or further to "
     "any enactment Yes", "complex or of national importance: Yes",
     "Rapid Review Panel's recommendation Local child safeguarding practice review (LCSPR)",
-    "Safeguarding partners' decision No further review, decided on 2026-11-21",
+    "Safeguarding partners' decision No further review, decided on 21 November 2026",
     "Chief Superintendent Lead safeguarding partner", "Chief Nursing Officer Delegated safeguarding partner",
-    "DCS not recorded",
+    "Local authority Approved (superseded by version 2) DCS Not recorded 18 November 2026",
+    "Police Approved Chief Superintendent Lead safeguarding partner 21 November 2026",
 ]
 CASES = {
     "referral_acknowledgement": ({"pseudonym": "Julie", "age_band": "under 1", "referring_agency": "police",
                                   "incident_date": "2026-10-30", "awareness_date": "2026-10-31",
                                   "referrer": "Sam Patel", "received_on": "2026-10-31",
                                   "notification_due": "2026-11-07", "notification_days": 5},
-                                 ["Julie", "2026-11-07", "Sam Patel", "5 working days"]),
+                                 ["Julie", "7 November 2026", "Sam Patel", "5 working days",
+                                  "Referring agency Police", "Age band Under 1 year"]),
     "sin_decision": ({"pseudonym": "Julie", "decided_by": "Jordan Reid", "decided_on": "2026-11-02",
                       "police_view": "Investigation opened", "health_view": "Non-accidental injury suspected",
                       "decision": "notify", "rationale": "Serious harm, abuse suspected"},
@@ -71,48 +76,51 @@ CASES = {
     "no_notification_letter": ({"pseudonym": "Julie", "decided_by": "Jordan Reid", "decided_on": "2026-11-02",
                                 "police_view": "No crime", "health_view": "Accidental", "decision": "do_not_notify",
                                 "rationale": "No abuse or neglect suspected", "referrer": "Sam Patel",
-                                "referring_agency": "police"}, ["not to make a Serious Incident", "No abuse"]),
+                                "referring_agency": "police"},
+                               ["not to make a Serious Incident", "No abuse", "Sam Patel (Police)",
+                                "Jordan Reid, 2 November 2026"]),
     "notification_record": ({"pseudonym": "Julie", "age_band": "under 1", "incident_date": "2026-10-30",
                              "awareness_date": "2026-10-31", "notified_on": "2026-11-02",
                              "notification_reference": "OF-778812", "summary": "Infant harmed.",
                              "notified_by": "Jordan Reid", "rapid_review_due": "2026-11-23",
-                             "sin_rationale": "Serious harm"}, ["OF-778812", "2026-11-23", "Infant harmed."]),
+                             "sin_rationale": "Serious harm"}, ["OF-778812", "23 November 2026", "Infant harmed."]),
     "information_request_education": ({"agency": "education", "agency_name": "Education (schools)",
                                        "due": "2026-11-11", "panel_date": "2026-11-13", "send_to": "Sam Patel",
                                        "research_questions": ["How was attendance followed up?"]},
-                                      ["Education (schools)", "2026-11-11", "How was attendance followed up?"]),
+                                      ["Education (schools)", "11 November 2026", "How was attendance followed up?"]),
     "panel_invitation": ({"pseudonym": "Julie", "panel_date": "2026-11-13", "agencies": ["Police"],
                           "agency_codes": ["police"], "research_questions": ["Q1"], "chair": "Chair"},
-                         ["2026-11-13", "3 hours", "Appraisal of practice"]),
+                         ["13 November 2026", "3 hours", "Appraisal of practice"]),
     "decision_sheet": (SHEET, ["Julie", "skull fracture", "Local child safeguarding practice review",
-                               "Safe sleep briefing", "Director of Children's Services", "2026-11-21",
+                               "Safe sleep briefing", "Director of Children's Services", "21 November 2026",
                                "superseded by version 2", *SHEET_EXPECTED]),
     "sign_off_request": ({"version": 2, "due": "2026-11-23", "recommendation": "local_cspr",
                           "seats": ["Local authority", "Integrated Care Board", "Police"]},
-                         ["Version 2", "2026-11-23", "Integrated Care Board"]),
+                         ["Version 2", "23 November 2026", "Integrated Care Board"]),
     "national_panel_submission": ({**SHEET, "submitted_on": "2026-11-22", "rapid_review_due": "2026-11-23",
                                    "rapid_review_rule": "Rapid review to the National Panel within 15 working days "
                                                         "of the notification"},
-                                  ["2026-11-22", "2026-11-23 (Rapid review to the National Panel within 15 working "
-                                   "days of the notification)", "The full rapid review follows", "skull fracture",
-                                   "Safe sleep briefing", *SHEET_EXPECTED]),
+                                  ["22 November 2026", "23 November 2026 (Rapid review to the National Panel within 15 "
+                                   "working days of the notification)", "The full rapid review follows",
+                                   "skull fracture", "Safe sleep briefing", *SHEET_EXPECTED]),
     "terms_of_reference": ({"pseudonym": "Julie", "scope": "Twelve months before the incident.",
                             "research_questions": ["Q"], "methods": ["partner_led_workshop"],
                             "reviewer": "A. Reviewer", "lead": "Sam Patel", "agreed_on": "2026-12-01",
-                            "due": "2027-05-22", "months": 6}, ["Twelve months", "A. Reviewer", "2027-05-22",
+                            "due": "2027-05-22", "months": 6}, ["Twelve months", "A. Reviewer", "22 May 2027",
+                                                                "Methods Partner-led workshop",
                                                                 "6 months from the partners' decision"]),
     "cspr_delay_notice": ({"pseudonym": "Julie", "statutory_due": "2027-05-22", "revised_due": "2027-08-01",
                            "reason": "Parallel criminal proceedings", "agreed_by": "DCS", "agreed_on": "2027-05-01",
                            "months": 6, "decided_on": "2026-11-22"},
-                          ["2027-05-22", "2027-08-01", "Parallel criminal proceedings", "within 6 months"]),
+                          ["22 May 2027", "1 August 2027", "Parallel criminal proceedings", "within 6 months"]),
     "publication_notice": ({"pseudonym": "Julie", "sent_on": "2027-04-01", "earliest_publication": "2027-04-13",
                             "rule": "at least 7 working days before publication", "report_version": 1,
-                            "recommendations": ["Audit safe sleep advice"]}, ["2027-04-13", "Secretary of State"]),
+                            "recommendations": ["Audit safe sleep advice"]}, ["13 April 2027", "Secretary of State"]),
     "seven_minute_briefing": ({"pseudonym": "Julie", "published_on": "2027-04-20", "report_published": True,
                                "link": "https://x.org/r", "methods": ["partner_led_workshop"],
                                "key_learning": ["Ask about sleeping arrangements at every visit"],
                                "recommendations": ["Audit safe sleep advice"]},
-                              ["Report published 2027-04-20", "partner led workshop",
+                              ["Report published 20 April 2027", "Partner-led workshop",
                                "What we learned Ask about sleeping arrangements at every visit",
                                "agreed to change Audit safe sleep advice", "Questions for your team"]),
 }
@@ -170,6 +178,9 @@ def test_document_renders_marked_versioned_and_accessible(kind, documents, engin
     assert f"Version {version}" in text
     for expected in CASES[kind][1]:
         assert expected in " ".join(text.split()), f"{expected!r} missing from the {kind} PDF"
+    # Dates are printed in words, the issue date too; only what a person typed is kept as typed.
+    assert f"Issued {long_date(row.issued_at)} by Dr Alex Morgan" in " ".join(text.split())
+    assert set(re.findall(r"\d{4}-\d{2}-\d{2}", text)) <= {TYPED_DATE}, f"an ISO date in the {kind} PDF"
     assert row.title == document_title(kind) and row.title in " ".join(text.split())
     if kind.startswith("information_request_"):
         assert row.title == "Request for agency information: Education (schools)", "one request per agency, named"

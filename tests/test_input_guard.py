@@ -124,7 +124,7 @@ def test_csv_cells_typed_as_formulas_open_as_text(api_client, sign_in):
                                   json={"description": formula, "due_date": "2027-01-04"})
         assert created.status_code == 201, created.text
     exported = api_client.get("/api/action-plan/export.csv", headers=manager)
-    cells = [row["description"] for row in csv.DictReader(io.StringIO(exported.text))]
+    cells = [row["Action"] for row in csv.DictReader(io.StringIO(exported.text))]
     assert sorted(cells) == sorted(["'" + f for f in ('=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0",
                                                       "-2+3", "@SUM(A1)")])
     assert safe_cell(-3) == -3 and safe_cell("Audit") == "Audit"

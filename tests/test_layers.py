@@ -6,9 +6,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ("workflows", "records", "activities", "service", "templates", "bench", "tests")
-# What the worker's activities may use of the service: its settings, the engine's codec, the history archive and
-# the outbox (all below the HTTP layer).
-SERVICE_FOR_ACTIVITIES = ("service.settings", "service.temporal", "service.history", "service.outbox")
+# What the worker's activities may use of the service: its settings, the engine's codec, the history archive, the
+# outbox and the words people read (all below the HTTP layer).
+SERVICE_FOR_ACTIVITIES = ("service.settings", "service.temporal", "service.history", "service.outbox",
+                          "service.wording")
 ENTRY_POINTS = ("service.app", "service.cli")  # they wire everything together
 
 

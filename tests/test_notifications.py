@@ -59,7 +59,9 @@ def test_emails_carry_no_identifying_content(engine, demo_passwords):
         assert PSEUDONYM not in text and SUMMARY not in text
     assert "RR-9" in message.subject and "OFFICIAL-SENSITIVE" in message.subject
     assert "https://rapid-review.example.org/cases/RR-9" in message.body
-    assert "2026-12-01" in message.subject
+    # The due date in words, as people read it (docs/content-style.md), never the machine's 2026-12-01.
+    assert "(due 1 December 2026)" in message.subject and "(due 1 December 2026)." in message.body
+    assert "2026-12-01" not in message.subject + message.body
 
 
 class Inbox:
@@ -96,6 +98,7 @@ async def test_outbox_retries_after_smtp_failure_and_delivers_once(engine, demo_
     assert len(inbox.messages) == 1
     assert inbox.messages[0].rcpt_tos == ["agency.education@example.org"]
     assert PSEUDONYM.encode() not in inbox.messages[0].content
+    assert b"due 1 December 2026" in inbox.messages[0].content, "the delivered e-mail says its date in words"
     with Session(engine) as session:
         sent = session.exec(select(OutboxMessage)).one()
     assert sent.status == "sent" and sent.attempts == 2 and sent.sent_at is not None

@@ -2,16 +2,21 @@
 form refused for its security token given back with what was typed, themes checked for near-duplicates, and the
 auditor's log filtered in plain language."""
 
+import csv
+import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from records.audit import append_audit
 from records.models import AuditEvent, Theme
 from service.api.dashboard import chart_svg
 from service.auth import SESSION_COOKIE
 from service.timeliness import Quarter, Timeliness
+from service.web_audit import PAGE_SIZE, who_saw
 from tests.conftest import sign_in_through_page
 from workflows.rules import ProcessRules
 
@@ -123,6 +128,45 @@ def test_the_audit_log_in_plain_language_with_filters(api_client, demo_passwords
     with Session(engine) as session:
         looked = session.exec(select(AuditEvent).where(AuditEvent.action == "read_audit_log")).all()
     assert len(looked) == 7 and '"show": "reads"' in looked[2].detail, "each reading (the start page too) is recorded"
+
+
+def test_the_audit_log_comes_a_page_at_a_time_keeping_its_filters(api_client, demo_passwords):
+    signed_in(api_client, demo_passwords, "strategy.manager")
+    for _ in range(PAGE_SIZE + 3):
+        api_client.get("/board")
+    signed_in(api_client, demo_passwords, "auditor")
+    first = api_client.get("/audit?kind=reads")
+    assert first.status_code == 200 and first.text.count('<tr class="read">') == PAGE_SIZE
+    total = int(re.search(r"Showing 1 to 50 of ([\d,]+) \(page 1 of 2\)", first.text).group(1))
+    assert total > PAGE_SIZE and 'rel="prev"' not in first.text
+    following = re.search(r'<a rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    assert following == "/audit?kind=reads&page=2", "the next page keeps the filters"
+    second = api_client.get(following)
+    now = total + 1  # reading the first page is itself a read, recorded
+    assert f"Showing 51 to {now} of {now}" in second.text and 'rel="next"' not in second.text
+    assert second.text.count('<tr class="read">') == now - PAGE_SIZE and 'rel="prev"' in second.text
+    assert '<tr class="change">' not in second.text
+    # Every page at once, filtered the same way, for a spreadsheet: headed in words, the moment in words.
+    table = list(csv.DictReader(io.StringIO(api_client.get("/audit.csv?kind=reads").text)))
+    assert len(table) >= now and {row["Read or change"] for row in table} == {"Read"}
+    assert table[-1]["What happened"] == "Sam Patel (Strategy Manager) (Business unit) looked at the list of cases."
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}:\d\d[ap]m", table[0]["When"])
+    beyond = api_client.get("/audit?kind=reads&page=9").text
+    assert "There is no page 9: the log has 2 pages" in beyond and 'href="/audit?kind=reads&amp;page=2"' in beyond
+
+
+def test_who_saw_a_case_is_one_line_per_person_on_both_databases(engine, demo_passwords):
+    """The grouping the auditor's page and CSV show: first and last look, how many, and what (SQL on both)."""
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        for minutes, action in ((0, "read_case"), (5, "read_case"), (9, "read_document")):
+            append_audit(session, key=b"test-only-audit-key", actor_id=1, actor_role="business_unit", action=action,
+                         detail={}, case_reference="RR-1", at=now + timedelta(minutes=minutes))
+        session.commit()
+        looks = who_saw(session, "RR-1")
+    assert [(look.role, look.count, look.last - look.first) for look in looks] == [
+        ("Business unit", 3, timedelta(minutes=9))]
+    assert sorted(looks[0].what) == ["opened a document", "opened the case page"]
 
 
 def test_chart_titles_follow_the_rules_in_force():

@@ -11,6 +11,7 @@ import pytest
 from activities.case_step import CaseStepActivities
 from service.api.dashboard import TRACKER_COLUMNS
 from service.temporal import EncryptionCodec
+from service.wording import long_date
 from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import CaseSnapshot, CaseStep, PlanActionSpec, ReviewSnapshot
@@ -101,8 +102,9 @@ def test_dashboard_figures_from_cases_with_known_dates(api_client, sign_in, mode
     assert medians[("review", "terms_of_reference")]["cases"] == 2
 
     table = list(csv.DictReader(io.StringIO(api_client.get("/api/dashboard.csv?year=2025", headers=bu).text)))
-    assert [row["quarter"] for row in table] == ["1", "2", "3", "4", "0"]
-    assert table[-1]["rapid_reviews_submitted"] == "2"
+    assert [row["Quarter"] for row in table] == ["January to March", "April to June", "July to September",
+                                                 "October to December", "Whole year"]
+    assert table[-1]["Rapid reviews submitted"] == "2"
     chart = api_client.get("/api/dashboard/chart.svg?year=2025&chart=rapid_reviews", headers=bu)
     assert chart.headers["content-type"].startswith("image/svg+xml")
     assert '<title id="chart-rapid_reviews-title">Rapid reviews submitted' in chart.text
@@ -158,7 +160,10 @@ def test_action_plan_from_panels_and_by_hand(api_client, sign_in, model):
     assert api_client.post("/api/action-plan", headers=education, json={
         "description": "x", "due_date": str(today)}).status_code == 403
     exported = list(csv.DictReader(io.StringIO(api_client.get("/api/action-plan/export.csv", headers=bu).text)))
-    assert len(exported) == 3 and exported[0]["status"] == "signed_off"
+    # Headed and worded for people: the status and the owner in words, the dates as "5 December 2026".
+    assert len(exported) == 3 and exported[0]["Status"] == "Signed off"
+    by_hand = next(row for row in exported if row["Action"] == "Multi-agency audit of neglect referrals")
+    assert by_hand["Owner"] == "Children's Social Care" and by_hand["Due"] == long_date(today)
 
 
 def test_themes_list_tags_and_sheet(api_client, sign_in, model):
@@ -246,7 +251,8 @@ def test_business_pages_work_with_forms(api_client, demo_passwords, model):
     added = api_client.post("/action-plan/new", data={"csrf_token": csrf, "description": "Audit of step-down",
                                                        "owner_agency": "csc", "due_date-day": "10",
                                                        "due_date-month": "1", "due_date-year": "2025"})
-    assert added.status_code == 200 and "Audit of step-down" in added.text and "working days overdue" in added.text
+    assert added.status_code == 200 and "Audit of step-down" in added.text and "Overdue by " in added.text
+    assert "10 January 2025" in added.text, "the due date in words"
     refused = api_client.post("/action-plan/new", data={"csrf_token": csrf, "description": "No date"})
     assert refused.status_code == 422 and "due_date" in refused.text
     action_id = re.search(r'id="action-(\d+)"', added.text).group(1)

@@ -6,6 +6,8 @@ children, signed off by each partner in a stated capacity, and submitted to the 
 import html
 import re
 
+from service.wording import long_date
+
 REPORT = {
     "circumstances": "Infant admitted with a head injury.", "local_review_criteria": ["a", "c"],
     "criteria_notes": "Health and education did not share concerns.", "national_review_criteria": ["b"],
@@ -67,9 +69,9 @@ async def test_decision_sheet_carries_what_the_national_panel_asks(driver, setti
     assert [s["capacity"] for s in state["sign_offs"] if s["version"] == 2] == ["delegated", "lead", None]
     signed = text_of(settings, issued(driver, "decision_sheet_signed", 2))
     decided = state["partners_decided_on"]
-    assert f"Local child safeguarding practice review (LCSPR) , decided on {decided}" in signed
+    assert f"Local child safeguarding practice review (LCSPR) , decided on {long_date(decided)}" in signed
     assert "DCS Delegated safeguarding partner" in signed and "ICB CNO Lead safeguarding partner" in signed
-    assert "Ch Supt not recorded" in signed
+    assert "Ch Supt Not recorded" in signed
 
     await driver.act("record_submission", "bu", submitted_on=decided)
     submission = text_of(settings, issued(driver, "national_panel_submission"))

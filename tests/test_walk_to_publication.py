@@ -76,4 +76,7 @@ async def test_from_sign_off_to_publication_through_the_pages(driver, sign_in_as
     state = await driver.state(f"{reference}-cspr")
     assert state["stage"] == "learning_workshop", "published: the learning workshop is next"
     timeline = manager.locator("section", has=manager.get_by_role("heading", name="Timeline"))
-    await expect(timeline).to_contain_text("Record publication")
+    await expect(timeline).to_contain_text("(Business unit) recorded the publication.")
+    # Each partner's sign-off of the final report says how it ended, not "Sign off report" three times.
+    for seat in ("Local authority", "Integrated Care Board", "Police"):
+        await expect(timeline).to_contain_text(f"(Executive, {seat} seat) approved the final report, version 1.")

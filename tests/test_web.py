@@ -416,8 +416,11 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await chair.goto(f"/cases/{reference}")
     await expect(chair.get_by_test_id("stage")).to_have_text("Methodology")
     timeline = chair.locator("section", has=chair.get_by_role("heading", name="Timeline"))
-    for entry in ("Returned decision sheet version 1", "Approved decision sheet version 2",
-                  "Information return from Police", "Refused: convene panel"):
+    # The timeline says in the past tense who did what and how it ended, each person named once with their seat.
+    for entry in ("(Executive, Integrated Care Board seat) returned the decision sheet, version 1, to the chair.",
+                  "(Executive, Police seat) approved the decision sheet, version 2.",
+                  "issued the decision sheet, version 2.", "sent the information return of Police",
+                  "(Business unit) was refused: convene panel"):
         await expect(timeline).to_contain_text(entry)
     await walk.check(chair, "case-after-sign-off")
 
@@ -463,11 +466,17 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
     await auditor.goto(f"/audit/{reference}")
     await expect(auditor.get_by_test_id("chain")).to_contain_text("Intact")
     timeline = auditor.locator("table.audit-log")
-    for step in ("“Submit referral”", "“Accept referral”", "“Propose SIN decision”", "“Respond to SIN proposal”",
-                 "“Record notification”", "was refused “Convene panel”", "“Convene panel”", "“Record panel outcome”",
-                 "“Issue decision sheet”", "“Sign off”", "opened the case page",
+    await expect(timeline).to_contain_text("opened the case page")
+    await expect(auditor.get_by_role("navigation", name="Pages of the log")).to_contain_text("Page 1 of")
+    # The case's whole log (every page) as the auditor downloads it for a spreadsheet: each step says its outcome.
+    log = await (await auditor.request.get(f"/audit/{reference}/log.csv")).text()
+    for step in ("submitted the referral", "accepted the referral", "proposed the notification decision: to notify",
+                 "agreed with the notification decision proposed", "recorded the notification to the National Panel",
+                 "was refused “Convene panel”", "convened the panel for", "recorded the panel's outcome",
+                 "issued the decision sheet", "(Executive) approved the decision sheet, version 2",
+                 "(Executive) returned the decision sheet, version 1, to the chair", "opened the case page",
                  "read the agencies' information returns"):
-        await expect(timeline).to_contain_text(step)
+        assert step in log, f"{step!r} missing from the case's log"
     await auditor.goto(f"/audit/{reference}/history")
     history = auditor.locator("section", has=auditor.get_by_role("heading", name="The case's workflow"))
     await history.locator("summary", has_text="Show the").click()

@@ -4,6 +4,8 @@ exist and an ended session. Each page passes axe (WCAG 2.2 AA tags) with no viol
 shows no raw code, JSON or ISO date, and is photographed into test-artifacts/."""
 
 import asyncio
+import csv
+import io
 import json
 import re
 from datetime import timedelta
@@ -141,9 +143,27 @@ async def test_board_escalations_audit_dashboard_and_errors_in_a_browser(driver,
     await expect(auditor.get_by_role("group", name="From").get_by_label("Day")).to_have_value("31")
     await check_page(auditor, "pages2-audit-date-error")
 
+    await manager.goto(f"/cases/{reference}")  # a second look at the case: one row for the manager still
     await auditor.goto(f"/audit/{reference}")
-    await expect(auditor.locator("table.audit-log")).to_contain_text("The service escalated a missed deadline.")
+    await expect(auditor.locator("table.audit-log")).to_contain_text("The service escalated a missed deadline: ")
+    # Who saw the case: one row per person (not one per page view), with the first and last look and a count.
+    who_saw = auditor.get_by_test_id("who-saw")
+    manager_row = who_saw.locator("tbody tr", has_text="Sam Patel (Strategy Manager)")
+    await expect(manager_row).to_have_count(1)
+    await expect(manager_row).to_contain_text("Business unit")
+    await expect(manager_row).to_contain_text("opened the case page")
+    looks = int(await manager_row.locator("td").nth(3).inner_text())
+    assert looks == 2, "the manager opened the case page twice: counted on one row"
     await check_page(auditor, "pages2-audit-case")
+    # The same as CSV for a spreadsheet, headed for people, with dates in words; and the log itself as CSV.
+    who_saw_csv = await auditor.request.get(f"/audit/{reference}/who-saw.csv")
+    table = list(csv.DictReader(io.StringIO(await who_saw_csv.text())))
+    row = next(r for r in table if r["Person"] == "Sam Patel (Strategy Manager)")
+    assert row["Role"] == "Business unit" and int(row["Times"]) == looks and " at " in row["Last look"]
+    assert not ISO_DATE.search(row["First look"] + row["Last look"])
+    log = list(csv.DictReader(io.StringIO(await (await auditor.request.get(f"/audit/{reference}/log.csv")).text())))
+    assert {"When", "Person", "Role", "What happened"} <= set(log[0])
+    assert any(r["What happened"].startswith("The service escalated a missed deadline") for r in log)
     await auditor.get_by_role("link", name="Engine history (technical view)").click()
     await expect(auditor.get_by_role("heading", level=1)).to_have_text(f"Engine history of {reference}")
     assert await auditor.evaluate("document.documentElement.scrollHeight") < 3000, "the events are folded away"

@@ -51,9 +51,26 @@ def test_workflow_reasons_lose_their_codes_and_iso_dates():
     assert said == "Convene panel cannot be taken while the case is at stage CSC consultation (due 3 December 2026)."
 
 
-def test_the_timeline_names_a_return_and_an_approval():
-    assert wording.timeline_entry("sign_off", '{"decision": "return", "version": 1}') == (
-        "Returned decision sheet version 1")
-    assert wording.timeline_entry("sign_off", {"decision": "approve", "version": 2}) == (
-        "Approved decision sheet version 2")
-    assert wording.timeline_entry("rejected:convene_panel", {}) == "Refused: convene panel"
+def test_the_timeline_says_in_the_past_tense_who_did_what_and_how_it_ended():
+    police = wording.person("Alex Lee", "executive", seat="police")
+    assert wording.timeline_entry("sign_off", '{"decision": "return", "version": 1}', actor=police) == (
+        "Alex Lee (Executive, Police seat) returned the decision sheet, version 1, to the chair.")
+    assert wording.timeline_entry("sign_off", {"decision": "approve", "version": 2}, actor=police) == (
+        "Alex Lee (Executive, Police seat) approved the decision sheet, version 2.")
+    assert wording.timeline_entry("sign_off_report", {"decision": "return", "version": 1}, actor=police) == (
+        "Alex Lee (Executive, Police seat) returned the final report, version 1.")
+    assert wording.timeline_entry("rejected:convene_panel", {}, actor="Sam Patel (Business unit)") == (
+        "Sam Patel (Business unit) was refused: convene panel.")
+    assert wording.timeline_entry("issue_decision_sheet", {}, actor="Jo (Panel chair)", version=2) == (
+        "Jo (Panel chair) issued the decision sheet, version 2.")
+    assert wording.timeline_entry("convene_panel", {"panel_date": "2026-12-09"}, actor="Sam") == (
+        "Sam convened the panel for 9 December 2026.")
+    assert wording.timeline_entry("reminder", {"deadline": "agency_returns"}) == (
+        "The service sent a reminder: agency returns.")
+    assert wording.person(None, "system") == "The service"
+    assert wording.person("Kim", "agency_member", agency="education") == "Kim (Agency member, Education (schools))"
+
+
+def test_an_age_is_shown_as_its_band_in_words():
+    assert [wording.age_band(band) for band in ("unborn", "under 1", "1-4", "15-17", "18-24 (care leaver)")] == [
+        "Unborn", "Under 1 year", "1 to 4 years", "15 to 17 years", "18 to 24 years (care leaver)"]

@@ -10,12 +10,14 @@ from fastapi.responses import Response
 from records.models import User
 from records.vocabulary import PlanStatus, one_of
 from service.action_plan import (
+    PLAN_COLUMNS,
     NewPlanAction,
     PlanActionChange,
     PlanActionRead,
     add_item,
     change_item,
     plan_items,
+    plan_rows_for_people,
     sign_off_item,
 )
 from service.api.access import Reader, RowId, audit, writer
@@ -48,8 +50,7 @@ def export_actions(request: Request, session: DbSession, user: Reader) -> Respon
     """The whole action plan (as this user may see it) as CSV."""
     items = plan_items(session, user)
     audit(session, request, user, "export_action_plan", None, {"rows": len(items)})
-    return csv_response([item.model_dump(mode="json") for item in items], list(PlanActionRead.model_fields),
-                        "action-plan.csv")
+    return csv_response(plan_rows_for_people(items), list(PLAN_COLUMNS), "action-plan.csv")
 
 
 @router.post("", status_code=201, response_model=PlanActionRead)

@@ -18,7 +18,16 @@ from service.auth import require_roles
 from service.csv_export import csv_response
 from service.deps import DbSession, SettingsDep
 from service.roles import DASHBOARD_READERS, TRACKER_READERS
-from service.timeliness import CHARTS, Basis, Quarter, Timeliness, chart_svg, dashboard_figures, figures
+from service.timeliness import (
+    CHARTS,
+    FIGURE_COLUMNS,
+    Basis,
+    Timeliness,
+    chart_svg,
+    dashboard_figures,
+    figure_rows_for_people,
+    figures,
+)
 from workflows.vocabulary import DocumentKind, ReviewStage, Stage
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
@@ -43,7 +52,7 @@ def dashboard_csv(request: Request, session: DbSession, user: DashboardReader, y
     """The quarterly figures and the totals as CSV."""
     result = figures(session, year, basis)
     audit(session, request, user, "export_dashboard", None, {"year": result.year, "basis": basis})
-    return csv_response([row.model_dump() for row in [*result.quarters, result.totals]], list(Quarter.model_fields),
+    return csv_response(figure_rows_for_people(result), list(FIGURE_COLUMNS.values()),
                         f"timeliness-{result.year}{'-financial' if basis == 'financial' else ''}.csv")
 
 
@@ -57,6 +66,8 @@ def dashboard_chart(request: Request, session: DbSession, user: DashboardReader,
                     media_type="image/svg+xml")
 
 
+# The tracker's own field names and values (NHS Digital's step-by-step guide), ISO dates included: the columns are
+# copied into the national tracker, not read as a report, so they stay as its fields are named.
 TRACKER_COLUMNS = ("case_reference", "local_reference", "dfe_notification_reference", "date_added", "status",
                    "theme_1", "theme_2", "theme_3",
                    "review_type", "stage_reached", "publication_date", "publication_link", "recommendations",
