@@ -203,6 +203,29 @@ class CaseDriver:
                               local_review_criteria_met=True, criteria_notes="Two or more agencies.",
                               national_importance=False)
 
+    async def to_practice_review(self) -> str:
+        """A local CSPR under way (the Panel agreed, the methodology chosen); returns today."""
+        await self.to_sign_off()
+        await self.approve_all(1)
+        today = str(await self.today())
+        await self.act("record_submission", "bu", submitted_on=today)
+        await self.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
+                       panel_view="agrees")
+        await self.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
+                       reviewer="Internal", reviewer_kind="internal", lead="SM")
+        return today
+
+    async def to_publication_notice(self) -> dict:
+        """The local CSPR's final report signed off by the three and its notice sent; returns the review's state."""
+        today = await self.to_practice_review()
+        await self.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
+        await self.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
+        await self.review("submit_draft_report", "bu", received_on=today)
+        await self.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
+        for seat in ("la", "icb", "police"):
+            await self.review("sign_off_report", seat, version=1, decision="approve")
+        return await self.review("send_publication_notice", "bu", sent_on=today)
+
     async def approve_all(self, version: int) -> dict:
         for seat in ("la", "icb", "police"):
             state = await self.act("sign_off", seat, version=version, decision="approve")

@@ -207,13 +207,7 @@ async def test_partners_can_change_to_a_local_review_after_the_panel_disagrees(d
 
 
 async def test_close_case_during_practice_review_cancels_the_review(driver, case_env):
-    await driver.to_sign_off()
-    await driver.approve_all(1)
-    today = str(await driver.today())
-    await driver.act("record_submission", "bu", submitted_on=today)
-    await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.", panel_view="agrees")
-    await driver.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
-                     reviewer="Internal", reviewer_kind="internal", lead="SM")
+    await driver.to_practice_review()
     state = await driver.partners_decide("close_case", "bu", reason="Criminal proceedings: the partners stop.")
     assert state["stage"] == "closed"
     assert await driver.handle.result() == "Closed by the partners' decision: Criminal proceedings: the partners stop."

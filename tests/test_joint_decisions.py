@@ -22,22 +22,10 @@ SEATS = ("la", "icb", "police")
 NOT_SEATS = ("bu", "chair", "csc", "education", "auditor")
 
 
-async def at_practice_review(driver) -> str:
-    """A case whose local CSPR is under way; returns today."""
-    await driver.to_sign_off()
-    await driver.approve_all(1)
-    today = str(await driver.today())
-    await driver.act("record_submission", "bu", submitted_on=today)
-    await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.", panel_view="agrees")
-    await driver.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
-                     reviewer="Internal", reviewer_kind="internal", lead="SM")
-    return today
-
-
 async def test_no_one_alone_ends_stops_or_extends_a_case(driver, case_env):
     """Every role and every seat tries to close the case, stop its review and extend it: each is refused, or leaves
     a proposal waiting on the other seats, and the case and its review go on."""
-    await at_practice_review(driver)
+    await driver.to_practice_review()
     review_id = f"{driver.reference}-cspr"
     new_due = str(await driver.today() + timedelta(days=240))
     tries = {"close_case": {"reason": "Enough is known."}, "stop_local_cspr": {"reasons": "No longer needed."}}
@@ -67,7 +55,7 @@ async def test_no_one_alone_ends_stops_or_extends_a_case(driver, case_env):
 
 
 async def test_the_three_partners_stop_a_local_cspr_and_every_record_says_stopped(driver, case_env, api):
-    await at_practice_review(driver)
+    await driver.to_practice_review()
     state = await driver.act("stop_local_cspr", "police", reasons="The National Panel opened a national review.")
     assert state["stage"] == "practice_review"
     assert sorted(t.assignee_seat for t in driver.tasks(action="answer_joint_decision", status="open")) == ["icb", "la"]
@@ -105,7 +93,7 @@ async def test_the_three_partners_stop_a_local_cspr_and_every_record_says_stoppe
 
 
 async def test_a_disagreement_leaves_the_case_as_it_was(driver):
-    await at_practice_review(driver)
+    await driver.to_practice_review()
     await driver.act("close_case", "bu", reason="The family moved abroad.")
     refused = await driver.rejected("answer_joint_decision", "la", proposed_action="close_case", version=1,
                                     view="disagree")
@@ -130,14 +118,8 @@ async def test_the_business_unit_closes_only_a_referral_that_never_became_a_case
 async def test_the_partners_decide_not_to_publish(driver):
     """Not publishing (Working Together 2023 ch. 5: the partners publish, or say why not) is theirs: the business
     unit proposes it, the three seats agree, then the review goes on to its learning workshop."""
-    today = await at_practice_review(driver)
-    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
-    await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
-    await driver.review("submit_draft_report", "bu", received_on=today)
-    await driver.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
-    for seat in SEATS:
-        await driver.review("sign_off_report", seat, version=1, decision="approve")
-    await driver.review("send_publication_notice", "bu", sent_on=today)
+    await driver.to_publication_notice()
+    today = str(await driver.today())
     review = await driver.review("record_non_publication", "bu", reasons="Sibling's welfare: publication would "
                                  "identify the family.", improvements_published_on=today)
     assert review["stage"] == "publication" and review["not_published_reasons"] is None
@@ -254,15 +236,9 @@ async def test_a_cdop_review_and_a_joint_review_are_linked_and_on_the_report(dri
 async def test_a_report_revised_after_a_trial_is_signed_again_and_its_notice_sent_again(driver):
     """Publication held by the partners with a reason and a review date (never a date one person fixes); the final
     report revised after the trial is signed again by the three and the 7-working-day notice sent again."""
-    today = await at_practice_review(driver)
+    first = await driver.to_publication_notice()
+    today = str(await driver.today())
     review_id = f"{driver.reference}-cspr"
-    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
-    await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
-    await driver.review("submit_draft_report", "bu", received_on=today)
-    await driver.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
-    for seat in SEATS:
-        await driver.review("sign_off_report", seat, version=1, decision="approve")
-    first = await driver.review("send_publication_notice", "bu", sent_on=today)
     review_on = str(await driver.today() + timedelta(days=90))
     held = await driver.partners_decide("hold_publication", "police", workflow_id=review_id,
                                         reasons="Criminal trial listed for March.", review_on=review_on)

@@ -30,13 +30,7 @@ async def test_each_seat_sees_only_the_answer_it_owes(driver, api):
 
 
 async def test_the_closing_workshop_asks_first_and_final_sign_off_waits_on_the_executives(driver, api):
-    await driver.to_sign_off()
-    await driver.approve_all(1)
-    today = str(await driver.today())
-    await driver.act("record_submission", "bu", submitted_on=today)
-    await driver.act("record_national_panel_response", "bu", received_on=today, content="Agreed.", panel_view="agrees")
-    await driver.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
-                     reviewer="Internal", reviewer_kind="internal", lead="SM")
+    today = await driver.to_practice_review()
     await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="s")
     await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="R")
     await driver.review("submit_draft_report", "bu", received_on=today)
