@@ -44,11 +44,13 @@ class ReadAudit:
         mine = _Pending(entry)
         with self._changed:
             self._pending.append(mine)
+            self._changed.notify_all()  # (anyone watching the queue)
             self._changed.wait_for(lambda: mine.done or not self._writing)
             if mine.done:
                 self._outcome(mine)
                 return
             batch, self._pending, self._writing = self._pending, [], True
+            self._changed.notify_all()
         try:
             with session_scope(self.engine) as session:
                 append_audit_rows(session, key=self.key, entries=[p.entry for p in batch])
