@@ -55,6 +55,11 @@ def document_store(request: Request) -> ObjectStore:
     return request.app.state.document_store
 
 
+def metrics_figures(request: Request):
+    """The app's last /metrics figures (``service.api.metrics.Figures``), read at most once an interval."""
+    return request.app.state.metrics_figures
+
+
 def request_id(request: Request) -> str | None:
     """The id the request's log line and audit rows share (set by the app's middleware)."""
     return getattr(request.state, "request_id", None)

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from records.models import CaseRecord, CaseReview, Document, User
 from records.partnership import process_rules
-from records.read_model import panel_ordered_themes
+from records.read_model import panel_ordered_themes_of
 from service.api.access import audit, writer
 from service.auth import require_roles
 from service.csv_export import csv_response
@@ -84,16 +84,20 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
     """The NHS Safeguarding Case Review Tracker's fields for each review. "Converted" only where a rapid review
     became a local CSPR (the review actually started), never from a recommendation; themes 1-3 as the panel chose
     them, in its order; "date added" is the day the referral was made (the case opened)."""
-    query = select(CaseRecord).order_by(CaseRecord.reference)
+    query = select(CaseRecord, CaseReview).join(CaseReview, CaseReview.case_reference == CaseRecord.reference,
+                                                isouter=True).order_by(CaseRecord.reference)
+    briefings = select(Document.case_reference, Document.id).where(
+        Document.kind == DocumentKind.seven_minute_briefing).order_by(Document.version)
     if reference:
         query = query.where(CaseRecord.reference == reference)
+        briefings = briefings.where(Document.case_reference == reference)
+    # Three queries whatever the number of cases (never one per case): themes and the latest briefing by case.
+    themes_of = panel_ordered_themes_of(session, reference or None)
+    latest_briefing = dict(session.exec(briefings).all())  # in version order: the last one per case stays
     rows = []
-    for case in session.exec(query):
-        review = session.get(CaseReview, case.reference)
-        themes = panel_ordered_themes(session, case.reference)[:3]
-        briefing = session.exec(select(Document).where(Document.case_reference == case.reference,
-                                                       Document.kind == DocumentKind.seven_minute_briefing)
-                                .order_by(Document.version.desc())).first()
+    for case, review in session.exec(query):
+        themes = themes_of.get(case.reference, [])[:3]
+        briefing = latest_briefing.get(case.reference)
         rows.append({
             "case_reference": case.reference,
             "local_reference": case.reference,
@@ -105,7 +109,7 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
             "publication_date": review.published_on.isoformat() if review and review.published_on else "",
             "publication_link": review.publication_link or "" if review else "",
             "recommendations": "; ".join(json.loads(review.recommendations_json)) if review else "",
-            "seven_minute_briefing": f"{public_url}/api/documents/{briefing.id}?format=pdf" if briefing else "",
+            "seven_minute_briefing": f"{public_url}/api/documents/{briefing}?format=pdf" if briefing else "",
         })
     return rows
 
