@@ -1,8 +1,15 @@
-"""Scale: the case list (first page) and the timeliness dashboard with a small and a large database.
+"""Scale: the case list (first page), the timeliness dashboard, a much-read case's timeline, /readyz, /metrics and
+the case review tracker export with a small and a large database.
 
 Both databases hold the same current year (300 cases with CSPRs, stage entries and actions); the large one
-adds years of history before it. Indexes and pagination should keep the ratio of timings near 1: what a
-page or a year's dashboard costs must not grow with everything the partnership has ever recorded."""
+adds years of history before it, and as many audit rows, all reads of one case (whose timeline shows the same
+ten changes in both). Indexes and pagination should keep the ratio of timings near 1: what a page, a year's
+dashboard, a case's timeline or a health check costs must not grow with everything the partnership has ever
+recorded. The tracker export lists every case, so its figure is per 1,000 cases: the ratio shows whether a
+case costs the same in a large database (no query per case). /readyz runs with no Temporal server (503: its
+database half is what grows); /metrics as a scraper meets it (the figures read at most every
+RAPID_REVIEW_METRICS_REFRESH_SECONDS) and with a reading on every scrape. Every case of the fill is open, so a
+reading counts all of them."""
 
 from __future__ import annotations
 
@@ -14,15 +21,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from bench.common import bench_settings, engine_of, seconds, table, workdir
+from records.audit import AuditEntry, append_audit_rows
 from records.db import session_scope
 from records.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
 from service.accounts import create_demo_users
 from service.app import create_app
+from service.audit_trail import AuditTrail
+from service.runner import free_port
 from workflows.calendar import WorkingDayCalendar
 
 YEAR = 2026
 CURRENT_YEAR_CASES = 300
 CAL = WorkingDayCalendar()
+READ_CASE = f"RR-{YEAR}-000000"  # the much-read case: every audit row of the fill is a read of it
+CHANGES = 10
+METRICS_TOKEN = "bench-metrics-token-0123456789"  # noqa: S105 (a throwaway database's scraper)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
@@ -66,12 +79,28 @@ def fill(engine, total: int) -> None:
             session.execute(insert(PlanAction), rows["actions"])
 
 
+def fill_audit(engine, key: bytes, reads: int) -> None:
+    """``reads`` reads of one case and its ten changes, appended as a real chain (the routine check walks it)."""
+    entries = [AuditEntry(actor_id=None, actor_role="panel_chair", action="read_case", detail={},
+                          case_reference=READ_CASE) for _ in range(reads)]
+    for n in range(CHANGES):  # spread through the reads
+        entries.insert(n * len(entries) // CHANGES, AuditEntry(actor_id=None, actor_role="panel_chair",
+                                                               action="record_decision", detail={"n": n},
+                                                               case_reference=READ_CASE))
+    for start in range(0, len(entries), 5000):
+        with session_scope(engine) as session:
+            append_audit_rows(session, key=key, entries=entries[start:start + 5000])
+
+
 def measure(total: int, repeat: int) -> dict[str, float]:
     directory = workdir()
     try:
-        settings = bench_settings(directory)
+        settings = bench_settings(directory, temporal_address=f"127.0.0.1:{free_port()}",
+                                  rapid_review_metrics_token=METRICS_TOKEN)
         engine = engine_of(settings)
         fill(engine, total)
+        fill_audit(engine, settings.audit_key_bytes, total)
+        AuditTrail.from_settings(engine, settings).verify(full=True)  # the checkpoint the nightly check keeps
         with session_scope(engine) as session:
             passwords = create_demo_users(session, settings.audit_key_bytes)
         with TestClient(create_app(settings)) as client:
@@ -86,9 +115,29 @@ def measure(total: int, repeat: int) -> dict[str, float]:
                 figures = client.get(f"/api/dashboard?year={YEAR}", headers=headers).json()
                 assert figures["totals"]["referrals"] == CURRENT_YEAR_CASES
 
-            page(), dashboard()  # warm caches
-            return {"case list": statistics.median(seconds(page, repeat)),
-                    "dashboard": statistics.median(seconds(dashboard, repeat))}
+            def timeline():
+                assert len(client.get(f"/api/cases/{READ_CASE}/timeline", headers=headers).json()) == CHANGES
+
+            def readyz():
+                assert client.get("/readyz").json()["checks"]["database"]["ready"]
+
+            def metrics():
+                scraped = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+                assert "rapid_review_audit_chain_intact 1" in scraped.text, scraped.text
+
+            def tracker():
+                assert client.get("/api/tracker.csv", headers=headers).text.count("\n") == total + 1
+
+            requests = {"case list": page, "dashboard": dashboard, "case timeline (much-read case)": timeline,
+                        "/readyz": readyz, "/metrics (as scraped: read at most every 15 s)": metrics}
+            for request in requests.values():
+                request()  # warm caches
+            timings = {name: statistics.median(seconds(request, repeat)) for name, request in requests.items()}
+            client.app.state.metrics_figures.every = 0  # what a reading itself costs
+            timings["/metrics (read on every scrape)"] = statistics.median(seconds(metrics, repeat))
+            tracker()
+            per_thousand = statistics.median(seconds(tracker, max(1, repeat // 3))) * 1000 / total
+            return {**timings, "tracker export, per 1,000 cases": per_thousand}
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -96,5 +145,6 @@ def measure(total: int, repeat: int) -> dict[str, float]:
 def run(small: int = 1_000, large: int = 100_000, repeat: int = 7) -> str:
     few, many = measure(small, repeat), measure(large, repeat)
     rows = [[name, few[name], many[name], many[name] / few[name]] for name in few]
-    return table(f"Scale (SQLite; median of {repeat}; {CURRENT_YEAR_CASES} cases in {YEAR} in both databases)",
+    return table(f"Scale (SQLite; median of {repeat}; {CURRENT_YEAR_CASES} cases in {YEAR} in both databases; as "
+                 "many audit rows as cases)",
                  ["request", f"{small:,} cases (s)", f"{large:,} cases (s)", "ratio"], rows)

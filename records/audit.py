@@ -75,6 +75,20 @@ def checkpoint_mac(key: bytes, last_id: int, last_hash: str, verified_at: dateti
     return sign(key, "audit-checkpoint", values)
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row to append: who, what, which case and when (its id and hashes come from the chain's head)."""
+
+    actor_id: int | None
+    actor_role: str
+    action: str
+    detail: dict
+    case_reference: str | None = None
+    request_id: str | None = None
+    event_key: str | None = None
+    at: datetime | None = None
+
+
 def append_audit(
     session: Session,
     *,
@@ -89,6 +103,14 @@ def append_audit(
     at: datetime | None = None,
 ) -> AuditEvent:
     """Add one keyed row at the end of the chain (the caller's transaction commits it)."""
+    entry = AuditEntry(actor_id=actor_id, actor_role=actor_role, action=action, detail=detail,
+                       case_reference=case_reference, request_id=request_id, event_key=event_key, at=at)
+    return append_audit_rows(session, key=key, entries=[entry])[0]
+
+
+def append_audit_rows(session: Session, *, key: bytes, entries: list[AuditEntry]) -> list[AuditEvent]:
+    """Add keyed rows at the end of the chain, in order, under one lock of its head and one update of it (the
+    caller's transaction commits them)."""
     if not key:
         raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
     # Take the chain's head first: the UPDATE locks it (PostgreSQL row lock, SQLite write lock),
@@ -96,26 +118,31 @@ def append_audit(
     session.exec(update(AuditHead).where(AuditHead.id == 1).values(last_id=AuditHead.last_id))
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
     session.refresh(head)
-    row = AuditEvent(
-        id=head.last_id + 1,
-        at=at or datetime.now(UTC),
-        actor_id=actor_id,
-        actor_role=str(actor_role),
-        action=action,
-        case_reference=case_reference,
-        detail=json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str),
-        request_id=request_id,
-        event_key=event_key,
-        prev_hash=head.last_hash,
-        hash="",
-        hash_kind=HashKind.hmac_sha256,
-    )
-    row.hash = row_hash(head.last_hash, row, key)
-    session.add(row)
-    head.last_id, head.last_hash, head.mac = row.id, row.hash, head_mac(key, row.id, row.hash)
+    last_id, last_hash = head.last_id, head.last_hash
+    rows = []
+    for entry in entries:
+        row = AuditEvent(
+            id=last_id + 1,
+            at=entry.at or datetime.now(UTC),
+            actor_id=entry.actor_id,
+            actor_role=str(entry.actor_role),
+            action=entry.action,
+            case_reference=entry.case_reference,
+            detail=json.dumps(entry.detail, sort_keys=True, ensure_ascii=False, default=str),
+            request_id=entry.request_id,
+            event_key=entry.event_key,
+            prev_hash=last_hash,
+            hash="",
+            hash_kind=HashKind.hmac_sha256,
+        )
+        row.hash = row_hash(last_hash, row, key)
+        session.add(row)
+        rows.append(row)
+        last_id, last_hash = row.id, row.hash
+    head.last_id, head.last_hash, head.mac = last_id, last_hash, head_mac(key, last_id, last_hash)
     session.add(head)
     session.flush()
-    return row
+    return rows
 
 
 @dataclass

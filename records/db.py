@@ -13,6 +13,9 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The execution option that marks a session's transactions as reads (SQLite: a deferred BEGIN, which takes no
+# write lock); every other transaction begins as a write.
+READS_ONLY = "rapid_review_reads_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -34,10 +37,11 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn):
-            # Take the write lock at the start, so a transaction that reads then writes waits its
-            # turn instead of failing with "database is locked" when another writer got in between.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn):
+            # A transaction that may write takes the write lock at the start, so one that reads then writes waits
+            # its turn instead of failing with "database is locked" when another writer got in between. A read
+            # (a session opened with ``read_session``) begins deferred: it takes no lock and never waits (WAL).
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READS_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     # Bounded waits: a database host that vanishes fails the attempt (which Temporal retries) instead
@@ -63,6 +67,26 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def read_session(engine: Engine) -> Session:
+    """A session whose transactions only read: on SQLite they take no write lock, so reads never queue behind
+    writers or each other. To write through it, call ``begin_write`` first."""
+    return Session(engine, expire_on_commit=False, execution_options={READS_ONLY: True})
+
+
+def reads_only(session: Session) -> bool:
+    return bool(session.execution_options.get(READS_ONLY))
+
+
+def begin_write(session: Session) -> None:
+    """Before writing through a ``read_session``: end its read and begin the next transaction as a write (a
+    deferred SQLite transaction that has read cannot take the write lock once another writer committed, so it
+    would fail with "database is locked"). Whatever the read found must be re-checked by the write's own WHERE.
+    A session that always writes is left as it is."""
+    if reads_only(session):
+        session.commit()
+        session.connection(execution_options={READS_ONLY: False})
 
 
 def alembic_config(engine: Engine) -> Config:

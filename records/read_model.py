@@ -54,8 +54,18 @@ def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer
 
 def panel_ordered_themes(session: Session, reference: str) -> list[str]:
     """A case's themes as the panel recorded them, first to last, then any tagged by hand (alphabetically)."""
-    rows = session.exec(select(CaseTheme).where(CaseTheme.case_reference == reference)).all()
-    return [r.theme for r in sorted(rows, key=lambda r: (r.position is None, r.position or 0, r.theme))]
+    return panel_ordered_themes_of(session, reference).get(reference, [])
+
+
+def panel_ordered_themes_of(session: Session, reference: str | None = None) -> dict[str, list[str]]:
+    """Every case's themes in the panel's order (or the one case named), read in one query."""
+    query = select(CaseTheme)
+    if reference is not None:
+        query = query.where(CaseTheme.case_reference == reference)
+    found: dict[str, list[str]] = {}
+    for row in sorted(session.exec(query), key=lambda r: (r.position is None, r.position or 0, r.theme)):
+        found.setdefault(row.case_reference, []).append(row.theme)
+    return found
 
 
 def upsert_review(session: Session, review: ReviewSnapshot, at: datetime) -> CaseReview:

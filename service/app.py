@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.state.audit_trail = AuditTrail.from_settings(app.state.engine, settings)
     app.state.document_store = settings.document_store()
     app.state.temporal = TemporalConnection.from_settings(settings, client=temporal_client)
+    app.state.metrics_figures = metrics.Figures(settings.rapid_review_metrics_refresh_seconds)
 
     @app.middleware("http")
     async def request_id_and_log(request: Request, call_next):

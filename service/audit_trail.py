@@ -41,6 +41,7 @@ from records.audit import (
 from records.db import session_scope
 from records.models import AuditCheckpoint, AuditEvent, AuditHead
 from records.object_store import FileStore, ObjectStore
+from service.audit_rows import ReadAudit
 from service.settings import Settings
 
 ANCHOR_PREFIX = "audit-anchor-"
@@ -107,6 +108,7 @@ class AuditTrail:
             raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
         self.engine, self.key = engine, key
         self.anchors = FileStore(anchors) if isinstance(anchors, Path) else anchors
+        self.reads = ReadAudit(engine, key)  # where this process's reads append their rows, in batches
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings) -> AuditTrail:

@@ -22,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
+from anyio.to_thread import run_sync as in_thread
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordBearer
 from pwdlib import PasswordHash
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
+from records.db import begin_write
 from records.models import SignInFailure, User, UserSession
 from records.vocabulary import SignInStep
 from service.deps import DbSession, SettingsDep, app_settings
@@ -166,9 +168,11 @@ def session_user(session: Session, *, token: str, policy: SessionPolicy, now: da
     row, user = found
     if not user.is_active or policy.expired(row, now) or (user.role in policy.second_factor_roles
                                                           and not row.second_factor):
+        begin_write(session)
         session.exec(delete(UserSession).where(UserSession.token_hash == row.token_hash))
         return None
     if now - row.last_seen_at >= LAST_SEEN_EVERY:
+        begin_write(session)
         session.exec(update(UserSession).where(UserSession.token_hash == row.token_hash).values(last_seen_at=now))
     return user
 
@@ -308,6 +312,13 @@ async def csrf_satisfied(request: Request) -> bool:
     return same_token(await sent_csrf_token(request), request.state.csrf_token)
 
 
+def signed_in_user(session: Session, token: str, policy: SessionPolicy) -> User | None:
+    """``session_user`` with its transaction ended: an async route must never hold one across an await."""
+    user = session_user(session, token=token, policy=policy)
+    session.commit()
+    return user
+
+
 async def current_user(
     request: Request,
     session: DbSession,
@@ -325,8 +336,7 @@ async def current_user(
     token = token or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise unauthorised
-    user = session_user(session, token=token, policy=SessionPolicy.from_settings(settings))
-    session.commit()  # end the read: an async route must never hold a database transaction across an await
+    user = await in_thread(signed_in_user, session, token, SessionPolicy.from_settings(settings))
     if user is None:
         raise unauthorised
     request.state.session_token = token

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from anyio.to_thread import run_sync as in_thread
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -163,7 +164,7 @@ class CaseService:
 
     @property
     def audit_writer(self) -> AuditWriter:
-        return AuditWriter(self.session, self.trail.key, self.request_id)
+        return AuditWriter(self.session, self.trail.key, self.request_id, self.trail.reads)
 
     def audit(self, user: User | None, action: str, reference: str | None, detail: dict) -> None:
         """Append one audit row (actor, role, action, case, what, request id) and commit it."""
@@ -278,9 +279,13 @@ class CaseService:
 
     async def read(self, user: User, reference: str, detail: dict | None = None) -> dict:
         """A case's live state as this person may see it; the reading is on the record (``detail`` says where)."""
-        record = self.visible(user, reference)
-        self.audit(user, "read_case", reference, detail or {})
+        record = await in_thread(self._read_on_record, user, reference, detail or {})
         return state_for(user.role, await self.state(record))
+
+    def _read_on_record(self, user: User, reference: str, detail: dict) -> CaseRecord:
+        record = self.visible(user, reference)
+        self.audit(user, "read_case", reference, detail)
+        return record
 
     async def state(self, record: CaseRecord) -> dict:
         """The workflow's live state (and the practice review's, once there is one). A closed case that the engine
@@ -367,6 +372,21 @@ class CaseService:
     async def act(self, user: User, reference: str, action: str, body, idempotency_key: str | None = None) -> Outcome:
         """Validate and send one action as its workflow update; the answer is the case's new state as this
         person may see it."""
+        checked = await in_thread(self._checked_action, user, reference, action, body, idempotency_key)
+        if isinstance(checked, Outcome):
+            return checked
+        spec, record, payload, held = checked
+        await self._engine_agrees(await self.temporal.client(), record)
+        state = await self._update(user, record, action, spec, payload, held)
+        state = state_for(user.role, state)
+        if held:
+            await in_thread(remember, self.session, held.row, 200, state)
+        return Outcome(state)
+
+    def _checked_action(self, user: User, reference: str, action: str, body, idempotency_key: str | None
+                        ) -> tuple[ActionSpec, CaseRecord, BaseModel, Claim | None] | Outcome:
+        """The database's half of an action's checks (a thread's work: it must not hold the event loop): the
+        action, its body and the case, or the answer already given to this idempotency key."""
         spec = ACTIONS.get(action)
         if spec is None:
             raise NotFound(f"Unknown action {action!r}; actions are: {', '.join(sorted(ACTIONS))}")
@@ -391,12 +411,7 @@ class CaseService:
             self.audit(user, f"rejected:{action}", reference, {"reason": "case closed"})
             raise Conflict(f"Case {reference} is closed; no further actions can be taken")
         self.session.commit()  # never hold a database transaction while the workflow's activities need the database
-        await self._engine_agrees(await self.temporal.client(), record)
-        state = await self._update(user, record, action, spec, payload, held)
-        state = state_for(user.role, state)
-        if held:
-            remember(self.session, held.row, 200, state)
-        return Outcome(state)
+        return spec, record, payload, held
 
     async def _update(self, user: User, record: CaseRecord, action: str, spec: ActionSpec, payload,
                       held: Claim | None) -> dict:
@@ -420,7 +435,7 @@ class CaseService:
                                     "to get its result without taking it twice.") from None
         except WorkflowUpdateFailedError as error:
             reason = str(error.cause.message if hasattr(error.cause, "message") else error.cause)
-            self.audit(user, f"rejected:{action}", reference, {"reason": reason})
+            await in_thread(self.audit, user, f"rejected:{action}", reference, {"reason": reason})
             raise ActionRefused(reason) from None
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
@@ -433,6 +448,11 @@ class CaseService:
 
     async def complete_task(self, user: User, task_id: int, body, idempotency_key: str | None = None) -> Outcome:
         """Complete a task by taking the action it asks for (the workflow closes the task when it accepts it)."""
+        task = await in_thread(self._open_task_for, user, task_id)
+        return await self.act(user, task.case_reference, task.action, body, idempotency_key)
+
+    def _open_task_for(self, user: User, task_id: int) -> Task:
+        """The open task, if it is this person's to complete by an action."""
         task = self.session.get(Task, task_id)
         scoped = select(Task.id).where(Task.id == task_id, task_scope(user))
         if task is None or self.session.exec(scoped).first() is None:
@@ -443,7 +463,7 @@ class CaseService:
             raise Conflict(f"Task {task_id} is completed by the workflow, not by an action")
         if self.session.exec(select(Task.id).where(Task.id == task_id, assigned_to(user))).first() is None:
             raise NotPermitted(f"Task {task_id} is not yours: it is for {task.assignee_role}")
-        return await self.act(user, task.case_reference, task.action, body, idempotency_key)
+        return task
 
     @staticmethod
     def _replay(held: Claim) -> Outcome:

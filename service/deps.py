@@ -11,6 +11,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from records.db import read_session
 from records.models import User
 from records.object_store import ObjectStore
 from service.audit_rows import AuditWriter
@@ -28,9 +29,11 @@ def database_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(engine: Annotated[Engine, Depends(database_engine)]):
-    """A database session per request (committed by the caller's explicit commit)."""
-    with Session(engine, expire_on_commit=False) as session:
+def get_session(request: Request, engine: Annotated[Engine, Depends(database_engine)]):
+    """A database session per request (committed by the caller's explicit commit). A GET or HEAD only reads: its
+    transactions take no write lock (``read_session``) and its audit rows go through the batch (``AuditWriter``)."""
+    reading = request.method in ("GET", "HEAD")
+    with read_session(engine) if reading else Session(engine, expire_on_commit=False) as session:
         yield session
 
 
@@ -52,6 +55,11 @@ def document_store(request: Request) -> ObjectStore:
     return request.app.state.document_store
 
 
+def metrics_figures(request: Request):
+    """The app's last /metrics figures (``service.api.metrics.Figures``), read at most once an interval."""
+    return request.app.state.metrics_figures
+
+
 def request_id(request: Request) -> str | None:
     """The id the request's log line and audit rows share (set by the app's middleware)."""
     return getattr(request.state, "request_id", None)
@@ -70,7 +78,8 @@ RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
 
 def writer(session: Session, request: Request) -> AuditWriter:
     """This request's audit writer (its session, the chain's key, the request id)."""
-    return AuditWriter(session, audit_trail(request).key, request_id(request))
+    trail = audit_trail(request)
+    return AuditWriter(session, trail.key, request_id(request), trail.reads)
 
 
 def audit(session: Session, request: Request, user: User | None, action: str, reference: str | None,

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     # Sticky execution keeps a workflow on the worker that last ran it. A real Temporal server moves the
     # workflow on when that worker dies; the embedded test server never does, so `dev` turns it off there.
     temporal_sticky_workflows: bool = True
+    # How many workflows a worker keeps in memory between their tasks (sticky cache). Unset: as many as fit in a
+    # quarter of the memory the worker may use, at about 0.6 MiB each (service/worker.py, docs/deploy.md).
+    temporal_max_cached_workflows: int | None = Field(default=None, ge=0, le=1_000_000)
     # A secured Temporal (docs/deploy.md, "Connecting to a secured Temporal"): TLS with the system's CAs (or the CA
     # in TEMPORAL_TLS_CA_FILE), mTLS with a client certificate and key, or an API key (Temporal Cloud), which is
     # never sent without TLS. Any of the files turns TLS on; TEMPORAL_TLS=false with any of them is refused.
@@ -208,6 +211,8 @@ class Settings(BaseSettings):
     # Prometheus: the API's /metrics answers a scraper that sends `Authorization: Bearer <this token>` (no token
     # set: /metrics is off); each worker's Temporal SDK metrics are served at this host:port (none: off).
     rapid_review_metrics_token: str | None = Field(default=None, repr=False, min_length=16)
+    # The figures are read from the database at most this often; scrapes in between get the last ones (0: always).
+    rapid_review_metrics_refresh_seconds: float = Field(default=15.0, ge=0, le=3600)
     temporal_metrics_address: str | None = None
 
     @property

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from sqlmodel import Session, select
 
 from records.errors import CaseGone, DomainError, NotFound, NotPermitted
-from records.models import AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
+from records.models import CHANGE_ROWS, AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
 from records.object_store import MissingObject, ObjectStore, read_stored
 from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
@@ -597,11 +597,8 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
     for a in actions:
         typed.setdefault(a["name"], prefilled(a["name"], state))
     summary_errors = [pair for a in actions for pair in error_list(a["name"], a["fields"], errors.get(a["name"], {}))]
-    timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference,
-                                                     AuditEvent.action.not_like("read_%"),
-                                                     AuditEvent.action.not_like("list_%"),
-                                                     AuditEvent.action != wording.DENIED).order_by(AuditEvent.id)
-                            ).all()
+    timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference, CHANGE_ROWS)
+                            .order_by(AuditEvent.id)).all()
     timeline = timeline_sentences(timeline, {u.id: u for u in session.exec(select(User))})
     tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == TaskStatus.open,
                                             task_scope(user)).order_by(Task.due_date)).all()

@@ -113,12 +113,39 @@ class _GuardedActivity(ActivityInboundInterceptor):
             log.warning("ALERT: the case's alert flag could not be written (%s)", type(error).__name__)
 
 
+WORKFLOW_CACHE_MIB = 0.6  # a cached case workflow's memory, measured (issue 28)
+WORKFLOW_CACHE_SHARE = 0.25  # of the memory the worker may use
+WORKFLOW_CACHE_BOUNDS = (100, 10_000)
+
+
+def memory_limit_bytes() -> int:
+    """The memory this process may use: its cgroup's limit (a container's), else the machine's."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            return int(limit)
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def max_cached_workflows(settings: Settings) -> int:
+    """The sticky cache's size: the setting, else what fits in a share of memory. Temporal's own default (1000
+    with no regard to memory) lets a small container's worker be killed for its memory as cases accumulate."""
+    if not settings.temporal_sticky_workflows:
+        return 0
+    if settings.temporal_max_cached_workflows is not None:
+        return settings.temporal_max_cached_workflows
+    fits = int(memory_limit_bytes() * WORKFLOW_CACHE_SHARE / (WORKFLOW_CACHE_MIB * 2**20))
+    low, high = WORKFLOW_CACHE_BOUNDS
+    return max(low, min(high, fits))
+
+
 def build_worker(client: Client, settings: Settings, engine: Engine, **options) -> Worker:
     """The one worker configuration (the service, the tests and the benchmarks all use it)."""
     from activities import build_activities
 
-    if not settings.temporal_sticky_workflows:
-        options.setdefault("max_cached_workflows", 0)
+    options.setdefault("max_cached_workflows", max_cached_workflows(settings))
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import select
 
-from records.models import AuditEvent, User
+from records.models import CHANGE_ROWS, AuditEvent, User
 from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_case
 from service.auth import require_roles
 from service.deps import Cases, DbSession
@@ -20,7 +20,6 @@ from service.wording import DENIED
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["audit"])
-READS = ("read_", "list_")
 
 
 class TimelineEntry(BaseModel):
@@ -43,11 +42,12 @@ def case_timeline(
 ) -> list[TimelineEntry]:
     """Everything that happened to the case, oldest first, with who did it."""
     visible_case(session, user, reference)
-    rows = session.exec(select(AuditEvent, User).join(User, User.id == AuditEvent.actor_id, isouter=True)
-                        .where(AuditEvent.case_reference == reference).order_by(AuditEvent.id)).all()
     show_reads = include_reads and user.role == Role.auditor
-    entries = [timeline_entry(user, event, actor) for event, actor in rows
-               if show_reads or not (event.action.startswith(READS) or event.action == DENIED)]
+    query = select(AuditEvent, User).join(User, User.id == AuditEvent.actor_id, isouter=True).where(
+        AuditEvent.case_reference == reference)
+    if not show_reads:  # the changes alone, from their own index: a case read 100,000 times costs nothing more
+        query = query.where(CHANGE_ROWS)
+    entries = [timeline_entry(user, event, actor) for event, actor in session.exec(query.order_by(AuditEvent.id))]
     audit(session, request, user, "read_timeline", reference, {"include_reads": show_reads})
     return entries
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from records.models import CaseRecord, CaseReview, Document, StageEntry, User
 from records.partnership import process_rules
-from records.read_model import panel_ordered_themes
+from records.read_model import panel_ordered_themes_of
 from service.api.access import audit, writer
 from service.auth import require_roles
 from service.csv_export import csv_response
@@ -108,18 +108,23 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
     # review (cases of the earlier notification-only path): those never entered panel preparation.
     reviewed = select(StageEntry.case_reference).where(StageEntry.process == "case",
                                                        StageEntry.stage == Stage.panel_preparation)
-    query = (select(CaseRecord).where(CaseRecord.notified_on.is_not(None),
-                                      or_(CaseRecord.stage != Stage.closed, CaseRecord.reference.in_(reviewed)))
+    query = (select(CaseRecord, CaseReview)
+             .join(CaseReview, CaseReview.case_reference == CaseRecord.reference, isouter=True)
+             .where(CaseRecord.notified_on.is_not(None),
+                    or_(CaseRecord.stage != Stage.closed, CaseRecord.reference.in_(reviewed)))
              .order_by(CaseRecord.reference))
+    briefings = select(Document.case_reference, Document.id).where(
+        Document.kind == DocumentKind.seven_minute_briefing).order_by(Document.version)
     if reference:
         query = query.where(CaseRecord.reference == reference)
+        briefings = briefings.where(Document.case_reference == reference)
+    # Three queries whatever the number of cases (never one per case): themes and the latest briefing by case.
+    themes_of = panel_ordered_themes_of(session, reference or None)
+    latest_briefing = dict(session.exec(briefings).all())  # in version order: the last one per case stays
     rows = []
-    for case in session.exec(query):
-        review = session.get(CaseReview, case.reference)
-        themes = panel_ordered_themes(session, case.reference)[:3]
-        briefing = session.exec(select(Document).where(Document.case_reference == case.reference,
-                                                       Document.kind == DocumentKind.seven_minute_briefing)
-                                .order_by(Document.version.desc())).first()
+    for case, review in session.exec(query):
+        themes = themes_of.get(case.reference, [])[:3]
+        briefing = latest_briefing.get(case.reference)
         rows.append({
             "case_reference": case.reference,
             "local_reference": case.reference,
@@ -132,7 +137,7 @@ def tracker_rows(session, public_url: str, reference: str | None = None) -> list
             "publication_date": review.published_on.isoformat() if review and review.published_on else "",
             "publication_link": review.publication_link or "" if review else "",
             "recommendations": "; ".join(json.loads(review.recommendations_json)) if review else "",
-            "seven_minute_briefing": f"{public_url}/api/documents/{briefing.id}?format=pdf" if briefing else "",
+            "seven_minute_briefing": f"{public_url}/api/documents/{briefing}?format=pdf" if briefing else "",
         })
     return rows
 

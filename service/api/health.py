@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from records.db import read_session
 from records.models import WorkerHeartbeat
 from service.deps import app_settings, database_engine, temporal_connection
 from service.effect_alerts import count_failing
@@ -43,7 +44,7 @@ def _database_answers(session: Session) -> None:
 
 def _database_check(request: Request) -> tuple[bool, str]:
     try:
-        with Session(database_engine(request)) as session:
+        with read_session(database_engine(request)) as session:
             _database_answers(session)
     except Exception as exc:  # any failure means "not live"
         return False, f"database does not answer ({type(exc).__name__})"
@@ -62,7 +63,7 @@ async def livez(request: Request) -> JSONResponse:
 def _database_and_worker(request: Request) -> tuple[tuple[bool, str], tuple[bool, str], dict[str, int | None]]:
     settings = app_settings(request)
     try:
-        with Session(database_engine(request)) as session:
+        with read_session(database_engine(request)) as session:
             _database_answers(session)
             cutoff = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
             beats = session.exec(

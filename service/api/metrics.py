@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import select
 
+from records.db import read_session
 from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
 from records.vocabulary import OutboxStatus
-from service.deps import app_settings, audit_trail, database_engine
+from service.deps import app_settings, audit_trail, database_engine, metrics_figures
 from service.effect_alerts import count_failing
 from service.engine_watch import count_mismatched
 from service.orphans import count_orphaned
@@ -38,13 +42,35 @@ def _gauge(name: str, help_text: str, samples: list[tuple[dict, float]]) -> list
     return lines
 
 
+class Figures:
+    """The last figures and when they were read. A scrape within ``every`` seconds of the last reading gets them
+    again, so however many scrapers and replicas ask, the database counts at most once per interval; one reading
+    at a time (a scrape that arrives during one waits for it)."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._lock = threading.Lock()
+        self._body: str | None = None
+        self._read_at = 0.0
+
+    def current(self, read: Callable[[], str]) -> str:
+        with self._lock:
+            if self._body is None or time.monotonic() - self._read_at >= self.every:
+                self._body, self._read_at = read(), time.monotonic()
+            return self._body
+
+
+OPEN_STAGES = tuple(str(stage) for stage in Stage if stage != Stage.closed)
+
+
 def collect(request: Request) -> str:
-    """Every figure, read now from the database (and the audit chain's routine check)."""
+    """Every figure, read now from the database (and the audit chain's routine check). The cases counted are the
+    open ones, found through the stage index (``IN``, not ``!=``), so closed cases of years past cost nothing."""
     today = london_date(datetime.now(UTC))
-    with Session(database_engine(request)) as session:
-        by_stage = dict(session.exec(select(CaseRecord.stage, func.count()).where(CaseRecord.stage != Stage.closed)
+    with read_session(database_engine(request)) as session:
+        open_cases = CaseRecord.stage.in_(OPEN_STAGES)
+        by_stage = dict(session.exec(select(CaseRecord.stage, func.count()).where(open_cases)
                                      .group_by(CaseRecord.stage)).all())
-        open_cases = CaseRecord.stage != Stage.closed
         late = session.exec(select(func.count()).where(open_cases, CaseRecord.late == True)).one()  # noqa: E712
         overdue_cases = session.exec(select(func.count()).where(open_cases, CaseRecord.next_deadline_due < today)).one()
         overdue_tasks = session.exec(select(func.count()).select_from(Task)
@@ -91,5 +117,5 @@ async def metrics(request: Request) -> PlainTextResponse:
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         raise HTTPException(401, "Send the metrics token: Authorization: Bearer <RAPID_REVIEW_METRICS_TOKEN>",
                             headers={"WWW-Authenticate": "Bearer"})
-    body = await asyncio.to_thread(collect, request)
+    body = await asyncio.to_thread(metrics_figures(request).current, lambda: collect(request))
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
