@@ -123,3 +123,22 @@ async def test_publication_before_the_notice_period_is_rejected(driver):
                           new_due=today, reason="r")
     await assert_rejected(driver, "must be after the current target", "extend_deadline", "la", workflow_id=cspr,
                           new_due=today, reason="r")
+
+
+async def test_implausible_review_dates_are_refused(driver):
+    """Dates checked against the review's own dates (issue 29, item 5): a draft before the reviewer was commissioned,
+    a final report before its draft, are refused with what they contradict."""
+    from datetime import date, timedelta
+
+    today = await driver.to_practice_review()
+    cspr = f"{driver.reference}-cspr"
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="s")
+    await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="R")
+    yesterday = str(date.fromisoformat(today) - timedelta(days=1))
+    refused = await driver.rejected("submit_draft_report", "bu", workflow_id=cspr, received_on=yesterday)
+    assert refused == (f"ActionRejected: The date the draft was received ({yesterday}) is before the reviewer's "
+                       f"commissioning ({today}).")
+    await driver.review("submit_draft_report", "bu", received_on=today)
+    refused = await driver.rejected("submit_final_report", "bu", workflow_id=cspr, received_on=yesterday,
+                                    recommendations=["r"])
+    assert "is before the latest draft" in refused

@@ -361,14 +361,28 @@ class PracticeReviewWorkflow:
         self.actions.not_before(action.commissioned_on, self.state.decided_on, "date of commissioning",
                                 "decision to review")
 
+    def _in_order(self, day, earlier, what: str, earlier_what: str) -> None:
+        """Dates checked against the review's own dates, on reviews started since the check (``joint_decisions``
+        marks them): a running review replays the actions it accepted before, whatever their dates."""
+        if self.state.joint_decisions:
+            self.actions.not_before(day, earlier, what, earlier_what)
+
+    def _commissioned_on(self):
+        return self.state.commissioned.commissioned_on if self.state.commissioned else None
+
     def _check_record_learning_event(self, action: RecordLearningEvent) -> None:
         self.actions.not_future(action.held_on, "date of the event")
+        self._in_order(action.held_on, self.state.decided_on, "date of the event", "decision to review")
 
     def _check_submit_draft_report(self, action: SubmitDraftReport) -> None:
         self.actions.not_future(action.received_on, "date the draft was received")
+        self._in_order(action.received_on, self._commissioned_on(), "date the draft was received",
+                       "reviewer's commissioning")
 
     def _check_submit_final_report(self, action: SubmitFinalReport) -> None:
         self.actions.not_future(action.received_on, "date the final report was received")
+        latest_draft = self.state.drafts[-1].received_on if self.state.drafts else None
+        self._in_order(action.received_on, latest_draft, "date the final report was received", "latest draft")
         if self.state.stage != ReviewStage.draft_report and not action.revision_reason.strip():
             raise reject("The final report was signed off: say why it is revised (revision reason).")
 
@@ -387,6 +401,8 @@ class PracticeReviewWorkflow:
 
     def _check_send_publication_notice(self, action: SendPublicationNotice) -> None:
         self.actions.not_future(action.sent_on, "date the notice was sent")
+        signed = max((s.on for s in self.state.sign_offs if s.version == self.state.report_version), default=None)
+        self._in_order(action.sent_on, signed, "date the notice was sent", "partners' sign-off of the final report")
 
     def _check_record_publication(self, action: RecordPublication) -> None:
         hold = self.state.publication_hold
@@ -406,6 +422,8 @@ class PracticeReviewWorkflow:
         if not self.state.joint_decisions and action.actor.role != Role.business_unit:
             raise reject("On this review (started before the partners' joint decisions) the business unit records it.")
         self.actions.not_future(action.improvements_published_on, "date the improvements were published")
+        self._in_order(action.improvements_published_on, self.state.notice_sent_on,
+                       "date the improvements were published", "notice to the National Panel and DfE")
 
     def _check_record_learning_workshop(self, action: RecordLearningWorkshop) -> None:
         self.actions.not_future(action.held_on, "date of the workshop")
@@ -415,6 +433,9 @@ class PracticeReviewWorkflow:
         self.actions.not_future(action.held_on, "date of the workshop")
         self.actions.not_before(action.held_on, self.state.learning_workshop_on, "date of the one-year-on workshop",
                                 "post-publication workshop")
+        if self.state.joint_decisions and action.held_on == self.state.learning_workshop_on:
+            raise reject("The one-year-on workshop cannot be on the same day as the post-publication workshop "
+                         f"({action.held_on.isoformat()}): it reviews what changed since.")
 
     def _check_answer_review_decision(self, action: AnswerJointDecision) -> None:
         self.joint.check_answer(action)
