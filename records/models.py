@@ -100,6 +100,7 @@ class CaseRecord(SQLModel, table=True):
     stopped: bool = False  # the partners stopped its review (the record says "stopped", with why in the outcome)
     notification_due: date | None = None
     notification_reference: str | None = Field(default=None, max_length=60)
+    panel_date: date | None = Field(default=None, index=True)
     referred_by: int | None = None
     referring_agency: str | None = Field(default=None, max_length=80)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

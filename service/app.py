@@ -29,6 +29,7 @@ from service import (
     web_mfa,
     web_oidc,
     web_panel_pack,
+    web_planning,
     web_referrals,
 )
 from service.api import (
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
                    dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
                    web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals,
-                   web_panel_pack):
+                   web_panel_pack, web_planning):
         app.include_router(module.router)
     return app
 

@@ -79,3 +79,23 @@ async def test_the_panel_pack_puts_the_returns_side_by_side_and_merges_the_chron
     assert "Nursery since 2025." in text and "DASH not completed." in text, "side by side"
     member = await page_as("agency.education")
     assert member.status_code in (403, 404), "an agency member never reads the other agencies' returns"
+
+
+async def test_the_panel_calendar_and_the_workload(driver, api):
+    await driver.to_panel_preparation()
+    panel = await driver.next_working_day()
+    await driver.act("convene_panel", "bu", panel_date=panel, invited_agencies=["education", "police"])
+    await driver.act("submit_information_return", "education", involvement="i", chronology="c", analysis="a")
+    await api.sign_in_page("strategy.manager")
+    calendar = await api.get("/panels")
+    assert calendar.status_code == 200, calendar.text
+    row = re.search(rf"<tr><td>([^<]*)</td><td><a href=\"/cases/{driver.reference}\">.*?</td><td>(.*?)</td>",
+                    calendar.text)
+    assert row and row.group(2) == "1 of 2", "the returns so far, beside the panel date"
+    load = await api.get("/workload")
+    assert load.status_code == 200
+    police = re.search(r'<th scope="row">Agency: Police</th><td>(\d+)</td>', load.text)
+    assert police and police.group(1) == "1", "the police return is still owed"
+    assert "Agency: Education (schools)" not in load.text, "returned: nothing open"
+    await api.sign_in_page("agency.education")
+    assert (await api.get("/panels")).status_code in (403, 404)

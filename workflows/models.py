@@ -835,6 +835,7 @@ class CaseSnapshot(BaseModel):
     stopped: bool = False  # the partners stopped the review (the tracker and dashboard say so)
     notification_due: date | None = None  # the notification's own due date (5 working days, the case's clock)
     notification_reference: str | None = None  # the DfE notification system's reference (the tracker exports it)
+    panel_date: date | None = None  # the Rapid Review Panel's date once convened (the panel calendar reads it)
 
 
 class ReviewSnapshot(BaseModel):

@@ -1622,6 +1622,7 @@ class RapidReviewWorkflow:
             closed_reason=st.closed_reason, outcome=st.outcome, stopped=st.stopped is not None,
             notification_due=notification.due if notification else None,
             notification_reference=st.notification_reference,
+            panel_date=st.panel.panel_date if st.panel else None,
             themes=list(st.panel_outcome.themes) if st.panel_outcome else [],
         )
 
