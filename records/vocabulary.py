@@ -15,6 +15,7 @@ def case_reference(year: int, number: int) -> str:
     return f"RR-{year}-{number:03d}"
 
 
+FINAL_REPORT = "final_report"  # the local CSPR's final report as its reviewer wrote it: uploaded, not rendered
 THEMES_SHEET_REFERENCE = "THEMES"  # the register's case column for documents about all cases (the themes sheet)
 
 

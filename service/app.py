@@ -25,6 +25,7 @@ from service import (
     web_business,
     web_calendar,
     web_case_list,
+    web_final_report,
     web_invitations,
     web_mfa,
     web_oidc,
@@ -157,7 +158,8 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
                    dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
                    web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals,
-                   web_panel_pack, web_planning):
+                   web_panel_pack, web_planning,
+                   web_final_report):
         app.include_router(module.router)
     return app
 

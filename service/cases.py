@@ -48,6 +48,7 @@ from records.vocabulary import case_reference
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
+from service.final_report import final_report
 from service.history import archive_history, archived_history, fetch_readable_history
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
 from service.settings import Settings
@@ -401,6 +402,8 @@ class CaseService:
         except ValidationError as error:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
             raise InvalidInput(f"The action is not valid: {problems}") from None
+        if getattr(payload, "report_document", None) is not None:  # the upload it names is this case's report
+            final_report(self.session, reference, payload.report_document)
         held = None
         if idempotency_key is not None:
             held = claim(self.session, user.id, idempotency_key,

@@ -19,7 +19,7 @@ SIN_ACTIONS = frozenset({"record_sin_decision", "propose_sin_decision", "respond
 JOINT_SHOWN = ("decision", "version", "status", "on", "settled_on")
 RETURN_TEXT = ("involvement", "chronology", "analysis")
 # Documents an agency member may not download or list: they hold the partners' reasoning.
-PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record"})
+PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record", "final_report"})
 WITHHELD = "(not shown to agency members)"
 
 

@@ -25,6 +25,7 @@ from records.models import CHANGE_ROWS, AuditEvent, CaseRecord, Document, Inform
 from records.object_store import MissingObject, ObjectStore, read_stored
 from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
+from records.vocabulary import FINAL_REPORT
 from service import wording
 from service.auth import (
     CSRF_FIELD,
@@ -393,6 +394,9 @@ def after_referral(cases: CaseService, user: User, started: Started) -> str:
 
 
 SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
+APPROVER_PAGES = ("/sign-off", "/report-sign-off")  # the pages an Executive approves from (with a declaration)
+# The review's stages where the business unit uploads the reviewer's report (a draft settled, or a revision).
+REPORT_STAGES = frozenset({"learning_events", "draft_report", "final_sign_off", "publication_notice", "publication"})
 CONFIRM_FIRST = {"decline_referral": "Decline the referral", "close_case": "Close the case",
                  "stop_local_cspr": "Stop the local CSPR",
                  "record_one_year_workshop": "Record the one-year-on workshop: the review and the case close"}
@@ -528,6 +532,9 @@ def action_warning(name: str, state: dict) -> str | None:
 def prefilled(name: str, state: dict) -> dict:
     """The decision sheet's form starts from the panel's recommendation and rationale, and a returned sheet from its
     last version: its fields, as the form holds them."""
+    if name == "submit_final_report":  # the latest report uploaded
+        uploads = state.get("final_report_uploads") or []
+        return {"report_document": str(uploads[-1]["id"])} if uploads else {}
     if name != "issue_decision_sheet":
         return {}
     if not state.get("decision_sheet"):  # the first version starts from the panel's outcome
@@ -594,6 +601,9 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
         action_form(name, state, themes, user) for name in available_actions(user, state)
         if name not in NOT_ON_CASE_PAGE]
     errors, typed = errors or {}, dict(typed or {})
+    state["final_report_uploads"] = [{"id": d.id, "version": d.version} for d in session.exec(
+        select(Document).where(Document.case_reference == reference, Document.kind == FINAL_REPORT)
+        .order_by(Document.version))] if document_visible(user.role, FINAL_REPORT) else []
     for a in actions:
         typed.setdefault(a["name"], prefilled(a["name"], state))
     summary_errors = [pair for a in actions for pair in error_list(a["name"], a["fields"], errors.get(a["name"], {}))]
@@ -610,6 +620,10 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
     # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
     late = late_cases(session, today=today, calendar=calendar, references=[reference])
     tasks = [t for t in tasks if t.kind != TaskKind.escalation]
+    review = state.get("practice_review") or {}
+    may_sign_report = (user.role == Role.executive and review.get("stage") == "final_sign_off" and not any(
+        s["seat"] == user.seat and s["version"] == review.get("report_version") for s in review.get("sign_offs") or []))
+    may_upload = user.role == Role.business_unit and review.get("stage") in REPORT_STAGES
     may_sign = (user.role == Role.executive and awaits_sign_off(state)
                 and not any(s["seat"] == user.seat and s["version"] == state.get("decision_sheet_version")
                             for s in state.get("sign_offs") or []))
@@ -618,7 +632,8 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                   actions=actions, timeline=timeline, tasks=tasks, documents=documents,
                   errors=errors, typed=typed, orphaned=orphaned, returns=returns, error_summary=summary_errors,
                   confirmation=done_banner(done, state), may_sign=may_sign, who_waits=who_waits,
-                  sin_decision=sin_summary(state, user), late=late, joint=joint_decisions(state))
+                  sin_decision=sin_summary(state, user), late=late, joint=joint_decisions(state),
+                  may_sign_report=may_sign_report, may_upload=may_upload)
 
 
 def timeline_sentences(events: list[AuditEvent], users: dict[int, User]) -> list[dict]:
@@ -688,9 +703,10 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
     if action in SIGN_OFFS and body.get("decision") == "approve":  # an approval says in what capacity, and why
         if not body.get("capacity"):
             errors["capacity"] = "Select whether you sign as the lead or a delegated safeguarding partner"
-        if back.endswith("/sign-off") and form.get("declaration") != "yes":
-            errors["declaration"] = ("Confirm that you have read this version of the decision sheet and approve it "
-                                     "for your organisation")
+        if back.endswith(APPROVER_PAGES) and form.get("declaration") != "yes":
+            thing = "final report" if action == "sign_off_report" else "decision sheet"
+            errors["declaration"] = (f"Confirm that you have read this version of the {thing} and approve it for "
+                                     "your organisation")
     if not errors:
         errors = invalid_fields(spec.model, body, fields, actor=actor_of(user).model_dump())
     if errors or form.get("change"):
@@ -718,7 +734,7 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
         done = f"{action}:{body['view']}"
     elif proposed_to_partners(action, outcome.body):
         done = "proposed_to_partners"
-    if back.startswith("/tasks") or back.endswith("/sign-off"):
+    if back.startswith("/tasks") or back.endswith(APPROVER_PAGES):
         return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
     return RedirectResponse(f"{back}?done={done}", status_code=303)
 
@@ -730,6 +746,10 @@ async def page_again(request: Request, cases: CaseService, user: User, reference
     if back.startswith("/tasks"):
         return await my_tasks_page(request, cases, user, status_code,
                              failed={"case": reference, "action": action, "errors": errors, "typed": typed})
+    if back.endswith("/report-sign-off"):
+        from service.web_final_report import report_sign_off_page  # its module builds on this one
+
+        return await report_sign_off_page(request, cases, user, reference, status_code, errors, typed)
     if back.endswith("/sign-off"):
         return await sign_off_page(request, cases, user, reference, status_code, errors, typed)
     return await case_page(request, cases, user, reference, status_code=status_code,

@@ -286,6 +286,7 @@ FIELD_LABELS = {
     "decided_on": "Date decided", "awareness_date": "Date the local authority became aware",
     "incident_date": "Date of the incident", "involvement": "Involvement with the child and family",
     "delay_reason": "Reason for the delay", "view": "Your view", "panel_view": "The National Panel's view",
+    "report_document": "The uploaded final report (its number)",
     "how_resolved": "How the disagreement was resolved", "comments": "Comments", "capacity": "Signing as",
 }
 # What a missing answer is called where "Enter the …" would read badly.
@@ -315,6 +316,7 @@ DONE = {
     "choose_methodology": "Methodology chosen",
     "record_national_panel_response": "The National Panel's response is recorded",
     "proposed_to_partners": "Proposed to the three partners: it takes effect when all three agree",
+    "upload_final_report": "Final report uploaded: name its number when you submit it for sign-off",
     "answer_joint_decision:agree": "Your agreement is recorded", "answer_review_decision:agree":
     "Your agreement is recorded", "answer_joint_decision:disagree": "Your disagreement is recorded: the proposal "
     "is not agreed", "answer_review_decision:disagree": "Your disagreement is recorded: the proposal is not agreed",
@@ -412,6 +414,7 @@ DID = {
     "stop_local_cspr": "stopped the local CSPR", "hold_publication": "held publication",
     "lift_publication_hold": "lifted the hold on publication", "revise_rapid_review": "revised the rapid review",
     "link_cdop_review": "linked the Child Death Overview Panel's review",
+    "upload_final_report": "uploaded the reviewer's final report",
     "record_joint_review": "recorded the joint review with another partnership",
     "answer_joint_decision": "answered a proposal to the partners",
     "answer_review_decision": "answered a proposal to the partners",

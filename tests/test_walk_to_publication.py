@@ -60,11 +60,26 @@ async def test_from_sign_off_to_publication_through_the_pages(driver, sign_in_as
     await take(manager, "agree_terms_of_reference", agreed_on=today, scope="Six months before the harm.")
     await take(manager, "commission_reviewer", commissioned_on=today, reviewer="A. Reviewer")
     await take(manager, "submit_draft_report", received_on=today)
+    # The reviewer's report uploaded as a file, then submitted for sign-off by its number.
+    upload = manager.get_by_test_id("upload-final-report")
+    await upload.locator("input[type=file]").set_input_files(
+        files=[{"name": "final.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}])
+    await upload.get_by_role("button", name="Upload").click()
+    await manager.wait_for_load_state()
+    await expect(manager.get_by_test_id("confirmation")).to_contain_text("Final report uploaded")
+    await check_page(manager, "publication-upload-final-report")
+    await expect(manager.locator("form[action$='/actions/submit_final_report'] [name='report_document']")
+                 ).not_to_have_value("")
     await take(manager, "submit_final_report", received_on=today, recommendations="Safe sleep audit")
 
     for approver in ("exec.la", "exec.icb", "exec.police"):
         page = await sign_in_as(approver)
         await page.goto(f"/cases/{reference}")
+        if approver == "exec.la":  # the approver's own page: the file, its version and fingerprint
+            await page.get_by_role("link", name="Read the final report and decide").click()
+            await expect(page.get_by_test_id("report-file")).to_contain_text("upload version 1 (PDF)")
+            await check_page(page, "publication-report-sign-off")
+            await page.go_back()
         await take(page, "sign_off_report", decision=("approve",), capacity=("lead",))
 
     await manager.goto(f"/cases/{reference}")

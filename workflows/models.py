@@ -409,6 +409,8 @@ class SubmitFinalReport(Action):
                                      description="The report's agreed learning, for the 7-minute briefing")
     revision_reason: Text = Field("", max_length=SHORT, description="Why a report already signed off is revised "
                                   "(a criminal trial or inquest concluded, say)")
+    report_document: int | None = Field(None, ge=1, description="The uploaded report (its number in the case's "
+                                        "documents) the Executives sign")
 
 
 class HoldPublication(Action):

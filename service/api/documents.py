@@ -6,20 +6,23 @@ import hashlib
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import select
 
-from records.models import Document
+from records.models import Document, User
 from records.object_store import MissingObject, ObjectStore, read_stored
 from records.vocabulary import THEMES_SHEET_REFERENCE
 from service.api.access import Reader, RowId, audit, visible_case
+from service.auth import require_roles
 from service.deps import DbSession, DocumentStoreDep
+from service.final_report import MAX_BYTES, upload_final_report
 from service.visibility import document_visible
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["documents"])
+BusinessUnit = Annotated[User, Depends(require_roles(Role.business_unit))]
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8", "docx": DOCX}
 
@@ -69,6 +72,18 @@ def verified_bytes(store: ObjectStore, stored: str, expected_sha256: str) -> byt
     return data
 
 
+@router.post("/cases/{reference}/final-report", response_model=DocumentRead, status_code=201)
+async def upload_final_report_route(reference: str, request: Request, session: DbSession, user: BusinessUnit,
+                                    store: DocumentStoreDep, file: UploadFile) -> DocumentRead:
+    """The local CSPR's final report as the reviewer wrote it (PDF or Word), stored under its SHA-256 as the next
+    version; name it (``report_document``: its ``id``) when submitting the final report for sign-off."""
+    visible_case(session, user, reference)
+    document = upload_final_report(session, store, user, reference, await file.read(MAX_BYTES + 1))
+    audit(session, request, user, "upload_final_report", reference,
+          {"document_id": document.id, "version": document.version})
+    return read_document(document)
+
+
 @router.get("/documents/{document_id}", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "text/html": {}, DOCX: {}}}})
 def download_document(
@@ -93,6 +108,9 @@ def download_document(
             visible_case(session, user, document.case_reference)
         except HTTPException:
             raise unseen from None
+    stored = {"pdf": document.pdf_path, "html": document.html_path, "docx": document.docx_path}[format]
+    if not stored:  # an uploaded report is kept as it came: PDF or Word only
+        raise HTTPException(404, f"Document {document_id} ({document.kind}) is not available as {format}")
     if format == "pdf":
         data = verified_bytes(store, document.pdf_path, document.pdf_sha256)
     elif format == "docx":
