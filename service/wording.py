@@ -415,6 +415,7 @@ DID = {
     "lift_publication_hold": "lifted the hold on publication", "revise_rapid_review": "revised the rapid review",
     "link_cdop_review": "linked the Child Death Overview Panel's review",
     "upload_final_report": "uploaded the reviewer's final report",
+    "record_national_review_part": "recorded the partnership's part in the national review",
     "record_joint_review": "recorded the joint review with another partnership",
     "answer_joint_decision": "answered a proposal to the partners",
     "answer_review_decision": "answered a proposal to the partners",

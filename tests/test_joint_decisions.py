@@ -271,3 +271,24 @@ async def test_a_report_revised_after_a_trial_is_signed_again_and_its_notice_sen
         "Criminal trial listed for March."], "the hold stays on record"
     assert driver.tasks(action="lift_publication_hold", status="open") == []
     await driver.save_history("review_held_and_revised", workflow_id=review_id)
+
+
+async def test_the_partners_part_in_a_national_review_is_tracked(driver):
+    """The Panel decides on a national review: the partners still decide about their local work (jointly), and what
+    the partnership gives the national review is recorded, with its date."""
+    await driver.to_sign_off()
+    await driver.approve_all(1)
+    today = str(await driver.today())
+    await driver.act("record_submission", "bu", submitted_on=today)
+    state = await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="national_review",
+                             content="The Panel will hold a national review of this case.")
+    assert state["national_review_from"] == today and state["reconsideration_pending"]
+    assert [t.assignee_role for t in driver.tasks(action="record_national_review_part", status="open")] == [
+        "business_unit"]
+    state = await driver.act("record_national_review_part", "bu", given_on=today,
+                             what="The rapid review and all four agency returns, to the Panel's reviewers.")
+    assert state["national_review_parts"][0]["what"].startswith("The rapid review")
+    assert driver.tasks(action="record_national_review_part", status="open") == []
+    state = await driver.partners_decide("reconsider_decision", "police", answer="stop_local_cspr",
+                                         reasons="The national review covers the learning.")
+    assert state["stage"] == "closed" and state["stopped"], "stopped by the three, with why"

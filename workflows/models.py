@@ -325,6 +325,14 @@ class RecordJointReview(Action):
     shared_documents: Text = Field("", max_length=SHORT, description="What is shared with them, and how")
 
 
+class RecordNationalReviewPart(Action):
+    """What the partnership gave the National Panel's national review of the case (information, interviews,
+    comments on its draft), and when: the partners' part in it, on the case's record."""
+
+    given_on: date
+    what: Text = Field(min_length=1, max_length=LONG)
+
+
 class ReviseRapidReview(Action):
     """The rapid review revised after the National Panel's questions: the answers (and what changed) go into a new
     version of the report, which the three partners sign off before it is resubmitted."""
@@ -657,6 +665,8 @@ class CaseState(ProcessState):
     # The National Panel asked questions: the rapid review is revised (a new version), signed off by the three
     # seats and resubmitted, beside whatever the case is doing meanwhile.
     panel_questions_pending: bool = False
+    national_review_from: date | None = None  # the National Panel said it will hold a national review (its reply)
+    national_review_parts: list[RecordNationalReviewPart] = Field(default_factory=list)
     cdop: LinkCdopReview | None = None  # the CDOP review of the same death, by its reference
     joint_review: RecordJointReview | None = None  # a review led with (or by) another partnership
     revision: ReviseRapidReview | None = None  # the revision being signed off, until it is approved

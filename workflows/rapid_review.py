@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         RecordJointReview,
         RecordLearningActivities,
         RecordNationalPanelResponse,
+        RecordNationalReviewPart,
         RecordNotification,
         RecordPanelOutcome,
         RecordSinDecision,
@@ -158,6 +159,7 @@ class RapidReviewWorkflow:
         "sign_off": Rule.of({Stage.executive_sign_off} | AFTER_SIGN_OFF, Role.executive),
         "revise_rapid_review": Rule.of(AFTER_SIGN_OFF, Role.panel_chair, Role.business_unit),
         # Related reviews, recorded by the business unit at any open stage: CDOP's, and a joint review.
+        "record_national_review_part": Rule.of(AFTER_SIGN_OFF, Role.business_unit, Role.executive),
         "link_cdop_review": Rule.of(OPEN_STAGES - {Stage.referral}, Role.business_unit, Role.csc_lead),
         "record_joint_review": Rule.of(OPEN_STAGES - {Stage.referral}, Role.business_unit),
         "record_submission": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
@@ -488,6 +490,15 @@ class RapidReviewWorkflow:
     @record_submission.validator
     def _validate_record_submission(self, action: RecordSubmission) -> None:
         self.actions.validate("record_submission", action)
+
+    @workflow.update
+    async def record_national_review_part(self, action: RecordNationalReviewPart) -> dict:
+        """Record what the partnership gave the National Panel's national review"""
+        return await self.actions.act("record_national_review_part", action, self._record_national_review_part)
+
+    @record_national_review_part.validator
+    def _validate_record_national_review_part(self, action: RecordNationalReviewPart) -> None:
+        self.actions.validate("record_national_review_part", action)
 
     @workflow.update
     async def link_cdop_review(self, action: LinkCdopReview) -> dict:
@@ -1295,6 +1306,17 @@ class RapidReviewWorkflow:
             else:
                 self.steps.move_to(step, Stage.national_panel, action.actor, "sign_off")
 
+    def _check_record_national_review_part(self, action: RecordNationalReviewPart) -> None:
+        if self.state.national_review_from is None:
+            raise reject("The National Panel has not said it will hold a national review of this case.")
+        self.actions.not_future(action.given_on, "date given")
+        self.actions.not_before(action.given_on, self.state.national_review_from, "date given",
+                                "National Panel's reply")
+
+    def _record_national_review_part(self, action: RecordNationalReviewPart, step, documents) -> None:
+        self.state.national_review_parts.append(action)
+        step.settle.append(self.steps.done("national_review:", "part recorded"))
+
     def _link_cdop_review(self, action: LinkCdopReview, step, documents) -> None:
         self.state.cdop = action
 
@@ -1387,6 +1409,15 @@ class RapidReviewWorkflow:
             return
         self.state.reconsideration_pending = True
         view = "will undertake a national review" if action.panel_view == "national_review" else "disagrees"
+        if action.panel_view == "national_review" and self.state.national_review_from is None:
+            self.state.national_review_from = action.received_on  # the partners' part in it is tracked from here
+            step.tasks.append(self.steps.task(
+                "national_review:1", TaskKind.action, "Take part in the National Panel's national review",
+                "Give the Panel's reviewers the rapid review and the agencies' information when asked, and record "
+                "what was given and when; the local review goes on or stops by the partners' own decision.",
+                Role.business_unit, due=self.clock.working_days_after(action.received_on, 10),
+                action="record_national_review_part",
+            ))
         for seat in Seat:
             step.tasks.append(self.steps.task(
                 f"reconsider:{len(self.state.national_panel_responses)}:{seat}", TaskKind.decision,
