@@ -394,6 +394,10 @@ def after_referral(cases: CaseService, user: User, started: Started) -> str:
 
 
 SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
+# Corrections and decisions outside the main path: behind "Corrections and other decisions", after the main task.
+SECONDARY = frozenset({"correct_referral", "correct_awareness_date", "link_cdop_review", "record_joint_review",
+                       "close_case", "stop_local_cspr", "extend_deadline", "hold_publication",
+                       "record_national_review_part"})
 APPROVER_PAGES = ("/sign-off", "/report-sign-off")  # the pages an Executive approves from (with a declaration)
 # The review's stages where the business unit uploads the reviewer's report (a draft settled, or a revision).
 REPORT_STAGES = frozenset({"learning_events", "draft_report", "final_sign_off", "publication_notice", "publication"})
@@ -514,7 +518,7 @@ def action_form(name: str, state: dict, themes: list[str], user: User | None = N
     if (delay := delay_field(state)) is not None:
         fields.append(delay)
     return {"name": name, "title": title, "fields": fields, "button": wording.label(name),
-            "confirm": name in CONFIRM_FIRST, "warning": action_warning(name, state)}
+            "confirm": name in CONFIRM_FIRST, "warning": action_warning(name, state), "secondary": name in SECONDARY}
 
 
 def action_warning(name: str, state: dict) -> str | None:

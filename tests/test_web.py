@@ -426,6 +426,7 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
 
     # Closing a case asks first, with a warning, and is not the green button; cancelling keeps what was typed.
     await manager.goto(f"/cases/{reference}")
+    await manager.get_by_text("Corrections and other decisions").click()  # behind the main task
     closing = action_form(manager, "close_case")
     await expect(closing.get_by_role("button", name="Close case")).to_have_class("secondary")
     await closing.get_by_label("Reason").fill("Duplicate of another referral.")
