@@ -405,7 +405,10 @@ CONFIRM_FIRST = {"decline_referral": "Decline the referral", "close_case": "Clos
                  "stop_local_cspr": "Stop the local CSPR",
                  "record_one_year_workshop": "Record the one-year-on workshop: the review and the case close"}
 JOINT_ACTIONS = frozenset({"close_case", "stop_local_cspr"})  # on the confirm page: done at once, or proposed?
-CHECK_ANSWERS = frozenset({"issue_decision_sheet"})
+# Checked before sending: the page's heading and its button.
+CHECK_ANSWERS = {"issue_decision_sheet": ("Check your answers before issuing the decision sheet",
+                                          "Issue to the three Executives"),
+                 "submit_information_return": ("Check your agency's return before you send it", "Send the return")}
 NOT_ON_CASE_PAGE = frozenset({"sign_off"})  # the approver's own page asks this
 SIGN_OFFS = frozenset({"sign_off", "sign_off_report"})  # returning needs comments
 
@@ -719,12 +722,12 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
         record = cases.visible(user, reference)
         answers = [(f.label, answer_text(f, body.get(f.name))) for f in fields if f.kind != "hidden"]
         proposal = action in JOINT_ACTIONS and await goes_to_partners(cases, record, user)
-        heading = CONFIRM_FIRST.get(action, "Check your answers before issuing the decision sheet")
+        heading = CONFIRM_FIRST.get(action) or CHECK_ANSWERS[action][0]
         return render(request, "confirm.html", user, reference=reference, action=action, back=back,
                       heading=f"Propose to the partners: {heading[0].lower()}{heading[1:]}" if proposal else heading,
                       warning=action in CONFIRM_FIRST, proposal=proposal, answers=answers, typed=typed,
                       button=("Propose to the three partners" if proposal else wording.label(action))
-                      if action in CONFIRM_FIRST else "Issue to the three Executives")
+                      if action in CONFIRM_FIRST else CHECK_ANSWERS[action][1])
     try:
         outcome = await cases.act(user, reference, action, body)
     except (NotFound, NotPermitted):

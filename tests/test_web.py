@@ -299,6 +299,11 @@ async def test_each_persons_job_through_the_pages(sign_in_as, case_env, engine):
         await expect(task.get_by_label("Chronology")).to_have_value(chronology)
         await task.get_by_label("Analysis").fill(f"{agency}: not escalated.")
         await submit(member, task)
+        await expect(member.get_by_role("heading", name="Check your agency's return before you send it")
+                     ).to_be_visible()
+        await expect(member.get_by_test_id("check-answers")).to_contain_text(chronology)
+        await member.get_by_role("button", name="Send the return").click()
+        await member.wait_for_load_state()
         await confirmed(member, walk, f"returned-{username.split('.')[1]}", "Information return sent")
         await expect(member.get_by_test_id("confirmation")).to_contain_text(reference)
     await member.goto(f"/cases/{reference}")  # Education, the second to return

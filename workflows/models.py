@@ -203,9 +203,13 @@ class ConvenePanel(Action):
 
 
 class SubmitInformationReturn(Action):
-    involvement: Text = Field(min_length=1, max_length=LONG)
-    chronology: Text = Field(min_length=1, max_length=LONG)
-    analysis: Text = Field(min_length=1, max_length=LONG)
+    involvement: Text = Field(min_length=1, max_length=LONG, description="Your agency's contact with the child and "
+                              "family: which services, over what period, who was involved")
+    chronology: Text = Field(min_length=1, max_length=LONG, description="One event per line, each starting with its "
+                             "date (for example: 3 October 2026: bruise seen at nursery), so the panel's merged "
+                             "chronology puts every agency's events in order")
+    analysis: Text = Field(min_length=1, max_length=LONG, description="What went well, what could have been done "
+                           "differently, and why; the panel's research questions are in your request")
 
 
 class RecordPanelOutcome(Action):
