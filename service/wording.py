@@ -425,6 +425,7 @@ PROPOSED = {
     "close_case": "closing the case", "stop_local_cspr": "stopping the local CSPR",
     "reconsider_decision": "their answer to the National Panel", "record_learning_activities": "the learning to follow",
     "extend_deadline": "a revised target date for the review", "record_non_publication": "not publishing the report",
+    "choose_methodology": "how the local CSPR takes place",
     "hold_publication": "holding publication", "lift_publication_hold": "lifting the hold on publication",
 }
 # The three-way sign-offs: what was signed, and where a return goes.

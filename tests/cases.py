@@ -211,7 +211,7 @@ class CaseDriver:
         await self.act("record_submission", "bu", submitted_on=today)
         await self.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
                        panel_view="agrees")
-        await self.act("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
+        await self.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
                        reviewer="Internal", reviewer_kind="internal", lead="SM")
         return today
 
@@ -239,7 +239,7 @@ class CaseDriver:
         await self.act("record_submission", "bu", submitted_on=today)
         await self.act("record_national_panel_response", "bu", received_on=today, content="Agreed.",
                        panel_view="agrees")
-        await self.act("choose_methodology", "la", decided_on=today, methods=["partner_led_workshop"],
+        await self.partners_decide("choose_methodology", "la", decided_on=today, methods=["partner_led_workshop"],
                        reviewer="Independent reviewer", reviewer_kind="independent", lead="Strategy Manager")
         await self.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
         await self.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")

@@ -78,6 +78,15 @@ async def test_a_whole_case_through_the_api_to_publication(api, case_env, engine
               panel_view="agrees")
     state = await act("exec.la", "choose_methodology", decided_on=str(today), methods=["partner_led_workshop"],
                       reviewer="Independent reviewer", reviewer_kind="independent", lead="Strategy Manager")
+    assert state["stage"] == "methodology", "the partners decide how the review takes place: proposed"
+    for seat in ("exec.icb", "exec.police"):  # each from their own task
+        headers = await api.as_user(seat)
+        mine = [t for t in (await api.get("/api/tasks", headers=headers)).json()["items"]
+                if t["action"] == "answer_joint_decision"]
+        done = await api.post(f"/api/tasks/{mine[0]['id']}/complete", headers=headers,
+                              json={"proposed_action": "choose_methodology", "version": 1, "view": "agree"})
+        assert done.status_code == 200, done.text
+    state = done.json()
     assert state["stage"] == "practice_review"
     await act("strategy.manager", "agree_terms_of_reference", agreed_on=str(today), scope="Six months before harm.")
     await act("strategy.manager", "commission_reviewer", commissioned_on=str(today), reviewer="A. Reviewer")

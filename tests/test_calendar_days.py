@@ -167,7 +167,7 @@ async def test_a_running_practice_review_receives_the_day(api, case_env, case_wo
     await driver.to_sign_off()
     await driver.approve_all(version=1)
     today = await driver.today()
-    await driver.act("choose_methodology", "la", decided_on=str(today), methods=["partner_led_workshop"],
+    await driver.partners_decide("choose_methodology", "la", decided_on=str(today), methods=["partner_led_workshop"],
                      reviewer="Independent reviewer", reviewer_kind="independent", lead="Strategy Manager")
     review_id = f"{driver.reference}-cspr"
     await driver.settled(review_id)

@@ -37,9 +37,10 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_en
     assert deadline(state, "sign_off")["status"] == "met"
     await case_env.sleep(timedelta(days=3))
     today = await driver.today()
-    state = await driver.act("choose_methodology", "la", decided_on=str(today),
-                             methods=["partner_led_workshop", "family_engagement"], reviewer="Independent reviewer",
-                             reviewer_kind="independent", lead="Strategy Manager")
+    state = await driver.partners_decide("choose_methodology", "la", decided_on=str(today),
+                                         methods=["partner_led_workshop", "family_engagement"],
+                                         reviewer="Independent reviewer", reviewer_kind="independent",
+                                         lead="Strategy Manager")
     assert state["stage"] == "practice_review"
     review = await driver.state(f"{driver.reference}-cspr")
     assert deadline(review, "cspr")["due"] == str(add_months(decided, 6)), "six months from the decision"

@@ -87,7 +87,7 @@ async def test_cspr_past_six_months_reminds_escalates_and_can_be_extended(driver
     today = str(await driver.today())
     await driver.act("record_submission", "bu", submitted_on=today)
     await driver.act("record_national_panel_response", "bu", received_on=today, content="ok", panel_view="agrees")
-    await driver.act("choose_methodology", "icb", decided_on=today, methods=["independent_reviewer_report"],
+    await driver.partners_decide("choose_methodology", "icb", decided_on=today, methods=["independent_reviewer_report"],
                      reviewer="R", reviewer_kind="independent", lead="L")
     review_id = f"{driver.reference}-cspr"
     await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="s")

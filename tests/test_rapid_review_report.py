@@ -87,7 +87,7 @@ async def test_seven_minute_briefing_from_the_agreed_learning(driver, settings):
     await driver.to_sign_off()
     await driver.approve_all(version=1)
     today = str(await driver.today())
-    await driver.act("choose_methodology", "la", decided_on=today, methods=["partner_led_workshop"],
+    await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["partner_led_workshop"],
                      reviewer="Independent reviewer", reviewer_kind="independent", lead="Strategy Manager")
     await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
     await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")

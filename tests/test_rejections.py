@@ -107,7 +107,7 @@ async def test_publication_before_the_notice_period_is_rejected(driver):
     await driver.act("record_national_panel_response", "bu", received_on=today, content="ok", panel_view="agrees")
     await assert_rejected(driver, "may not take 'choose_methodology'", "choose_methodology", "bu", decided_on=today,
                           methods=["strategy_manager_report"], reviewer="SM", reviewer_kind="internal", lead="SM")
-    await driver.act("choose_methodology", "la", decided_on=today, methods=["strategy_manager_report"],
+    await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["strategy_manager_report"],
                      reviewer="SM", reviewer_kind="internal", lead="SM")
     cspr = f"{driver.reference}-cspr"
     await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="s")

@@ -54,7 +54,12 @@ async def test_from_sign_off_to_publication_through_the_pages(driver, sign_in_as
     await executive.goto(f"/cases/{reference}")
     await take(executive, "choose_methodology", decided_on=today, methods=["partner_led_workshop"],
                reviewer="Independent reviewer", reviewer_kind=("independent",), lead="Strategy Manager")
-    await expect(executive.get_by_test_id("stage")).to_have_text("Practice review")
+    await expect(executive.get_by_test_id("stage")).to_have_text("Methodology")  # proposed to the partners
+    for seat in ("exec.icb", "exec.police"):  # each seat agrees from the case page
+        page = await sign_in_as(seat)
+        await page.goto(f"/cases/{reference}")
+        await take(page, "answer_joint_decision", view=("agree",))
+    await expect(page.get_by_test_id("stage")).to_have_text("Practice review")
 
     await manager.goto(f"/cases/{reference}")
     await take(manager, "agree_terms_of_reference", agreed_on=today, scope="Six months before the harm.")

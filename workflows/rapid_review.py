@@ -223,6 +223,8 @@ class RapidReviewWorkflow:
                                                  lambda a: f"{RECONSIDER_ANSWERS[a.answer]}: {a.reasons}"),
             "record_learning_activities": JointDecision(RecordLearningActivities, self._record_learning_activities,
                                                         self._learning_proposal),
+            "choose_methodology": JointDecision(ChooseMethodology, self._choose_methodology,
+                                                self._methodology_proposal),
             "stop_local_cspr": JointDecision(StopLocalCspr, self._stop_local_cspr,
                                              lambda a: f"Stop the local CSPR: {a.reasons}"),
             "close_case": JointDecision(CloseCase, self._close_case, lambda a: f"Close the case: {a.reason}",
@@ -548,7 +550,7 @@ class RapidReviewWorkflow:
     @workflow.update
     async def choose_methodology(self, action: ChooseMethodology) -> dict:
         view = await self.actions.act("choose_methodology", action, self._choose_methodology)
-        await self._start_practice_review(action)
+        await self._start_review_if_chosen()
         return view
 
     @choose_methodology.validator
@@ -582,11 +584,18 @@ class RapidReviewWorkflow:
         """Agree or disagree with a decision proposed to the partners"""
         view = await self.actions.act("answer_joint_decision", action, self.joint.answer)
         self._stop_review_if_closed()
+        await self._start_review_if_chosen()
         return view
 
     @answer_joint_decision.validator
     def _validate_answer_joint_decision(self, action: AnswerJointDecision) -> None:
         self.actions.validate("answer_joint_decision", action)
+
+    async def _start_review_if_chosen(self) -> None:
+        """The methodology decided (by the three seats on cases of the joint decisions, by one Executive before):
+        the local CSPR starts as its child workflow."""
+        if self._child is None and self.state.stage == Stage.practice_review and self.state.methodology is not None:
+            await self._start_practice_review(self.state.methodology)
 
     def _stop_review_if_closed(self) -> None:
         """A case closed (or its review stopped) while its local CSPR runs: the review stops with it."""
@@ -792,6 +801,11 @@ class RapidReviewWorkflow:
         """Only a referral that never became a case closes without the partners: the business unit's
         administrative closure (withdrawn, duplicate, sent in error)."""
         return not (self.state.stage == Stage.referral and action.actor.role == Role.business_unit)
+
+    @staticmethod
+    def _methodology_proposal(action: ChooseMethodology) -> str:
+        methods = ", ".join(str(m).replace("_", " ") for m in action.methods)
+        return f"How the local CSPR takes place: {methods}; reviewer {action.reviewer}, lead {action.lead}"
 
     def _learning_proposal(self, action: RecordLearningActivities) -> str:
         if not action.activities:
