@@ -423,7 +423,7 @@ class CaseService:
                          fingerprint("POST", f"/api/cases/{reference}/actions/{action}", body))
             if held.finished:
                 return self._replay(held)
-        if record.stage == Stage.closed:
+        if record.stage == Stage.closed and Stage.closed not in spec.stages:  # reopening is the workflow's to judge
             self.audit(user, f"rejected:{action}", reference, {"reason": "case closed"})
             raise Conflict(f"Case {reference} is closed; no further actions can be taken")
         self.session.commit()  # never hold a database transaction while the workflow's activities need the database
