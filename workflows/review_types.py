@@ -1,0 +1,35 @@
+"""The service's first two review types, declared from their existing workflows (engine/review_type.py).
+
+The Rapid Review is started by a referral and its cases read RR-2026-007; the local child safeguarding practice
+review is started by a rapid review whose partners decided on one, as a child workflow under ``<reference>-cspr``.
+Registering them here, where ``workflows`` is imported, puts them in the registry before the worker, the case
+service or the pages read it.
+"""
+
+from __future__ import annotations
+
+from engine.registry import REVIEW_TYPES
+from engine.review_type import ReviewType, build_start
+from workflows.models import CaseInput, Referral
+from workflows.practice_review import PracticeReviewWorkflow
+from workflows.rapid_review import RapidReviewWorkflow
+from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, DocumentKind, ReviewStage, Stage
+
+RAPID_REVIEW = REVIEW_TYPES.register(ReviewType(
+    key="rapid_review", name="Rapid review", workflow=RapidReviewWorkflow, stages=tuple(Stage),
+    reference_prefix="RR", input_model=Referral,
+    start_input=build_start(CaseInput, rules=lambda started: started.rules),
+    board_columns=tuple(stage for stage in Stage if stage != Stage.closed),
+    documents=tuple(kind for kind in DocumentKind if kind not in (
+        DocumentKind.terms_of_reference, DocumentKind.publication_notice, DocumentKind.cspr_delay_notice,
+        DocumentKind.seven_minute_briefing, DocumentKind.themes_sheet)),
+    wording={"referral": "Referral"},
+))
+
+PRACTICE_REVIEW = REVIEW_TYPES.register(ReviewType(
+    key="practice_review", name="Local child safeguarding practice review", workflow=PracticeReviewWorkflow,
+    stages=tuple(ReviewStage), parent=RAPID_REVIEW.key, workflow_id_suffix=PRACTICE_REVIEW_SUFFIX,
+    documents=(DocumentKind.terms_of_reference, DocumentKind.publication_notice, DocumentKind.cspr_delay_notice,
+               DocumentKind.seven_minute_briefing),
+    wording={"practice_review": "Local CSPR"},
+))
