@@ -76,6 +76,10 @@ class ReviewTypes:
     def actions(self) -> dict[str, ActionSpec]:
         return {name: spec for t in self for name, spec in t.actions.items()}
 
+    def word(self, code: str) -> str | None:
+        """A type's own words for one of its codes (a stage, an action), if a type has them."""
+        return next((t.wording[code] for t in self if code in t.wording), None)
+
     def board_columns(self) -> list[str]:
         """Every type's board columns, each stage once, in the order of registration."""
         return list(dict.fromkeys(stage for t in self for stage in t.board_columns))

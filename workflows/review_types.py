@@ -2,6 +2,7 @@
 
 The Rapid Review is started by a referral and its cases read RR-2026-007; the local child safeguarding practice
 review is started by a rapid review whose partners decided on one, as a child workflow under ``<reference>-cspr``.
+Their words are still service/wording.py's ``LABELS`` (a type added later brings its own, ``ReviewType.wording``).
 Registering them here, where ``workflows`` is imported, puts them in the registry before the worker, the case
 service or the pages read it.
 """
@@ -23,7 +24,6 @@ RAPID_REVIEW = REVIEW_TYPES.register(ReviewType(
     documents=tuple(kind for kind in DocumentKind if kind not in (
         DocumentKind.terms_of_reference, DocumentKind.publication_notice, DocumentKind.cspr_delay_notice,
         DocumentKind.seven_minute_briefing, DocumentKind.themes_sheet)),
-    wording={"referral": "Referral"},
 ))
 
 PRACTICE_REVIEW = REVIEW_TYPES.register(ReviewType(
@@ -31,5 +31,4 @@ PRACTICE_REVIEW = REVIEW_TYPES.register(ReviewType(
     stages=tuple(ReviewStage), parent=RAPID_REVIEW.key, workflow_id_suffix=PRACTICE_REVIEW_SUFFIX,
     documents=(DocumentKind.terms_of_reference, DocumentKind.publication_notice, DocumentKind.cspr_delay_notice,
                DocumentKind.seven_minute_briefing),
-    wording={"practice_review": "Local CSPR"},
 ))
