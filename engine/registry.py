@@ -80,9 +80,12 @@ class ReviewTypes:
         """A type's own words for one of its codes (a stage, an action), if a type has them."""
         return next((t.wording[code] for t in self if code in t.wording), None)
 
-    def board_columns(self) -> list[str]:
-        """Every type's board columns, each stage once, in the order of registration."""
-        return list(dict.fromkeys(stage for t in self for stage in t.board_columns))
+    def board_columns(self, shown: set[str] | None = None) -> list[str]:
+        """The board's columns, each stage once, in the order of registration: the first type's always, another
+        type's when it is in ``shown`` (it has cases on the board; None: every type's)."""
+        first = next(iter(self._types), None)
+        return list(dict.fromkeys(stage for t in self if shown is None or t.key in shown or t.key == first
+                                  for stage in t.board_columns))
 
 
 class ActionTable(Mapping[str, ActionSpec]):

@@ -320,7 +320,8 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     waiting = waiting_on_by_case(session, references)
     missed = {case.reference: case for case in late_cases(session, today=today, calendar=calendar,
                                                           references=references)}
-    columns = {stage: [] for stage in REVIEW_TYPES.board_columns()}  # every review type's, in order
+    shown = {found.key for record in records if (found := REVIEW_TYPES.of_reference(record.reference))}
+    columns = {stage: [] for stage in REVIEW_TYPES.board_columns(shown)}  # the review types' on the board, in order
     for record in records:
         columns.setdefault(record.stage, []).append(
             board_card(record, today, calendar, waiting.get(record.reference, []), missed.get(record.reference)))

@@ -12,12 +12,13 @@ from engine.review_type import ReviewType
 from service.cases import ACTIONS
 from tests.toy_review.review_type import TOY_REVIEW
 from workflows.rapid_review import RapidReviewWorkflow
-from workflows.review_types import PRACTICE_REVIEW, RAPID_REVIEW, REVIEW_TYPES
+from workflows.review_types import PRACTICE_REVIEW, RAPID_REVIEW, REVIEW_TYPES, SAFEGUARDING_ADULTS_REVIEW
 
 
 def test_the_services_own_types_are_registered_with_every_action_of_their_workflows():
-    assert [t.key for t in REVIEW_TYPES][:2] == ["rapid_review", "practice_review"]
-    assert set(ACTIONS) == set(RapidReviewWorkflow.RULES) | set(PRACTICE_REVIEW.workflow.RULES)
+    assert [t.key for t in REVIEW_TYPES][:3] == ["rapid_review", "practice_review", "safeguarding_adults_review"]
+    assert set(ACTIONS) == set(RapidReviewWorkflow.RULES) | set(PRACTICE_REVIEW.workflow.RULES) | set(
+        SAFEGUARDING_ADULTS_REVIEW.workflow.RULES)
     assert ACTIONS["sign_off_report"].suffix == "-cspr" and ACTIONS["sign_off"].suffix == ""
     assert REVIEW_TYPES.of_reference("RR-2026-007") is RAPID_REVIEW
     assert REVIEW_TYPES.family(RAPID_REVIEW) == [RAPID_REVIEW, PRACTICE_REVIEW]

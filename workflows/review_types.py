@@ -1,4 +1,5 @@
-"""The service's first two review types, declared from their existing workflows (engine/review_type.py).
+"""The service's review types: the first two declared here from their existing workflows (engine/review_type.py),
+the Safeguarding Adults Review in its own package.
 
 The Rapid Review is started by a referral and its cases read RR-2026-007; the local child safeguarding practice
 review is started by a rapid review whose partners decided on one, as a child workflow under ``<reference>-cspr``.
@@ -14,6 +15,7 @@ from engine.review_type import ReviewType, build_start
 from workflows.models import CaseInput, Referral
 from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
+from workflows.safeguarding_adults.review_type import SAFEGUARDING_ADULTS_REVIEW
 from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, DocumentKind, ReviewStage, Stage
 
 RAPID_REVIEW = REVIEW_TYPES.register(ReviewType(
@@ -32,3 +34,6 @@ PRACTICE_REVIEW = REVIEW_TYPES.register(ReviewType(
     documents=(DocumentKind.terms_of_reference, DocumentKind.publication_notice, DocumentKind.cspr_delay_notice,
                DocumentKind.seven_minute_briefing),
 ))
+
+# The Safeguarding Adults Review (Care Act 2014 s44), declared in its own package.
+REVIEW_TYPES.register(SAFEGUARDING_ADULTS_REVIEW)

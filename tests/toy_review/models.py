@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.models import Action, Actor
+from workflows.models import Action, Opening
 
 
 class ToyReferral(BaseModel):
@@ -16,11 +16,8 @@ class ToyReferral(BaseModel):
     summary: str = Field(min_length=1, max_length=2000)
 
 
-class ToyInput(ToyReferral):
-    reference: str
-    referrer: Actor
-    partnership_name: str
-    seal: str | None = None
+class ToyInput(ToyReferral, Opening):
+    """The referral, opened by the service."""
 
 
 class ToyDecision(Action):

@@ -1,0 +1,90 @@
+"""The Safeguarding Adults Review, the third review type (Care Act 2014 s44): referred through the API, the criteria
+decided by the SAB's three statutory members with their reasons, then commissioned; shown on the board and its
+case page in the adults' board's words."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from records.models import CaseRecord, Task
+from workflows.calendar import london_date
+
+REFERRAL = {"pseudonym": "Mr A", "summary": "Died at home; concerns about missed care visits.", "adult_died": True,
+            "needs_for_care_and_support": True, "referring_agency": "police"}
+
+
+async def refer(api, bu: dict, concern_date) -> str:
+    started = await api.post("/api/review-types/safeguarding_adults_review/cases", headers=bu,
+                             json={**REFERRAL, "concern_date": concern_date.isoformat()})
+    assert started.status_code == 201, started.text
+    assert started.json()["state"]["stage"] == "sar_criteria"
+    return started.json()["reference"]
+
+
+async def view(api, reference: str, seat: str, outcome: str) -> dict:
+    answer = await api.post(f"/api/cases/{reference}/actions/give_sar_criteria_view",
+                            headers=await api.as_user(f"exec.{seat}"),
+                            json={"outcome": outcome, "reasons": f"The {seat} partner's reasons"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_commissioned(api, case_env, engine):
+    today = london_date(await case_env.get_current_time())
+    bu = await api.as_user("strategy.manager")
+    reference = await refer(api, bu, today - timedelta(days=3))
+    assert reference.startswith("SAR-")
+    first = await api.get(f"/api/cases/{reference}", headers=bu)
+    deadline = next(d for d in first.json()["deadlines"] if d["key"] == "criteria_decision")
+    assert "local practice" in deadline["rule"] and "s44 sets no time" in deadline["rule"]
+
+    not_theirs = await api.post(f"/api/cases/{reference}/actions/give_sar_criteria_view", headers=bu,
+                                json={"outcome": "mandatory", "reasons": "x"})
+    assert not_theirs.status_code == 403, "the criteria are the three members' decision"
+    await view(api, reference, "la", "mandatory")
+    state = await view(api, reference, "icb", "discretionary")
+    state = await view(api, reference, "police", "mandatory")
+    assert state["stage"] == "sar_criteria" and state["decision"] is None, "the partners disagree: not decided"
+    state = await view(api, reference, "icb", "mandatory")  # the ICB gives its view again
+    assert (state["stage"], state["decision"]) == ("sar_commissioning", "mandatory")
+    assert sorted((v["seat"], v["reasons"]) for v in state["views"]) == [
+        ("icb", "The icb partner's reasons"), ("la", "The la partner's reasons"),
+        ("police", "The police partner's reasons")]
+    assert next(d for d in state["deadlines"] if d["key"] == "criteria_decision")["status"] == "met"
+
+    commission = {"reviewer": "An independent reviewer", "methodology": "Learning together",
+                  "terms_of_reference": "How the agencies shared what they knew"}
+    future = await api.post(f"/api/cases/{reference}/actions/commission_sar", headers=bu,
+                            json={**commission, "commissioned_on": (today + timedelta(days=2)).isoformat()})
+    assert future.status_code == 409 and "in the future" in future.json()["detail"]
+    await api.sign_in_page("strategy.manager")
+    page = await api.get(f"/cases/{reference}")
+    assert '<strong data-testid="stage">SAR commissioning</strong>' in page.text
+    assert "Commission the Safeguarding Adults Review" in page.text
+    board = await api.get("/board")
+    assert reference in board.text.split('id="col-sar_commissioning"', 1)[1].split("</section>", 1)[0]
+    done = await api.post(f"/api/cases/{reference}/actions/commission_sar", headers=bu,
+                          json={**commission, "commissioned_on": today.isoformat()})
+    assert done.status_code == 200, done.text
+    assert done.json()["stage"] == "sar_review" and done.json()["commission"]["reviewer"] == "An independent reviewer"
+
+    with Session(engine) as session:
+        record = session.get(CaseRecord, reference)
+        assert (record.stage, record.outcome) == ("sar_review", "a mandatory SAR (Care Act 2014 s44(1)-(3))")
+        tasks = sorted((t.title, t.assignee_seat, t.status)
+                       for t in session.exec(select(Task).where(Task.case_reference == reference)))
+        criteria = "Are the criteria for a Safeguarding Adults Review met?"
+        assert tasks == [(criteria, "icb", "done"), (criteria, "la", "done"), (criteria, "police", "done"),
+                         ("Commission the Safeguarding Adults Review", None, "done")]
+
+
+async def test_criteria_not_met_by_all_three_closes_the_referral_with_the_reason(api, case_env, engine):
+    today = london_date(await case_env.get_current_time())
+    reference = await refer(api, await api.as_user("strategy.manager"), today)
+    for seat in ("la", "icb", "police"):
+        state = await view(api, reference, seat, "not_met")
+    assert state["stage"] == "closed" and "criteria for a SAR are not met" in state["closed_reason"]
+    with Session(engine) as session:
+        assert session.get(CaseRecord, reference).stage == "closed"
