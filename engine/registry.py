@@ -16,6 +16,7 @@ from engine.review_type import ActionSpec, ReviewType
 class ReviewTypes:
     def __init__(self) -> None:
         self._types: dict[str, ReviewType] = {}
+        self._actions: dict[str, ActionSpec] | None = None  # every type's actions, gathered once per registration
 
     def register(self, review_type: ReviewType) -> ReviewType:
         """Add a type (the same declaration again is a no-op); a clash with a registered type is refused."""
@@ -34,6 +35,7 @@ class ReviewTypes:
         if review_type.parent is not None and review_type.parent not in self._types:
             raise ValueError(f"Review type {review_type.key!r}: its parent {review_type.parent!r} is not registered")
         self._types[review_type.key] = review_type
+        self._actions = None
         return review_type
 
     def unregister(self, key: str) -> None:
@@ -41,6 +43,7 @@ class ReviewTypes:
         for child in [t.key for t in self._types.values() if t.parent == key]:
             self.unregister(child)
         self._types.pop(key, None)
+        self._actions = None
 
     def __iter__(self) -> Iterator[ReviewType]:
         return iter(list(self._types.values()))
@@ -74,7 +77,9 @@ class ReviewTypes:
         return [t.workflow for t in self if t.task_queue in (None, task_queue)]
 
     def actions(self) -> dict[str, ActionSpec]:
-        return {name: spec for t in self for name, spec in t.actions.items()}
+        if self._actions is None:
+            self._actions = {name: spec for t in self for name, spec in t.actions.items()}
+        return self._actions
 
     def word(self, code: str) -> str | None:
         """A type's own words for one of its codes (a stage, an action), if a type has them."""
