@@ -13,7 +13,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from anyio.to_thread import run_sync as in_thread
@@ -123,6 +123,11 @@ def validated(model: type[BaseModel], body: dict, what: str) -> BaseModel:
         raise InvalidInput(f"The {what} is not valid: {problems}") from None
 
 
+def future_dates(referral: BaseModel, today: date) -> list[str]:
+    """The referral's dates after ``today`` (by field name): a referral tells of what has already happened."""
+    return [name for name, value in referral if isinstance(value, date) and value > today]
+
+
 def type_of(reference: str) -> ReviewType:
     """The review type of a case, read from its reference's prefix (a reference of no registered type: 404)."""
     found = REVIEW_TYPES.of_reference(reference)
@@ -195,6 +200,8 @@ class CaseService:
         today = london_date(datetime.now(UTC))
         if getattr(referral, "awareness_date", None) is not None and referral.awareness_date > today:
             raise InvalidInput(f"The date of awareness ({referral.awareness_date}) is in the future")
+        if future := future_dates(referral, today):
+            raise InvalidInput(f"A referral tells of what has happened: {', '.join(future)} cannot be in the future")
         held = None
         if idempotency_key is not None:
             held = claim(self.session, user.id, idempotency_key,

@@ -4,6 +4,7 @@ case page in the adults' board's words."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlmodel import Session, select
@@ -34,6 +35,9 @@ async def view(api, reference: str, seat: str, outcome: str) -> dict:
 async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_commissioned(api, case_env, engine):
     today = london_date(await case_env.get_current_time())
     bu = await api.as_user("strategy.manager")
+    ahead = await api.post("/api/review-types/safeguarding_adults_review/cases", headers=bu,
+                           json={**REFERRAL, "concern_date": (today + timedelta(days=1)).isoformat()})
+    assert ahead.status_code == 422 and "concern_date cannot be in the future" in ahead.json()["detail"]
     reference = await refer(api, bu, today - timedelta(days=3))
     assert reference.startswith("SAR-")
     first = await api.get(f"/api/cases/{reference}", headers=bu)
@@ -81,8 +85,21 @@ async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_
 
 
 async def test_criteria_not_met_by_all_three_closes_the_referral_with_the_reason(api, case_env, engine):
+    """Referred through its own page this time: its questions are its referral's."""
     today = london_date(await case_env.get_current_time())
-    reference = await refer(api, await api.as_user("strategy.manager"), today)
+    await api.sign_in_page("strategy.manager")
+    page = await api.get("/review-types/safeguarding_adults_review/new")
+    assert page.status_code == 200 and "New referral: Safeguarding Adults Review" in page.text
+    form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1),
+            "pseudonym": "Mrs B", "summary": "A fall at a care home", "needs_for_care_and_support": "true",
+            "referring_agency": "Ambulance service", "concern_date-day": str(today.day),
+            "concern_date-month": str(today.month), "concern_date-year": str(today.year + 1)}
+    refused = await api.post("/review-types/safeguarding_adults_review/new", data=form)
+    assert refused.status_code == 422 and 'value="Mrs B"' in refused.text, "the form again, as typed"
+    sent = await api.post("/review-types/safeguarding_adults_review/new",
+                          data={**form, "concern_date-year": str(today.year)})
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/cases/SAR-"), sent.text
+    reference = sent.headers["location"].split("/")[2].split("?")[0]
     for seat in ("la", "icb", "police"):
         state = await view(api, reference, seat, "not_met")
     assert state["stage"] == "closed" and "criteria for a SAR are not met" in state["closed_reason"]
