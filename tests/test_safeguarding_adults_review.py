@@ -4,8 +4,10 @@ case page in the adults' board's words."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -74,6 +76,9 @@ async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_
     assert done.status_code == 200, done.text
     assert done.json()["stage"] == "sar_review" and done.json()["commission"]["reviewer"] == "An independent reviewer"
 
+    if os.environ.get("RECORD_HISTORIES"):  # a stored history for tests/test_replay.py (see tests/cases.py)
+        history = await case_env.client.get_workflow_handle(reference).fetch_history()
+        (Path(__file__).parent / "histories" / f"sar_commissioned--{reference}.json").write_text(history.to_json())
     with Session(engine) as session:
         record = session.get(CaseRecord, reference)
         assert (record.stage, record.outcome) == ("sar_review", "a mandatory SAR (Care Act 2014 s44(1)-(3))")
