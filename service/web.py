@@ -295,7 +295,7 @@ def board_card(record: CaseRecord, today: date, calendar, waiting: list[str], la
     next_left = (calendar.working_days_between(today, record.next_deadline_due)
                  if record.next_deadline_due and record.stage != Stage.closed else None)
     next_statutory = bool(record.next_deadline_rule) and not record.next_deadline_rule.startswith(
-        "Partnership milestone")
+        "Partnership milestone") and "(local setting)" not in record.next_deadline_rule
     return {"record": record, "left": left, "colour": "red" if record.late else colour,
             "window_tag": wording.deadline_tag(left, AMBER_WORKING_DAYS),
             "next_left": next_left, "next_tag": wording.deadline_tag(next_left, DUE_SOON_WORKING_DAYS),

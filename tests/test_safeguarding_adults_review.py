@@ -44,7 +44,7 @@ async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_
     assert reference.startswith("SAR-")
     first = await api.get(f"/api/cases/{reference}", headers=bu)
     deadline = next(d for d in first.json()["deadlines"] if d["key"] == "criteria_decision")
-    assert "local practice" in deadline["rule"] and "s44 sets no time" in deadline["rule"]
+    assert deadline["rule"].endswith("(local setting)") and "s44 sets no time" in deadline["rule"]
 
     not_theirs = await api.post(f"/api/cases/{reference}/actions/give_sar_criteria_view", headers=bu,
                                 json={"outcome": "mandatory", "reasons": "x"})
@@ -70,7 +70,8 @@ async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_
     assert '<strong data-testid="stage">SAR commissioning</strong>' in page.text
     assert "Commission the Safeguarding Adults Review" in page.text
     board = await api.get("/board")
-    assert reference in board.text.split('id="col-sar_commissioning"', 1)[1].split("</section>", 1)[0]
+    card = board.text.split('id="col-sar_commissioning"', 1)[1].split("</section>", 1)[0]
+    assert reference in card and "Next milestone</dt>" in card, "a local clock is not said to be statutory"
     done = await api.post(f"/api/cases/{reference}/actions/commission_sar", headers=bu,
                           json={**commission, "commissioned_on": today.isoformat()})
     assert done.status_code == 200, done.text

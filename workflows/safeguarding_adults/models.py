@@ -11,13 +11,14 @@ from workflows.models import LONG, SHORT, Action, Opening, Text
 
 CriteriaOutcome = Literal["mandatory", "discretionary", "not_met"]
 
+# "(local setting)" marks a local clock wherever the service shows deadlines (the case page, the board's card).
 RULE_CRITERIA_DECISION = (
     "The SAB's partners decide whether the criteria for a Safeguarding Adults Review are met within {n} working days "
-    "of the referral (local practice: the SAB's own SAR procedure, a setting; Care Act 2014 s44 sets no time)"
+    "of the referral, as the SAB's own SAR procedure sets (Care Act 2014 s44 sets no time) (local setting)"
 )
 RULE_COMMISSION = (
-    "The review is commissioned within {n} working days of the decision to hold it (local practice: the SAB's own "
-    "SAR procedure, a setting)"
+    "The review is commissioned within {n} working days of the decision to hold it, as the SAB's own SAR procedure "
+    "sets (local setting)"
 )
 
 
