@@ -506,6 +506,8 @@ def current_version(name: str, state: dict) -> int:
         return state.get("decision_sheet_version") or 1
     if name == "sign_off_report":
         return (state.get("practice_review") or {}).get("report_version") or 1
+    if name in (state.get("action_versions") or {}):  # another review type's own: its state says which version
+        return state["action_versions"][name] or 1
     proposals = state.get("sin_proposals") or [{}]
     return proposals[-1].get("version", 1)
 

@@ -22,7 +22,7 @@ def test_representative_histories_are_stored():
     assert {"local_cspr_case", "local_cspr_review", "declined_referral", "no_further_review",
             "sign_off_returned_then_approved", "sin_disagreement_revised", "looked_after_child_death",
             "stopped_by_the_partners", "sin_decided_by_the_la_after_silence", "review_held_and_revised",
-            "sar_commissioned"} <= names
+            "sar_published"} <= names
     # Cases from before the three-way notification decision and the learning step (no patch markers) stay here.
     for before in ("declined_referral--RR-3E133D47", "no_further_review--RR-B5C490CB", "local_cspr_case--RR-76E6C672"):
         assert before in {path.stem for path in HISTORIES}

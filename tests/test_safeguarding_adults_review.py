@@ -1,6 +1,6 @@
-"""The Safeguarding Adults Review, the third review type (Care Act 2014 s44): referred through the API, the criteria
-decided by the SAB's three statutory members with their reasons, then commissioned; shown on the board and its
-case page in the adults' board's words."""
+"""The Safeguarding Adults Review, the third review type (Care Act 2014 s44): referred through the API and its page,
+the criteria decided by the SAB's three statutory members with their reasons, commissioned, its report signed off
+by the three and published; shown on the board and its case page in the adults' board's words."""
 
 from __future__ import annotations
 
@@ -34,7 +34,15 @@ async def view(api, reference: str, seat: str, outcome: str) -> dict:
     return answer.json()
 
 
-async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_commissioned(api, case_env, engine):
+async def sign(api, reference: str, seat: str, version: int, decision: str, **more) -> dict:
+    answer = await api.post(f"/api/cases/{reference}/actions/sign_off_sar_report",
+                            headers=await api.as_user(f"exec.{seat}"),
+                            json={"version": version, "decision": decision, **more})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_the_criteria_decided_then_the_review_commissioned_signed_off_and_published(api, case_env, engine):
     today = london_date(await case_env.get_current_time())
     bu = await api.as_user("strategy.manager")
     ahead = await api.post("/api/review-types/safeguarding_adults_review/cases", headers=bu,
@@ -77,9 +85,6 @@ async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_
     assert done.status_code == 200, done.text
     assert done.json()["stage"] == "sar_review" and done.json()["commission"]["reviewer"] == "An independent reviewer"
 
-    if os.environ.get("RECORD_HISTORIES"):  # a stored history for tests/test_replay.py (see tests/cases.py)
-        history = await case_env.client.get_workflow_handle(reference).fetch_history()
-        (Path(__file__).parent / "histories" / f"sar_commissioned--{reference}.json").write_text(history.to_json())
     with Session(engine) as session:
         record = session.get(CaseRecord, reference)
         assert (record.stage, record.outcome) == ("sar_review", "a mandatory SAR (Care Act 2014 s44(1)-(3))")
@@ -88,6 +93,37 @@ async def test_the_partners_decide_the_criteria_with_reasons_then_the_review_is_
         criteria = "Are the criteria for a Safeguarding Adults Review met?"
         assert tasks == [(criteria, "icb", "done"), (criteria, "la", "done"), (criteria, "police", "done"),
                          ("Commission the Safeguarding Adults Review", None, "done")]
+
+    # The report, the board's three-way sign-off (a return sends it back for a new version), then publication.
+    report = {"received_on": today.isoformat(), "findings": "Visits were missed and not escalated",
+              "recommendations": ["Escalate missed visits within a day"]}
+    assert (await api.post(f"/api/cases/{reference}/actions/submit_sar_report", headers=bu, json=report)
+            ).json()["stage"] == "sar_sign_off"
+    await sign(api, reference, "la", 1, "approve")
+    returned = await sign(api, reference, "icb", 1, "return", comments="Say what the GP knew")
+    assert returned["stage"] == "sar_review"
+    again = await api.post(f"/api/cases/{reference}/actions/submit_sar_report", headers=bu,
+                           json={**report, "findings": "Visits were missed; the GP was not told"})
+    assert again.json()["report_version"] == 2
+    await sign(api, reference, "la", 2, "approve")
+    await sign(api, reference, "icb", 2, "approve")
+    await api.sign_in_page("exec.police")  # the third approval from the case page's own form
+    page = await api.get(f"/cases/{reference}")
+    assert 'name="version" value="2"' in page.text, "the form signs the version in front of the board"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    signed = await api.post(f"/cases/{reference}/actions/sign_off_sar_report",
+                            data={"csrf_token": csrf, "version": "2", "decision": "approve"})
+    assert signed.status_code == 303, signed.text
+    published = await api.post(f"/api/cases/{reference}/actions/publish_sar", headers=bu,
+                               json={"published_on": today.isoformat(), "where": "https://sab.example.org/sars"})
+    assert published.status_code == 200 and published.json()["stage"] == "closed", published.text
+    if os.environ.get("RECORD_HISTORIES"):  # a stored history for tests/test_replay.py (see tests/cases.py)
+        history = await case_env.client.get_workflow_handle(reference).fetch_history()
+        (Path(__file__).parent / "histories" / f"sar_published--{reference}.json").write_text(history.to_json())
+    with Session(engine) as session:
+        assert session.get(CaseRecord, reference).closed_reason.startswith("Safeguarding Adults Review published")
+        open_tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == "open")).all()
+        assert open_tasks == []
 
 
 async def test_criteria_not_met_by_all_three_closes_the_referral_with_the_reason(api, case_env, engine):

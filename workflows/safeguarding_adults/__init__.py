@@ -11,8 +11,8 @@ The statute (Care Act 2014):
   area and the chief officer of police: the same three seats the service knows from the children's partnership, so
   the criteria decision is theirs, each with reasons.
 
-Built so far: the referral, the partners' decision whether the criteria are met (and which), and commissioning the
-review. Still to come (issue 30 item 4): agency information, the review, the report, the board's sign-off,
-publication, the annual report's account and the action plan. Its clocks are local practice, not statute
-(``SarRules``), each naming its source.
+Built so far: the referral, the partners' decision whether the criteria are met (and which), commissioning the
+review, the report, the board's sign-off by its three members, and publication. Still to come (issue 30 item 4):
+agency information returns, the annual report's account (Care Act 2014 Sch. 2) and the action plan. Its clocks are
+local practice, not statute (``SarRules``), each naming its source.
 """

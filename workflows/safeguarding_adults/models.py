@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.models import LONG, SHORT, Action, Opening, Text
+from workflows.models import LONG, SHORT, Action, Line, Opening, Text
 
 CriteriaOutcome = Literal["mandatory", "discretionary", "not_met"]
 
@@ -61,3 +61,19 @@ class CommissionSar(Action):
     methodology: Text = Field(min_length=1, max_length=SHORT)
     terms_of_reference: Text = Field(min_length=1, max_length=LONG)
     commissioned_on: date
+
+
+class SubmitSarReport(Action):
+    """The reviewer's report as received: its findings and recommendations, for the board's sign-off."""
+
+    received_on: date
+    findings: Text = Field(min_length=1, max_length=LONG)
+    recommendations: list[Line] = Field(min_length=1, max_length=50)
+
+
+class PublishSar(Action):
+    """The board publishes the report it signed off (its findings go into the SAB's annual report, Care Act 2014
+    Sch. 2)."""
+
+    published_on: date
+    where: Text = Field(min_length=1, max_length=SHORT, description="Where the report is published (its address)")

@@ -1,6 +1,8 @@
 """The SAR's workflow: referral, the three partners' criteria decision (each seat's view with its reasons; decided
-when the three agree), commissioning, then the review under way. Built from the helpers every review uses (steps,
-the deadline clock, the action path), so its tasks, read model, audit trail and deadlines are the rapid review's."""
+when the three agree), commissioning, the review and its report, the board's three-way sign-off of the report
+(``ThreeWaySignOff``, as the rapid review's decision sheet), then publication, which closes the case. Built from
+the helpers every review uses (steps, the deadline clock, the action path), so its tasks, read model, audit trail
+and deadlines are the rapid review's."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.actions import Actions
 from workflows.clock import DeadlineClock
+from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
 
 with workflow.unsafe.imports_passed_through():
@@ -25,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         DocumentRequest,
         Outstanding,
         ProcessState,
+        SignOff,
     )
     from workflows.rules import ProcessRules, Rule
     from workflows.safeguarding_adults.models import (
@@ -33,12 +37,15 @@ with workflow.unsafe.imports_passed_through():
         CommissionSar,
         CriteriaOutcome,
         GiveCriteriaView,
+        PublishSar,
         SarInput,
+        SubmitSarReport,
     )
     from workflows.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
 
 CRITERIA, COMMISSIONING, REVIEW, CLOSED = "sar_criteria", "sar_commissioning", "sar_review", "closed"
-STAGES = (CRITERIA, COMMISSIONING, REVIEW, CLOSED)
+SIGN_OFF, PUBLICATION = "sar_sign_off", "sar_publication"
+STAGES = (CRITERIA, COMMISSIONING, REVIEW, SIGN_OFF, PUBLICATION, CLOSED)
 OUTCOME_WORDS = {"mandatory": "a mandatory SAR (Care Act 2014 s44(1)-(3))",
                  "discretionary": "a discretionary SAR (Care Act 2014 s44(4))",
                  "not_met": "the criteria for a SAR are not met"}
@@ -61,6 +68,9 @@ class SarState(ProcessState):
     decision: CriteriaOutcome | None = None
     decided_on: date | None = None
     commission: CommissionSar | None = None
+    report: SubmitSarReport | None = None
+    report_version: int = 0
+    published: PublishSar | None = None
 
 
 @workflow.defn(name="SafeguardingAdultsReviewWorkflow")
@@ -69,6 +79,10 @@ class SafeguardingAdultsReviewWorkflow:
         # Each of the SAB's three statutory members (Care Act 2014 Sch. 2 para 1(1)) gives its view, with reasons.
         "give_sar_criteria_view": Rule.of({CRITERIA}, Role.executive),
         "commission_sar": Rule.of({COMMISSIONING}, Role.business_unit),
+        "submit_sar_report": Rule.of({REVIEW}, Role.business_unit),
+        # The board's sign-off: its three statutory members, each approving the same version (or returning it).
+        "sign_off_sar_report": Rule.of({SIGN_OFF}, Role.executive),
+        "publish_sar": Rule.of({PUBLICATION}, Role.business_unit),
     }
 
     @workflow.init
@@ -81,6 +95,9 @@ class SafeguardingAdultsReviewWorkflow:
                            record=self._record)
         self.clock = DeadlineClock(self.state, ProcessRules(), self.steps)
         self.actions = Actions(self.RULES, state=self.state, steps=self.steps, clock=self.clock, checks=self)
+        self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off_sar_report",
+                                         thing="SAR report", title="Safeguarding Adults Review report",
+                                         returned_to=" to the business unit")
 
     @workflow.run
     async def run(self, case: SarInput) -> str:
@@ -121,7 +138,9 @@ class SafeguardingAdultsReviewWorkflow:
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
-        return self.clock.view(date.fromisoformat(today) if today else None)
+        view = self.clock.view(date.fromisoformat(today) if today else None)
+        view["action_versions"] = {"sign_off_sar_report": self.state.report_version}  # what the pages' forms sign
+        return view
 
     @workflow.update
     async def give_sar_criteria_view(self, action: GiveCriteriaView) -> dict:
@@ -150,6 +169,42 @@ class SafeguardingAdultsReviewWorkflow:
         self.actions.not_future(action.commissioned_on, "date of commissioning")
         self.actions.not_before(action.commissioned_on, self.state.decided_on, "date of commissioning",
                                 "decision to hold the review")
+
+    @workflow.update
+    async def submit_sar_report(self, action: SubmitSarReport) -> dict:
+        """Submit the reviewer's report for the board's sign-off"""
+        return await self.actions.act("submit_sar_report", action, self._submit_report)
+
+    @submit_sar_report.validator
+    def _validate_submit_sar_report(self, action: SubmitSarReport) -> None:
+        self.actions.validate("submit_sar_report", action)
+
+    def _check_submit_sar_report(self, action: SubmitSarReport) -> None:
+        self.actions.not_future(action.received_on, "date the report was received")
+
+    @workflow.update
+    async def sign_off_sar_report(self, action: SignOff) -> dict:
+        """Approve the SAR report for your organisation, or return it with comments"""
+        return await self.actions.act("sign_off_sar_report", action, self._sign_off)
+
+    @sign_off_sar_report.validator
+    def _validate_sign_off_sar_report(self, action: SignOff) -> None:
+        self.actions.validate("sign_off_sar_report", action)
+
+    def _check_sign_off_sar_report(self, action: SignOff) -> None:
+        self.three_way.check(action, self.state.report_version)
+
+    @workflow.update
+    async def publish_sar(self, action: PublishSar) -> dict:
+        """Record the SAR's publication"""
+        return await self.actions.act("publish_sar", action, self._publish)
+
+    @publish_sar.validator
+    def _validate_publish_sar(self, action: PublishSar) -> None:
+        self.actions.validate("publish_sar", action)
+
+    def _check_publish_sar(self, action: PublishSar) -> None:
+        self.actions.not_future(action.published_on, "date of publication")
 
     # ------------------------------------------------------------ what each action does
 
@@ -185,6 +240,36 @@ class SafeguardingAdultsReviewWorkflow:
         step.settle.append(self.steps.done("commission", f"Commissioned: {action.reviewer}"))
         self.steps.move_to(step, REVIEW, action.actor, "commission_sar")
 
+    def _submit_report(self, action: SubmitSarReport, step: CaseStep, documents: list[DocumentRequest]) -> None:
+        """A new version of the report goes to the three members to sign."""
+        self.state.report, self.state.report_version = action, self.state.report_version + 1
+        step.settle.append(self.steps.done("resubmit_report", f"Version {self.state.report_version} submitted"))
+        self.three_way.ask(step, self.state.report_version, None)
+        self.steps.move_to(step, SIGN_OFF, action.actor, "submit_sar_report")
+
+    def _sign_off(self, action: SignOff, step: CaseStep, documents: list[DocumentRequest]) -> None:
+        """A return sends the report back for a new version; the third approval of a version sends it to be
+        published."""
+        approved = self.three_way.record(action, step, self.state.report_version)
+        if action.decision == "return":
+            step.tasks.append(self.steps.task(
+                f"resubmit_report:v{self.state.report_version}", TaskKind.action, "Submit the SAR report again",
+                f"Returned by the {SEAT_NAMES[action.actor.seat]}: {action.comments}", Role.business_unit,
+                action="submit_sar_report"))
+            self.steps.move_to(step, REVIEW, action.actor, "sign_off_sar_report")
+        elif approved:
+            step.tasks.append(self.steps.task("publish", TaskKind.action, "Publish the SAR report",
+                                              "The board's three members approved it.", Role.business_unit,
+                                              action="publish_sar"))
+            self.steps.move_to(step, PUBLICATION, action.actor, "sign_off_sar_report")
+
+    def _publish(self, action: PublishSar, step: CaseStep, documents: list[DocumentRequest]) -> None:
+        self.state.published = action
+        self.state.closed_reason = f"Safeguarding Adults Review published on {action.published_on.isoformat()}"
+        step.settle.append(self.steps.done("publish", "Published"))
+        self.clock.cancel_all()
+        self.steps.move_to(step, CLOSED, action.actor, "publish_sar")
+
     # ------------------------------------------------------------ the read model
 
     def _record(self, step: CaseStep) -> None:
@@ -198,6 +283,10 @@ class SafeguardingAdultsReviewWorkflow:
         elif st.stage == COMMISSIONING:
             st.outstanding = [Outstanding(what="Commission the review", role=Role.business_unit,
                                           due=self.clock.deadline("commission").due)]
+        elif st.stage == SIGN_OFF:
+            st.outstanding = self.three_way.outstanding("Sign off the SAR report", st.report_version, None)
+        elif st.stage == PUBLICATION:
+            st.outstanding = [Outstanding(what="Publish the SAR report", role=Role.business_unit)]
         else:
             st.outstanding = []
         upcoming = sorted((d for d in st.deadlines if d.awaited), key=lambda d: d.due)
