@@ -4,6 +4,7 @@ by the three and published; shown on the board and its case page in the adults' 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from datetime import timedelta
@@ -147,3 +148,31 @@ async def test_criteria_not_met_by_all_three_closes_the_referral_with_the_reason
     assert state["stage"] == "closed" and "criteria for a SAR are not met" in state["closed_reason"]
     with Session(engine) as session:
         assert session.get(CaseRecord, reference).stage == "closed"
+
+
+async def test_a_criteria_decision_past_its_local_deadline_is_escalated_and_then_needs_a_reason(api, case_env,
+                                                                                                 engine):
+    """The SAR's clocks are the engine's: a missed local deadline escalates to the business unit and the members,
+    and the next action says why it is late (time skipped on the test server)."""
+    today = london_date(await case_env.get_current_time())
+    bu = await api.as_user("strategy.manager")
+    reference = await refer(api, bu, today)
+    await case_env.sleep(timedelta(days=40))  # past the 20 working days the referral's decision had
+    for _ in range(200):  # the escalation's step may still be on its way to the database
+        with Session(engine) as session:
+            escalations = session.exec(select(Task).where(Task.case_reference == reference,
+                                                          Task.kind == "escalation")).all()
+            late = session.get(CaseRecord, reference).late
+        if escalations:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(t.assignee_role for t in escalations) == ["business_unit", "executive"] and late
+    state = (await api.get(f"/api/cases/{reference}", headers=bu)).json()
+    assert next(d for d in state["deadlines"] if d["key"] == "criteria_decision")["status"] == "missed"
+    unexplained = await api.post(f"/api/cases/{reference}/actions/give_sar_criteria_view",
+                                 headers=await api.as_user("exec.la"), json={"outcome": "mandatory", "reasons": "x"})
+    assert unexplained.status_code == 409 and "reason for the delay" in unexplained.json()["detail"]
+    explained = await api.post(f"/api/cases/{reference}/actions/give_sar_criteria_view",
+                               headers=await api.as_user("exec.la"),
+                               json={"outcome": "mandatory", "reasons": "x", "delay_reason": "Inquest awaited"})
+    assert explained.status_code == 200, explained.text
