@@ -61,6 +61,7 @@ from service.web_forms import (
 )
 from workflows.calendar import london_date
 from workflows.models import Referral
+from workflows.rapid_review import RapidReviewWorkflow
 from workflows.review_types import REVIEW_TYPES
 from workflows.vocabulary import (
     AGENCIES,
