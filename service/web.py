@@ -329,7 +329,8 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     audit(session, request, user, "list_cases", None, {"page": "board", "shown": len(records)})
     return render(request, "board.html", user, columns=columns, late=late, year=year, today=today, rules=rules,
                   amber_working_days=AMBER_WORKING_DAYS, due_soon_working_days=DUE_SOON_WORKING_DAYS,
-                  may_refer=user.role in CASE_ACTORS, fields=referral_fields(), errors={}, typed={}, error=error)
+                  may_refer=user.role in CASE_ACTORS, fields=referral_fields(), errors={}, typed={}, error=error,
+                  other_reviews=REVIEW_TYPES.referred()[1:])  # their referral pages: service/web_review_types.py
 
 
 def referral_fields() -> list[FormField]:

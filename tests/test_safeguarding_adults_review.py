@@ -131,6 +131,8 @@ async def test_criteria_not_met_by_all_three_closes_the_referral_with_the_reason
     """Referred through its own page this time: its questions are its referral's."""
     today = london_date(await case_env.get_current_time())
     await api.sign_in_page("strategy.manager")
+    board = await api.get("/board")
+    assert '<a href="/review-types/safeguarding_adults_review/new">refer a Safeguarding Adults Review</a>' in board.text
     page = await api.get("/review-types/safeguarding_adults_review/new")
     assert page.status_code == 200 and "New referral: Safeguarding Adults Review" in page.text
     form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1),
