@@ -9,6 +9,7 @@ case service starts and acts on cases, and the pages and API offer the actions, 
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class ReviewType:
         if (self.reference_prefix is None) == (self.parent is None):
             raise ValueError(f"Review type {self.key!r}: give a reference prefix (started by a referral) or a parent "
                              "(started by its case), not both")
+        if self.reference_prefix is not None and not re.fullmatch(r"[A-Z]{2,6}", self.reference_prefix):
+            raise ValueError(f"Review type {self.key!r}: a reference prefix is 2 to 6 capital letters (as "
+                             "records/vocabulary.py's CASE_REFERENCE finds references)")
         if self.reference_prefix is not None and self.start_input is None:
             raise ValueError(f"Review type {self.key!r} is started by a referral: it needs start_input")
 

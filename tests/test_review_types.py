@@ -49,5 +49,7 @@ def test_a_child_type_needs_its_parent_and_a_type_is_started_one_way():
         ReviewTypes().register(PRACTICE_REVIEW)
     with pytest.raises(ValueError, match="not both"):
         replace(TOY_REVIEW, parent="rapid_review")
+    with pytest.raises(ValueError, match="2 to 6 capital letters"):
+        replace(TOY_REVIEW, reference_prefix="toy-1")
     with pytest.raises(ValueError, match="needs start_input"):
-        ReviewType(key="x", name="X", workflow=RapidReviewWorkflow, stages=(), reference_prefix="X")
+        ReviewType(key="x", name="X", workflow=RapidReviewWorkflow, stages=(), reference_prefix="XX")
