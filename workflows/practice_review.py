@@ -122,6 +122,8 @@ class PracticeReviewWorkflow:
         self.steps = Steps(self.state, case_reference=review.case_reference,
                            partnership_name=review.partnership_name, record=self._record,
                            after_commit=self._tell_case)
+        if review.round > 1:  # started again after a reopening: its keys never meet the first review's
+            self.steps.workflow_id = f"{self.steps.workflow_id}#{review.round}"
         # The case's own calendar and the days it received: the review counts on the same days.
         self.clock = DeadlineClock(self.state, self.rules, self.steps, calendar=review.calendar,
                                    added_days=review.added_days, also_recount=self._recount_publication)
@@ -195,8 +197,11 @@ class PracticeReviewWorkflow:
         self.state.closed_reason = "stopped: the case was closed"
         self.clock.cancel_all()
         self.state.stage = ReviewStage.closed
+        for proposal in [p for p in self.state.joint_proposals if p.status == "open"]:
+            self.joint.settle(proposal, "superseded", step, "the case was closed")
         step.settle.append(self.steps.cancel("", "the case was closed"))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
+        self._record(step)  # the read model's review row says closed too (the figures never count it as late)
         await self.steps.apply(step)
 
     @workflow.query
