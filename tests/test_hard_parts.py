@@ -1,0 +1,76 @@
+"""The hard parts of the job in Chromium against one real case (issue 29): the chair's decision sheet asked in
+sections with its required questions checked and each answer changeable from check-your-answers. Every page passes
+axe (WCAG 2.2 AA) at desktop, 640 and 320 px without sideways scrolling."""
+
+import pytest
+from playwright.async_api import expect
+
+from tests import test_web
+from tests.cases import CaseDriver
+from tests.test_accessibility import check_each_width
+
+site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as  # one service, one browser
+
+REQUIRED_MESSAGES = ["Enter a summary of the circumstances", "Select whether the child died or was seriously harmed",
+                     "Select the sex of the child", "Enter the voice of the child and family",
+                     "Enter what has been done for the safety of siblings and other children",
+                     "Select whether the family has been told about the rapid review"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # pages; the workflow runs on both elsewhere
+async def test_the_chair_writes_the_decision_sheet_in_sections_and_changes_an_answer(
+        sign_in_as, case_env, case_worker, engine):
+    driver = CaseDriver(case_env, case_worker, engine)
+    await driver.to_decision_sheet()
+    chair = await sign_in_as("panel.chair")
+    await chair.goto(f"/cases/{driver.reference}")
+    sheet = test_web.action_form(chair, "issue_decision_sheet")
+    legends = await sheet.locator("fieldset.section > legend").all_inner_texts()
+    assert legends == ["The incident", "The child (no names)", "The child's experience and other children",
+                       "Practice and other processes", "Criteria and recommendation"]
+    await expect(sheet.get_by_label("The voice of the child and family")).to_have_attribute(
+        "aria-describedby", "issue_decision_sheet-voice_of_child_and_family-hint")
+    await expect(sheet.get_by_text("Ethnicity of the child (optional)")).to_be_visible()
+    await expect(sheet.get_by_role("group", name="The partners' recommendation")
+                 .get_by_label("Local child safeguarding practice review")).to_be_checked()  # from the panel
+
+    # Sent with nothing answered: nothing is issued, and the summary names every required question.
+    await test_web.submit(chair, sheet, "Issue decision sheet")
+    summary = chair.get_by_test_id("error-summary")
+    assert await summary.get_by_role("link").all_inner_texts() == REQUIRED_MESSAGES
+    await expect(summary.get_by_role("link", name="Select the sex of the child")).to_have_attribute(
+        "href", "#issue_decision_sheet-child_sex-female")
+    await check_each_width(chair, "decision-sheet-errors")
+    assert (await driver.state())["stage"] == "decision_sheet"
+
+    sheet = test_web.action_form(chair, "issue_decision_sheet")
+    await sheet.get_by_label("Summary of the circumstances").fill("Infant with unexplained bruising.")
+    await sheet.get_by_label("Seriously harmed").check()
+    await sheet.get_by_role("group", name="Sex of the child").get_by_label("Female").check()
+    await sheet.get_by_label("The voice of the child and family").fill("Too young to speak; the mother was worried.")
+    await sheet.get_by_label("Safety of siblings and other children").fill("An older sibling is on a plan.")
+    await sheet.get_by_role("group", name="Has the family been told").get_by_label("Not yet").check()
+    await test_web.submit(chair, sheet, "Issue decision sheet")
+
+    # Check your answers, in the same sections, each with its Change button; changing one keeps the rest.
+    await expect(chair.get_by_role("heading", name="Check your answers")).to_be_visible()
+    answers = chair.get_by_test_id("check-answers")
+    await expect(answers.get_by_role("heading", name="The child's experience and other children")).to_be_visible()
+    await expect(answers).to_contain_text("An older sibling is on a plan.")
+    await check_each_width(chair, "decision-sheet-check-answers")
+    await answers.get_by_role("button", name="Change the voice of the child and family").click()
+    await chair.wait_for_load_state()
+    assert chair.url.endswith("#issue_decision_sheet-voice_of_child_and_family")
+    voice = test_web.action_form(chair, "issue_decision_sheet").get_by_label("The voice of the child and family")
+    await expect(voice).to_be_in_viewport()
+    await expect(voice).to_have_value("Too young to speak; the mother was worried.")
+    await voice.fill("Too young to speak; the mother said she had asked for help.")
+    await test_web.submit(chair, test_web.action_form(chair, "issue_decision_sheet"), "Issue decision sheet")
+    await expect(answers).to_contain_text("the mother said she had asked for help")
+    await expect(answers).to_contain_text("Infant with unexplained bruising.")
+    await chair.get_by_role("button", name="Issue to the three Executives").click()
+    await expect(chair.get_by_test_id("confirmation")).to_contain_text("Decision sheet issued")
+    sheet = (await driver.state())["decision_sheet"]
+    assert sheet["voice_of_child_and_family"] == "Too young to speak; the mother said she had asked for help."
+    assert (sheet["child_sex"], sheet["family_told_of_review"], sheet["child_outcome"]) == (
+        "female", "not_yet", "seriously_harmed")
