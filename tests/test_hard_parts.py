@@ -1,6 +1,7 @@
 """The hard parts of the job in Chromium against one real case (issue 29): the chair's decision sheet asked in
-sections with its required questions checked and each answer changeable from check-your-answers. Every page passes
-axe (WCAG 2.2 AA) at desktop, 640 and 320 px without sideways scrolling."""
+sections with its required questions checked and each answer changeable from check-your-answers; the panel pack
+as a print view (its PDF is read in test_panel_pack). Every page passes axe (WCAG 2.2 AA) at desktop, 640 and 320 px
+without sideways scrolling."""
 
 import pytest
 from playwright.async_api import expect
@@ -74,3 +75,11 @@ async def test_the_chair_writes_the_decision_sheet_in_sections_and_changes_an_an
     assert sheet["voice_of_child_and_family"] == "Too young to speak; the mother said she had asked for help."
     assert (sheet["child_sex"], sheet["family_told_of_review"], sheet["child_outcome"]) == (
         "female", "not_yet", "seriously_harmed")
+
+    # The panel pack for paper: a print view of the pack alone (no navigation).
+    await chair.goto(f"/cases/{driver.reference}/panel-pack")
+    await chair.get_by_role("link", name="Open the print view").click()
+    await expect(chair.get_by_role("heading", name=f"Panel pack: {driver.reference}")).to_be_visible()
+    await expect(chair.get_by_role("navigation", name="Main")).to_have_count(0)
+    await expect(chair.get_by_test_id("side-by-side")).to_contain_text("Advice given; not followed up.")
+    await check_each_width(chair, "panel-pack-print")
