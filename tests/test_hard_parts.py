@@ -1,14 +1,21 @@
-"""The hard parts of the job in Chromium against one real case (issue 29): the chair's decision sheet asked in
-sections with its required questions checked and each answer changeable from check-your-answers; the panel pack
-as a print view (its PDF is read in test_panel_pack). Every page passes axe (WCAG 2.2 AA) at desktop, 640 and 320 px
-without sideways scrolling."""
+"""The hard parts of the job against real cases (issue 29): the chair's decision sheet asked in sections with its
+required questions checked and each answer changeable from check-your-answers; the panel pack as a print view (its
+PDF is read in test_panel_pack); the referrer's receipt by e-mail through a real SMTP server. Every page passes axe
+(WCAG 2.2 AA) at desktop, 640 and 320 px without sideways scrolling."""
+
+from email import message_from_bytes
 
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.async_api import expect
 
+from service.outbox import deliver_pending
+from service.runner import free_port
+from service.wording import long_date
 from tests import test_web
 from tests.cases import CaseDriver
 from tests.test_accessibility import check_each_width
+from workflows.calendar import london_date
 
 site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as  # one service, one browser
 
@@ -83,3 +90,46 @@ async def test_the_chair_writes_the_decision_sheet_in_sections_and_changes_an_an
     await expect(chair.get_by_role("navigation", name="Main")).to_have_count(0)
     await expect(chair.get_by_test_id("side-by-side")).to_contain_text("Advice given; not followed up.")
     await check_each_width(chair, "panel-pack-print")
+
+
+class Inbox:
+    """A real SMTP server's mailbox (aiosmtpd): what was delivered, as sent."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the outbox runs on both in its own tests
+async def test_the_referrer_is_told_by_email_that_her_referral_was_received(api, case_env, engine, settings):
+    today = london_date(await case_env.get_current_time())
+    referral = {"pseudonym": "Child-Q-Pseudonym", "age_band": "1-4", "summary": "Burns seen at nursery drop-off.",
+                "incident_date": str(today), "awareness_date": str(today), "referring_agency": "education"}
+    headers = await api.as_user("agency.education") | {"Idempotency-Key": "referral-once"}
+    created = await api.post("/api/cases", headers=headers, json=referral)
+    assert created.status_code == 201, created.text
+    reference = created.json()["reference"]
+    again = await api.post("/api/cases", headers=headers, json=referral)  # a retry of the same request
+    assert again.json()["reference"] == reference
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False})
+        assert (await deliver_pending(engine, smtp))["failed"] == 0
+    finally:
+        controller.stop()
+    to_referrer = [m for m in inbox.messages if m.rcpt_tos == ["agency.education@example.org"]]
+    assert len(to_referrer) == 1, "one receipt, however often the request was sent"
+    mail = message_from_bytes(to_referrer[0].content)
+    text = mail.get_payload(decode=True).decode()
+    assert mail["Subject"] == f"[OFFICIAL-SENSITIVE] {reference}: your referral was received"
+    assert f"Its reference is {reference}" in text and f"received on {long_date(today)}" in text
+    assert "The business unit reads your referral and decides whether to accept it" in text, "what happens next"
+    assert f"/referrals/{reference}" in text
+    for identifying in ("Child-Q-Pseudonym", "Burns", "nursery"):
+        assert identifying not in mail.as_string(), f"the e-mail names {identifying!r}"
