@@ -15,6 +15,7 @@ from service.wording import long_date
 from tests import test_web
 from tests.cases import CaseDriver
 from tests.test_accessibility import check_each_width
+from tests.test_notifications import Inbox
 from workflows.calendar import london_date
 
 site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as  # one service, one browser
@@ -90,17 +91,6 @@ async def test_the_chair_writes_the_decision_sheet_in_sections_and_changes_an_an
     await expect(chair.get_by_role("navigation", name="Main")).to_have_count(0)
     await expect(chair.get_by_test_id("side-by-side")).to_contain_text("Advice given; not followed up.")
     await check_each_width(chair, "panel-pack-print")
-
-
-class Inbox:
-    """A real SMTP server's mailbox (aiosmtpd): what was delivered, as sent."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(envelope)
-        return "250 OK"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the outbox runs on both in its own tests
