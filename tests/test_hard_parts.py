@@ -1,7 +1,8 @@
 """The hard parts of the job against real cases (issue 29): the chair's decision sheet asked in sections with its
 required questions checked and each answer changeable from check-your-answers; the panel pack as a print view (its
-PDF is read in test_panel_pack); the referrer's receipt by e-mail through a real SMTP server. Every page passes axe
-(WCAG 2.2 AA) at desktop, 640 and 320 px without sideways scrolling."""
+PDF is read in test_panel_pack); the workload by named person and the action plan's owners named through one Change
+link per action; the referrer's receipt by e-mail through a real SMTP server. Every page passes axe (WCAG 2.2 AA) at
+desktop, 640 and 320 px without sideways scrolling."""
 
 from email import message_from_bytes
 
@@ -91,6 +92,27 @@ async def test_the_chair_writes_the_decision_sheet_in_sections_and_changes_an_an
     await expect(chair.get_by_role("navigation", name="Main")).to_have_count(0)
     await expect(chair.get_by_test_id("side-by-side")).to_contain_text("Advice given; not followed up.")
     await check_each_width(chair, "panel-pack-print")
+
+    # The business unit: the workload by named person, and the action plan's owners named through one Change link
+    # per action (the panel's immediate action has none yet).
+    manager = await sign_in_as("strategy.manager")
+    await manager.goto("/workload")
+    await expect(manager.get_by_test_id("workload-people")).to_contain_text("(Executive, Local authority seat)")
+    await check_each_width(manager, "workload-by-person")
+    await manager.goto("/action-plan")
+    plan = manager.get_by_test_id("action-plan")
+    row = plan.locator("tr", has_text="Safe sleep briefing")
+    await expect(row).to_contain_text("No owner named yet")
+    await expect(plan.locator("form")).to_have_count(0)
+    await check_each_width(manager, "action-plan")
+    await row.get_by_role("link", name="Change").click()
+    await manager.get_by_label("Owner", exact=True).fill("Sam Patel")
+    await manager.get_by_label("Owner's agency").select_option(label="Education (schools)")
+    await manager.get_by_label("In progress").check()
+    await check_each_width(manager, "action-plan-change")
+    await manager.get_by_role("button", name="Save the changes").click()
+    await expect(plan.locator("tr", has_text="Safe sleep briefing")).to_contain_text("Sam Patel, Education (schools)")
+    await expect(plan.locator("tr", has_text="Safe sleep briefing")).to_contain_text("In progress")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the outbox runs on both in its own tests

@@ -124,5 +124,9 @@ async def test_the_panel_calendar_and_the_workload(driver, api):
     police = re.search(r'<th scope="row">Agency: Police</th><td>(\d+)</td>', load.text)
     assert police and police.group(1) == "1", "the police return is still owed"
     assert "Agency: Education (schools)" not in load.text, "returned: nothing open"
+    by_person = load.text.split('data-testid="workload-people"')[1].split("</table>")[0]
+    police_member = re.search(r'<th scope="row">([^<]*\(Agency member, Police\))</th><td>(\d+)</td>', by_person)
+    assert police_member and police_member.group(2) == "1", "the police return, on the named person who owes it"
+    assert "(Agency member, Education (schools))" not in by_person
     await api.sign_in_page("agency.education")
     assert (await api.get("/panels")).status_code in (403, 404)
