@@ -43,6 +43,7 @@ from service.cases import ACTIONS, CaseService, Started, actor_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
 from service.lateness import LateCase, late_cases
+from service.next_steps import waiting_on
 from service.roles import ADMINS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
 from service.sign_in import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.themes import known_themes
@@ -632,6 +633,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                                          .order_by(Document.kind, Document.version))
                  if document_visible(user.role, d.kind, user.agency)]
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
+    state["outstanding"] = waiting_on(state, today)  # the review's stages and the partners' open proposals too
     returns = information_returns(cases, user, reference, state, calendar, today) if not orphaned else []
     # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
     late = late_cases(session, today=today, calendar=calendar, references=[reference])
@@ -682,7 +684,8 @@ def done_banner(done: str | None, state: dict | None) -> dict | None:
     """The success banner after an action: what was done, and what happens next (who it waits on)."""
     if not done or (done not in wording.DONE and done.split(":")[0] not in ACTIONS):
         return None
-    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in (state or {}).get("outstanding") or []]
+    today = london_date(datetime.now(UTC))
+    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in waiting_on(state or {}, today)]
     return {"title": wording.done_title(done), "next": waiting, "reference": (state or {}).get("reference")}
 
 

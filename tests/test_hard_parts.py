@@ -1,9 +1,12 @@
 """The hard parts of the job against real cases (issue 29): the chair's decision sheet asked in sections with its
 required questions checked and each answer changeable from check-your-answers; the panel pack as a print view (its
 PDF is read in test_panel_pack); the workload by named person and the action plan's owners named through one Change
-link per action; the referrer's receipt by e-mail through a real SMTP server. Every page passes axe (WCAG 2.2 AA) at
-desktop, 640 and 320 px without sideways scrolling."""
+link per action; the referrer's receipt by e-mail through a real SMTP server; 'what happens next' at every stage of a
+local CSPR. Every page passes axe (WCAG 2.2 AA) at desktop, 640 and 320 px without sideways scrolling."""
 
+import html
+import re
+from datetime import timedelta
 from email import message_from_bytes
 
 import pytest
@@ -145,3 +148,67 @@ async def test_the_referrer_is_told_by_email_that_her_referral_was_received(api,
     assert f"/referrals/{reference}" in text
     for identifying in ("Child-Q-Pseudonym", "Burns", "nursery"):
         assert identifying not in mail.as_string(), f"the e-mail names {identifying!r}"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # pages over the workflow's state
+async def test_what_happens_next_names_who_acts_at_every_stage_of_the_local_cspr(driver, api):
+    """The case page's 'What happens next' through a whole local CSPR: the business unit's own steps, each seat yet
+    to approve the final report (never the business unit), the partners while a proposal is open or publication is
+    held."""
+    today = await driver.to_practice_review()
+    await api.sign_in_page("strategy.manager")
+
+    async def next_steps() -> list[str]:
+        page = await api.get(f"/cases/{driver.reference}")
+        assert page.status_code == 200, page.text
+        found = re.search(r'<ul data-testid="waiting-on">(.*?)</ul>', page.text, re.S)
+        return [" ".join(html.unescape(re.sub(r"<[^>]+>", "", item)).split())
+                for item in re.findall(r"<li>(.*?)</li>", found.group(1), re.S)]
+
+    async def waits(*expected: str) -> None:
+        steps = await next_steps()
+        assert [step.split(" (by ")[0] for step in steps] == list(expected), steps
+
+    await waits("Agree the review's terms of reference: waiting on Business unit")
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
+    await waits("Commission the reviewer: waiting on Business unit")
+    await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
+    await waits("Hold the review's learning events and record the draft report: waiting on Business unit")
+    await driver.review("submit_draft_report", "bu", received_on=today)
+    await waits("Record the final report and submit it for the partners' sign-off: waiting on Business unit")
+    await driver.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
+    approve = "Approve or return the final report, version 1: waiting on Executive"
+    await waits(f"{approve} (Local authority)", f"{approve} (Integrated Care Board)", f"{approve} (Police)")
+    await driver.review("sign_off_report", "la", version=1, decision="approve")
+    await waits(f"{approve} (Integrated Care Board)", f"{approve} (Police)")
+    for seat in ("icb", "police"):
+        await driver.review("sign_off_report", seat, version=1, decision="approve")
+    await waits("Send the final report to the National Panel and the Department for Education before publication: "
+                "waiting on Business unit")
+    notice = await driver.review("send_publication_notice", "bu", sent_on=today)
+    earliest = long_date(notice["earliest_publication"])
+    await waits(f"Publish the report on or after {earliest} (the notice period), or record why it is not published: "
+                "waiting on Business unit")
+
+    review_id = f"{driver.reference}-cspr"
+    review_on = str(await driver.today() + timedelta(days=90))
+    proposed = await driver.review("hold_publication", "police", reasons="Trial listed.", review_on=review_on)
+    summary = next(p["summary"] for p in proposed["joint_proposals"] if p["status"] == "open")
+    summary = summary.replace(review_on, long_date(review_on)).rstrip(".")
+    steps = await next_steps()
+    assert [s for s in steps if s.startswith("Agree or disagree")] == [
+        f"Agree or disagree with the decision proposed to the partners ({summary}): waiting on Executive ({seat})"
+        for seat in ("Local authority", "Integrated Care Board")], steps
+    for seat in ("la", "icb"):
+        await driver.review("answer_review_decision", seat, proposed_action="hold_publication", version=1,
+                            view="agree", comments="Agreed.")
+    steps = await next_steps()
+    assert steps == [f"Publication is held by the partners: they decide when to lift the hold: waiting on Executive "
+                     f"(by {long_date(review_on)})"], steps
+    await driver.partners_decide("lift_publication_hold", "la", workflow_id=review_id, reasons="Trial concluded.")
+    await driver.sleep_working_days(7)
+    published = str(await driver.today())
+    await driver.review("record_publication", "bu", published_on=published, link="https://example.org/r")
+    await waits("Hold the learning workshop after publication: waiting on Business unit")
+    await driver.review("record_learning_workshop", "bu", held_on=published)
+    await waits("Hold the learning workshop one year after publication: waiting on Business unit")
