@@ -734,7 +734,7 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
         return await page_again(request, cases, user, reference, back, action, errors, typed)
     if form.get("confirmed") != "yes" and (action in CONFIRM_FIRST or action in CHECK_ANSWERS):
         record = cases.visible(user, reference)
-        answers = check_answers(action, fields, body, reference)
+        answers = check_answers(action, fields, body, reference, to_field=not back.startswith("/tasks"))
         proposal = action in JOINT_ACTIONS and await goes_to_partners(cases, record, user)
         heading = CONFIRM_FIRST.get(action) or CHECK_ANSWERS[action][0]
         return render(request, "confirm.html", user, reference=reference, action=action, back=back,
@@ -760,15 +760,17 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
     return RedirectResponse(f"{back}?done={done}", status_code=303)
 
 
-def check_answers(action: str, fields: list[FormField], body: dict, reference: str) -> list[dict]:
+def check_answers(action: str, fields: list[FormField], body: dict, reference: str, *, to_field: bool) -> list[dict]:
     """The answers to check, in their sections, each (on a form checked before sending) with a Change button that
-    takes the person back to that question with everything they typed."""
+    takes the person back to the form with everything they typed (``to_field``: to that question, on the case page
+    whose fields the anchors name)."""
     shown = [f for f in fields if f.kind != "hidden"]
     groups = sheet_sections(shown) if action == "issue_decision_sheet" else [{"legend": None, "fields": shown}]
     changeable = action in CHECK_ANSWERS
     return [{"legend": group["legend"], "rows": [
         {"label": f.label, "answer": answer_text(f, body.get(f.name)),
-         "change": f"/cases/{reference}/actions/{action}#{field_anchor(action, f)}" if changeable else None}
+         "change": f"/cases/{reference}/actions/{action}" + (f"#{field_anchor(action, f)}" if to_field else "")
+         if changeable else None}
         for f in group["fields"]]} for group in groups if group["fields"]]
 
 
