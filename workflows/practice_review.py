@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         Extension,
         HoldPublication,
         LiftPublicationHold,
+        Outstanding,
         PlanActionSpec,
         RecordLearningEvent,
         RecordLearningWorkshop,
@@ -60,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.vocabulary import SEAT_NAMES, ClockKind, DocumentKind, ReviewStage, Role, TaskKind
 
 from workflows.actions import Actions
-from workflows.clock import DeadlineClock
+from workflows.clock import DeadlineClock, owed_by_owner
 from workflows.joint_decision import JointDecision, JointDecisions
 from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
@@ -126,7 +127,8 @@ class PracticeReviewWorkflow:
             self.steps.workflow_id = f"{self.steps.workflow_id}#{review.round}"
         # The case's own calendar and the days it received: the review counts on the same days.
         self.clock = DeadlineClock(self.state, self.rules, self.steps, calendar=review.calendar,
-                                   added_days=review.added_days, also_recount=self._recount_publication)
+                                   added_days=review.added_days, also_recount=self._recount_publication,
+                                   who_owes=self._who_owes)
         self.actions = Actions(self.RULES, state=self.state, steps=self.steps, clock=self.clock, checks=self,
                                event_dates=self.EVENT_DATES)
         self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off_report",
@@ -190,6 +192,13 @@ class PracticeReviewWorkflow:
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.closed_reason or "closed"
+
+    def _who_owes(self, found) -> list[Outstanding]:
+        """Who a reminder or escalation names: while the final report awaits sign-off, the seats yet to approve
+        it (not the business unit, whose part is done); otherwise the deadline's owner."""
+        if self.state.stage == ReviewStage.final_sign_off and self.state.report_version:
+            return self.three_way.outstanding(found.title, self.state.report_version, found.due)
+        return owed_by_owner(found)
 
     async def _stopped_by_case(self) -> None:
         """The case was closed while the review ran: cancel the review's tasks and deadlines."""
