@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.rules import (
         RULE_CARE_LEAVER_DEATH,
+        RULE_CARE_LEAVER_REVIEW,
         RULE_LEARNING_WITHOUT_CSPR,
         RULE_LOOKED_AFTER_DEATH,
         RULE_METHODOLOGY,
@@ -1159,9 +1160,13 @@ class RapidReviewWorkflow:
             self.clock.add_counted_deadline(key, title, start, day,
                                             RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
                                             statutory=False)
+        # A care leaver's death is notified by statute, but its review is the partners' choice: the same steps,
+        # counted as local practice, not a statutory deadline (cases started before this: as they ran).
+        local = self.state.category == "care_leaver_death" and workflow.patched("care-leaver-review-local")
+        rule = RULE_CARE_LEAVER_REVIEW if local else RULE_RAPID_REVIEW
         self.clock.add_counted_deadline(
             "rapid_review", "Rapid review submitted to the National Panel", start, total,
-            RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit, statutory=True,
+            rule.format(n=total, start=start_name), Role.business_unit, statutory=not local,
         )
 
     def _convene_panel(self, action: ConvenePanel, step, documents) -> None:
