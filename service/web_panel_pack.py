@@ -10,11 +10,14 @@ from typing import Annotated
 from anyio.to_thread import run_sync as in_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import select
 
 from activities.documents import render_pdf
-from records.models import User
+from records.models import Document, User
+from records.vocabulary import CHRONOLOGY
 from service.cases import CaseService
 from service.deps import Cases, SettingsDep
+from service.final_report import chronology_kind
 from service.panel_pack import latest_returns, merged_chronology
 from service.roles import BOARD_ROLES
 from service.visibility import state_for
@@ -37,7 +40,11 @@ async def pack(cases: CaseService, user: User, reference: str, shown_as: str) ->
     cases.audit(user, "read_information_returns", reference, {"page": shown_as, "agencies": sorted(received)})
     cases.session.commit()
     due = next((d["due"] for d in state.get("deadlines") or [] if d["key"] == "agency_returns"), None)
-    status = [{"name": AGENCIES.get(a, a), "received_on": (state.get("returns") or {}).get(a)} for a in invited]
+    files = cases.session.exec(select(Document).where(Document.case_reference == reference,
+                                                      Document.kind.startswith(f"{CHRONOLOGY}_"))
+                               .order_by(Document.version)).all()
+    status = [{"name": AGENCIES.get(a, a), "received_on": (state.get("returns") or {}).get(a),
+               "chronologies": [f for f in files if f.kind == chronology_kind(a)]} for a in invited]
     return {"reference": reference, "state": state, "panel": panel, "due": due, "status": status,
             "returns": [{"name": AGENCIES.get(r.agency, r.agency), "row": r} for r in returns],
             "chronology": merged_chronology(returns)}

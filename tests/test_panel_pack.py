@@ -130,3 +130,53 @@ async def test_the_panel_calendar_and_the_workload(driver, api):
     assert "(Agency member, Education (schools))" not in by_person
     await api.sign_in_page("agency.education")
     assert (await api.get("/panels")).status_code in (403, 404)
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A real one-page PDF (pypdf writes it), as an agency's system exports its chronology."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": text})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_an_agency_attaches_its_chronology_and_only_the_panel_and_the_agency_read_it(driver, api):
+    """Issue 29 (agencies): the chronology as a file beside the return: kept whole with its hash, read by its own
+    agency and the panel (its pack links it), never by another agency; anything but PDF or Word is refused."""
+    await driver.to_panel_preparation()
+    await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(),
+                     invited_agencies=["education", "community_health"])
+    await api.sign_in_page("agency.education")
+    page = await api.get(f"/cases/{driver.reference}")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert 'data-testid="upload-chronology"' in page.text
+    sent = await api.post(f"/cases/{driver.reference}/chronology", data={"csrf_token": csrf},
+                          files={"chronology": ("chronology.txt", b"1 Oct: visit", "text/plain")})
+    assert sent.status_code == 303 and "chronology_error=" in sent.headers["location"]
+    page = await api.get(sent.headers["location"])
+    assert "The chronology must be a PDF or a Word (.docx) file" in page.text
+    data = tiny_pdf("Education chronology")
+    sent = await api.post(f"/cases/{driver.reference}/chronology", data={"csrf_token": csrf},
+                          files={"chronology": ("chronology.pdf", data, "application/pdf")})
+    assert sent.status_code == 303 and "done=upload_chronology" in sent.headers["location"], sent.text
+    page = await api.get(f"/cases/{driver.reference}")
+    link = re.search(r'href="(/api/documents/\d+\?format=pdf)" data-testid="chronology-education"', page.text)
+    assert link, "the agency sees its chronology beside its return"
+    assert (await api.get(link.group(1))).content == data, "the very file, kept whole"
+
+    await api.sign_in_page("agency.health")
+    assert (await api.get(link.group(1))).status_code == 404, "another agency never reads it"
+    page = await api.get(f"/cases/{driver.reference}")
+    assert 'data-testid="chronology-education"' not in page.text
+
+    await api.sign_in_page("panel.chair")
+    pack = await api.get(f"/cases/{driver.reference}/panel-pack")
+    assert link.group(1) in pack.text, "the panel pack links it"
+    with Session(driver.engine) as session:
+        [row] = session.exec(select(AuditEvent).where(AuditEvent.case_reference == driver.reference,
+                                                      AuditEvent.action == "upload_chronology")).all()
+        assert json.loads(row.detail)["agency"] == "education"
