@@ -24,6 +24,12 @@ MAX_BYTES = 25 * 1024 * 1024
 TITLE = "Final report of the local child safeguarding practice review"
 
 
+async def uploaded(request, field: str) -> bytes:
+    """The file a page's form sent in ``field`` (read one byte past the limit, so an oversized file is refused)."""
+    sent = (await request.form()).get(field)
+    return await sent.read(MAX_BYTES + 1) if hasattr(sent, "read") else b""
+
+
 def kind_of(data: bytes, what: str = "The final report") -> str:
     """"pdf" or "docx" by what the file is, never by its name; anything else is refused."""
     if data.startswith(b"%PDF-"):

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from records.errors import Conflict, InvalidInput
 from records.models import User
 from service.deps import Cases
-from service.final_report import MAX_BYTES, upload_chronology
+from service.final_report import upload_chronology, uploaded
 from service.web import page_roles
 from workflows.vocabulary import Role, Stage
 
@@ -27,10 +27,9 @@ async def upload(reference: str, request: Request, cases: Cases,
     record = cases.visible(user, reference)  # an agency not invited to the case learns nothing of it
     if record.stage not in RETURNS_OPEN:
         raise Conflict(f"Case {reference} is not taking information returns now, so no chronology can be attached")
-    sent = (await request.form()).get("chronology")
-    data = await sent.read(MAX_BYTES + 1) if hasattr(sent, "read") else b""
     try:
-        document = upload_chronology(cases.session, cases.documents, user, reference, data)
+        document = upload_chronology(cases.session, cases.documents, user, reference,
+                                     await uploaded(request, "chronology"))
     except InvalidInput as error:
         cases.session.rollback()
         return RedirectResponse(f"/cases/{reference}?chronology_error={quote(error.detail[:120])}#returns-section",
