@@ -78,8 +78,8 @@ async def test_a_draft_is_kept_for_her_agency_and_gone_once_the_return_is_sent(d
     page = await api.get(case)
     assert "noted by teacher" not in page.text and "Draft saved on" not in page.text
     await api.sign_in_page("agency.police")  # not invited: the case is not found
-    assert (await api.post(save, data={"csrf_token": csrf(await api.get("/cases/new")), "involvement": "x"})).status_code \
-        == 404
+    token = csrf(await api.get("/cases/new"))
+    assert (await api.post(save, data={"csrf_token": token, "involvement": "x"})).status_code == 404
     await api.sign_in_page("strategy.manager")
     page = await api.get(case)
     assert "Save as draft" not in page.text and "noted by teacher" not in page.text
@@ -107,3 +107,17 @@ async def test_a_draft_is_kept_for_her_agency_and_gone_once_the_return_is_sent(d
         rows = session.exec(select(AuditEvent).where(AuditEvent.case_reference == driver.reference,
                                                      AuditEvent.action == "save_return_draft")).all()
     assert len(rows) == 2 and all("teacher" not in r.detail and "nurse" not in r.detail for r in rows)
+
+
+async def test_a_closed_case_keeps_no_new_draft(driver, api, engine):
+    await driver.to_panel_preparation()
+    await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(), invited_agencies=["education"])
+    await driver.partners_decide("close_case", reason="The child's family moved to another partnership's area.")
+    await driver.settled()
+    await api.sign_in_page("agency.education")
+    page = await api.get(f"/cases/{driver.reference}")
+    assert "Save as draft" not in page.text, "a closed case offers no return form"
+    refused = await api.post(f"/cases/{driver.reference}/return-draft",
+                             data={"csrf_token": csrf(page), "involvement": "School nurse since 2025."})
+    assert refused.status_code == 409 and "no longer takes information returns (it is closed)" in refused.text
+    assert draft(engine, driver.reference) is None
