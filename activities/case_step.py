@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from records.audit import append_audit
 from records.db import session_scope
-from records.models import AppliedStep, CaseRecord, CaseReview, InformationReturn
+from records.models import AppliedStep, CaseRecord, CaseReview, InformationReturn, ReturnDraft
 from records.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
 from records.tasks import move_due_dates, open_task, settle_tasks
 from service.history import archive_history, fetch_readable_history
@@ -92,6 +92,9 @@ class CaseStepActivities(CaseSteps):
                         case_reference=step.case_reference, agency=given.agency, version=given.version,
                         submitted_at=step.at, submitted_by=given.submitted_by_id, involvement=given.involvement,
                         chronology=given.chronology, analysis=given.analysis))
+                    # The agency's draft has become its return: gone with the same transaction.
+                    if (draft := session.get(ReturnDraft, (step.case_reference, given.agency))) is not None:
+                        session.delete(draft)
                 for settlement in step.settle:
                     settle_tasks(session, settlement, actor, step.at)
                 for move in step.due_date_moves:

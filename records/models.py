@@ -165,6 +165,22 @@ class InformationReturn(SQLModel, table=True):
     analysis: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class ReturnDraft(SQLModel, table=True):
+    """An agency's information return as typed so far, before it is sent: one per case and agency, shared by that
+    agency's members (service/return_drafts.py), deleted in the same transaction as the return the workflow
+    accepted (activities/case_step.py). Case content: never in the audit detail or the logs."""
+
+    __tablename__ = "return_draft"
+
+    case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
+    agency: str = Field(primary_key=True, max_length=80)
+    involvement: str = Field(default="", sa_column=Column(Text, nullable=False))
+    chronology: str = Field(default="", sa_column=Column(Text, nullable=False))
+    analysis: str = Field(default="", sa_column=Column(Text, nullable=False))
+    saved_at: datetime = Field(sa_column=ts_column())
+    saved_by: int  # the member who saved it last (user id)
+
+
 class CaseTheme(SQLModel, table=True):
     """The themes a case's review raised (the themes sheet counts these)."""
 

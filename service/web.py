@@ -44,6 +44,15 @@ from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
 from service.lateness import LateCase, late_cases
 from service.next_steps import waiting_on
+from service.return_drafts import (
+    DRAFT_FIELDS,
+    RETURN_ACTION,
+    check_may_save,
+    draft_note,
+    draft_of,
+    save_draft,
+    text_errors,
+)
 from service.roles import ADMINS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
 from service.sign_in import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.themes import known_themes
@@ -630,6 +639,11 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
         .order_by(Document.version))] if document_visible(user.role, FINAL_REPORT) else []
     for a in actions:
         typed.setdefault(a["name"], prefilled(a["name"], state))
+        if a["name"] == RETURN_ACTION:  # her agency's draft: the form starts from it, and says whose it is
+            a["drafts"] = True
+            if (draft := draft_of(cases, user, reference)) is not None:
+                a["draft_note"] = draft_note(cases, draft)
+                typed[a["name"]] = typed[a["name"]] or {n: getattr(draft, n) for n in DRAFT_FIELDS}
     summary_errors = [pair for a in actions for pair in error_list(a["name"], a["fields"], errors.get(a["name"], {}))]
     timeline = session.exec(select(AuditEvent).where(AuditEvent.case_reference == reference, CHANGE_ROWS)
                             .order_by(AuditEvent.id)).all()
@@ -765,6 +779,20 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
     if back.startswith("/tasks") or back.endswith(APPROVER_PAGES):
         return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
     return RedirectResponse(f"{back}?done={done}", status_code=303)
+
+
+@router.post("/cases/{reference}/return-draft")
+async def return_draft(reference: str, request: Request, cases: Cases,
+                       user: Annotated[User, Depends(page_roles(Role.agency_member))]) -> Response:
+    """The return form's "Save as draft": what she typed so far is kept for her agency, even if incomplete; too long
+    (or a case that takes no return from her agency now) is refused and nothing is kept."""
+    await check_may_save(cases, user, reference)
+    form = await request.form()
+    typed = {name: str(form.get(name) or "") for name in DRAFT_FIELDS}
+    if errors := text_errors(typed):
+        return await page_again(request, cases, user, reference, f"/cases/{reference}", RETURN_ACTION, errors, typed)
+    save_draft(cases, user, reference, typed)
+    return RedirectResponse(f"/cases/{reference}?done=return_draft_saved#{RETURN_ACTION}-form", status_code=303)
 
 
 def check_answers(action: str, fields: list[FormField], body: dict, reference: str, *, to_field: bool) -> list[dict]:

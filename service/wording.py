@@ -173,6 +173,8 @@ def sentence(text: str | None) -> str:
 
 # What an audit row's action means, as a verb phrase ("Sam Lee (Business unit) opened the case page").
 AUDIT_VERBS = {
+    "save_return_draft": "saved a draft of the agency's information return",
+    "read_return_draft": "read the agency's draft information return",
     "read_case": "opened the case page",
     "read_timeline": "read the case timeline",
     "read_case_audit": "read the case's audit trail",
@@ -325,6 +327,7 @@ DONE = {
     "is not agreed", "answer_review_decision:disagree": "Your disagreement is recorded: the proposal is not agreed",
     "stop_local_cspr": "Local CSPR stopped", "reopen_case": "Case reopened",
     "upload_chronology": "Chronology attached: the panel reads it with your return",
+    "return_draft_saved": "Draft saved: your return is not sent yet",
 }
 
 
