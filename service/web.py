@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlmodel import Session, select
 
+from activities.documents import document_title
 from records.errors import CaseGone, DomainError, NotFound, NotPermitted
 from records.models import CHANGE_ROWS, AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
 from records.object_store import MissingObject, ObjectStore, read_stored
@@ -673,8 +674,12 @@ def done_banner(done: str | None, state: dict | None) -> dict | None:
     """The success banner after an action: what was done, and what happens next (who it waits on)."""
     if not done or (done not in wording.DONE and done.split(":")[0] not in ACTIONS):
         return None
-    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in (state or {}).get("outstanding") or []]
-    return {"title": wording.done_title(done), "next": waiting, "reference": (state or {}).get("reference")}
+    state = state or {}
+    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in state.get("outstanding") or []]
+    preparing = [wording.BEING_PREPARED.format(title=document_title(kind))
+                 for found in (state, state.get("practice_review") or {})
+                 for kind in found.get("documents_in_preparation") or []]
+    return {"title": wording.done_title(done), "next": preparing + waiting, "reference": state.get("reference")}
 
 
 @router.get("/cases/{reference}")

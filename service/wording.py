@@ -323,6 +323,9 @@ DONE = {
     "stop_local_cspr": "Local CSPR stopped",
 }
 
+# After an action, each document its step issues: rendered after the answer, so it may not be listed yet.
+BEING_PREPARED = "{title}: being prepared; it is listed under Documents when it is ready"
+
 
 def done_title(done: str) -> str:
     """The banner's heading after an action: "Referral accepted"; an action without its own words: its name."""

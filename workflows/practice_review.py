@@ -154,6 +154,7 @@ class PracticeReviewWorkflow:
         # Reviews started before the partners' joint decisions keep one Executive's extension and the business
         # unit's record of non-publication, as they ran (workflows/joint_decision.py).
         self.state.joint_decisions = workflow.patched("joint-decisions")
+        self.steps.documents_after_reply = workflow.patched("documents-after-reply")  # as its case (steps.py)
         async with self.steps.lock:
             self.steps.opened = True  # an update that came with the start now waits for this lock
             step = self.steps.new_step("start")
@@ -186,6 +187,7 @@ class PracticeReviewWorkflow:
         except asyncio.CancelledError:
             await self._stopped_by_case()
             raise
+        await self.steps.documents_issued()
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.closed_reason or "closed"
 
@@ -198,6 +200,7 @@ class PracticeReviewWorkflow:
         step.settle.append(self.steps.cancel("", "the case was closed"))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
         await self.steps.apply(step)
+        await self.steps.documents_issued()  # the documents of its last steps are still issued
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:

@@ -249,6 +249,9 @@ class RapidReviewWorkflow:
         # Likewise the partners' joint decisions (workflows/joint_decision.py): cases opened before them keep one
         # Executive's answer and the business unit's closure, as they ran.
         self.state.joint_decisions = workflow.patched("joint-decisions")
+        # A person's action is answered once its step is applied; its documents follow, in step order
+        # (workflows/steps.py). Cases opened before render them inside the action, as they ran.
+        self.steps.documents_after_reply = workflow.patched("documents-after-reply")
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
         clock = asyncio.create_task(self.clock.run())
@@ -256,6 +259,7 @@ class RapidReviewWorkflow:
         if self._child is not None and self.state.stage != Stage.closed:
             await self._follow_practice_review()
         await clock
+        await self.steps.documents_issued()
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.outcome or self.state.closed_reason or "closed"
 
