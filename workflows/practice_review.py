@@ -155,6 +155,7 @@ class PracticeReviewWorkflow:
         # unit's record of non-publication, as they ran (workflows/joint_decision.py).
         self.state.joint_decisions = workflow.patched("joint-decisions")
         self.steps.documents_after_reply = workflow.patched("documents-after-reply")  # as its case (steps.py)
+        self.steps.local_steps = workflow.patched("local-case-step")
         async with self.steps.lock:
             self.steps.opened = True  # an update that came with the start now waits for this lock
             step = self.steps.new_step("start")

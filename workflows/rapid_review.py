@@ -252,6 +252,7 @@ class RapidReviewWorkflow:
         # A person's action is answered once its step is applied; its documents follow, in step order
         # (workflows/steps.py). Cases opened before render them inside the action, as they ran.
         self.steps.documents_after_reply = workflow.patched("documents-after-reply")
+        self.steps.local_steps = workflow.patched("local-case-step")  # the step as a local activity (steps.py)
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
         clock = asyncio.create_task(self.clock.run())
