@@ -119,6 +119,7 @@ class PracticeReviewWorkflow:
             partners_decided_on=review.partners_decided_on,
         )
         self._reported = None  # the stage and flags the case last heard of
+        self._tell_closure = True  # the closure is signalled too (reviews started before quiet-review-progress)
         self.steps = Steps(self.state, case_reference=review.case_reference,
                            partnership_name=review.partnership_name, record=self._record,
                            after_commit=self._tell_case)
@@ -156,6 +157,12 @@ class PracticeReviewWorkflow:
         self.state.joint_decisions = workflow.patched("joint-decisions")
         self.steps.documents_after_reply = workflow.patched("documents-after-reply")  # as its case (steps.py)
         self.steps.local_steps = workflow.patched("local-case-step")
+        if workflow.patched("quiet-review-progress"):
+            # The case knows what the review starts at (it recorded the stage when the partners chose the
+            # methodology) and learns that it closed when the child workflow completes: only the changes between
+            # (and flags changed by the closing step) are signalled. Reviews started before send both, as they ran.
+            self._reported = (ReviewStage.terms_of_reference, False, False)
+            self._tell_closure = False
         async with self.steps.lock:
             self.steps.opened = True  # an update that came with the start now waits for this lock
             step = self.steps.new_step("start")
@@ -662,6 +669,8 @@ class PracticeReviewWorkflow:
         marker = (self.state.stage, self.state.late, self.state.escalated)
         if parent is None or marker == self._reported:
             return
+        if self.state.stage == ReviewStage.closed and not self._tell_closure and marker[1:] == self._reported[1:]:
+            return  # the case hears of the closure from the child's completion; no flag changed with it
         self._reported = marker
         progress = ReviewProgress(stage=self.state.stage, late=self.state.late, escalated=self.state.escalated,
                                   sequence=self.state.step)
