@@ -119,7 +119,7 @@ class PracticeReviewWorkflow:
             partners_decided_on=review.partners_decided_on,
         )
         self._reported = None  # the stage and flags the case last heard of
-        self._tell_closure = True  # the closure is signalled too (reviews started before quiet-review-progress)
+        self._tell_closure = True  # the closure is signalled too (reviews started before answer-first)
         self.steps = Steps(self.state, case_reference=review.case_reference,
                            partnership_name=review.partnership_name, record=self._record,
                            after_commit=self._tell_case)
@@ -155,12 +155,12 @@ class PracticeReviewWorkflow:
         # Reviews started before the partners' joint decisions keep one Executive's extension and the business
         # unit's record of non-publication, as they ran (workflows/joint_decision.py).
         self.state.joint_decisions = workflow.patched("joint-decisions")
-        self.steps.documents_after_reply = workflow.patched("documents-after-reply")  # as its case (steps.py)
-        self.steps.local_steps = workflow.patched("local-case-step")
-        if workflow.patched("quiet-review-progress"):
-            # The case knows what the review starts at (it recorded the stage when the partners chose the
-            # methodology) and learns that it closed when the child workflow completes: only the changes between
-            # (and flags changed by the closing step) are signalled. Reviews started before send both, as they ran.
+        # As its case: steps by a local activity, documents after the answer (workflows/steps.py); and the case is
+        # told only what it does not know: not the stage the review starts at (it recorded it when the partners
+        # chose the methodology), nor the closure (the child's completion says it), unless the closing step changed
+        # a flag. Reviews started before the patch signal both and run as they ran.
+        if workflow.patched("answer-first"):
+            self.steps.documents_after_reply = self.steps.local_steps = True
             self._reported = (ReviewStage.terms_of_reference, False, False)
             self._tell_closure = False
         async with self.steps.lock:

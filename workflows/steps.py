@@ -3,7 +3,7 @@
 Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``) makes the
 ``apply_case_step`` activity idempotent, so a retried step creates no second task, row or e-mail. A step carries
 its tasks, settlements, audit row and the read model's rows; its documents go to ``issue_document`` after it.
-Since patch "documents-after-reply" a person's action is answered once its step is applied: rendering a document
+Since patch "answer-first" a person's action is answered once its step is applied: rendering a document
 (a PDF takes seconds) is not their wait, so the documents are issued after the answer, one at a time in the order
 their steps committed, and the state lists them as being prepared until they are in the register.
 """
@@ -81,10 +81,10 @@ class Steps:
         self._after_commit = after_commit
         self.lock = asyncio.Lock()
         self.opened = False  # the run holds the lock for its first step; an update that came earlier waits for it
-        # Set by the run from patch "documents-after-reply": cases opened before it issue a step's documents inside
-        # the step (before the action is answered), as they ran.
+        # Set by the run from patch "answer-first": cases opened before it issue a step's documents inside the step
+        # (before the action is answered), as they ran.
         self.documents_after_reply = False
-        # Set by the run from patch "local-case-step": the step is applied by a local activity, run by the worker
+        # Set by the run from patch "answer-first" too: the step is applied by a local activity, run by the worker
         # that runs the workflow task (no task queue round trip, a marker in the history instead of an activity's
         # events and a workflow task of its own). Cases opened before keep the full activity, as they ran.
         self.local_steps = False
@@ -105,7 +105,7 @@ class Steps:
 
     async def commit(self, step: CaseStep, documents: Sequence[DocumentRequest] = ()) -> None:
         """The step's rows in one transaction, then its documents, in order: queued to be issued after the answer
-        (patch "documents-after-reply"), or, in cases opened before it, issued here."""
+        (patch "answer-first"), or, in cases opened before it, issued here."""
         self._record(step)
         await self.apply(step)
         if self.documents_after_reply:
