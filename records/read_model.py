@@ -142,5 +142,6 @@ def closed_on(session: Session, references: list[str]) -> dict[str, date]:
     if not references:
         return {}
     rows = session.exec(select(StageEntry.case_reference, StageEntry.entered_on).where(
-        StageEntry.case_reference.in_(references), StageEntry.process == "case", StageEntry.stage == Stage.closed))
-    return dict(rows.all())
+        StageEntry.case_reference.in_(references), StageEntry.process == "case", StageEntry.stage == Stage.closed)
+        .order_by(StageEntry.entered_on, StageEntry.id))
+    return dict(rows.all())  # a case reopened and closed again: its last closure

@@ -100,6 +100,16 @@ class Outcome:
 TAKEN_IDS_SKIPPED = 3  # references skipped past workflows started outside the service before a referral is refused
 
 
+class CheckedAction(NamedTuple):
+    """An action that passed the service's checks, ready to send as its workflow update."""
+
+    action: str
+    spec: ActionSpec
+    record: CaseRecord
+    payload: BaseModel
+    held: Claim | None  # the idempotency key's claim, if the request had one
+
+
 class Started(NamedTuple):
     reference: str
     readable: bool  # the case is in the read model: lists, its page and its API answer for it
@@ -373,19 +383,22 @@ class CaseService:
     async def act(self, user: User, reference: str, action: str, body, idempotency_key: str | None = None) -> Outcome:
         """Validate and send one action as its workflow update; the answer is the case's new state as this
         person may see it."""
-        checked = await in_thread(self._checked_action, user, reference, action, body, idempotency_key)
+        return await self._send(user, await in_thread(self._checked_action, user, reference, action, body,
+                                                      idempotency_key))
+
+    async def _send(self, user: User, checked: CheckedAction | Outcome) -> Outcome:
+        """Send a checked action as its workflow update (or give again the answer its idempotency key had)."""
         if isinstance(checked, Outcome):
             return checked
-        spec, record, payload, held = checked
-        await self._engine_agrees(await self.temporal.client(), record)
-        state = await self._update(user, record, action, spec, payload, held)
+        await self._engine_agrees(await self.temporal.client(), checked.record)
+        state = await self._update(user, checked.record, checked.action, checked.spec, checked.payload, checked.held)
         state = state_for(user.role, state)
-        if held:
-            await in_thread(remember, self.session, held.row, 200, state)
+        if checked.held:
+            await in_thread(remember, self.session, checked.held.row, 200, state)
         return Outcome(state)
 
     def _checked_action(self, user: User, reference: str, action: str, body, idempotency_key: str | None
-                        ) -> tuple[ActionSpec, CaseRecord, BaseModel, Claim | None] | Outcome:
+                        ) -> CheckedAction | Outcome:
         """The database's half of an action's checks (a thread's work: it must not hold the event loop): the
         action, its body and the case, or the answer already given to this idempotency key."""
         spec = ACTIONS.get(action)
@@ -410,11 +423,11 @@ class CaseService:
                          fingerprint("POST", f"/api/cases/{reference}/actions/{action}", body))
             if held.finished:
                 return self._replay(held)
-        if record.stage == Stage.closed:
+        if record.stage == Stage.closed and Stage.closed not in spec.stages:  # reopening is the workflow's to judge
             self.audit(user, f"rejected:{action}", reference, {"reason": "case closed"})
             raise Conflict(f"Case {reference} is closed; no further actions can be taken")
         self.session.commit()  # never hold a database transaction while the workflow's activities need the database
-        return spec, record, payload, held
+        return CheckedAction(action, spec, record, payload, held)
 
     async def _update(self, user: User, record: CaseRecord, action: str, spec: ActionSpec, payload,
                       held: Claim | None) -> dict:
@@ -451,11 +464,13 @@ class CaseService:
 
     async def complete_task(self, user: User, task_id: int, body, idempotency_key: str | None = None) -> Outcome:
         """Complete a task by taking the action it asks for (the workflow closes the task when it accepts it)."""
-        task = await in_thread(self._open_task_for, user, task_id)
-        return await self.act(user, task.case_reference, task.action, body, idempotency_key)
+        return await self._send(user, await in_thread(self._checked_task_action, user, task_id, body,
+                                                      idempotency_key))
 
-    def _open_task_for(self, user: User, task_id: int) -> Task:
-        """The open task, if it is this person's to complete by an action."""
+    def _checked_task_action(self, user: User, task_id: int, body, idempotency_key: str | None
+                             ) -> CheckedAction | Outcome:
+        """The open task, if it is this person's to complete, and the checks of the action it asks for (in one
+        thread's work and one transaction)."""
         task = self.session.get(Task, task_id)
         scoped = select(Task.id).where(Task.id == task_id, task_scope(user))
         if task is None or self.session.exec(scoped).first() is None:
@@ -466,7 +481,7 @@ class CaseService:
             raise Conflict(f"Task {task_id} is completed by the workflow, not by an action")
         if self.session.exec(select(Task.id).where(Task.id == task_id, assigned_to(user))).first() is None:
             raise NotPermitted(f"Task {task_id} is not yours: it is for {task.assignee_role}")
-        return task
+        return self._checked_action(user, task.case_reference, task.action, body, idempotency_key)
 
     @staticmethod
     def _replay(held: Claim) -> Outcome:

@@ -456,6 +456,8 @@ def for_this_person_now(name: str, state: dict, user: User) -> bool:
     """The workflow's own conditions, said before the form is offered: a form a seat would only be refused on is
     not shown (the workflow still decides; this only keeps the page to what this person can do now)."""
     review = state.get("practice_review") or {}
+    if state.get("stage") == Stage.closed and ACTIONS[name].workflow is RapidReviewWorkflow:
+        return bool(state.get("reopen_until"))  # a closed case takes only its reopening, while it may be reopened
     if name == "respond_to_sin_proposal":
         version = len(state.get("sin_proposals") or [])
         return user.seat in (Seat.police, Seat.icb) and version > 0 and not any(

@@ -320,7 +320,7 @@ DONE = {
     "answer_joint_decision:agree": "Your agreement is recorded", "answer_review_decision:agree":
     "Your agreement is recorded", "answer_joint_decision:disagree": "Your disagreement is recorded: the proposal "
     "is not agreed", "answer_review_decision:disagree": "Your disagreement is recorded: the proposal is not agreed",
-    "stop_local_cspr": "Local CSPR stopped",
+    "stop_local_cspr": "Local CSPR stopped", "reopen_case": "Case reopened",
 }
 
 # After an action, each document its step issues: rendered after the answer, so it may not be listed yet.
@@ -422,6 +422,7 @@ DID = {
     "record_joint_review": "recorded the joint review with another partnership",
     "answer_joint_decision": "answered a proposal to the partners",
     "answer_review_decision": "answered a proposal to the partners",
+    "reopen_case": "reopened the case", "reopen_window_ended": "ended the time in which the case could be reopened",
 }
 # Actions the three partners decide together (workflows/joint_decision.py): what a proposal of each proposes.
 PROPOSED = {
@@ -430,6 +431,7 @@ PROPOSED = {
     "extend_deadline": "a revised target date for the review", "record_non_publication": "not publishing the report",
     "choose_methodology": "how the local CSPR takes place",
     "hold_publication": "holding publication", "lift_publication_hold": "lifting the hold on publication",
+    "reopen_case": "reopening the case",
 }
 # The three-way sign-offs: what was signed, and where a return goes.
 SIGNED = {"sign_off": ("the decision sheet", ", to the chair"), "sign_off_report": ("the final report", "")}

@@ -202,7 +202,7 @@ class CaseDriver:
 
         return str(WorkingDayCalendar().add_working_days(await self.today(), 1))
 
-    async def to_sign_off(self, agencies=("education", "community_health")) -> dict:
+    async def to_sign_off(self, agencies=("education", "community_health"), recommendation="local_cspr") -> dict:
         await self.to_panel_preparation()
         panel_date = await self.next_working_day()
         await self.act("convene_panel", "bu", panel_date=panel_date, invited_agencies=list(agencies),
@@ -215,9 +215,10 @@ class CaseDriver:
         await self.act("record_panel_outcome", "chair", held_on=str(await self.today()),
                        attendees=["Chair", "Education", "Health"], immediate_actions=["Safe sleep briefing"],
                        themes=["infant safety (incl. unsafe sleeping)"], learning="Professional curiosity.",
-                       recommendation="local_cspr", rationale="Multi-agency concerns.")
+                       recommendation=recommendation, rationale="Multi-agency concerns.")
         return await self.act("issue_decision_sheet", "chair", circumstances="Infant harmed at home.",
-                              local_review_criteria_met=True, criteria_notes="Two or more agencies.",
+                              local_review_criteria_met=recommendation == "local_cspr",
+                              criteria_notes="Two or more agencies.",
                               national_importance=False)
 
     async def to_practice_review(self) -> str:

@@ -109,10 +109,15 @@ async def test_a_disagreement_leaves_the_case_as_it_was(driver):
     assert refused == "ActionRejected: There is no open proposal of 'close_case' for the partners to answer."
 
 
-async def test_the_business_unit_closes_only_a_referral_that_never_became_a_case(driver):
+async def test_the_business_unit_closes_only_a_referral_that_never_became_a_case(driver, api):
     await driver.start()
     state = await driver.act("close_case", "bu", reason="Sent in error: a duplicate of an open referral.")
     assert state["stage"] == "closed" and state["joint_proposals"] == [], "an administrative closure"
+    assert state["reopen_until"] is None, "nothing went to the National Panel: no reply to reopen it for"
+    await driver.handle.result()  # the workflow ends with the closure
+    response = await api.post(f"/api/cases/{driver.reference}/actions/reopen_case", json={"reason": "In error."},
+                              headers=await api.as_user("exec.la"))
+    assert response.status_code == 409 and "not running" in response.json()["detail"], response.text
 
 
 async def test_the_partners_decide_not_to_publish(driver):
@@ -293,3 +298,116 @@ async def test_the_partners_part_in_a_national_review_is_tracked(driver):
     state = await driver.partners_decide("reconsider_decision", "police", answer="stop_local_cspr",
                                          reasons="The national review covers the learning.")
     assert state["stage"] == "closed" and state["stopped"], "stopped by the three, with why"
+
+
+async def test_a_late_panel_reply_reopens_a_closed_case_by_the_partners_and_it_closes_again(driver, api):
+    """Issue 25 item 4: the National Panel's reply arrives after the partners closed the case. It is recorded on
+    the closed case; the partners (not the business unit alone) reopen it with a reason; it goes back to the Panel
+    stage with the reply acted on, and closes again by the partners' decision, its earlier closure kept on record.
+    A case closed with the reply already in is not kept open for one."""
+    await driver.to_sign_off(recommendation="no_further_review")
+    await driver.approve_all(1)
+    today = str(await driver.today())
+    await driver.act("record_submission", "bu", submitted_on=today)
+    state = await driver.partners_decide("close_case", "la", reason="Learning is in hand; no further review needed.")
+    assert state["stage"] == "closed" and state["reopen_until"] is not None
+    bu = await api.as_user("strategy.manager")
+    response = await api.post(f"/api/cases/{driver.reference}/actions/convene_panel", headers=bu,
+                              json={"panel_date": today, "invited_agencies": ["education"]})
+    assert response.status_code == 409 and "is closed" in response.json()["detail"], response.text
+
+    state = await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="disagrees",
+                             content="The Panel considers that the criteria for a local CSPR are met.")
+    assert state["stage"] == "closed", "a late reply alone reopens nothing"
+    [task] = driver.tasks(action="reopen_case", status="open")
+    assert task.assignee_role == "business_unit"
+    await api.sign_in_page("strategy.manager")
+    page = (await api.get(f"/cases/{driver.reference}")).text
+    assert 'data-testid="reopen-until"' in page and f'action="/cases/{driver.reference}/actions/reopen_case"' in page
+    assert "/actions/convene_panel" not in page and "/actions/close_case" not in page, "only reopening is offered"
+
+    response = await api.post(f"/api/cases/{driver.reference}/actions/reopen_case", headers=bu,
+                              json={"reason": "The National Panel disagrees with our decision (late reply)."})
+    assert response.status_code == 200, response.text
+    assert response.json()["stage"] == "closed", "the business unit proposes; the three partners decide"
+    await driver.act("answer_joint_decision", "la", proposed_action="reopen_case", version=1, view="agree")
+    await driver.act("answer_joint_decision", "icb", proposed_action="reopen_case", version=1, view="agree")
+    state = await driver.act("answer_joint_decision", "police", proposed_action="reopen_case", version=1,
+                             view="agree")
+    assert state["stage"] == "national_panel" and state["closed_reason"] is None and state["reopen_until"] is None
+    [reopened] = state["reopenings"]
+    assert reopened["closed_reason"] == "Learning is in hand; no further review needed."
+    assert reopened["reason"] == "The National Panel disagrees with our decision (late reply)."
+    assert "Police (Ch Supt)" in reopened["agreed_by"] or "Ch Supt" in reopened["agreed_by"]
+    assert sorted(t.assignee_seat for t in driver.tasks(action="reconsider_decision", status="open")) == [
+        "icb", "la", "police"], "the reply is acted on as if it had come in time"
+    assert driver.tasks(action="reopen_case", status="open") == []
+    with Session(driver.engine) as session:
+        record = session.get(CaseRecord, driver.reference)
+        assert (record.stage, record.closed_reason) == ("national_panel", None)
+    page = (await api.get(f"/cases/{driver.reference}")).text
+    assert 'data-testid="reopenings"' in page and "The National Panel disagrees with our decision" in page
+
+    await driver.partners_decide("reconsider_decision", "la", answer="continue",
+                                 reasons="Single-agency learning covers what the Panel raised.")
+    state = await driver.partners_decide("record_learning_activities", "la", decided_on=today, activities=[],
+                                         note="The single-agency reviews already under way suffice.")
+    assert state["stage"] == "closed" and state["outcome"].startswith("No further review: the partners' decision")
+    assert state["reopen_until"] is None, "closed again, with the Panel's reply in: nothing more to reopen it for"
+    assert await driver.handle.result() == state["outcome"]
+    assert driver.tasks(status="open") == []
+    with Session(driver.engine) as session:
+        assert session.get(CaseRecord, driver.reference).stage == "closed"
+    await driver.save_history("reopened_after_a_late_panel_reply")
+
+
+async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_review_starts_again(driver):
+    """The partners stopped their local CSPR before the Panel replied; the late reply says the Panel will hold a
+    national review. The partners reopen the case: the reply is acted on (their part in the national review, their
+    reconsideration); they keep the local CSPR, choose how it takes place again, and a new review runs."""
+    await driver.to_sign_off()
+    await driver.approve_all(1)
+    today = str(await driver.today())
+    await driver.act("record_submission", "bu", submitted_on=today)
+    await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
+                                 reviewer="Internal", reviewer_kind="internal", lead="SM")
+    state = await driver.partners_decide("stop_local_cspr", "police", reasons="A criminal trial is pending.")
+    assert state["stage"] == "closed" and state["stopped"] and state["reopen_until"]
+    await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="national_review",
+                     content="The Panel will hold a national review.")
+    state = await driver.partners_decide("reopen_case", "icb", reason="The Panel's national review needs our part.")
+    assert (state["stage"], state["stopped"], state["outcome"]) == ("national_panel", None, None)
+    assert state["reopenings"][0]["stopped"].startswith("Stopped by the partners on ")
+    assert state["national_review_from"] == today
+    assert [t.assignee_role for t in driver.tasks(action="record_national_review_part", status="open")] == [
+        "business_unit"]
+    state = await driver.partners_decide("reconsider_decision", "la", answer="continue",
+                                         reasons="The local CSPR goes on beside the national review.")
+    assert state["stage"] == "methodology"
+    state = await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
+                                         reviewer="Internal", reviewer_kind="internal", lead="SM")
+    assert state["stage"] == "practice_review"
+    assert (await driver.state(f"{driver.reference}-cspr"))["stage"] == "terms_of_reference"
+    with Session(driver.engine) as session:
+        assert session.get(CaseRecord, driver.reference).stopped is False
+
+
+async def test_the_time_to_reopen_ends_and_the_case_stays_closed(driver):
+    """Closed while the Panel's reply is awaited, a case stays reopenable for the partnership's window (90 days by
+    default); a reopening the partners do not agree leaves it closed, and when the window ends the workflow ends,
+    leaving no task open."""
+    await driver.to_sign_off(recommendation="no_further_review")
+    await driver.approve_all(1)
+    await driver.act("record_submission", "bu", submitted_on=str(await driver.today()))
+    state = await driver.partners_decide("close_case", "police", reason="The family left the country.")
+    assert state["reopen_until"] == str(await driver.today() + timedelta(days=90))
+    await driver.act("reopen_case", "bu", reason="New information from the school.")
+    state = await driver.act("answer_joint_decision", "la", proposed_action="reopen_case", version=1,
+                             view="disagree", comments="Nothing in it changes the decision.")
+    assert state["stage"] == "closed" and state["joint_proposals"][-1]["status"] == "not_agreed"
+    await driver.act("reopen_case", "la", reason="On reflection the school's account matters.")
+    assert len(driver.tasks(action="answer_joint_decision", status="open")) == 2
+    assert await driver.handle.result() == "Closed by the partners' decision: The family left the country."
+    assert driver.tasks(status="open") == [], "the proposal's tasks end with the time to reopen"
+    state = await driver.state()
+    assert state["reopen_until"] is None and state["joint_proposals"][-1]["status"] == "not_agreed"

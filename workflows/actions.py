@@ -50,7 +50,7 @@ class Actions:
         stages, roles = self.rules[name]
         stage = self.state.stage
         if stage == Stage.closed:
-            raise reject(f"Case {self.state.reference} is closed; no further actions can be taken.")
+            self._check_closed(name, stages)
         if stage not in stages:
             allowed = ", ".join(sorted(stages))
             raise reject(f"'{name}' cannot be taken while the case is at stage '{stage}' (allowed at: {allowed}).")
@@ -64,6 +64,16 @@ class Actions:
         specific = getattr(self._checks, f"_check_{name}", None)
         if specific is not None:
             specific(action)
+
+    def _check_closed(self, name: str, stages) -> None:
+        """A closed case takes nothing, unless the partners may still reopen it (reopen_until) and this action is
+        part of that: reopening, answering the proposal, recording the National Panel's late reply."""
+        until = self.state.reopen_until
+        if until is None or self.clock.today() > until:
+            raise reject(f"Case {self.state.reference} is closed; no further actions can be taken.")
+        if Stage.closed not in stages:
+            raise reject(f"Case {self.state.reference} is closed: until {until.isoformat()} the partners may reopen "
+                         "it (reopen_case) or record the National Panel's late reply; nothing else.")
 
     def recheck(self, name: str, action: Action) -> None:
         """A proposed action's own checks again, when the partners' agreement would apply it: the case may have

@@ -69,7 +69,7 @@ class JointDecisions:
         today, seat = self.clock.today(), action.actor.seat
         earlier = self.open_proposal(name)
         if earlier is not None:
-            self._settle(earlier, "superseded", step, f"superseded by a new proposal from {action.actor.name}")
+            self.settle(earlier, "superseded", step, f"superseded by a new proposal from {action.actor.name}")
         version = 1 + sum(1 for p in self.state.joint_proposals if p.decision == name)
         summary = self.decisions[name].summary(action)
         self.state.joint_proposals.append(JointProposal(
@@ -119,11 +119,11 @@ class JointDecisions:
             comments=answer.comments, by=answer.actor.name, on=self.clock.today()))
         step.settle.append(self.steps.done(f"joint:{proposal.decision}:v{proposal.version}:{seat}", answer.view))
         if answer.view == "disagree":
-            self._settle(proposal, "not_agreed", step, f"{SEAT_NAMES[seat]} disagrees: {answer.comments}")
+            self.settle(proposal, "not_agreed", step, f"{SEAT_NAMES[seat]} disagrees: {answer.comments}")
             return False
         if self._agreed(proposal) != set(Seat):
             return False
-        self._settle(proposal, "agreed", step, "agreed by the three partners")
+        self.settle(proposal, "agreed", step, "agreed by the three partners")
         self.decisions[proposal.decision].apply(self._proposed(proposal), step, documents)
         return True
 
@@ -150,6 +150,6 @@ class JointDecisions:
         return {a.seat for a in self.state.joint_answers
                 if a.decision == proposal.decision and a.version == proposal.version and a.view == "agree"}
 
-    def _settle(self, proposal: JointProposal, status: str, step: CaseStep, why: str) -> None:
+    def settle(self, proposal: JointProposal, status: str, step: CaseStep, why: str) -> None:
         proposal.status, proposal.settled_on = status, self.clock.today()
         step.settle.append(self.steps.cancel(f"joint:{proposal.decision}:v{proposal.version}:", why))

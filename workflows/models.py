@@ -389,6 +389,24 @@ class CloseCase(Action):
     reason: Text = Field(min_length=1, max_length=SHORT)
 
 
+class ReopenCase(Action):
+    """Reopening a closed case (a partners' decision): e.g. the National Panel's reply came after the case closed.
+    The case goes back to the National Panel stage, where the partners reconsider their decision."""
+
+    reason: Text = Field(min_length=1, max_length=LONG)
+
+
+class Reopening(BaseModel):
+    """A reopening on record: why, who agreed, and how the case had closed before it."""
+
+    on: date
+    reason: str
+    agreed_by: str
+    closed_reason: str | None = None
+    outcome: str | None = None
+    stopped: str | None = None
+
+
 # CSPR actions (PracticeReviewWorkflow)
 
 
@@ -629,6 +647,8 @@ class ProcessState(BaseModel):
     # The kinds of the documents a step asked for that are still being prepared (issued after the action's answer,
     # in step order: patch "answer-first"); each leaves the list once it is in the register.
     documents_in_preparation: list[str] = Field(default_factory=list)
+    # A closed case the partners may still reopen until this day (cases opened since patch "reopenable").
+    reopen_until: date | None = None
 
 
 class CaseState(ProcessState):
@@ -689,6 +709,11 @@ class CaseState(ProcessState):
     practice_review_stage: str | None = None
     outcome: str | None = None
     stopped: str | None = None  # a review the partners stopped: when and why (the record says "stopped" everywhere)
+    # Cases opened since patch "reopenable": a case closed while the National Panel's reply is awaited stays
+    # reopenable for a while (ProcessRules.reopen_window_days); the reply, when it comes, is recorded on it.
+    reopenable: bool = False
+    late_panel_reply: bool = False  # the Panel's reply arrived after the case closed, not yet acted on
+    reopenings: list[Reopening] = Field(default_factory=list)
 
 
 class CalendarRequest(BaseModel):

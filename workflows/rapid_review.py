@@ -11,14 +11,14 @@ partners' sign-off of the decision sheet (``three_way``).
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
-    from workflows.calendar import london_date
+    from workflows.calendar import london_date, london_moment
     from workflows.documents import (
         DecisionSheet,
         InformationRequest,
@@ -61,6 +61,8 @@ with workflow.unsafe.imports_passed_through():
         RecordPanelOutcome,
         RecordSinDecision,
         RecordSubmission,
+        ReopenCase,
+        Reopening,
         ResolveSinDisagreement,
         RespondToSinProposal,
         ReviewInput,
@@ -163,7 +165,8 @@ class RapidReviewWorkflow:
         "link_cdop_review": Rule.of(OPEN_STAGES - {Stage.referral}, Role.business_unit, Role.csc_lead),
         "record_joint_review": Rule.of(OPEN_STAGES - {Stage.referral}, Role.business_unit),
         "record_submission": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
-        "record_national_panel_response": Rule.of(AFTER_SIGN_OFF, Role.business_unit),
+        # A reply that arrives after the case closed is recorded on the closed case (cases since "reopenable").
+        "record_national_panel_response": Rule.of(AFTER_SIGN_OFF | {Stage.closed}, Role.business_unit),
         "reconsider_decision": Rule.of(AFTER_SIGN_OFF, Role.executive),
         # Only the partners decide how a review takes place (Working Together 2023, ch. 5).
         "choose_methodology": Rule.of({Stage.methodology}, Role.executive),
@@ -175,7 +178,9 @@ class RapidReviewWorkflow:
         # proposed by the business unit or a seat, applied when the three seats agree.
         "close_case": Rule.of(OPEN_STAGES, Role.business_unit, Role.executive),
         "stop_local_cspr": Rule.of({Stage.methodology, Stage.practice_review}, Role.business_unit, Role.executive),
-        "answer_joint_decision": Rule.of(OPEN_STAGES, Role.executive),
+        # Reopening a closed case is the partners' decision too, while the case may be reopened (reopen_until).
+        "reopen_case": Rule.of({Stage.closed}, Role.business_unit, Role.executive),
+        "answer_joint_decision": Rule.of(OPEN_STAGES | {Stage.closed}, Role.executive),
     }
     # Actions no longer offered (not in RULES, so not in the API or on pages) that cases of an earlier process
     # replay: the CSC lead's decision alone.
@@ -229,6 +234,7 @@ class RapidReviewWorkflow:
                                              lambda a: f"Stop the local CSPR: {a.reasons}"),
             "close_case": JointDecision(CloseCase, self._close_case, lambda a: f"Close the case: {a.reason}",
                                         needed=self._closure_needs_partners),
+            "reopen_case": JointDecision(ReopenCase, self._reopen_case, lambda a: f"Reopen the case: {a.reason}"),
         }, self.actions.recheck, answer_action="answer_joint_decision")
         self.actions.joint = self.joint
 
@@ -249,20 +255,53 @@ class RapidReviewWorkflow:
         # Likewise the partners' joint decisions (workflows/joint_decision.py): cases opened before them keep one
         # Executive's answer and the business unit's closure, as they ran.
         self.state.joint_decisions = workflow.patched("joint-decisions")
+        # And whether a closed case may be reopened by the partners: cases opened before end when they close.
+        self.state.reopenable = workflow.patched("reopenable")
         # A person's action is answered once its step is applied (by a local activity), its documents following
         # in step order (workflows/steps.py). Cases opened before run each step as an activity and render the
         # documents inside the action, as they ran. One patch for both: each marker costs the history two events.
         self.steps.documents_after_reply = self.steps.local_steps = workflow.patched("answer-first")
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
-        clock = asyncio.create_task(self.clock.run())
-        await workflow.wait_condition(lambda: self.state.stage == Stage.closed or self._child is not None)
-        if self._child is not None and self.state.stage != Stage.closed:
-            await self._follow_practice_review()
-        await clock
+        while True:
+            clock = asyncio.create_task(self.clock.run())
+            await workflow.wait_condition(lambda: self.state.stage == Stage.closed or self._child is not None)
+            if self._child is not None and self.state.stage != Stage.closed:
+                await self._follow_practice_review()
+                self._child = None  # a reopened case may start a review again
+            await clock
+            if not await self._reopened():
+                break
         await self.steps.documents_issued()
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.outcome or self.state.closed_reason or "closed"
+
+    async def _reopened(self) -> bool:
+        """A closed case the partners may reopen waits until its reopen_until day has ended (a late reply from the
+        National Panel is recorded meanwhile); True if the partners reopened it, False once the window is over,
+        when anything left for the reopening (the late reply's task, an open proposal) is closed."""
+        until = self.state.reopen_until
+        if until is None:
+            return False
+        try:
+            await workflow.wait_condition(lambda: self.state.stage != Stage.closed,
+                                          timeout=london_moment(until + timedelta(days=1), 0) - workflow.now())
+            return True
+        except TimeoutError:
+            pass
+        async with self.steps.lock:
+            if self.state.stage != Stage.closed:
+                return True  # reopened by an update that was already under way when the window ended
+            self.state.reopen_until = None
+            step = self.steps.new_step("reopen_window_ended")
+            proposal = self.joint.open_proposal("reopen_case")
+            if proposal is not None:
+                self.joint.settle(proposal, "not_agreed", step, "the time to reopen the case ended")
+            step.settle.append(self.steps.cancel("", "the time to reopen the case ended"))
+            self.state.late_panel_reply = False
+            step.audit = self._audit(None, "reopen_window_ended", {"until": until.isoformat()})
+            await self.steps.commit(step)
+        return False
 
     async def _open_case(self) -> None:
         async with self.steps.lock:
@@ -583,6 +622,15 @@ class RapidReviewWorkflow:
     @stop_local_cspr.validator
     def _validate_stop_local_cspr(self, action: StopLocalCspr) -> None:
         self.actions.validate("stop_local_cspr", action)
+
+    @workflow.update
+    async def reopen_case(self, action: ReopenCase) -> dict:
+        """Propose to the partners that a closed case is reopened (e.g. for the National Panel's late reply)"""
+        return await self.actions.act("reopen_case", action, self._reopen_case)
+
+    @reopen_case.validator
+    def _validate_reopen_case(self, action: ReopenCase) -> None:
+        self.actions.validate("reopen_case", action)
 
     @workflow.update
     async def answer_joint_decision(self, action: AnswerJointDecision) -> dict:
@@ -1407,11 +1455,20 @@ class RapidReviewWorkflow:
 
     def _record_national_panel_response(self, action: RecordNationalPanelResponse, step, documents) -> None:
         """The Panel's reply is recorded beside the partners' decision; it never overturns it by itself. Where
-        it differs, the partners reconsider and record their answer (reconsider_decision)."""
+        it differs, the partners reconsider and record their answer (reconsider_decision). A reply that arrives
+        after the case closed is recorded, and the partners decide whether to reopen the case for it."""
         self.state.national_panel_response = action
         self.state.national_panel_responses.append(action)
+        if self.state.stage == Stage.closed:
+            self._late_reply(action, step)
+            return
         self.clock.meet("national_panel_reply", step, on=action.received_on)
         step.settle.append(self.steps.done("record_national_panel_response", action.panel_view))
+        self._act_on_reply(action, step)
+
+    def _act_on_reply(self, action: RecordNationalPanelResponse, step) -> None:
+        """What the Panel's reply asks of the partners: a revision for its questions, their reconsideration where
+        it differs from their decision, their part in a national review, or (it agrees) the case closes."""
         if action.panel_view == "asks_questions":
             self.state.panel_questions_pending = True
             step.tasks.append(self.steps.task(
@@ -1437,15 +1494,60 @@ class RapidReviewWorkflow:
                 Role.business_unit, due=self.clock.working_days_after(action.received_on, 10),
                 action="record_national_review_part",
             ))
+        self._ask_to_reconsider(step, f"reconsider:{len(self.state.national_panel_responses)}",
+                                "Reconsider the decision in the light of the National Panel's response",
+                                f"The National Panel {view} (received {action.received_on.isoformat()}). The "
+                                "partners decide: continue, change or stop, with reasons.", since=action.received_on)
+
+    def _ask_to_reconsider(self, step, key: str, title: str, why: str, since: date) -> None:
+        """A reconsideration task for each seat (their answer is one joint decision)."""
         for seat in Seat:
             step.tasks.append(self.steps.task(
-                f"reconsider:{len(self.state.national_panel_responses)}:{seat}", TaskKind.decision,
-                "Reconsider the decision in the light of the National Panel's response",
-                f"The National Panel {view} (received {action.received_on.isoformat()}). The partners decide: "
-                "continue, change or stop, with reasons.", Role.executive, seat=seat,
-                due=self.clock.working_days_after(action.received_on, self.rules.methodology_working_days),
+                f"{key}:{seat}", TaskKind.decision, title, why, Role.executive, seat=seat,
+                due=self.clock.working_days_after(since, self.rules.methodology_working_days),
                 action="reconsider_decision",
             ))
+
+    def _late_reply(self, action: RecordNationalPanelResponse, step) -> None:
+        """The reply came after the case closed: kept on the closed case, and the partners asked whether to reopen
+        it (until the case's reopen_until day)."""
+        if action.panel_view == "agrees":
+            return  # nothing more is asked of the partners: the case stays closed
+        self.state.late_panel_reply = True
+        until = self.state.reopen_until
+        step.tasks.append(self.steps.task(
+            f"late_panel_reply:{len(self.state.national_panel_responses)}", TaskKind.decision,
+            "The National Panel replied after the case closed: put reopening it to the partners",
+            f"The Panel's reply (received {action.received_on.isoformat()}) is on the case. If it calls for more, "
+            f"propose to the three partners that the case is reopened, with the reason; they can do so until "
+            f"{until.isoformat()}.", Role.business_unit,
+            due=min(self.clock.working_days_after(self.clock.today(), 5), until), action="reopen_case",
+        ))
+
+    def _reopen_case(self, action: ReopenCase, step, documents) -> None:
+        """The partners agreed to reopen: the case's closure is kept on record and it goes back to the National
+        Panel stage. The Panel's late reply is acted on as if it had come in time; without one, the partners
+        reconsider their decision for the reason they gave."""
+        st = self.state
+        st.reopenings.append(Reopening(on=self.clock.today(), reason=action.reason,
+                                       agreed_by=self.joint.agreed_by("reopen_case"), closed_reason=st.closed_reason,
+                                       outcome=st.outcome, stopped=st.stopped))
+        st.closed_reason = st.outcome = st.stopped = st.reopen_until = None
+        st.learning_decision_pending = False
+        step.settle.append(self.steps.done("late_panel_reply:", "reopened"))
+        self.steps.move_to(step, Stage.national_panel, action.actor, "reopen_case")
+        if st.late_panel_reply and st.national_panel_response is not None:
+            st.late_panel_reply = False
+            self._act_on_reply(st.national_panel_response, step)
+            if st.stage != Stage.closed:
+                return
+        if st.stage == Stage.closed:
+            return  # the late reply agreed with the partners: closed again at once, with its outcome
+        st.reconsideration_pending = True
+        self._ask_to_reconsider(step, f"reconsider:reopened:{len(st.reopenings)}",
+                                "Reconsider the decision: the case was reopened",
+                                f"The partners reopened the case ({action.reason}). Decide: keep the decision, "
+                                "undertake a local CSPR, or stop it, with reasons.", since=self.clock.today())
 
     def _reconsider_decision(self, action: ReconsiderDecision, step, documents) -> None:
         self.state.reconsiderations.append(action)
@@ -1461,6 +1563,9 @@ class RapidReviewWorkflow:
             if self.state.joint_decisions:
                 self.state.stopped = self.state.outcome
             self._close(action.actor, "reconsider_decision", self.state.outcome, step)
+        elif (self.state.stage == Stage.national_panel and self.state.reopenings
+              and self.state.partners_decision == Recommendation.local_cspr):
+            self._open_methodology(action.actor, step, self.clock.today())  # a reopened case keeps its local CSPR
         elif self.state.stage == Stage.national_panel:
             self._close_after_panel(action.actor, step, f"the partners kept their decision: {action.reasons}")
 
@@ -1563,12 +1668,23 @@ class RapidReviewWorkflow:
         self._close(action.actor, "stop_local_cspr", self.state.outcome, step)
 
     def _close(self, actor, action_name: str, reason: str, step) -> None:
+        """Close the case. One closed while the National Panel's reply is still awaited stays reopenable for a while
+        (cases since patch "reopenable"): the reply may still come, and the partners may reopen the case for it."""
         self.state.closed_reason = reason
         self.clock.cancel_all()
         step.settle.append(self.steps.cancel("", f"case closed: {reason}"))
         self.steps.move_to(step, Stage.closed, actor, action_name)
+        if self.state.reopenable and self._panel_reply_awaited() and self.rules.reopen_window_days:
+            for proposal in [p for p in self.state.joint_proposals if p.status == "open"]:
+                self.joint.settle(proposal, "superseded", step, f"case closed: {reason}")
+            self.state.reopen_until = self.clock.today() + timedelta(days=self.rules.reopen_window_days)
 
     # ================================================================== helpers
+
+    def _panel_reply_awaited(self) -> bool:
+        """The rapid review (or its last resubmission) went to the National Panel and its reply has not come."""
+        st = self.state
+        return st.submitted_on is not None and len(st.national_panel_responses) < 1 + len(st.resubmitted_on)
 
     @staticmethod
     def _audit(actor, action: str, detail: dict) -> AuditEntry:

@@ -122,6 +122,9 @@ class ProcessRules(BaseModel):
     immediate_action_working_days: int = Field(20, ge=1, le=250)  # panel's immediate actions: due by default
     recommendation_months: int = Field(6, ge=1, le=36)  # CSPR recommendations: due by default
     closure_days: tuple[date, ...] = ()
+    # Local practice, not statute: how long after closing a case whose National Panel reply is still awaited the
+    # partners may reopen it for that reply. The case's workflow stays with the engine that long, then ends.
+    reopen_window_days: int = Field(90, ge=0, le=366)
 
     def calendar(self) -> WorkingDayCalendar:
         return WorkingDayCalendar(frozenset(self.closure_days))
