@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-# How the service numbers cases (RR-2026-007): made by ``case_reference``, found in addresses and log lines by
-# ``CASE_REFERENCE``.
-CASE_REFERENCE = re.compile(r"\bRR-\d{4}-\d{3,}\b")
+# How the service numbers cases (RR-2026-007; another review type's cases carry its own prefix): made by
+# ``case_reference``, found in addresses and log lines by ``CASE_REFERENCE``.
+CASE_REFERENCE = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{3,}\b")
 
 
-def case_reference(year: int, number: int) -> str:
-    return f"RR-{year}-{number:03d}"
+def case_reference(year: int, number: int, prefix: str = "RR") -> str:
+    return f"{prefix}-{year}-{number:03d}"
 
 
 FINAL_REPORT = "final_report"  # the local CSPR's final report as its reviewer wrote it: uploaded, not rendered

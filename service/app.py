@@ -32,6 +32,7 @@ from service import (
     web_panel_pack,
     web_planning,
     web_referrals,
+    web_review_types,
 )
 from service.api import (
     action_plan,
@@ -48,6 +49,7 @@ from service.api import (
     health,
     metrics,
     outbox,
+    review_types,
     tasks,
     themes,
 )
@@ -154,13 +156,14 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
     app.add_exception_handler(SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
-    # The per-action routes before the cases' own, so they answer for every known action name.
-    for module in (health, auth, actions, cases, events, tasks, documents, audit, action_plan, themes, escalations,
-                   dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts, web_calendar,
-                   web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals,
+    # The per-action routes (of the review types registered now) before the cases' own, so they answer for every
+    # known action name.
+    for module in (health, auth, actions, cases, review_types, events, tasks, documents, audit, action_plan, themes,
+                   escalations, dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts,
+                   web_calendar, web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals,
                    web_panel_pack, web_planning,
-                   web_final_report):
-        app.include_router(module.router)
+                   web_final_report, web_review_types):
+        app.include_router(actions.action_router() if module is actions else module.router)
     return app
 
 

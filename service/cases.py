@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import typing
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from anyio.to_thread import run_sync as in_thread
@@ -28,6 +27,9 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.registry import ACTIONS as REVIEW_ACTIONS
+from engine.registry import REVIEW_TYPES
+from engine.review_type import ActionSpec, CaseStart, ReviewType
 from records.db import session_scope
 from records.errors import (
     ActionRefused,
@@ -56,34 +58,13 @@ from service.temporal import EncryptionCodec, TemporalConnection
 from service.visibility import state_for
 from workflows.authenticity import sealed
 from workflows.calendar import london_date
-from workflows.models import Actor, CaseInput, Referral
+from workflows.models import Actor
 from workflows.practice_review import PracticeReviewWorkflow
-from workflows.rapid_review import RapidReviewWorkflow
-from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, Role, Stage, TaskStatus, practice_review_id
+from workflows.review_types import RAPID_REVIEW
+from workflows.vocabulary import Role, Stage, TaskStatus, practice_review_id
 
-
-class ActionSpec(typing.NamedTuple):
-    workflow: type
-    suffix: str  # the workflow id is the case reference plus this
-    model: type[BaseModel]
-    roles: frozenset[str]
-    stages: frozenset[str]  # where the case (or its review) must stand for it
-
-
-def _actions() -> dict[str, ActionSpec]:
-    """Every action, its input model and allowed roles, read from the workflows themselves."""
-    found = {}
-    for workflow, suffix in ((RapidReviewWorkflow, ""), (PracticeReviewWorkflow, PRACTICE_REVIEW_SUFFIX)):
-        for name, rule in workflow.RULES.items():
-            if name in found:  # one name, one action: the API and the pages route by name alone
-                raise RuntimeError(f"Both {found[name].workflow.__name__} and {workflow.__name__} define '{name}'")
-            model = typing.get_type_hints(getattr(workflow, name))["action"]
-            found[name] = ActionSpec(workflow, suffix, model, frozenset(str(r) for r in rule.roles),
-                                     frozenset(str(s) for s in rule.stages))
-    return found
-
-
-ACTIONS = _actions()
+# Every action of every registered review type, by name (engine/registry.py refuses a name two types share).
+ACTIONS = REVIEW_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -120,8 +101,9 @@ def actor_of(user: User) -> Actor:
     return Actor(user_id=user.id, name=user.full_name, role=user.role, agency=user.agency, seat=user.seat)
 
 
-def next_reference(session: Session, year: int) -> str:
-    """RR-<year>-<number>, numbered in order. The year's counter row is created by an insert that yields to one
+def next_reference(session: Session, year: int, prefix: str = "RR") -> str:
+    """<prefix>-<year>-<number> (RR-2026-007), numbered in order: one count a year for every review type, so a
+    number is never given twice whatever the prefix. The year's counter row is created by an insert that yields to one
     already there (two replicas taking a year's first referral both go on), then one UPDATE ... RETURNING takes
     the next number under the row's lock, so concurrent referrals queue instead of sharing a number. The caller
     commits (with whatever else must be written at the same time)."""
@@ -129,7 +111,29 @@ def next_reference(session: Session, year: int) -> str:
     session.exec(insert(ReferenceCounter).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
     number = session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
                           .values(last=ReferenceCounter.last + 1).returning(ReferenceCounter.last)).scalar_one()
-    return case_reference(year, number)
+    return case_reference(year, number, prefix)
+
+
+def validated(model: type[BaseModel], body: dict, what: str) -> BaseModel:
+    """``body`` as ``model``, or InvalidInput naming each field that is wrong."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise InvalidInput(f"The {what} is not valid: {problems}") from None
+
+
+def future_dates(referral: BaseModel, today: date) -> list[str]:
+    """The referral's dates after ``today`` (by field name): a referral tells of what has already happened."""
+    return [name for name, value in referral if isinstance(value, date) and value > today]
+
+
+def type_of(reference: str) -> ReviewType:
+    """The review type of a case, read from its reference's prefix (a reference of no registered type: 404)."""
+    found = REVIEW_TYPES.of_reference(reference)
+    if found is None:
+        raise CaseNotFound(f"No case {reference} that you can see")
+    return found
 
 
 def visible_case(session: Session, user: User, reference: str) -> CaseRecord:
@@ -189,33 +193,37 @@ class CaseService:
 
     # ------------------------------------------------------------ start
 
-    async def refer(self, user: User, referral: Referral, idempotency_key: str | None = None,
-                    path: str = "/api/cases") -> Outcome:
-        """A referral starts a case; the answer is its reference and its first state as the referrer may see it."""
+    async def refer(self, user: User, referral: BaseModel, idempotency_key: str | None = None,
+                    path: str = "/api/cases", review_type: ReviewType = RAPID_REVIEW) -> Outcome:
+        """A referral starts a case (of ``review_type``: a rapid review unless said); the answer is its reference and
+        its first state as the referrer may see it."""
         today = london_date(datetime.now(UTC))
-        if referral.awareness_date > today:
+        if getattr(referral, "awareness_date", None) is not None and referral.awareness_date > today:
             raise InvalidInput(f"The date of awareness ({referral.awareness_date}) is in the future")
+        if future := future_dates(referral, today):
+            raise InvalidInput(f"A referral tells of what has happened: {', '.join(future)} cannot be in the future")
         held = None
         if idempotency_key is not None:
             held = claim(self.session, user.id, idempotency_key,
                          fingerprint("POST", path, referral.model_dump(mode="json")))
             if held.finished:
                 return self._replay(held)
-        reference, readable = await self.start(user, referral, held)
+        reference, readable = await self.start(user, referral, held, review_type)
         if not readable:  # taken (the workflow runs), not yet readable: 202 and where to look, nothing remembered
             return Outcome({"reference": reference, "state": None,
                             "detail": f"Case {reference} is started; it can be read once its first step is recorded"},
                            accepted_at=f"/api/cases/{reference}")
         client = await self.temporal.client()
-        state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today.isoformat())
+        state = await client.get_workflow_handle(reference).query(review_type.state_query, today.isoformat())
         answer = {"reference": reference, "state": state_for(user.role, state)}
         if held:
             remember(self.session, held.row, 201, answer)
         return Outcome(answer)
 
-    async def start(self, user: User, referral: Referral, held: Claim | None = None) -> Started:
-        """Give the referral a reference and start its workflow; returns when the case is in the read model, or
-        (``readable`` False) after ``referral_readable_within_seconds`` without it.
+    async def start(self, user: User, referral: BaseModel, held: Claim | None = None,
+                    review_type: ReviewType = RAPID_REVIEW) -> Started:
+        """Give the referral a reference (the type's prefix) and start its type's workflow; returns when the case is
+        in the read model, or (``readable`` False) after ``referral_readable_within_seconds`` without it.
         With an idempotency claim, a retry reuses the reference and finds the workflow already started. Without
         one, a workflow already under the reference was started outside the service (through the engine's port):
         that is alerted and the referral takes the next reference; after TAKEN_IDS_SKIPPED such in a row, 409."""
@@ -224,11 +232,11 @@ class CaseService:
         taken: list[str] = []
         while True:
             if reference is None:
-                reference = next_reference(session, london_date(datetime.now(UTC)).year)
+                reference = next_reference(session, london_date(datetime.now(UTC)).year, review_type.reference_prefix)
                 if held:  # another replica with the same key may have bound one first: then it is this request's too
                     reference = bind_reference(session, held.row, reference)
                 session.commit()
-            started_run = await self._start_workflow(user, referral, reference)
+            started_run = await self._start_workflow(user, referral, reference, review_type)
             if started_run is not None or held is not None:
                 break
             taken.append(reference)
@@ -258,17 +266,19 @@ class CaseService:
                 found=f"the case was opened by run {recorded}, not run {started_run} that the service started "
                       "(reset, or started outside the service)")
 
-    async def _start_workflow(self, user: User, referral: Referral, reference: str) -> str | None:
+    async def _start_workflow(self, user: User, referral: BaseModel, reference: str,
+                              review_type: ReviewType = RAPID_REVIEW) -> str | None:
         """Start the case's workflow: the run id, or None if a workflow already holds its id."""
-        case = CaseInput(**referral.model_dump(), reference=reference, referrer=actor_of(user),
-                         partnership_name=self.settings.rapid_review_partnership_name,
-                         rules=process_rules(self.session))
+        case = review_type.start_input(referral, CaseStart(
+            reference=reference, referrer=actor_of(user), partnership_name=self.settings.rapid_review_partnership_name,
+            rules=process_rules(self.session)))
         sealed(reference, "start", reference, case)
         self.session.commit()
         client = await self.temporal.client()
         try:
             handle = await client.start_workflow(
-                RapidReviewWorkflow.run, case, id=reference, task_queue=self.settings.temporal_task_queue,
+                review_type.workflow_name, case, id=reference,
+                task_queue=review_type.task_queue or self.settings.temporal_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
@@ -309,7 +319,7 @@ class CaseService:
         try:
             # A query needs a worker: with none polling, the person is told so instead of waiting on a 500.
             async with asyncio.timeout(answer_within):
-                state = await client.get_workflow_handle(reference).query(RapidReviewWorkflow.state, today)
+                state = await client.get_workflow_handle(reference).query(type_of(reference).state_query, today)
         except TimeoutError:
             raise EngineUnavailable(f"The case's workflow did not answer within {answer_within:g} s (is a worker "
                                     "running?); its record is safe. Try again shortly.") from None
@@ -407,14 +417,13 @@ class CaseService:
         if user.role not in spec.roles:
             raise NotPermitted(f"A {user.role} may not take '{action}'; it is for: {', '.join(sorted(spec.roles))}")
         record = self.visible(user, reference)
+        case_type = type_of(reference)
+        if spec.review_type not in {t.key for t in REVIEW_TYPES.family(case_type)}:
+            raise NotFound(f"'{action}' is not an action of a {case_type.name.lower()}")
         if not isinstance(body, dict) or "actor" in body or "seal" in body:
             raise InvalidInput("The body must be a JSON object, without 'actor' (that is you, from your sign-in) "
                                "or 'seal' (the service adds it)")
-        try:
-            payload = spec.model.model_validate({**body, "actor": actor_of(user).model_dump()})
-        except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-            raise InvalidInput(f"The action is not valid: {problems}") from None
+        payload = validated(spec.model, {**body, "actor": actor_of(user).model_dump()}, "action")
         if getattr(payload, "report_document", None) is not None:  # the upload it names is this case's report
             final_report(self.session, reference, payload.report_document)
         held = None

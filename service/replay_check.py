@@ -118,12 +118,13 @@ async def replay_check(settings: Settings, engine: Engine | None,
                        directories: Iterable[Path] = ()) -> list[ReplayOutcome]:
     """Replay every archived open history and every stored history file; one outcome each."""
     from service.worker import WORKFLOW_RUNNER
-    from workflows import WORKFLOWS
+    from workflows.review_types import REVIEW_TYPES
 
+    every_workflow = [review_type.workflow for review_type in REVIEW_TYPES]  # every registered type's, any queue
     converter = data_converter(settings.encryption_key_bytes, settings.old_encryption_keys_bytes)
-    archive_replayer = Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER,
+    archive_replayer = Replayer(workflows=every_workflow, workflow_runner=WORKFLOW_RUNNER,
                                 data_converter=dataclasses.replace(converter, payload_codec=None))
-    stored_replayer = Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER, data_converter=converter)
+    stored_replayer = Replayer(workflows=every_workflow, workflow_runner=WORKFLOW_RUNNER, data_converter=converter)
     outcomes = []
 
     async def replay(replayer: Replayer, source: str, workflow_id: str, history: WorkflowHistory | None) -> None:

@@ -40,7 +40,7 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.calendar_days import partnership_calendar
-from service.cases import ACTIONS, CaseService, Started, actor_of
+from service.cases import ACTIONS, CaseService, Started, actor_of, type_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
 from service.lateness import LateCase, late_cases
@@ -62,8 +62,8 @@ from service.web_forms import (
 )
 from workflows.calendar import london_date
 from workflows.models import Referral
-from workflows.practice_review import PracticeReviewWorkflow
 from workflows.rapid_review import RapidReviewWorkflow
+from workflows.review_types import REVIEW_TYPES
 from workflows.vocabulary import (
     AGENCIES,
     SEAT_NAMES,
@@ -77,7 +77,6 @@ from workflows.vocabulary import (
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(__import__("templates").__path__[0] + "/web"))
 LONDON = ZoneInfo("Europe/London")
-BOARD_COLUMNS = [s for s in Stage if s != Stage.closed]
 AMBER_WORKING_DAYS = 5  # a card turns amber with this many working days or fewer left (the board's own setting)
 
 
@@ -298,7 +297,7 @@ def board_card(record: CaseRecord, today: date, calendar, waiting: list[str], la
     next_left = (calendar.working_days_between(today, record.next_deadline_due)
                  if record.next_deadline_due and record.stage != Stage.closed else None)
     next_statutory = bool(record.next_deadline_rule) and not record.next_deadline_rule.startswith(
-        "Partnership milestone")
+        "Partnership milestone") and "(local setting)" not in record.next_deadline_rule
     return {"record": record, "left": left, "colour": "red" if record.late else colour,
             "window_tag": wording.deadline_tag(left, AMBER_WORKING_DAYS),
             "next_left": next_left, "next_tag": wording.deadline_tag(next_left, DUE_SOON_WORKING_DAYS),
@@ -323,14 +322,16 @@ def board(request: Request, session: PageSession, user: Annotated[User, Depends(
     waiting = waiting_on_by_case(session, references)
     missed = {case.reference: case for case in late_cases(session, today=today, calendar=calendar,
                                                           references=references)}
-    columns = {stage: [] for stage in BOARD_COLUMNS}
+    shown = {found.key for record in records if (found := REVIEW_TYPES.of_reference(record.reference))}
+    columns = {stage: [] for stage in REVIEW_TYPES.board_columns(shown)}  # the review types' on the board, in order
     for record in records:
         columns.setdefault(record.stage, []).append(
             board_card(record, today, calendar, waiting.get(record.reference, []), missed.get(record.reference)))
     audit(session, request, user, "list_cases", None, {"page": "board", "shown": len(records)})
     return render(request, "board.html", user, columns=columns, late=late, year=year, today=today, rules=rules,
                   amber_working_days=AMBER_WORKING_DAYS, due_soon_working_days=DUE_SOON_WORKING_DAYS,
-                  may_refer=user.role in CASE_ACTORS, fields=referral_fields(), errors={}, typed={}, error=error)
+                  may_refer=user.role in CASE_ACTORS, fields=referral_fields(), errors={}, typed={}, error=error,
+                  other_reviews=REVIEW_TYPES.referred()[1:])  # their referral pages: service/web_review_types.py
 
 
 def referral_fields() -> list[FormField]:
@@ -477,18 +478,20 @@ def for_this_person_now(name: str, state: dict, user: User) -> bool:
     return True
 
 
-def available_actions(user: User, state: dict) -> list[str]:
-    """The actions this user's role may take in the case's (or its review's) current stage."""
+def available_actions(user: User, state: dict, reference: str) -> list[str]:
+    """The actions of the case's review type (and of the reviews it starts) this user's role may take in the case's
+    (or its review's) current stage."""
     found = []
     review = state.get("practice_review") or {}
+    family = {review_type.key for review_type in REVIEW_TYPES.family(type_of(reference))}
     for name, spec in ACTIONS.items():
-        if user.role not in spec.roles:
+        if user.role not in spec.roles or spec.review_type not in family:
             continue
         if name in JOINT_ANSWERS and (user.seat is None or proposal_to_answer(name, state, user) is None):
             continue  # nothing proposed for this seat to answer
         if not for_this_person_now(name, state, user):
             continue
-        stage = review.get("stage") if spec.workflow is PracticeReviewWorkflow else state.get("stage")
+        stage = review.get("stage") if spec.suffix else state.get("stage")  # a review's action: at its own stage
         if stage in spec.stages and not (name == "decline_referral" and state.get("three_way_sin")
                                       and state.get("sin_agreed") != "do_not_notify"):
             found.append(name)  # a decline is offered once the partners agreed not to notify (the workflow's rule)
@@ -496,7 +499,7 @@ def available_actions(user: User, state: dict) -> list[str]:
 
 
 def action_title(name: str) -> str:
-    method = getattr(RapidReviewWorkflow, name, None) or getattr(PracticeReviewWorkflow, name)
+    method = getattr(ACTIONS[name].workflow, name)
     return wording.label(name) if not method.__doc__ else method.__doc__.strip().splitlines()[0]
 
 
@@ -506,6 +509,8 @@ def current_version(name: str, state: dict) -> int:
         return state.get("decision_sheet_version") or 1
     if name == "sign_off_report":
         return (state.get("practice_review") or {}).get("report_version") or 1
+    if name in (state.get("action_versions") or {}):  # another review type's own: its state says which version
+        return state["action_versions"][name] or 1
     proposals = state.get("sin_proposals") or [{}]
     return proposals[-1].get("version", 1)
 
@@ -608,7 +613,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                  "escalated": record.escalated, "closed_reason": record.closed_reason}
     themes = sorted(known_themes(session))
     actions = [] if orphaned else [
-        action_form(name, state, themes, user) for name in available_actions(user, state)
+        action_form(name, state, themes, user) for name in available_actions(user, state, reference)
         if name not in NOT_ON_CASE_PAGE]
     errors, typed = errors or {}, dict(typed or {})
     state["final_report_uploads"] = [{"id": d.id, "version": d.version} for d in session.exec(

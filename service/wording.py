@@ -12,6 +12,7 @@ import typing
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from engine.registry import REVIEW_TYPES
 from workflows.models import Referral
 from workflows.vocabulary import AGENCIES, SEAT_NAMES
 
@@ -66,6 +67,8 @@ def label(value: object) -> str:
     code = str(value)
     if code in LABELS:
         return LABELS[code]
+    if (own := REVIEW_TYPES.word(code)) is not None:  # a review type's own words for its stages and actions
+        return own
     if code in AGENCIES:
         return AGENCIES[code]
     words = [ACRONYMS.get(word, word) for word in code.replace("-", "_").split("_") if word]

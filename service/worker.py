@@ -1,4 +1,5 @@
-"""The Temporal worker: runs the case workflows and their activities, and reports its own liveness."""
+"""The Temporal worker: runs the workflows of every registered review type and their activities, and reports its
+own liveness."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from records.db import session_scope
 from records.models import WorkerHeartbeat
 from service.effect_alerts import EFFECT_ALERT_ATTEMPTS, clear_effect_alert, raise_effect_alert
 from service.settings import Settings
-from workflows import WORKFLOWS
+from workflows.review_types import REVIEW_TYPES  # the registry, with the service's own types registered
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, **options) 
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=WORKFLOWS,
+        workflows=REVIEW_TYPES.workflows(settings.temporal_task_queue),
         activities=build_activities(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=WORKFLOW_RUNNER,

@@ -13,7 +13,8 @@ check_page = test_web_pages.check_page
 
 PAGES_BY_USER = {
     "strategy.manager": ["/board", "/cases/new", "/action-plan", "/themes", "/escalations", "/dashboard",
-                         "/admin/calendar", "/account", "/tasks", "/panels", "/workload"],
+                         "/admin/calendar", "/account", "/tasks", "/panels", "/workload",
+                         "/review-types/safeguarding_adults_review/new"],
     "agency.education": ["/tasks", "/referrals", "/action-plan", "/escalations", "/account"],
     "exec.la": ["/tasks", "/board", "/dashboard"],
     "auditor": ["/audit", "/board", "/cases", "/themes"],

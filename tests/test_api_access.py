@@ -50,7 +50,8 @@ async def world(case_env, case_worker, settings, engine, demo_passwords):
         client.app, client.headers_of, client.reference = app, headers, reference
         client.path_values = {"reference": reference, "document_id": str(document.id), "task_id": str(task.id),
                               "action": "not_an_action",  # the generic route; each action has its own
-                              "action_id": "1", "escalation_id": "1", "theme": "neglect", "day_id": "1"}
+                              "action_id": "1", "escalation_id": "1", "theme": "neglect", "day_id": "1",
+                              "key": "rapid_review"}
         yield client
 
 

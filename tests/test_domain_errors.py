@@ -98,6 +98,7 @@ PAGE_AND_ROUTE = [
     (("GET", "/cases/{reference}"), ("GET", "/api/cases/{reference}")),
     (("GET", "/tasks"), ("GET", "/api/tasks")),
     (("POST", "/cases/new"), ("POST", "/api/cases")),
+    (("POST", "/review-types/{key}/new"), ("POST", "/api/review-types/{key}/cases")),
     (("GET", "/audit/{reference}/history"), ("GET", "/api/cases/{reference}/history")),
 ]
 

@@ -12,7 +12,7 @@ from service.settings import Settings
 from service.temporal import data_converter
 from service.worker import WORKFLOW_RUNNER
 from tests.conftest import TEST_KEY
-from workflows import WORKFLOWS
+from workflows.review_types import REVIEW_TYPES
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -21,7 +21,8 @@ def test_representative_histories_are_stored():
     names = {path.stem.split("--")[0] for path in HISTORIES}
     assert {"local_cspr_case", "local_cspr_review", "declined_referral", "no_further_review",
             "sign_off_returned_then_approved", "sin_disagreement_revised", "looked_after_child_death",
-            "stopped_by_the_partners", "sin_decided_by_the_la_after_silence", "review_held_and_revised"} <= names
+            "stopped_by_the_partners", "sin_decided_by_the_la_after_silence", "review_held_and_revised",
+            "sar_published"} <= names
     # Cases from before the three-way notification decision and the learning step (no patch markers) stay here.
     for before in ("declined_referral--RR-3E133D47", "no_further_review--RR-B5C490CB", "local_cspr_case--RR-76E6C672"):
         assert before in {path.stem for path in HISTORIES}
@@ -30,7 +31,7 @@ def test_representative_histories_are_stored():
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem.split("--")[0] for p in HISTORIES])
 async def test_history_replays(path: Path):
     replayer = Replayer(
-        workflows=WORKFLOWS,
+        workflows=[review_type.workflow for review_type in REVIEW_TYPES],
         data_converter=data_converter(Settings(rapid_review_encryption_key=TEST_KEY).encryption_key_bytes),
         workflow_runner=WORKFLOW_RUNNER,
     )

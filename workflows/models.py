@@ -111,6 +111,16 @@ class Referral(BaseModel):
         return self
 
 
+class Opening(BaseModel):
+    """What the service adds to a referral of any review type to start its workflow (engine/review_type.py's
+    ``build_start``): the reference, who referred, the partnership and the seal."""
+
+    reference: str
+    referrer: Actor
+    partnership_name: str
+    seal: str | None = SEAL
+
+
 class CaseInput(Referral):
     """The workflow's input: the referral plus who made it and the rules in force that day."""
 

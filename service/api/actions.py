@@ -1,4 +1,4 @@
-"""One route per action, generated from the workflows' own action models and rules.
+"""One route per action, generated from the registered review types' action models and rules.
 
 A partner system reads in ``/openapi.json`` what each action takes (its body schema, less the actor, who is the
 caller, and the seal, which the service adds), who may take it, at which stages, and an example. Every route
@@ -21,7 +21,6 @@ from service.cases import ACTIONS, ActionSpec
 from service.deps import Cases
 from service.wording import label
 
-router = APIRouter(prefix="/api/cases", tags=["actions"])
 SERVICE_FIELDS = ("actor", "seal")  # filled in by the service, never sent by a caller
 ERRORS = {
     403: "Your role may not take this action",
@@ -105,7 +104,7 @@ def may_take(name: str, roles: frozenset[str]):
     return check
 
 
-def _add_route(name: str, spec: ActionSpec) -> None:
+def _add_route(router: APIRouter, name: str, spec: ActionSpec) -> None:
     body_type = body_model(spec)
     # The action's own roles, checked before its body is read: a role that may not take it learns that first.
     taker = Annotated[User, Depends(may_take(name, spec.roles))]
@@ -124,8 +123,16 @@ def _add_route(name: str, spec: ActionSpec) -> None:
     )
 
 
-for _name, _spec in sorted(ACTIONS.items()):
-    _add_route(_name, _spec)
+def action_router() -> APIRouter:
+    """The routes of every action registered now: ``create_app`` builds them, so a review type registered before
+    the app is made has its routes (engine/registry.py)."""
+    made = APIRouter(prefix="/api/cases", tags=["actions"])
+    for name, spec in sorted(ACTIONS.items()):
+        _add_route(made, name, spec)
+    return made
+
+
+router = action_router()  # the service's own review types' routes
 
 # For routes whose action is known only at run time (a task's): the body is one of the actions' bodies.
 ANY_ACTION_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
