@@ -25,7 +25,7 @@ COUNTED = {
     "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED": "updates",
     "EVENT_TYPE_TIMER_STARTED": "timers",
 }
-LOCAL_ACTIVITY_MARKER = "core_local_activity"  # a local activity's one event (the case's steps: patch answer-first)
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # a local activity's one event (none yet in a case)
 
 
 async def history_counts(client, workflow_ids) -> tuple[int, Counter]:

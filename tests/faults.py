@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from temporalio.api.failure.v1 import Failure
-
 
 class RefusingProxy:
     """Forwards 127.0.0.1:<port> to the target; ``refuse()`` closes the port and every open connection."""
@@ -47,23 +45,3 @@ class RefusingProxy:
 
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
         self.connections.difference_update({writer, upstream_writer})
-
-
-async def as_sent(converter, error: BaseException) -> Failure:
-    """The failure as the worker sends it (through its data converter: message and stack encrypted)."""
-    failure = Failure()
-    await converter.encode_failure(error, failure)
-    return failure
-
-
-def failed_attempts(records, activity_type: str = "apply_case_step") -> list[tuple[int, BaseException]]:
-    """(attempt, error) of each failed attempt of ``activity_type`` as the worker reports it (its log). A case's step
-    is a local activity: while it is retried its failures stay in the worker (no pending activity on the server
-    shows them), so the worker's own report is where a person (an operator) sees them."""
-    found = []
-    for record in records:
-        info = getattr(record, "temporal_activity", None)
-        if record.getMessage().startswith("Completing activity as failed") and info and record.exc_info:
-            if info.get("activity_type") == activity_type:
-                found.append((info["attempt"], record.exc_info[1]))
-    return found

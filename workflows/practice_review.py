@@ -155,12 +155,12 @@ class PracticeReviewWorkflow:
         # Reviews started before the partners' joint decisions keep one Executive's extension and the business
         # unit's record of non-publication, as they ran (workflows/joint_decision.py).
         self.state.joint_decisions = workflow.patched("joint-decisions")
-        # As its case: steps by a local activity, documents after the answer (workflows/steps.py); and the case is
-        # told only what it does not know: not the stage the review starts at (it recorded it when the partners
+        # As its case: documents after the answer (workflows/steps.py); and the case is told only what it does not
+        # know: not the stage the review starts at (it recorded it when the partners
         # chose the methodology), nor the closure (the child's completion says it), unless the closing step changed
         # a flag. Reviews started before the patch signal both and run as they ran.
         if workflow.patched("answer-first"):
-            self.steps.documents_after_reply = self.steps.local_steps = True
+            self.steps.documents_after_reply = True
             self._reported = (ReviewStage.terms_of_reference, False, False)
             self._tell_closure = False
         async with self.steps.lock:

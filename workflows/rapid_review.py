@@ -257,10 +257,9 @@ class RapidReviewWorkflow:
         self.state.joint_decisions = workflow.patched("joint-decisions")
         # And whether a closed case may be reopened by the partners: cases opened before end when they close.
         self.state.reopenable = workflow.patched("reopenable")
-        # A person's action is answered once its step is applied (by a local activity), its documents following
-        # in step order (workflows/steps.py). Cases opened before run each step as an activity and render the
-        # documents inside the action, as they ran. One patch for both: each marker costs the history two events.
-        self.steps.documents_after_reply = self.steps.local_steps = workflow.patched("answer-first")
+        # A person's action is answered once its step is applied, its documents following in step order
+        # (workflows/steps.py). Cases opened before render them inside the action, as they ran.
+        self.steps.documents_after_reply = workflow.patched("answer-first")
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
         while True:

@@ -84,10 +84,6 @@ class Steps:
         # Set by the run from patch "answer-first": cases opened before it issue a step's documents inside the step
         # (before the action is answered), as they ran.
         self.documents_after_reply = False
-        # Set by the run from patch "answer-first" too: the step is applied by a local activity, run by the worker
-        # that runs the workflow task (no task queue round trip, a marker in the history instead of an activity's
-        # events and a workflow task of its own). Cases opened before keep the full activity, as they ran.
-        self.local_steps = False
         self._to_issue: list[DocumentRequest] = []  # in step order; the first is being issued
         self._issuing: asyncio.Task | None = None
 
@@ -149,11 +145,6 @@ class Steps:
 
     async def apply(self, step: CaseStep) -> None:
         """Send the step as it stands (no read-model row added)."""
-        if self.local_steps:
-            await workflow.execute_local_activity_method(
-                CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
-            )
-            return
         await workflow.execute_activity_method(
             CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
         )
