@@ -433,6 +433,7 @@ class PlanAction(SQLModel, table=True):
     source: str = Field(max_length=40)  # panel_immediate_action, cspr_recommendation, manual
     description: str = Field(sa_column=Column(Text, nullable=False))
     owner_agency: str | None = Field(default=None, max_length=80, index=True)
+    owner_name: str | None = Field(default=None, max_length=120)  # the person in the agency who answers for it
     due_date: date = Field(index=True)
     status: str = Field(default=PlanStatus.open, max_length=20, index=True)  # PlanStatus
     evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

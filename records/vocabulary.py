@@ -15,6 +15,7 @@ def case_reference(year: int, number: int, prefix: str = "RR") -> str:
     return f"{prefix}-{year}-{number:03d}"
 
 
+CHRONOLOGY = "chronology"  # an agency's own chronology, uploaded beside its information return: chronology_<agency>
 FINAL_REPORT = "final_report"  # the local CSPR's final report as its reviewer wrote it: uploaded, not rendered
 THEMES_SHEET_REFERENCE = "THEMES"  # the register's case column for documents about all cases (the themes sheet)
 

@@ -28,6 +28,7 @@ class PlanActionRead(BaseModel):
     source: str
     description: str
     owner_agency: str | None
+    owner_name: str | None = None
     due_date: date
     status: str
     evidence: str | None
@@ -50,6 +51,7 @@ CalendarDate = Annotated[date, AfterValidator(in_calendar)]
 class NewPlanAction(BaseModel):
     description: Text = Field(min_length=1, max_length=5000)
     owner_agency: Text | None = Field(None, max_length=80)
+    owner_name: Text | None = Field(None, max_length=120, description="The person who answers for the action")
     due_date: CalendarDate
     case_reference: Text | None = Field(None, max_length=40)
 
@@ -58,6 +60,7 @@ class PlanActionChange(BaseModel):
     """Reassign, re-date, record progress or complete (evidence is required to complete)."""
 
     owner_agency: Text | None = Field(None, max_length=80)
+    owner_name: Text | None = Field(None, max_length=120, description="The person who answers for the action")
     due_date: CalendarDate | None = None
     status: Literal["open", "in_progress", "completed"] | None = None
     evidence: Text | None = Field(None, max_length=20_000)
@@ -116,18 +119,25 @@ def own_action(session: Session, user: User, action_id: int) -> PlanAction:
     return action
 
 
+def plan_item(session: Session, user: User, action_id: int) -> PlanActionRead:
+    """One action, as this user may see it (its page, where it is changed)."""
+    return read(own_action(session, user, action_id), london_date(datetime.now(UTC)), partnership_calendar(session))
+
+
 def change_item(audit: AuditWriter, user: User, action_id: int, change: PlanActionChange) -> PlanActionRead:
     """The working group reassigns and re-dates; the owning agency records progress and completion."""
     session = audit.session
     action = own_action(session, user, action_id)
     if action.status == PlanStatus.signed_off:
         raise Conflict(f"Action {action_id} is signed off and can no longer change")
-    if user.role == Role.agency_member and (change.owner_agency is not None or change.due_date is not None):
+    if user.role == Role.agency_member and (change.owner_agency is not None or change.owner_name is not None
+                                            or change.due_date is not None):
         raise NotPermitted("Only the Rapid Review Working Group reassigns or re-dates an action")
     check_agency(change.owner_agency)
     if change.status == PlanStatus.completed and not (change.evidence or action.evidence):
         raise InvalidInput("Completing an action needs evidence of completion")
-    before = {"status": action.status, "owner_agency": action.owner_agency, "due_date": str(action.due_date)}
+    before = {"status": action.status, "owner_agency": action.owner_agency, "owner_name": action.owner_name,
+              "due_date": str(action.due_date)}
     for name, value in change.model_dump(exclude_none=True).items():
         setattr(action, name, value)
     action.completed_on = london_date(datetime.now(UTC)) if action.status == PlanStatus.completed else None
@@ -152,6 +162,13 @@ def sign_off_item(audit: AuditWriter, user: User, action_id: int) -> PlanActionR
     return read(action, london_date(datetime.now(UTC)), partnership_calendar(session))
 
 
+def owner_words(item: PlanActionRead) -> str:
+    """Who answers for an action, as people say it: "Sam Patel, Police", an agency alone, or that none is named."""
+    agency = AGENCIES.get(item.owner_agency, item.owner_agency) if item.owner_agency else None
+    named = ", ".join(part for part in (item.owner_name, agency) if part)
+    return named or "No owner named yet"
+
+
 # The action plan as a spreadsheet for the working group: headed and worded for people, dates in words.
 PLAN_COLUMNS = ("Number", "Case", "Source", "Action", "Owner", "Due", "Status", "Evidence", "Completed on",
                 "Signed off on", "Overdue")
@@ -160,7 +177,7 @@ PLAN_COLUMNS = ("Number", "Case", "Source", "Action", "Owner", "Due", "Status", 
 def plan_rows_for_people(items: list[PlanActionRead]) -> list[dict]:
     return [{"Number": item.id, "Case": item.case_reference or "No case", "Source": wording.label(item.source),
              "Action": item.description,
-             "Owner": wording.label(item.owner_agency) if item.owner_agency else "Not assigned",
+             "Owner": owner_words(item),
              "Due": wording.long_date(item.due_date), "Status": wording.label(item.status),
              "Evidence": item.evidence or "", "Completed on": wording.long_date(item.completed_on),
              "Signed off on": wording.long_date(item.signed_off_on),

@@ -53,6 +53,7 @@ from service.engine_watch import alert_taken_id, describe, mismatch_detail, mism
 from service.final_report import final_report
 from service.history import archive_history, archived_history, fetch_readable_history
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
+from service.outbox import enqueue_referral_received
 from service.settings import Settings
 from service.temporal import EncryptionCodec, TemporalConnection
 from service.visibility import state_for
@@ -247,6 +248,9 @@ class CaseService:
                                "the Temporal server by workflows the service did not start (the administrators have "
                                "been alerted). Send the referral again later.")
             reference = None
+        enqueue_referral_received(session, referrer=user, reference=reference, received_on=london_date(
+            datetime.now(UTC)), public_url=self.settings.rapid_review_public_url)
+        session.commit()
         # The workflow's first step writes the audit row, the case and the run that wrote them.
         readable = await self._read_model_has(reference, self.settings.referral_readable_within_seconds)
         if readable and started_run is not None:

@@ -1,5 +1,6 @@
-"""The local CSPR's final report as the reviewer wrote it: uploaded (PDF or Word), kept whole in the document
-store under its SHA-256, one register entry per version, so the three Executives approve the very file they read.
+"""Files people upload to a case, kept whole (never rendered) in the document store under their SHA-256, one register
+entry per version: the local CSPR's final report as the reviewer wrote it, so the three Executives approve the very
+file they read, and an agency's chronology beside its information return, so the panel reads the agency's own table.
 
 The report is the reviewer's, not the service's: it is stored, never rendered. Its version in the register follows
 the uploads; the workflow's report version (the sign-off round) names the upload it signs by its register id.
@@ -16,13 +17,20 @@ from sqlmodel import Session, func, select
 from records.errors import InvalidInput
 from records.models import Document, User
 from records.object_store import ObjectStore, store_content
-from records.vocabulary import FINAL_REPORT
+from records.vocabulary import CHRONOLOGY, FINAL_REPORT
+from workflows.vocabulary import AGENCIES
 
 MAX_BYTES = 25 * 1024 * 1024
 TITLE = "Final report of the local child safeguarding practice review"
 
 
-def kind_of(data: bytes) -> str:
+async def uploaded(request, field: str) -> bytes:
+    """The file a page's form sent in ``field`` (read one byte past the limit, so an oversized file is refused)."""
+    sent = (await request.form()).get(field)
+    return await sent.read(MAX_BYTES + 1) if hasattr(sent, "read") else b""
+
+
+def kind_of(data: bytes, what: str = "The final report") -> str:
     """"pdf" or "docx" by what the file is, never by its name; anything else is refused."""
     if data.startswith(b"%PDF-"):
         return "pdf"
@@ -33,23 +41,40 @@ def kind_of(data: bytes) -> str:
                     return "docx"
         except zipfile.BadZipFile:
             pass
-    raise InvalidInput("The final report must be a PDF or a Word (.docx) file")
+    raise InvalidInput(f"{what} must be a PDF or a Word (.docx) file")
 
 
 def upload_final_report(session: Session, store: ObjectStore, user: User, reference: str, data: bytes) -> Document:
     """Store the report and register its next version (the caller has checked the case is the user's to act on)."""
+    return register_upload(session, store, user, reference, data, FINAL_REPORT, TITLE, "The final report")
+
+
+def upload_chronology(session: Session, store: ObjectStore, user: User, reference: str, data: bytes) -> Document:
+    """An agency's chronology, filed as its own (only its members, and the partners, read it)."""
+    agency = AGENCIES.get(user.agency, user.agency)
+    return register_upload(session, store, user, reference, data, chronology_kind(user.agency),
+                           f"Chronology from {agency}", "The chronology")
+
+
+def chronology_kind(agency: str) -> str:
+    return f"{CHRONOLOGY}_{agency}"
+
+
+def register_upload(session: Session, store: ObjectStore, user: User, reference: str, data: bytes, kind: str,
+                    title: str, what: str) -> Document:
     if not data:
         raise InvalidInput("The file is empty")
     if len(data) > MAX_BYTES:
         raise InvalidInput(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB")
-    kind = kind_of(data)
+    file_kind = kind_of(data, what)
     key, digest = store_content(store, data), hashlib.sha256(data).hexdigest()
     version = 1 + (session.exec(select(func.max(Document.version)).where(
-        Document.case_reference == reference, Document.kind == FINAL_REPORT)).one() or 0)
-    document = Document(key=f"{reference}:{FINAL_REPORT}:v{version}", case_reference=reference, kind=FINAL_REPORT,
-                        title=TITLE, version=version, html_path="", html_sha256="",
-                        pdf_path=key if kind == "pdf" else "", pdf_sha256=digest if kind == "pdf" else "",
-                        docx_path=key if kind == "docx" else None, docx_sha256=digest if kind == "docx" else None,
+        Document.case_reference == reference, Document.kind == kind)).one() or 0)
+    document = Document(key=f"{reference}:{kind}:v{version}", case_reference=reference, kind=kind,
+                        title=title, version=version, html_path="", html_sha256="",
+                        pdf_path=key if file_kind == "pdf" else "", pdf_sha256=digest if file_kind == "pdf" else "",
+                        docx_path=key if file_kind == "docx" else None,
+                        docx_sha256=digest if file_kind == "docx" else None,
                         issued_by=user.full_name)
     session.add(document)
     session.flush()

@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -62,6 +62,29 @@ def task_email(task: Task, public_url: str) -> tuple[str, str]:
         "Details are in the service only. Do not reply to this message."
     )
     return subject, body
+
+
+def referral_received_email(reference: str, received_on: date, public_url: str) -> tuple[str, str]:
+    """The referrer's receipt: the reference, the day, what happens next and where to follow it. Nothing of the
+    child (no pseudonym, no summary): an e-mail can reach more people than the service does."""
+    subject = f"[OFFICIAL-SENSITIVE] {reference}: your referral was received"
+    body = (
+        f"Your referral was received on {wording.long_date(received_on)}. Its reference is {reference}: give it "
+        "if you contact the business unit about it.\n\n"
+        f"What happens next: {wording.REFERRAL_NEXT['waiting'].removesuffix(' Its decision will show here.')} "
+        "You can see its status in My referrals.\n\n"
+        f"Follow your referral in the Rapid Review service: {public_url.rstrip('/')}/referrals/{reference}\n\n"
+        "Details are in the service only. Do not reply to this message."
+    )
+    return subject, body
+
+
+def enqueue_referral_received(session: Session, *, referrer: User, reference: str, received_on: date,
+                              public_url: str) -> None:
+    """Tell the referrer her referral was received (once per case, however often the request is retried)."""
+    subject, body = referral_received_email(reference, received_on, public_url)
+    enqueue(session, key=f"referral-received:{reference}", to=referrer, subject=subject, body=body,
+            case_reference=reference)
 
 
 def enqueue(session: Session, *, key: str, to: User, subject: str, body: str, case_reference: str | None,

@@ -1,5 +1,5 @@
 """The business unit's planning views, from the read model only: the panel calendar (every convened panel, with its
-returns) and the workload (open tasks by who they wait on, overdue and due soon)."""
+returns) and the workload (open tasks by who they wait on, role and person, overdue and due soon)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from records.models import CaseAgency, CaseRecord, InformationReturn, Task
+from records.models import CaseAgency, CaseRecord, InformationReturn, Task, User
+from records.tasks import is_for
 from workflows.calendar import WorkingDayCalendar
 from workflows.vocabulary import AGENCIES, SEAT_NAMES, Stage, TaskKind, TaskStatus
 
@@ -58,17 +59,37 @@ def who_it_waits_on(task: Task) -> str:
     return task.assignee_role.replace("_", " ").capitalize()
 
 
-def workload(session: Session, today: date, calendar: WorkingDayCalendar, due_soon_days: int) -> list[Load]:
-    """Open tasks (escalations and reminders left out: they repeat a task) by who they wait on, busiest first."""
+def person(user: User) -> str:
+    """A person as the workload names them: "Sam Patel (Agency member, Police)"."""
+    where = AGENCIES.get(user.agency, user.agency) if user.agency else (
+        f"{SEAT_NAMES.get(user.seat, user.seat)} seat" if user.seat else None)
+    role = user.role.replace("_", " ").capitalize()
+    return f"{user.full_name} ({role}{f', {where}' if where else ''})"
+
+
+def workload(session: Session, today: date, calendar: WorkingDayCalendar,
+             due_soon_days: int) -> tuple[list[Load], list[Load]]:
+    """Open tasks (escalations and reminders left out: they repeat a task) by who they wait on, busiest first: by
+    role (agency, seat) and by named person. A task for a role counts for each active person who holds it, since
+    any of them may do it; a task named to one person counts for that person only."""
     soon = calendar.add_working_days(today, due_soon_days)
-    loads: dict[str, Load] = {}
-    for task in session.exec(select(Task).where(Task.status == TaskStatus.open,
-                                                Task.kind.not_in([TaskKind.escalation, TaskKind.reminder]))):
-        load = loads.setdefault(who_it_waits_on(task), Load(who_it_waits_on(task)))
-        load.open += 1
-        load.cases.add(task.case_reference)
-        if task.due_date and task.due_date < today:
-            load.overdue += 1
-        elif task.due_date and task.due_date <= soon:
-            load.due_soon += 1
-    return sorted(loads.values(), key=lambda load: (-load.overdue, -load.open, load.who))
+    tasks = session.exec(select(Task).where(Task.status == TaskStatus.open,
+                                            Task.kind.not_in([TaskKind.escalation, TaskKind.reminder]))).all()
+    people = session.exec(select(User).where(User.is_active == True).order_by(User.full_name)).all()  # noqa: E712
+    by_role: dict[str, Load] = {}
+    by_person: dict[int, Load] = {}
+    for task in tasks:
+        counted = [by_role.setdefault(who_it_waits_on(task), Load(who_it_waits_on(task)))]
+        counted += [by_person.setdefault(user.id, Load(person(user))) for user in people if is_for(task, user)]
+        for load in counted:
+            load.open += 1
+            load.cases.add(task.case_reference)
+            if task.due_date and task.due_date < today:
+                load.overdue += 1
+            elif task.due_date and task.due_date <= soon:
+                load.due_soon += 1
+
+    def busiest(loads):
+        return sorted(loads, key=lambda load: (-load.overdue, -load.open, load.who))
+
+    return busiest(by_role.values()), busiest(by_person.values())

@@ -59,7 +59,7 @@ class Timeliness(BaseModel):
 
 class Period(NamedTuple):
     """A year of figures: a calendar year, or a financial year (April to March) as partnerships report under
-    reg. 14 and s16G, named by the year it starts in."""
+    s16G (their yearly report), named by the year it starts in."""
 
     year: int
     basis: Basis

@@ -71,7 +71,8 @@ def timeline_detail_for(role: str, agency: str | None, action: str, detail: dict
 def document_visible(role: str, kind: str, agency: str | None = None) -> bool:
     if role != Role.agency_member:
         return True
-    for per_agency in ("information_request_", "information_return_"):  # another agency's is not theirs to read
+    # another agency's is not theirs to read
+    for per_agency in ("information_request_", "information_return_", "chronology_"):
         if kind.startswith(per_agency):
             return kind == f"{per_agency}{agency}"
     return kind not in PARTNER_ONLY_DOCUMENTS

@@ -44,15 +44,18 @@ from service.cases import ACTIONS, CaseService, Started, actor_of, type_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
 from service.lateness import LateCase, late_cases
+from service.next_steps import waiting_on
 from service.roles import ADMINS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
 from service.sign_in import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.themes import known_themes
 from service.visibility import document_visible, return_visible, state_for
+from service.web_decision_sheet import sheet_fields, sheet_sections, unanswered
 from service.web_forms import (
     FormField,
     answer_text,
     delay_field,
     error_list,
+    field_anchor,
     field_named,
     form_body,
     form_fields,
@@ -515,8 +518,14 @@ def current_version(name: str, state: dict) -> int:
     return proposals[-1].get("version", 1)
 
 
-def action_form(name: str, state: dict, themes: list[str], user: User | None = None) -> dict:
+def action_fields(name: str, themes: list[str]) -> list[FormField]:
+    """An action's questions: built from its model, the decision sheet's worded and grouped for the chair."""
     fields = form_fields(ACTIONS[name].model, themes)
+    return sheet_fields(fields) if name == "issue_decision_sheet" else fields
+
+
+def action_form(name: str, state: dict, themes: list[str], user: User | None = None) -> dict:
+    fields = action_fields(name, themes)
     title = action_title(name)
     proposal = proposal_to_answer(name, state, user) if name in JOINT_ANSWERS and user is not None else None
     for f in fields:
@@ -529,6 +538,7 @@ def action_form(name: str, state: dict, themes: list[str], user: User | None = N
     if (delay := delay_field(state)) is not None:
         fields.append(delay)
     return {"name": name, "title": title, "fields": fields, "button": wording.label(name),
+            "sections": sheet_sections(fields) if name == "issue_decision_sheet" else None,
             "confirm": name in CONFIRM_FIRST, "warning": action_warning(name, state), "secondary": name in SECONDARY}
 
 
@@ -631,6 +641,7 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                                          .order_by(Document.kind, Document.version))
                  if document_visible(user.role, d.kind, user.agency)]
     calendar, today = partnership_calendar(session), london_date(datetime.now(UTC))
+    state["outstanding"] = waiting_on(state, today)  # the review's stages and the partners' open proposals too
     returns = information_returns(cases, user, reference, state, calendar, today) if not orphaned else []
     # The case's missed deadlines once each (escalation tasks go to several people for the same miss).
     late = late_cases(session, today=today, calendar=calendar, references=[reference])
@@ -682,7 +693,8 @@ def done_banner(done: str | None, state: dict | None) -> dict | None:
     if not done or (done not in wording.DONE and done.split(":")[0] not in ACTIONS):
         return None
     state = state or {}
-    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in state.get("outstanding") or []]
+    today = london_date(datetime.now(UTC))
+    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in waiting_on(state, today)]
     preparing = [wording.BEING_PREPARED.format(title=document_title(kind))
                  for found in (state, state.get("practice_review") or {})
                  for kind in found.get("documents_in_preparation") or []]
@@ -709,7 +721,7 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
         raise HTTPException(404, f"Unknown action {action!r}")
     form = await request.form()
     back = safe_back(form.get("back"), f"/cases/{reference}")
-    fields = form_fields(spec.model, sorted(known_themes(cases.session)))
+    fields = action_fields(action, sorted(known_themes(cases.session)))
     if "delay_reason" in form:
         fields.append(FormField(name="delay_reason", label="Reason for the delay", kind="textarea", required=True,
                                 help=None))
@@ -726,13 +738,15 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
             thing = "final report" if action == "sign_off_report" else "decision sheet"
             errors["declaration"] = (f"Confirm that you have read this version of the {thing} and approve it for "
                                      "your organisation")
+    if action == "issue_decision_sheet":  # the questions every rapid review answers, named in the error summary
+        errors = {**unanswered(body), **errors}
     if not errors:
         errors = invalid_fields(spec.model, body, fields, actor=actor_of(user).model_dump())
     if errors or form.get("change"):
         return await page_again(request, cases, user, reference, back, action, errors, typed)
     if form.get("confirmed") != "yes" and (action in CONFIRM_FIRST or action in CHECK_ANSWERS):
         record = cases.visible(user, reference)
-        answers = [(f.label, answer_text(f, body.get(f.name))) for f in fields if f.kind != "hidden"]
+        answers = check_answers(action, fields, body, reference, to_field=not back.startswith("/tasks"))
         proposal = action in JOINT_ACTIONS and await goes_to_partners(cases, record, user)
         heading = CONFIRM_FIRST.get(action) or CHECK_ANSWERS[action][0]
         return render(request, "confirm.html", user, reference=reference, action=action, back=back,
@@ -756,6 +770,20 @@ async def case_action(reference: str, action: str, request: Request, cases: Case
     if back.startswith("/tasks") or back.endswith(APPROVER_PAGES):
         return RedirectResponse(f"/tasks?done={done}&case={reference}", status_code=303)
     return RedirectResponse(f"{back}?done={done}", status_code=303)
+
+
+def check_answers(action: str, fields: list[FormField], body: dict, reference: str, *, to_field: bool) -> list[dict]:
+    """The answers to check, in their sections, each (on a form checked before sending) with a Change button that
+    takes the person back to the form with everything they typed (``to_field``: to that question, on the case page
+    whose fields the anchors name)."""
+    shown = [f for f in fields if f.kind != "hidden"]
+    groups = sheet_sections(shown) if action == "issue_decision_sheet" else [{"legend": None, "fields": shown}]
+    changeable = action in CHECK_ANSWERS
+    return [{"legend": group["legend"], "rows": [
+        {"label": f.label, "answer": answer_text(f, body.get(f.name)),
+         "change": f"/cases/{reference}/actions/{action}" + (f"#{field_anchor(action, f)}" if to_field else "")
+         if changeable else None}
+        for f in group["fields"]]} for group in groups if group["fields"]]
 
 
 async def page_again(request: Request, cases: CaseService, user: User, reference: str, back: str, action: str,
@@ -804,7 +832,7 @@ def field_changes(versions: list[dict], version: int) -> list[dict] | None:
     in the form's words; None for a case whose earlier versions were not kept (the text comparison stands)."""
     if len(versions) < 2 or len(versions) != version:
         return None
-    fields = [f for f in form_fields(ACTIONS["issue_decision_sheet"].model) if f.kind != "hidden"]
+    fields = [f for f in action_fields("issue_decision_sheet", []) if f.kind != "hidden"]
     old, new = versions[-2], versions[-1]
     return [{"label": f.label, "old": answer_text(f, old.get(f.name)) or "Not answered",
              "new": answer_text(f, new.get(f.name)) or "Not answered"}

@@ -6,6 +6,7 @@ checks and audit are the same."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
@@ -79,7 +80,8 @@ async def plan_page(request: Request, session, user: User, error: str | None = N
     items = action_plan.plan_items(session, user)
     session.commit()
     return render(request, "action_plan.html", user, status_code=status_code, items=items, error=error,
-                  may_edit=user.role in WORKING_GROUP)
+                  may_edit=user.role in WORKING_GROUP, may_change=user.role in PLAN_UPDATERS,
+                  owner_words=action_plan.owner_words)
 
 
 @router.get("/action-plan")
@@ -96,6 +98,21 @@ async def action_plan_add(request: Request, session: PageSession, user: WorkingG
     return refused or back("/action-plan")
 
 
+async def plan_item_page(request: Request, session, user: User, error: str | None = None, status_code: int = 200,
+                         *, action_id: int):
+    item = action_plan.plan_item(session, user, action_id)
+    session.commit()
+    return render(request, "action_plan_item.html", user, status_code=status_code, item=item, error=error,
+                  owner=action_plan.owner_words(item), may_edit=user.role in WORKING_GROUP)
+
+
+@router.get("/action-plan/{action_id}/edit")
+async def action_plan_edit(action_id: RowId, request: Request, session: PageSession, user: Updaters):
+    """One action and its form: the working group names its owner and re-dates it, the owner records progress and
+    completes it with evidence, the working group signs it off."""
+    return await plan_item_page(request, session, user, action_id=action_id)
+
+
 @router.post("/action-plan/{action_id}")
 async def action_plan_change(action_id: RowId, request: Request, session: PageSession, user: Updaters):
     fields = await form_of(request)
@@ -104,8 +121,8 @@ async def action_plan_change(action_id: RowId, request: Request, session: PageSe
     else:
         work = lambda: action_plan.change_item(  # noqa: E731
             writer(session, request), user, action_id, action_plan.PlanActionChange(**fields))
-    refused = await attempt(plan_page, request, session, user, work)
-    return refused or back("/action-plan")
+    refused = await attempt(partial(plan_item_page, action_id=action_id), request, session, user, work)
+    return refused or back(f"/action-plan#action-{action_id}")
 
 
 # ---------------------------------------------------------------- themes

@@ -15,7 +15,7 @@ from records.models import Document, User
 from records.vocabulary import FINAL_REPORT
 from service.cases import ACTIONS
 from service.deps import Cases
-from service.final_report import MAX_BYTES, upload_final_report
+from service.final_report import upload_final_report, uploaded
 from service.visibility import state_for
 from service.web import delay_field, page_roles, render
 from service.web_forms import FormField, error_list, form_fields
@@ -30,10 +30,9 @@ async def upload(reference: str, request: Request, cases: Cases,
                  user: Annotated[User, Depends(page_roles(Role.business_unit))]) -> Response:
     """Upload the reviewer's final report; the case page then offers it when the report goes for sign-off."""
     cases.visible(user, reference)
-    sent = (await request.form()).get("report")
-    data = await sent.read(MAX_BYTES + 1) if hasattr(sent, "read") else b""
     try:
-        document = upload_final_report(cases.session, cases.documents, user, reference, data)
+        document = upload_final_report(cases.session, cases.documents, user, reference,
+                                       await uploaded(request, "report"))
     except InvalidInput as error:
         cases.session.rollback()
         return RedirectResponse(f"/cases/{reference}?upload_error={error.detail[:120]}", status_code=303)

@@ -164,15 +164,18 @@ def field_named(message: str, fields: list[FormField]) -> str:
 
 def error_list(prefix: str, fields: list[FormField], errors: dict[str, str]) -> list[tuple[str, str]]:
     """The error summary's links: each to its field's first input."""
-    anchors = {}
-    for f in fields:
-        anchor = f"{prefix}-{f.name}"
-        if f.kind == "date":
-            anchor += "-day"
-        elif f.kind in ("radios", "checkboxes") and f.options:
-            anchor += f"-{f.options[0][0]}"
-        anchors[f.name] = anchor
+    anchors = {f.name: field_anchor(prefix, f) for f in fields}
     return [(anchors.get(name, f"{prefix}-form"), message) for name, message in errors.items()]
+
+
+def field_anchor(prefix: str, field: FormField) -> str:
+    """The id of a field's first input: where an error summary's link, or a Change link, takes the person."""
+    anchor = f"{prefix}-{field.name}"
+    if field.kind == "date":
+        return anchor + "-day"
+    if field.kind in ("radios", "checkboxes") and field.options:
+        return anchor + f"-{field.options[0][0]}"
+    return anchor
 
 
 def typed_values(form) -> dict:
@@ -187,6 +190,8 @@ def safe_back(value, default: str) -> str:
 
 def answer_text(field: FormField, value) -> str:
     """An answer as the check-answers page shows it."""
+    if field.kind == "checkboxes" and not value:
+        return "None of these"
     if value in (None, "", []):
         return "Not given"
     options = dict(field.options)

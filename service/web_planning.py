@@ -33,8 +33,9 @@ def panels(request: Request, cases: Cases, user: Planner) -> HTMLResponse:
 
 @router.get("/workload")
 def workload_page(request: Request, cases: Cases, user: Planner) -> HTMLResponse:
-    """Open tasks by who they wait on: how many, how many overdue, how many due soon, on how many cases."""
+    """Open tasks by who they wait on, named person and role: how many, how many overdue, how many due soon, on how
+    many cases."""
     today = london_date(datetime.now(UTC))
-    loads = workload(cases.session, today, partnership_calendar(cases.session), DUE_SOON_WORKING_DAYS)
+    loads, people = workload(cases.session, today, partnership_calendar(cases.session), DUE_SOON_WORKING_DAYS)
     cases.audit(user, "list_tasks", None, {"page": "workload", "shown": len(loads)})
-    return render(request, "workload.html", user, loads=loads, soon=DUE_SOON_WORKING_DAYS)
+    return render(request, "workload.html", user, loads=loads, people=people, soon=DUE_SOON_WORKING_DAYS)

@@ -18,6 +18,8 @@ from service.referrals import referral_of, referrals_of
 from service.roles import CASE_ACTORS
 from service.web import page_roles, render
 
+# Said after sending: the receipt (service/outbox.py, enqueue_referral_received) is on its way to her.
+RECEIPT_SENT = "We have e-mailed you a receipt with the reference. It does not name the child."
 router = APIRouter(include_in_schema=False)
 Referrer = Annotated[User, Depends(page_roles(*CASE_ACTORS))]
 
@@ -38,7 +40,7 @@ def referral_page(reference: str, request: Request, cases: Cases, user: Referrer
     referral = referral_of(cases.session, user=user, reference=reference)
     cases.audit(user, "read_referral", reference, {"page": "referral", "shown": "status"})
     confirmation = {"title": "Referral submitted", "reference": reference,
-                    "next": [referral.next]} if done == "submit_referral" else None
+                    "next": [referral.next, RECEIPT_SENT]} if done == "submit_referral" else None
     return render(request, "referral_status.html", user, referral=referral, confirmation=confirmation,
                   case_link=cases.may_read(user, reference))
 

@@ -324,6 +324,7 @@ DONE = {
     "Your agreement is recorded", "answer_joint_decision:disagree": "Your disagreement is recorded: the proposal "
     "is not agreed", "answer_review_decision:disagree": "Your disagreement is recorded: the proposal is not agreed",
     "stop_local_cspr": "Local CSPR stopped", "reopen_case": "Case reopened",
+    "upload_chronology": "Chronology attached: the panel reads it with your return",
 }
 
 # After an action, each document its step issues: rendered after the answer, so it may not be listed yet.
@@ -425,6 +426,7 @@ DID = {
     "record_joint_review": "recorded the joint review with another partnership",
     "answer_joint_decision": "answered a proposal to the partners",
     "answer_review_decision": "answered a proposal to the partners",
+    "upload_chronology": "attached the agency's chronology",
     "reopen_case": "reopened the case", "reopen_window_ended": "ended the time in which the case could be reopened",
 }
 # Actions the three partners decide together (workflows/joint_decision.py): what a proposal of each proposes.

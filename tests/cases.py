@@ -202,6 +202,15 @@ class CaseDriver:
         return str(WorkingDayCalendar().add_working_days(await self.today(), 1))
 
     async def to_sign_off(self, agencies=("education", "community_health"), recommendation="local_cspr") -> dict:
+        await self.to_decision_sheet(agencies, recommendation)
+        return await self.act("issue_decision_sheet", "chair", circumstances="Infant harmed at home.",
+                              local_review_criteria_met=recommendation == "local_cspr",
+                              criteria_notes="Two or more agencies.",
+                              national_importance=False)
+
+    async def to_decision_sheet(self, agencies=("education", "community_health"),
+                                recommendation="local_cspr") -> dict:
+        """The panel has met and made its recommendation: the chair's decision sheet is next."""
         await self.to_panel_preparation()
         panel_date = await self.next_working_day()
         await self.act("convene_panel", "bu", panel_date=panel_date, invited_agencies=list(agencies),
@@ -215,10 +224,7 @@ class CaseDriver:
                        attendees=["Chair", "Education", "Health"], immediate_actions=["Safe sleep briefing"],
                        themes=["infant safety (incl. unsafe sleeping)"], learning="Professional curiosity.",
                        recommendation=recommendation, rationale="Multi-agency concerns.")
-        return await self.act("issue_decision_sheet", "chair", circumstances="Infant harmed at home.",
-                              local_review_criteria_met=recommendation == "local_cspr",
-                              criteria_notes="Two or more agencies.",
-                              national_importance=False)
+        return await self.state()
 
     async def to_practice_review(self) -> str:
         """A local CSPR under way (the Panel agreed, the methodology chosen); returns today."""

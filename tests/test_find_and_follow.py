@@ -55,6 +55,7 @@ async def test_a_referrer_follows_her_referral_and_the_business_unit_finds_close
     banner = referrer.get_by_test_id("confirmation")
     await expect(banner).to_contain_text(f"Referral submitted ({reference})")
     await expect(banner).to_contain_text("The business unit reads your referral and decides whether to accept it")
+    await expect(banner).to_contain_text("We have e-mailed you a receipt with the reference.")
     await expect(referrer.get_by_test_id("status")).to_have_text("Waiting for a decision")
     await expect(referrer.get_by_test_id("stage")).to_have_text("Referral")
     await check_each_width(referrer, "follow-referral-confirmation")

@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from records.models import CaseRecord
+from records.models import AuditEvent, CaseRecord, CaseReview
 from records.object_store import read_stored
 from workflows.calendar import WorkingDayCalendar
 
@@ -84,6 +85,7 @@ async def test_the_three_partners_stop_a_local_cspr_and_every_record_says_stoppe
     assert driver.tasks(status="open") == []
     with Session(driver.engine) as session:
         assert session.get(CaseRecord, driver.reference).stopped is True
+        assert session.get(CaseReview, driver.reference).stage == "closed", "never counted as a late CSPR"
     tracker = await api.get(f"/api/tracker.csv?reference={driver.reference}",
                             headers=await api.as_user("strategy.manager"))
     assert tracker.status_code == 200, tracker.text
@@ -342,6 +344,9 @@ async def test_a_late_panel_reply_reopens_a_closed_case_by_the_partners_and_it_c
     assert sorted(t.assignee_seat for t in driver.tasks(action="reconsider_decision", status="open")) == [
         "icb", "la", "police"], "the reply is acted on as if it had come in time"
     assert driver.tasks(action="reopen_case", status="open") == []
+    refused = await driver.rejected("record_national_panel_response", "bu", received_on=today, panel_view="agrees",
+                                    content="Agreed.")
+    assert "reply to the last submission is already recorded" in refused, "no second reply closes it past the seats"
     with Session(driver.engine) as session:
         record = session.get(CaseRecord, driver.reference)
         assert (record.stage, record.closed_reason) == ("national_panel", None)
@@ -371,6 +376,9 @@ async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_r
     await driver.act("record_submission", "bu", submitted_on=today)
     await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
                                  reviewer="Internal", reviewer_kind="internal", lead="SM")
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="First scope.")
+    await driver.act("extend_deadline", "la", workflow_id=f"{driver.reference}-cspr", reason="Trial.",
+                     new_due=str(await driver.today() + timedelta(days=240)))
     state = await driver.partners_decide("stop_local_cspr", "police", reasons="A criminal trial is pending.")
     assert state["stage"] == "closed" and state["stopped"] and state["reopen_until"]
     await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="national_review",
@@ -388,8 +396,15 @@ async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_r
                                          reviewer="Internal", reviewer_kind="internal", lead="SM")
     assert state["stage"] == "practice_review"
     assert (await driver.state(f"{driver.reference}-cspr"))["stage"] == "terms_of_reference"
+    await driver.settled(f"{driver.reference}-cspr")
+    assert [t.title for t in driver.tasks(status="open", action="agree_terms_of_reference")], "the new review's task"
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="New scope.")
     with Session(driver.engine) as session:
         assert session.get(CaseRecord, driver.reference).stopped is False
+        scopes = session.exec(select(AuditEvent.detail).where(AuditEvent.case_reference == driver.reference,
+                                                              AuditEvent.action == "agree_terms_of_reference")).all()
+        assert [json.loads(d)["scope"] for d in scopes] == ["First scope.", "New scope."], "the new review's steps"
+        assert session.get(CaseReview, driver.reference).stage == "commissioning"
 
 
 async def test_the_time_to_reopen_ends_and_the_case_stays_closed(driver):

@@ -123,3 +123,20 @@ async def test_cspr_past_six_months_reminds_escalates_and_can_be_extended(driver
     with Session(driver.engine) as session:
         read_model = session.get(CaseReview, driver.reference)
         assert str(read_model.due) == statutory_due, "timeliness is measured against the statutory date"
+
+
+async def test_a_final_report_awaiting_sign_off_waits_on_the_seats_not_the_business_unit(driver, case_env):
+    """Issue 29: while the final report waits for the partners' sign-off, the review's reminders and escalation
+    name the seats yet to approve it (the business unit's part is done)."""
+    today = await driver.to_practice_review()
+    await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="Six months before harm.")
+    await driver.review("commission_reviewer", "bu", commissioned_on=today, reviewer="A. Reviewer")
+    await driver.review("submit_draft_report", "bu", received_on=today)
+    await driver.review("submit_final_report", "bu", received_on=today, recommendations=["Safe sleep audit"])
+    await driver.review("sign_off_report", "la", version=1, decision="approve")
+    await case_env.sleep(timedelta(days=200))  # past the six months
+    escalation = [t for t in driver.tasks(kind="escalation") if "Local CSPR completed" in t.title]
+    assert escalation and all(t.description.endswith("Waiting on: icb, police.") for t in escalation), [
+        t.description for t in escalation]
+    reminders = {t.assignee_seat for t in driver.tasks(kind="reminder") if "CSPR" in t.title}
+    assert reminders == {"icb", "police"}, reminders

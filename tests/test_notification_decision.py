@@ -129,6 +129,9 @@ async def test_a_care_leavers_death_goes_to_the_secretary_of_state_and_ofsted_an
                              notification_reference="OF-4")
     assert state["stage"] == "panel_preparation", "the partners may still choose a review: the case goes on"
     assert state["outcome"] is None
+    window = deadline(state, "rapid_review")
+    assert window["clock"] == "local" and window["rule"].startswith("The partners chose to review a care leaver's"), (
+        "a care leaver of 18 to 24 is not a child: no statutory rapid review clock")
 
 
 async def test_the_csc_lead_corrects_the_category_and_a_death_is_notified_after_all(driver):

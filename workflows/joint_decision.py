@@ -79,7 +79,8 @@ class JointDecisions:
         ))
         if seat is not None:
             self.state.joint_answers.append(JointAnswer(decision=name, version=version, seat=seat, view="agree",
-                                                        comments="proposed it", by=action.actor.name, on=today))
+                                                        comments="proposed it", by=action.actor.name, on=today,
+                                                        user_id=action.actor.user_id))
         due = self.clock.working_days_after(today, 5)
         for other in Seat:
             if other == seat:
@@ -105,6 +106,9 @@ class JointDecisions:
         if any(a.decision == proposal.decision and a.version == proposal.version and a.seat == seat
                for a in self.state.joint_answers):
             raise reject(f"The {seat} seat has already answered version {proposal.version} of this proposal.")
+        if any(a.decision == proposal.decision and a.version == proposal.version and a.user_id is not None
+               and a.user_id == answer.actor.user_id for a in self.state.joint_answers):
+            raise reject(f"You have already answered version {proposal.version} of this proposal (for another seat).")
         if answer.view == "disagree" and not answer.comments.strip():
             raise reject("Disagreeing needs your reasons.")
         if answer.view == "agree" and len(self._agreed(proposal)) == len(Seat) - 1:
@@ -116,7 +120,7 @@ class JointDecisions:
         seat = answer.actor.seat
         self.state.joint_answers.append(JointAnswer(
             decision=proposal.decision, version=proposal.version, seat=seat, view=answer.view,
-            comments=answer.comments, by=answer.actor.name, on=self.clock.today()))
+            comments=answer.comments, by=answer.actor.name, on=self.clock.today(), user_id=answer.actor.user_id))
         step.settle.append(self.steps.done(f"joint:{proposal.decision}:v{proposal.version}:{seat}", answer.view))
         if answer.view == "disagree":
             self.settle(proposal, "not_agreed", step, f"{SEAT_NAMES[seat]} disagrees: {answer.comments}")

@@ -633,6 +633,7 @@ class JointAnswer(BaseModel):
     comments: str = ""
     by: str
     on: date
+    user_id: int | None = None  # who answered: one person answers once a version, whatever seat they hold by then
 
 
 class ProcessState(BaseModel):
@@ -724,6 +725,7 @@ class CaseState(ProcessState):
     reopenable: bool = False
     late_panel_reply: bool = False  # the Panel's reply arrived after the case closed, not yet acted on
     reopenings: list[Reopening] = Field(default_factory=list)
+    reviews_started: int = 0  # local CSPRs started (one stopped and started again after a reopening: two)
 
 
 class CalendarRequest(BaseModel):
@@ -766,6 +768,8 @@ class ReviewInput(BaseModel):
     partners_decided_on: date  # the decision to undertake the review: its six months run from here
     calendar: CaseCalendar | None = None  # the case's own calendar (None: a case from before it had one)
     added_days: list[CalendarDayAdded] = Field(default_factory=list)  # one-off days the case received
+    # A review started again after its case was reopened: its steps, tasks and documents are keyed apart.
+    round: int = 1
 
 
 class ReviewState(ProcessState):
@@ -906,7 +910,7 @@ class ReviewSnapshot(BaseModel):
     publication_link: str | None = None
     not_published_reasons: str | None = None
     # The day the review was completed: published, or (not published) its improvements published; the
-    # timeliness figures count both (reg. 14's report; the review is completed either way).
+    # timeliness figures count both (the partners' report under s16G; the review is completed either way).
     completed_on: date | None = None
 
 

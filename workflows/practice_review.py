@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         Extension,
         HoldPublication,
         LiftPublicationHold,
+        Outstanding,
         PlanActionSpec,
         RecordLearningEvent,
         RecordLearningWorkshop,
@@ -60,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.vocabulary import SEAT_NAMES, ClockKind, DocumentKind, ReviewStage, Role, TaskKind
 
 from workflows.actions import Actions
-from workflows.clock import DeadlineClock
+from workflows.clock import DeadlineClock, owed_by_owner
 from workflows.joint_decision import JointDecision, JointDecisions
 from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
@@ -123,9 +124,12 @@ class PracticeReviewWorkflow:
         self.steps = Steps(self.state, case_reference=review.case_reference,
                            partnership_name=review.partnership_name, record=self._record,
                            after_commit=self._tell_case)
+        if review.round > 1:  # started again after a reopening: its keys never meet the first review's
+            self.steps.workflow_id = f"{self.steps.workflow_id}#{review.round}"
         # The case's own calendar and the days it received: the review counts on the same days.
         self.clock = DeadlineClock(self.state, self.rules, self.steps, calendar=review.calendar,
-                                   added_days=review.added_days, also_recount=self._recount_publication)
+                                   added_days=review.added_days, also_recount=self._recount_publication,
+                                   who_owes=self._who_owes)
         self.actions = Actions(self.RULES, state=self.state, steps=self.steps, clock=self.clock, checks=self,
                                event_dates=self.EVENT_DATES)
         self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off_report",
@@ -199,14 +203,24 @@ class PracticeReviewWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.closed_reason or "closed"
 
+    def _who_owes(self, found) -> list[Outstanding]:
+        """Who a reminder or escalation names: while the final report awaits sign-off, the seats yet to approve
+        it (not the business unit, whose part is done); otherwise the deadline's owner."""
+        if self.state.stage == ReviewStage.final_sign_off and self.state.report_version:
+            return self.three_way.outstanding(found.title, self.state.report_version, found.due)
+        return owed_by_owner(found)
+
     async def _stopped_by_case(self) -> None:
         """The case was closed while the review ran: cancel the review's tasks and deadlines."""
         step = self.steps.new_step("stopped")
         self.state.closed_reason = "stopped: the case was closed"
         self.clock.cancel_all()
         self.state.stage = ReviewStage.closed
+        for proposal in [p for p in self.state.joint_proposals if p.status == "open"]:
+            self.joint.settle(proposal, "superseded", step, "the case was closed")
         step.settle.append(self.steps.cancel("", "the case was closed"))
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
+        self._record(step)  # the read model's review row says closed too (the figures never count it as late)
         await self.steps.apply(step)
         await self.steps.documents_issued()  # the documents of its last steps are still issued
 

@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.rules import (
         RULE_CARE_LEAVER_DEATH,
+        RULE_CARE_LEAVER_REVIEW,
         RULE_LEARNING_WITHOUT_CSPR,
         RULE_LOOKED_AFTER_DEATH,
         RULE_METHODOLOGY,
@@ -824,6 +825,9 @@ class RapidReviewWorkflow:
     def _check_record_national_panel_response(self, action: RecordNationalPanelResponse) -> None:
         if self.state.submitted_on is None:
             raise reject("Record the submission to the National Panel before its response.")
+        if self.state.reopenable and not self._panel_reply_awaited():  # one reply per submission (cases since then)
+            raise reject("The National Panel's reply to the last submission is already recorded; a further reply "
+                         "follows a resubmission.")
         self.actions.not_future(action.received_on, "date of the response")
         self.actions.not_before(action.received_on, self.state.submitted_on, "date of the response", "submission")
 
@@ -1160,9 +1164,13 @@ class RapidReviewWorkflow:
             self.clock.add_counted_deadline(key, title, start, day,
                                             RULE_MILESTONE.format(what=title.lower(), n=day, total=total), role,
                                             statutory=False)
+        # A care leaver's death is notified by statute, but its review is the partners' choice: the same steps,
+        # counted as local practice, not a statutory deadline (cases started before this: as they ran).
+        local = self.state.category == "care_leaver_death" and workflow.patched("care-leaver-review-local")
+        rule = RULE_CARE_LEAVER_REVIEW if local else RULE_RAPID_REVIEW
         self.clock.add_counted_deadline(
             "rapid_review", "Rapid review submitted to the National Panel", start, total,
-            RULE_RAPID_REVIEW.format(n=total, start=start_name), Role.business_unit, statutory=True,
+            rule.format(n=total, start=start_name), Role.business_unit, statutory=not local,
         )
 
     def _convene_panel(self, action: ConvenePanel, step, documents) -> None:
@@ -1545,8 +1553,9 @@ class RapidReviewWorkflow:
         st.reconsideration_pending = True
         self._ask_to_reconsider(step, f"reconsider:reopened:{len(st.reopenings)}",
                                 "Reconsider the decision: the case was reopened",
-                                f"The partners reopened the case ({action.reason}). Decide: keep the decision, "
-                                "undertake a local CSPR, or stop it, with reasons.", since=self.clock.today())
+                                f"The partners reopened the case ({action.reason}). Decide: keep the decision (a "
+                                "stopped local CSPR then starts again), undertake a local CSPR, or stop it, with "
+                                "reasons.", since=self.clock.today())
 
     def _reconsider_decision(self, action: ReconsiderDecision, step, documents) -> None:
         self.state.reconsiderations.append(action)
@@ -1573,6 +1582,9 @@ class RapidReviewWorkflow:
         further review, the case first awaits the partners' learning decision unless it was recorded already
         (cases from before that step replay closing at once: patch "learning-without-cspr")."""
         decision = self.state.partners_decision
+        if self.state.reopenings and decision == Recommendation.local_cspr:
+            self._open_methodology(actor, step, self.clock.today())  # reopened: the partners' local CSPR goes ahead
+            return
         if decision == Recommendation.national_review_referral:
             self.state.outcome = f"Referred to the National Panel for a national review ({why})"
         elif (self.state.learning_activities is None and not self.state.learning_decision_pending
@@ -1645,12 +1657,15 @@ class RapidReviewWorkflow:
         self.steps.move_to(step, Stage.practice_review, action.actor, "choose_methodology")
 
     async def _start_practice_review(self, action: ChooseMethodology) -> None:
+        self.state.reviews_started += 1
+        self._last_progress = 0  # a review started again counts its progress from the start
         self._child = await workflow.start_child_workflow(
             PracticeReviewWorkflow.run,
             ReviewInput(reference=f"{self.state.reference}-CSPR", case_reference=self.state.reference,
                         pseudonym=self.state.pseudonym, partnership_name=self.partnership_name,
                         methodology=action, rules=self.rules, partners_decided_on=self.state.partners_decided_on,
-                        calendar=self.clock.case_calendar, added_days=self.clock.added_days),
+                        calendar=self.clock.case_calendar, added_days=self.clock.added_days,
+                        round=self.state.reviews_started),
             id=practice_review_id(workflow.info().workflow_id),
             task_queue=workflow.info().task_queue,
         )
@@ -1658,6 +1673,9 @@ class RapidReviewWorkflow:
     def _close_case(self, action: CloseCase, step, documents) -> None:
         if self.joint.needed("close_case", action):  # applied after the three seats agreed
             self.state.outcome = f"Closed by the partners' decision: {action.reason}"
+            if self._child is not None:  # closing the case stops its local CSPR: the record says so
+                self.state.stopped = (f"Stopped by the partners on {self.clock.today().isoformat()}, closing the "
+                                      f"case: {action.reason}")
         self._close(action.actor, "close_case", action.reason, step)
 
     def _stop_local_cspr(self, action: StopLocalCspr, step, documents) -> None:
@@ -1673,9 +1691,10 @@ class RapidReviewWorkflow:
         self.clock.cancel_all()
         step.settle.append(self.steps.cancel("", f"case closed: {reason}"))
         self.steps.move_to(step, Stage.closed, actor, action_name)
-        if self.state.reopenable and self._panel_reply_awaited() and self.rules.reopen_window_days:
+        if self.state.joint_decisions:  # nothing stays proposed on a closed case
             for proposal in [p for p in self.state.joint_proposals if p.status == "open"]:
                 self.joint.settle(proposal, "superseded", step, f"case closed: {reason}")
+        if self.state.reopenable and self._panel_reply_awaited() and self.rules.reopen_window_days:
             self.state.reopen_until = self.clock.today() + timedelta(days=self.rules.reopen_window_days)
 
     # ================================================================== helpers

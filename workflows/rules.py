@@ -36,6 +36,10 @@ RULE_RAPID_REVIEW = (
     "Rapid review to the National Panel within {n} working days of the {start} "
     "(Working Together 2023, ch. 5; National Panel guidance 2022/2025)"
 )
+RULE_CARE_LEAVER_REVIEW = (
+    "The partners chose to review a care leaver's death: {n} working days from the {start} as local practice (a care "
+    "leaver of 18 to 24 is not a child, so no statutory rapid review applies: Working Together 2023, ch. 5)"
+)
 RULE_MILESTONE = (
     "Partnership milestone: {what} by working day {n} of the {total}-day rapid review window (local setting)"
 )
