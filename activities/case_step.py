@@ -1,5 +1,5 @@
 """The activity that applies one workflow step: read model, audit row, tasks and their e-mails, in one
-transaction; and, when the case changed stage, a fresh copy of its decoded history in the archive."""
+transaction; and, when the step closes the case or its review, a copy of its decoded history in the archive."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from service.outbox import enqueue_task_emails
 from service.temporal import EncryptionCodec
 from workflows.effects import CaseSteps
 from workflows.models import CaseStep, StepFacts
+from workflows.vocabulary import Stage
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,14 @@ class CaseStepActivities(CaseSteps):
 
     @activity.defn(name="apply_case_step")
     async def apply_case_step(self, step: CaseStep) -> bool:
-        """Apply the step once: returns False when a retry finds it already applied. A step that moves the
-        case (or a retry, which cannot tell) also archives the workflow's history."""
+        """Apply the step once: returns False when a retry finds it already applied. A step that closes the case
+        or its review also archives the workflow's history. Other stage changes are not: fetching and decoding the
+        whole history on a person's click grew with the case (the nightly job, service/jobs.py, copies every case
+        changed since its last copy, and completes the copy of a closed one)."""
         info = activity.info()
         run = info.workflow_run_id if info.workflow_id == step.case_reference else None  # the case's own run
-        applied, moved = await asyncio.to_thread(self.apply_step, step, run)
-        if moved or not applied:
+        applied, _ = await asyncio.to_thread(self.apply_step, step, run)
+        if closes(step):
             await self._archive(activity.info().workflow_id, step.case_reference)
         return applied
 
@@ -111,6 +114,11 @@ class CaseStepActivities(CaseSteps):
                     return False, False
             raise
         return True, moved
+
+
+def closes(step: CaseStep) -> bool:
+    """The step leaves the case, or its review, closed (a retry can tell as well as the first attempt)."""
+    return any(row is not None and row.stage == Stage.closed for row in (step.snapshot, step.review))
 
 
 def _read_from_rows(session, step: CaseStep, before: CaseRecord | None) -> tuple[str | None, str | None, bool, bool]:

@@ -1,5 +1,5 @@
-"""The baseline of the lifecycle benchmark: a workflow with the same number of activities, updates and timers
-as a real case, and no business logic (what Temporal itself costs)."""
+"""The baseline of the lifecycle benchmark: a workflow with the same number of activities (local ones as local
+activities), updates and timers as a real case, and no business logic (what Temporal itself costs)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ class BaselinePlan(BaseModel):
     updates: int
     activities: int
     timers: int
+    local_activities: int = 0
 
 
 @activity.defn(name="baseline_nothing")
@@ -25,10 +26,12 @@ class BaselineWorkflow:
     def __init__(self) -> None:
         self.received = 0
         self.per_update = 0
+        self.local_per_update = 0
 
     @workflow.run
     async def run(self, plan: BaselinePlan) -> int:
         self.per_update = max(1, plan.activities // max(plan.updates, 1))
+        self.local_per_update = plan.local_activities // max(plan.updates, 1)
         for _ in range(plan.timers):  # timers that fire (the real case's reminders, escalations and waits)
             await workflow.sleep(timedelta(hours=1))
         await workflow.wait_condition(lambda: self.received >= plan.updates)
@@ -37,6 +40,8 @@ class BaselineWorkflow:
 
     @workflow.update
     async def step(self, payload: dict) -> dict:
+        for _ in range(self.local_per_update):
+            await workflow.execute_local_activity(do_nothing, payload, start_to_close_timeout=timedelta(seconds=30))
         for _ in range(self.per_update):
             await workflow.execute_activity(do_nothing, payload, start_to_close_timeout=timedelta(seconds=30))
         self.received += 1

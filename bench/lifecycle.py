@@ -25,6 +25,7 @@ COUNTED = {
     "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED": "updates",
     "EVENT_TYPE_TIMER_STARTED": "timers",
 }
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # a local activity's one event (none yet in a case)
 
 
 async def history_counts(client, workflow_ids) -> tuple[int, Counter]:
@@ -36,6 +37,8 @@ async def history_counts(client, workflow_ids) -> tuple[int, Counter]:
             name = COUNTED.get(EventType.Name(event.event_type))
             if name:
                 counts[name] += 1
+            elif event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
+                counts["local activities"] += 1
     return events, counts
 
 
@@ -61,7 +64,8 @@ async def run(cases: int = 3) -> str:
             case_seconds = time.perf_counter() - started
             first = drivers[0].reference
             events, counts = await history_counts(env.client, [first, f"{first}-cspr"])
-            plan = BaselinePlan(updates=counts["updates"], activities=counts["activities"], timers=counts["timers"])
+            plan = BaselinePlan(updates=counts["updates"], activities=counts["activities"], timers=counts["timers"],
+                                local_activities=counts["local activities"])
             started = time.perf_counter()
             baseline_ids = []
             for _ in range(cases):
@@ -79,9 +83,10 @@ async def run(cases: int = 3) -> str:
     case_rate, baseline_rate = cases / case_seconds, cases / baseline_seconds
     return table(
         f"Case lifecycle ({cases} full local CSPR cases, time-skipping server, one worker)",
-        ["workflow", "cases/s", "ratio to baseline", "history events per case", "activities", "updates", "timers"],
+        ["workflow", "cases/s", "ratio to baseline", "history events per case", "activities", "local activities",
+         "updates", "timers"],
         [["RapidReview + PracticeReview", case_rate, case_rate / baseline_rate, events, counts["activities"],
-          counts["updates"], counts["timers"]],
-         ["baseline (no business logic)", baseline_rate, 1.0, baseline_events, plan.activities, plan.updates,
-          plan.timers]],
+          counts["local activities"], counts["updates"], counts["timers"]],
+         ["baseline (no business logic)", baseline_rate, 1.0, baseline_events, plan.activities,
+          plan.local_activities, plan.updates, plan.timers]],
     )

@@ -50,6 +50,10 @@ def state_for(role: str, state: dict) -> dict:
     shown["joint_proposals"] = [{key: record.get(key) for key in JOINT_SHOWN}
                                 for record in shown.get("joint_proposals") or []]
     shown["joint_answers"] = []
+    # Documents being prepared: only those the member may read once issued (no agency's own: the role alone does
+    # not say which agency's they are).
+    shown["documents_in_preparation"] = [kind for kind in shown.get("documents_in_preparation") or []
+                                         if document_visible(role, kind)]
     return shown
 
 

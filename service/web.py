@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlmodel import Session, select
 
+from activities.documents import document_title
 from records.errors import CaseGone, DomainError, NotFound, NotPermitted
 from records.models import CHANGE_ROWS, AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
 from records.object_store import MissingObject, ObjectStore, read_stored
@@ -705,9 +706,13 @@ def done_banner(done: str | None, state: dict | None) -> dict | None:
     """The success banner after an action: what was done, and what happens next (who it waits on)."""
     if not done or (done not in wording.DONE and done.split(":")[0] not in ACTIONS):
         return None
+    state = state or {}
     today = london_date(datetime.now(UTC))
-    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in waiting_on(state or {}, today)]
-    return {"title": wording.done_title(done), "next": waiting, "reference": (state or {}).get("reference")}
+    waiting = [f"{wording.plain(item['what'])}: {who_waits(item)}" for item in waiting_on(state, today)]
+    preparing = [wording.BEING_PREPARED.format(title=document_title(kind))
+                 for found in (state, state.get("practice_review") or {})
+                 for kind in found.get("documents_in_preparation") or []]
+    return {"title": wording.done_title(done), "next": preparing + waiting, "reference": state.get("reference")}
 
 
 @router.get("/cases/{reference}")

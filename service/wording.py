@@ -330,6 +330,9 @@ DONE = {
     "return_draft_saved": "Draft saved: your return is not sent yet",
 }
 
+# After an action, each document its step issues: rendered after the answer, so it may not be listed yet.
+BEING_PREPARED = "{title}: being prepared; it is listed under Documents when it is ready"
+
 
 def done_title(done: str) -> str:
     """The banner's heading after an action: "Referral accepted"; an action without its own words: its name."""

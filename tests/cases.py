@@ -149,7 +149,23 @@ class CaseDriver:
                 query = query.where(getattr(Task, name) == value)
             return list(session.exec(query.order_by(Task.id)))
 
-    def documents(self) -> list[Document]:
+    async def documents(self) -> list[Document]:
+        """The case's documents in the register, once the ones being prepared are there: an action is answered
+        before its documents are issued (workflows/steps.py)."""
+        import asyncio
+
+        from temporalio.service import RPCError
+
+        for workflow_id in (self.reference, f"{self.reference}-cspr"):
+            for _ in range(int(self.SETTLE_SECONDS / 0.05)):
+                try:
+                    if not (await self.state(workflow_id)).get("documents_in_preparation"):
+                        break
+                except RPCError:  # no practice review
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"{workflow_id} kept documents in preparation for {self.SETTLE_SECONDS:g} s")
         with Session(self.engine) as session:
             return list(session.exec(select(Document).where(Document.case_reference == self.reference)))
 

@@ -90,7 +90,7 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_en
                                  "decision_sheet", "executive_sign_off", "methodology", "practice_review"]
     assert stages(final)[-1] == "closed"
     assert driver.tasks(status="open") == []
-    kinds = {d.kind for d in driver.documents()}
+    kinds = {d.kind for d in await driver.documents()}
     assert {"referral_acknowledgement", "sin_decision", "notification_record", "panel_invitation",
             "information_request_education", "decision_sheet", "sign_off_request", "decision_sheet_signed",
             "national_panel_submission", "terms_of_reference", "publication_notice",
@@ -99,6 +99,22 @@ async def test_local_cspr_case_runs_from_referral_to_one_year_on(driver, case_en
     await driver.save_history("local_cspr_review", f"{driver.reference}-cspr")
     events = await driver.history_length() + await driver.history_length(f"{driver.reference}-cspr")
     print(f"\nTemporal history events for a full local_cspr case: {events}")
+
+
+async def test_an_action_is_answered_before_its_documents_which_follow_in_step_order(driver):
+    """Rendering is not the person's wait: the answer names the documents being prepared; they are issued after it,
+    in the order their steps asked for them, and each leaves the list once it is in the register."""
+    await driver.to_panel_preparation()
+    await driver.documents()  # the earlier steps' documents are in the register
+    state = await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(),
+                             invited_agencies=["education", "police"])
+    assert state["documents_in_preparation"] == ["information_request_education", "information_request_police",
+                                                 "panel_invitation"]
+    issued = sorted(await driver.documents(), key=lambda d: d.id)
+    assert [d.kind for d in issued] == ["referral_acknowledgement", "sin_decision", "notification_record",
+                                        "information_request_education", "information_request_police",
+                                        "panel_invitation"]
+    assert (await driver.state())["documents_in_preparation"] == []
 
 
 async def test_a_referral_is_declined_only_after_the_partners_agree_not_to_notify(driver):
@@ -129,7 +145,7 @@ async def test_a_referral_is_declined_only_after_the_partners_agree_not_to_notif
     assert driver.tasks(status="open") == []
     assert [t.outcome for t in driver.tasks(action="accept_referral")] == ["accepted"]
     assert all(d["status"] == "cancelled" for d in state["deadlines"])
-    kinds = {d.kind for d in driver.documents()}
+    kinds = {d.kind for d in await driver.documents()}
     assert {"sin_decision", "no_notification_letter"} <= kinds
 
 

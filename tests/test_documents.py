@@ -244,3 +244,20 @@ def test_themes_sheet_counts_themes_per_year_with_their_reviews(engine, document
     assert "a new local theme 0 1 1" in text
     assert "RR-1, RR-2, RR-3" in text
     assert first != second
+
+
+def test_the_answer_to_an_action_says_which_documents_are_being_prepared():
+    """Documents are issued after the action's answer: the banner says each is being prepared (the case's and its
+    review's), and an agency member is told only of those it may read once issued."""
+    from service.visibility import state_for
+    from service.web import done_banner
+
+    state = {"reference": REF, "outstanding": [], "documents_in_preparation": ["decision_sheet", "sign_off_request"],
+             "practice_review": {"documents_in_preparation": ["terms_of_reference"]}}
+    assert done_banner("issue_decision_sheet", state)["next"] == [
+        "Rapid review decision sheet: being prepared; it is listed under Documents when it is ready",
+        "Executive sign-off request: being prepared; it is listed under Documents when it is ready",
+        "Local CSPR terms of reference: being prepared; it is listed under Documents when it is ready"]
+    preparing = {"documents_in_preparation": ["sin_decision", "panel_invitation", "information_request_police"]}
+    assert state_for("agency_member", preparing)["documents_in_preparation"] == ["panel_invitation"]
+    assert state_for("business_unit", preparing)["documents_in_preparation"] == preparing["documents_in_preparation"]

@@ -152,7 +152,7 @@ async def test_the_local_authority_decides_when_a_partner_stays_silent(driver, c
     assert state["stage"] == "notification" and state["sin_agreed"] == "notify"
     resolution = state["sin_resolutions"][0]
     assert (resolution["basis"], resolution["unanswered"]) == ("no_answer", ["icb"])
-    record = next(d for d in driver.documents() if d.kind == "sin_decision")
+    record = next(d for d in await driver.documents() if d.kind == "sin_decision")
     html = " ".join(read_stored(settings.document_store(), record.html_path).decode().split())
     assert (f"The local authority&#39;s seat (DCS): Integrated Care Board had not answered by {answer_by.isoformat()}"
             in html or f"had not answered by {answer_by.isoformat()}" in html), "the record says who was silent"
@@ -192,12 +192,13 @@ async def test_the_panels_questions_are_answered_in_a_revised_rapid_review_the_t
     assert state["resubmission_due"] and state["partners_decision"] == "local_cspr", "the decision stands"
     state = await driver.act("record_submission", "bu", submitted_on=today)
     assert state["resubmitted_on"] == [today] and state["submitted_on"] == today
-    versions = sorted((d.kind, d.version) for d in driver.documents()
+    versions = sorted((d.kind, d.version) for d in await driver.documents()
                       if d.kind in ("decision_sheet", "decision_sheet_signed", "national_panel_submission"))
     assert versions == [("decision_sheet", 1), ("decision_sheet", 2), ("decision_sheet_signed", 1),
                         ("decision_sheet_signed", 2), ("national_panel_submission", 1),
                         ("national_panel_submission", 2)]
-    resubmitted = next(d for d in driver.documents() if d.kind == "national_panel_submission" and d.version == 2)
+    resubmitted = next(d for d in await driver.documents()
+                       if d.kind == "national_panel_submission" and d.version == 2)
     text = read_stored(settings.document_store(), resubmitted.html_path).decode()
     assert "How was the health visitor" in text and "It was not escalated: see episode 2." in text
     state = await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="agrees",
@@ -233,7 +234,7 @@ async def test_a_cdop_review_and_a_joint_review_are_linked_and_on_the_report(dri
     await driver.act("record_panel_outcome", "chair", held_on=today, attendees=["Chair"], learning="l",
                      recommendation="no_further_review", rationale="r")
     await driver.act("issue_decision_sheet", "chair", circumstances="c", local_review_criteria_met=False)
-    sheet = next(d for d in driver.documents() if d.kind == "decision_sheet")
+    sheet = next(d for d in await driver.documents() if d.kind == "decision_sheet")
     text = " ".join(read_stored(settings.document_store(), sheet.html_path).decode().split())
     assert "Child Death Overview Panel review</th><td>CDOP-2026-114" in text
     assert "Joint review led by</th><td>Northshire Safeguarding Children Partnership" in text
@@ -264,7 +265,7 @@ async def test_a_report_revised_after_a_trial_is_signed_again_and_its_notice_sen
     again = await driver.review("send_publication_notice", "bu", sent_on=str(await driver.today()))
     assert again["earliest_publication"] > first["earliest_publication"], "7 working days from the new notice"
     assert again["publication_hold"] is not None, "the hold stands until the partners lift it"
-    notices = sorted(d.version for d in driver.documents() if d.kind == "publication_notice")
+    notices = sorted(d.version for d in await driver.documents() if d.kind == "publication_notice")
     assert len(notices) == 2
     refused = await driver.rejected("record_publication", "bu", workflow_id=review_id,
                                     published_on=str(await driver.today()), link="https://example.org/r")

@@ -118,7 +118,7 @@ async def test_cspr_past_six_months_reminds_escalates_and_can_be_extended(driver
     assert "CPS protocol" in revised["rule"] and statutory_due in revised["rule"]
     assert review["extensions"][0]["agreed_by"] == ("Local authority (DCS); Integrated Care Board (ICB CNO); "
                                                     "Police (Ch Supt)"), "the three partners agreed it"
-    notices = [d for d in driver.documents() if d.kind == "cspr_delay_notice"]
+    notices = [d for d in await driver.documents() if d.kind == "cspr_delay_notice"]
     assert len(notices) == 1, "the delay notice to the Panel and DfE is issued"
     with Session(driver.engine) as session:
         read_model = session.get(CaseReview, driver.reference)

@@ -10,6 +10,7 @@ and every refusal is a row in the audit trail.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import timedelta
@@ -61,6 +62,10 @@ async def case(case_env, case_worker, settings, engine, demo_passwords):
                   analysis="a")
         assert RATIONALE not in json.dumps(own), "even the answer to the member's own action withholds it"
         await case_env.sleep(timedelta(seconds=1))
+        for _ in range(200):  # the returns' documents are issued after the answer, as the state says
+            if not (await case_env.client.get_workflow_handle(reference).query("state"))["documents_in_preparation"]:
+                break
+            await asyncio.sleep(0.05)
         client.headers_for, client.reference = headers, reference
         yield client
 

@@ -71,7 +71,7 @@ async def test_a_disagreement_is_resolved_by_a_revised_proposal_before_the_notif
     state = await driver.act("record_notification", "csc", notified_on=str(await driver.today()),
                              notification_reference="OF-2")
     assert state["stage"] == "panel_preparation"
-    sheet = next(d for d in driver.documents() if d.kind == "sin_decision")
+    sheet = next(d for d in await driver.documents() if d.kind == "sin_decision")
     assert sheet.version == 2
     await driver.save_history("sin_disagreement_revised")
 
@@ -115,7 +115,7 @@ async def test_a_looked_after_childs_death_is_notified_and_still_rapid_reviewed(
     assert deadline(state, "notification")["status"] == "met"
     assert deadline(state, "rapid_review")["status"] == "open", "the 15-day rapid review window opens"
     assert [t.action for t in driver.tasks(status="open")] == ["convene_panel"]
-    assert "notification_record" in {d.kind for d in driver.documents()}
+    assert "notification_record" in {d.kind for d in await driver.documents()}
     await driver.save_history("looked_after_child_death")
 
 
@@ -282,7 +282,7 @@ async def test_the_awareness_date_is_corrected_after_the_notification_and_the_re
     notification = deadline(state, "notification")
     assert notification["due"] < before and notification["met_on"] == str(today), "counted again from the new date"
     assert notification["status"] == ("met" if today <= date.fromisoformat(notification["due"]) else "missed")
-    records = sorted((d for d in driver.documents() if d.kind == "notification_record"), key=lambda d: d.version)
+    records = sorted((d for d in await driver.documents() if d.kind == "notification_record"), key=lambda d: d.version)
     assert [d.version for d in records] == [1, 2]
     reissued = read_stored(settings.document_store(), records[1].html_path).decode()
     assert str(earlier) in reissued or f"{earlier.day} {earlier:%B %Y}" in reissued

@@ -27,7 +27,7 @@ async def test_returns_fall_due_before_the_panel_and_every_letter_says_so(driver
     returns = next(d for d in state["deadlines"] if d["key"] == "agency_returns")
     assert returns["due"] == str(due) and "2 working days before the panel" in returns["rule"]
     assert {t.due_date for t in driver.tasks(action="submit_information_return")} == {due}
-    letter = next(d for d in driver.documents() if d.kind == "information_request_education")
+    letter = next(d for d in await driver.documents() if d.kind == "information_request_education")
     text = " ".join(read_stored(settings.document_store(), letter.html_path).decode().split())
     assert str(due) in text or f"{due.day} {due:%B %Y}" in text, "the letter gives the same day"
     assert due < panel

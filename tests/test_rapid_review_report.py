@@ -30,15 +30,16 @@ def text_of(settings, document) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_of(settings, document))).split())
 
 
-def issued(driver, kind: str, version: int | None = None):
-    found = [d for d in driver.documents() if d.kind == kind and (version is None or d.version == version)]
-    assert len(found) == 1, (kind, version, [(d.kind, d.version) for d in driver.documents()])
+async def issued(driver, kind: str, version: int | None = None):
+    documents = await driver.documents()
+    found = [d for d in documents if d.kind == kind and (version is None or d.version == version)]
+    assert len(found) == 1, (kind, version, [(d.kind, d.version) for d in documents])
     return found[0]
 
 
 async def test_decision_sheet_carries_what_the_national_panel_asks(driver, settings):
     await driver.to_sign_off()  # version 1 as issued before these fields existed: a yes-or-no only
-    old = text_of(settings, issued(driver, "decision_sheet", 1))
+    old = text_of(settings, await issued(driver, "decision_sheet", 1))
     assert "Criteria for a local review met: Yes (the criteria were not itemised on this version)" in old
     assert "Notification reference OF-12345" in old and "Sex Not recorded" in old
     await driver.act("sign_off", "la", version=1, decision="return", comments="Itemise the criteria.",
@@ -47,7 +48,7 @@ async def test_decision_sheet_carries_what_the_national_panel_asks(driver, setti
     sheet = state["decision_sheet"]
     assert sheet["local_review_criteria"] == ["a", "c"] and sheet["local_review_criteria_met"] is True
     assert sheet["national_importance"] is True, "a reg. 3 criterion listed answers the national question"
-    v2 = text_of(settings, issued(driver, "decision_sheet", 2))
+    v2 = text_of(settings, await issued(driver, "decision_sheet", 2))
     for expected in ("Notification reference OF-12345", "Sex Male", "Mixed White and Black Caribbean",
                      "Subject of a child protection plan", "Missed health visit, 2026-09-12",
                      "Strategy discussion without health", "Police investigation", "Coroner's inquest",
@@ -67,14 +68,14 @@ async def test_decision_sheet_carries_what_the_national_panel_asks(driver, setti
     await driver.act("sign_off", "icb", version=2, decision="approve", capacity="lead")
     state = await driver.act("sign_off", "police", version=2, decision="approve")
     assert [s["capacity"] for s in state["sign_offs"] if s["version"] == 2] == ["delegated", "lead", None]
-    signed = text_of(settings, issued(driver, "decision_sheet_signed", 2))
+    signed = text_of(settings, await issued(driver, "decision_sheet_signed", 2))
     decided = state["partners_decided_on"]
     assert f"Local child safeguarding practice review (LCSPR) , decided on {long_date(decided)}" in signed
     assert "DCS Delegated safeguarding partner" in signed and "ICB CNO Lead safeguarding partner" in signed
     assert "Ch Supt Not recorded" in signed
 
     await driver.act("record_submission", "bu", submitted_on=decided)
-    submission = text_of(settings, issued(driver, "national_panel_submission"))
+    submission = text_of(settings, await issued(driver, "national_panel_submission"))
     assert "The full rapid review follows" in submission
     for expected in ("Notification reference OF-12345", "Infant admitted with a head injury.", "Sex Male",
                      "Father says no one asked him.", "Sibling (3) placed with grandparents.",
@@ -103,7 +104,7 @@ async def test_seven_minute_briefing_from_the_agreed_learning(driver, settings):
     await driver.review("record_publication", "bu", published_on=str(await driver.today()),
                         link="https://example.org/r")
     await driver.settled(f"{driver.reference}-cspr")
-    briefing = issued(driver, "seven_minute_briefing")
+    briefing = await issued(driver, "seven_minute_briefing")
     page = html_of(settings, briefing)
     assert "OFFICIAL – for sharing with partner agencies" in page and "OFFICIAL-SENSITIVE" not in page
     words = text_of(settings, briefing)

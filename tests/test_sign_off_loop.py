@@ -31,7 +31,7 @@ async def test_returned_decision_sheet_needs_all_three_on_the_new_version(driver
     assert state["stage"] == "executive_sign_off", "two approvals of v2 are not enough"
     state = await driver.act("sign_off", "police", version=2, decision="approve")
     assert state["stage"] == "methodology", "the partners decided on a local CSPR: it starts now"
-    sheets = sorted((d.kind, d.version) for d in driver.documents() if d.kind.startswith("decision_sheet"))
+    sheets = sorted((d.kind, d.version) for d in await driver.documents() if d.kind.startswith("decision_sheet"))
     assert sheets == [("decision_sheet", 1), ("decision_sheet", 2), ("decision_sheet_signed", 2)]
     await driver.save_history("sign_off_returned_then_approved")
     assert [(s["seat"], s["version"], s["decision"], s["superseded_by"]) for s in state["sign_offs"]] == [

@@ -25,7 +25,7 @@ def test_the_activity_follows_what_the_step_says(engine):
     apply = activities(engine).apply_step
     opened = step("RR-9:1:start_of_something").model_copy(
         update={"facts": StepFacts(opened_case=True, entered_stage="panel_preparation")})
-    assert apply(opened) == (True, True), "a step that entered a stage is a move (its history is archived)"
+    assert apply(opened) == (True, True), "a step that entered a stage is a move"
     with Session(engine) as session:
         assert session.get(CaseRecord, "RR-9").referred_by == 1, "the step said it opened the case"
     stays = step("RR-9:2:convene_panel").model_copy(update={"facts": StepFacts()})

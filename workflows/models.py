@@ -655,6 +655,9 @@ class ProcessState(BaseModel):
     joint_decisions: bool = False
     joint_proposals: list[JointProposal] = Field(default_factory=list)
     joint_answers: list[JointAnswer] = Field(default_factory=list)
+    # The kinds of the documents a step asked for that are still being prepared (issued after the action's answer,
+    # in step order: patch "answer-first"); each leaves the list once it is in the register.
+    documents_in_preparation: list[str] = Field(default_factory=list)
     # A closed case the partners may still reopen until this day (cases opened since patch "reopenable").
     reopen_until: date | None = None
 

@@ -120,6 +120,7 @@ class PracticeReviewWorkflow:
             partners_decided_on=review.partners_decided_on,
         )
         self._reported = None  # the stage and flags the case last heard of
+        self._tell_closure = True  # the closure is signalled too (reviews started before answer-first)
         self.steps = Steps(self.state, case_reference=review.case_reference,
                            partnership_name=review.partnership_name, record=self._record,
                            after_commit=self._tell_case)
@@ -158,6 +159,14 @@ class PracticeReviewWorkflow:
         # Reviews started before the partners' joint decisions keep one Executive's extension and the business
         # unit's record of non-publication, as they ran (workflows/joint_decision.py).
         self.state.joint_decisions = workflow.patched("joint-decisions")
+        # As its case: documents after the answer (workflows/steps.py); and the case is told only what it does not
+        # know: not the stage the review starts at (it recorded it when the partners
+        # chose the methodology), nor the closure (the child's completion says it), unless the closing step changed
+        # a flag. Reviews started before the patch signal both and run as they ran.
+        if workflow.patched("answer-first"):
+            self.steps.documents_after_reply = True
+            self._reported = (ReviewStage.terms_of_reference, False, False)
+            self._tell_closure = False
         async with self.steps.lock:
             self.steps.opened = True  # an update that came with the start now waits for this lock
             step = self.steps.new_step("start")
@@ -190,6 +199,7 @@ class PracticeReviewWorkflow:
         except asyncio.CancelledError:
             await self._stopped_by_case()
             raise
+        await self.steps.documents_issued()
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.closed_reason or "closed"
 
@@ -212,6 +222,7 @@ class PracticeReviewWorkflow:
         step.audit = AuditEntry(actor_id=None, actor_role="system", action="practice_review_stopped", detail={})
         self._record(step)  # the read model's review row says closed too (the figures never count it as late)
         await self.steps.apply(step)
+        await self.steps.documents_issued()  # the documents of its last steps are still issued
 
     @workflow.query
     def state(self, today: str | None = None) -> dict:
@@ -672,6 +683,8 @@ class PracticeReviewWorkflow:
         marker = (self.state.stage, self.state.late, self.state.escalated)
         if parent is None or marker == self._reported:
             return
+        if self.state.stage == ReviewStage.closed and not self._tell_closure and marker[1:] == self._reported[1:]:
+            return  # the case hears of the closure from the child's completion; no flag changed with it
         self._reported = marker
         progress = ReviewProgress(stage=self.state.stage, late=self.state.late, escalated=self.state.escalated,
                                   sequence=self.state.step)

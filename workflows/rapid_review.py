@@ -258,6 +258,9 @@ class RapidReviewWorkflow:
         self.state.joint_decisions = workflow.patched("joint-decisions")
         # And whether a closed case may be reopened by the partners: cases opened before end when they close.
         self.state.reopenable = workflow.patched("reopenable")
+        # A person's action is answered once its step is applied, its documents following in step order
+        # (workflows/steps.py). Cases opened before render them inside the action, as they ran.
+        self.steps.documents_after_reply = workflow.patched("answer-first")
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
         while True:
@@ -269,6 +272,7 @@ class RapidReviewWorkflow:
             await clock
             if not await self._reopened():
                 break
+        await self.steps.documents_issued()
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
         return self.state.outcome or self.state.closed_reason or "closed"
 

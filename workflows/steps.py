@@ -3,6 +3,9 @@
 Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``) makes the
 ``apply_case_step`` activity idempotent, so a retried step creates no second task, row or e-mail. A step carries
 its tasks, settlements, audit row and the read model's rows; its documents go to ``issue_document`` after it.
+Since patch "answer-first" a person's action is answered once its step is applied: rendering a document
+(a PDF takes seconds) is not their wait, so the documents are issued after the answer, one at a time in the order
+their steps committed, and the state lists them as being prepared until they are in the register.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.effects import CaseSteps, Documents
 
@@ -78,6 +81,11 @@ class Steps:
         self._after_commit = after_commit
         self.lock = asyncio.Lock()
         self.opened = False  # the run holds the lock for its first step; an update that came earlier waits for it
+        # Set by the run from patch "answer-first": cases opened before it issue a step's documents inside the step
+        # (before the action is answered), as they ran.
+        self.documents_after_reply = False
+        self._to_issue: list[DocumentRequest] = []  # in step order; the first is being issued
+        self._issuing: asyncio.Task | None = None
 
     async def until_opened(self) -> None:
         """An update that arrived with the start (the first workflow task) waits until the run has taken the lock
@@ -92,15 +100,48 @@ class Steps:
                         at=workflow.now(), facts=StepFacts())
 
     async def commit(self, step: CaseStep, documents: Sequence[DocumentRequest] = ()) -> None:
-        """The step's rows in one transaction, then its documents, in order."""
+        """The step's rows in one transaction, then its documents, in order: queued to be issued after the answer
+        (patch "answer-first"), or, in cases opened before it, issued here."""
         self._record(step)
         await self.apply(step)
-        for document in documents:
-            await workflow.execute_activity_method(
-                Documents.issue_document, document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
-            )
+        if self.documents_after_reply:
+            self._queue(documents)
+        else:
+            for document in documents:
+                await self._issue(document)
         if self._after_commit is not None:
             await self._after_commit()
+
+    def _queue(self, documents: Sequence[DocumentRequest]) -> None:
+        for document in documents:
+            self._to_issue.append(document)
+            self.state.documents_in_preparation.append(document.kind)
+        if self._to_issue and (self._issuing is None or self._issuing.done()):
+            self._issuing = asyncio.create_task(self._issue_queued())
+
+    async def _issue_queued(self) -> None:
+        """Issue the queued documents one at a time, oldest first, outside the step lock (the next action does not
+        wait for a render)."""
+        while self._to_issue:
+            document = self._to_issue[0]
+            try:
+                await self._issue(document)
+            except ActivityError:
+                # Only a failure no retry can mend ends here (the policy retries everything else until it goes
+                # through); the workers' log names the document's key, never its content.
+                workflow.logger.error("document %s could not be issued; it is left out", document.key)
+            self._to_issue.pop(0)
+            self.state.documents_in_preparation.remove(document.kind)
+
+    async def documents_issued(self) -> None:
+        """Wait until every queued document is in the register (a workflow ends only after its documents)."""
+        if self._to_issue:  # a satisfied wait is skipped: cases without queued documents replay as they ran
+            await workflow.wait_condition(lambda: not self._to_issue)
+
+    async def _issue(self, document: DocumentRequest) -> None:
+        await workflow.execute_activity_method(
+            Documents.issue_document, document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
+        )
 
     async def apply(self, step: CaseStep) -> None:
         """Send the step as it stands (no read-model row added)."""
