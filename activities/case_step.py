@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -21,7 +21,7 @@ from service.outbox import enqueue_task_emails
 from service.temporal import EncryptionCodec
 from workflows.effects import CaseSteps
 from workflows.models import CaseStep, StepFacts
-from workflows.vocabulary import Stage
+from workflows.vocabulary import RETURN_STAGES, Stage
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,9 @@ class CaseStepActivities(CaseSteps):
                     # The agency's draft has become its return: gone with the same transaction.
                     if (draft := session.get(ReturnDraft, (step.case_reference, given.agency))) is not None:
                         session.delete(draft)
+                if moved and step.snapshot is not None and step.snapshot.stage not in RETURN_STAGES:
+                    # Returns are over (the panel met, or the case closed): a draft never sent is not kept.
+                    session.exec(delete(ReturnDraft).where(ReturnDraft.case_reference == step.case_reference))
                 for settlement in step.settle:
                     settle_tasks(session, settlement, actor, step.at)
                 for move in step.due_date_moves:

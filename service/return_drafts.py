@@ -15,11 +15,11 @@ from records.models import ReturnDraft, User
 from service import wording
 from service.cases import CaseService
 from workflows.models import LONG, Text
-from workflows.vocabulary import Role, Stage
+from workflows.vocabulary import RETURN_STAGES, Role, Stage
 
 RETURN_ACTION = "submit_information_return"
 DRAFT_FIELDS = ("involvement", "chronology", "analysis")
-OPEN_FOR_RETURNS = frozenset({Stage.panel_preparation, Stage.panel})  # the workflow's own rule for a return
+OPEN_FOR_RETURNS = RETURN_STAGES
 
 
 class DraftText(BaseModel):

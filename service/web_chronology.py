@@ -14,10 +14,9 @@ from records.models import User
 from service.deps import Cases
 from service.final_report import upload_chronology, uploaded
 from service.web import page_roles
-from workflows.vocabulary import Role, Stage
+from workflows.vocabulary import RETURN_STAGES, Role
 
 router = APIRouter(include_in_schema=False)
-RETURNS_OPEN = (Stage.panel_preparation, Stage.panel)
 
 
 @router.post("/cases/{reference}/chronology")
@@ -25,7 +24,7 @@ async def upload(reference: str, request: Request, cases: Cases,
                  user: Annotated[User, Depends(page_roles(Role.agency_member))]) -> Response:
     """Attach the agency's chronology (PDF or Word) while returns are open; each upload is a new version."""
     record = cases.visible(user, reference)  # an agency not invited to the case learns nothing of it
-    if record.stage not in RETURNS_OPEN:
+    if record.stage not in RETURN_STAGES:
         raise Conflict(f"Case {reference} is not taking information returns now, so no chronology can be attached")
     try:
         document = upload_chronology(cases.session, cases.documents, user, reference,

@@ -109,12 +109,18 @@ async def test_a_draft_is_kept_for_her_agency_and_gone_once_the_return_is_sent(d
     assert len(rows) == 2 and all("teacher" not in r.detail and "nurse" not in r.detail for r in rows)
 
 
-async def test_a_closed_case_keeps_no_new_draft(driver, api, engine):
+async def test_a_closed_case_keeps_no_draft(driver, api, engine):
+    """A draft never sent is not kept once returns are over; a closed case takes none."""
     await driver.to_panel_preparation()
     await driver.act("convene_panel", "bu", panel_date=await driver.next_working_day(), invited_agencies=["education"])
+    await api.sign_in_page("agency.education")
+    page = await api.get(f"/cases/{driver.reference}")
+    saved = await api.post(f"/cases/{driver.reference}/return-draft",
+                           data={"csrf_token": csrf(page), "involvement": "School nurse since 2025."})
+    assert saved.status_code == 303 and draft(engine, driver.reference) is not None, saved.text
     await driver.partners_decide("close_case", reason="The child's family moved to another partnership's area.")
     await driver.settled()
-    await api.sign_in_page("agency.education")
+    assert draft(engine, driver.reference) is None, "the unsent draft went with the returns"
     page = await api.get(f"/cases/{driver.reference}")
     assert "Save as draft" not in page.text, "a closed case offers no return form"
     refused = await api.post(f"/cases/{driver.reference}/return-draft",

@@ -91,6 +91,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.vocabulary import (
         AGENCIES,
+        RETURN_STAGES,
         SEAT_NAMES,
         DeadlineStatus,
         DocumentKind,
@@ -155,7 +156,7 @@ class RapidReviewWorkflow:
         "resolve_sin_disagreement": Rule.of({Stage.csc_consultation}, Role.executive),
         "record_notification": Rule.of({Stage.notification}, Role.csc_lead),
         "convene_panel": Rule.of({Stage.panel_preparation}, Role.business_unit),
-        "submit_information_return": Rule.of({Stage.panel_preparation, Stage.panel}, Role.agency_member),
+        "submit_information_return": Rule.of(RETURN_STAGES, Role.agency_member),
         "record_panel_outcome": Rule.of({Stage.panel_preparation, Stage.panel}, Role.panel_chair),
         "issue_decision_sheet": Rule.of({Stage.decision_sheet}, Role.panel_chair),
         # After sign-off the seats sign a revision the National Panel's questions called for (_check_sign_off).

@@ -52,6 +52,9 @@ class Stage(StrEnum):
     practice_review = "practice_review"
     closed = "closed"
 
+# Where an agency's information return may be sent (the workflow's rule), and so its draft and chronology kept.
+RETURN_STAGES = frozenset({Stage.panel_preparation, Stage.panel})
+
 
 class ReviewStage(StrEnum):
     """The stages of a local CSPR (the case's child workflow); it closes as a case does."""
