@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
@@ -250,7 +251,10 @@ class CaseService:
             reference = None
         enqueue_referral_received(session, referrer=user, reference=reference, received_on=london_date(
             datetime.now(UTC)), public_url=self.settings.rapid_review_public_url)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # another replica answering the same Idempotency-Key queued the receipt first
+            session.rollback()
         # The workflow's first step writes the audit row, the case and the run that wrote them.
         readable = await self._read_model_has(reference, self.settings.referral_readable_within_seconds)
         if readable and started_run is not None:

@@ -402,7 +402,8 @@ async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_r
     with Session(driver.engine) as session:
         assert session.get(CaseRecord, driver.reference).stopped is False
         scopes = session.exec(select(AuditEvent.detail).where(AuditEvent.case_reference == driver.reference,
-                                                              AuditEvent.action == "agree_terms_of_reference")).all()
+                                                              AuditEvent.action == "agree_terms_of_reference")
+                             .order_by(AuditEvent.id)).all()
         assert [json.loads(d)["scope"] for d in scopes] == ["First scope.", "New scope."], "the new review's steps"
         assert session.get(CaseReview, driver.reference).stage == "commissioning"
 
