@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 
+from sqlmodel import Session, select
+
+from records.models import Document
+
 
 def forms(page: str) -> set[str]:
     return set(re.findall(r'action="/cases/[^/]+/actions/([a-z_]+)"', page))
@@ -52,3 +56,21 @@ async def test_the_closing_workshop_asks_first_and_final_sign_off_waits_on_the_e
                            data={"csrf_token": csrf, **held, "note": "n"})
     assert "Record the one-year-on workshop: the review and the case close" in asked.text
     assert "This cannot be undone" in asked.text, "the closing workshop is warned of, then done"
+
+
+async def test_an_approver_decides_only_on_a_sheet_she_can_read(driver, api):
+    """Approve what you read: while the decision sheet of the version asked for is not yet in the register (its
+    document is prepared after the chair's answer), the approver's page says so and offers no decision."""
+    await driver.to_sign_off()
+    await driver.documents()  # the sheet is registered
+    await api.sign_in_page("exec.icb")
+    page = (await api.get(f"/cases/{driver.reference}/sign-off")).text
+    assert 'action="/cases/' + driver.reference + '/actions/sign_off"' in page and "no-decision-yet" not in page
+    with Session(driver.engine) as session:  # as the moment between the chair's answer and the sheet's arrival
+        for row in session.exec(select(Document).where(Document.case_reference == driver.reference,
+                                                       Document.kind == "decision_sheet")):
+            session.delete(row)
+        session.commit()
+    page = (await api.get(f"/cases/{driver.reference}/sign-off")).text
+    assert "/actions/sign_off" not in page
+    assert "Version 1 of the decision sheet is being prepared" in page
