@@ -24,6 +24,7 @@ from service import (
     web_audit,
     web_business,
     web_calendar,
+    web_case_links,
     web_case_list,
     web_chronology,
     web_final_report,
@@ -41,6 +42,7 @@ from service.api import (
     audit,
     auth,
     calendar,
+    case_links,
     cases,
     codec,
     dashboard,
@@ -163,7 +165,7 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
                    escalations, dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts,
                    web_calendar, web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals,
                    web_panel_pack, web_planning,
-                   web_final_report, web_chronology, web_review_types):
+                   web_final_report, web_chronology, web_review_types, case_links, web_case_links):
         app.include_router(actions.action_router() if module is actions else module.router)
     return app
 
