@@ -15,7 +15,7 @@ board's to write: these are its facts.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -26,6 +26,7 @@ from records.errors import DomainError
 from records.models import CaseRecord, PlanAction, User
 from records.vocabulary import PLAN_DONE
 from service.timeliness import Period
+from workflows.calendar import london_date
 
 if TYPE_CHECKING:
     from service.cases import CaseService
@@ -65,6 +66,12 @@ class SarAccount(BaseModel):
     ongoing: list[SarEntry]  # para 4(1)(e)
     actions_completed_in_year: int  # para 4(1)(f)
     actions_open_at_year_end: int
+
+
+def last_financial_year() -> int:
+    """The financial year the annual report is written about: the one that ended most recently."""
+    today = london_date(datetime.now(UTC))
+    return today.year - (2 if today.month < 4 else 1)
 
 
 def _entry(record: CaseRecord, state: dict, actions: list[PlanAction]) -> SarEntry:

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from records.models import User
-from service.api.sar_account import last_financial_year
 from service.deps import Cases
 from service.roles import DASHBOARD_READERS
-from service.sar_account import sar_account
+from service.sar_account import last_financial_year, sar_account
 from service.web import page_roles, render
 from workflows.calendar import TABLE_YEARS
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -12,17 +11,11 @@ from records.models import User
 from service.auth import require_roles
 from service.deps import Cases
 from service.roles import DASHBOARD_READERS
-from service.sar_account import SarAccount, sar_account
-from workflows.calendar import TABLE_YEARS, london_date
+from service.sar_account import SarAccount, last_financial_year, sar_account
+from workflows.calendar import TABLE_YEARS
 
 router = APIRouter(prefix="/api/sar-account", tags=["partnership business"])
 Reader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]
-
-
-def last_financial_year() -> int:
-    """The financial year the annual report is written about: the one that ended most recently."""
-    today = london_date(datetime.now(UTC))
-    return today.year - (2 if today.month < 4 else 1)
 
 
 @router.get("", response_model=SarAccount)
