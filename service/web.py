@@ -611,9 +611,8 @@ def information_returns(cases: CaseService, user: User, reference: str, state: d
             continue
         received = (state.get("returns") or {}).get(agency)
         text, shared_from = kept.get(agency), None
-        if text is None and agency in shared:
+        if text is None and agency in shared:  # received only once this case's workflow counted it
             text, shared_from = shared[agency], shared[agency].shared_from
-            received = received or london_date(text.submitted_at).isoformat()
         left = calendar.working_days_between(today, date.fromisoformat(due)) if due and not received else None
         status = "received" if received else ("overdue" if left is not None and left < 0 else "outstanding")
         shown.append({"agency": agency, "name": AGENCIES.get(agency, agency), "status": status,

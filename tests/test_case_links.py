@@ -7,8 +7,10 @@ the one action plan (with those the board declined and why), and its account for
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,11 +51,24 @@ def sar_api(api, case_env):
     return api
 
 
-async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(sar_api, driver, engine):
+async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(sar_api, driver, engine, case_env):
     api = sar_api
     await driver.to_panel_preparation()
     rr, sar = driver.reference, await sar_in_review(api)
     bu, education = await api.as_user("strategy.manager"), await api.as_user("agency.education")
+
+    # The rapid review asks the school and the police; the SAR asks the school, the police and community health.
+    convened = await api.post(f"/api/cases/{rr}/actions/convene_panel", headers=bu, json={
+        "panel_date": await driver.next_working_day(), "invited_agencies": ["education", "police"]})
+    assert convened.status_code == 200, convened.text
+    asked = await api.post(f"/api/cases/{sar}/actions/request_sar_information", headers=bu, json={
+        "agencies": ["education", "police", "community_health"],
+        "questions": ["How was the move to adult services planned?"]})
+    assert asked.status_code == 200, asked.text
+    # The school writes its return once, on the rapid review: not linked yet, so nothing is shared.
+    sent = await api.post(f"/api/cases/{rr}/actions/submit_information_return", headers=education, json=RETURN)
+    assert sent.status_code == 200, sent.text
+    assert (await api.get(f"/api/cases/{sar}", headers=bu)).json()["returns"] == {}
 
     # Linking is the business unit's; sharing needs the three partners' agreement, recorded.
     assert (await api.post(f"/api/cases/{rr}/links", headers=education,
@@ -63,6 +78,7 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     assert two_seats.status_code == 422 and "Police" in two_seats.json()["detail"], two_seats.text
     itself = await api.post(f"/api/cases/{sar}/links", headers=bu, json={"linked_reference": sar, "reason": "x"})
     assert itself.status_code == 422
+    assert (await api.get(f"/api/cases/{sar}", headers=bu)).json()["links"] == [], "nothing linked by a refusal"
     made = await api.post(f"/api/cases/{rr}/links", headers=bu,
                           json={"linked_reference": sar, "reason": "A care leaver's death", **SHARING})
     assert made.status_code == 201, made.text
@@ -71,38 +87,36 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     again = await api.post(f"/api/cases/{sar}/links", headers=bu, json={"linked_reference": rr, "reason": "again"})
     assert again.status_code == 409
 
-    # The rapid review asks the school; it writes its return once, there.
-    convened = await api.post(f"/api/cases/{rr}/actions/convene_panel", headers=bu, json={
-        "panel_date": await driver.next_working_day(), "invited_agencies": ["education"]})
-    assert convened.status_code == 200, convened.text
-    sent = await api.post(f"/api/cases/{rr}/actions/submit_information_return", headers=education, json=RETURN)
+    # Linked with sharing: the school's return counts on the SAR at once, shared from the rapid review; the police's,
+    # sent on the rapid review after the link, counts there as it is sent.
+    police = await api.as_user("agency.police")
+    sent = await api.post(f"/api/cases/{rr}/actions/submit_information_return", headers=police, json={
+        "involvement": "Two welfare checks in 2026.", "chronology": "2 April 2026: welfare check",
+        "analysis": "No concern was passed on."})
     assert sent.status_code == 200, sent.text
-
-    # The SAR asks the school and the police: the school's return is already there, shared from the rapid review.
-    asked = await api.post(f"/api/cases/{sar}/actions/request_sar_information", headers=bu, json={
-        "agencies": ["education", "police"], "questions": ["How was the move to adult services planned?"]})
-    assert asked.status_code == 200, asked.text
     state = (await api.get(f"/api/cases/{sar}", headers=bu)).json()
-    assert list(state["returns"]) == ["education"] and state["shared_returns"] == {"education": rr}
+    assert state["shared_returns"] == {"education": rr, "police": rr}
+    assert sorted(state["returns"]) == ["education", "police"]
     assert [link["reference"] for link in state["links"]] == [rr]
     with Session(engine) as session:
         tasks = {t.assignee_agency: (t.status, t.outcome) for t in session.exec(select(Task).where(
             Task.case_reference == sar, Task.action == "submit_sar_information_return"))}
-    assert tasks == {"education": ("done", f"shared from {rr}"), "police": ("open", None)}, "one return, not two"
+    assert tasks == {"education": ("done", f"shared from {rr}"), "police": ("done", f"shared from {rr}"),
+                     "community_health": ("open", None)}, "one return, not two"
     twice = await api.post(f"/api/cases/{sar}/actions/submit_sar_information_return", headers=education, json=RETURN)
     assert twice.status_code == 409 and "already came" in twice.json()["detail"]
-    shared = (await api.get(f"/api/cases/{sar}/shared-returns", headers=bu)).json()
+    shared = (await api.get(f"/api/cases/{sar}/shared-returns", headers=education)).json()
     assert [(r["agency"], r["shared_from"], r["analysis"]) for r in shared] == [("education", rr, RETURN["analysis"])]
 
-    # The police, asked by the SAR only, cannot read the rapid review: no link, no shared return.
-    police = await api.as_user("agency.police")
-    assert (await api.get(f"/api/cases/{rr}", headers=police)).status_code == 404
-    assert (await api.get(f"/api/cases/{sar}", headers=police)).json()["links"] == []
-    assert (await api.get(f"/api/cases/{sar}/shared-returns", headers=police)).json() == []
-    # ... and return their own information on the SAR (the same return, kept in the same table).
-    own = await api.post(f"/api/cases/{sar}/actions/submit_sar_information_return", headers=police,
-                         json={"involvement": "Two welfare checks in 2026.",
-                               "chronology": "2 April 2026: welfare check", "analysis": "No concern was passed on."})
+    # Community health, asked by the SAR only, cannot read the rapid review: no link, no shared return.
+    health = await api.as_user("agency.health")
+    assert (await api.get(f"/api/cases/{rr}", headers=health)).status_code == 404
+    assert (await api.get(f"/api/cases/{sar}", headers=health)).json()["links"] == []
+    assert (await api.get(f"/api/cases/{sar}/shared-returns", headers=health)).json() == []
+    # ... and it returns its own information on the SAR (the same return, kept in the same table).
+    own = await api.post(f"/api/cases/{sar}/actions/submit_sar_information_return", headers=health,
+                         json={"involvement": "District nurse visits.", "chronology": "5 May 2026: visit missed",
+                               "analysis": "The missed visit was not followed up."})
     assert own.status_code == 200, own.text
     assert next(d for d in own.json()["deadlines"] if d["key"] == "agency_returns")["status"] == "met"
 
@@ -111,19 +125,23 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     page = (await api.get(f"/cases/{sar}")).text
     shared_line = re.search(r'data-testid="shared-from-education">(.*?)</span>', page, re.S)
     assert shared_line and f'href="/cases/{rr}"' in shared_line.group(1)
-    assert RETURN["analysis"] in page and "Two welfare checks in 2026." in page
+    assert RETURN["analysis"] in page and "The missed visit was not followed up." in page
     assert 'data-testid="case-links"' in page and "Executive meeting of 4 December" in page
     assert f'href="/cases/{sar}"' in (await api.get(f"/cases/{rr}")).text, "shown on both cases"
     with Session(engine) as session:
         reads = [json.loads(e.detail) for e in session.exec(select(AuditEvent).where(
             AuditEvent.case_reference == sar, AuditEvent.action == "read_information_returns"))]
         links = session.exec(select(AuditEvent).where(AuditEvent.action == "link_cases")).all()
-    assert {"agencies": ["education", "police"], "shared_from": [rr]} in reads
+    assert {"agencies": ["education", "police", "community_health"], "shared_from": [rr]} in reads
     assert sorted(e.case_reference for e in links) == sorted([rr, sar])
     api.cookies.clear()
-    await api.sign_in_page("agency.police")
+    await api.sign_in_page("agency.health")
     page = (await api.get(f"/cases/{sar}")).text
-    assert RETURN["analysis"] not in page and rr not in page, "the police read neither the school's return nor the link"
+    assert "The missed visit was not followed up." in page
+    assert RETURN["analysis"] not in page and rr not in page, "health reads neither the school's return nor the link"
+    if os.environ.get("RECORD_HISTORIES"):  # a stored history for tests/test_replay.py (see tests/cases.py)
+        history = await case_env.client.get_workflow_handle(sar).fetch_history()
+        (Path(__file__).parent / "histories" / f"sar_shared_returns--{sar}.json").write_text(history.to_json())
 
 
 async def test_the_sars_recommendations_go_to_the_action_plan_and_its_annual_account(sar_api, engine):
