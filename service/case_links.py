@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from sqlmodel import or_, select
+from temporalio.service import RPCError
 
 from engine.registry import ACTIONS, REVIEW_TYPES
 from records.errors import Conflict, DomainError, InvalidInput
@@ -194,7 +195,7 @@ async def count_shared_returns(cases: CaseService, user: User, reference: str) -
             continue
         try:
             state = await cases.state(cases.visible(user, target))
-        except DomainError:
+        except (DomainError, RPCError):
             continue
         if state.get("stage") not in spec.stages:
             continue
@@ -209,6 +210,6 @@ async def count_shared_returns(cases: CaseService, user: User, reference: str) -
             try:
                 await cases.act(user, target, SHARE_ACTION, {"agency": agency, "shared_from": source})
                 changed.append(target)
-            except DomainError:
+            except (DomainError, RPCError):  # e.g. the case moved on meanwhile: the agency may still send its own
                 continue
     return changed

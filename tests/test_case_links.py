@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from records.models import AuditEvent, PlanAction, Task
 from tests import test_web, test_web_pages
+from tests.test_panel_pack import tiny_pdf
 from tests.test_safeguarding_adults_review import REFERRAL, refer, sign, view
 from workflows.calendar import london_date
 
@@ -69,6 +70,13 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     sent = await api.post(f"/api/cases/{rr}/actions/submit_information_return", headers=education, json=RETURN)
     assert sent.status_code == 200, sent.text
     assert (await api.get(f"/api/cases/{sar}", headers=bu)).json()["returns"] == {}
+    await api.sign_in_page("agency.education")  # and attaches its chronology as a file beside it
+    page = await api.get(f"/cases/{rr}")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    chronology = tiny_pdf("Education chronology")
+    attached = await api.post(f"/cases/{rr}/chronology", data={"csrf_token": csrf},
+                              files={"chronology": ("chronology.pdf", chronology, "application/pdf")})
+    assert attached.status_code == 303 and "done=upload_chronology" in attached.headers["location"], attached.text
 
     # Linking is the business unit's; sharing needs the three partners' agreement, recorded.
     assert (await api.post(f"/api/cases/{rr}/links", headers=education,
@@ -127,6 +135,8 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     assert shared_line and f'href="/cases/{rr}"' in shared_line.group(1)
     assert RETURN["analysis"] in page and "The missed visit was not followed up." in page
     assert 'data-testid="case-links"' in page and "Executive meeting of 4 December" in page
+    file = re.search(r'href="(/api/documents/\d+\?format=pdf)" data-testid="shared-chronology-education"', page)
+    assert file and (await api.get(file.group(1))).content == chronology, "the school's chronology file, shared"
     assert f'href="/cases/{sar}"' in (await api.get(f"/cases/{rr}")).text, "shown on both cases"
     with Session(engine) as session:
         reads = [json.loads(e.detail) for e in session.exec(select(AuditEvent).where(
