@@ -134,6 +134,7 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     shared_line = re.search(r'data-testid="shared-from-education">(.*?)</span>', page, re.S)
     assert shared_line and f'href="/cases/{rr}"' in shared_line.group(1)
     assert RETURN["analysis"] in page and "The missed visit was not followed up." in page
+    assert "use_shared_return-form" not in page, "the service counts a shared return; nobody types it"
     assert 'data-testid="case-links"' in page and "Executive meeting of 4 December" in page
     file = re.search(r'href="(/api/documents/\d+\?format=pdf)" data-testid="shared-chronology-education"', page)
     assert file and (await api.get(file.group(1))).content == chronology, "the school's chronology file, shared"
