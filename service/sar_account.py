@@ -3,8 +3,8 @@
 Care Act 2014 Sch. 2 para 4(1): as soon as is feasible after the end of each financial year the SAB publishes a
 report on, among other things, (d) the findings of the SARs it arranged that concluded in the year (whenever they
 began), (e) the SARs ongoing at the end of the year, (f) what it did in the year to implement SARs' findings and
-(g) where it decided in the year not to implement a finding, its reasons; para 4(2) names who receives a copy.
-The SAR Quality Markers (SCIE, 2022) ask the board to track its actions from each review and report their impact.
+(g) where it decided in the year not to implement a finding, its reasons; para 4(2) names who receives a copy
+(the text of para 4 as published on legislation.gov.uk, and SCIE's summary of it for SABs).
 
 So the account is per financial year (April to March, named by the year it starts in). The findings, the decisions
 not to implement and their reasons are the SAR workflows' own record (their state, live or archived): a board

@@ -3,8 +3,8 @@ returns it once, through the same information return as a rapid review's (its te
 into the workflow's state), or has its return on a linked case counted here where the partners agreed to share.
 
 Sources: Care Act 2014 s45 (a person the SAB asks must supply the information it needs for its functions, a SAR
-among them); the SAR Quality Markers (SCIE, 2022) expect the agencies' information to be gathered in a proportionate
-way to timescales agreed at the outset, so the return's clock is local practice (``SarRules``) naming its source.
+among them), which sets no time: the return's clock is the SAB's own procedure (``SarRules``, a local setting naming
+its source). The SAR Quality Markers (SCIE, 2022) could not be read from here; nothing in this module rests on them.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ RULE_COMMISSION = (
 
 RULE_AGENCY_RETURNS = (
     "Each agency asked returns its information within {n} working days of the request, as the SAB's own SAR procedure "
-    "sets (the SAR Quality Markers ask for timescales agreed at the outset; Care Act 2014 s45 obliges the agency to "
-    "supply what the SAB asks for, but sets no time) (local setting)"
+    "sets (Care Act 2014 s45 obliges a person the SAB asks to supply the information, but sets no time) "
+    "(local setting)"
 )
 
 
