@@ -4,9 +4,8 @@ a rapid review and a Safeguarding Adults Review), and the agency returns the two
 - The business unit links them (both cases must be visible to it), saying why; the link is audited on both cases and
   shown on both case pages and in the API's read of either, to those who may read the other case too.
 - Sharing is the three statutory partners' decision, not the business unit's: the link records that the three seats
-  agreed and where (``sharing_seats``, ``sharing_decision``). Care Act 2014 s45 and Working Together 2023 both expect
-  information to be shared between the partners' reviews; the partners decide what is shared, so without their
-  agreement a link only says the cases are related.
+  agreed and where (``sharing_seats``, ``sharing_decision``): an agency sent its return for one review, so using it
+  for another is for the partners to agree; without their agreement a link only says the cases are related.
 - With sharing agreed, an agency writes its return once: the other case reads it from where it was sent ("shared from
   RR-…"), and a case whose type counts shared returns (its ``use_shared_return`` action, the SAR's) records it as
   received, which closes the agency's task there. Least privilege: a shared return is shown only to someone who may
