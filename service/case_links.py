@@ -125,6 +125,16 @@ def _links(cases: CaseService, reference: str, *, sharing: bool = False) -> list
             for link in cases.session.exec(query.order_by(CaseLink.id))]
 
 
+def for_reader(cases: CaseService, user: User, reference: str, state: dict) -> dict:
+    """A case's state as the API gives it: its links, and the cases its shared returns came from, only where this
+    person may read the other case."""
+    if state.get("shared_returns"):
+        state["shared_returns"] = {agency: other for agency, other in state["shared_returns"].items()
+                                   if cases.may_read(user, other)}
+    state["links"] = [link.model_dump(mode="json") for link in links_of(cases, user, reference)]
+    return state
+
+
 def links_of(cases: CaseService, user: User, reference: str) -> list[LinkRead]:
     """This case's links that this person may follow (a link to a case she cannot read is not shown: it would say
     that case exists)."""

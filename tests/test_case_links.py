@@ -119,7 +119,10 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     # Community health, asked by the SAR only, cannot read the rapid review: no link, no shared return.
     health = await api.as_user("agency.health")
     assert (await api.get(f"/api/cases/{rr}", headers=health)).status_code == 404
-    assert (await api.get(f"/api/cases/{sar}", headers=health)).json()["links"] == []
+    seen = (await api.get(f"/api/cases/{sar}", headers=health)).json()
+    assert seen["links"] == [] and seen["shared_returns"] == {} and sorted(seen["returns"]) == ["education", "police"]
+    timeline = (await api.get(f"/api/cases/{sar}/timeline", headers=health)).text
+    assert "use_shared_return" in timeline and rr not in timeline, "the timeline does not name the other case"
     assert (await api.get(f"/api/cases/{sar}/shared-returns", headers=health)).json() == []
     # ... and it returns its own information on the SAR (the same return, kept in the same table).
     own = await api.post(f"/api/cases/{sar}/actions/submit_sar_information_return", headers=health,
