@@ -163,9 +163,15 @@ async def test_the_sars_recommendations_go_to_the_action_plan_and_its_annual_acc
     sar = await sar_in_review(api)
     bu = await api.as_user("strategy.manager")
     today = london_date(await api.engine_now())
+    asked = await api.post(f"/api/cases/{sar}/actions/request_sar_information", headers=bu,
+                           json={"agencies": ["housing"]})
+    assert asked.json()["outstanding"][0]["agency"] == "housing", asked.text
     report = {"received_on": today.isoformat(), "findings": "The move to adult services was not planned",
               "recommendations": ["Plan transitions from age 17", "Write a new transitions protocol"]}
     assert (await api.post(f"/api/cases/{sar}/actions/submit_sar_report", headers=bu, json=report)).status_code == 200
+    with Session(engine) as session:
+        housing = session.exec(select(Task).where(Task.case_reference == sar, Task.assignee_agency == "housing")).one()
+        assert (housing.status, housing.outcome) == ("cancelled", "the report came without this return")
     for seat in ("la", "icb", "police"):
         await sign(api, sar, seat, 1, "approve")
     publication = {"published_on": today.isoformat(), "where": "https://sab.example.org/sars"}

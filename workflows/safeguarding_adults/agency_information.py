@@ -101,6 +101,16 @@ class AgencyInformation:
         if all(a in self.state.returns for a in self.state.information_asked):
             self.clock.meet(DEADLINE, step)
 
+    def close(self, step: CaseStep) -> None:
+        """The report came without some returns: their tasks and the deadline end, saying why (as a rapid review's
+        panel held without a return). Nothing was asked in a case from before agency information, so nothing
+        changes for it."""
+        missing = [a for a in self.state.information_asked if a not in self.state.returns]
+        if missing:
+            self.clock.cancel(DEADLINE)
+            step.settle += [self.steps.cancel(f"information_return:{agency}", "the report came without this return")
+                            for agency in missing]
+
     def outstanding(self) -> list[Outstanding]:
         found = self.clock.deadline(DEADLINE)
         return [Outstanding(what="Information return", role=Role.agency_member, agency=agency,

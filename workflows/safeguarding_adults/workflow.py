@@ -310,6 +310,7 @@ class SafeguardingAdultsReviewWorkflow:
     def _submit_report(self, action: SubmitSarReport, step: CaseStep, documents: list[DocumentRequest]) -> None:
         """A new version of the report goes to the three members to sign."""
         self.state.report, self.state.report_version = action, self.state.report_version + 1
+        self.information.close(step)
         step.settle.append(self.steps.done("resubmit_report", f"Version {self.state.report_version} submitted"))
         self.three_way.ask(step, self.state.report_version, None)
         self.steps.move_to(step, SIGN_OFF, action.actor, "submit_sar_report")
