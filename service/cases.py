@@ -50,6 +50,7 @@ from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
+from service.case_links import SHARE_ACTION, SHARING_TRIGGERS, count_shared_returns, for_reader, require_shared_return
 from service.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
 from service.final_report import final_report
 from service.history import archive_history, archived_history, fetch_readable_history
@@ -311,7 +312,7 @@ class CaseService:
     async def read(self, user: User, reference: str, detail: dict | None = None) -> dict:
         """A case's live state as this person may see it; the reading is on the record (``detail`` says where)."""
         record = await in_thread(self._read_on_record, user, reference, detail or {})
-        return state_for(user.role, await self.state(record))
+        return for_reader(self, user, reference, state_for(user.role, await self.state(record)))
 
     def _read_on_record(self, user: User, reference: str, detail: dict) -> CaseRecord:
         record = self.visible(user, reference)
@@ -412,7 +413,9 @@ class CaseService:
             return checked
         await self._engine_agrees(await self.temporal.client(), checked.record)
         state = await self._update(user, checked.record, checked.action, checked.spec, checked.payload, checked.held)
-        state = state_for(user.role, state)
+        state = for_reader(self, user, checked.record.reference, state_for(user.role, state))
+        if checked.action in SHARING_TRIGGERS:  # a return sent once may count on a linked case too
+            await count_shared_returns(self, user, checked.record.reference)
         if checked.held:
             await in_thread(remember, self.session, checked.held.row, 200, state)
         return Outcome(state)
@@ -434,6 +437,8 @@ class CaseService:
             raise InvalidInput("The body must be a JSON object, without 'actor' (that is you, from your sign-in) "
                                "or 'seal' (the service adds it)")
         payload = validated(spec.model, {**body, "actor": actor_of(user).model_dump()}, "action")
+        if action == SHARE_ACTION:
+            require_shared_return(self, reference, payload.agency, payload.shared_from)
         if getattr(payload, "report_document", None) is not None:  # the upload it names is this case's report
             final_report(self.session, reference, payload.report_document)
         held = None

@@ -40,6 +40,7 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.calendar_days import partnership_calendar
+from service.case_links import links_of, shared_chronologies, shared_returns
 from service.cases import ACTIONS, CaseService, Started, actor_of, type_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
@@ -54,7 +55,7 @@ from service.return_drafts import (
     save_draft,
     text_errors,
 )
-from service.roles import ADMINS, BOARD_ROLES, CASE_ACTORS, CASE_READERS, EXECUTIVES
+from service.roles import ADMINS, BOARD_ROLES, CASE_ACTORS, CASE_LINKERS, CASE_READERS, EXECUTIVES
 from service.sign_in import SIGN_IN_CSRF_REFUSED, end_this_session, set_session_cookie, sign_in
 from service.themes import known_themes
 from service.visibility import document_visible, return_visible, state_for
@@ -423,7 +424,8 @@ JOINT_ACTIONS = frozenset({"close_case", "stop_local_cspr"})  # on the confirm p
 CHECK_ANSWERS = {"issue_decision_sheet": ("Check your answers before issuing the decision sheet",
                                           "Issue to the three Executives"),
                  "submit_information_return": ("Check your agency's return before you send it", "Send the return")}
-NOT_ON_CASE_PAGE = frozenset({"sign_off"})  # the approver's own page asks this
+# The approver's own page asks for a sign-off; the service itself counts a shared return (service/case_links.py).
+NOT_ON_CASE_PAGE = frozenset({"sign_off", "use_shared_return"})
 SIGN_OFFS = frozenset({"sign_off", "sign_off_report"})  # returning needs comments
 
 
@@ -597,8 +599,10 @@ def who_waits(item: dict) -> str:
 def information_returns(cases: CaseService, user: User, reference: str, state: dict,
                         calendar, today: date) -> list[dict]:
     """Each invited agency's return: received (with its text), outstanding or overdue. Agency members see their
-    own agency's only; reading the texts is audited."""
-    invited = (state.get("panel") or {}).get("invited_agencies") or []
+    own agency's only; reading the texts is audited. A return on a linked case shared with this one (the partners
+    agreed) is shown, and counted, as "shared from" it (service/case_links.py)."""
+    invited = state.get("information_asked") or (state.get("panel") or {}).get("invited_agencies") or []
+    shared = shared_returns(cases, user, reference)
     kept = {r.agency: r for r in cases.session.exec(select(InformationReturn).where(
         InformationReturn.case_reference == reference).order_by(InformationReturn.version))}
     due = next((d["due"] for d in state.get("deadlines") or [] if d["key"] == "agency_returns"), None)
@@ -607,13 +611,19 @@ def information_returns(cases: CaseService, user: User, reference: str, state: d
         if not return_visible(user.role, user.agency, agency):
             continue
         received = (state.get("returns") or {}).get(agency)
+        text, shared_from = kept.get(agency), None
+        if text is None and agency in shared:  # received only once this case's workflow counted it
+            text, shared_from = shared[agency], shared[agency].shared_from
         left = calendar.working_days_between(today, date.fromisoformat(due)) if due and not received else None
         status = "received" if received else ("overdue" if left is not None and left < 0 else "outstanding")
         shown.append({"agency": agency, "name": AGENCIES.get(agency, agency), "status": status,
-                      "received_on": received, "due": due, "left": left, "text": kept.get(agency)})
+                      "received_on": received, "due": due, "left": left, "text": text, "shared_from": shared_from,
+                      "shared_chronologies": shared_chronologies(cases, user, shared_from, agency)})
     read = [r["agency"] for r in shown if r["text"]]
     if read:
-        cases.audit(user, "read_information_returns", reference, {"agencies": read})
+        from_cases = sorted({r["shared_from"] for r in shown if r["shared_from"]})
+        cases.audit(user, "read_information_returns", reference,
+                    {"agencies": read, **({"shared_from": from_cases} if from_cases else {})})
     return shown
 
 
@@ -673,7 +683,8 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                   errors=errors, typed=typed, orphaned=orphaned, returns=returns, error_summary=summary_errors,
                   confirmation=done_banner(done, state), may_sign=may_sign, who_waits=who_waits,
                   sin_decision=sin_summary(state, user), late=late, joint=joint_decisions(state),
-                  may_sign_report=may_sign_report, may_upload=may_upload)
+                  may_sign_report=may_sign_report, may_upload=may_upload,
+                  links=links_of(cases, user, reference), may_link=user.role in CASE_LINKERS)
 
 
 def timeline_sentences(events: list[AuditEvent], users: dict[int, User]) -> list[dict]:
