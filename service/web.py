@@ -40,7 +40,7 @@ from service.auth import (
     sign_in_csrf_token,
 )
 from service.calendar_days import partnership_calendar
-from service.case_links import links_of, shared_chronologies, shared_returns
+from service.case_links import audit_shared_read, links_of, shared_chronologies, shared_returns
 from service.cases import ACTIONS, CaseService, Started, actor_of, type_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
@@ -624,6 +624,7 @@ def information_returns(cases: CaseService, user: User, reference: str, state: d
         from_cases = sorted({r["shared_from"] for r in shown if r["shared_from"]})
         cases.audit(user, "read_information_returns", reference,
                     {"agencies": read, **({"shared_from": from_cases} if from_cases else {})})
+        audit_shared_read(cases, user, reference, {r["agency"]: r["shared_from"] for r in shown if r["shared_from"]})
     return shown
 
 
