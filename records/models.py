@@ -535,3 +535,15 @@ class RecoveryCode(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     code_hash: str = Field(max_length=64)
     used_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class CaseStateView(SQLModel, table=True):
+    """A case's state as its workflow's state query answers it, stored by the step that changed it (cases opened
+    since patch "state-in-step"): the case's state is read from here, not queried (records/case_states.py,
+    workflows/case_view.py). Case content: never in the audit detail or the logs."""
+
+    __tablename__ = "case_state_view"
+
+    case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
+    stored: str = Field(sa_column=Column(Text, nullable=False))  # a StoredState as JSON
+    step_at: datetime = Field(sa_column=ts_column())

@@ -1,0 +1,28 @@
+"""a case's state stored with each step, read instead of querying the workflow
+
+Revision ID: 0026
+Revises: 0025
+Create Date: 2026-12-05
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0026'
+down_revision = '0025'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('case_state_view',
+    sa.Column('case_reference', sa.String(length=40), nullable=False),
+    sa.Column('stored', sa.Text(), nullable=False),
+    sa.Column('step_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_reference'], ['case_record.reference'], ),
+    sa.PrimaryKeyConstraint('case_reference')
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('case_state_view')
