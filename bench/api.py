@@ -22,6 +22,7 @@ from bench.bare import start_bare_workflows
 from bench.common import BENCH_KEY, bench_settings, engine_of, percentile, table, workdir
 from records.db import session_scope
 from service.accounts import create_demo_users
+from service.api_processes import default_api_processes
 from service.runner import ServiceProcesses, free_port, stop_process, wait_until_ready
 from service.temporal import connect
 
@@ -170,7 +171,9 @@ def run(requests_per_client: int = 10) -> str:
         ratio = p50[(name, clients)] / p50[(baseline, clients)] if baseline else ""
         rows.append([name, clients, len(values), p50[(name, clients)] * 1000, percentile(values, 95) * 1000,
                      p50[(name, clients)] / healthz, ratio, f"≤ {goal}" if goal else ""])
-    latency = table("API latency (real-time Temporal, SQLite; baselines from bench/bare.py in the same run)",
+    processes = settings.api_workers or default_api_processes()
+    latency = table(f"API latency ({processes} API processes, real-time Temporal, SQLite; baselines from "
+                    "bench/bare.py in the same run)",
                     ["request", "clients", "requests", "p50 ms", "p95 ms", "p50 / /healthz",
                      "p50 / its baseline", "goal"], rows)
     peaks = table("Peak memory (VmHWM) after the load above",

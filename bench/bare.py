@@ -60,13 +60,23 @@ def bench_app():
     return app
 
 
-def serve_api() -> None:
+def serve_api(sibling: bool = False) -> None:
+    """As `rapid-review api` serves: as many processes on the port as it would run (service/api_processes.py)."""
     import uvicorn
 
-    from service.runner import api_server_config
+    from service.api_processes import default_api_processes, shared_socket, start_siblings
+    from service.runner import api_server_config, stop_process
     from service.settings import get_settings
 
-    uvicorn.Server(api_server_config(bench_app(), get_settings())).run()
+    settings = get_settings()
+    processes = 1 if sibling else settings.api_workers or default_api_processes()
+    sock = shared_socket(settings.api_host, settings.api_port) if processes > 1 or sibling else None
+    siblings = start_siblings("bench.bare", ["api-sibling"], processes - 1)
+    try:
+        uvicorn.Server(api_server_config(bench_app(), settings)).run(sockets=[sock] if sock else None)
+    finally:
+        for process in siblings:
+            stop_process(process)
 
 
 async def serve_worker() -> None:
@@ -86,8 +96,8 @@ async def serve_worker() -> None:
 
 if __name__ == "__main__":
     part = sys.argv[1] if len(sys.argv) > 1 else ""
-    if part == "api":
-        serve_api()
+    if part in ("api", "api-sibling"):
+        serve_api(sibling=part == "api-sibling")
     elif part == "worker":
         asyncio.run(serve_worker())
     else:
