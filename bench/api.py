@@ -72,6 +72,8 @@ async def load(base_url: str, bare_url: str, passwords: dict, per_client: int) -
             created = await client.post("/api/cases", headers=headers, json={
                 "pseudonym": "Bench", "age_band": "5-9", "summary": "s", "incident_date": today,
                 "awareness_date": today, "referring_agency": "police"})
+            if created.status_code not in (201, 202):
+                raise RuntimeError(f"referral: {created.status_code} {created.text[:300]}")
             references.append(created.json()["reference"])
         tasks = []
         while len(tasks) < total + ALONE:  # pages of at most 200

@@ -13,15 +13,16 @@ from workflows.models import StoredState
 
 
 def store_case_state(session: Session, reference: str, stored: StoredState, at: datetime) -> None:
-    row = session.get(CaseStateView, reference) or CaseStateView(case_reference=reference, stored="", step_at=at)
+    row = session.get(CaseStateView, stored.workflow_id) or CaseStateView(
+        workflow_id=stored.workflow_id, case_reference=reference, stored="", step_at=at)
     row.stored, row.step_at = stored.model_dump_json(), at
     session.add(row)
 
 
-def stored_case_state(session: Session, reference: str, today: date) -> dict | None:
-    """The state the case's query would answer on ``today``; None when no step has stored one (a case opened
-    before states were stored)."""
-    row = session.get(CaseStateView, reference)
+def stored_case_state(session: Session, workflow_id: str, today: date) -> dict | None:
+    """The state the workflow's query (the case's, or its practice review's) would answer on ``today``; None when
+    no step has stored one (a workflow started before states were stored)."""
+    row = session.get(CaseStateView, workflow_id)
     if row is None:
         return None
     stored = StoredState.model_validate_json(row.stored)

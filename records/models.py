@@ -538,12 +538,13 @@ class RecoveryCode(SQLModel, table=True):
 
 
 class CaseStateView(SQLModel, table=True):
-    """A case's state as its workflow's state query answers it, stored by the step that changed it (cases opened
-    since patch "state-in-step"): the case's state is read from here, not queried (records/case_states.py,
-    workflows/case_view.py). Case content: never in the audit detail or the logs."""
+    """A case's (or its practice review's) state as its workflow's state query answers it, stored by the step that
+    changed it (workflows since patch "state-in-step"): the state is read from here, not queried
+    (records/case_states.py, workflows/case_view.py). Case content: never in the audit detail or the logs."""
 
     __tablename__ = "case_state_view"
 
-    case_reference: str = Field(primary_key=True, max_length=40, foreign_key="case_record.reference")
+    workflow_id: str = Field(primary_key=True, max_length=60)  # the case's, or its practice review's
+    case_reference: str = Field(max_length=40, foreign_key="case_record.reference", index=True)
     stored: str = Field(sa_column=Column(Text, nullable=False))  # a StoredState as JSON
     step_at: datetime = Field(sa_column=ts_column())

@@ -349,9 +349,11 @@ class CaseService:
         if record.orphaned:
             await asyncio.to_thread(mark_workflow_missing, self.engine, reference, False)
         if state.get("practice_review_stage"):
+            review_id = practice_review_id(reference)
             try:
-                state["practice_review"] = await client.get_workflow_handle(practice_review_id(reference)).query(
-                    PracticeReviewWorkflow.state, today)
+                state["practice_review"] = (
+                    await in_thread(stored_case_state, self.session, review_id, date.fromisoformat(today))
+                    or await client.get_workflow_handle(review_id).query(PracticeReviewWorkflow.state, today))
             except RPCError:
                 state["practice_review"] = state_from_archive(self.session, practice_review_id(reference))
         state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)

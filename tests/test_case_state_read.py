@@ -2,6 +2,7 @@
 the workflow: what a person reads right after an action is what the workflow's own state query answers, on any
 day it is read (working days left are counted at read time on the case's own calendar)."""
 
+import asyncio
 from datetime import date, timedelta
 
 from sqlmodel import Session
@@ -61,9 +62,12 @@ async def test_the_api_serves_the_stored_state_and_falls_back_to_the_query_for_a
     reference = created.json()["reference"]
     accepted = await api.post(f"/api/cases/{reference}/actions/accept_referral", headers=manager, json={})
     assert accepted.status_code == 200, accepted.text
+    handle = case_env.client.get_workflow_handle(reference)
+    while (await handle.query("state"))["documents_in_preparation"]:  # issued after the answer
+        await asyncio.sleep(0.05)
     served = (await api.get(f"/api/cases/{reference}", headers=manager)).json()
     today = today_in_london()  # the service counts from the day it is read
-    queried = await case_env.client.get_workflow_handle(reference).query("state", today)
+    queried = await handle.query("state", today)
     assert served == state_for("business_unit", {**queried, "effect_failing": served["effect_failing"]})
     assert served["stage"] == "csc_consultation"
     with Session(engine) as session:
@@ -71,3 +75,13 @@ async def test_the_api_serves_the_stored_state_and_falls_back_to_the_query_for_a
         session.commit()
     assert read(engine, reference, date.fromisoformat(today)) is None
     assert (await api.get(f"/api/cases/{reference}", headers=manager)).json() == served
+
+
+async def test_a_practice_reviews_state_is_read_from_the_read_model_too(driver, engine):
+    await driver.to_practice_review()
+    await driver.documents()
+    review_id = f"{driver.reference}-cspr"
+    today = await driver.today()
+    queried = await driver.env.client.get_workflow_handle(review_id).query("state", str(today))
+    assert read(engine, review_id, today) == queried
+    assert read(engine, driver.reference, today)["practice_review_stage"] == queried["stage"]

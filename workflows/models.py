@@ -962,6 +962,7 @@ class StoredState(BaseModel):
     """The state query's answer at a step, less what is counted when it is read (workflows/case_view.py): the
     read model serves a case's state from it without querying the workflow."""
 
+    workflow_id: str  # the case's, or its practice review's
     state: dict
     calendar: StoredCalendar
     # The documents queued to be issued after the answer, oldest first: "in preparation" until in the register.
@@ -984,5 +985,5 @@ class CaseStep(BaseModel):
     tasks: list[TaskSpec] = Field(default_factory=list)
     due_date_moves: list[DueDateMove] = Field(default_factory=list)
     information_return: InformationReturnRecord | None = None
-    # The case's state as its query answers it (cases opened since patch "state-in-step"; see StoredState).
+    # The workflow's state as its query answers it (workflows since patch "state-in-step"; see StoredState).
     stored_state: StoredState | None = None

@@ -1730,7 +1730,8 @@ class RapidReviewWorkflow:
         self._refresh_outstanding()
         step.snapshot = self.snapshot()
         if workflow.patched("state-in-step"):  # the case's state is read from the read model, not queried
-            step.stored_state = StoredState(state=self._with_referral(self.state.model_dump(mode="json")),
+            step.stored_state = StoredState(workflow_id=workflow.info().workflow_id,
+                                            state=self._with_referral(self.state.model_dump(mode="json")),
                                             calendar=stored_calendar(self.clock.calendar))
 
     def _refresh_outstanding(self) -> None:
