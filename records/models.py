@@ -8,8 +8,8 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstrai
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from engine.vocabulary import TaskStatus
 from records.vocabulary import EscalationStatus, OutboxStatus, PlanStatus, SignInStep
-from workflows.vocabulary import TaskStatus
 
 
 def utcnow() -> datetime:

@@ -28,9 +28,13 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.authenticity import sealed
+from engine.calendar import london_date
+from engine.models import Actor
 from engine.registry import ACTIONS as REVIEW_ACTIONS
 from engine.registry import REVIEW_TYPES
 from engine.review_type import ActionSpec, CaseStart, ReviewType
+from engine.vocabulary import Role, Stage, TaskStatus, practice_review_id
 from records.db import session_scope
 from records.errors import (
     ActionRefused,
@@ -48,6 +52,8 @@ from records.object_store import ObjectStore
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
+from reviews.practice_review.workflow import PracticeReviewWorkflow
+from reviews.review_types import RAPID_REVIEW
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
@@ -58,12 +64,6 @@ from service.outbox import enqueue_referral_received
 from service.settings import Settings
 from service.temporal import EncryptionCodec, TemporalConnection
 from service.visibility import state_for
-from workflows.authenticity import sealed
-from workflows.calendar import london_date
-from workflows.models import Actor
-from workflows.practice_review import PracticeReviewWorkflow
-from workflows.review_types import RAPID_REVIEW
-from workflows.vocabulary import Role, Stage, TaskStatus, practice_review_id
 
 # Every action of every registered review type, by name (engine/registry.py refuses a name two types share).
 ACTIONS = REVIEW_ACTIONS

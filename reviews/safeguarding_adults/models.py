@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.models import LONG, SHORT, Action, Line, Opening, Text
+from engine.models import LONG, SHORT, Action, Line, Opening, Text
 
 CriteriaOutcome = Literal["mandatory", "discretionary", "not_met"]
 

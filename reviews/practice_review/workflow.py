@@ -16,56 +16,58 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import authenticity
-    from workflows.calendar import add_months
-    from workflows.documents import (
+    from engine import authenticity
+    from engine.actions import Rule
+    from engine.calendar import add_months
+    from engine.documents import (
         CsprDelayNotice,
         PublicationNotice,
         SevenMinuteBriefing,
         TermsOfReference,
     )
-    from workflows.models import (
-        AgreeTermsOfReference,
+    from engine.models import (
         AnswerJointDecision,
         AuditEntry,
         CalendarDayAdded,
         CaseStep,
+        Outstanding,
+        PlanActionSpec,
+        ReviewSnapshot,
+        SignOff,
+    )
+    from engine.vocabulary import SEAT_NAMES, ClockKind, DocumentKind, ReviewStage, Role, TaskKind
+    from reviews.practice_review.models import (
+        AgreeTermsOfReference,
         CommissionReviewer,
         ExtendDeadline,
         Extension,
         HoldPublication,
         LiftPublicationHold,
-        Outstanding,
-        PlanActionSpec,
         RecordLearningEvent,
         RecordLearningWorkshop,
         RecordNonPublication,
         RecordPublication,
         ReviewInput,
         ReviewProgress,
-        ReviewSnapshot,
         ReviewState,
         SendPublicationNotice,
-        SignOff,
         SubmitDraftReport,
         SubmitFinalReport,
     )
-    from workflows.rules import (
+    from reviews.rapid_review.citations import (
         RULE_COMMISSION,
         RULE_CSPR,
         RULE_CSPR_REVISED,
         RULE_ONE_YEAR_ON,
         RULE_PUBLICATION_NOTICE,
-        Rule,
     )
-    from workflows.vocabulary import SEAT_NAMES, ClockKind, DocumentKind, ReviewStage, Role, TaskKind
 
-from workflows.actions import Actions
-from workflows.clock import DeadlineClock, owed_by_owner
-from workflows.joint_decision import JointDecision, JointDecisions
-from workflows.sign_off import ThreeWaySignOff
-from workflows.steps import Steps, reject
-from workflows.vocabulary import practice_review_id
+from engine.actions import Actions
+from engine.clock import DeadlineClock, owed_by_owner
+from engine.joint_decision import JointDecision, JointDecisions
+from engine.sign_off import ThreeWaySignOff
+from engine.steps import Steps, reject
+from engine.vocabulary import practice_review_id
 
 STAGES_BEFORE_PUBLICATION = (ReviewStage.terms_of_reference, ReviewStage.commissioning, ReviewStage.learning_events,
                              ReviewStage.draft_report, ReviewStage.final_sign_off, ReviewStage.publication_notice,
@@ -157,9 +159,9 @@ class PracticeReviewWorkflow:
                                    type="NotSealed", non_retryable=True)
         method = review.methodology
         # Reviews started before the partners' joint decisions keep one Executive's extension and the business
-        # unit's record of non-publication, as they ran (workflows/joint_decision.py).
+        # unit's record of non-publication, as they ran (engine/joint_decision.py).
         self.state.joint_decisions = workflow.patched("joint-decisions")
-        # As its case: documents after the answer (workflows/steps.py); and the case is told only what it does not
+        # As its case: documents after the answer (engine/steps.py); and the case is told only what it does not
         # know: not the stage the review starts at (it recorded it when the partners
         # chose the methodology), nor the closure (the child's completion says it), unless the closing step changed
         # a flag. Reviews started before the patch signal both and run as they ran.
@@ -690,7 +692,7 @@ class PracticeReviewWorkflow:
                                   sequence=self.state.step)
         progress.seal = authenticity.seal(workflow.info().workflow_id, "practice_review_progress",
                                           str(progress.sequence), progress.sealed_fields())
-        from workflows.rapid_review import RapidReviewWorkflow  # the parent's module imports this one
+        from reviews.rapid_review.workflow import RapidReviewWorkflow  # the parent's module imports this one
 
         await workflow.get_external_workflow_handle_for(RapidReviewWorkflow.run, parent.workflow_id).signal(
             RapidReviewWorkflow.practice_review_progress, progress)

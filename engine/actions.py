@@ -9,21 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from temporalio import workflow
 
-from workflows.clock import DeadlineClock
-from workflows.steps import Steps, reject, require_sealed
+from engine.clock import DeadlineClock
+from engine.steps import Steps, reject, require_sealed
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import Action, AuditEntry, CaseStep, DocumentRequest, ProcessState
-    from workflows.vocabulary import Stage
+    from engine.models import Action, AuditEntry, CaseStep, DocumentRequest, ProcessState
+    from engine.vocabulary import Role, Stage
 
 if TYPE_CHECKING:
-    from workflows.joint_decision import JointDecisions
+    from engine.joint_decision import JointDecisions
 
 Apply = Callable[[Action, CaseStep, list[DocumentRequest]], None]
+
+
+class Rule(NamedTuple):
+    """Who may take an action, and at which stages (a workflow's ``RULES``: action name -> Rule)."""
+
+    stages: frozenset[str]
+    roles: frozenset[Role]
+
+    @classmethod
+    def of(cls, stages, *roles: Role) -> Rule:
+        """An action allowed at ``stages`` to ``roles``."""
+        return cls(stages=frozenset(stages), roles=frozenset(roles))
+
 
 
 class Actions:

@@ -17,9 +17,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import authenticity
-    from workflows.calendar import london_date, london_moment
-    from workflows.documents import (
+    from engine import authenticity
+    from engine.actions import Rule
+    from engine.calendar import london_date, london_moment
+    from engine.documents import (
         DecisionSheet,
         InformationRequest,
         InformationReturnDocument,
@@ -31,26 +32,56 @@ with workflow.unsafe.imports_passed_through():
         SignOffRequest,
         SinDecisionRecord,
     )
-    from workflows.models import (
-        AcceptReferral,
+    from engine.models import (
         AnswerJointDecision,
         AuditEntry,
         CalendarDayAdded,
-        CaseInput,
         CaseSnapshot,
-        CaseState,
         CaseStep,
+        InformationReturnRecord,
+        Outstanding,
+        PlanActionSpec,
+        SignOff,
+    )
+    from engine.vocabulary import (
+        AGENCIES,
+        RETURN_STAGES,
+        SEAT_NAMES,
+        DeadlineStatus,
+        DocumentKind,
+        Recommendation,
+        ReviewStage,
+        Role,
+        Seat,
+        Stage,
+        TaskKind,
+    )
+    from reviews.practice_review.models import ReviewInput, ReviewProgress
+    from reviews.rapid_review.citations import (
+        RULE_CARE_LEAVER_DEATH,
+        RULE_CARE_LEAVER_REVIEW,
+        RULE_LEARNING_WITHOUT_CSPR,
+        RULE_LOOKED_AFTER_DEATH,
+        RULE_METHODOLOGY,
+        RULE_MILESTONE,
+        RULE_NOTIFICATION,
+        RULE_PANEL_REPLY,
+        RULE_RAPID_REVIEW,
+        RULE_SIN_LA_DECIDES,
+        RULE_SIN_THREE_WAY,
+    )
+    from reviews.rapid_review.models import (
+        AcceptReferral,
+        CaseInput,
+        CaseState,
         ChooseMethodology,
         CloseCase,
         ConvenePanel,
         CorrectAwarenessDate,
         CorrectReferral,
         DeclineReferral,
-        InformationReturnRecord,
         IssueDecisionSheet,
         LinkCdopReview,
-        Outstanding,
-        PlanActionSpec,
         ProposeSinDecision,
         ReconsiderDecision,
         RecordJointReview,
@@ -65,51 +96,21 @@ with workflow.unsafe.imports_passed_through():
         Reopening,
         ResolveSinDisagreement,
         RespondToSinProposal,
-        ReviewInput,
-        ReviewProgress,
         ReviseRapidReview,
-        SignOff,
         SinProposal,
         SinResolution,
         SinResponse,
         StopLocalCspr,
         SubmitInformationReturn,
     )
-    from workflows.rules import (
-        RULE_CARE_LEAVER_DEATH,
-        RULE_CARE_LEAVER_REVIEW,
-        RULE_LEARNING_WITHOUT_CSPR,
-        RULE_LOOKED_AFTER_DEATH,
-        RULE_METHODOLOGY,
-        RULE_MILESTONE,
-        RULE_NOTIFICATION,
-        RULE_PANEL_REPLY,
-        RULE_RAPID_REVIEW,
-        RULE_SIN_LA_DECIDES,
-        RULE_SIN_THREE_WAY,
-        Rule,
-    )
-    from workflows.vocabulary import (
-        AGENCIES,
-        RETURN_STAGES,
-        SEAT_NAMES,
-        DeadlineStatus,
-        DocumentKind,
-        Recommendation,
-        ReviewStage,
-        Role,
-        Seat,
-        Stage,
-        TaskKind,
-    )
 
-from workflows.actions import Actions
-from workflows.clock import DeadlineClock, owed_by_owner
-from workflows.joint_decision import JointDecision, JointDecisions
-from workflows.practice_review import PracticeReviewWorkflow
-from workflows.sign_off import ThreeWaySignOff
-from workflows.steps import Steps, reject
-from workflows.vocabulary import practice_review_id
+from engine.actions import Actions
+from engine.clock import DeadlineClock, owed_by_owner
+from engine.joint_decision import JointDecision, JointDecisions
+from engine.sign_off import ThreeWaySignOff
+from engine.steps import Steps, reject
+from engine.vocabulary import practice_review_id
+from reviews.practice_review.workflow import PracticeReviewWorkflow
 
 OPEN_STAGES = frozenset(stage for stage in Stage if stage != Stage.closed)
 # After the partners' sign-off, the rapid review goes to the National Panel and its reply is recorded beside
@@ -254,13 +255,13 @@ class RapidReviewWorkflow:
         # before the three-way decision replay with the CSC lead deciding alone and the business unit declining
         # at referral. A patch here rather than in the validators, which may not call workflow.patched.
         self.state.three_way_sin = workflow.patched("three-way-sin")
-        # Likewise the partners' joint decisions (workflows/joint_decision.py): cases opened before them keep one
+        # Likewise the partners' joint decisions (engine/joint_decision.py): cases opened before them keep one
         # Executive's answer and the business unit's closure, as they ran.
         self.state.joint_decisions = workflow.patched("joint-decisions")
         # And whether a closed case may be reopened by the partners: cases opened before end when they close.
         self.state.reopenable = workflow.patched("reopenable")
         # A person's action is answered once its step is applied, its documents following in step order
-        # (workflows/steps.py). Cases opened before render them inside the action, as they ran.
+        # (engine/steps.py). Cases opened before render them inside the action, as they ran.
         self.steps.documents_after_reply = workflow.patched("answer-first")
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self._open_case()
