@@ -9,17 +9,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from engine.calendar import TABLE_YEARS
-from engine.models import (
-    LONG,
-    SEAL,
-    SHORT,
-    Action,
-    Actor,
-    Capacity,
-    Line,
-    ProcessState,
-    Text,
-)
+from engine.models import LONG, SEAL, SHORT, Action, Actor, Capacity, Line, ProcessState, Text
 from engine.vocabulary import (
     CAPACITIES,
     CHILD_SEXES,
