@@ -4,7 +4,10 @@ Started when the Executive chooses the methodology. Terms of reference, reviewer
 learning events, draft and final report, three-way sign-off, notice to the National Panel and DfE at
 least 7 working days before publication, publication (or reasons not to publish), the learning
 workshop, and a durable one-year timer for the workshop one year on. It tells its parent case of each
-stage change; the API acts on it through its own workflow id (``<reference>-cspr``).
+stage change; the API acts on it through its own workflow id (``<reference>-cspr``). The class holds only ``run``,
+the query and the update contract; what each action does is one of its parts (built in ``__init__``): the review
+to its signed report (``report``), publication and after (``publication``) and what its case hears
+(``case_link``).
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ class PracticeReviewWorkflow:
     @workflow.init
     def __init__(self, review: ReviewInput) -> None:
         """The state exists before any handler runs (an update in the first task waits for the start step)."""
-        # The parts of the review, each a helper of its own (parts.py), reaching the state and the engine's helpers
-        # below through the workflow.
+        # The parts of the review, each a helper of its own (parts.py over engine/parts.py), reaching the state
+        # and the engine's helpers below through the workflow.
         self.report, self.publication, self.case_link = Report(self), Publication(self), CaseLink(self)
         self.review = review
         self.rules = review.rules

@@ -26,13 +26,14 @@ class Closing(CasePart):
         if self.state.joint_decisions:  # nothing stays proposed on a closed case
             for proposal in [p for p in self.state.joint_proposals if p.status == "open"]:
                 self.joint.settle(proposal, "superseded", step, f"case closed: {reason}")
-        if self.state.reopenable and self.review.national_panel.panel_reply_awaited() and self.rules.reopen_window_days:
+        reopenable = self.state.reopenable and self.process.national_panel.panel_reply_awaited()
+        if reopenable and self.rules.reopen_window_days:
             self.state.reopen_until = self.clock.today() + timedelta(days=self.rules.reopen_window_days)
 
     def close_case(self, action: CloseCase, step, documents) -> None:
         if self.joint.needed("close_case", action):  # applied after the three seats agreed
             self.state.outcome = f"Closed by the partners' decision: {action.reason}"
-            if self.review.local_review.child is not None:  # closing the case stops its local CSPR: the record says so
+            if self.process.local_review.child is not None:  # closing the case stops its local CSPR: the record says so
                 self.state.stopped = (f"Stopped by the partners on {self.clock.today().isoformat()}, closing the "
                                       f"case: {action.reason}")
         self.close(action.actor, "close_case", action.reason, step)

@@ -87,13 +87,13 @@ class Intake(CasePart):
     def decline_referral(self, action: DeclineReferral, step, documents) -> None:
         if self.state.stage == Stage.referral:  # cases started before the three-way decision
             step.settle.append(self.steps.done("accept_referral", "declined"))
-            self.review.closing.close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
+            self.process.closing.close(action.actor, "decline_referral", f"Referral declined: {action.reason}", step)
             return
         step.settle.append(self.steps.done("decline_referral", "declined"))
-        decided = self.review.notification.sin_context()
+        decided = self.process.notification.sin_context()
         documents.append(self.steps.document(DocumentKind.no_notification_letter, action.actor.name,
-                                             self.review.notification.no_notification_letter(decided)))
-        self.review.closing.close(action.actor, "decline_referral", "Referral declined: no serious incident "
+                                             self.process.notification.no_notification_letter(decided)))
+        self.process.closing.close(action.actor, "decline_referral", "Referral declined: no serious incident "
                                   f"notification, agreed by the three partners ({decided.rationale}): {action.reason}",
                                   step)
 
@@ -187,7 +187,7 @@ class Intake(CasePart):
             documents.append(self.steps.document(DocumentKind.notification_record, action.actor.name,
                                                  self.notification_context(action, None)))
             self.state.outcome = f"Notified on {action.notified_on.isoformat()}; no rapid review: {rule}"
-            self.review.closing.close(action.actor, "record_notification", self.state.outcome, step)
+            self.process.closing.close(action.actor, "record_notification", self.state.outcome, step)
             return
         if self.state.window_start is None:
             self.start_window(action.notified_on)
@@ -211,7 +211,7 @@ class Intake(CasePart):
         if self.state.sin_decision:
             rationale = self.state.sin_decision.rationale
         else:
-            rationale = self.review.notification.sin_context().rationale if self.state.sin_proposals else ""
+            rationale = self.process.notification.sin_context().rationale if self.state.sin_proposals else ""
         context = NotificationRecord(
             pseudonym=self.state.pseudonym, age_band=self.case.age_band, incident_date=self.case.incident_date,
             awareness_date=self.state.awareness_date, notified_on=action.notified_on,

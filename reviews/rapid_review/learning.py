@@ -24,8 +24,8 @@ LEARNING_KINDS = {"single_agency_review": "Single-agency review", "audit": "Audi
 
 
 class Learning(CasePart):
-    def __init__(self, review: RapidReviewWorkflow) -> None:
-        super().__init__(review)
+    def __init__(self, process: RapidReviewWorkflow) -> None:
+        super().__init__(process)
         self.no_review_why = ""  # why there is no further review, kept while the learning decision is awaited
 
     def close_after_panel(self, actor, step, why: str) -> None:
@@ -35,7 +35,7 @@ class Learning(CasePart):
         decision = self.state.partners_decision
         if self.state.reopenings and decision == Recommendation.local_cspr:
             # reopened: the partners' local CSPR goes ahead
-            self.review.local_review.open_methodology(actor, step, self.clock.today())
+            self.process.local_review.open_methodology(actor, step, self.clock.today())
             return
         if decision == Recommendation.national_review_referral:
             self.state.outcome = f"Referred to the National Panel for a national review ({why})"
@@ -45,7 +45,7 @@ class Learning(CasePart):
             return
         else:
             self.state.outcome = f"No further review: the partners' decision ({why}){self.learning_summary()}"
-        self.review.closing.close(actor, "record_national_panel_response", self.state.outcome, step)
+        self.process.closing.close(actor, "record_national_panel_response", self.state.outcome, step)
 
     def await_learning_decision(self, step, why: str) -> None:
         self.state.learning_decision_pending, self.no_review_why = True, why
@@ -86,7 +86,7 @@ class Learning(CasePart):
             self.state.learning_decision_pending = False
             self.state.outcome = (f"No further review: the partners' decision ({self.no_review_why})"
                                   f"{self.learning_summary()}")
-            self.review.closing.close(action.actor, "record_learning_activities", self.state.outcome, step)
+            self.process.closing.close(action.actor, "record_learning_activities", self.state.outcome, step)
 
     def _check_record_learning_activities(self, action: RecordLearningActivities) -> None:
         if self.state.partners_decision != Recommendation.no_further_review:

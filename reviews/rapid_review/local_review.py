@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 
 class LocalReview(CasePart):
-    def __init__(self, review: RapidReviewWorkflow) -> None:
-        super().__init__(review)
+    def __init__(self, process: RapidReviewWorkflow) -> None:
+        super().__init__(process)
         self.child = None  # the running local CSPR's handle
         self.last_progress = 0  # the number of its last sealed progress report
         self.late = False  # whether it reported itself late

@@ -48,7 +48,7 @@ class NationalPanelReply(CasePart):
                 earlier.superseded_by = version
         step.settle.append(self.steps.done("answer_national_panel:", f"revised as version {version}"))
         documents.append(self.steps.document(DocumentKind.decision_sheet, action.actor.name,
-                                             self.review.panel.decision_sheet(), version))
+                                             self.process.panel.decision_sheet(), version))
         due = self.clock.working_days_after(self.clock.today(), 5)
         self.three_way.ask(step, version, due)
 
@@ -69,7 +69,7 @@ class NationalPanelReply(CasePart):
         self.state.revision, self.state.panel_questions_pending = None, False
         self.state.resubmission_due = True
         documents.append(self.steps.document(DocumentKind.decision_sheet_signed, "Executive",
-                                             self.review.panel.decision_sheet(), version))
+                                             self.process.panel.decision_sheet(), version))
         step.tasks.append(self.steps.task(
             f"record_submission:v{version}", TaskKind.action, "Resubmit the revised rapid review to the National Panel",
             f"Version {version}, signed off by the three partners, answers the Panel's questions.", Role.business_unit,
@@ -107,7 +107,7 @@ class NationalPanelReply(CasePart):
         rapid_review = self.clock.deadline("rapid_review")
         documents.append(self.steps.document(DocumentKind.national_panel_submission, action.actor.name,
                                              NationalPanelSubmission(
-            **self.review.panel.decision_sheet().model_dump(), submitted_on=action.submitted_on,
+            **self.process.panel.decision_sheet().model_dump(), submitted_on=action.submitted_on,
             rapid_review_due=rapid_review.due, rapid_review_rule=rapid_review.rule,
         ), 1 + len(self.state.resubmitted_on)))
 
@@ -127,7 +127,7 @@ class NationalPanelReply(CasePart):
         self.state.national_panel_response = action
         self.state.national_panel_responses.append(action)
         if self.state.stage == Stage.closed:
-            self.review.reopening.late_reply(action, step)
+            self.process.reopening.late_reply(action, step)
             return
         self.clock.meet("national_panel_reply", step, on=action.received_on)
         step.settle.append(self.steps.done("record_national_panel_response", action.panel_view))
@@ -148,7 +148,7 @@ class NationalPanelReply(CasePart):
             return
         if action.panel_view == "agrees":
             if self.state.stage == Stage.national_panel:
-                self.review.learning.close_after_panel(action.actor, step, "the National Panel agreed")
+                self.process.learning.close_after_panel(action.actor, step, "the National Panel agreed")
             return
         self.state.reconsideration_pending = True
         view = "will undertake a national review" if action.panel_view == "national_review" else "disagrees"
@@ -203,19 +203,19 @@ class NationalPanelReply(CasePart):
         if action.answer == "undertake_local_cspr":
             self.state.partners_decision = Recommendation.local_cspr
             self.state.partners_decided_on = self.clock.today()
-            self.review.local_review.open_methodology(action.actor, step, self.clock.today())
+            self.process.local_review.open_methodology(action.actor, step, self.clock.today())
         elif action.answer == "stop_local_cspr":
             self.state.outcome = ("Local CSPR stopped by the partners after the National Panel's response: "
                                   f"{action.reasons}")
             if self.state.joint_decisions:
                 self.state.stopped = self.state.outcome
-            self.review.closing.close(action.actor, "reconsider_decision", self.state.outcome, step)
+            self.process.closing.close(action.actor, "reconsider_decision", self.state.outcome, step)
         elif (self.state.stage == Stage.national_panel and self.state.reopenings
               and self.state.partners_decision == Recommendation.local_cspr):
             # a reopened case keeps its local CSPR
-            self.review.local_review.open_methodology(action.actor, step, self.clock.today())
+            self.process.local_review.open_methodology(action.actor, step, self.clock.today())
         elif self.state.stage == Stage.national_panel:
-            self.review.learning.close_after_panel(action.actor, step,
+            self.process.learning.close_after_panel(action.actor, step,
                                                    f"the partners kept their decision: {action.reasons}")
 
     def panel_reply_awaited(self) -> bool:

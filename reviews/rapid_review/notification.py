@@ -99,7 +99,7 @@ class NotificationDecision(CasePart):
             return None
         proposed = self.state.sin_proposals[version - 1].on
         by = self.clock.working_days_after(proposed, self.rules.partner_answer_working_days)
-        due = self.review.intake.notification_due()
+        due = self.process.intake.notification_due()
         return min(by, due) if due else by
 
     def silent(self, version: int) -> list[Seat]:
@@ -134,7 +134,7 @@ class NotificationDecision(CasePart):
             f"resolve_sin:v{version}", TaskKind.decision, "Decide the notification if a partner does not answer",
             f"If police or health have not answered by {answer_by.isoformat()}, or disagree, the local authority's "
             f"seat decides and records why ({RULE_SIN_LA_DECIDES.format(n=self.rules.partner_answer_working_days)}).",
-            Role.executive, seat=Seat.la, due=self.review.intake.notification_due(), action="resolve_sin_disagreement",
+            Role.executive, seat=Seat.la, due=self.process.intake.notification_due(), action="resolve_sin_disagreement",
         ))
 
     def respond_to_sin_proposal(self, action: RespondToSinProposal, step, documents) -> None:
@@ -144,7 +144,7 @@ class NotificationDecision(CasePart):
                                                     on=self.clock.today()))
         step.settle.append(self.steps.done(f"sin_response:v{version}:{seat}", action.view))
         if action.view == "disagree" and len(self.disagreeing(version)) == 1:  # the first disagreement
-            due = self.review.intake.notification_due()
+            due = self.process.intake.notification_due()
             step.tasks.append(self.steps.task(
                 f"propose_sin_decision:v{version + 1}", TaskKind.decision,
                 "Revise the notification proposal (disagreed)",
@@ -179,7 +179,7 @@ class NotificationDecision(CasePart):
         documents.append(self.steps.document(DocumentKind.sin_decision, actor.name, self.sin_context(),
                                              self.current_sin_version()))
         if decision == "notify":
-            self.review.intake.open_notification(actor, step)
+            self.process.intake.open_notification(actor, step)
             return
         self.clock.cancel("notification")
         step.tasks.append(self.steps.task(
@@ -227,7 +227,7 @@ class NotificationDecision(CasePart):
             self.clock.cancel("notification")
             documents.append(self.steps.document(DocumentKind.no_notification_letter, action.actor.name,
                                                  self.no_notification_letter(decided)))
-            self.review.closing.close(action.actor, "record_sin_decision",
+            self.process.closing.close(action.actor, "record_sin_decision",
                         f"No serious incident notification: {action.rationale}", step)
             return
         self.steps.move_to(step, Stage.notification, action.actor, "record_sin_decision")

@@ -21,7 +21,7 @@ class WhoOwes(CasePart):
             return [Outstanding(what=found.title, role=Role.agency_member, agency=a, due=found.due)
                     for a in self.state.panel.invited_agencies if a not in self.state.returns]
         if found.key == "notification" and self.state.stage == Stage.csc_consultation and self.state.sin_proposals:
-            return self.review.notification.sin_outstanding(found.due)
+            return self.process.notification.sin_outstanding(found.due)
         if found.key == "sign_off":
             return self.three_way.outstanding(found.title, self.state.decision_sheet_version, found.due)
         return owed_by_owner(found)
@@ -38,7 +38,7 @@ class WhoOwes(CasePart):
         if st.stage == Stage.referral:
             owed.append(Outstanding(what="Accept or decline the referral", role=Role.business_unit))
         elif st.stage == Stage.csc_consultation and (st.three_way_sin or st.sin_proposals):
-            owed += self.review.notification.sin_outstanding(due.get("notification"))
+            owed += self.process.notification.sin_outstanding(due.get("notification"))
         elif st.stage == Stage.csc_consultation:
             owed.append(Outstanding(what="SIN decision", role=Role.csc_lead, due=due.get("notification")))
         elif st.stage == Stage.notification:

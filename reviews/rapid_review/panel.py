@@ -233,7 +233,7 @@ class Panel(CasePart):
         version, seat = self.state.decision_sheet_version, action.actor.seat
         approved = self.three_way.record(action, step, version)
         if self.state.revision is not None:  # a revision after the National Panel's questions
-            self.review.national_panel.revision_signed(action, step, documents, approved)
+            self.process.national_panel.revision_signed(action, step, documents, approved)
             return
         if action.decision == "return":
             self.steps.move_to(step, Stage.decision_sheet, action.actor, "sign_off")
@@ -257,7 +257,7 @@ class Panel(CasePart):
                 due=self.clock.deadline("rapid_review").due, action="record_submission",
             ))
             if self.state.partners_decision == Recommendation.local_cspr:
-                self.review.local_review.open_methodology(action.actor, step, self.clock.today())
+                self.process.local_review.open_methodology(action.actor, step, self.clock.today())
             else:
                 self.steps.move_to(step, Stage.national_panel, action.actor, "sign_off")
 

@@ -74,13 +74,13 @@ class ReopenWindow(CasePart):
         self.steps.move_to(step, Stage.national_panel, action.actor, "reopen_case")
         if st.late_panel_reply and st.national_panel_response is not None:
             st.late_panel_reply = False
-            self.review.national_panel.act_on_reply(st.national_panel_response, step)
+            self.process.national_panel.act_on_reply(st.national_panel_response, step)
             if st.stage != Stage.closed:
                 return
         if st.stage == Stage.closed:
             return  # the late reply agreed with the partners: closed again at once, with its outcome
         st.reconsideration_pending = True
-        self.review.national_panel.ask_to_reconsider(step, f"reconsider:reopened:{len(st.reopenings)}",
+        self.process.national_panel.ask_to_reconsider(step, f"reconsider:reopened:{len(st.reopenings)}",
                                 "Reconsider the decision: the case was reopened",
                                 f"The partners reopened the case ({action.reason}). Decide: keep the decision (a "
                                 "stopped local CSPR then starts again), undertake a local CSPR, or stop it, with "

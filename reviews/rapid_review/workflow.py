@@ -96,8 +96,8 @@ class RapidReviewWorkflow:
     def __init__(self, case: CaseInput) -> None:
         """The state exists before any handler runs: a query or an update arriving in the first workflow task
         finds the case (an update then waits until the case has opened)."""
-        # The parts of the process, each a helper of its own (parts.py); they reach the state and the engine's
-        # helpers below through the workflow, so the order they are built in does not matter.
+        # The parts of the process, each a helper of its own (parts.py over engine/parts.py); they reach the state
+        # and the engine's helpers below through the workflow, so the order they are built in does not matter.
         self.intake, self.notification, self.panel = Intake(self), NotificationDecision(self), Panel(self)
         self.national_panel, self.learning = NationalPanelReply(self), Learning(self)
         self.local_review, self.closing = LocalReview(self), Closing(self)
