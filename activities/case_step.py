@@ -11,6 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from engine.effects import CaseSteps
+from engine.models import CaseStep, StepFacts
+from engine.vocabulary import RETURN_STAGES, Stage
 from records.audit import append_audit
 from records.case_states import store_case_state
 from records.db import session_scope
@@ -20,9 +23,6 @@ from records.tasks import move_due_dates, open_task, settle_tasks
 from service.history import archive_history, fetch_readable_history
 from service.outbox import enqueue_task_emails
 from service.temporal import EncryptionCodec
-from workflows.effects import CaseSteps
-from workflows.models import CaseStep, StepFacts
-from workflows.vocabulary import RETURN_STAGES, Stage
 
 log = logging.getLogger(__name__)
 

@@ -19,16 +19,11 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.word import html_to_docx
-from records.db import session_scope
-from records.models import Document, User
-from records.object_store import FileStore, ObjectStore, invitation_ics_key, store_content
-from service.outbox import enqueue
-from service.wording import ISO_DAY, SIGN_OFF_DECISIONS, age_band, label, long_date
-from workflows.calendar import london_date
-from workflows.documents import read_context
-from workflows.effects import Documents
-from workflows.models import DocumentRequest
-from workflows.vocabulary import (
+from engine.calendar import london_date
+from engine.documents import read_context
+from engine.effects import Documents
+from engine.models import DocumentRequest
+from engine.vocabulary import (
     AGENCIES,
     CAPACITIES,
     CHILD_SEXES,
@@ -42,6 +37,11 @@ from workflows.vocabulary import (
     Recommendation,
     Role,
 )
+from records.db import session_scope
+from records.models import Document, User
+from records.object_store import FileStore, ObjectStore, invitation_ics_key, store_content
+from service.outbox import enqueue
+from service.wording import ISO_DAY, SIGN_OFF_DECISIONS, age_band, label, long_date
 
 TITLES = {
     DocumentKind.referral_acknowledgement: "Referral acknowledgement",
@@ -86,7 +86,7 @@ _environment = Environment(
 # Codes and age bands in words, as the pages say them (service/wording.py).
 _environment.filters.update(label=label, age_band=age_band)
 # The words for the codes a workflow puts in a document's context (the context carries the codes only, so the
-# wording of the regulations is kept in one place, workflows/vocabulary.py).
+# wording of the regulations is kept in one place, engine/vocabulary.py).
 _environment.globals.update(
     REG_11_CRITERIA=REG_11_CRITERIA, NATIONAL_REVIEW_CRITERIA=NATIONAL_REVIEW_CRITERIA, CHILD_SEXES=CHILD_SEXES,
     CHILD_STATUSES=CHILD_STATUSES, PARALLEL_PROCESSES=PARALLEL_PROCESSES, FAMILY_TOLD=FAMILY_TOLD,

@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
+from engine.calendar import weekday_bank_holidays_between
+from engine.effects import WorkingCalendars
+from engine.models import CalendarRequest, CaseCalendar
+from engine.vocabulary import CalendarDayKind
 from records.models import CalendarDay
-from workflows.calendar import weekday_bank_holidays_between
-from workflows.effects import WorkingCalendars
-from workflows.models import CalendarRequest, CaseCalendar
-from workflows.vocabulary import CalendarDayKind
 
 
 def calendar_for(engine: Engine, first, last) -> CaseCalendar:

@@ -13,8 +13,8 @@ from pypdf import PdfReader
 
 from activities.documents import render_html, render_pdf
 from bench.common import seconds, table
+from engine.models import DocumentRequest
 from tests.test_documents import SHEET
-from workflows.models import DocumentRequest
 
 
 def run(repeat: int = 10) -> str:

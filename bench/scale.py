@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from bench.common import bench_settings, engine_of, seconds, table, workdir
+from engine.calendar import WorkingDayCalendar
 from records.audit import AuditEntry, append_audit_rows
 from records.db import session_scope
 from records.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
@@ -28,7 +29,6 @@ from service.accounts import create_demo_users
 from service.app import create_app
 from service.audit_trail import AuditTrail
 from service.runner import free_port
-from workflows.calendar import WorkingDayCalendar
 
 YEAR = 2026
 CURRENT_YEAR_CASES = 300

@@ -1,6 +1,6 @@
 """The registry of review types: the one list the worker, the case service, the API and the pages read.
 
-The service's own types register when ``workflows`` is imported (``workflows/review_types.py``); another package
+The service's own types register when ``reviews.review_types`` is imported; another package
 registers its type the same way, and a test registers a type of its own for as long as it needs it. Every check a
 clash would otherwise hide is made here, at registration: one key, one reference prefix, one workflow name and one
 action name each (the API and the pages route an action by its name alone).

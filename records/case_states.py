@@ -1,4 +1,4 @@
-"""A case's state kept in the read model with each step (see workflows/case_view.py): written by the step's
+"""A case's state kept in the read model with each step (see engine/case_view.py): written by the step's
 activity in the step's transaction, read by the service instead of a workflow query."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
+from engine.case_view import state_as_read
+from engine.models import StoredState
 from records.models import CaseStateView, Document
-from workflows.case_view import state_as_read
-from workflows.models import StoredState
 
 
 def store_case_state(session: Session, reference: str, stored: StoredState, at: datetime) -> None:

@@ -8,8 +8,8 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstrai
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from engine.vocabulary import TaskStatus
 from records.vocabulary import EscalationStatus, OutboxStatus, PlanStatus, SignInStep
-from workflows.vocabulary import TaskStatus
 
 
 def utcnow() -> datetime:
@@ -562,7 +562,7 @@ class CaseLink(SQLModel, table=True):
 class CaseStateView(SQLModel, table=True):
     """A case's (or its practice review's) state as its workflow's state query answers it, stored by the step that
     changed it (workflows since patch "state-in-step"): the state is read from here, not queried
-    (records/case_states.py, workflows/case_view.py). Case content: never in the audit detail or the logs."""
+    (records/case_states.py, engine/case_view.py). Case content: never in the audit detail or the logs."""
 
     __tablename__ = "case_state_view"
 

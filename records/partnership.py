@@ -8,7 +8,7 @@ import json
 from sqlmodel import Session, select
 
 from records.models import Partnership
-from workflows.rules import ProcessRules
+from reviews.rapid_review.process_rules import ProcessRules
 
 
 def process_rules(session: Session) -> ProcessRules:

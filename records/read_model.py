@@ -10,6 +10,9 @@ from datetime import date, datetime
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from engine.calendar import london_date
+from engine.models import CaseSnapshot, PlanActionSpec, ReviewSnapshot
+from engine.vocabulary import THEMES, Stage
 from records.models import (
     AuditEvent,
     CaseAgency,
@@ -20,9 +23,6 @@ from records.models import (
     StageEntry,
     Theme,
 )
-from workflows.calendar import london_date
-from workflows.models import CaseSnapshot, PlanActionSpec, ReviewSnapshot
-from workflows.vocabulary import THEMES, Stage
 
 # The actions that decide a referral; the case's own step writes each to the audit trail under its name.
 REFERRAL_DECISIONS = ("accept_referral", "decline_referral")

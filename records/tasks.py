@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
+from engine.models import DueDateMove, TaskSettlement, TaskSpec
+from engine.vocabulary import Role, TaskStatus, Urgency
 from records.models import Task, User
-from workflows.calendar import WorkingDayCalendar
-from workflows.models import DueDateMove, TaskSettlement, TaskSpec
-from workflows.vocabulary import Role, TaskStatus, Urgency
 
 
 def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from engine.vocabulary import AGENCIES, Role, Seat
 from records.audit import append_audit
 from records.models import Partnership, User
+from reviews.rapid_review.process_rules import ProcessRules
 from service.auth import MAX_PASSWORD, MAX_USERNAME, end_all_sessions, hash_password, text_problem
-from workflows.rules import ProcessRules
-from workflows.vocabulary import AGENCIES, Role, Seat
 
 
 class AccountError(ValueError):

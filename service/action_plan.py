@@ -10,6 +10,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session, select
 
+from engine.calendar import TABLE_YEARS, london_date
+from engine.models import Text
+from engine.vocabulary import AGENCIES, Role
 from records.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from records.models import PlanAction, User
 from records.vocabulary import PLAN_DONE, PlanStatus
@@ -17,9 +20,6 @@ from service import wording
 from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.roles import WORKING_GROUP
-from workflows.calendar import TABLE_YEARS, london_date
-from workflows.models import Text
-from workflows.vocabulary import AGENCIES, Role
 
 
 class PlanActionRead(BaseModel):

@@ -29,13 +29,13 @@ from pwdlib import PasswordHash
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
+from engine.vocabulary import Role
 from records.db import begin_write
 from records.models import SignInFailure, User, UserSession
 from records.vocabulary import SignInStep
 from service.deps import DbSession, SettingsDep, app_settings
 from service.roles import SECOND_FACTOR_ROLES
 from service.settings import Settings
-from workflows.vocabulary import Role
 
 password_hash = PasswordHash.recommended()  # Argon2id
 

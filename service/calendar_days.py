@@ -1,6 +1,6 @@
 """One-off bank holidays and partnership closure days: stored, audited, and sent to every running case.
 
-A case counts on its own calendar (see workflows/calendar.py). A day added here is found in the calendar of
+A case counts on its own calendar (see engine/calendar.py). A day added here is found in the calendar of
 every case that starts later (the ``working_calendar`` activity reads this table) and is sent to every case
 running now as the ``add_calendar_day`` update: each recounts its deadlines (statutory clocks for bank holidays
 only) and records why each one moved. The service's own lists count with the same days.
@@ -19,6 +19,10 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from engine.authenticity import sealed
+from engine.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
+from engine.models import Actor, CalendarDayAdded, Text
+from engine.vocabulary import CalendarDayKind, Stage, practice_review_id
 from records.audit import append_audit
 from records.errors import InvalidInput, NotFound
 from records.models import CalendarDay, CaseRecord, User
@@ -26,10 +30,6 @@ from records.partnership import process_rules
 from service.audit_rows import AuditWriter
 from service.cases import actor_of
 from service.temporal import TemporalConnection
-from workflows.authenticity import sealed
-from workflows.calendar import TABLE_YEARS, WorkingDayCalendar, london_date
-from workflows.models import Actor, CalendarDayAdded, Text
-from workflows.vocabulary import CalendarDayKind, Stage, practice_review_id
 
 KINDS = {CalendarDayKind.bank_holiday: "bank holiday", CalendarDayKind.closure_day: "partnership closure day"}
 

@@ -24,12 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import or_, select
 from temporalio.service import RPCError
 
+from engine.models import SHORT, Text
 from engine.registry import ACTIONS, REVIEW_TYPES
+from engine.vocabulary import SEAT_NAMES, Seat
 from records.errors import Conflict, DomainError, InvalidInput, NotFound, NotPermitted
 from records.models import CaseLink, CaseRecord, Document, InformationReturn, User
 from service.visibility import document_visible, return_visible
-from workflows.models import SHORT, Text
-from workflows.vocabulary import SEAT_NAMES, Seat
 
 if TYPE_CHECKING:
     from service.cases import CaseService

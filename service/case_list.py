@@ -13,10 +13,10 @@ from enum import StrEnum
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from engine.vocabulary import Stage
 from records.models import CaseRecord
 from records.read_model import closed_on, declined_references
 from records.vocabulary import case_reference
-from workflows.vocabulary import Stage
 
 PER_PAGE = 25
 SHORT_REFERENCE = re.compile(r"([A-Z]{2,6})-(\d{4})-(\d{1,6})", re.IGNORECASE)  # any kind of review's

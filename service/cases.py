@@ -28,9 +28,13 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.authenticity import sealed
+from engine.calendar import london_date
+from engine.models import Actor
 from engine.registry import ACTIONS as REVIEW_ACTIONS
 from engine.registry import REVIEW_TYPES
 from engine.review_type import ActionSpec, CaseStart, ReviewType
+from engine.vocabulary import Role, Stage, TaskStatus, practice_review_id
 from records.case_states import stored_case_state
 from records.db import session_scope
 from records.errors import (
@@ -49,6 +53,8 @@ from records.object_store import ObjectStore
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
+from reviews.practice_review.workflow import PracticeReviewWorkflow
+from reviews.review_types import RAPID_REVIEW
 from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.case_links import SHARE_ACTION, SHARING_TRIGGERS, count_shared_returns, for_reader, require_shared_return
@@ -60,12 +66,6 @@ from service.outbox import enqueue_referral_received
 from service.settings import Settings
 from service.temporal import EncryptionCodec, TemporalConnection
 from service.visibility import state_for
-from workflows.authenticity import sealed
-from workflows.calendar import london_date
-from workflows.models import Actor
-from workflows.practice_review import PracticeReviewWorkflow
-from workflows.review_types import RAPID_REVIEW
-from workflows.vocabulary import Role, Stage, TaskStatus, practice_review_id
 
 # Every action of every registered review type, by name (engine/registry.py refuses a name two types share).
 ACTIONS = REVIEW_ACTIONS
@@ -327,7 +327,7 @@ class CaseService:
         today = today_in_london()
         client = await self.temporal.client()
         held = await self._engine_agrees(client, record)
-        # Stored by the case's last step (workflows/case_view.py); only cases opened before that are queried.
+        # Stored by the case's last step (engine/case_view.py); only cases opened before that are queried.
         stored = held and await in_thread(stored_case_state, self.session, reference, date.fromisoformat(today))
         if stored:
             return await self._with_review(client, record, stored, today)

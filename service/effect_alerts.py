@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from engine.vocabulary import Role, case_reference_of
 from records.db import session_scope
 from records.models import CaseRecord, User
 from service.outbox import enqueue
-from workflows.vocabulary import Role, case_reference_of
 
 EFFECT_ALERT_ATTEMPTS = 5
 

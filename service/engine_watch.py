@@ -25,12 +25,12 @@ from sqlmodel import Session, func, select
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.vocabulary import Stage
 from records.audit import append_audit
 from records.db import session_scope
 from records.models import CaseRecord
 from service.effect_alerts import alert_admins
 from service.orphans import mark_workflow_missing
-from workflows.vocabulary import Stage
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from engine.calendar import london_date
+from engine.models import Text
+from engine.vocabulary import Role
 from records.errors import Conflict, NotFound, NotPermitted
 from records.models import Escalation, User
 from records.vocabulary import EscalationStatus
@@ -17,9 +20,6 @@ from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.cases import visible_case
 from service.roles import EXECUTIVES
-from workflows.calendar import london_date
-from workflows.models import Text
-from workflows.vocabulary import Role
 
 
 class EscalationRead(BaseModel):

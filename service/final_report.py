@@ -14,11 +14,11 @@ import zipfile
 
 from sqlmodel import Session, func, select
 
+from engine.vocabulary import AGENCIES
 from records.errors import InvalidInput
 from records.models import Document, User
 from records.object_store import ObjectStore, store_content
 from records.vocabulary import CHRONOLOGY, FINAL_REPORT
-from workflows.vocabulary import AGENCIES
 
 MAX_BYTES = 25 * 1024 * 1024
 TITLE = "Final report of the local child safeguarding practice review"

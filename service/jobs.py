@@ -15,6 +15,7 @@ from sqlalchemy import Engine, and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from engine.vocabulary import Role, Stage, TaskKind, TaskStatus, Urgency, practice_review_id
 from records.db import session_scope
 from records.models import CaseRecord, HistoryArchive, JobRun, Task, User
 from records.tasks import assigned_to, urgency
@@ -24,7 +25,6 @@ from service.calendar_days import partnership_calendar
 from service.history import archive_history, fetch_readable_history
 from service.outbox import enqueue
 from service.temporal import EncryptionCodec
-from workflows.vocabulary import Role, Stage, TaskKind, TaskStatus, Urgency, practice_review_id
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"

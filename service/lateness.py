@@ -15,12 +15,12 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
+from engine.vocabulary import Stage, TaskKind, TaskStatus
 from records.models import CaseRecord, Task, User
 from service import wording
-from workflows.calendar import WorkingDayCalendar
-from workflows.vocabulary import Stage, TaskKind, TaskStatus
 
-# The text the workflow writes on an escalation task (workflows/clock.py, DeadlineClock._escalate).
+# The text the workflow writes on an escalation task (engine/clock.py, DeadlineClock._escalate).
 ESCALATION_TEXT = re.compile(r"^Missed: (?P<title>.+), due (?P<due>\d{4}-\d{2}-\d{2}) \((?P<rule>.*)\)\. "
                              r"Waiting on: (?P<owing>.*)\.$", re.DOTALL)
 

@@ -12,8 +12,8 @@ import os
 import traceback
 from datetime import UTC, datetime
 
+from engine.vocabulary import case_reference_of as reference_of_workflow
 from records.vocabulary import CASE_REFERENCE
-from workflows.vocabulary import case_reference_of as reference_of_workflow
 
 FORMATS = ("text", "json")
 QUIET = ("weasyprint", "fontTools", "alembic.runtime.plugins")  # a line per page or plugin

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from workflows.vocabulary import SEAT_NAMES, ReviewStage, Role, Stage
+from engine.vocabulary import SEAT_NAMES, ReviewStage, Role, Stage
 
 # The business unit's step at each stage of a local CSPR, and the review deadline it counts towards.
 REVIEW_STEPS = {

@@ -25,13 +25,13 @@ from sqlalchemy import Engine, and_, case, func, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
+from engine.vocabulary import TaskKind
 from records.db import session_scope
 from records.models import OutboxMessage, Task, User
 from records.vocabulary import OutboxStatus
 from service import wording
 from service.lateness import lateness_email, lateness_email_key
 from service.settings import Settings
-from workflows.vocabulary import TaskKind
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

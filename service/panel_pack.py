@@ -13,8 +13,8 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
+from engine.vocabulary import AGENCIES
 from records.models import InformationReturn
-from workflows.vocabulary import AGENCIES
 
 # A date at the start of an entry: ISO, day/month/year, or day month-name year ("1 Oct 2026", "1st October 2026").
 STARTING_DATE = re.compile(

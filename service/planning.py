@@ -10,10 +10,10 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
+from engine.vocabulary import AGENCIES, SEAT_NAMES, Stage, TaskKind, TaskStatus
 from records.models import CaseAgency, CaseRecord, InformationReturn, Task, User
 from records.tasks import is_for
-from workflows.calendar import WorkingDayCalendar
-from workflows.vocabulary import AGENCIES, SEAT_NAMES, Stage, TaskKind, TaskStatus
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from enum import StrEnum
 
 from sqlmodel import Session, select
 
+from engine.vocabulary import Stage
 from records.errors import NotFound
 from records.models import CaseRecord, User
 from records.read_model import closed_on, referral_decisions
 from service import wording
 from service.cases import may_read
-from workflows.vocabulary import Stage
 
 
 class ReferralStatus(StrEnum):

@@ -117,8 +117,8 @@ def _failure_kind(error: BaseException) -> str:
 async def replay_check(settings: Settings, engine: Engine | None,
                        directories: Iterable[Path] = ()) -> list[ReplayOutcome]:
     """Replay every archived open history and every stored history file; one outcome each."""
+    from reviews.review_types import REVIEW_TYPES
     from service.worker import WORKFLOW_RUNNER
-    from workflows.review_types import REVIEW_TYPES
 
     every_workflow = [review_type.workflow for review_type in REVIEW_TYPES]  # every registered type's, any queue
     converter = data_converter(settings.encryption_key_bytes, settings.old_encryption_keys_bytes)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, ValidationError
 
+from engine.models import LONG, Text
+from engine.vocabulary import RETURN_STAGES, Role, Stage
 from records.errors import Conflict, NotPermitted
 from records.models import ReturnDraft, User
 from service import wording
 from service.cases import CaseService
-from workflows.models import LONG, Text
-from workflows.vocabulary import RETURN_STAGES, Role, Stage
 
 RETURN_ACTION = "submit_information_return"
 DRAFT_FIELDS = ("involvement", "chronology", "analysis")

@@ -4,7 +4,7 @@ page and its route cannot disagree."""
 
 from __future__ import annotations
 
-from workflows.vocabulary import CASE_ACTORS, CASE_READERS, Role
+from engine.vocabulary import CASE_ACTORS, CASE_READERS, Role
 
 __all__ = ["CASE_ACTORS", "CASE_READERS", "WORKING_GROUP", "PLAN_UPDATERS", "THEME_READERS", "THEME_EDITORS",
            "DASHBOARD_READERS", "TRACKER_READERS", "EXECUTIVES", "CALENDAR_KEEPERS", "BOARD_ROLES", "AUDITORS",

@@ -33,11 +33,11 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.calendar import london_date
 from records.db import engine_for, session_scope, upgrade
 from service.http_guard import header_deadline
 from service.settings import Settings
 from service.temporal import connect_with
-from workflows.calendar import london_date
 
 log = logging.getLogger(__name__)
 

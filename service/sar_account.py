@@ -22,13 +22,13 @@ from pydantic import BaseModel
 from sqlmodel import select
 from temporalio.service import RPCError
 
+from engine.calendar import london_date
 from engine.registry import REVIEW_TYPES
 from records.errors import DomainError
 from records.models import CaseRecord, PlanAction, User
 from records.read_model import closed_on
 from records.vocabulary import PLAN_DONE
 from service.timeliness import Period
-from workflows.calendar import london_date
 
 if TYPE_CHECKING:
     from service.cases import CaseService

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, delete
 
+from engine.calendar import london_date
 from records.db import session_scope
 from records.models import WorkerHeartbeat
 from service import jobs
@@ -33,7 +34,6 @@ from service.engine_watch import check_open_cases
 from service.outbox import deliver_pending, give_up_abandoned
 from service.settings import Settings
 from service.temporal import TemporalConnection, codec_for
-from workflows.calendar import london_date
 
 log = logging.getLogger(__name__)
 

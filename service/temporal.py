@@ -24,7 +24,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
-from workflows import authenticity
+from engine import authenticity
 
 if TYPE_CHECKING:
     from service.settings import Settings, TemporalSecurity
@@ -83,7 +83,7 @@ class EncryptionCodec(PayloadCodec):
 def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
     """The converter for every client and worker: payloads encrypted, failure messages and stack traces
     moved into an encrypted payload too (so no case text reaches the engine in clear). The same keys seal
-    the service's messages to its workflows (workflows/authenticity.py), so they are set here, once."""
+    the service's messages to its workflows (engine/authenticity.py), so they are set here, once."""
     authenticity.use_keys([key, *old_keys])
     return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key, old_keys),
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

@@ -13,6 +13,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from activities.documents import DocumentActivities
+from engine.documents import Letterhead, ThemesSheet, wire_context
+from engine.models import DocumentRequest, Text
+from engine.vocabulary import THEMES, DocumentKind
 from records.db import session_scope
 from records.errors import Conflict
 from records.models import Document, Theme, User
@@ -20,9 +23,6 @@ from records.read_model import theme_rows
 from records.vocabulary import THEMES_SHEET_REFERENCE
 from service.audit_rows import AuditWriter
 from service.settings import Settings
-from workflows.documents import Letterhead, ThemesSheet, wire_context
-from workflows.models import DocumentRequest, Text
-from workflows.vocabulary import THEMES, DocumentKind
 
 MAX_THEMES_PER_CASE = 13
 

@@ -12,14 +12,14 @@ from pydantic import BaseModel
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar, london_date
+from engine.vocabulary import ReviewStage, Stage
 from records.models import CaseRecord, CaseReview, PlanAction, StageEntry, User
 from records.vocabulary import PLAN_DONE
+from reviews.rapid_review.process_rules import ProcessRules
 from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.charts import bar_chart_svg
-from workflows.calendar import WorkingDayCalendar, london_date
-from workflows.rules import ProcessRules
-from workflows.vocabulary import ReviewStage, Stage
 
 Basis = Literal["calendar", "financial"]
 

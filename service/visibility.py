@@ -9,7 +9,7 @@ Seals (the service's authenticators) are shown to no one.
 
 from __future__ import annotations
 
-from workflows.vocabulary import Role
+from engine.vocabulary import Role
 
 SIN_REASONING = ("police_view", "health_view", "rationale", "comments", "how_resolved")
 # The three-way notification decision in the state (each entry's reasoning withheld) and its actions' details.

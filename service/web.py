@@ -21,12 +21,25 @@ from markupsafe import Markup
 from sqlmodel import Session, select
 
 from activities.documents import document_title
+from engine.calendar import london_date
+from engine.vocabulary import (
+    AGENCIES,
+    SEAT_NAMES,
+    Role,
+    Seat,
+    Stage,
+    TaskKind,
+    TaskStatus,
+)
 from records.errors import CaseGone, DomainError, NotFound, NotPermitted
 from records.models import CHANGE_ROWS, AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
 from records.object_store import MissingObject, ObjectStore, read_stored
 from records.partnership import process_rules
 from records.tasks import DUE_SOON_WORKING_DAYS, assigned_to, task_scope, urgency
 from records.vocabulary import FINAL_REPORT
+from reviews.rapid_review.models import Referral
+from reviews.rapid_review.workflow import RapidReviewWorkflow
+from reviews.review_types import REVIEW_TYPES
 from service import wording
 from service.auth import (
     CSRF_FIELD,
@@ -72,19 +85,6 @@ from service.web_forms import (
     invalid_fields,
     safe_back,
     typed_values,
-)
-from workflows.calendar import london_date
-from workflows.models import Referral
-from workflows.rapid_review import RapidReviewWorkflow
-from workflows.review_types import REVIEW_TYPES
-from workflows.vocabulary import (
-    AGENCIES,
-    SEAT_NAMES,
-    Role,
-    Seat,
-    Stage,
-    TaskKind,
-    TaskStatus,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -429,7 +429,7 @@ NOT_ON_CASE_PAGE = frozenset({"sign_off", "use_shared_return"})
 SIGN_OFFS = frozenset({"sign_off", "sign_off_report"})  # returning needs comments
 
 
-# A seat's answer to a decision proposed to the partners: the case's, or its review's (workflows/joint_decision.py).
+# A seat's answer to a decision proposed to the partners: the case's, or its review's (engine/joint_decision.py).
 JOINT_ANSWERS = {"answer_joint_decision": False, "answer_review_decision": True}
 
 

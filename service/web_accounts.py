@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, not_
 from sqlmodel import select
 
+from engine.vocabulary import Role, Seat
 from records.models import User, UserSession
 from service.accounts import AccountError, new_password_hash, set_active, set_password, set_role
 from service.auth import MAX_PASSWORD, SessionKind, SessionPolicy, start_session
@@ -20,7 +21,6 @@ from service.mfa import enrolled
 from service.roles import ADMINS
 from service.sign_in import change_own_password, set_session_cookie
 from service.web import PageSession, PageUser, page_roles, render
-from workflows.vocabulary import Role, Seat
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[User, Depends(page_roles(*ADMINS))]

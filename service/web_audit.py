@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, not_, or_
 from sqlmodel import Session, select
 
+from engine.calendar import london_moment
 from records.errors import InvalidInput
 from records.models import AuditEvent, CaseRecord, User
 from service import wording
@@ -23,7 +24,6 @@ from service.csv_export import csv_response
 from service.deps import AuditTrailDep, Cases, audit
 from service.roles import AUDITORS
 from service.web import PageSession, page_roles, render
-from workflows.calendar import london_moment
 
 router = APIRouter(include_in_schema=False)
 

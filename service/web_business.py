@@ -15,6 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from engine.calendar import london_date
+from engine.vocabulary import Role
 from records.errors import DomainError, NotFound, NotPermitted
 from records.models import User
 from records.partnership import process_rules
@@ -35,8 +37,6 @@ from service.roles import (
 )
 from service.web import PageSession, page_roles, render
 from service.web_forms import dates_from_parts, plain_error
-from workflows.calendar import london_date
-from workflows.vocabulary import Role
 
 router = APIRouter(include_in_schema=False)
 Readers = Annotated[User, Depends(page_roles(*CASE_READERS))]

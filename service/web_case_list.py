@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from engine.vocabulary import Stage
 from records.errors import InvalidInput
 from records.models import User
 from service.case_list import CaseOrder, CaseStatus, find_cases
 from service.deps import Cases
 from service.roles import BOARD_ROLES
 from service.web import page_roles, render
-from workflows.vocabulary import Stage
 
 router = APIRouter(include_in_schema=False)
 ORDER_WORDS = {CaseOrder.newest: "Opened, newest first", CaseOrder.oldest: "Opened, oldest first",

@@ -9,12 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from engine.vocabulary import RETURN_STAGES, Role
 from records.errors import Conflict, InvalidInput
 from records.models import User
 from service.deps import Cases
 from service.final_report import upload_chronology, uploaded
 from service.web import page_roles
-from workflows.vocabulary import RETURN_STAGES, Role
 
 router = APIRouter(include_in_schema=False)
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import select
 
+from engine.vocabulary import Role
 from records.errors import InvalidInput
 from records.models import Document, User
 from records.vocabulary import FINAL_REPORT
@@ -19,7 +20,6 @@ from service.final_report import upload_final_report, uploaded
 from service.visibility import state_for
 from service.web import delay_field, page_roles, render
 from service.web_forms import FormField, error_list, form_fields
-from workflows.vocabulary import Role
 
 router = APIRouter(include_in_schema=False)
 REPORT_SIGN_OFF = "/cases/{reference}/report-sign-off"

@@ -12,8 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from service import wording
-from workflows.vocabulary import (
+from engine.vocabulary import (
     AGENCIES,
     CAPACITIES,
     CHILD_SEXES,
@@ -23,6 +22,7 @@ from workflows.vocabulary import (
     PARALLEL_PROCESSES,
     REG_11_CRITERIA,
 )
+from service import wording
 
 
 class FormField(BaseModel):

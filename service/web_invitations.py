@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from sqlmodel import select
 
+from engine.vocabulary import DocumentKind, Role
 from records.models import Document, User
 from records.object_store import MissingObject, invitation_ics_key, read_stored
 from service.cases import visible_case
 from service.deps import DocumentStoreDep, audit
 from service.web import PageSession, page_roles
-from workflows.vocabulary import DocumentKind, Role
 
 router = APIRouter(include_in_schema=False)
 INVITEES = (Role.panel_chair, Role.agency_member)

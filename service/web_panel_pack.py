@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
 from activities.documents import render_pdf
+from engine.calendar import london_date
+from engine.vocabulary import AGENCIES
 from records.models import Document, User
 from records.vocabulary import CHRONOLOGY
 from service.cases import CaseService
@@ -22,8 +24,6 @@ from service.panel_pack import latest_returns, merged_chronology
 from service.roles import BOARD_ROLES
 from service.visibility import state_for
 from service.web import page_roles, render, templates
-from workflows.calendar import london_date
-from workflows.vocabulary import AGENCIES
 
 router = APIRouter(include_in_schema=False)
 PackReader = Annotated[User, Depends(page_roles(*BOARD_ROLES))]

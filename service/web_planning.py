@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from engine.calendar import london_date
 from records.models import User
 from records.tasks import DUE_SOON_WORKING_DAYS
 from service.calendar_days import partnership_calendar
@@ -16,7 +17,6 @@ from service.deps import Cases
 from service.planning import panel_calendar, workload
 from service.roles import BOARD_ROLES
 from service.web import page_roles, render
-from workflows.calendar import london_date
 
 router = APIRouter(include_in_schema=False)
 Planner = Annotated[User, Depends(page_roles(*BOARD_ROLES))]

@@ -10,16 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from engine.calendar import london_date
 from engine.review_type import ReviewType
 from records.errors import NotFound
 from records.models import User
+from reviews.review_types import REVIEW_TYPES
 from service.cases import future_dates
 from service.deps import Cases
 from service.roles import CASE_ACTORS
 from service.web import after_referral, page_roles, render
 from service.web_forms import error_list, form_body, form_fields, invalid_fields, typed_values
-from workflows.calendar import london_date
-from workflows.review_types import REVIEW_TYPES
 
 router = APIRouter(include_in_schema=False)
 Referrer = Annotated[User, Depends(page_roles(*CASE_ACTORS))]

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from engine.calendar import TABLE_YEARS
 from records.models import User
 from service.deps import Cases
 from service.roles import DASHBOARD_READERS
 from service.sar_account import last_financial_year, sar_account
 from service.web import page_roles, render
-from workflows.calendar import TABLE_YEARS
 
 router = APIRouter(include_in_schema=False)
 

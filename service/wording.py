@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from engine.registry import REVIEW_TYPES
-from workflows.models import Referral
-from workflows.vocabulary import AGENCIES, SEAT_NAMES
+from engine.vocabulary import AGENCIES, SEAT_NAMES
+from reviews.rapid_review.models import Referral
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -439,7 +439,7 @@ DID = {
     "upload_chronology": "attached the agency's chronology",
     "reopen_case": "reopened the case", "reopen_window_ended": "ended the time in which the case could be reopened",
 }
-# Actions the three partners decide together (workflows/joint_decision.py): what a proposal of each proposes.
+# Actions the three partners decide together (engine/joint_decision.py): what a proposal of each proposes.
 PROPOSED = {
     "close_case": "closing the case", "stop_local_cspr": "stopping the local CSPR",
     "reconsider_decision": "their answer to the National Panel", "record_learning_activities": "the learning to follow",

@@ -22,9 +22,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from records.db import session_scope
 from records.models import WorkerHeartbeat
+from reviews.review_types import REVIEW_TYPES  # the registry, with the service's own types registered
 from service.effect_alerts import EFFECT_ALERT_ATTEMPTS, clear_effect_alert, raise_effect_alert
 from service.settings import Settings
-from workflows.review_types import REVIEW_TYPES  # the registry, with the service's own types registered
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,10 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 # `holidays` is passed through so the sandbox never re-imports it (workflows read only the table
-# that workflows.calendar builds at import); `workflows.authenticity` so workflows see the sealing keys.
+# that engine.calendar builds at import); `engine.authenticity` so workflows see the sealing keys.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "holidays", "dateutil", "six", "workflows.authenticity")
+        "holidays", "dateutil", "six", "engine.authenticity")
 )
 
 

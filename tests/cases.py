@@ -8,12 +8,13 @@ from datetime import date, timedelta
 from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
+from engine.authenticity import sealed
+from engine.calendar import london_date
+from engine.models import Actor
+from engine.vocabulary import Role, Seat
 from records.models import Document, Task
-from workflows.authenticity import sealed
-from workflows.calendar import london_date
-from workflows.models import Actor, CaseInput
-from workflows.rules import ProcessRules
-from workflows.vocabulary import Role, Seat
+from reviews.rapid_review.models import CaseInput
+from reviews.rapid_review.process_rules import ProcessRules
 
 ACTORS = {
     "bu": Actor(user_id=1, name="Sam Patel", role=Role.business_unit),
@@ -105,7 +106,7 @@ class CaseDriver:
 
     async def partners_decide(self, action: str, proposer: str = "la", *, workflow_id: str | None = None,
                               **fields) -> dict:
-        """A joint decision: ``proposer`` proposes ``action``, the other seats agree (workflows/joint_decision.py)."""
+        """A joint decision: ``proposer`` proposes ``action``, the other seats agree (engine/joint_decision.py)."""
         state = await self.act(action, proposer, workflow_id=workflow_id, **fields)
         proposal = next(p for p in reversed(state["joint_proposals"]) if p["decision"] == action)
         assert proposal["status"] == "open", f"{action} was applied at once, not proposed to the partners"
@@ -151,7 +152,7 @@ class CaseDriver:
 
     async def documents(self) -> list[Document]:
         """The case's documents in the register, once the ones being prepared are there: an action is answered
-        before its documents are issued (workflows/steps.py)."""
+        before its documents are issued (engine/steps.py)."""
         import asyncio
 
         from temporalio.service import RPCError
@@ -191,13 +192,13 @@ class CaseDriver:
     async def sleep_working_days(self, days: int) -> None:
         """Let ``days`` working days pass on the engine's clock (a fixed count of calendar days falls short over
         Christmas)."""
-        from workflows.calendar import WorkingDayCalendar
+        from engine.calendar import WorkingDayCalendar
 
         today = await self.today()
         await self.env.sleep(timedelta(days=(WorkingDayCalendar().add_working_days(today, days) - today).days))
 
     async def next_working_day(self) -> str:
-        from workflows.calendar import WorkingDayCalendar
+        from engine.calendar import WorkingDayCalendar
 
         return str(WorkingDayCalendar().add_working_days(await self.today(), 1))
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from engine.calendar import london_date
 from records.models import CaseRecord, Document, Task
 from service.accounts import DEMO_ACCOUNTS
 from service.api.routes import route_table
@@ -15,7 +16,6 @@ from service.app import create_app
 from service.auth import SESSION_COOKIE
 from service.cases import ACTIONS
 from tests.insider import as_table_owner
-from workflows.calendar import london_date
 
 USER_OF_ROLE = {}
 for account in DEMO_ACCOUNTS:

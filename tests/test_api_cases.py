@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from engine.authenticity import sealed
+from engine.calendar import WorkingDayCalendar, london_date
 from records.idempotency import fingerprint
 from records.models import AuditEvent, HistoryArchive, IdempotentRequest, Task
-from workflows.authenticity import sealed
-from workflows.calendar import WorkingDayCalendar, london_date
-from workflows.models import ProposeSinDecision
+from reviews.rapid_review.models import ProposeSinDecision
 
 PSEUDONYM, SUMMARY = "Julie-Pseudonym", "Infant harmed while in the care of a relative."
 

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from workflows.calendar import WorkingDayCalendar, add_months, bank_holidays, london_date, london_moment
+from engine.calendar import WorkingDayCalendar, add_months, bank_holidays, london_date, london_moment
 
 CAL = WorkingDayCalendar()
 

@@ -10,13 +10,13 @@ from datetime import date, timedelta
 import pytest
 from temporalio.worker import Replayer
 
+from engine.calendar import WorkingDayCalendar
+from reviews.review_types import REVIEW_TYPES
 from service.settings import Settings
 from service.temporal import data_converter
 from service.worker import WORKFLOW_RUNNER
 from tests.cases import CaseDriver
 from tests.conftest import TEST_KEY
-from workflows import WORKFLOWS
-from workflows.calendar import WorkingDayCalendar
 
 STATUTORY = {"notification", "rapid_review"}
 
@@ -32,7 +32,7 @@ def recounted(state: dict, calendars: dict[str, WorkingDayCalendar]) -> dict[str
 
 
 async def replays(handle) -> None:
-    replayer = Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER,
+    replayer = Replayer(workflows=REVIEW_TYPES.workflows(), workflow_runner=WORKFLOW_RUNNER,
                         data_converter=data_converter(Settings(rapid_review_encryption_key=TEST_KEY)
                                                       .encryption_key_bytes))
     result = await replayer.replay_workflow(await handle.fetch_history(), raise_on_replay_failure=False)

@@ -7,7 +7,7 @@ import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.calendar import WorkingDayCalendar
+from engine.calendar import WorkingDayCalendar
 
 ENGLAND = holidays.country_holidays("GB", subdiv="ENG", years=range(2015, 2061), categories=("public",))
 days = st.dates(min_value=date(2015, 1, 1), max_value=date(2059, 6, 30))

@@ -17,11 +17,11 @@ import pytest
 from playwright.async_api import expect
 from sqlmodel import Session, select
 
+from engine.calendar import london_date
 from records.models import AuditEvent, PlanAction, Task
 from tests import test_web, test_web_pages
 from tests.test_panel_pack import tiny_pdf
 from tests.test_safeguarding_adults_review import REFERRAL, refer, sign, view
-from workflows.calendar import london_date
 
 site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as
 SHARING = {"share_returns": True, "sharing_decision": "Executive meeting of 4 December"}

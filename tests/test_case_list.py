@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import Session, select
 
+from engine.vocabulary import Stage
 from records.audit import append_audit
 from records.errors import NotFound
 from records.models import CaseRecord, StageEntry, User
 from service.case_list import CaseOrder, CaseStatus, find_cases
 from service.referrals import ReferralStatus, referral_of, referrals_of
-from workflows.vocabulary import Stage
 
 KEY = b"test audit key"
 

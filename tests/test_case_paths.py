@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from workflows.calendar import WorkingDayCalendar, add_months
+from engine.calendar import WorkingDayCalendar, add_months
 
 
 def stages(state: dict) -> list[str]:

@@ -1,4 +1,4 @@
-"""A case's state is read from the read model, where each step stores it (workflows/case_view.py), not asked of
+"""A case's state is read from the read model, where each step stores it (engine/case_view.py), not asked of
 the workflow: what a person reads right after an action is what the workflow's own state query answers, on any
 day it is read (working days left are counted at read time on the case's own calendar)."""
 
@@ -49,10 +49,10 @@ async def test_the_api_serves_the_stored_state_and_falls_back_to_the_query_for_a
     states were stored (no row) is answered by the workflow's query, the same state."""
     from sqlmodel import delete
 
+    from engine.calendar import london_date
     from records.models import CaseStateView
     from service.cases import today_in_london
     from service.visibility import state_for
-    from workflows.calendar import london_date
 
     today = london_date(await case_env.get_current_time())
     manager = await api.as_user("strategy.manager")

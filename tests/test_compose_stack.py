@@ -45,12 +45,12 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
+from engine.calendar import WorkingDayCalendar, london_date
 from service.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
 from service.settings import new_encryption_key
 from tests.postgres import _pg_bin, throwaway_cluster
 from tests.test_image import ImageInstall
 from tests.test_newcomer import COUNTS
-from workflows.calendar import WorkingDayCalendar, london_date
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

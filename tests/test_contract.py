@@ -9,7 +9,7 @@ from datetime import timedelta
 import jsonschema
 import pytest
 
-from workflows.calendar import WorkingDayCalendar, london_date
+from engine.calendar import WorkingDayCalendar, london_date
 
 SUMMARY = "Infant harmed while in the care of a relative."
 

@@ -8,10 +8,10 @@ from jinja2 import meta
 from pydantic import ValidationError
 
 from activities.documents import _environment, render_html
+from engine.documents import CONTEXT_OF, Letterhead, ReferralAcknowledgement, read_context
+from engine.models import DocumentRequest
+from engine.vocabulary import DocumentKind
 from tests.test_documents import BASE, CASES, REF
-from workflows.documents import CONTEXT_OF, Letterhead, ReferralAcknowledgement, read_context
-from workflows.models import DocumentRequest
-from workflows.vocabulary import DocumentKind
 
 # What render_html itself gives every template (beside the letterhead and the kind's fields).
 GIVEN = {"title", "issued_by", "issued_on", "marking", "for_sharing", "version", "seats", "recommendation_text",

@@ -10,10 +10,10 @@ from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from activities.documents import DocumentActivities, document_title
+from engine.models import DocumentRequest
 from records.models import Document
 from records.object_store import invitation_ics_key
 from service.wording import long_date
-from workflows.models import DocumentRequest
 
 REF = "RR-2026-014"
 BASE = {"partnership": "Northshire Safeguarding Children Partnership", "reference": REF}

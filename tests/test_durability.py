@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
 from records.models import AuditEvent
 from service.worker import build_worker
 from tests.cases import CaseDriver
-from workflows.calendar import WorkingDayCalendar
 
 
 async def wait_for(condition, seconds: float = 20.0) -> None:

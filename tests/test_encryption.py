@@ -10,12 +10,13 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.common import WorkflowIDReusePolicy
 
+from engine.authenticity import sealed
+from engine.models import Actor
+from engine.vocabulary import Role
+from reviews.rapid_review.models import CaseInput
 from service.settings import Settings, new_encryption_key
 from service.temporal import ENCODING, EncryptionCodec
 from tests.conftest import TEST_KEY
-from workflows.authenticity import sealed
-from workflows.models import Actor, CaseInput
-from workflows.vocabulary import Role
 
 PSEUDONYM = "Pseudonym-Zebedee"
 SUMMARY = "Summary-text-that-must-never-be-readable-on-the-Temporal-server"
@@ -36,7 +37,7 @@ def sample_case(reference: str) -> CaseInput:
 
 
 async def test_raw_history_holds_no_case_data_in_clear(case_env, case_worker):
-    from workflows.rapid_review import RapidReviewWorkflow
+    from reviews.rapid_review.workflow import RapidReviewWorkflow
 
     reference = f"RR-ENC-{uuid.uuid4().hex[:6]}"
     handle = await case_env.client.start_workflow(

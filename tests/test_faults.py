@@ -15,6 +15,8 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from engine.authenticity import sealed
+from engine.calendar import WorkingDayCalendar, london_date
 from records.db import engine_for, session_scope, upgrade
 from records.models import AppliedStep, AuditEvent, CaseRecord, Document, IdempotentRequest, OutboxMessage, Task
 from records.object_store import FileStore
@@ -27,8 +29,6 @@ from tests.cases import ACTORS, CaseDriver, sealed_action
 from tests.conftest import TEST_KEY, make_settings
 from tests.faults import RefusingProxy
 from tests.postgres import create_database, drop_database
-from workflows.authenticity import sealed
-from workflows.calendar import WorkingDayCalendar, london_date
 
 SECRET = "fault-secret-key-" + "x" * 32
 AUDIT_KEY = "fault-audit-key-" + "y" * 32

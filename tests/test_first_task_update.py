@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 
+from engine.authenticity import sealed
+from engine.calendar import london_date
+from reviews.rapid_review.models import CaseInput
+from reviews.rapid_review.process_rules import ProcessRules
+from reviews.rapid_review.workflow import RapidReviewWorkflow
 from service.worker import build_worker
 from tests.cases import ACTORS, CaseDriver, sealed_action
-from workflows.authenticity import sealed
-from workflows.calendar import london_date
-from workflows.models import CaseInput
-from workflows.rapid_review import RapidReviewWorkflow
-from workflows.rules import ProcessRules
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

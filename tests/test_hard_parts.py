@@ -13,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.async_api import expect
 
+from engine.calendar import london_date
 from service.outbox import deliver_pending
 from service.runner import free_port
 from service.wording import long_date
@@ -20,7 +21,6 @@ from tests import test_web
 from tests.cases import CaseDriver
 from tests.test_accessibility import check_each_width
 from tests.test_notifications import Inbox
-from workflows.calendar import london_date
 
 site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as  # one service, one browser
 

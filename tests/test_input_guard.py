@@ -14,9 +14,9 @@ from datetime import date
 
 import pytest
 
+from engine.models import printable
 from service.csv_export import safe_cell
 from service.http_guard import MAX_BODY_BYTES, json_depth_exceeds
-from workflows.models import printable
 
 # Input refused at the service's edge: SQLite only, as the database changes nothing here
 # (both databases run in the records, read-model and audit tests).

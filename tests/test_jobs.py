@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
+from engine.models import TaskSpec
 from records.db import session_scope
 from records.models import HistoryArchive, JobRun, OutboxMessage
 from records.tasks import open_task
@@ -16,8 +18,6 @@ from service.jobs import archive_histories, claim_run
 from service.scheduler import DAILY_JOBS, Jobs, build_scheduler
 from service.temporal import EncryptionCodec, TemporalConnection
 from tests.insider import as_table_owner
-from workflows.calendar import WorkingDayCalendar
-from workflows.models import TaskSpec
 
 MORNING = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)  # a Tuesday, 08:30 in London
 TODAY = date(2026, 11, 24)

@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
 from records.models import AuditEvent, CaseRecord, CaseReview
 from records.object_store import read_stored
-from workflows.calendar import WorkingDayCalendar
 
 SEATS = ("la", "icb", "police")
 NOT_SEATS = ("bu", "chair", "csc", "education", "auditor")

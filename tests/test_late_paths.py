@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
+from engine.calendar import WorkingDayCalendar
 from records.models import CaseReview
-from workflows.calendar import WorkingDayCalendar
 
 
 def deadline(state: dict, key: str) -> dict:

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar, london_date
 from records.models import AuditEvent, Document, InformationReturn, User
 from service.app import create_app
-from workflows.calendar import WorkingDayCalendar, london_date
 
 POLICE_VIEW, HEALTH_VIEW, RATIONALE = "POLICE-REASONING-7", "HEALTH-REASONING-7", "CSC-RATIONALE-7"
 EDUCATION_RETURN, HEALTH_RETURN = "EDUCATION-RETURN-7", "HEALTH-RETURN-7"

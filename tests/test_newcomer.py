@@ -20,13 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engine.calendar import WorkingDayCalendar, london_date
 from service.runner import free_port
-from workflows.calendar import WorkingDayCalendar, london_date
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_EVERY_MODULE = """
 import importlib, pkgutil, sys
-for top in ("service", "workflows", "activities"):
+for top in ("service", "engine", "reviews", "activities"):
     package = importlib.import_module(top)
     for info in pkgutil.walk_packages(package.__path__, prefix=top + "."):
         if ".migrations.versions" not in info.name and not info.name.endswith(".env"):

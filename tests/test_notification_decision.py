@@ -16,8 +16,8 @@ from datetime import date, timedelta
 
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar, london_date
 from records.models import PlanAction
-from workflows.calendar import WorkingDayCalendar, london_date
 
 
 def deadline(state: dict, key: str) -> dict:

@@ -9,11 +9,11 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from activities.case_step import CaseStepActivities
+from engine.models import AuditEntry, CaseSnapshot, CaseStep, TaskSpec
 from records.models import AuditEvent, CaseRecord, OutboxMessage, Task
 from service.outbox import deliver_pending
 from service.runner import free_port
 from service.temporal import EncryptionCodec
-from workflows.models import AuditEntry, CaseSnapshot, CaseStep, TaskSpec
 
 CODEC = EncryptionCodec(b"k" * 32)
 AUDIT_KEY = b"test-only-audit-key"
@@ -121,8 +121,8 @@ def test_dev_keeps_mail_in_the_outbox(engine, demo_passwords, settings):
     (date(2026, 11, 20), date(2026, 11, 23), "overdue"),
 ])
 def test_task_urgency_in_working_days(due, today, expected):
+    from engine.calendar import WorkingDayCalendar
     from records.tasks import urgency
-    from workflows.calendar import WorkingDayCalendar
 
     task = Task(key="k", case_reference="RR", kind="k", title="t", description="d", assignee_role="csc_lead",
                 due_date=due)

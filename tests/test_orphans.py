@@ -14,13 +14,13 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from engine.calendar import WorkingDayCalendar, london_date
 from records.models import CaseRecord
 from service import jobs
 from service.app import create_app
 from service.engine_watch import check_open_cases
 from service.temporal import EncryptionCodec
 from tests.conftest import start_test_server
-from workflows.calendar import WorkingDayCalendar, london_date
 
 
 @pytest.fixture

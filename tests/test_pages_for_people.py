@@ -13,12 +13,12 @@ from sqlmodel import Session, select
 
 from records.audit import append_audit
 from records.models import AuditEvent, Theme
+from reviews.rapid_review.process_rules import ProcessRules
 from service.api.dashboard import chart_svg
 from service.auth import SESSION_COOKIE
 from service.timeliness import Quarter, Timeliness
 from service.web_audit import PAGE_SIZE, who_saw
 from tests.conftest import sign_in_through_page
-from workflows.rules import ProcessRules
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

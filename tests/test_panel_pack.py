@@ -11,9 +11,9 @@ import re
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
 from records.models import AuditEvent
 from records.object_store import read_stored
-from workflows.calendar import WorkingDayCalendar
 
 
 async def test_returns_fall_due_before_the_panel_and_every_letter_says_so(driver, settings):

@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from activities.case_step import CaseStepActivities
+from engine.calendar import WorkingDayCalendar
+from engine.models import CaseSnapshot, CaseStep, PlanActionSpec, ReviewSnapshot
 from service.api.dashboard import TRACKER_COLUMNS
 from service.temporal import EncryptionCodec
 from service.wording import long_date
 from tests.conftest import sign_in_through_page
-from workflows.calendar import WorkingDayCalendar
-from workflows.models import CaseSnapshot, CaseStep, PlanActionSpec, ReviewSnapshot
 
 CAL = WorkingDayCalendar()
 
@@ -57,7 +57,7 @@ def rapid_review(model: ReadModel, reference: str, notified: date, submitted_aft
 
 
 def cspr(model: ReadModel, reference: str, decided: date, published: date | None, **dates):
-    from workflows.calendar import add_months
+    from engine.calendar import add_months
 
     review = ReviewSnapshot(case_reference=reference, stage="terms_of_reference", decided_on=decided,
                             due=add_months(decided, 6), methods=["partner_led_workshop"], late=False)
@@ -275,7 +275,7 @@ def test_business_pages_work_with_forms(api_client, demo_passwords, model):
 
 def test_tracker_status_follows_the_field_guide(api_client, sign_in, model):
     """Open until published; closed once published, or once the review is completed and signed off."""
-    from workflows.calendar import add_months
+    from engine.calendar import add_months
 
     model.step("RR-2025-040", date(2025, 3, 3), "decision_sheet", notified_on=date(2025, 3, 3))
     rapid_review(model, "RR-2025-041", date(2025, 3, 3), 12, recommendation="no_further_review")
@@ -348,7 +348,7 @@ def tracker(api_client, sign_in) -> dict[str, dict]:
 def test_figures_as_a_partnership_reports_them(api_client, sign_in, model, demo_passwords):
     """Reg. 14 and s16G: a financial year as well as a calendar year; a review not published but with its
     improvements published is completed; a stopped review is not; notifications in time are counted."""
-    from workflows.calendar import add_months
+    from engine.calendar import add_months
 
     # Notified in time (due the 10th) in February 2026, and late in May 2026.
     model.step("RR-2026-101", date(2026, 2, 9), "panel_preparation", notified_on=date(2026, 2, 9),

@@ -8,10 +8,10 @@ import re
 
 from sqlmodel import Session, select
 
+from engine.models import LONG
 from records.models import AuditEvent, ReturnDraft
 from service.accounts import create_user
 from service.wording import long_date
-from workflows.models import LONG
 
 PASSWORD = "colleague-password-long-enough"
 

@@ -9,10 +9,10 @@ import pytest
 
 from engine.registry import ReviewTypes
 from engine.review_type import ReviewType
+from reviews.rapid_review.workflow import RapidReviewWorkflow
+from reviews.review_types import PRACTICE_REVIEW, RAPID_REVIEW, REVIEW_TYPES, SAFEGUARDING_ADULTS_REVIEW
 from service.cases import ACTIONS
 from tests.toy_review.review_type import TOY_REVIEW
-from workflows.rapid_review import RapidReviewWorkflow
-from workflows.review_types import PRACTICE_REVIEW, RAPID_REVIEW, REVIEW_TYPES, SAFEGUARDING_ADULTS_REVIEW
 
 
 def test_the_services_own_types_are_registered_with_every_action_of_their_workflows():

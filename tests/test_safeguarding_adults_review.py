@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from engine.calendar import london_date
 from records.models import CaseRecord, Task
-from workflows.calendar import london_date
 
 REFERRAL = {"pseudonym": "Mr A", "summary": "Died at home; concerns about missed care visits.", "adult_died": True,
             "needs_for_care_and_support": True, "referring_agency": "police"}

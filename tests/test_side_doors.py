@@ -22,12 +22,12 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest, StartWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 
+from engine.authenticity import sealed
 from records.models import AuditEvent, CaseRecord
+from reviews.rapid_review.models import CaseInput
+from reviews.rapid_review.process_rules import ProcessRules
 from service.worker import build_worker
 from tests.cases import ACTORS, sealed_action
-from workflows.authenticity import sealed
-from workflows.models import CaseInput
-from workflows.rules import ProcessRules
 
 FORGED_SIGN_OFF = {"actor": {"user_id": 7, "name": "Director of Children's Services", "role": "executive",
                              "seat": "la"}, "version": 1, "decision": "approve"}

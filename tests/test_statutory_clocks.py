@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
+from engine.calendar import WorkingDayCalendar
 from records.models import AuditEvent
-from workflows.calendar import WorkingDayCalendar
-from workflows.rules import ProcessRules
+from reviews.rapid_review.process_rules import ProcessRules
 
 # Clock arithmetic in the workflow: SQLite only, as the database changes nothing here
 # (both databases run in the records, read-model and audit tests).

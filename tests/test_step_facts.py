@@ -5,10 +5,10 @@ sent by an earlier build without them is read from the rows as it used to be."""
 from sqlmodel import Session, select
 
 from activities.case_step import CaseStepActivities
+from engine.models import StepFacts
 from records.models import CaseRecord, StageEntry
 from service.temporal import EncryptionCodec
 from tests.test_notifications import step
-from workflows.models import StepFacts
 
 
 def entries(engine, reference: str) -> list[tuple[str, str]]:

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 from playwright.async_api import expect
 
+from engine.calendar import london_date
 from tests import test_web, test_web_pages
-from workflows.calendar import london_date
 
 site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as  # one service, one browser
 check_page = test_web_pages.check_page

@@ -13,13 +13,13 @@ from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import async_playwright, expect
 from sqlmodel import Session
 
+from engine.calendar import WorkingDayCalendar, london_date
 from records.models import CaseRecord
 from service.accounts import DEMO_ACCOUNTS
 from service.api.routes import route_table
 from service.app import create_app
 from service.runner import free_port
 from tests.conftest import sign_in_through_page
-from workflows.calendar import WorkingDayCalendar, london_date
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -14,9 +14,9 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import expect
 
+from reviews.rapid_review.process_rules import ProcessRules
 from service.auth import SESSION_COOKIE
 from tests import test_web
-from workflows.rules import ProcessRules
 
 ARTIFACTS = test_web.ARTIFACTS
 site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as  # the same fixtures: one service

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import select
 
+from engine.vocabulary import Role
 from records.models import CHANGE_ROWS, AuditEvent, User
 from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_case
 from service.auth import require_roles
@@ -17,7 +18,6 @@ from service.deps import Cases, DbSession
 from service.roles import CHAIN_CHECKERS
 from service.visibility import LINKED_CASE, timeline_detail_for
 from service.wording import DENIED
-from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["audit"])
 

@@ -17,13 +17,13 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import select
 
+from engine.vocabulary import Role
 from records.errors import InvalidInput
 from records.models import CaseAgency, CaseRecord
+from reviews.rapid_review.models import Referral
 from service.api.access import CaseActor, Reader
 from service.cases import Outcome
 from service.deps import Cases, DbSession
-from workflows.models import Referral
-from workflows.vocabulary import Role
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(
     "Any unique string (e.g. a UUID): a retry with the same key returns the first answer and acts once"))]

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import or_
 from sqlmodel import select
 
+from engine.vocabulary import DocumentKind, ReviewStage, Stage
 from records.models import CaseRecord, CaseReview, Document, StageEntry, User
 from records.partnership import process_rules
 from records.read_model import panel_ordered_themes_of
@@ -28,7 +29,6 @@ from service.timeliness import (
     figure_rows_for_people,
     figures,
 )
-from workflows.vocabulary import DocumentKind, ReviewStage, Stage
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 DashboardReader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]

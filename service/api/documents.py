@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import select
 
+from engine.vocabulary import Role
 from records.models import Document, User
 from records.object_store import MissingObject, ObjectStore, read_stored
 from records.vocabulary import THEMES_SHEET_REFERENCE
@@ -19,7 +20,6 @@ from service.auth import require_roles
 from service.deps import DbSession, DocumentStoreDep
 from service.final_report import MAX_BYTES, upload_final_report
 from service.visibility import document_visible
-from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api", tags=["documents"])
 BusinessUnit = Annotated[User, Depends(require_roles(Role.business_unit))]

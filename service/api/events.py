@@ -18,11 +18,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from engine.vocabulary import Role, Stage
 from records.models import AuditEvent, CaseAgency
 from service.api.access import Reader, audit
 from service.deps import DbSession
 from service.referrals import ReferralProgress, referral_of, referrals_of
-from workflows.vocabulary import Role, Stage
 
 router = APIRouter(prefix="/api", tags=["events"])
 STAGES = frozenset(str(stage) for stage in Stage)

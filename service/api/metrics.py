@@ -20,6 +20,8 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
 from sqlmodel import select
 
+from engine.calendar import london_date
+from engine.vocabulary import Stage, TaskStatus
 from records.db import read_session
 from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
 from records.vocabulary import OutboxStatus
@@ -28,8 +30,6 @@ from service.effect_alerts import count_failing
 from service.engine_watch import count_mismatched
 from service.orphans import count_orphaned
 from service.worker import HEARTBEAT_STALE_SECONDS
-from workflows.calendar import london_date
-from workflows.vocabulary import Stage, TaskStatus
 
 router = APIRouter(tags=["health"])
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from workflows.vocabulary import Role
+from engine.vocabulary import Role
 
 ALL_ROLES = frozenset(str(role) for role in Role)
 

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from engine.calendar import TABLE_YEARS
 from records.models import User
 from service.auth import require_roles
 from service.deps import Cases
 from service.roles import DASHBOARD_READERS
 from service.sar_account import SarAccount, last_financial_year, sar_account
-from workflows.calendar import TABLE_YEARS
 
 router = APIRouter(prefix="/api/sar-account", tags=["partnership business"])
 Reader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]

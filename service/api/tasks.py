@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import select
 
+from engine.calendar import london_date
+from engine.vocabulary import TaskStatus
 from records.errors import InvalidInput
 from records.models import Task
 from records.tasks import assigned_to, task_scope, urgency
@@ -19,8 +21,6 @@ from service.api.actions import ANY_ACTION_BODY
 from service.api.cases import IdempotencyKey, answer
 from service.calendar_days import partnership_calendar
 from service.deps import Cases, DbSession
-from workflows.calendar import london_date
-from workflows.vocabulary import TaskStatus
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.models import Action, Opening
+from engine.models import Action, Opening
 
 
 class ToyReferral(BaseModel):

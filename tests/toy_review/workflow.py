@@ -7,17 +7,18 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.actions import Actions
-from workflows.clock import DeadlineClock
-from workflows.steps import Steps
+from engine.actions import Actions
+from engine.clock import DeadlineClock
+from engine.steps import Steps
 
 with workflow.unsafe.imports_passed_through():
+    from engine import authenticity
+    from engine.actions import Rule
+    from engine.calendar import london_date
+    from engine.models import AuditEntry, CaseSnapshot, CaseStep, DocumentRequest, ProcessState
+    from engine.vocabulary import Role, TaskKind
+    from reviews.rapid_review.process_rules import ProcessRules
     from tests.toy_review.models import ToyDecision, ToyInput
-    from workflows import authenticity
-    from workflows.calendar import london_date
-    from workflows.models import AuditEntry, CaseSnapshot, CaseStep, DocumentRequest, ProcessState
-    from workflows.rules import ProcessRules, Rule
-    from workflows.vocabulary import Role, TaskKind
 
 OPEN, DECIDED, CLOSED = "toy_open", "toy_decided", "closed"
 

@@ -9,7 +9,7 @@ Create Date: 2026-12-02
 import sqlalchemy as sa
 from alembic import op
 
-from workflows.vocabulary import AGENCIES
+from engine.vocabulary import AGENCIES
 
 revision = '0013'
 down_revision = '0012'

@@ -18,12 +18,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.effects import CaseSteps, Documents
+from engine.effects import CaseSteps, Documents
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import authenticity  # passed through: it holds the sealing keys the worker set
-    from workflows.documents import DocumentContext, Letterhead, wire_context
-    from workflows.models import (
+    from engine import authenticity  # passed through: it holds the sealing keys the worker set
+    from engine.documents import DocumentContext, Letterhead, wire_context
+    from engine.models import (
         Actor,
         CaseStep,
         DocumentRequest,
@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TaskSettlement,
         TaskSpec,
     )
-    from workflows.vocabulary import Role, TaskKind, TaskStatus
+    from engine.vocabulary import Role, TaskKind, TaskStatus
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Retried until the step succeeds: a step's effects are never dropped, and never doubled (the activity is

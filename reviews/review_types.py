@@ -5,18 +5,18 @@ The Rapid Review is started by a referral and its cases read RR-2026-007; the lo
 review is started by a rapid review whose partners decided on one, as a child workflow under ``<reference>-cspr``.
 Their words are still service/wording.py's ``LABELS`` (a type added later brings its own, ``ReviewType.wording``).
 The worker, the case service and the pages import this module, which registers them before they read the registry
-(not ``workflows/__init__.py``: the workflow sandbox imports that package again for every run).
+(not ``reviews/__init__.py``: the workflow sandbox imports that package again for every run).
 """
 
 from __future__ import annotations
 
 from engine.registry import REVIEW_TYPES
 from engine.review_type import ReviewType, build_start
-from workflows.models import CaseInput, Referral
-from workflows.practice_review import PracticeReviewWorkflow
-from workflows.rapid_review import RapidReviewWorkflow
-from workflows.safeguarding_adults.review_type import SAFEGUARDING_ADULTS_REVIEW
-from workflows.vocabulary import PRACTICE_REVIEW_SUFFIX, DocumentKind, ReviewStage, Stage
+from engine.vocabulary import PRACTICE_REVIEW_SUFFIX, DocumentKind, ReviewStage, Stage
+from reviews.practice_review.workflow import PracticeReviewWorkflow
+from reviews.rapid_review.models import CaseInput, Referral
+from reviews.rapid_review.workflow import RapidReviewWorkflow
+from reviews.safeguarding_adults.review_type import SAFEGUARDING_ADULTS_REVIEW
 
 RAPID_REVIEW = REVIEW_TYPES.register(ReviewType(
     key="rapid_review", name="Rapid review", workflow=RapidReviewWorkflow, stages=tuple(Stage),

@@ -9,18 +9,19 @@ calendar while a case runs counts every open working-day deadline again, and the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 
 from temporalio import workflow
 
-from workflows.effects import WorkingCalendars
-from workflows.steps import ACTIVITY_TIMEOUT, EFFECT_RETRY, Steps, reject, require_sealed
+from engine.effects import WorkingCalendars
+from engine.steps import ACTIVITY_TIMEOUT, EFFECT_RETRY, Steps, reject, require_sealed
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar import WorkingDayCalendar, london_date, london_moment
-    from workflows.case_view import count_working_days_left
-    from workflows.models import (
+    from engine.calendar import WorkingDayCalendar, london_date, london_moment
+    from engine.case_view import count_working_days_left
+    from engine.models import (
         Action,
         AuditEntry,
         CalendarDayAdded,
@@ -31,12 +32,18 @@ with workflow.unsafe.imports_passed_through():
         Outstanding,
         ProcessState,
     )
-    from workflows.rules import ProcessRules
-    from workflows.vocabulary import CalendarDayKind, ClockKind, DeadlineStatus, Role, Stage, TaskKind
+    from engine.vocabulary import CalendarDayKind, ClockKind, DeadlineStatus, Role, Stage, TaskKind
 
 REMINDER_HOUR = 8  # London time on the reminder date
 CALENDAR_YEARS_AHEAD = 5  # a case's own calendar runs to the end of the fifth year after the one it opens in
 CALENDAR_RENEW_BEFORE = timedelta(days=2 * 366)  # and is extended when less than two years of it remain
+
+
+class ClockRules(Protocol):
+    """What the clock reads of a review type's rules in force (the children's ``ProcessRules``, the SAR's own)."""
+
+    closure_days: Sequence[date]
+    reminder_working_days_before: int
 
 
 def owed_by_owner(found: Deadline) -> list[Outstanding]:
@@ -53,13 +60,13 @@ class DeadlineClock:
     workflow counts in working days when a day is added (a review: its earliest day of publication).
     """
 
-    def __init__(self, state: ProcessState, rules: ProcessRules, steps: Steps, *,
+    def __init__(self, state: ProcessState, rules: ClockRules, steps: Steps, *,
                  calendar: CaseCalendar | None = None, added_days: list[CalendarDayAdded] = (),
                  who_owes: Callable[[Deadline], list[Outstanding]] = owed_by_owner,
                  late_elsewhere: Callable[[], bool] = lambda: False,
                  also_recount: Callable[[], list[dict]] = lambda: []) -> None:
         self.state, self.rules, self.steps = state, rules, steps
-        # The case's own calendar (see workflows/calendar.py); None for cases started before it, which count on
+        # The case's own calendar (see engine/calendar.py); None for cases started before it, which count on
         # the table built at import, as they ran.
         self.case_calendar = calendar
         self.added_days = list(added_days)  # one-off days received while the case runs

@@ -114,7 +114,7 @@ class CalendarDayKind(StrEnum):
 
 
 class DocumentKind(StrEnum):
-    """Each kind has its template and its context model (workflows/documents.py). An agency's information
+    """Each kind has its template and its context model (engine/documents.py). An agency's information
     request or return is issued as ``<kind>_<agency>``, one per agency."""
 
     referral_acknowledgement = "referral_acknowledgement"

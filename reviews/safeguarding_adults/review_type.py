@@ -4,8 +4,8 @@ an adults' board uses for them."""
 from __future__ import annotations
 
 from engine.review_type import ReviewType, build_start
-from workflows.safeguarding_adults.models import SarInput, SarReferral
-from workflows.safeguarding_adults.workflow import (
+from reviews.safeguarding_adults.models import SarInput, SarReferral
+from reviews.safeguarding_adults.workflow import (
     COMMISSIONING,
     CRITERIA,
     PUBLICATION,

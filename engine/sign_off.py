@@ -11,12 +11,12 @@ from datetime import date
 
 from temporalio import workflow
 
-from workflows.clock import DeadlineClock
-from workflows.steps import Steps, reject
+from engine.clock import DeadlineClock
+from engine.steps import Steps, reject
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import CaseStep, Outstanding, ProcessState, SignOff, SignOffRecord
-    from workflows.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
+    from engine.models import CaseStep, Outstanding, ProcessState, SignOff, SignOffRecord
+    from engine.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
 
 
 class ThreeWaySignOff:

@@ -13,16 +13,17 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.actions import Actions
-from workflows.clock import DeadlineClock
-from workflows.safeguarding_adults.agency_information import AgencyInformation
-from workflows.sign_off import ThreeWaySignOff
-from workflows.steps import Steps, reject
+from engine.actions import Actions
+from engine.clock import DeadlineClock
+from engine.sign_off import ThreeWaySignOff
+from engine.steps import Steps, reject
+from reviews.safeguarding_adults.agency_information import AgencyInformation
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import authenticity
-    from workflows.calendar import london_date
-    from workflows.models import (
+    from engine import authenticity
+    from engine.actions import Rule
+    from engine.calendar import london_date
+    from engine.models import (
         Action,
         AuditEntry,
         CaseSnapshot,
@@ -33,8 +34,9 @@ with workflow.unsafe.imports_passed_through():
         ProcessState,
         SignOff,
     )
-    from workflows.rules import ProcessRules, Rule
-    from workflows.safeguarding_adults.models import (
+    from engine.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
+    from reviews.rapid_review.process_rules import ProcessRules
+    from reviews.safeguarding_adults.models import (
         RULE_COMMISSION,
         RULE_CRITERIA_DECISION,
         CommissionSar,
@@ -47,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
         SubmitSarReport,
         UseSharedReturn,
     )
-    from workflows.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
 
 CRITERIA, COMMISSIONING, REVIEW, CLOSED = "sar_criteria", "sar_commissioning", "sar_review", "closed"
 SIGN_OFF, PUBLICATION = "sar_sign_off", "sar_publication"

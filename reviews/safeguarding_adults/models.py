@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.models import LONG, SHORT, Action, Line, Opening, SubmitInformationReturn, Text
+from engine.models import LONG, SHORT, Action, Line, Opening, Text
+from reviews.rapid_review.models import SubmitInformationReturn
 
 CriteriaOutcome = Literal["mandatory", "discretionary", "not_met"]
 

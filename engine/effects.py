@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from workflows.models import CalendarRequest, CaseCalendar, CaseStep, DocumentRequest
+from engine.models import CalendarRequest, CaseCalendar, CaseStep, DocumentRequest
 
 
 class CaseSteps:

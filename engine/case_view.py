@@ -1,6 +1,6 @@
 """A case's state as its state query answers it, and as the read model keeps it with each step.
 
-The workflow stores its state with every step (``StoredState``, workflows/models.py); the service answers a case's
+The workflow stores its state with every step (``StoredState``, engine/models.py); the service answers a case's
 state from that row instead of querying the workflow. What depends on the day it is read (working days left on each
 open deadline) is not stored but counted at read time by ``count_working_days_left``, the one function the
 workflow's query counts with too, on the calendar the step stored; what the workflow changes after the step without
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from workflows.calendar import WorkingDayCalendar
-from workflows.models import Deadline, StoredCalendar, StoredState
+from engine.calendar import WorkingDayCalendar
+from engine.models import Deadline, StoredCalendar, StoredState
 
 
 def stored_calendar(calendar: WorkingDayCalendar) -> StoredCalendar:

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.clock import DeadlineClock
-from workflows.steps import Steps, reject
+from engine.clock import DeadlineClock
+from engine.steps import Steps, reject
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import CaseStep, InformationReturnRecord, Outstanding, ProcessState
-    from workflows.safeguarding_adults.models import (
+    from engine.models import CaseStep, InformationReturnRecord, Outstanding, ProcessState
+    from engine.vocabulary import AGENCIES, Role, TaskKind
+    from reviews.safeguarding_adults.models import (
         RULE_AGENCY_RETURNS,
         RequestSarInformation,
         SarRules,
         SubmitSarInformationReturn,
         UseSharedReturn,
     )
-    from workflows.vocabulary import AGENCIES, Role, TaskKind
 
 DEADLINE = "agency_returns"  # the same key as a rapid review's, so the case page's returns read its due date
 RETURN_ACTION = "submit_sar_information_return"

@@ -9,34 +9,49 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from temporalio import workflow
 
-from workflows.clock import DeadlineClock
-from workflows.steps import Steps, reject, require_sealed
+from engine.clock import DeadlineClock
+from engine.steps import Steps, reject, require_sealed
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import Action, AuditEntry, CaseStep, DocumentRequest, ProcessState
-    from workflows.vocabulary import Stage
+    from engine.models import Action, AuditEntry, CaseStep, DocumentRequest, ProcessState
+    from engine.vocabulary import Role, Stage
 
 if TYPE_CHECKING:
-    from workflows.joint_decision import JointDecisions
+    from engine.joint_decision import JointDecisions
 
 Apply = Callable[[Action, CaseStep, list[DocumentRequest]], None]
+
+
+class Rule(NamedTuple):
+    """Who may take an action, and at which stages (a workflow's ``RULES``: action name -> Rule)."""
+
+    stages: frozenset[str]
+    roles: frozenset[Role]
+
+    @classmethod
+    def of(cls, stages, *roles: Role) -> Rule:
+        """An action allowed at ``stages`` to ``roles``."""
+        return cls(stages=frozenset(stages), roles=frozenset(roles))
+
 
 
 class Actions:
     """``rules``: action -> (stages, roles) allowed; ``event_dates``: action -> (the deadline it meets, the field
     holding the day it happened), so a deadline is judged by that day, not the day it was recorded; ``checks``:
-    the object holding each action's own ``_check_<action>``; ``audit_detail``: what the audit row keeps of an
-    action (default: its fields)."""
+    the object (or objects: a workflow's parts) holding each action's own ``_check_<action>``; ``audit_detail``:
+    what the audit row keeps of an action (default: its fields)."""
 
-    def __init__(self, rules: Mapping, *, state: ProcessState, steps: Steps, clock: DeadlineClock, checks: object,
+    def __init__(self, rules: Mapping, *, state: ProcessState, steps: Steps, clock: DeadlineClock,
+                 checks: object | tuple[object, ...],
                  event_dates: Mapping[str, tuple[str, str]] = {},
                  audit_detail: Callable[[str, Action], dict] | None = None) -> None:
         self.rules, self.event_dates = rules, event_dates
-        self.state, self.steps, self.clock, self._checks = state, steps, clock, checks
+        self.state, self.steps, self.clock = state, steps, clock
+        self._checks = checks if isinstance(checks, tuple) else (checks,)
         self.audit_detail = audit_detail or self.fields_for_audit
         self.joint: JointDecisions | None = None  # the workflow's partners' decisions, set once built
 
@@ -61,9 +76,15 @@ class Actions:
         if late and not (action.delay_reason or "").strip():
             missed = "; ".join(f"{d.title} (due {d.due.isoformat()})" for d in self.state.deadlines if d.key in late)
             raise reject(f"This case has missed a deadline ({missed}). Give the reason for the delay with this action.")
-        specific = getattr(self._checks, f"_check_{name}", None)
-        if specific is not None:
-            specific(action)
+        self._check_specific(name, action)
+
+    def _check_specific(self, name: str, action: Action) -> None:
+        """The action's own checks: its ``_check_<action>``, on whichever of ``checks`` holds it."""
+        for holder in self._checks:
+            specific = getattr(holder, f"_check_{name}", None)
+            if specific is not None:
+                specific(action)
+                return
 
     def _check_closed(self, name: str, stages) -> None:
         """A closed case takes nothing, unless the partners may still reopen it (reopen_until) and this action is
@@ -82,9 +103,7 @@ class Actions:
         if self.state.stage not in stages:
             raise reject(f"The proposal to take '{name}' no longer applies: the case is now at stage "
                          f"'{self.state.stage}'.")
-        specific = getattr(self._checks, f"_check_{name}", None)
-        if specific is not None:
-            specific(action)
+        self._check_specific(name, action)
 
     def _meets_in_time(self, name: str, action: Action, key: str) -> bool:
         """True if this action meets deadline ``key`` with an event date on or before its due date (it was

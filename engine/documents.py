@@ -13,8 +13,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.models import SignOffRecord
-from workflows.vocabulary import DocumentKind, Recommendation
+from engine.models import SignOffRecord
+from engine.vocabulary import DocumentKind, Recommendation
 
 
 class DocumentContext(BaseModel):

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 
 from temporalio import workflow
 
-from workflows.clock import DeadlineClock
-from workflows.steps import Steps, reject
+from engine.clock import DeadlineClock
+from engine.steps import Steps, reject
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import (
+    from engine.models import (
         Action,
         AnswerJointDecision,
         CaseStep,
@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         JointProposal,
         ProcessState,
     )
-    from workflows.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
+    from engine.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
 
 Apply = Callable[[Action, CaseStep, list[DocumentRequest]], None]
 RULE_JOINT = ("A decision of the three safeguarding partners together (Children Act 2004 s16E; Working Together to "
