@@ -38,6 +38,10 @@ class SarRules(BaseModel):
     agency_returns_working_days: int = Field(15, ge=1, le=120)
     # When the board's actions from the report fall due, counted from publication (the SAB's own action planning).
     action_plan_working_days: int = Field(60, ge=1, le=260)
+    # What the deadline clock reads (engine/clock.py's ClockRules): a reminder this many working days before a
+    # deadline, and the board's closure days (none unless set): the same as the children's defaults.
+    reminder_working_days_before: int = Field(2, ge=0, le=10)
+    closure_days: tuple[date, ...] = ()
 
 
 class SarReferral(BaseModel):

@@ -35,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         SignOff,
     )
     from engine.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
-    from reviews.rapid_review.process_rules import ProcessRules
     from reviews.safeguarding_adults.models import (
         RULE_COMMISSION,
         RULE_CRITERIA_DECISION,
@@ -111,7 +110,7 @@ class SafeguardingAdultsReviewWorkflow:
                               concern_date=case.concern_date, adult_died=case.adult_died)
         self.steps = Steps(self.state, case_reference=case.reference, partnership_name=case.partnership_name,
                            record=self._record)
-        self.clock = DeadlineClock(self.state, ProcessRules(), self.steps)
+        self.clock = DeadlineClock(self.state, self.rules, self.steps)
         self.actions = Actions(self.RULES, state=self.state, steps=self.steps, clock=self.clock, checks=self,
                                audit_detail=self._audit_detail)
         self.information = AgencyInformation(self.state, self.steps, self.clock, self.rules)
