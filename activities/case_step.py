@@ -12,13 +12,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from records.audit import append_audit
+from records.codec import EncryptionCodec
 from records.db import session_scope
+from records.history import archive_history, fetch_readable_history
 from records.models import AppliedStep, CaseRecord, CaseReview, InformationReturn, ReturnDraft
+from records.outbox import enqueue_task_emails
 from records.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
 from records.tasks import move_due_dates, open_task, settle_tasks
-from service.history import archive_history, fetch_readable_history
-from service.outbox import enqueue_task_emails
-from service.temporal import EncryptionCodec
 from workflows.effects import CaseSteps
 from workflows.models import CaseStep, StepFacts
 from workflows.vocabulary import RETURN_STAGES, Stage

@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from engine.registry import ACTIONS as REVIEW_ACTIONS
 from engine.registry import REVIEW_TYPES
 from engine.review_type import ActionSpec, CaseStart, ReviewType
+from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.errors import (
     ActionRefused,
@@ -42,9 +43,11 @@ from records.errors import (
     NotFound,
     NotPermitted,
 )
+from records.history import archive_history, archived_history, fetch_readable_history
 from records.idempotency import Claim, bind_reference, claim, fingerprint, remember
 from records.models import CaseAgency, CaseRecord, ReferenceCounter, Task, User
 from records.object_store import ObjectStore
+from records.outbox import enqueue_referral_received
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
@@ -52,11 +55,9 @@ from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
 from service.final_report import final_report
-from service.history import archive_history, archived_history, fetch_readable_history
 from service.orphans import mark_workflow_missing, orphan_detail, state_from_archive
-from service.outbox import enqueue_referral_received
 from service.settings import Settings
-from service.temporal import EncryptionCodec, TemporalConnection
+from service.temporal import TemporalConnection
 from service.visibility import state_for
 from workflows.authenticity import sealed
 from workflows.calendar import london_date

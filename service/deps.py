@@ -11,6 +11,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from records.codec import EncryptionCodec
 from records.db import read_session
 from records.models import User
 from records.object_store import ObjectStore
@@ -18,7 +19,7 @@ from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.cases import CaseService
 from service.settings import Settings
-from service.temporal import EncryptionCodec, TemporalConnection
+from service.temporal import TemporalConnection
 
 
 def app_settings(request: Request) -> Settings:

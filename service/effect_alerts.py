@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from records.db import session_scope
 from records.models import CaseRecord, User
-from service.outbox import enqueue
+from records.outbox import enqueue
 from workflows.vocabulary import Role, case_reference_of
 
 EFFECT_ALERT_ATTEMPTS = 5

@@ -15,15 +15,15 @@ from sqlalchemy import Engine, and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from records.codec import EncryptionCodec
 from records.db import session_scope
+from records.history import archive_history, fetch_readable_history
 from records.models import CaseRecord, HistoryArchive, JobRun, Task, User
+from records.outbox import enqueue
 from records.tasks import assigned_to, urgency
 from service import wording
 from service.audit_trail import AuditTrail
 from service.calendar_days import partnership_calendar
-from service.history import archive_history, fetch_readable_history
-from service.outbox import enqueue
-from service.temporal import EncryptionCodec
 from workflows.vocabulary import Role, Stage, TaskKind, TaskStatus, Urgency, practice_review_id
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, func, select
 
 from records.db import session_scope
+from records.history import archived_history
 from records.models import CaseRecord
-from service.history import archived_history
 
 log = logging.getLogger(__name__)
 

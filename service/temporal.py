@@ -1,7 +1,7 @@
 """The Temporal client and data converter, in one place for API, worker, tests and CLI.
 
-Payloads are pydantic-aware JSON, then encrypted with AES-256-GCM by ``EncryptionCodec``: the Temporal
-server and its database never hold readable case data. Changing this converter would break every
+Payloads are pydantic-aware JSON, then encrypted with AES-256-GCM by ``EncryptionCodec`` (records/codec.py): the
+Temporal server and its database never hold readable case data. Changing this converter would break every
 running case, so it only ever grows (new key ids are decodable alongside old ones).
 """
 
@@ -9,75 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import os
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from temporalio.api.common.v1 import Payload
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
+from records.codec import EncryptionCodec
 from workflows import authenticity
 
 if TYPE_CHECKING:
     from service.settings import Settings, TemporalSecurity
-
-ENCODING = b"binary/encrypted"
-# What an unencrypted payload becomes on its way in: no converter reads this encoding, so an update carrying
-# it is rejected before its validator, a signal is dropped and a start fails, with nothing recorded.
-REFUSED = b"binary/refused-unencrypted"
-NONCE_BYTES = 12
-
-
-class UnencryptedPayload(ValueError):
-    """A payload that did not come from a holder of the key: the service never sends one."""
-
-
-def key_id(key: bytes) -> str:
-    """A short, non-secret name for a key, stored with each payload so keys can be rotated."""
-    return hashlib.sha256(b"rapid-review-key-id:" + key).hexdigest()[:16]
-
-
-class EncryptionCodec(PayloadCodec):
-    """AES-256-GCM over the whole serialized payload (metadata included)."""
-
-    def __init__(self, key: bytes, old_keys: Iterable[bytes] = ()) -> None:
-        self._key_id = key_id(key)
-        self._encryptor = AESGCM(key)
-        self._decryptors = {key_id(k): AESGCM(k) for k in (key, *old_keys)}
-
-    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.encrypt(p) for p in payloads]
-
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Decrypt; an unencrypted payload (someone speaking to the engine directly) is refused, not read."""
-        return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else Payload(metadata={"encoding": REFUSED})
-                for p in payloads]
-
-    def encrypt(self, payload: Payload) -> Payload:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._encryptor.encrypt(nonce, payload.SerializeToString(), self._key_id.encode())
-        return Payload(
-            metadata={"encoding": ENCODING, "encryption-key-id": self._key_id.encode()},
-            data=nonce + sealed,
-        )
-
-    def decrypt(self, payload: Payload) -> Payload:
-        if payload.metadata.get("encoding") != ENCODING:
-            raise UnencryptedPayload("the payload is not encrypted: it was not sent by the Rapid Review service")
-        kid = payload.metadata.get("encryption-key-id", b"").decode()
-        decryptor = self._decryptors.get(kid)
-        if decryptor is None:
-            raise ValueError(f"payload was encrypted with unknown key id {kid!r}")
-        nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
-        return Payload.FromString(decryptor.decrypt(nonce, sealed, kid.encode()))
 
 
 def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from activities.documents import document_title
 from records.errors import CaseGone, DomainError, NotFound, NotPermitted
+from records.lateness import LateCase, late_cases
 from records.models import CHANGE_ROWS, AuditEvent, CaseRecord, Document, InformationReturn, OutboxMessage, Task, User
 from records.object_store import MissingObject, ObjectStore, read_stored
 from records.partnership import process_rules
@@ -43,7 +44,6 @@ from service.calendar_days import partnership_calendar
 from service.cases import ACTIONS, CaseService, Started, actor_of, type_of
 from service.deps import Cases, DbSession, SettingsDep, app_settings, audit
 from service.http_errors import status_of
-from service.lateness import LateCase, late_cases
 from service.next_steps import waiting_on
 from service.return_drafts import (
     DRAFT_FIELDS,

@@ -16,13 +16,13 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from records.errors import DomainError, NotFound, NotPermitted
+from records.lateness import late_cases
 from records.models import User
 from records.partnership import process_rules
 from service import action_plan, escalation_log, themes, timeliness
 from service.calendar_days import partnership_calendar
 from service.deps import EngineDep, RowId, SettingsDep, writer
 from service.http_errors import status_of
-from service.lateness import late_cases
 from service.roles import (
     CASE_ACTORS,
     CASE_READERS,

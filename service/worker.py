@@ -24,6 +24,7 @@ from records.db import session_scope
 from records.models import WorkerHeartbeat
 from service.effect_alerts import EFFECT_ALERT_ATTEMPTS, clear_effect_alert, raise_effect_alert
 from service.settings import Settings
+from service.temporal import codec_for
 from workflows.review_types import REVIEW_TYPES  # the registry, with the service's own types registered
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,8 @@ def build_worker(client: Client, settings: Settings, engine: Engine, **options) 
         client,
         task_queue=settings.temporal_task_queue,
         workflows=REVIEW_TYPES.workflows(settings.temporal_task_queue),
-        activities=build_activities(engine, settings),
+        activities=build_activities(engine, public_url=settings.rapid_review_public_url, codec=codec_for(settings),
+                                    audit_key=settings.audit_key_bytes, document_store=settings.document_store()),
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=WORKFLOW_RUNNER,
         interceptors=[ActivityGuard(engine, settings.rapid_review_public_url)],

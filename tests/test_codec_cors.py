@@ -22,10 +22,10 @@ from google.protobuf import json_format
 from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload, Payloads
 
+from records.codec import EncryptionCodec
 from records.models import AuditEvent
 from service.runner import free_port
 from service.settings import Settings
-from service.temporal import EncryptionCodec
 from tests.conftest import TEST_KEY, make_settings
 
 UI_ORIGIN = "http://localhost:8080"

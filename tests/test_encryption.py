@@ -10,8 +10,8 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.common import WorkflowIDReusePolicy
 
+from records.codec import ENCODING, EncryptionCodec
 from service.settings import Settings, new_encryption_key
-from service.temporal import ENCODING, EncryptionCodec
 from tests.conftest import TEST_KEY
 from workflows.authenticity import sealed
 from workflows.models import Actor, CaseInput

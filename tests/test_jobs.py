@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.models import HistoryArchive, JobRun, OutboxMessage
 from records.tasks import open_task
 from service.jobs import archive_histories, claim_run
 from service.scheduler import DAILY_JOBS, Jobs, build_scheduler
-from service.temporal import EncryptionCodec, TemporalConnection
+from service.temporal import TemporalConnection
 from tests.insider import as_table_owner
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import TaskSpec

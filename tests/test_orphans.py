@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from records.codec import EncryptionCodec
 from records.models import CaseRecord
 from service import jobs
 from service.app import create_app
 from service.engine_watch import check_open_cases
-from service.temporal import EncryptionCodec
 from tests.conftest import start_test_server
 from workflows.calendar import WorkingDayCalendar, london_date
 

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from activities.case_step import CaseStepActivities
+from records.codec import EncryptionCodec
 from service.api.dashboard import TRACKER_COLUMNS
-from service.temporal import EncryptionCodec
 from service.wording import long_date
 from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar

@@ -5,8 +5,8 @@ sent by an earlier build without them is read from the rows as it used to be."""
 from sqlmodel import Session, select
 
 from activities.case_step import CaseStepActivities
+from records.codec import EncryptionCodec
 from records.models import CaseRecord, StageEntry
-from service.temporal import EncryptionCodec
 from tests.test_notifications import step
 from workflows.models import StepFacts
 

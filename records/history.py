@@ -17,8 +17,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from records.codec import EncryptionCodec, UnencryptedPayload
 from records.models import HistoryArchive
-from service.temporal import EncryptionCodec, UnencryptedPayload
 
 CLOSING_EVENTS = frozenset({
     "workflow_execution_completed", "workflow_execution_failed", "workflow_execution_canceled",

@@ -15,8 +15,8 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from records import wording
 from records.models import CaseRecord, Task, User
-from service import wording
 from workflows.calendar import WorkingDayCalendar
 from workflows.vocabulary import Stage, TaskKind, TaskStatus
 
