@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.history import archive_history, fetch_readable_history
@@ -76,10 +76,9 @@ class CaseStepActivities(CaseSteps):
                     case_was, review_was, moved, opened = _read_from_rows(session, step, before)
                 actor = step.audit.actor_id if step.audit else None
                 if step.audit is not None:
-                    append_audit(
-                        session, key=self.audit_key, actor_id=step.audit.actor_id, actor_role=step.audit.actor_role,
-                        action=step.audit.action, detail=step.audit.detail, case_reference=step.case_reference,
-                        event_key=step.key, at=step.at,
+                    AuditWriter(session, self.audit_key).add(
+                        step.audit.action, step.case_reference, step.audit.detail, actor_id=step.audit.actor_id,
+                        actor_role=step.audit.actor_role, event_key=step.key, at=step.at,
                     )
                 record_stage_entries(session, step, case_was, review_was)
                 if step.snapshot is not None:

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from bench.common import bench_settings, engine_of, seconds, table, workdir
-from records.audit import AuditEntry, append_audit_rows
+from records.audit import AuditEntry, AuditWriter
 from records.db import session_scope
 from records.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
 from service.accounts import create_demo_users
@@ -89,7 +89,7 @@ def fill_audit(engine, key: bytes, reads: int) -> None:
                                                                case_reference=READ_CASE))
     for start in range(0, len(entries), 5000):
         with session_scope(engine) as session:
-            append_audit_rows(session, key=key, entries=entries[start:start + 5000])
+            AuditWriter(session, key).add_all(entries[start:start + 5000])
 
 
 def measure(total: int, repeat: int) -> dict[str, float]:

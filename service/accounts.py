@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.models import Partnership, User
 from service.auth import MAX_PASSWORD, MAX_USERNAME, end_all_sessions, hash_password, text_problem
 from workflows.rules import ProcessRules
@@ -50,9 +50,9 @@ def new_password_hash(password: str) -> str:
 def record_account_change(session: Session, *, audit_key: bytes, by: User | None, action: str, user: User,
                           detail: dict | None = None, request_id: str | None = None) -> None:
     """One audit row per account change, naming who made it (``by`` None: the command line, as the service)."""
-    append_audit(session, key=audit_key, actor_id=by.id if by else None, actor_role=by.role if by else SYSTEM_ROLE,
-                 action=action, detail={"user_id": user.id, "username": user.username, **(detail or {})},
-                 request_id=request_id)
+    AuditWriter(session, audit_key, request_id).add(
+        action, None, {"user_id": user.id, "username": user.username, **(detail or {})},
+        actor_id=by.id if by else None, actor_role=by.role if by else SYSTEM_ROLE)
 
 
 def find_user(session: Session, username: str) -> User:

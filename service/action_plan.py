@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session, select
 
+from records.audit import AuditWriter
 from records.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from records.models import PlanAction, User
 from records.vocabulary import PLAN_DONE, PlanStatus
 from service import wording
-from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.roles import WORKING_GROUP
 from workflows.calendar import TABLE_YEARS, london_date

@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.db import engine_for, session_scope
 from records.errors import DomainError
 from records.vocabulary import CASE_REFERENCE
@@ -173,10 +173,10 @@ def audit_denial(engine, key: bytes, user, request: Request, status_code: int) -
     sees who was refused it (the case's audit page, ``/api/cases/{reference}/audit?outcome=denied``)."""
     named = CASE_REFERENCE.search(f"{request.url.path}?{request.url.query}")
     with session_scope(engine) as session:
-        append_audit(session, key=key, actor_id=user.id, actor_role=user.role, action="denied",
-                     case_reference=named.group(0) if named else None,
-                     detail={"status": status_code, "method": request.method, "path": request.url.path[:300]},
-                     request_id=getattr(request.state, "request_id", None))
+        AuditWriter(session, key, getattr(request.state, "request_id", None)).add(
+            "denied", named.group(0) if named else None,
+            {"status": status_code, "method": request.method, "path": request.url.path[:300]},
+            actor_id=user.id, actor_role=user.role)
 
 
 ERROR_SCHEMA = {

@@ -28,8 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from records.audit import (
+    AuditWriter,
     ChainStart,
     HashKind,
+    ReadAudit,
     chain_rows,
     check_head,
     checkpoint_mac,
@@ -41,7 +43,6 @@ from records.audit import (
 from records.db import session_scope
 from records.models import AuditCheckpoint, AuditEvent, AuditHead
 from records.object_store import FileStore, ObjectStore
-from service.audit_rows import ReadAudit
 from service.settings import Settings
 
 ANCHOR_PREFIX = "audit-anchor-"
@@ -113,6 +114,10 @@ class AuditTrail:
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings) -> AuditTrail:
         return cls(engine, settings.audit_key_bytes, settings.anchor_store())
+
+    def writer(self, session: Session, request_id: str | None = None) -> AuditWriter:
+        """The audit writer of a request or job: its session, this chain's key, its reads batched."""
+        return AuditWriter(session, self.key, request_id, self.reads)
 
     # ------------------------------------------------------------ anchors
 

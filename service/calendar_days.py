@@ -19,11 +19,10 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.errors import InvalidInput, NotFound
 from records.models import CalendarDay, CaseRecord, User
 from records.partnership import process_rules
-from service.audit_rows import AuditWriter
 from service.cases import actor_of
 from service.temporal import TemporalConnection
 from workflows.authenticity import sealed
@@ -77,9 +76,9 @@ def add_calendar_day(session: Session, *, day: date, kind: str, name: str, by: U
     row = CalendarDay(day=day, kind=kind, name=name.strip(), added_by=by.id)
     session.add(row)
     session.flush()
-    append_audit(session, key=audit_key, actor_id=by.id, actor_role=by.role, action="add_calendar_day",
-                 case_reference=None, detail={"day": day.isoformat(), "kind": kind, "name": row.name},
-                 request_id=request_id)
+    AuditWriter(session, audit_key, request_id).add(
+        "add_calendar_day", None, {"day": day.isoformat(), "kind": kind, "name": row.name},
+        actor_id=by.id, actor_role=by.role)
     return row
 
 

@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from engine.registry import ACTIONS as REVIEW_ACTIONS
 from engine.registry import REVIEW_TYPES
 from engine.review_type import ActionSpec, CaseStart, ReviewType
+from records.audit import AuditWriter
 from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.errors import (
@@ -51,7 +52,6 @@ from records.outbox import enqueue_referral_received
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
 from records.vocabulary import case_reference
-from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 from service.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
 from service.final_report import final_report
@@ -182,7 +182,7 @@ class CaseService:
 
     @property
     def audit_writer(self) -> AuditWriter:
-        return AuditWriter(self.session, self.trail.key, self.request_id, self.trail.reads)
+        return self.trail.writer(self.session, self.request_id)
 
     def audit(self, user: User | None, action: str, reference: str | None, detail: dict) -> None:
         """Append one audit row (actor, role, action, case, what, request id) and commit it."""

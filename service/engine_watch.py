@@ -25,7 +25,7 @@ from sqlmodel import Session, func, select
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.db import session_scope
 from records.models import CaseRecord
 from service.effect_alerts import alert_admins
@@ -68,15 +68,13 @@ def record_mismatch(engine: Engine, *, reference: str, found: str | None, audit_
             return
         if found is None:
             record.engine_mismatch = record.engine_mismatch_since = None
-            append_audit(session, key=audit_key, actor_id=None, actor_role="system", action=MISMATCH_CLEARED,
-                         case_reference=reference, detail={})
+            AuditWriter(session, audit_key).add(MISMATCH_CLEARED, reference, {}, actor_id=None, actor_role="system")
             session.add(record)
             return
         record.engine_mismatch = found[:300]
         record.engine_mismatch_since = record.engine_mismatch_since or datetime.now(UTC)
         session.add(record)
-        append_audit(session, key=audit_key, actor_id=None, actor_role="system", action=MISMATCH,
-                     case_reference=reference, detail={"found": found})
+        AuditWriter(session, audit_key).add(MISMATCH, reference, {"found": found}, actor_id=None, actor_role="system")
         alert_admins(session, key=f"engine-mismatch:{reference}:{record.engine_mismatch_since.isoformat()}",
                      subject=f"ALERT: case {reference}: its workflow was changed outside the service",
                      body=(f"The Temporal server's workflow of case {reference} is not the one the service started: "
@@ -92,8 +90,8 @@ def alert_taken_id(engine: Engine, *, workflow_id: str, audit_key: bytes, public
     through the engine's port): audited, logged as an ALERT and e-mailed to the admins; the case takes the next
     reference."""
     with session_scope(engine) as session:
-        append_audit(session, key=audit_key, actor_id=None, actor_role="system", action=ID_TAKEN,
-                     case_reference=None, detail={"workflow_id": workflow_id})
+        AuditWriter(session, audit_key).add(ID_TAKEN, None, {"workflow_id": workflow_id}, actor_id=None,
+                                            actor_role="system")
         alert_admins(session, key=f"workflow-id-taken:{workflow_id}",
                      subject=f"ALERT: workflow id {workflow_id} was taken outside the service",
                      body=(f"A workflow the service did not start holds the id {workflow_id} on the Temporal server, "

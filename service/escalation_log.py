@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from records.audit import AuditWriter
 from records.errors import Conflict, NotFound, NotPermitted
 from records.models import Escalation, User
 from records.vocabulary import EscalationStatus
-from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.cases import visible_case
 from service.roles import EXECUTIVES

@@ -13,12 +13,12 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from activities.documents import DocumentActivities
+from records.audit import AuditWriter
 from records.db import session_scope
 from records.errors import Conflict
 from records.models import Document, Theme, User
 from records.read_model import theme_rows
 from records.vocabulary import THEMES_SHEET_REFERENCE
-from service.audit_rows import AuditWriter
 from service.settings import Settings
 from workflows.documents import Letterhead, ThemesSheet, wire_context
 from workflows.models import DocumentRequest, Text

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from records.audit import AuditWriter
 from records.models import CaseRecord, CaseReview, PlanAction, StageEntry, User
 from records.vocabulary import PLAN_DONE
-from service.audit_rows import AuditWriter
 from service.calendar_days import partnership_calendar
 from service.charts import bar_chart_svg
 from workflows.calendar import WorkingDayCalendar, london_date

@@ -15,7 +15,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from records.audit import GENESIS_HASH, append_audit
+from records.audit import GENESIS_HASH
 from records.db import make_engine, session_scope, upgrade
 from records.models import AuditEvent, AuditHead
 from service import jobs
@@ -34,8 +34,7 @@ def trail(engine, settings) -> AuditTrail:
 def append_rows(trail: AuditTrail, count: int, action: str = "read_case") -> None:
     with session_scope(trail.engine) as session:
         for n in range(count):
-            append_audit(session, key=trail.key, actor_id=n, actor_role="panel_chair", action=action,
-                         detail={"n": n}, case_reference="RR-1")
+            trail.writer(session).add(action, "RR-1", {"n": n}, actor_id=n, actor_role="panel_chair")
 
 
 def fields_of(row) -> list:

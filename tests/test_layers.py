@@ -107,7 +107,7 @@ def test_relative_imports_are_checked_as_what_they_name(tmp_path):
 # The service's own domain modules (docs/architecture.md, the "services" ring): they raise records/errors.py's
 # refusals and know nothing of requests; only service/deps.py, service/api/ and the pages speak HTTP.
 SERVICES = ("cases", "action_plan", "escalation_log", "themes", "timeliness", "calendar_days", "roles",
-            "audit_rows", "outbox", "jobs", "wording")
+            "outbox", "jobs", "wording")
 
 
 def test_the_records_and_the_services_know_nothing_of_http():

@@ -6,9 +6,9 @@ import threading
 from sqlalchemy import event, update
 from sqlmodel import select
 
+from records.audit import AuditWriter
 from records.db import begin_write, read_session, session_scope
 from records.models import AuditEvent, AuditHead, User
-from service.audit_rows import AuditWriter
 from service.audit_trail import AuditTrail
 
 
