@@ -35,9 +35,9 @@ class CaseStepActivities(CaseSteps):
 
     @activity.defn(name="apply_case_step")
     async def apply_case_step(self, step: CaseStep) -> bool:
-        """Apply the step once: returns False when a retry finds it already applied. A step that closes the case
-        or its review also archives the workflow's history. Other stage changes are not: fetching and decoding the
-        whole history on a person's click grew with the case (the nightly job, service/jobs.py, copies every case
+        """Apply the step once: returns False when a retry finds it already applied. A step that closes the case or
+        its review also archives the workflow's history. Other stage changes are not: fetching and decoding the whole
+        history on a person's click grew with the case (the nightly job, service/platform/jobs.py, copies every case
         changed since its last copy, and completes the copy of a closed one)."""
         info = activity.info()
         run = info.workflow_run_id if info.workflow_id == step.case_reference else None  # the case's own run

@@ -17,8 +17,8 @@ import httpx
 
 from bench.common import BENCH_KEY, bench_settings, engine_of, percentile, table, workdir
 from records.db import session_scope
-from service.accounts import create_demo_users
-from service.runner import ServiceProcesses, stop_process, wait_until_ready
+from service.accounts.users import create_demo_users
+from service.platform.runner import ServiceProcesses, stop_process, wait_until_ready
 
 CLIENTS = 20
 

@@ -24,10 +24,10 @@ from bench.common import bench_settings, engine_of, seconds, table, workdir
 from records.audit import AuditEntry, AuditWriter
 from records.db import session_scope
 from records.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
-from service.accounts import create_demo_users
+from service.accounts.users import create_demo_users
 from service.app import create_app
-from service.audit_trail import AuditTrail
-from service.runner import free_port
+from service.platform.audit_trail import AuditTrail
+from service.platform.runner import free_port
 from workflows.calendar import WorkingDayCalendar
 
 YEAR = 2026

@@ -7,7 +7,7 @@ so the walk finds the change. Rows written before keying began (hash kind ``sha2
 only as an unbroken prefix: a plain row after the first keyed row is refused, so keyed rows cannot be
 "downgraded" to plain SHA-256. The head carries a MAC too, so cutting rows off the end and moving the head
 back also needs the key. Rewriting every keyed row as plain SHA-256 and clearing the head's MAC is found by
-the anchors (service/audit_trail.py): signed copies of the head kept outside the database; once one
+the anchors (service/platform/audit_trail.py): signed copies of the head kept outside the database; once one
 exists the head must be signed.
 """
 
@@ -29,6 +29,15 @@ from records.db import reads_only, session_scope
 from records.models import AuditEvent, AuditHead, User
 
 GENESIS_HASH = "0" * 64
+# The kinds of row an auditor tells apart: reads (opening, listing, downloading), refusals and changes.
+READ_PREFIXES = ("read_", "list_", "export_")
+DENIED = "denied"  # a refused request (403/404 to a signed-in person): shown to auditors only
+READ_ACTIONS = frozenset({"decode_payloads", "verify_audit_chain"})
+
+
+def is_read(action: str) -> bool:
+    """Reads (opening, listing, downloading), as against changes and refusals."""
+    return action.startswith(READ_PREFIXES) or action in READ_ACTIONS
 
 
 class HashKind(StrEnum):

@@ -1,6 +1,6 @@
 """The engine's payload codec: AES-256-GCM over each serialized payload, so the Temporal server and its database
 never hold readable case data. The API, the worker's activities (which decode a history to archive it) and the
-CLI share it; service/temporal.py builds the data converter around it. It only ever grows: new key ids are
+CLI share it; service/platform/temporal.py builds the data converter around it. It only ever grows: new key ids are
 decodable alongside old ones.
 """
 

@@ -1,5 +1,5 @@
 """The outbox's writing half: the e-mails a step, a job or a request queues, in the same transaction as what they
-tell of, keyed so that a retried step queues nothing twice. service/outbox.py delivers them.
+tell of, keyed so that a retried step queues nothing twice. service/platform/outbox.py delivers them.
 
 Nothing identifying leaves in an e-mail: subject and body carry the case reference, what is asked and a link to
 the service.

@@ -1,6 +1,6 @@
 """The words people read, wherever they read them: codes as labels, dates, deadlines and machine-made messages
 in words, and where a referral stands (docs/content-style.md). The documents the worker issues, the e-mails the
-records send and the pages (service/wording.py adds their own words) all say things the same way, so no reader meets
+records send and the pages (service/web/wording.py adds their own words) all say things the same way, so no reader meets
 a raw code (``csc_consultation``), an ISO date or a negative count.
 """
 
@@ -195,7 +195,7 @@ def in_sentence(code: str) -> str:
     return words[:1].lower() + words[1:]
 
 
-# A referral as its referrer follows it (service/referrals.py): where it stands, and what she can expect next.
+# A referral as its referrer follows it (service/cases/referrals.py): where it stands, and what she can expect next.
 REFERRAL_STATUS = {"waiting": "Waiting for a decision", "accepted": "Accepted", "declined": "Declined",
                    "closed": "Closed"}
 REFERRAL_NEXT = {
@@ -207,3 +207,19 @@ REFERRAL_NEXT = {
     "declined": "The business unit declined your referral. If you want to know why, contact the business unit.",
     "closed": "The case is closed. Nothing more is needed from you.",
 }
+
+
+# Field names whose generated label ("Panel date") is not what the question asks.
+FIELD_LABELS = {
+    "panel_date": "Date of the panel", "invited_agencies": "Agencies to invite", "held_on": "Date the panel met",
+    "notified_on": "Date notified", "received_on": "Date received", "submitted_on": "Date submitted",
+    "decided_on": "Date decided", "awareness_date": "Date the local authority became aware",
+    "incident_date": "Date of the incident", "involvement": "Involvement with the child and family",
+    "delay_reason": "Reason for the delay", "view": "Your view", "panel_view": "The National Panel's view",
+    "report_document": "The uploaded final report (its number)",
+    "how_resolved": "How the disagreement was resolved", "comments": "Comments", "capacity": "Signing as",
+}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name) or label(name)

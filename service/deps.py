@@ -16,10 +16,10 @@ from records.codec import EncryptionCodec
 from records.db import read_session
 from records.models import User
 from records.object_store import ObjectStore
-from service.audit_trail import AuditTrail
-from service.cases import CaseService
-from service.settings import Settings
-from service.temporal import TemporalConnection
+from service.cases.case_service import CaseService
+from service.platform.audit_trail import AuditTrail
+from service.platform.settings import Settings
+from service.platform.temporal import TemporalConnection
 
 
 def app_settings(request: Request) -> Settings:

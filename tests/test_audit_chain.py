@@ -18,8 +18,8 @@ from sqlmodel import Session
 from records.audit import GENESIS_HASH
 from records.db import make_engine, session_scope, upgrade
 from records.models import AuditEvent, AuditHead
-from service import jobs
-from service.audit_trail import AuditTrail
+from service.platform import jobs
+from service.platform.audit_trail import AuditTrail
 from tests.insider import as_table_owner
 
 DAY = date(2026, 11, 24)
@@ -322,7 +322,7 @@ def test_anchor_directory_and_files_are_private(trail, settings):
 def test_chain_checks_of_the_api_and_the_audit_page_run_in_the_threadpool():
     """FastAPI runs a sync route in its threadpool: a long walk there never stalls /healthz."""
     from service.api.audit import verify_audit_chain
-    from service.web_audit import audit_case, audit_index
+    from service.web.audit import audit_case, audit_index
 
     assert not inspect.iscoroutinefunction(verify_audit_chain)
     assert not inspect.iscoroutinefunction(audit_index) and not inspect.iscoroutinefunction(audit_case)

@@ -10,9 +10,9 @@ from datetime import date, timedelta
 import pytest
 from temporalio.worker import Replayer
 
-from service.settings import Settings
-from service.temporal import data_converter
-from service.worker import WORKFLOW_RUNNER
+from service.platform.settings import Settings
+from service.platform.temporal import data_converter
+from service.platform.worker import WORKFLOW_RUNNER
 from tests.cases import CaseDriver
 from tests.conftest import TEST_KEY
 from workflows import WORKFLOWS

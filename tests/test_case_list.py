@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from records.audit import AuditWriter
 from records.errors import NotFound
 from records.models import CaseRecord, StageEntry, User
-from service.case_list import CaseOrder, CaseStatus, find_cases
-from service.referrals import ReferralStatus, referral_of, referrals_of
+from service.cases.case_list import CaseOrder, CaseStatus, find_cases
+from service.cases.referrals import ReferralStatus, referral_of, referrals_of
 from workflows.vocabulary import Stage
 
 KEY = b"test audit key"

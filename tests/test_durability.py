@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from records.models import AuditEvent
-from service.worker import build_worker
+from service.platform.worker import build_worker
 from tests.cases import CaseDriver
 from workflows.calendar import WorkingDayCalendar
 

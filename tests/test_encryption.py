@@ -11,7 +11,7 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.common import WorkflowIDReusePolicy
 
 from records.codec import ENCODING, EncryptionCodec
-from service.settings import Settings, new_encryption_key
+from service.platform.settings import Settings, new_encryption_key
 from tests.conftest import TEST_KEY
 from workflows.authenticity import sealed
 from workflows.models import Actor, CaseInput

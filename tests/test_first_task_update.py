@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from service.worker import build_worker
+from service.platform.worker import build_worker
 from tests.cases import ACTORS, CaseDriver, sealed_action
 from workflows.authenticity import sealed
 from workflows.calendar import london_date

@@ -13,9 +13,9 @@ from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.models import HistoryArchive, JobRun, OutboxMessage
 from records.tasks import open_task
-from service.jobs import archive_histories, claim_run
-from service.scheduler import DAILY_JOBS, Jobs, build_scheduler
-from service.temporal import TemporalConnection
+from service.platform.jobs import archive_histories, claim_run
+from service.platform.scheduler import DAILY_JOBS, Jobs, build_scheduler
+from service.platform.temporal import TemporalConnection
 from tests.insider import as_table_owner
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import TaskSpec

@@ -13,7 +13,7 @@ from activities.case_step import CaseStepActivities
 from records.codec import EncryptionCodec
 from records.lateness import late_cases, milestone_of, missed_sentence
 from records.models import OutboxMessage, Task, User
-from service.jobs import send_daily_digest
+from service.platform.jobs import send_daily_digest
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import CaseStep, TaskSpec
 

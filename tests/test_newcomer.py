@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.runner import free_port
+from service.platform.runner import free_port
 from workflows.calendar import WorkingDayCalendar, london_date
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from activities.case_step import CaseStepActivities
 from records.codec import EncryptionCodec
 from records.models import AuditEvent, CaseRecord, OutboxMessage, Task
-from service.outbox import deliver_pending
-from service.runner import free_port
+from service.platform.outbox import deliver_pending
+from service.platform.runner import free_port
 from workflows.models import AuditEntry, CaseSnapshot, CaseStep, TaskSpec
 
 CODEC = EncryptionCodec(b"k" * 32)

@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from records.codec import EncryptionCodec
 from records.models import CaseRecord
-from service import jobs
 from service.app import create_app
-from service.engine_watch import check_open_cases
+from service.platform import jobs
+from service.platform.engine_watch import check_open_cases
 from tests.conftest import start_test_server
 from workflows.calendar import WorkingDayCalendar, london_date
 

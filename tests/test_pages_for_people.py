@@ -13,10 +13,10 @@ from sqlmodel import Session, select
 
 from records.audit import AuditWriter
 from records.models import AuditEvent, Theme
+from service.accounts.auth import SESSION_COOKIE
 from service.api.dashboard import chart_svg
-from service.auth import SESSION_COOKIE
-from service.timeliness import Quarter, Timeliness
-from service.web_audit import PAGE_SIZE, who_saw
+from service.partnership.timeliness import Quarter, Timeliness
+from service.web.audit import PAGE_SIZE, who_saw
 from tests.conftest import sign_in_through_page
 from workflows.rules import ProcessRules
 

@@ -11,7 +11,7 @@ import pytest
 from activities.case_step import CaseStepActivities
 from records.codec import EncryptionCodec
 from service.api.dashboard import TRACKER_COLUMNS
-from service.wording import long_date
+from service.web.wording import long_date
 from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar
 from workflows.models import CaseSnapshot, CaseStep, PlanActionSpec, ReviewSnapshot

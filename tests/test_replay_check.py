@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from records.codec import EncryptionCodec
 from records.models import HistoryArchive
-from service.jobs import archive_histories
+from service.platform.jobs import archive_histories
 from tests.conftest import TEST_KEY
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -9,8 +9,8 @@ import re
 from sqlmodel import Session, select
 
 from records.models import AuditEvent, ReturnDraft
-from service.accounts import create_user
-from service.wording import long_date
+from service.accounts.users import create_user
+from service.web.wording import long_date
 from workflows.models import LONG
 
 PASSWORD = "colleague-password-long-enough"

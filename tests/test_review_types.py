@@ -9,7 +9,7 @@ import pytest
 
 from engine.registry import ReviewTypes
 from engine.review_type import ReviewType
-from service.cases import ACTIONS
+from service.cases.case_service import ACTIONS
 from tests.toy_review.review_type import TOY_REVIEW
 from workflows.rapid_review import RapidReviewWorkflow
 from workflows.review_types import PRACTICE_REVIEW, RAPID_REVIEW, REVIEW_TYPES, SAFEGUARDING_ADULTS_REVIEW

@@ -23,7 +23,7 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 
 from records.models import AuditEvent, CaseRecord
-from service.worker import build_worker
+from service.platform.worker import build_worker
 from tests.cases import ACTORS, sealed_action
 from workflows.authenticity import sealed
 from workflows.models import CaseInput

@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hpack import Decoder
 
-from service.outbox import deliver_pending
-from service.runner import ServiceProcesses, free_port, start_embedded_temporal, stop_process, wait_until_ready
-from service.settings import SettingsError, TemporalSecurity, load_settings
-from service.temporal import connect
+from service.platform.outbox import deliver_pending
+from service.platform.runner import ServiceProcesses, free_port, start_embedded_temporal, stop_process, wait_until_ready
+from service.platform.settings import SettingsError, TemporalSecurity, load_settings
+from service.platform.temporal import connect
 from tests.conftest import TEST_AUDIT_KEY, TEST_KEY
 from tests.test_outbox_leases import SlowRelay, add_messages
 from workflows.calendar import london_date

@@ -14,10 +14,10 @@ from playwright.async_api import async_playwright, expect
 from sqlmodel import Session
 
 from records.models import CaseRecord
-from service.accounts import DEMO_ACCOUNTS
+from service.accounts.users import DEMO_ACCOUNTS
 from service.api.routes import route_table
 from service.app import create_app
-from service.runner import free_port
+from service.platform.runner import free_port
 from tests.conftest import sign_in_through_page
 from workflows.calendar import WorkingDayCalendar, london_date
 

@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import expect
 
-from service.auth import SESSION_COOKIE
+from service.accounts.auth import SESSION_COOKIE
 from tests import test_web
 from workflows.rules import ProcessRules
 

@@ -3,8 +3,8 @@ dates, and the timeline naming a return and an approval as such."""
 
 from pydantic import ValidationError
 
-from service import wording
-from service.web_forms import FormField, form_body, form_fields, invalid_fields
+from service.web import wording
+from service.web.forms import FormField, form_body, form_fields, invalid_fields
 from workflows.models import ConvenePanel, SignOff
 
 ACTOR = {"user_id": 1, "name": "Sam", "role": "business_unit"}

@@ -13,12 +13,11 @@ from sqlmodel import select
 from records.models import CaseRecord, CaseReview, Document, StageEntry, User
 from records.partnership import process_rules
 from records.read_model import panel_ordered_themes_of
+from service.accounts.auth import require_roles
+from service.accounts.roles import DASHBOARD_READERS, TRACKER_READERS
 from service.api.access import audit, writer
-from service.auth import require_roles
-from service.csv_export import csv_response
 from service.deps import DbSession, SettingsDep
-from service.roles import DASHBOARD_READERS, TRACKER_READERS
-from service.timeliness import (
+from service.partnership.timeliness import (
     CHARTS,
     FIGURE_COLUMNS,
     Basis,
@@ -28,6 +27,7 @@ from service.timeliness import (
     figure_rows_for_people,
     figures,
 )
+from service.platform.http_csv import csv_response
 from workflows.vocabulary import DocumentKind, ReviewStage, Stage
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
