@@ -337,10 +337,12 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class ReferenceCounter(SQLModel, table=True):
-    """The last case number given out in a year (references read RR-2026-007)."""
+    """The last case number given out in a year for one kind of review (RR-2026-007, SAR-2026-001): each prefix
+    counts on its own, so a board's reviews are numbered 1, 2, 3 whatever the other kinds do."""
 
     __tablename__ = "reference_counter"
 
+    prefix: str = Field(primary_key=True, max_length=6)
     year: int = Field(primary_key=True)
     last: int = 0
 

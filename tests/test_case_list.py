@@ -95,3 +95,11 @@ def test_a_referrer_follows_her_own_referrals_and_no_one_elses(cases, engine):
     assert referral_of(session, user=manager, reference="RR-2025-002").closed_reason.startswith("Referral declined")
     with pytest.raises(NotFound):
         referral_of(session, user=other, reference="RR-2026-004")
+
+
+def test_a_short_reference_finds_any_kind_of_review(cases):
+    session, _ = cases
+    add_case(session, "SAR-2026-001", opened=date(2026, 3, 2))
+    session.commit()
+    assert [c.record.reference for c in find_cases(session, search="sar-2026-1").cases] == ["SAR-2026-001"]
+    assert [c.record.reference for c in find_cases(session, search="rr-2026-3").cases] == ["RR-2026-003"]

@@ -93,7 +93,7 @@ async def clients_for(replicas: Replicas) -> tuple[list[httpx.AsyncClient], dict
 async def test_the_first_referrals_of_a_year_on_two_replicas_all_open_cases(replicas):
     year = london_date(datetime.now(UTC)).year
     with Session(replicas.engine) as session:
-        assert session.get(ReferenceCounter, year) is None, "this runs before any other referral of the year"
+        assert session.get(ReferenceCounter, ("RR", year)) is None, "this runs before any other referral of the year"
     clients, headers = await clients_for(replicas)
     try:
         answers = await asyncio.gather(*(client.post("/api/cases", headers=headers, json=referral(f"First-{n}"))
@@ -133,7 +133,7 @@ async def test_one_key_sent_to_two_replicas_at_once_opens_one_case(replicas):
         keys = session.exec(select(IdempotentRequest.case_reference)
                             .where(IdempotentRequest.key.like(f"race-{run}-%"))).all()
         cases = session.exec(select(func.count()).select_from(CaseRecord)).one()
-        counter = session.get(ReferenceCounter, london_date(datetime.now(UTC)).year)
+        counter = session.get(ReferenceCounter, ("RR", london_date(datetime.now(UTC)).year))
     assert len(opened) == PAIRS and set(opened.values()) == {1}, "each key opened exactly one case"
     assert sorted(keys) == sorted(pairs[n][0].json()["reference"] for n in range(PAIRS))
     assert counter.last == cases, "every number given out is a case (a racing replica gave its number back)"

@@ -19,7 +19,7 @@ from records.vocabulary import case_reference
 from workflows.vocabulary import Stage
 
 PER_PAGE = 25
-SHORT_REFERENCE = re.compile(r"RR-(\d{4})-(\d{1,6})", re.IGNORECASE)
+SHORT_REFERENCE = re.compile(r"([A-Z]{2,6})-(\d{4})-(\d{1,6})", re.IGNORECASE)  # any kind of review's
 
 
 class CaseStatus(StrEnum):
@@ -59,11 +59,11 @@ class CasePage:
 
 
 def as_reference(search: str) -> str:
-    """A whole reference typed without its leading zeros ("rr-2026-7") as the service writes it ("RR-2026-007");
-    anything else as typed."""
+    """A whole reference typed without its leading zeros ("rr-2026-7", "sar-2026-1") as the service writes it
+    ("RR-2026-007", "SAR-2026-001"); anything else as typed."""
     search = search.strip()
     whole = SHORT_REFERENCE.fullmatch(search)
-    return case_reference(int(whole.group(1)), int(whole.group(2))) if whole else search
+    return case_reference(int(whole.group(2)), int(whole.group(3)), whole.group(1).upper()) if whole else search
 
 
 def find_cases(session: Session, *, search: str = "", status: CaseStatus | None = None, stage: Stage | None = None,

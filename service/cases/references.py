@@ -16,14 +16,16 @@ from records.vocabulary import case_reference
 
 
 def next_reference(session: Session, year: int, prefix: str = "RR") -> str:
-    """<prefix>-<year>-<number> (RR-2026-007), numbered in order: one count a year for every review type, so a
-    number is never given twice whatever the prefix. The year's counter row is created by an insert that yields to one
+    """<prefix>-<year>-<number> (RR-2026-007), numbered in order: one count a year for each prefix, so a board's
+    reviews of one kind read 1, 2, 3. The prefix's counter row for the year is created by an insert that yields to one
     already there (two replicas taking a year's first referral both go on), then one UPDATE ... RETURNING takes
     the next number under the row's lock, so concurrent referrals queue instead of sharing a number. The caller
     commits (with whatever else must be written at the same time)."""
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.exec(insert(ReferenceCounter).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
-    number = session.exec(update(ReferenceCounter).where(ReferenceCounter.year == year)
+    session.exec(insert(ReferenceCounter).values(prefix=prefix, year=year, last=0)
+                 .on_conflict_do_nothing(index_elements=["prefix", "year"]))
+    number = session.exec(update(ReferenceCounter)
+                          .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
                           .values(last=ReferenceCounter.last + 1).returning(ReferenceCounter.last)).scalar_one()
     return case_reference(year, number, prefix)
 
