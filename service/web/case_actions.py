@@ -28,9 +28,6 @@ from workflows.vocabulary import (
     Stage,
 )
 
-# ---------------------------------------------------------------- a case
-
-
 SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
 # Corrections and decisions outside the main path: behind "Corrections and other decisions", after the main task.
 SECONDARY = frozenset({"correct_referral", "correct_awareness_date", "link_cdop_review", "record_joint_review",

@@ -301,6 +301,3 @@ async def page_again(request: Request, cases: CaseService, user: User, reference
         return await sign_off_page(request, cases, user, reference, status_code, errors, typed)
     return await case_page(request, cases, user, reference, status_code=status_code,
                            errors={action: errors}, typed={action: typed})
-
-
-# ---------------------------------------------------------------- the approver's page

@@ -60,6 +60,3 @@ def signout_submit(request: Request, session: PageSession, user: PageUser) -> Re
 @router.get("/")
 def home(user: PageUser) -> Response:
     return RedirectResponse(home_for(user), status_code=303)
-
-
-# ---------------------------------------------------------------- the case board

@@ -10,7 +10,6 @@ built and read by ``service/web/forms.py``.
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -35,7 +34,6 @@ from workflows.vocabulary import (
 )
 
 templates = Jinja2Templates(directory=str(__import__("templates").__path__[0] + "/web"))
-LONDON = ZoneInfo("Europe/London")
 
 
 templates.env.filters.update(

@@ -108,6 +108,3 @@ async def sign_off_view(reference: str, request: Request, cases: Cases,
                         user: Annotated[User, Depends(page_roles(*EXECUTIVES))]) -> HTMLResponse:
     """The approver's page: the sheet, what changed and the return comments, then approve or return."""
     return await sign_off_page(request, cases, user, reference)
-
-
-# ---------------------------------------------------------------- my tasks

@@ -97,6 +97,3 @@ async def my_tasks_page(request: Request, cases: CaseService, user: User, status
     cases.audit(user, "list_tasks", None, {"page": "tasks", "shown": len(items)})
     return render(request, "tasks.html", user, status_code=status_code, items=items, error_summary=summary,
                   confirmation=banner, late=late)
-
-
-# ---------------------------------------------------------------- outbox

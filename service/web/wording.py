@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from records.wording import (  # noqa: F401 - the shared words, for the pages
+    ISO_DATE,
     REFERRAL_NEXT,
     REFERRAL_STATUS,
     age_band,
