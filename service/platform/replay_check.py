@@ -35,7 +35,7 @@ class ReplayOutcome:
 
 
 def _payload(value) -> dict:
-    """The payload a decoded value came from (see service/history.py), in protobuf JSON form."""
+    """The payload a decoded value came from (see records/history.py), in protobuf JSON form."""
     if isinstance(value, dict) and "data" in value and "encoding" in value and set(value) <= {"encoding", "data",
                                                                                               "refused"}:
         payload = Payload(metadata={"encoding": value["encoding"].encode()}, data=base64.b64decode(value["data"]))
