@@ -537,3 +537,22 @@ class RecoveryCode(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     code_hash: str = Field(max_length=64)
     used_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class CaseLink(SQLModel, table=True):
+    """Two cases of different review types raised by one incident (a care leaver's death that is a rapid review and a
+    Safeguarding Adults Review), linked by the business unit with its reason (service/cases/case_links.py). Where the
+    three statutory partners agreed to share (``sharing_seats`` names the three, ``sharing_decision`` where they
+    agreed), an agency's information return on one case is read on the other: one return, not two copies."""
+
+    __tablename__ = "case_link"
+    __table_args__ = (UniqueConstraint("case_reference", "linked_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_reference: str = Field(max_length=40, index=True, foreign_key="case_record.reference")
+    linked_reference: str = Field(max_length=40, index=True, foreign_key="case_record.reference")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    linked_by: int = Field(foreign_key="user.id")
+    linked_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    sharing_seats: str | None = Field(default=None, max_length=40)  # "icb,la,police" when the three agreed
+    sharing_decision: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -26,6 +26,7 @@ from service.api import (
     audit,
     auth,
     calendar,
+    case_links,
     cases,
     codec,
     dashboard,
@@ -36,6 +37,7 @@ from service.api import (
     metrics,
     outbox,
     review_types,
+    sar_account,
     tasks,
     themes,
 )
@@ -64,8 +66,10 @@ from service.web import (
     sign_off,
 )
 from service.web import calendar as calendar_pages
+from service.web import case_links as case_link_pages
 from service.web import outbox as outbox_page
 from service.web import review_types as review_type_pages
+from service.web import sar_account as sar_account_page
 from service.web import tasks as task_pages
 from service.web.pages import SignInRequired, error_page, wants_page
 
@@ -171,7 +175,8 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
                    escalations, dashboard, codec, outbox, calendar, metrics,
                    home, board, referrals, case_page, sign_off, task_pages, outbox_page, business, account_pages,
                    calendar_pages, oidc, mfa, invitations, audit_pages, case_list, panel_pack, planning,
-                   final_report, chronology, review_type_pages):
+                   final_report, chronology, review_type_pages, case_links, case_link_pages, sar_account,
+                   sar_account_page):
         app.include_router(actions.action_router() if module is actions else module.router)
     return app
 

@@ -918,7 +918,7 @@ class PlanActionSpec(BaseModel):
     """An action for the partnership's one action plan, raised by a panel or a CSPR report."""
 
     key: str
-    source: Literal["panel_immediate_action", "cspr_recommendation", "learning_activity"]
+    source: Literal["panel_immediate_action", "cspr_recommendation", "learning_activity", "sar_recommendation"]
     description: str
     due: date
 

@@ -8,7 +8,7 @@ from workflows.vocabulary import CASE_ACTORS, CASE_READERS, Role
 
 __all__ = ["CASE_ACTORS", "CASE_READERS", "WORKING_GROUP", "PLAN_UPDATERS", "THEME_READERS", "THEME_EDITORS",
            "DASHBOARD_READERS", "TRACKER_READERS", "EXECUTIVES", "CALENDAR_KEEPERS", "BOARD_ROLES", "AUDITORS",
-           "ADMINS", "CHAIN_CHECKERS", "E_MAIL_LINKABLE",
+           "ADMINS", "CHAIN_CHECKERS", "E_MAIL_LINKABLE", "CASE_LINKERS",
            "SECOND_FACTOR_ROLES"]
 
 # The Rapid Review Working Group is run by the business unit and the panel chair.
@@ -32,3 +32,5 @@ E_MAIL_LINKABLE = (Role.agency_member,)
 CHAIN_CHECKERS = (Role.auditor, Role.admin)  # who may verify the audit chain
 CALENDAR_KEEPERS = (Role.business_unit, Role.admin)
 BOARD_ROLES = (Role.business_unit, Role.panel_chair, Role.csc_lead, Role.executive, Role.auditor)
+# Linking two cases of one incident (a rapid review and a SAR) is the business unit's (service/cases/case_links.py).
+CASE_LINKERS = (Role.business_unit,)

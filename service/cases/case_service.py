@@ -48,6 +48,13 @@ from records.object_store import ObjectStore
 from records.outbox import enqueue_referral_received
 from records.partnership import process_rules
 from records.tasks import assigned_to, task_scope
+from service.cases.case_links import (
+    SHARE_ACTION,
+    SHARING_TRIGGERS,
+    count_shared_returns,
+    for_reader,
+    require_shared_return,
+)
 from service.cases.final_report import final_report
 from service.cases.references import next_reference, type_of
 from service.cases.visibility import may_read, state_for, visible_case
@@ -265,7 +272,7 @@ class CaseService:
     async def read(self, user: User, reference: str, detail: dict | None = None) -> dict:
         """A case's live state as this person may see it; the reading is on the record (``detail`` says where)."""
         record = await in_thread(self._read_on_record, user, reference, detail or {})
-        return state_for(user.role, await self.state(record))
+        return for_reader(self, user, reference, state_for(user.role, await self.state(record)))
 
     def _read_on_record(self, user: User, reference: str, detail: dict) -> CaseRecord:
         record = self.visible(user, reference)
@@ -367,7 +374,9 @@ class CaseService:
             return checked
         await self._engine_agrees(await self.temporal.client(), checked.record)
         state = await self._update(user, checked.record, checked.action, checked.spec, checked.payload, checked.held)
-        state = state_for(user.role, state)
+        state = for_reader(self, user, checked.record.reference, state_for(user.role, state))
+        if checked.action in SHARING_TRIGGERS:  # a return sent once may count on a linked case too
+            await count_shared_returns(self, user, checked.record.reference)
         if checked.held:
             await in_thread(remember, self.session, checked.held.row, 200, state)
         return Outcome(state)
@@ -389,6 +398,8 @@ class CaseService:
             raise InvalidInput("The body must be a JSON object, without 'actor' (that is you, from your sign-in) "
                                "or 'seal' (the service adds it)")
         payload = validated(spec.model, {**body, "actor": actor_of(user).model_dump()}, "action")
+        if action == SHARE_ACTION:
+            require_shared_return(self, reference, payload.agency, payload.shared_from)
         if getattr(payload, "report_document", None) is not None:  # the upload it names is this case's report
             final_report(self.session, reference, payload.report_document)
         held = None

@@ -25,6 +25,9 @@ RETURN_TEXT = ("involvement", "chronology", "analysis")
 # Documents an agency member may not download or list: they hold the partners' reasoning.
 PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record", "final_report"})
 WITHHELD = "(not shown to agency members)"
+# The other case a link or a shared return names: an agency member may not be able to read it, and its reference
+# alone would tell her it exists (service/cases/case_links.py shows links only to those who may read both cases).
+LINKED_CASE = {"link_cases": "linked", "use_shared_return": "shared_from"}
 
 
 def _without_seals(node):
@@ -67,6 +70,8 @@ def timeline_detail_for(role: str, agency: str | None, action: str, detail: dict
         return detail
     if action in SIN_ACTIONS:
         return _withheld(detail)
+    if action in LINKED_CASE:
+        return {key: (WITHHELD if key == LINKED_CASE[action] else value) for key, value in detail.items()}
     if action == "submit_information_return" and actor_agency != agency:
         return {key: (WITHHELD if key in RETURN_TEXT else value) for key, value in detail.items()}
     return detail

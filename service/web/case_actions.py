@@ -44,7 +44,8 @@ JOINT_ACTIONS = frozenset({"close_case", "stop_local_cspr"})  # on the confirm p
 CHECK_ANSWERS = {"issue_decision_sheet": ("Check your answers before issuing the decision sheet",
                                           "Issue to the three Executives"),
                  "submit_information_return": ("Check your agency's return before you send it", "Send the return")}
-NOT_ON_CASE_PAGE = frozenset({"sign_off"})  # the approver's own page asks this
+# The approver's own page asks for a sign-off; the service itself counts a shared return (service/cases/case_links.py).
+NOT_ON_CASE_PAGE = frozenset({"sign_off", "use_shared_return"})
 SIGN_OFFS = frozenset({"sign_off", "sign_off_report"})  # returning needs comments
 
 

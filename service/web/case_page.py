@@ -16,7 +16,8 @@ from records.lateness import late_cases
 from records.models import CHANGE_ROWS, AuditEvent, Document, InformationReturn, Task, User
 from records.tasks import task_scope
 from records.vocabulary import FINAL_REPORT
-from service.accounts.roles import CASE_ACTORS, CASE_READERS
+from service.accounts.roles import CASE_ACTORS, CASE_LINKERS, CASE_READERS
+from service.cases.case_links import links_of, shared_chronologies, shared_returns
 from service.cases.case_service import ACTIONS, CaseService, actor_of
 from service.cases.next_steps import waiting_on
 from service.cases.return_drafts import (
@@ -82,8 +83,10 @@ router = APIRouter(include_in_schema=False)
 def information_returns(cases: CaseService, user: User, reference: str, state: dict,
                         calendar, today: date) -> list[dict]:
     """Each invited agency's return: received (with its text), outstanding or overdue. Agency members see their
-    own agency's only; reading the texts is audited."""
-    invited = (state.get("panel") or {}).get("invited_agencies") or []
+    own agency's only; reading the texts is audited. A return on a linked case shared with this one (the partners
+    agreed) is shown, and counted, as "shared from" it (service/cases/case_links.py)."""
+    invited = state.get("information_asked") or (state.get("panel") or {}).get("invited_agencies") or []
+    shared = shared_returns(cases, user, reference)
     kept = {r.agency: r for r in cases.session.exec(select(InformationReturn).where(
         InformationReturn.case_reference == reference).order_by(InformationReturn.version))}
     due = next((d["due"] for d in state.get("deadlines") or [] if d["key"] == "agency_returns"), None)
@@ -92,13 +95,19 @@ def information_returns(cases: CaseService, user: User, reference: str, state: d
         if not return_visible(user.role, user.agency, agency):
             continue
         received = (state.get("returns") or {}).get(agency)
+        text, shared_from = kept.get(agency), None
+        if text is None and agency in shared:  # received only once this case's workflow counted it
+            text, shared_from = shared[agency], shared[agency].shared_from
         left = calendar.working_days_between(today, date.fromisoformat(due)) if due and not received else None
         status = "received" if received else ("overdue" if left is not None and left < 0 else "outstanding")
         shown.append({"agency": agency, "name": AGENCIES.get(agency, agency), "status": status,
-                      "received_on": received, "due": due, "left": left, "text": kept.get(agency)})
+                      "received_on": received, "due": due, "left": left, "text": text, "shared_from": shared_from,
+                      "shared_chronologies": shared_chronologies(cases, user, shared_from, agency)})
     read = [r["agency"] for r in shown if r["text"]]
     if read:
-        cases.audit(user, "read_information_returns", reference, {"agencies": read})
+        from_cases = sorted({r["shared_from"] for r in shown if r["shared_from"]})
+        cases.audit(user, "read_information_returns", reference,
+                    {"agencies": read, **({"shared_from": from_cases} if from_cases else {})})
     return shown
 
 
@@ -158,7 +167,8 @@ async def case_page(request: Request, cases: CaseService, user: User, reference:
                   errors=errors, typed=typed, orphaned=orphaned, returns=returns, error_summary=summary_errors,
                   confirmation=done_banner(done, state), may_sign=may_sign, who_waits=who_waits,
                   sin_decision=sin_summary(state, user), late=late, joint=joint_decisions(state),
-                  may_sign_report=may_sign_report, may_upload=may_upload)
+                  may_sign_report=may_sign_report, may_upload=may_upload,
+                  links=links_of(cases, user, reference), may_link=user.role in CASE_LINKERS)
 
 
 def timeline_sentences(events: list[AuditEvent], users: dict[int, User]) -> list[dict]:

@@ -41,6 +41,8 @@ AUDIT_VERBS = {
     "read_history": "read the engine history",
     "read_document": "opened a document",
     "read_information_returns": "read the agencies' information returns",
+    "link_cases": "linked the case to another review",
+    "read_sar_account": "read the board's account of its Safeguarding Adults Reviews",
     "read_themes": "read the themes",
     "read_dashboard": "read the timeliness dashboard",
     "read_audit_log": "read the audit log",
@@ -149,6 +151,7 @@ CHOICE_KINDS = frozenset({"radios", "checkboxes", "checkbox"})
 
 # What the banner says after an action, and the word for it in the timeline.
 DONE = {
+    "link_cases": "Cases linked",
     "submit_referral": "Referral submitted", "accept_referral": "Referral accepted",
     "decline_referral": "Referral declined", "propose_sin_decision": "Notification decision proposed",
     "respond_to_sin_proposal": "Your view on the notification decision is recorded",

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.models import LONG, SHORT, Action, Line, Opening, Text
+from workflows.models import LONG, SHORT, Action, Line, Opening, SubmitInformationReturn, Text
 
 CriteriaOutcome = Literal["mandatory", "discretionary", "not_met"]
 
@@ -21,6 +21,12 @@ RULE_COMMISSION = (
     "sets (local setting)"
 )
 
+RULE_AGENCY_RETURNS = (
+    "Each agency asked returns its information within {n} working days of the request, as the SAB's own SAR procedure "
+    "sets (Care Act 2014 s45 obliges a person the SAB asks to supply the information, but sets no time) "
+    "(local setting)"
+)
+
 
 class SarRules(BaseModel):
     """The SAR's clocks, all local practice (the statute sets none): part of the case's input, so a later change
@@ -28,6 +34,9 @@ class SarRules(BaseModel):
 
     criteria_decision_working_days: int = Field(20, ge=1, le=120)
     commission_working_days: int = Field(20, ge=1, le=120)
+    agency_returns_working_days: int = Field(15, ge=1, le=120)
+    # When the board's actions from the report fall due, counted from publication (the SAB's own action planning).
+    action_plan_working_days: int = Field(60, ge=1, le=260)
 
 
 class SarReferral(BaseModel):
@@ -71,9 +80,49 @@ class SubmitSarReport(Action):
     recommendations: list[Line] = Field(min_length=1, max_length=50)
 
 
+class RequestSarInformation(Action):
+    """Ask agencies for their information after commissioning (Care Act 2014 s45: a person the SAB asks must supply
+    what it needs). Each agency returns through the same information return as a rapid review's."""
+
+    agencies: list[Line] = Field(min_length=1, max_length=30, description="The agencies asked (their codes)")
+    questions: list[Line] = Field(default_factory=list, max_length=10,
+                                  description="What the terms of reference ask the agencies to answer")
+
+
+class SubmitSarInformationReturn(SubmitInformationReturn):
+    """An agency's information return for a SAR: the children's return's three parts (kept in the same table and
+    read on the same pages)."""
+
+    involvement: Text = Field(min_length=1, max_length=LONG, description="Your agency's contact with the adult: which "
+                              "services, over what period, who was involved")
+
+
+class UseSharedReturn(Action):
+    """Count an agency's return on a linked case (shared where the partners agreed) as its return here: the agency
+    writes once. The service checks that the return exists on a case linked with sharing
+    (service/cases/case_links.py)."""
+
+    agency: Line = Field(description="The agency whose return is shared")
+    shared_from: Line = Field(description="The linked case's reference, where the return was sent")
+
+
 class PublishSar(Action):
     """The board publishes the report it signed off (its findings go into the SAB's annual report, Care Act 2014
-    Sch. 2)."""
+    Sch. 2 para 4(1)(d)). Each recommendation it decides not to implement is named with its reasons (para 4(1)(g));
+    the others become actions in the one action plan (para 4(1)(f))."""
 
     published_on: date
     where: Text = Field(min_length=1, max_length=SHORT, description="Where the report is published (its address)")
+    recommendations_not_implemented: list[Line] = Field(
+        default_factory=list, max_length=50, description="One line per recommendation the board decided not to "
+        "implement: its number, a colon and the reasons (for example: 2: already met by the new hospital discharge "
+        "protocol)")
+
+    def declined(self) -> dict[int, str]:
+        """{recommendation number: reasons}, from the lines as typed (the workflow's check refuses a bad line)."""
+        found = {}
+        for line in self.recommendations_not_implemented:
+            number, _, reasons = line.partition(":")
+            if number.strip().isdigit() and reasons.strip():
+                found[int(number)] = reasons.strip()
+        return found

@@ -23,5 +23,8 @@ SAFEGUARDING_ADULTS_REVIEW = ReviewType(
              SIGN_OFF: "SAR report sign-off", PUBLICATION: "SAR publication",
              "give_sar_criteria_view": "Give your view on the SAR criteria", "commission_sar": "Commission the SAR",
              "submit_sar_report": "Submit the SAR report", "sign_off_sar_report": "Sign off the SAR report",
-             "publish_sar": "Record the publication"},
+             "publish_sar": "Record the publication",
+             "request_sar_information": "Ask agencies for their information",
+             "submit_sar_information_return": "Send your agency's information return",
+             "use_shared_return": "Count an agency's return shared from a linked case"},
 )

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.actions import Actions
 from workflows.clock import DeadlineClock
+from workflows.safeguarding_adults.agency_information import AgencyInformation
 from workflows.sign_off import ThreeWaySignOff
 from workflows.steps import Steps, reject
 
@@ -22,11 +23,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
     from workflows.calendar import london_date
     from workflows.models import (
+        Action,
         AuditEntry,
         CaseSnapshot,
         CaseStep,
         DocumentRequest,
         Outstanding,
+        PlanActionSpec,
         ProcessState,
         SignOff,
     )
@@ -38,8 +41,11 @@ with workflow.unsafe.imports_passed_through():
         CriteriaOutcome,
         GiveCriteriaView,
         PublishSar,
+        RequestSarInformation,
         SarInput,
+        SubmitSarInformationReturn,
         SubmitSarReport,
+        UseSharedReturn,
     )
     from workflows.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
 
@@ -71,6 +77,11 @@ class SarState(ProcessState):
     report: SubmitSarReport | None = None
     report_version: int = 0
     published: PublishSar | None = None
+    # The agencies' information (agency_information.py): who was asked, when each return came, which were shared.
+    information_asked: list[str] = Field(default_factory=list)
+    information_questions: list[str] = Field(default_factory=list)
+    returns: dict[str, date] = Field(default_factory=dict)
+    shared_returns: dict[str, str] = Field(default_factory=dict)
 
 
 @workflow.defn(name="SafeguardingAdultsReviewWorkflow")
@@ -79,6 +90,10 @@ class SafeguardingAdultsReviewWorkflow:
         # Each of the SAB's three statutory members (Care Act 2014 Sch. 2 para 1(1)) gives its view, with reasons.
         "give_sar_criteria_view": Rule.of({CRITERIA}, Role.executive),
         "commission_sar": Rule.of({COMMISSIONING}, Role.business_unit),
+        "request_sar_information": Rule.of({REVIEW}, Role.business_unit),
+        "submit_sar_information_return": Rule.of({REVIEW}, Role.agency_member),
+        # The business unit when it links the cases or asks; the agency when it sends its return on the linked case.
+        "use_shared_return": Rule.of({REVIEW}, Role.business_unit, Role.agency_member),
         "submit_sar_report": Rule.of({REVIEW}, Role.business_unit),
         # The board's sign-off: its three statutory members, each approving the same version (or returning it).
         "sign_off_sar_report": Rule.of({SIGN_OFF}, Role.executive),
@@ -94,7 +109,9 @@ class SafeguardingAdultsReviewWorkflow:
         self.steps = Steps(self.state, case_reference=case.reference, partnership_name=case.partnership_name,
                            record=self._record)
         self.clock = DeadlineClock(self.state, ProcessRules(), self.steps)
-        self.actions = Actions(self.RULES, state=self.state, steps=self.steps, clock=self.clock, checks=self)
+        self.actions = Actions(self.RULES, state=self.state, steps=self.steps, clock=self.clock, checks=self,
+                               audit_detail=self._audit_detail)
+        self.information = AgencyInformation(self.state, self.steps, self.clock, self.rules)
         self.three_way = ThreeWaySignOff(self.state, self.steps, self.clock, action="sign_off_sar_report",
                                          thing="SAR report", title="Safeguarding Adults Review report",
                                          returned_to=" to the business unit")
@@ -171,6 +188,45 @@ class SafeguardingAdultsReviewWorkflow:
                                 "decision to hold the review")
 
     @workflow.update
+    async def request_sar_information(self, action: RequestSarInformation) -> dict:
+        """Ask agencies for their information for the review"""
+        return await self.actions.act("request_sar_information", action,
+                                      lambda act, step, documents: self.information.request(act, step))
+
+    @request_sar_information.validator
+    def _validate_request_sar_information(self, action: RequestSarInformation) -> None:
+        self.actions.validate("request_sar_information", action)
+
+    def _check_request_sar_information(self, action: RequestSarInformation) -> None:
+        self.information.check_request(action)
+
+    @workflow.update
+    async def submit_sar_information_return(self, action: SubmitSarInformationReturn) -> dict:
+        """Send your agency's information return for the review"""
+        return await self.actions.act("submit_sar_information_return", action,
+                                      lambda act, step, documents: self.information.receive(act, step))
+
+    @submit_sar_information_return.validator
+    def _validate_submit_sar_information_return(self, action: SubmitSarInformationReturn) -> None:
+        self.actions.validate("submit_sar_information_return", action)
+
+    def _check_submit_sar_information_return(self, action: SubmitSarInformationReturn) -> None:
+        self.information.check_return(action.actor.agency)
+
+    @workflow.update
+    async def use_shared_return(self, action: UseSharedReturn) -> dict:
+        """Count an agency's return on a linked case as its return here"""
+        return await self.actions.act("use_shared_return", action,
+                                      lambda act, step, documents: self.information.use_shared(act, step))
+
+    @use_shared_return.validator
+    def _validate_use_shared_return(self, action: UseSharedReturn) -> None:
+        self.actions.validate("use_shared_return", action)
+
+    def _check_use_shared_return(self, action: UseSharedReturn) -> None:
+        self.information.check_shared(action)
+
+    @workflow.update
     async def submit_sar_report(self, action: SubmitSarReport) -> dict:
         """Submit the reviewer's report for the board's sign-off"""
         return await self.actions.act("submit_sar_report", action, self._submit_report)
@@ -205,6 +261,17 @@ class SafeguardingAdultsReviewWorkflow:
 
     def _check_publish_sar(self, action: PublishSar) -> None:
         self.actions.not_future(action.published_on, "date of publication")
+        count = len(self.state.report.recommendations) if self.state.report else 0
+        declined = action.declined()
+        if len(declined) != len(action.recommendations_not_implemented) or any(
+                not 1 <= number <= count for number in declined):
+            raise reject(f"Each recommendation not implemented is one line: its number (1 to {count}), a colon and "
+                         "the board's reasons.")
+
+    def _audit_detail(self, name: str, action: Action) -> dict:
+        if name == "submit_sar_information_return":  # the return itself is case content: record that it came
+            return {"stage": self.state.stage, "agency": action.actor.agency}
+        return self.actions.fields_for_audit(name, action)
 
     # ------------------------------------------------------------ what each action does
 
@@ -243,6 +310,7 @@ class SafeguardingAdultsReviewWorkflow:
     def _submit_report(self, action: SubmitSarReport, step: CaseStep, documents: list[DocumentRequest]) -> None:
         """A new version of the report goes to the three members to sign."""
         self.state.report, self.state.report_version = action, self.state.report_version + 1
+        self.information.close(step)
         step.settle.append(self.steps.done("resubmit_report", f"Version {self.state.report_version} submitted"))
         self.three_way.ask(step, self.state.report_version, None)
         self.steps.move_to(step, SIGN_OFF, action.actor, "submit_sar_report")
@@ -265,6 +333,14 @@ class SafeguardingAdultsReviewWorkflow:
 
     def _publish(self, action: PublishSar, step: CaseStep, documents: list[DocumentRequest]) -> None:
         self.state.published = action
+        # The recommendations the board implements go into the one action plan (Care Act 2014 Sch. 2 para 4(1)(f));
+        # those it declined keep their reasons on the state, for the annual report (para 4(1)(g)).
+        due = self.clock.working_days_after(action.published_on, self.rules.action_plan_working_days)
+        declined = action.declined()
+        step.plan_actions = [
+            PlanActionSpec(key=f"{self.state.reference}:sar:{number}", source="sar_recommendation",
+                           description=text, due=due)
+            for number, text in enumerate(self.state.report.recommendations, start=1) if number not in declined]
         self.state.closed_reason = f"Safeguarding Adults Review published on {action.published_on.isoformat()}"
         step.settle.append(self.steps.done("publish", "Published"))
         self.clock.cancel_all()
@@ -280,6 +356,8 @@ class SafeguardingAdultsReviewWorkflow:
             st.outstanding = [Outstanding(what="Criteria decision", role=Role.executive, seat=seat,
                                           due=self.clock.deadline("criteria_decision").due)
                               for seat in Seat if seat not in given or len(st.views) == len(Seat)]
+        elif st.stage == REVIEW:
+            st.outstanding = self.information.outstanding()
         elif st.stage == COMMISSIONING:
             st.outstanding = [Outstanding(what="Commission the review", role=Role.business_unit,
                                           due=self.clock.deadline("commission").due)]
@@ -296,5 +374,6 @@ class SafeguardingAdultsReviewWorkflow:
             awareness_date=st.concern_date, notified_on=None, rapid_review_due=None,
             next_deadline_title=nxt.title if nxt else None, next_deadline_due=nxt.due if nxt else None,
             next_deadline_rule=nxt.rule if nxt else None, late=st.late, escalated=st.escalated, recommendation=None,
-            decision_sheet_version=0, invited_agencies=[], submitted_on=None, practice_review_stage=None,
+            decision_sheet_version=0, invited_agencies=list(st.information_asked), submitted_on=None,
+            practice_review_stage=None,
             closed_reason=st.closed_reason, outcome=OUTCOME_WORDS[st.decision] if st.decision else None)
