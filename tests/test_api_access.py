@@ -51,7 +51,7 @@ async def world(case_env, case_worker, settings, engine, demo_passwords):
         client.path_values = {"reference": reference, "document_id": str(document.id), "task_id": str(task.id),
                               "action": "not_an_action",  # the generic route; each action has its own
                               "action_id": "1", "escalation_id": "1", "theme": "neglect", "day_id": "1",
-                              "key": "rapid_review"}
+                              "key": "rapid_review", "other": "SAR-2026-999"}
         yield client
 
 

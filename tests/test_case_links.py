@@ -24,8 +24,7 @@ from tests.test_safeguarding_adults_review import REFERRAL, refer, sign, view
 from workflows.calendar import london_date
 
 site, browser, sign_in_as = test_web.site, test_web.browser, test_web.sign_in_as
-SHARING = {"share_returns": True, "agreed_by_seats": ["la", "icb", "police"],
-           "sharing_decision": "Executive meeting of 4 December"}
+SHARING = {"share_returns": True, "sharing_decision": "Executive meeting of 4 December"}
 RETURN = {"involvement": "Known to the school until he left care at 18.",
           "chronology": "1 March 2026: left the placement", "analysis": "The move to adult services was not planned."}
 
@@ -78,22 +77,34 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
                               files={"chronology": ("chronology.pdf", chronology, "application/pdf")})
     assert attached.status_code == 303 and "done=upload_chronology" in attached.headers["location"], attached.text
 
-    # Linking is the business unit's; sharing needs the three partners' agreement, recorded.
+    # Linking is the business unit's; sharing is proposed, and in force once each seat's executive agrees.
     assert (await api.post(f"/api/cases/{rr}/links", headers=education,
                            json={"linked_reference": sar, "reason": "One incident"})).status_code == 403
-    two_seats = await api.post(f"/api/cases/{rr}/links", headers=bu, json={
-        "linked_reference": sar, "reason": "A care leaver's death", **SHARING, "agreed_by_seats": ["la", "icb"]})
-    assert two_seats.status_code == 422 and "Police" in two_seats.json()["detail"], two_seats.text
     itself = await api.post(f"/api/cases/{sar}/links", headers=bu, json={"linked_reference": sar, "reason": "x"})
     assert itself.status_code == 422
+    forged = await api.post(f"/api/cases/{rr}/links", headers=bu, json={
+        "linked_reference": sar, "reason": "x", **SHARING, "agreed_by_seats": ["la", "icb", "police"]})
+    assert forged.status_code == 422 and "agreed_by_seats" in forged.text, "nobody records another's agreement"
     assert (await api.get(f"/api/cases/{sar}", headers=bu)).json()["links"] == [], "nothing linked by a refusal"
     made = await api.post(f"/api/cases/{rr}/links", headers=bu,
                           json={"linked_reference": sar, "reason": "A care leaver's death", **SHARING})
     assert made.status_code == 201, made.text
-    assert (made.json()["reference"], made.json()["sharing_agreed"]) == (sar, True)
-    assert made.json()["sharing_agreed_by"] == ["Integrated Care Board", "Local authority", "Police"]
+    assert (made.json()["reference"], made.json()["sharing_proposed"], made.json()["sharing_agreed"]) == (
+        sar, True, False)
+    assert made.json()["sharing_awaiting"] == ["la", "icb", "police"]
     again = await api.post(f"/api/cases/{sar}/links", headers=bu, json={"linked_reference": rr, "reason": "again"})
     assert again.status_code == 409
+    agree = f"/api/cases/{rr}/links/{sar}/agree-to-share"
+    assert (await api.post(agree, headers=bu)).status_code == 403, "the business unit cannot agree for a seat"
+    for seat in ("la", "icb"):
+        agreed = await api.post(agree, headers=await api.as_user(f"exec.{seat}"))
+        assert agreed.status_code == 200 and not agreed.json()["sharing_agreed"], agreed.text
+    twice = await api.post(agree, headers=await api.as_user("exec.la"))
+    assert twice.status_code == 409, "one agreement a seat"
+    assert (await api.get(f"/api/cases/{sar}", headers=bu)).json()["returns"] == {}, "two seats of three: not shared"
+    agreed = await api.post(agree, headers=await api.as_user("exec.police"))
+    assert agreed.json()["sharing_agreed"] and agreed.json()["sharing_awaiting"] == [], agreed.text
+    assert agreed.json()["sharing_agreed_by"] == ["Integrated Care Board", "Local authority", "Police"]
 
     # Linked with sharing: the school's return counts on the SAR at once, shared from the rapid review; the police's,
     # sent on the rapid review after the link, counts there as it is sent.
@@ -122,14 +133,16 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     seen = (await api.get(f"/api/cases/{sar}", headers=health)).json()
     assert seen["links"] == [] and seen["shared_returns"] == {} and sorted(seen["returns"]) == ["education", "police"]
     timeline = (await api.get(f"/api/cases/{sar}/timeline", headers=health)).text
-    assert "use_shared_return" in timeline and rr not in timeline, "the timeline does not name the other case"
+    assert rr not in timeline and "link_cases" not in timeline, "the timeline does not tell of the other case"
     assert (await api.get(f"/api/cases/{sar}/shared-returns", headers=health)).json() == []
-    # ... and it returns its own information on the SAR (the same return, kept in the same table).
+    # ... and it returns its own information on the SAR (the same return, kept in the same table); what it tells
+    # the adults' board is not read on the rapid review (Care Act 2014 s45(6)), nor anything the SAR did not ask.
     own = await api.post(f"/api/cases/{sar}/actions/submit_sar_information_return", headers=health,
                          json={"involvement": "District nurse visits.", "chronology": "5 May 2026: visit missed",
                                "analysis": "The missed visit was not followed up."})
     assert own.status_code == 200, own.text
     assert next(d for d in own.json()["deadlines"] if d["key"] == "agency_returns")["status"] == "met"
+    assert (await api.get(f"/api/cases/{rr}/shared-returns", headers=bu)).json() == []
 
     # The SAR's page: the school's return shown as shared from the rapid review and counted; the read audited.
     await api.sign_in_page("strategy.manager")
@@ -146,13 +159,30 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
         reads = [json.loads(e.detail) for e in session.exec(select(AuditEvent).where(
             AuditEvent.case_reference == sar, AuditEvent.action == "read_information_returns"))]
         links = session.exec(select(AuditEvent).where(AuditEvent.action == "link_cases")).all()
+        read_there = [json.loads(e.detail) for e in session.exec(select(AuditEvent).where(
+            AuditEvent.case_reference == rr, AuditEvent.action == "read_information_returns"))]
     assert {"agencies": ["education", "police", "community_health"], "shared_from": [rr]} in reads
+    assert {"agencies": ["education", "police"], "read_on": sar} in read_there, "on the trail of the case it came from"
     assert sorted(e.case_reference for e in links) == sorted([rr, sar])
+    assert json.loads(links[0].detail)["reason"] == "A care leaver's death"
     api.cookies.clear()
     await api.sign_in_page("agency.health")
     page = (await api.get(f"/cases/{sar}")).text
     assert "The missed visit was not followed up." in page
     assert RETURN["analysis"] not in page and rr not in page, "health reads neither the school's return nor the link"
+
+    # A link is removed by the business unit, saying why: gone from both cases, on both trails; counted stays counted.
+    bare = await api.request("DELETE", f"/api/cases/{sar}/links/{rr}", headers=bu, json={"reason": ""})
+    assert bare.status_code == 422
+    removed = await api.request("DELETE", f"/api/cases/{sar}/links/{rr}", headers=bu,
+                                json={"reason": "Linked in error"})
+    assert removed.status_code == 204, removed.text
+    state = (await api.get(f"/api/cases/{sar}", headers=bu)).json()
+    assert state["links"] == [] and sorted(state["returns"]) == ["community_health", "education", "police"]
+    assert (await api.get(f"/api/cases/{sar}/shared-returns", headers=bu)).json() == []
+    with Session(engine) as session:
+        unlinked = session.exec(select(AuditEvent).where(AuditEvent.action == "unlink_cases")).all()
+    assert sorted(e.case_reference for e in unlinked) == sorted([rr, sar])
     if os.environ.get("RECORD_HISTORIES"):  # a stored history for tests/test_replay.py (see tests/cases.py)
         history = await case_env.client.get_workflow_handle(sar).fetch_history()
         (Path(__file__).parent / "histories" / f"sar_shared_returns--{sar}.json").write_text(history.to_json())
@@ -223,18 +253,23 @@ async def test_the_link_page_and_the_sar_account_in_a_browser(driver, sign_in_as
     await test_web_pages.check_page(page, "links-form")
     await page.get_by_label("The other case's reference").fill(sar)
     await page.get_by_label("Why the cases are linked").fill("A care leaver's death")
-    await page.get_by_label("The partners agreed to share").check()
+    await page.get_by_label("Why the cases are linked").fill("")
     await page.get_by_role("button", name="Link the cases").click()
-    await expect(page.get_by_test_id("link-error")).to_contain_text("not recorded as agreed by")
+    await expect(page.get_by_test_id("link-error")).to_contain_text("reason")
     await test_web_pages.check_page(page, "links-form-error")
-    for seat in ("Local authority", "Integrated Care Board", "Police"):
-        await page.get_by_label(f"Agreed by the {seat}").check()
-    await page.get_by_label("Where and when they agreed").fill("Executive meeting of 4 December")
+    await page.get_by_label("Why the cases are linked").fill("A care leaver's death")
+    await page.get_by_label("Propose sharing to the three partners").check()
+    await page.get_by_label("Where and when the partners discussed it").fill("Executive meeting of 4 December")
     await page.get_by_role("button", name="Link the cases").click()
-    await expect(page.get_by_test_id("sharing-agreed")).to_contain_text("Executive meeting of 4 December")
+    await expect(page.get_by_test_id("sharing-proposed")).to_contain_text("Still to agree: the Local authority")
     await test_web_pages.check_page(page, "case-linked")
     await page.get_by_role("link", name=sar).first.click()
     await expect(page.get_by_test_id("case-links")).to_contain_text(driver.reference)
+    page = await sign_in_as("exec.la")  # the executive agrees for her seat, from the case page
+    await page.goto(f"/cases/{driver.reference}")
+    await page.get_by_role("button", name="Agree to share for the Local authority").click()
+    await expect(page.get_by_test_id("sharing-proposed")).not_to_contain_text("Local authority,")
+    await test_web_pages.check_page(page, "case-sharing-agreed-by-one")
     await page.goto("/dashboard")
     await page.get_by_role("link", name="Safeguarding Adults Reviews for the board's annual report").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Safeguarding Adults Reviews, April")

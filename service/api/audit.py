@@ -15,7 +15,7 @@ from records.models import CHANGE_ROWS, AuditEvent, User
 from service.accounts.auth import require_roles
 from service.accounts.roles import CHAIN_CHECKERS
 from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_case
-from service.cases.visibility import timeline_detail_for
+from service.cases.visibility import LINKED_CASE, timeline_detail_for
 from service.deps import Cases, DbSession
 from workflows.vocabulary import Role
 
@@ -47,7 +47,8 @@ def case_timeline(
         AuditEvent.case_reference == reference)
     if not show_reads:  # the changes alone, from their own index: a case read 100,000 times costs nothing more
         query = query.where(CHANGE_ROWS)
-    entries = [timeline_entry(user, event, actor) for event, actor in session.exec(query.order_by(AuditEvent.id))]
+    entries = [timeline_entry(user, event, actor) for event, actor in session.exec(query.order_by(AuditEvent.id))
+               if not (user.role == Role.agency_member and event.action in LINKED_CASE)]
     audit(session, request, user, "read_timeline", reference, {"include_reads": show_reads})
     return entries
 

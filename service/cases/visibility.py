@@ -26,8 +26,10 @@ RETURN_TEXT = ("involvement", "chronology", "analysis")
 PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record", "final_report"})
 WITHHELD = "(not shown to agency members)"
 # The other case a link or a shared return names: an agency member may not be able to read it, and its reference
-# alone would tell her it exists (service/cases/case_links.py shows links only to those who may read both cases).
-LINKED_CASE = {"link_cases": "linked", "use_shared_return": "shared_from"}
+# alone would tell her it exists (service/cases/case_links.py shows links only to those who may read both cases); her
+# timeline leaves these entries out, and this withholds the reference wherever else a detail is shown.
+LINKED_CASE = {"link_cases": "linked", "use_shared_return": "shared_from", "agree_to_share_returns": "linked",
+               "unlink_cases": "linked"}
 
 
 def _without_seals(node):

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from sqlmodel import select
+from temporalio.service import RPCError
 
 from engine.registry import REVIEW_TYPES
 from records.errors import DomainError
 from records.models import CaseRecord, PlanAction, User
+from records.read_model import closed_on
 from records.vocabulary import PLAN_DONE
 from service.partnership.timeliness import Period
 from workflows.calendar import london_date
@@ -101,18 +103,22 @@ async def sar_account(cases: CaseService, user: User, financial_year: int) -> Sa
                                 .order_by(CaseRecord.reference)))
     plan = list(session.exec(select(PlanAction).where(PlanAction.source == "sar_recommendation")))
     cases.audit(user, "read_sar_account", None, {"financial_year": financial_year})
+    for record in records:  # each SAR's findings are read: on its own trail too
+        cases.audit(user, "read_sar_account", record.reference, {"financial_year": financial_year})
     account = SarAccount(financial_year=financial_year, period=period.name, referrals=0, decided_mandatory=0,
                          decided_discretionary=0, decided_not_met=0, concluded=[], ongoing=[],
                          actions_completed_in_year=sum(period.holds(a.completed_on) for a in plan),
-                         actions_open_at_year_end=sum(a.created_at.date() <= period.last and a.status not in PLAN_DONE
+                         actions_open_at_year_end=sum(london_date(a.created_at) <= period.last
+                                                      and (a.completed_on is None or a.completed_on > period.last)
                                                       for a in plan))
+    closed = closed_on(session, [record.reference for record in records])
     for record in records:
         account.referrals += period.holds(record.opened_on)
         if record.opened_on > period.last:
             continue
         try:
             state = await cases.state(record)
-        except DomainError:  # a case the engine cannot answer for is left out, not guessed
+        except (DomainError, RPCError):  # a case the engine cannot answer for is left out, not guessed
             continue
         decided_on = date.fromisoformat(state["decided_on"]) if state.get("decided_on") else None
         decision = state.get("decision")
@@ -124,7 +130,8 @@ async def sar_account(cases: CaseService, user: User, financial_year: int) -> Sa
         if period.holds(entry.published_on):
             account.concluded.append(entry)
         elif entry.published_on is None or entry.published_on > period.last:
-            if record.stage != "closed" or entry.published_on is not None:
+            # Ongoing at the year's end (para 4(1)(e)): not yet closed then, whatever happened to it since.
+            if record.reference not in closed or closed[record.reference] > period.last:
                 account.ongoing.append(entry)
     session.commit()
     return account

@@ -17,7 +17,7 @@ from records.models import CHANGE_ROWS, AuditEvent, Document, InformationReturn,
 from records.tasks import task_scope
 from records.vocabulary import FINAL_REPORT
 from service.accounts.roles import CASE_ACTORS, CASE_LINKERS, CASE_READERS
-from service.cases.case_links import links_of, shared_chronologies, shared_returns
+from service.cases.case_links import audit_shared_read, links_of, shared_chronologies, shared_returns
 from service.cases.case_service import ACTIONS, CaseService, actor_of
 from service.cases.next_steps import waiting_on
 from service.cases.return_drafts import (
@@ -108,6 +108,7 @@ def information_returns(cases: CaseService, user: User, reference: str, state: d
         from_cases = sorted({r["shared_from"] for r in shown if r["shared_from"]})
         cases.audit(user, "read_information_returns", reference,
                     {"agencies": read, **({"shared_from": from_cases} if from_cases else {})})
+        audit_shared_read(cases, user, reference, {r["agency"]: r["shared_from"] for r in shown if r["shared_from"]})
     return shown
 
 

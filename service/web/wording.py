@@ -42,6 +42,9 @@ AUDIT_VERBS = {
     "read_document": "opened a document",
     "read_information_returns": "read the agencies' information returns",
     "link_cases": "linked the case to another review",
+    "agree_to_share_returns": "agreed, for their seat, to share agency returns with the linked review",
+    "unlink_cases": "removed the link to another review",
+    "read_case_links": "read the case's links to other reviews",
     "read_sar_account": "read the board's account of its Safeguarding Adults Reviews",
     "read_themes": "read the themes",
     "read_dashboard": "read the timeliness dashboard",
@@ -151,7 +154,8 @@ CHOICE_KINDS = frozenset({"radios", "checkboxes", "checkbox"})
 
 # What the banner says after an action, and the word for it in the timeline.
 DONE = {
-    "link_cases": "Cases linked",
+    "link_cases": "Cases linked", "agree_to_share_returns": "Your seat's agreement to share is recorded",
+    "unlink_cases": "Link removed",
     "submit_referral": "Referral submitted", "accept_referral": "Referral accepted",
     "decline_referral": "Referral declined", "propose_sin_decision": "Notification decision proposed",
     "respond_to_sin_proposal": "Your view on the notification decision is recorded",

@@ -92,8 +92,10 @@ class SafeguardingAdultsReviewWorkflow:
         "commission_sar": Rule.of({COMMISSIONING}, Role.business_unit),
         "request_sar_information": Rule.of({REVIEW}, Role.business_unit),
         "submit_sar_information_return": Rule.of({REVIEW}, Role.agency_member),
-        # The business unit when it links the cases or asks; the agency when it sends its return on the linked case.
-        "use_shared_return": Rule.of({REVIEW}, Role.business_unit, Role.agency_member),
+        # Counted by the service as the person whose act made a shared return count: the business unit when it asks,
+        # the agency when it sends its return on the linked case, the executive whose agreement put sharing in force
+        # (widening the roles changes no accepted update's replay: service/cases/case_links.py).
+        "use_shared_return": Rule.of({REVIEW}, Role.business_unit, Role.agency_member, Role.executive),
         "submit_sar_report": Rule.of({REVIEW}, Role.business_unit),
         # The board's sign-off: its three statutory members, each approving the same version (or returning it).
         "sign_off_sar_report": Rule.of({SIGN_OFF}, Role.executive),
