@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from records.audit import AuditWriter
+from records.case_states import store_case_state
 from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.history import archive_history, fetch_readable_history
@@ -86,6 +87,8 @@ class CaseStepActivities(CaseSteps):
                     record = upsert_case(session, step.snapshot, step.at, referrer)
                     if run_id and record.workflow_run_id is None:
                         record.workflow_run_id = run_id
+                if step.stored_state is not None:
+                    store_case_state(session, step.case_reference, step.stored_state, step.at)
                 if step.review is not None:
                     upsert_review(session, step.review, step.at)
                 raise_plan_actions(session, step.case_reference, step.plan_actions)

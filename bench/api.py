@@ -1,7 +1,10 @@
-"""API: p50 and p95 latency under 20 concurrent clients of the case board list, a case's state and a task
-completion (the workflow update round trip), against GET /healthz in the same run; and the peak memory of the
-API and worker processes. The service runs as it does in production: `rapid-review api` and `rapid-review
-worker` processes against a real-time Temporal server and a SQLite database."""
+"""API: p50 and p95 latency of the case board list and a case's state under 20 concurrent clients, and of a task
+completion (the workflow update round trip) under 1 and 20, each against its baseline in the same run: the reads
+against a bare endpoint behind the same auth dependency, the completion against a bare update round trip (a
+trivial update to a trivial workflow) through the same API stack (bench/bare.py); and the peak memory of the API
+and worker processes. The service runs as it does in production: `rapid-review api` and `rapid-review worker`
+processes against a real-time Temporal server and a SQLite database; the baselines' API and worker are processes
+of their own, built from the same app and client."""
 
 from __future__ import annotations
 
@@ -15,10 +18,13 @@ from datetime import UTC, datetime
 
 import httpx
 
+from bench.bare import start_bare_workflows
 from bench.common import BENCH_KEY, bench_settings, engine_of, percentile, table, workdir
 from records.db import session_scope
 from service.accounts.users import create_demo_users
-from service.platform.runner import ServiceProcesses, stop_process, wait_until_ready
+from service.platform.api_processes import default_api_processes
+from service.platform.runner import ServiceProcesses, free_port, stop_process, wait_until_ready
+from service.platform.temporal import connect
 
 CLIENTS = 20
 
@@ -31,8 +37,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def phase(name: str, client: httpx.AsyncClient, calls) -> list[float]:
-    """Each of the 20 clients makes its calls one after another; returns every latency."""
+async def phase(name: str, client: httpx.AsyncClient, calls, clients: int = CLIENTS) -> list[float]:
+    """Each of ``clients`` clients makes its calls one after another (call i is client i % clients's); returns
+    every latency."""
     latencies: list[float] = []
 
     async def one_client(own_calls):
@@ -43,35 +50,90 @@ async def phase(name: str, client: httpx.AsyncClient, calls) -> list[float]:
             if response.status_code >= 400:
                 raise RuntimeError(f"{name}: {response.status_code} {response.text[:200]}")
 
-    await asyncio.gather(*(one_client(calls[i::CLIENTS]) for i in range(CLIENTS)))
+    await asyncio.gather(*(one_client(calls[i::clients]) for i in range(clients)))
     return latencies
 
 
-async def load(base_url: str, passwords: dict, per_client: int) -> dict[str, list[float]]:
+ALONE = 20  # requests of the one-client phases
+
+
+async def load(base_url: str, bare_url: str, passwords: dict, per_client: int) -> dict[tuple[str, int], list[float]]:
+    """Each measured request's latencies, by (name, clients)."""
     limits = httpx.Limits(max_connections=CLIENTS * 2)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client, \
+            httpx.AsyncClient(base_url=bare_url, timeout=60, limits=limits) as bare:
         token = (await client.post("/api/auth/token", data={"username": "strategy.manager",
                                                             "password": passwords["strategy.manager"]})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         today = datetime.now(UTC).date().isoformat()
+        total = CLIENTS * per_client
         references = []
-        for _ in range(CLIENTS * per_client):
+        for _ in range(total + ALONE):
             created = await client.post("/api/cases", headers=headers, json={
                 "pseudonym": "Bench", "age_band": "5-9", "summary": "s", "incident_date": today,
                 "awareness_date": today, "referring_agency": "police"})
+            if created.status_code not in (201, 202):
+                raise RuntimeError(f"referral: {created.status_code} {created.text[:300]}")
             references.append(created.json()["reference"])
-        tasks = (await client.get("/api/tasks?kind=decision&limit=200", headers=headers)).json()["items"]
-        total = CLIENTS * per_client
+        tasks = []
+        while len(tasks) < total + ALONE:  # pages of at most 200
+            page = (await client.get(f"/api/tasks?kind=decision&limit=200&offset={len(tasks)}",
+                                     headers=headers)).json()["items"]
+            if not page:
+                break
+            tasks += page
+        if len(tasks) < total + ALONE:
+            raise RuntimeError(f"only {len(tasks)} decision tasks for {total + ALONE} completions")
+
+        def complete(task):
+            return lambda: client.post(f"/api/tasks/{task['id']}/complete", headers=headers, json={})
+
+        def bare_update(number):
+            return lambda: bare.post(f"/bench/bare-update/{number}", headers=headers)
+
+        # The bare API is a fresh process: warm it (its first requests load what the service's have loaded).
+        await phase("warm-up", bare, [lambda: bare.get("/bench/bare-auth", headers=headers)] * CLIENTS * 2)
+        await phase("warm-up", bare, [bare_update(i % CLIENTS) for i in range(CLIENTS * 2)])
         results = {}
-        results["GET /healthz (baseline)"] = await phase("healthz", client, [lambda: client.get("/healthz")] * total)
-        results["GET /api/cases (board list)"] = await phase(
+        results[HEALTHZ, CLIENTS] = await phase("healthz", client, [lambda: client.get("/healthz")] * total)
+        results[BARE_AUTH, CLIENTS] = await phase(
+            "bare auth", bare, [lambda: bare.get("/bench/bare-auth", headers=headers)] * total)
+        results[LIST, CLIENTS] = await phase(
             "list", client, [lambda: client.get("/api/cases?limit=50", headers=headers)] * total)
-        results["GET /api/cases/{ref} (state)"] = await phase(
-            "state", client, [lambda r=r: client.get(f"/api/cases/{r}", headers=headers) for r in references])
-        results["POST /api/tasks/{id}/complete (update)"] = await phase(
-            "complete", client, [lambda t=t: client.post(f"/api/tasks/{t['id']}/complete", headers=headers, json={})
-                                 for t in tasks[:total]])
+        results[STATE, CLIENTS] = await phase(
+            "state", client, [lambda r=r: client.get(f"/api/cases/{r}", headers=headers) for r in references[:total]])
+        results[BARE_UPDATE, 1] = await phase("bare update", bare, [bare_update(0)] * ALONE, clients=1)
+        results[COMPLETE, 1] = await phase(
+            "complete", client, [complete(t) for t in tasks[total:total + ALONE]], clients=1)
+        results[BARE_UPDATE, CLIENTS] = await phase(
+            "bare update", bare, [bare_update(i % CLIENTS) for i in range(total)])
+        results[COMPLETE, CLIENTS] = await phase("complete", client, [complete(t) for t in tasks[:total]])
         return results
+
+
+HEALTHZ = "GET /healthz"
+BARE_AUTH = "GET bare endpoint, same auth dependency (baseline)"
+LIST = "GET /api/cases (board list)"
+STATE = "GET /api/cases/{ref} (state)"
+BARE_UPDATE = "POST bare update round trip, same API stack (baseline)"
+COMPLETE = "POST /api/tasks/{id}/complete (update)"
+BASELINE = {  # measured request -> (its baseline, the goal for the ratio of their p50s)
+    (LIST, CLIENTS): (BARE_AUTH, 2), (STATE, CLIENTS): (BARE_AUTH, 2),
+    (COMPLETE, CLIENTS): (BARE_UPDATE, 2), (COMPLETE, 1): (BARE_UPDATE, 2),
+}
+
+
+def start_bare(stack: ServiceProcesses, part: str, port: int) -> subprocess.Popen:
+    """A baseline process (bench/bare.py) with the service's environment, stopped with the stack."""
+    process = subprocess.Popen([sys.executable, "-m", "bench.bare", part],  # noqa: S603
+                               env={**stack.env, "API_PORT": str(port)}, stdout=stack.log, stderr=subprocess.STDOUT)
+    stack.processes.append(process)
+    return process
+
+
+async def start_bare_workflows_on(stack: ServiceProcesses, settings) -> None:
+    client = await connect(stack.address, settings.temporal_namespace, settings.encryption_key_bytes)
+    await start_bare_workflows(client, CLIENTS)
 
 
 def run(requests_per_client: int = 10) -> str:
@@ -85,9 +147,15 @@ def run(requests_per_client: int = 10) -> str:
         stack = ServiceProcesses(directory, settings.sqlalchemy_url, BENCH_KEY, settings.secret_key,
                                  audit_key=settings.rapid_review_audit_key, sticky=True)
         worker, api = stack.start("worker"), stack.start("api --no-scheduler")
+        bare_port = free_port()
+        start_bare(stack, "worker", bare_port)
+        start_bare(stack, "api", bare_port)
         idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # noqa: S603
+        bare_url = f"http://127.0.0.1:{bare_port}"
         asyncio.run(wait_until_ready(stack.base_url))
-        results = asyncio.run(load(stack.base_url, passwords, requests_per_client))
+        asyncio.run(wait_until_ready(bare_url))
+        asyncio.run(start_bare_workflows_on(stack, settings))
+        results = asyncio.run(load(stack.base_url, bare_url, passwords, requests_per_client))
         memory = {"API": peak_rss_mb(api.pid), "worker": peak_rss_mb(worker.pid), "idle": peak_rss_mb(idle.pid)}
     finally:
         stop_process(idle)
@@ -97,11 +165,19 @@ def run(requests_per_client: int = 10) -> str:
             print(f"kept {directory}", file=sys.stderr)
         else:
             shutil.rmtree(directory, ignore_errors=True)
-    base = percentile(results["GET /healthz (baseline)"], 50)
-    rows = [[name, len(values), percentile(values, 50) * 1000, percentile(values, 95) * 1000,
-             percentile(values, 50) / base] for name, values in results.items()]
-    latency = table(f"API latency ({CLIENTS} concurrent clients, real-time Temporal, SQLite)",
-                    ["request", "requests", "p50 ms", "p95 ms", "p50 ratio to /healthz"], rows)
+    p50 = {key: percentile(values, 50) for key, values in results.items()}
+    healthz = p50[(HEALTHZ, CLIENTS)]
+    rows = []
+    for (name, clients), values in results.items():
+        baseline, goal = BASELINE.get((name, clients), (None, None))
+        ratio = p50[(name, clients)] / p50[(baseline, clients)] if baseline else ""
+        rows.append([name, clients, len(values), p50[(name, clients)] * 1000, percentile(values, 95) * 1000,
+                     p50[(name, clients)] / healthz, ratio, f"≤ {goal}" if goal else ""])
+    processes = settings.api_workers or default_api_processes()
+    latency = table(f"API latency ({processes} API processes, real-time Temporal, SQLite; baselines from "
+                    "bench/bare.py in the same run)",
+                    ["request", "clients", "requests", "p50 ms", "p95 ms", "p50 / /healthz",
+                     "p50 / its baseline", "goal"], rows)
     peaks = table("Peak memory (VmHWM) after the load above",
                   ["process", "peak MiB", "ratio to an idle Python"],
                   [[name, memory[name], memory[name] / memory["idle"]] for name in ("API", "worker", "idle")])

@@ -542,8 +542,9 @@ class RecoveryCode(SQLModel, table=True):
 class CaseLink(SQLModel, table=True):
     """Two cases of different review types raised by one incident (a care leaver's death that is a rapid review and a
     Safeguarding Adults Review), linked by the business unit with its reason (service/cases/case_links.py). Where the
-    three statutory partners agreed to share (``sharing_seats`` names the three, ``sharing_decision`` where they
-    agreed), an agency's information return on one case is read on the other: one return, not two copies."""
+    three statutory partners agreed to share (sharing proposed: ``sharing_seats`` not null, the seats whose executive
+    agreed so far; in force when all three have; ``sharing_decision`` where it was discussed), an agency's information
+    return on the rapid review is read on the SAR: one return, not two copies."""
 
     __tablename__ = "case_link"
     __table_args__ = (UniqueConstraint("case_reference", "linked_reference"),)
@@ -554,5 +555,18 @@ class CaseLink(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     linked_by: int = Field(foreign_key="user.id")
     linked_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
-    sharing_seats: str | None = Field(default=None, max_length=40)  # "icb,la,police" when the three agreed
+    sharing_seats: str | None = Field(default=None, max_length=40)  # "icb,la" so far; "icb,la,police": in force
     sharing_decision: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CaseStateView(SQLModel, table=True):
+    """A case's (or its practice review's) state as its workflow's state query answers it, stored by the step that
+    changed it (workflows since patch "state-in-step"): the state is read from here, not queried
+    (records/case_states.py, workflows/case_view.py). Case content: never in the audit detail or the logs."""
+
+    __tablename__ = "case_state_view"
+
+    workflow_id: str = Field(primary_key=True, max_length=60)  # the case's, or its practice review's
+    case_reference: str = Field(max_length=40, foreign_key="case_record.reference", index=True)
+    stored: str = Field(sa_column=Column(Text, nullable=False))  # a StoredState as JSON
+    step_at: datetime = Field(sa_column=ts_column())

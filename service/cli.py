@@ -97,10 +97,19 @@ def _demo_credentials(settings: Settings) -> dict[str, str]:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from service.platform.runner import serve_parts
+    from service.platform.api_processes import default_api_processes, shared_socket, start_siblings
+    from service.platform.runner import serve_parts, stop_process
 
     settings = _settings()
-    asyncio.run(serve_parts(settings, api=True, worker=False, scheduler=not args.no_scheduler))
+    processes = 1 if args.sibling else settings.api_workers or default_api_processes()
+    sock = shared_socket(settings.api_host, settings.api_port) if processes > 1 or args.sibling else None
+    siblings = start_siblings("service.cli", ["api", "--no-scheduler", "--sibling"], processes - 1)
+    try:
+        asyncio.run(serve_parts(settings, api=True, worker=False, scheduler=not (args.no_scheduler or args.sibling),
+                                api_socket=sock))
+    finally:
+        for sibling in siblings:
+            stop_process(sibling)
     return 0
 
 
@@ -296,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     api = sub.add_parser("api", help="run the API and web pages (and the scheduler)")
     api.add_argument("--no-scheduler", action="store_true", help="do not run the periodic jobs here")
+    api.add_argument("--sibling", action="store_true", help=argparse.SUPPRESS)  # started by the first API process
     api.set_defaults(func=cmd_api)
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(func=cmd_worker)
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)

@@ -532,7 +532,7 @@ async def test_a_delay_reason_is_asked_only_once_a_deadline_is_missed(sign_in_as
 
 
 PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1,
-               "user_id": 999999, "day_id": 999999, "key": "safeguarding_adults_review"}
+               "user_id": 999999, "day_id": 999999, "key": "safeguarding_adults_review", "other": "SAR-2026-999"}
 
 
 

@@ -19,6 +19,7 @@ from workflows.steps import ACTIVITY_TIMEOUT, EFFECT_RETRY, Steps, reject, requi
 
 with workflow.unsafe.imports_passed_through():
     from workflows.calendar import WorkingDayCalendar, london_date, london_moment
+    from workflows.case_view import count_working_days_left
     from workflows.models import (
         Action,
         AuditEntry,
@@ -385,9 +386,4 @@ class DeadlineClock:
 
     def view(self, today: date | None = None) -> dict:
         """The state with working days left on each open deadline (as the service shows it)."""
-        today = today or self.today()
-        data = self.state.model_copy(deep=True)
-        for found in data.deadlines:
-            if found.awaited:
-                found.working_days_left = self.calendar.working_days_between(today, found.due)
-        return data.model_dump(mode="json")
+        return count_working_days_left(self.state.model_dump(mode="json"), self.calendar, today or self.today())

@@ -943,6 +943,32 @@ class StepFacts(BaseModel):
     review_stage_changed: bool = False  # the case's record of its review's stage changed
 
 
+class StoredCalendar(BaseModel):
+    """The working days a stored state is counted on: a ``WorkingDayCalendar`` as data (which days are closed;
+    bank holidays' names are never counted). See workflows/case_view.py."""
+
+    closure_days: list[date] = Field(default_factory=list)
+    bank_holidays: list[date] | None = None  # None: the table built at import (cases from before their own)
+    covers: tuple[date, date] | None = None
+    added_bank_holidays: list[date] = Field(default_factory=list)
+
+
+class PendingDocument(BaseModel):
+    kind: str
+    key: str
+
+
+class StoredState(BaseModel):
+    """The state query's answer at a step, less what is counted when it is read (workflows/case_view.py): the
+    read model serves a case's state from it without querying the workflow."""
+
+    workflow_id: str  # the case's, or its practice review's
+    state: dict
+    calendar: StoredCalendar
+    # The documents queued to be issued after the answer, oldest first: "in preparation" until in the register.
+    pending_documents: list[PendingDocument] = Field(default_factory=list)
+
+
 class CaseStep(BaseModel):
     """Every side effect of one transition, applied by one activity in one database transaction."""
 
@@ -959,3 +985,5 @@ class CaseStep(BaseModel):
     tasks: list[TaskSpec] = Field(default_factory=list)
     due_date_moves: list[DueDateMove] = Field(default_factory=list)
     information_return: InformationReturnRecord | None = None
+    # The workflow's state as its query answers it (workflows since patch "state-in-step"; see StoredState).
+    stored_state: StoredState | None = None

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
     from workflows.calendar import add_months
+    from workflows.case_view import stored_calendar
     from workflows.documents import (
         CsprDelayNotice,
         PublicationNotice,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewState,
         SendPublicationNotice,
         SignOff,
+        StoredState,
         SubmitDraftReport,
         SubmitFinalReport,
     )
@@ -696,8 +698,12 @@ class PracticeReviewWorkflow:
             RapidReviewWorkflow.practice_review_progress, progress)
 
     def _record(self, step: CaseStep) -> None:
-        """The review's row in the read model, on every step."""
+        """The review's row in the read model, on every step (and its state, read instead of queried)."""
         step.review = self.review_snapshot()
+        if workflow.patched("state-in-step"):
+            step.stored_state = StoredState(workflow_id=workflow.info().workflow_id,
+                                            state=self.state.model_dump(mode="json"),
+                                            calendar=stored_calendar(self.clock.calendar))
 
     def review_snapshot(self) -> ReviewSnapshot:
         st, due = self.state, self.clock.deadline("cspr")

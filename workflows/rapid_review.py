@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from workflows import authenticity
     from workflows.calendar import london_date, london_moment
+    from workflows.case_view import stored_calendar
     from workflows.documents import (
         DecisionSheet,
         InformationRequest,
@@ -73,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         SinResolution,
         SinResponse,
         StopLocalCspr,
+        StoredState,
         SubmitInformationReturn,
     )
     from workflows.rules import (
@@ -362,7 +364,9 @@ class RapidReviewWorkflow:
     def state(self, today: str | None = None) -> dict:
         """Stage, deadlines (with working days left from ``today``), outstanding, flags, history, and the
         referral as it came (the case page's summary; a query, so nothing is recorded in the history)."""
-        view = self.clock.view(date.fromisoformat(today) if today else None)
+        return self._with_referral(self.clock.view(date.fromisoformat(today) if today else None))
+
+    def _with_referral(self, view: dict) -> dict:
         view["referral"] = self.case.model_dump(
             mode="json", include={"summary", "age_band", "incident_date", "awareness_date", "referring_agency"})
         return view
@@ -1725,6 +1729,10 @@ class RapidReviewWorkflow:
         """The case's row in the read model, with who it waits on, on every step."""
         self._refresh_outstanding()
         step.snapshot = self.snapshot()
+        if workflow.patched("state-in-step"):  # the case's state is read from the read model, not queried
+            step.stored_state = StoredState(workflow_id=workflow.info().workflow_id,
+                                            state=self._with_referral(self.state.model_dump(mode="json")),
+                                            calendar=stored_calendar(self.clock.calendar))
 
     def _refresh_outstanding(self) -> None:
         st = self.state

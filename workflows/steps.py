@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         CaseStep,
         DocumentRequest,
+        PendingDocument,
         ProcessState,
         StageChange,
         StepFacts,
@@ -103,6 +104,9 @@ class Steps:
         """The step's rows in one transaction, then its documents, in order: queued to be issued after the answer
         (patch "answer-first"), or, in cases opened before it, issued here."""
         self._record(step)
+        if step.stored_state is not None:  # in preparation once queued below, until in the register
+            queued = [*self._to_issue, *documents] if self.documents_after_reply else []
+            step.stored_state.pending_documents = [PendingDocument(kind=d.kind, key=d.key) for d in queued]
         await self.apply(step)
         if self.documents_after_reply:
             self._queue(documents)

@@ -30,6 +30,7 @@ from engine.registry import ACTIONS as REVIEW_ACTIONS
 from engine.registry import REVIEW_TYPES
 from engine.review_type import ActionSpec, CaseStart, ReviewType
 from records.audit import AuditWriter
+from records.case_states import stored_case_state
 from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.errors import (
@@ -285,7 +286,11 @@ class CaseService:
         reference = record.reference
         today = today_in_london()
         client = await self.temporal.client()
-        await self._engine_agrees(client, record)
+        held = await self._engine_agrees(client, record)
+        # Stored by the case's last step (workflows/case_view.py); only cases opened before that are queried.
+        stored = held and await in_thread(stored_case_state, self.session, reference, date.fromisoformat(today))
+        if stored:
+            return await self._with_review(client, record, stored, today)
         answer_within = self.settings.action_answer_timeout_seconds
         try:
             # A query needs a worker: with none polling, the person is told so instead of waiting on a 500.
@@ -300,25 +305,31 @@ class CaseService:
                                         f"({error.status.name if error.status else 'error'}); try again shortly."
                                         ) from None
             return await self._state_without_workflow(record)
+        return await self._with_review(client, record, state, today)
+
+    async def _with_review(self, client, record: CaseRecord, state: dict, today: str) -> dict:
+        reference = record.reference
         if record.orphaned:
             await asyncio.to_thread(mark_workflow_missing, self.engine, reference, False)
         if state.get("practice_review_stage"):
+            review_id = practice_review_id(reference)
             try:
-                state["practice_review"] = await client.get_workflow_handle(practice_review_id(reference)).query(
-                    PracticeReviewWorkflow.state, today)
+                state["practice_review"] = (
+                    await in_thread(stored_case_state, self.session, review_id, date.fromisoformat(today))
+                    or await client.get_workflow_handle(review_id).query(PracticeReviewWorkflow.state, today))
             except RPCError:
                 state["practice_review"] = state_from_archive(self.session, practice_review_id(reference))
         state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
         return state
 
-    async def _engine_agrees(self, client, record: CaseRecord) -> None:
+    async def _engine_agrees(self, client, record: CaseRecord) -> bool:
         """The engine's workflow must be the run that opened the case, running while the case is open; otherwise
         the case is flagged, alerted and audited (service/platform/engine_watch.py) and the person is told
-        (CaseGone)."""
+        (CaseGone). False when the engine has no workflow of the case."""
         try:
             description = await describe(client, record.reference)
         except RPCError:
-            return  # an engine that cannot describe cannot answer the query either: that path says so
+            return False  # an engine that cannot describe cannot answer the query either: that path says so
         found = None if description is None else mismatch_of(record, description)
         if found is not None or record.engine_mismatch is not None:
             self.session.commit()  # the flag is written in its own transaction
@@ -326,6 +337,7 @@ class CaseService:
                                     audit_key=self.trail.key, public_url=self.settings.rapid_review_public_url)
         if found is not None:
             raise CaseGone(mismatch_detail(record.reference, found))
+        return description is not None
 
     async def _state_without_workflow(self, record: CaseRecord) -> dict:
         if record.stage == Stage.closed:

@@ -195,9 +195,10 @@ class _Server(uvicorn.Server):
 
 
 async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler: bool,
-                      embedded_engine: bool = False) -> None:
+                      embedded_engine: bool = False, api_socket: socket.socket | None = None) -> None:
     """Run the chosen parts until SIGINT or SIGTERM, then stop them in order. On the embedded engine, the
-    namespace is created (or its retention set) first."""
+    namespace is created (or its retention set) first. The API listens on ``api_socket`` if given (shared by
+    several API processes, service/platform/api_processes.py)."""
     from service.app import create_app
     from service.platform.scheduler import build_scheduler
     from service.platform.worker import run_worker
@@ -222,7 +223,7 @@ async def serve_parts(settings: Settings, *, api: bool, worker: bool, scheduler:
             jobs.start()
         if api:
             server = _Server(api_server_config(create_app(settings), settings))
-            tasks.append(asyncio.create_task(server.serve(), name="api"))
+            tasks.append(asyncio.create_task(server.serve(sockets=[api_socket] if api_socket else None), name="api"))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -204,6 +204,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # API processes sharing the port (service/platform/api_processes.py); unset: one per core the API may run on.
+    api_workers: int | None = Field(default=None, ge=1, le=64)
     # A connection must finish sending a request's headers this many seconds after it opened (or after its
     # previous answer): a client trickling header bytes cannot hold a connection open (service/platform/http_guard.py).
     api_header_timeout: float = Field(default=10.0, gt=0, le=300)

@@ -90,6 +90,9 @@ class TemporalConnection:
     def __init__(self, address: str, namespace: str, key: bytes, client: Client | None = None,
                  old_keys: Sequence[bytes] = (), security: TemporalSecurity | None = None) -> None:
         self.address, self.namespace, self._key, self._old_keys = address, namespace, key, tuple(old_keys)
+        # The keys seal the service's messages before any of them is sent: a process whose first request acts
+        # (before anything connected the client) must not find them unset.
+        authenticity.use_keys([key, *old_keys])
         self._security = security
         self._client = client
         self._lock = asyncio.Lock()
