@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from service.settings import Settings
+from records.codec import EncryptionCodec
+from records.object_store import ObjectStore
 
 
-def build_activities(engine: Engine, settings: Settings) -> list:
-    """The activity callables the worker registers, bound to this process's database and stores."""
+def build_activities(engine: Engine, *, public_url: str, codec: EncryptionCodec, audit_key: bytes,
+                     document_store: ObjectStore) -> list:
+    """The activity callables the worker registers, bound to this process's database and stores (the worker
+    passes them from its settings: the activities read no settings of their own)."""
     from activities.case_step import CaseStepActivities
     from activities.documents import DocumentActivities
     from activities.working_calendar import CalendarActivities
-    from service.temporal import codec_for
 
     return [
-        CaseStepActivities(
-            engine, settings.rapid_review_public_url, codec_for(settings),
-            audit_key=settings.audit_key_bytes,
-        ).apply_case_step,
-        DocumentActivities(engine, settings.document_store(), settings.rapid_review_public_url).issue_document,
+        CaseStepActivities(engine, public_url, codec, audit_key=audit_key).apply_case_step,
+        DocumentActivities(engine, document_store, public_url).issue_document,
         CalendarActivities(engine).working_calendar,
     ]

@@ -14,15 +14,15 @@ from temporalio.exceptions import ApplicationError
 from engine.effects import CaseSteps
 from engine.models import CaseStep, StepFacts
 from engine.vocabulary import RETURN_STAGES, Stage
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.case_states import store_case_state
+from records.codec import EncryptionCodec
 from records.db import session_scope
+from records.history import archive_history, fetch_readable_history
 from records.models import AppliedStep, CaseRecord, CaseReview, InformationReturn, ReturnDraft
+from records.outbox import enqueue_task_emails
 from records.read_model import raise_plan_actions, record_stage_entries, upsert_case, upsert_review
 from records.tasks import move_due_dates, open_task, settle_tasks
-from service.history import archive_history, fetch_readable_history
-from service.outbox import enqueue_task_emails
-from service.temporal import EncryptionCodec
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ class CaseStepActivities(CaseSteps):
 
     @activity.defn(name="apply_case_step")
     async def apply_case_step(self, step: CaseStep) -> bool:
-        """Apply the step once: returns False when a retry finds it already applied. A step that closes the case
-        or its review also archives the workflow's history. Other stage changes are not: fetching and decoding the
-        whole history on a person's click grew with the case (the nightly job, service/jobs.py, copies every case
+        """Apply the step once: returns False when a retry finds it already applied. A step that closes the case or
+        its review also archives the workflow's history. Other stage changes are not: fetching and decoding the whole
+        history on a person's click grew with the case (the nightly job, service/platform/jobs.py, copies every case
         changed since its last copy, and completes the copy of a closed one)."""
         info = activity.info()
         run = info.workflow_run_id if info.workflow_id == step.case_reference else None  # the case's own run
@@ -77,10 +77,9 @@ class CaseStepActivities(CaseSteps):
                     case_was, review_was, moved, opened = _read_from_rows(session, step, before)
                 actor = step.audit.actor_id if step.audit else None
                 if step.audit is not None:
-                    append_audit(
-                        session, key=self.audit_key, actor_id=step.audit.actor_id, actor_role=step.audit.actor_role,
-                        action=step.audit.action, detail=step.audit.detail, case_reference=step.case_reference,
-                        event_key=step.key, at=step.at,
+                    AuditWriter(session, self.audit_key).add(
+                        step.audit.action, step.case_reference, step.audit.detail, actor_id=step.audit.actor_id,
+                        actor_role=step.audit.actor_role, event_key=step.key, at=step.at,
                     )
                 record_stage_entries(session, step, case_was, review_was)
                 if step.snapshot is not None:

@@ -40,8 +40,8 @@ from engine.vocabulary import (
 from records.db import session_scope
 from records.models import Document, User
 from records.object_store import FileStore, ObjectStore, invitation_ics_key, store_content
-from service.outbox import enqueue
-from service.wording import ISO_DAY, SIGN_OFF_DECISIONS, age_band, label, long_date
+from records.outbox import enqueue
+from records.wording import ISO_DAY, SIGN_OFF_DECISIONS, age_band, label, long_date
 
 TITLES = {
     DocumentKind.referral_acknowledgement: "Referral acknowledgement",
@@ -83,7 +83,7 @@ _environment = Environment(
     undefined=StrictUndefined,
     finalize=in_words,
 )
-# Codes and age bands in words, as the pages say them (service/wording.py).
+# Codes and age bands in words, as the pages say them (records/wording.py).
 _environment.filters.update(label=label, age_band=age_band)
 # The words for the codes a workflow puts in a document's context (the context carries the codes only, so the
 # wording of the regulations is kept in one place, engine/vocabulary.py).

@@ -21,10 +21,10 @@ import httpx
 from bench.bare import start_bare_workflows
 from bench.common import BENCH_KEY, bench_settings, engine_of, percentile, table, workdir
 from records.db import session_scope
-from service.accounts import create_demo_users
-from service.api_processes import default_api_processes
-from service.runner import ServiceProcesses, free_port, stop_process, wait_until_ready
-from service.temporal import connect
+from service.accounts.users import create_demo_users
+from service.platform.api_processes import default_api_processes
+from service.platform.runner import ServiceProcesses, free_port, stop_process, wait_until_ready
+from service.platform.temporal import connect
 
 CLIENTS = 20
 

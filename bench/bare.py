@@ -61,12 +61,13 @@ def bench_app():
 
 
 def serve_api(sibling: bool = False) -> None:
-    """As `rapid-review api` serves: as many processes on the port as it would run (service/api_processes.py)."""
+    """As `rapid-review api` serves: as many processes on the port as it would run
+    (service/platform/api_processes.py)."""
     import uvicorn
 
-    from service.api_processes import default_api_processes, shared_socket, start_siblings
-    from service.runner import api_server_config, stop_process
-    from service.settings import get_settings
+    from service.platform.api_processes import default_api_processes, shared_socket, start_siblings
+    from service.platform.runner import api_server_config, stop_process
+    from service.platform.settings import get_settings
 
     settings = get_settings()
     processes = 1 if sibling else settings.api_workers or default_api_processes()
@@ -82,8 +83,8 @@ def serve_api(sibling: bool = False) -> None:
 async def serve_worker() -> None:
     from temporalio.worker import Worker
 
-    from service.settings import get_settings
-    from service.temporal import connect_with
+    from service.platform.settings import get_settings
+    from service.platform.temporal import connect_with
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from records.db import engine_for
-from service.runner import prepare_database
-from service.settings import Settings, load_settings
+from service.platform.runner import prepare_database
+from service.platform.settings import Settings, load_settings
 
 BENCH_KEY = "YmVuY2htYXJrLW9ubHkta2V5LW5vdC1hLXNlY3JldCE="  # 32 bytes, for throwaway databases only
 

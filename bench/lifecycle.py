@@ -15,9 +15,9 @@ from temporalio.worker import Worker
 
 from bench.baseline import BaselinePlan, BaselineWorkflow, do_nothing
 from bench.common import bench_settings, engine_of, table, workdir
-from service.runner import temporal_test_server
-from service.temporal import data_converter
-from service.worker import build_worker
+from service.platform.runner import temporal_test_server
+from service.platform.temporal import data_converter
+from service.platform.worker import build_worker
 from tests.cases import CaseDriver
 
 COUNTED = {

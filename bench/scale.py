@@ -22,13 +22,13 @@ from sqlalchemy import insert
 
 from bench.common import bench_settings, engine_of, seconds, table, workdir
 from engine.calendar import WorkingDayCalendar
-from records.audit import AuditEntry, append_audit_rows
+from records.audit import AuditEntry, AuditWriter
 from records.db import session_scope
 from records.models import CaseAgency, CaseRecord, CaseReview, PlanAction, StageEntry
-from service.accounts import create_demo_users
+from service.accounts.users import create_demo_users
 from service.app import create_app
-from service.audit_trail import AuditTrail
-from service.runner import free_port
+from service.platform.audit_trail import AuditTrail
+from service.platform.runner import free_port
 
 YEAR = 2026
 CURRENT_YEAR_CASES = 300
@@ -89,7 +89,7 @@ def fill_audit(engine, key: bytes, reads: int) -> None:
                                                                case_reference=READ_CASE))
     for start in range(0, len(entries), 5000):
         with session_scope(engine) as session:
-            append_audit_rows(session, key=key, entries=entries[start:start + 5000])
+            AuditWriter(session, key).add_all(entries[start:start + 5000])
 
 
 def measure(total: int, repeat: int) -> dict[str, float]:

@@ -40,7 +40,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Retried until the step succeeds: a step's effects are never dropped, and never doubled (the activity is
 # idempotent by step key). No maximum of attempts: what fails a step (the database down, a full disk, a template
 # bug) is mended by an operator or a new build, and the step must then go through without anyone re-entering the
-# action; the guard in service/worker.py alerts people after a few attempts. Failures no retry can mend are not
+# action; the guard in service/platform/worker.py alerts people after a few attempts. Failures no retry can mend are not
 # retried: a refusal, a value the database can never take, a step of a run that does not own the case.
 EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
                            non_retryable_error_types=["ActionRejected", "DataError", "ForeignRun", "NotSealed"])

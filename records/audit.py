@@ -1,4 +1,5 @@
-"""The audit trail: append-only rows in a keyed hash chain, and the walk that verifies it.
+"""The audit trail: append-only rows in a keyed hash chain, the one writer that appends them (``AuditWriter``, reads
+batched by ``ReadAudit``), and the walk that verifies it.
 
 Each row's hash is an HMAC-SHA256, under a key kept outside the database, of the previous row's hash and
 the row's fields. An insider who can rewrite the table cannot recompute the hashes of the rows they change,
@@ -6,7 +7,7 @@ so the walk finds the change. Rows written before keying began (hash kind ``sha2
 only as an unbroken prefix: a plain row after the first keyed row is refused, so keyed rows cannot be
 "downgraded" to plain SHA-256. The head carries a MAC too, so cutting rows off the end and moving the head
 back also needs the key. Rewriting every keyed row as plain SHA-256 and clearing the head's MAC is found by
-the anchors (service/audit_trail.py): signed copies of the head kept outside the database; once one
+the anchors (service/platform/audit_trail.py): signed copies of the head kept outside the database; once one
 exists the head must be signed.
 """
 
@@ -15,17 +16,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
-from records.models import AuditEvent, AuditHead
+from records.db import reads_only, session_scope
+from records.models import AuditEvent, AuditHead, User
 
 GENESIS_HASH = "0" * 64
+# The kinds of row an auditor tells apart: reads (opening, listing, downloading), refusals and changes.
+READ_PREFIXES = ("read_", "list_", "export_")
+DENIED = "denied"  # a refused request (403/404 to a signed-in person): shown to auditors only
+READ_ACTIONS = frozenset({"decode_payloads", "verify_audit_chain"})
+
+
+def is_read(action: str) -> bool:
+    """Reads (opening, listing, downloading), as against changes and refusals."""
+    return action.startswith(READ_PREFIXES) or action in READ_ACTIONS
 
 
 class HashKind(StrEnum):
@@ -89,28 +101,9 @@ class AuditEntry:
     at: datetime | None = None
 
 
-def append_audit(
-    session: Session,
-    *,
-    key: bytes,
-    actor_id: int | None,
-    actor_role: str,
-    action: str,
-    detail: dict,
-    case_reference: str | None = None,
-    request_id: str | None = None,
-    event_key: str | None = None,
-    at: datetime | None = None,
-) -> AuditEvent:
-    """Add one keyed row at the end of the chain (the caller's transaction commits it)."""
-    entry = AuditEntry(actor_id=actor_id, actor_role=actor_role, action=action, detail=detail,
-                       case_reference=case_reference, request_id=request_id, event_key=event_key, at=at)
-    return append_audit_rows(session, key=key, entries=[entry])[0]
-
-
-def append_audit_rows(session: Session, *, key: bytes, entries: list[AuditEntry]) -> list[AuditEvent]:
+def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[AuditEvent]:
     """Add keyed rows at the end of the chain, in order, under one lock of its head and one update of it (the
-    caller's transaction commits them)."""
+    caller's transaction commits them). Only the writer below calls this."""
     if not key:
         raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
     # Take the chain's head first: the UPDATE locks it (PostgreSQL row lock, SQLite write lock),
@@ -143,6 +136,98 @@ def append_audit_rows(session: Session, *, key: bytes, entries: list[AuditEntry]
     session.add(head)
     session.flush()
     return rows
+
+
+@dataclass
+class _Pending:
+    entry: AuditEntry
+    done: bool = False
+    error: BaseException | None = None
+
+
+@dataclass
+class ReadAudit:
+    """Group commit of read rows. A reader queues its row and waits until it is committed: the first waiter finds
+    no batch being written, so it writes every queued row in one transaction (the chain's head locked and updated
+    once) while later readers queue behind it for the next batch. Nothing is kept only in memory: a read answers
+    after its row is in the database, so an auditor (and a crash) misses none."""
+
+    engine: Engine
+    key: bytes
+    _pending: list[_Pending] = field(default_factory=list)
+    _writing: bool = False
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def append(self, entry: AuditEntry) -> None:
+        """Append one read's row; returns once it is committed (raises if its batch could not be written)."""
+        mine = _Pending(entry)
+        with self._changed:
+            self._pending.append(mine)
+            self._changed.notify_all()  # (anyone watching the queue)
+            self._changed.wait_for(lambda: mine.done or not self._writing)
+            if mine.done:
+                self._outcome(mine)
+                return
+            batch, self._pending, self._writing = self._pending, [], True
+            self._changed.notify_all()
+        try:
+            with session_scope(self.engine) as session:
+                _append(session, self.key, [p.entry for p in batch])
+        except BaseException as error:
+            for pending in batch:
+                pending.error = error
+            raise
+        finally:
+            with self._changed:
+                for pending in batch:
+                    pending.done = True
+                self._writing = False
+                self._changed.notify_all()
+
+    @staticmethod
+    def _outcome(pending: _Pending) -> None:
+        if pending.error is not None:
+            raise RuntimeError("the audit row of this read could not be written") from pending.error
+
+
+@dataclass(frozen=True)
+class AuditWriter:
+    """The one way an audit row is written, whoever writes it: a route, a page or a service below them (through
+    ``AuditTrail.writer``), the case-step activity, a job, the command line. So every row carries the same fields
+    and joins the keyed chain the same way.
+
+    A person's row (``write``) is committed at once: a change's in the change's own transaction; a read's, the only
+    thing a read writes, through the read batch (``ReadAudit``). A row that belongs to a larger change (a workflow
+    step, an account or calendar change, an engine alert) is ``add``-ed to the caller's transaction, which commits
+    it with the rest."""
+
+    session: Session
+    key: bytes
+    request_id: str | None = None
+    reads: ReadAudit | None = None  # where a read's rows go (a session that only reads writes none itself)
+
+    def write(self, user: User | None, action: str, reference: str | None, detail: dict) -> None:
+        """Append one person's row and commit it: in this session's transaction, or for a reading session (a GET)
+        through the read batch."""
+        who = {"actor_id": user.id if user else None, "actor_role": user.role if user else "anonymous"}
+        if self.reads is not None and reads_only(self.session):
+            self.session.commit()  # end the read; the batch writes in its own transaction
+            self.reads.append(AuditEntry(**who, action=action, case_reference=reference, detail=detail,
+                                         request_id=self.request_id))
+            return
+        self.add(action, reference, detail, **who)
+        self.session.commit()
+
+    def add(self, action: str, reference: str | None, detail: dict, *, actor_id: int | None, actor_role: str,
+            event_key: str | None = None, at: datetime | None = None) -> AuditEvent:
+        """One row at the end of the chain, in the caller's transaction (which commits it)."""
+        return self.add_all([AuditEntry(actor_id=actor_id, actor_role=actor_role, action=action, detail=detail,
+                                        case_reference=reference, request_id=self.request_id, event_key=event_key,
+                                        at=at)])[0]
+
+    def add_all(self, entries: list[AuditEntry]) -> list[AuditEvent]:
+        """Rows already made, in order, under one lock of the chain's head (seeding many at once)."""
+        return _append(self.session, self.key, entries)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The refusals of the service's domain, raised below the HTTP layer (records, the case service, the business
-services) and turned into HTTP answers in one place (``service/app.py``, by ``service/http_errors.py``).
+services) and turned into HTTP answers in one place (``service/app.py``, by ``service/platform/http_errors.py``).
 
 Each says what is wrong in words a person understands: the message is what an API client reads as ``detail``
 and a page shows beside its form. None may carry case content beyond what the person sent or may see.

@@ -115,7 +115,7 @@ class CaseRecord(SQLModel, table=True):
     effect_failing_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     # Set when the engine's description of the case's workflow is not what the service started (another run:
     # reset or started by someone else; terminated, cancelled or ended while the case is open): what was found,
-    # never case text; alerted and audited (service/engine_watch.py), cleared when the engine agrees again.
+    # never case text; alerted and audited (service/platform/engine_watch.py), cleared when the engine agrees again.
     engine_mismatch: str | None = Field(default=None, max_length=300, index=True)
     engine_mismatch_since: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
 
@@ -149,7 +149,7 @@ class CaseAgency(SQLModel, table=True):
 
 class InformationReturn(SQLModel, table=True):
     """An agency's information return for a case's panel, kept as a case record (written by the step that
-    records it). An agency member reads only their own agency's (service/visibility.py)."""
+    records it). An agency member reads only their own agency's (service/cases/visibility.py)."""
 
     __tablename__ = "information_return"
     __table_args__ = (UniqueConstraint("case_reference", "agency", "version"),)
@@ -167,7 +167,7 @@ class InformationReturn(SQLModel, table=True):
 
 class ReturnDraft(SQLModel, table=True):
     """An agency's information return as typed so far, before it is sent: one per case and agency, shared by that
-    agency's members (service/return_drafts.py), deleted in the same transaction as the return the workflow
+    agency's members (service/cases/return_drafts.py), deleted in the same transaction as the return the workflow
     accepted (activities/case_step.py). Case content: never in the audit detail or the logs."""
 
     __tablename__ = "return_draft"
@@ -326,7 +326,7 @@ class OutboxMessage(SQLModel, table=True):
     # (created, sending, delivered, permanent-failure, ...). None for SMTP.
     provider_reference: str | None = Field(default=None, max_length=100, index=True)
     delivery_status: str | None = Field(default=None, max_length=40)
-    # A sender holds a message it is sending by a lease (service/outbox.py): its owner token and when it ends
+    # A sender holds a message it is sending by a lease (service/platform/outbox.py): its owner token and when it ends
     # unless renewed. Another sender takes the message only once the lease has ended.
     lease_owner: str | None = Field(default=None, max_length=40)
     lease_until: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
@@ -379,7 +379,7 @@ class IdempotentRequest(SQLModel, table=True):
 
 class SignInFailure(SQLModel, table=True):
     """A failed sign-in (or one being checked): the failures of one username, and of one client address, in a
-    window decide how long the next attempt must wait (service.auth.SignInBackoff)."""
+    window decide how long the next attempt must wait (service.accounts.auth.SignInBackoff)."""
 
     __tablename__ = "sign_in_failure"
 
@@ -401,10 +401,10 @@ class UserSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     kind: str = Field(max_length=10)  # SessionKind: cookie or bearer
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
-    # Written at most once a minute per session (service.auth.LAST_SEEN_EVERY): the idle timeout reads it.
+    # Written at most once a minute per session (service.accounts.auth.LAST_SEEN_EVERY): the idle timeout reads it.
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     # The sign-in passed a second factor: a code here, or the partner organisation's own sign-in. A role that needs
-    # one never rides on a session that did not (service.auth.session_user).
+    # one never rides on a session that did not (service.accounts.auth.session_user).
     second_factor: bool = Field(default=False)
 
 
@@ -541,7 +541,7 @@ class RecoveryCode(SQLModel, table=True):
 
 class CaseLink(SQLModel, table=True):
     """Two cases of different review types raised by one incident (a care leaver's death that is a rapid review and a
-    Safeguarding Adults Review), linked by the business unit with its reason (service/case_links.py). Where the
+    Safeguarding Adults Review), linked by the business unit with its reason (service/cases/case_links.py). Where the
     three statutory partners agreed to share (sharing proposed: ``sharing_seats`` not null, the seats whose executive
     agreed so far; in force when all three have; ``sharing_decision`` where it was discussed), an agency's information
     return on the rapid review is read on the SAR: one return, not two copies."""

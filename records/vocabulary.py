@@ -41,7 +41,7 @@ class EscalationStatus(StrEnum):
 
 
 class SignInStep(StrEnum):
-    """Which check of signing in a failure was counted against (service.auth.SignInBackoff)."""
+    """Which check of signing in a failure was counted against (service.accounts.auth.SignInBackoff)."""
 
     password = "password"  # noqa: S105 - the name of a step, not a secret
     second_factor = "second_factor"

@@ -14,29 +14,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from records.audit import append_audit
+from records.audit import DENIED, AuditWriter
 from records.db import engine_for, session_scope
 from records.errors import DomainError
 from records.vocabulary import CASE_REFERENCE
-from service import (
-    web,
-    web_accounts,
-    web_audit,
-    web_business,
-    web_calendar,
-    web_case_links,
-    web_case_list,
-    web_chronology,
-    web_final_report,
-    web_invitations,
-    web_mfa,
-    web_oidc,
-    web_panel_pack,
-    web_planning,
-    web_referrals,
-    web_review_types,
-    web_sar_account,
-)
+from service.accounts.auth import SESSION_COOKIE
+from service.accounts.sign_in import SecondFactorNeeded
 from service.api import (
     action_plan,
     actions,
@@ -59,13 +42,36 @@ from service.api import (
     themes,
 )
 from service.api.routes import route_table
-from service.audit_trail import AuditTrail
-from service.auth import SESSION_COOKIE
-from service.http_errors import headers_of, status_of
-from service.http_guard import HttpGuard
-from service.settings import Settings, get_settings
-from service.sign_in import SecondFactorNeeded
-from service.temporal import TemporalConnection, codec_for
+from service.platform.audit_trail import AuditTrail
+from service.platform.http_errors import headers_of, status_of
+from service.platform.http_guard import HttpGuard
+from service.platform.settings import Settings, get_settings
+from service.platform.temporal import TemporalConnection, codec_for
+from service.web import accounts as account_pages
+from service.web import audit as audit_pages
+from service.web import (
+    board,
+    business,
+    case_list,
+    case_page,
+    chronology,
+    final_report,
+    home,
+    invitations,
+    mfa,
+    oidc,
+    panel_pack,
+    planning,
+    referrals,
+    sign_off,
+)
+from service.web import calendar as calendar_pages
+from service.web import case_links as case_link_pages
+from service.web import outbox as outbox_page
+from service.web import review_types as review_type_pages
+from service.web import sar_account as sar_account_page
+from service.web import tasks as task_pages
+from service.web.pages import SignInRequired, error_page, wants_page
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api", "/codec", "/healthz", "/livez", "/readyz", "/metrics", "/docs", "/openapi")
@@ -125,9 +131,9 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
             # A signed-in person refused, or probing for cases they cannot see: each attempt is on the record.
             await asyncio.to_thread(audit_denial, app.state.engine, app.state.audit_trail.key, user, request,
                                     status_code)
-        if not web.wants_page(request, API_PREFIXES):
+        if not wants_page(request, API_PREFIXES):
             return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
-        page = await web.error_page(request, status_code, detail)
+        page = await error_page(request, status_code, detail)
         if headers:
             page.headers.update({k: v for k, v in headers.items() if k.lower() != "www-authenticate"})
         return page
@@ -138,7 +144,8 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
-        """The one place the domain's refusals (records/errors.py) become HTTP answers (service/http_errors.py)."""
+        """The one place the domain's refusals (records/errors.py) become HTTP answers
+        (service/platform/http_errors.py)."""
         return await refusal(request, status_of(exc), exc.detail, headers_of(exc))
 
     @app.exception_handler(Exception)
@@ -147,28 +154,29 @@ def create_app(settings: Settings | None = None, temporal_client=None) -> FastAP
         page for people or a JSON body for API clients."""
         log.error("unhandled %s on %s %s id=%s", type(exc).__name__, request.method, request.url.path,
                   getattr(request.state, "request_id", None))
-        if not web.wants_page(request, API_PREFIXES):
+        if not wants_page(request, API_PREFIXES):
             return JSONResponse({"detail": "The service failed; try again later"}, status_code=500)
-        return await web.error_page(request, 500, None)
+        return await error_page(request, 500, None)
 
-    @app.exception_handler(web.SignInRequired)
-    async def sign_in_first(request: Request, exc: web.SignInRequired) -> RedirectResponse:
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> RedirectResponse:
         response = RedirectResponse("/signin?ended=true" if exc.ended else "/signin", status_code=303)
         if exc.ended:
             response.delete_cookie(SESSION_COOKIE, path="/")  # the message is said once
         return response
 
-    app.add_exception_handler(SecondFactorNeeded, web_mfa.second_factor_step)  # the sign-in page's 2nd step
+    app.add_exception_handler(SecondFactorNeeded, mfa.second_factor_step)  # the sign-in page's 2nd step
     app.add_middleware(HttpGuard, production=settings.is_production)
     app.openapi = lambda: documented_errors(app)
     # The per-action routes (of the review types registered now) before the cases' own, so they answer for every
     # known action name.
+    # The pages after them: the new referral's /cases/new before a case's /cases/{reference}.
     for module in (health, auth, actions, cases, review_types, events, tasks, documents, audit, action_plan, themes,
-                   escalations, dashboard, codec, outbox, calendar, metrics, web, web_business, web_accounts,
-                   web_calendar, web_oidc, web_mfa, web_invitations, web_audit, web_case_list, web_referrals,
-                   web_panel_pack, web_planning,
-                   web_final_report, web_chronology, web_review_types, case_links, web_case_links,
-                   sar_account, web_sar_account):
+                   escalations, dashboard, codec, outbox, calendar, metrics,
+                   home, board, referrals, case_page, sign_off, task_pages, outbox_page, business, account_pages,
+                   calendar_pages, oidc, mfa, invitations, audit_pages, case_list, panel_pack, planning,
+                   final_report, chronology, review_type_pages, case_links, case_link_pages, sar_account,
+                   sar_account_page):
         app.include_router(actions.action_router() if module is actions else module.router)
     return app
 
@@ -178,10 +186,10 @@ def audit_denial(engine, key: bytes, user, request: Request, status_code: int) -
     sees who was refused it (the case's audit page, ``/api/cases/{reference}/audit?outcome=denied``)."""
     named = CASE_REFERENCE.search(f"{request.url.path}?{request.url.query}")
     with session_scope(engine) as session:
-        append_audit(session, key=key, actor_id=user.id, actor_role=user.role, action="denied",
-                     case_reference=named.group(0) if named else None,
-                     detail={"status": status_code, "method": request.method, "path": request.url.path[:300]},
-                     request_id=getattr(request.state, "request_id", None))
+        AuditWriter(session, key, getattr(request.state, "request_id", None)).add(
+            DENIED, named.group(0) if named else None,
+            {"status": status_code, "method": request.method, "path": request.url.path[:300]},
+            actor_id=user.id, actor_role=user.role)
 
 
 ERROR_SCHEMA = {

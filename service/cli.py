@@ -10,8 +10,8 @@ import logging
 import os
 import sys
 
-from service.logs import configure_logging
-from service.settings import Settings, SettingsError, load_settings
+from service.platform.logs import configure_logging
+from service.platform.settings import Settings, SettingsError, load_settings
 
 EMBEDDED_NOTE = (
     "Every case's workflow is kept in {db} and the service's records in {records}: a stop, a crash or a "
@@ -29,7 +29,13 @@ def _settings() -> Settings:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything in one process tree on the embedded default."""
-    from service.runner import EMBEDDED_RETENTION, prepare_database, serve_parts, start_embedded_temporal, stop_process
+    from service.platform.runner import (
+        EMBEDDED_RETENTION,
+        prepare_database,
+        serve_parts,
+        start_embedded_temporal,
+        stop_process,
+    )
 
     os.umask(0o077)  # the databases, documents and logs under var/ hold case data: this user only
     settings = _settings()
@@ -75,7 +81,7 @@ def _demo_credentials(settings: Settings) -> dict[str, str]:
 
     from records.db import engine_for, session_scope
     from records.models import User
-    from service.accounts import create_demo_users
+    from service.accounts.users import create_demo_users
 
     path = settings.var_dir / "demo-credentials.txt"
     engine = engine_for(settings.sqlalchemy_url)
@@ -91,8 +97,8 @@ def _demo_credentials(settings: Settings) -> dict[str, str]:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from service.api_processes import default_api_processes, shared_socket, start_siblings
-    from service.runner import serve_parts, stop_process
+    from service.platform.api_processes import default_api_processes, shared_socket, start_siblings
+    from service.platform.runner import serve_parts, stop_process
 
     settings = _settings()
     processes = 1 if args.sibling else settings.api_workers or default_api_processes()
@@ -108,7 +114,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from service.runner import serve_parts
+    from service.platform.runner import serve_parts
 
     settings = _settings()
     asyncio.run(serve_parts(settings, api=False, worker=True, scheduler=False))
@@ -116,7 +122,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from service.runner import prepare_database
+    from service.platform.runner import prepare_database
 
     settings = _settings()
     prepare_database(settings)
@@ -130,7 +136,7 @@ def _new_password(username: str) -> str:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     from records.db import engine_for, session_scope
-    from service.accounts import AccountError, create_user
+    from service.accounts.users import AccountError, create_user
 
     settings = _settings()
     password = _new_password(args.username)
@@ -157,7 +163,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 def _change_user(args: argparse.Namespace, change) -> int:
     """Apply one change to the named user as the service (audited with no person as the actor)."""
     from records.db import engine_for, session_scope
-    from service.accounts import AccountError, find_user
+    from service.accounts.users import AccountError, find_user
 
     settings = _settings()
     try:
@@ -171,7 +177,7 @@ def _change_user(args: argparse.Namespace, change) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    from service.accounts import set_active
+    from service.accounts.users import set_active
 
     def disable(session, user, audit_key: bytes) -> str:
         set_active(session, user=user, active=False, by=None, audit_key=audit_key)
@@ -181,7 +187,7 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_users_enable(args: argparse.Namespace) -> int:
-    from service.accounts import set_active
+    from service.accounts.users import set_active
 
     def enable(session, user, audit_key: bytes) -> str:
         set_active(session, user=user, active=True, by=None, audit_key=audit_key)
@@ -191,7 +197,7 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_users_reset_password(args: argparse.Namespace) -> int:
-    from service.accounts import AccountError, new_password_hash, set_password
+    from service.accounts.users import AccountError, new_password_hash, set_password
 
     try:
         hashed = new_password_hash(_new_password(args.username))  # Argon2 before the transaction
@@ -208,7 +214,7 @@ def cmd_users_reset_password(args: argparse.Namespace) -> int:
 
 
 def cmd_users_set_role(args: argparse.Namespace) -> int:
-    from service.accounts import set_role
+    from service.accounts.users import set_role
 
     def change(session, user, audit_key: bytes) -> str:
         set_role(session, user=user, role=args.role, agency=args.agency, seat=args.seat, by=None,
@@ -223,7 +229,7 @@ def cmd_replay_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from records.db import engine_for
-    from service.replay_check import replay_check
+    from service.platform.replay_check import replay_check
 
     settings = _settings()
     engine = None if args.no_archive else engine_for(settings.sqlalchemy_url)
@@ -253,7 +259,7 @@ def _exit_past_temporal_threads(code: int, engine) -> int:
     logging.shutdown()
     os._exit(code)
 def cmd_users_link_identity(args: argparse.Namespace) -> int:
-    from service.identities import link_identity
+    from service.accounts.identities import link_identity
 
     def link(session, user, audit_key: bytes) -> str:
         link_identity(session, settings=_settings(), username=user.username, issuer=args.issuer,
@@ -264,7 +270,7 @@ def cmd_users_link_identity(args: argparse.Namespace) -> int:
 
 
 def cmd_users_unlink_identity(args: argparse.Namespace) -> int:
-    from service.identities import unlink_identity
+    from service.accounts.identities import unlink_identity
 
     def unlink(session, user, audit_key: bytes) -> str:
         count = unlink_identity(session, username=user.username, issuer=args.issuer, by=None, audit_key=audit_key)
@@ -274,7 +280,7 @@ def cmd_users_unlink_identity(args: argparse.Namespace) -> int:
 
 
 def cmd_users_reset_mfa(args: argparse.Namespace) -> int:
-    from service.mfa import reset_mfa
+    from service.accounts.mfa import reset_mfa
 
     def reset(session, user, audit_key: bytes) -> str:
         reset_mfa(session, user=user, by=None, audit_key=audit_key)

@@ -11,14 +11,15 @@ from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from records.audit import AuditWriter
+from records.codec import EncryptionCodec
 from records.db import read_session
 from records.models import User
 from records.object_store import ObjectStore
-from service.audit_rows import AuditWriter
-from service.audit_trail import AuditTrail
-from service.cases import CaseService
-from service.settings import Settings
-from service.temporal import EncryptionCodec, TemporalConnection
+from service.cases.case_service import CaseService
+from service.platform.audit_trail import AuditTrail
+from service.platform.settings import Settings
+from service.platform.temporal import TemporalConnection
 
 
 def app_settings(request: Request) -> Settings:
@@ -78,8 +79,7 @@ RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
 
 def writer(session: Session, request: Request) -> AuditWriter:
     """This request's audit writer (its session, the chain's key, the request id)."""
-    trail = audit_trail(request)
-    return AuditWriter(session, trail.key, request_id(request), trail.reads)
+    return audit_trail(request).writer(session, request_id(request))
 
 
 def audit(session: Session, request: Request, user: User | None, action: str, reference: str | None,

@@ -32,7 +32,7 @@ ACTORS = {
 
 def sealed_action(workflow_id: str, action: str, actor: Actor, fields: dict) -> tuple:
     """(payload, update id) for ``execute_update``: the action's model with the service's seal."""
-    from service.cases import ACTIONS
+    from service.cases.case_service import ACTIONS
 
     update_id = f"test:{uuid.uuid4().hex}"
     payload = ACTIONS[action].model.model_validate({"actor": actor.model_dump(mode="json"), **fields})

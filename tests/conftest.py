@@ -16,9 +16,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from records.db import make_engine, upgrade
-from service.runner import temporal_test_server
-from service.settings import Settings, load_settings
-from service.temporal import data_converter
+from service.platform.runner import temporal_test_server
+from service.platform.settings import Settings, load_settings
+from service.platform.temporal import data_converter
 from tests.postgres import create_database, drop_database, throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ class DatabaseTemplates:
 
     def _build(self, sqlalchemy_url: str, with_users: bool) -> None:
         from records.db import session_scope
-        from service.accounts import create_demo_users, ensure_partnership
+        from service.accounts.users import create_demo_users, ensure_partnership
 
         engine = make_engine(sqlalchemy_url)
         try:
@@ -70,7 +70,7 @@ class DatabaseTemplates:
                     if self.passwords is None:
                         self.passwords = create_demo_users(session, TEST_AUDIT_KEY.encode())
                     else:  # the same passwords as the other database's template (fresh hashes, same cost once)
-                        from service.accounts import DEMO_ACCOUNTS, create_user
+                        from service.accounts.users import DEMO_ACCOUNTS, create_user
 
                         for account in DEMO_ACCOUNTS:
                             create_user(session, username=account.username, full_name=account.full_name,
@@ -178,7 +178,7 @@ async def case_env():
 @pytest.fixture
 async def case_worker(case_env, settings, engine):
     """A worker for the case workflows, bound to this test's database."""
-    from service.worker import build_worker
+    from service.platform.worker import build_worker
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     async with build_worker(case_env.client, settings.model_copy(update={"temporal_task_queue": queue}), engine):
@@ -189,7 +189,7 @@ async def case_worker(case_env, settings, engine):
 def demo_passwords(engine, settings) -> dict[str, str]:
     """username -> password of one demo user per role (already in a database copied from the template)."""
     from records.db import session_scope
-    from service.accounts import create_demo_users, ensure_partnership
+    from service.accounts.users import create_demo_users, ensure_partnership
 
     if settings.database_url in SEEDED_PASSWORDS:
         return SEEDED_PASSWORDS[settings.database_url]

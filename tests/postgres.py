@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from service.runner import free_port
+from service.platform.runner import free_port
 
 
 def _pg_bin(name: str) -> str:

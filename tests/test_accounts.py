@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-import service.sign_in
+import service.accounts.sign_in
 from records.models import AuditEvent, SignInFailure, User, UserSession
 from records.vocabulary import SignInStep
+from service.accounts.auth import SESSION_COOKIE, SIGN_IN_COOKIE, SignInBackoff
 from service.app import create_app
-from service.auth import SESSION_COOKIE, SIGN_IN_COOKIE, SignInBackoff
 from service.cli import main
 from tests.conftest import TEST_KEY, sign_in_through_page
 
@@ -248,13 +248,13 @@ def test_backoff_schedule_and_concurrent_attempts(engine, settings):
 def test_argon2_runs_outside_any_database_transaction(app, demo_passwords, monkeypatch):
     """Every connection is back in the pool while the password is verified (SQLite: no write lock held)."""
     checked_out = []
-    real_verify = service.sign_in.verify_password
+    real_verify = service.accounts.sign_in.verify_password
 
     def verify_and_look(password, hashed):
         checked_out.append(app.state.engine.pool.checkedout())
         return real_verify(password, hashed)
 
-    monkeypatch.setattr(service.sign_in, "verify_password", verify_and_look)
+    monkeypatch.setattr(service.accounts.sign_in, "verify_password", verify_and_look)
     client = client_at(app, "203.0.113.30")
     bearer(client, "auditor", demo_passwords["auditor"])
     assert client.post("/api/auth/token", data={"username": "nobody", "password": "x"}).status_code == 401

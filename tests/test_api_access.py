@@ -10,11 +10,11 @@ from sqlmodel import Session, select
 
 from engine.calendar import london_date
 from records.models import CaseRecord, Document, Task
-from service.accounts import DEMO_ACCOUNTS
+from service.accounts.auth import SESSION_COOKIE
+from service.accounts.users import DEMO_ACCOUNTS
 from service.api.routes import route_table
 from service.app import create_app
-from service.auth import SESSION_COOKIE
-from service.cases import ACTIONS
+from service.cases.case_service import ACTIONS
 from tests.insider import as_table_owner
 
 USER_OF_ROLE = {}

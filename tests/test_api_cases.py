@@ -244,7 +244,7 @@ async def test_a_referral_answers_201_only_when_readable_else_202_with_its_locat
     import httpx
 
     from service.app import create_app
-    from service.worker import build_worker
+    from service.platform.worker import build_worker
 
     queue = f"idle-{uuid.uuid4().hex[:8]}"
     idle = settings.model_copy(update={"temporal_task_queue": queue, "referral_readable_within_seconds": 0.3})

@@ -1,4 +1,4 @@
-"""`rapid-review api` runs API_WORKERS processes on one port (service/api_processes.py): the first starts the
+"""`rapid-review api` runs API_WORKERS processes on one port (service/platform/api_processes.py): the first starts the
 others, which serve the same port, and they stop with it, even when it is killed outright (none keeps the port)."""
 
 import os
@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 
-from service.runner import free_port
+from service.platform.runner import free_port
 from tests.conftest import TEST_AUDIT_KEY, TEST_KEY
 
 

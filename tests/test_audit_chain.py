@@ -15,11 +15,11 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from records.audit import GENESIS_HASH, append_audit
+from records.audit import GENESIS_HASH
 from records.db import make_engine, session_scope, upgrade
 from records.models import AuditEvent, AuditHead
-from service import jobs
-from service.audit_trail import AuditTrail
+from service.platform import jobs
+from service.platform.audit_trail import AuditTrail
 from tests.insider import as_table_owner
 
 DAY = date(2026, 11, 24)
@@ -34,8 +34,7 @@ def trail(engine, settings) -> AuditTrail:
 def append_rows(trail: AuditTrail, count: int, action: str = "read_case") -> None:
     with session_scope(trail.engine) as session:
         for n in range(count):
-            append_audit(session, key=trail.key, actor_id=n, actor_role="panel_chair", action=action,
-                         detail={"n": n}, case_reference="RR-1")
+            trail.writer(session).add(action, "RR-1", {"n": n}, actor_id=n, actor_role="panel_chair")
 
 
 def fields_of(row) -> list:
@@ -323,7 +322,7 @@ def test_anchor_directory_and_files_are_private(trail, settings):
 def test_chain_checks_of_the_api_and_the_audit_page_run_in_the_threadpool():
     """FastAPI runs a sync route in its threadpool: a long walk there never stalls /healthz."""
     from service.api.audit import verify_audit_chain
-    from service.web_audit import audit_case, audit_index
+    from service.web.audit import audit_case, audit_index
 
     assert not inspect.iscoroutinefunction(verify_audit_chain)
     assert not inspect.iscoroutinefunction(audit_index) and not inspect.iscoroutinefunction(audit_case)

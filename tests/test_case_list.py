@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.vocabulary import Stage
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.errors import NotFound
 from records.models import CaseRecord, StageEntry, User
-from service.case_list import CaseOrder, CaseStatus, find_cases
-from service.referrals import ReferralStatus, referral_of, referrals_of
+from service.cases.case_list import CaseOrder, CaseStatus, find_cases
+from service.cases.referrals import ReferralStatus, referral_of, referrals_of
 
 KEY = b"test audit key"
 
@@ -24,8 +24,8 @@ def add_case(session: Session, reference: str, *, opened: date, stage: Stage = S
                            year=opened.year, awareness_date=opened, referred_by=referred_by,
                            closed_reason="Referral declined: the partners' rationale" if closed else None))
     for action in decisions:  # what the case's step writes when the business unit decides
-        append_audit(session, key=KEY, actor_id=None, actor_role="business_unit", action=action, detail={},
-                     case_reference=reference, at=datetime(opened.year, opened.month, opened.day + 1, 10, tzinfo=UTC))
+        AuditWriter(session, KEY).add(action, reference, {}, actor_id=None, actor_role="business_unit",
+                                      at=datetime(opened.year, opened.month, opened.day + 1, 10, tzinfo=UTC))
     if closed:
         session.add(StageEntry(case_reference=reference, process="case", stage=Stage.closed, entered_on=closed,
                                step_key=f"{reference}:closed"))

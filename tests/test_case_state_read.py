@@ -51,8 +51,8 @@ async def test_the_api_serves_the_stored_state_and_falls_back_to_the_query_for_a
 
     from engine.calendar import london_date
     from records.models import CaseStateView
-    from service.cases import today_in_london
-    from service.visibility import state_for
+    from service.cases.case_service import today_in_london
+    from service.cases.visibility import state_for
 
     today = london_date(await case_env.get_current_time())
     manager = await api.as_user("strategy.manager")
@@ -68,7 +68,7 @@ async def test_the_api_serves_the_stored_state_and_falls_back_to_the_query_for_a
     served = (await api.get(f"/api/cases/{reference}", headers=manager)).json()
     today = today_in_london()  # the service counts from the day it is read
     queried = await handle.query("state", today)
-    assert served["links"] == []  # the service adds the case's links for its reader (service/case_links.py)
+    assert served["links"] == []  # the service adds the case's links for its reader (service/cases/case_links.py)
     assert served == state_for("business_unit", {**queried, "effect_failing": served["effect_failing"],
                                                   "links": []})
     assert served["stage"] == "csc_consultation"

@@ -22,10 +22,10 @@ from google.protobuf import json_format
 from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload, Payloads
 
+from records.codec import EncryptionCodec
 from records.models import AuditEvent
-from service.runner import free_port
-from service.settings import Settings
-from service.temporal import EncryptionCodec
+from service.platform.runner import free_port
+from service.platform.settings import Settings
 from tests.conftest import TEST_KEY, make_settings
 
 UI_ORIGIN = "http://localhost:8080"
@@ -38,7 +38,7 @@ PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-He
 def served(directory: Path, ui_origin: str):
     """The app served by uvicorn on a loopback port, with demo users; yields (base URL, passwords, engine)."""
     from records.db import make_engine, session_scope, upgrade
-    from service.accounts import create_demo_users, ensure_partnership
+    from service.accounts.users import create_demo_users, ensure_partnership
     from service.app import create_app
 
     settings = make_settings(directory, f"sqlite:///{directory / 'codec.db'}",
@@ -185,7 +185,7 @@ def test_without_a_configured_ui_origin_no_browser_origin_is_allowed(tmp_path):
 
 
 def test_the_ui_origin_setting_must_be_an_origin():
-    from service.settings import SettingsError, load_settings
+    from service.platform.settings import SettingsError, load_settings
 
     for wrong in ("localhost:8080", "http://localhost:8080/", "https://temporal.example.org/ui", "ftp://x"):
         with pytest.raises(SettingsError, match="RAPID_REVIEW_TEMPORAL_UI_ORIGIN"):
@@ -200,8 +200,8 @@ async def test_the_temporal_ui_in_chromium_shows_the_auditor_a_decoded_history_a
     from playwright.async_api import async_playwright, expect
     from temporalio.client import Client
 
-    from service.runner import stop_process, temporal_cli
-    from service.temporal import data_converter
+    from service.platform.runner import stop_process, temporal_cli
+    from service.platform.temporal import data_converter
 
     grpc_port, ui_port = free_port(), free_port()
     ui = f"http://127.0.0.1:{ui_port}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from records.db import make_engine
-from service.settings import Settings
+from service.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_SERVICES = ("api", "worker", "migrate")
@@ -94,7 +94,7 @@ def test_temporal_comes_up_as_the_reference_brings_it_up():
 
 def test_the_stand_in_dev_server_is_the_server_version_the_stack_runs():
     """tests/test_compose_stack.py runs the Temporal dev server in place of the temporal service: the same server."""
-    from service.runner import temporal_cli
+    from service.platform.runner import temporal_cli
 
     version = subprocess.run([temporal_cli(), "--version"], capture_output=True, text=True, check=True).stdout
     image = _compose()["services"]["temporal"]["image"].rpartition(":")[2]
@@ -255,7 +255,7 @@ def test_the_temporal_ui_is_reached_through_the_proxy_only_after_basic_authentic
 
 def test_the_worker_is_healthy_while_its_heartbeat_is_fresh_and_stops_gracefully(tmp_path):
     """The worker's compose health check, run as Docker runs it, against the file the worker touches."""
-    from service.worker import ALIVE_FILE, GRACEFUL_SHUTDOWN, HEARTBEAT_SECONDS, HEARTBEAT_STALE_SECONDS
+    from service.platform.worker import ALIVE_FILE, GRACEFUL_SHUTDOWN, HEARTBEAT_SECONDS, HEARTBEAT_STALE_SECONDS
 
     worker = _compose()["services"]["worker"]
     check = worker["healthcheck"]["test"]

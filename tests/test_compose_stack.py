@@ -46,8 +46,8 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
 from engine.calendar import WorkingDayCalendar, london_date
-from service.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
-from service.settings import new_encryption_key
+from service.platform.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
+from service.platform.settings import new_encryption_key
 from tests.postgres import _pg_bin, throwaway_cluster
 from tests.test_image import ImageInstall
 from tests.test_newcomer import COUNTS
@@ -278,7 +278,7 @@ def enrolled_authenticator(stack: Stack, username: str) -> str:
 
     from records.db import engine_for
     from records.models import User, UserMfa
-    from service.mfa import _seal
+    from service.accounts.mfa import _seal
 
     env, secret = stack.env("api"), pyotp.random_base32()
     engine = engine_for(env["DATABASE_URL"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from service.runner import free_port
+from service.platform.runner import free_port
 
 
 def _descendants(pid: int) -> set[int]:

@@ -13,7 +13,7 @@ from activities.documents import DocumentActivities, document_title
 from engine.models import DocumentRequest
 from records.models import Document
 from records.object_store import invitation_ics_key
-from service.wording import long_date
+from service.web.wording import long_date
 
 REF = "RR-2026-014"
 BASE = {"partnership": "Northshire Safeguarding Children Partnership", "reference": REF}
@@ -223,7 +223,7 @@ def test_themes_sheet_counts_themes_per_year_with_their_reviews(engine, document
 
     from records.db import session_scope
     from records.read_model import upsert_case
-    from service.themes import themes_sheet_request
+    from service.partnership.themes import themes_sheet_request
     from tests.test_notifications import step
 
     with session_scope(engine) as session:
@@ -249,8 +249,8 @@ def test_themes_sheet_counts_themes_per_year_with_their_reviews(engine, document
 def test_the_answer_to_an_action_says_which_documents_are_being_prepared():
     """Documents are issued after the action's answer: the banner says each is being prepared (the case's and its
     review's), and an agency member is told only of those it may read once issued."""
-    from service.visibility import state_for
-    from service.web import done_banner
+    from service.cases.visibility import state_for
+    from service.web.case_actions import done_banner
 
     state = {"reference": REF, "outstanding": [], "documents_in_preparation": ["decision_sheet", "sign_off_request"],
              "practice_review": {"documents_in_preparation": ["terms_of_reference"]}}

@@ -72,8 +72,8 @@ def test_every_domain_error_has_its_status_and_the_documented_shape(api_client):
 
 
 def test_every_refusal_kind_is_mapped():
-    """A new kind of refusal must be given its status (service/http_errors.py), not fall back unnoticed."""
-    from service.http_errors import STATUS
+    """A new kind of refusal must be given its status (service/platform/http_errors.py), not fall back unnoticed."""
+    from service.platform.http_errors import STATUS
 
     kinds = {cls for cls in vars(records.errors).values()
              if isinstance(cls, type) and issubclass(cls, DomainError) and cls is not DomainError}

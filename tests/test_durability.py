@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from engine.calendar import WorkingDayCalendar
 from records.models import AuditEvent
-from service.worker import build_worker
+from service.platform.worker import build_worker
 from tests.cases import CaseDriver
 
 

@@ -13,9 +13,9 @@ from temporalio.common import WorkflowIDReusePolicy
 from engine.authenticity import sealed
 from engine.models import Actor
 from engine.vocabulary import Role
+from records.codec import ENCODING, EncryptionCodec
 from reviews.rapid_review.models import CaseInput
-from service.settings import Settings, new_encryption_key
-from service.temporal import ENCODING, EncryptionCodec
+from service.platform.settings import Settings, new_encryption_key
 from tests.conftest import TEST_KEY
 
 PSEUDONYM = "Pseudonym-Zebedee"

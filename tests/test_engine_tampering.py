@@ -19,10 +19,10 @@ from sqlmodel import Session, select
 
 from records.models import AuditEvent, CaseRecord, OutboxMessage
 from service.app import create_app
-from service.engine_watch import check_open_cases
-from service.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
-from service.temporal import connect
-from service.worker import build_worker
+from service.platform.engine_watch import check_open_cases
+from service.platform.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
+from service.platform.temporal import connect
+from service.platform.worker import build_worker
 
 METRICS_TOKEN = "scraper-token-" + "y" * 20
 REFERRAL = {"pseudonym": "Child T", "age_band": "5-9", "summary": "Harmed at home.", "incident_date": "2026-11-02",

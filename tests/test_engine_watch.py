@@ -15,8 +15,8 @@ import pytest
 from sqlmodel import Session, select
 
 from records.models import CaseRecord, OutboxMessage
-from service.temporal import connect
-from service.worker import build_worker
+from service.platform.temporal import connect
+from service.platform.worker import build_worker
 from tests.cases import CaseDriver
 
 METRICS_TOKEN = "scraper-token-" + "x" * 20

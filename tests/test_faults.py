@@ -20,11 +20,11 @@ from engine.calendar import WorkingDayCalendar, london_date
 from records.db import engine_for, session_scope, upgrade
 from records.models import AppliedStep, AuditEvent, CaseRecord, Document, IdempotentRequest, OutboxMessage, Task
 from records.object_store import FileStore
-from service.accounts import create_demo_users, ensure_partnership
-from service.runner import ServiceProcesses, free_port, wait_until_ready
-from service.settings import decode_encryption_key
-from service.temporal import connect
-from service.worker import build_worker
+from service.accounts.users import create_demo_users, ensure_partnership
+from service.platform.runner import ServiceProcesses, free_port, wait_until_ready
+from service.platform.settings import decode_encryption_key
+from service.platform.temporal import connect
+from service.platform.worker import build_worker
 from tests.cases import ACTORS, CaseDriver, sealed_action
 from tests.conftest import TEST_KEY, make_settings
 from tests.faults import RefusingProxy
@@ -210,7 +210,7 @@ async def test_a_retry_after_the_api_died_mid_action_acts_once(tmp_path):
     engine = engine_for(url)
     with session_scope(engine) as session:  # known passwords for the two people of this test
         from records.models import User
-        from service.auth import hash_password
+        from service.accounts.auth import hash_password
 
         people = ["strategy.manager", "csc.lead", "agency.education", "exec.police", "exec.icb"]
         for user in session.exec(select(User).where(User.username.in_(people))):

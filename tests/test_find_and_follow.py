@@ -11,8 +11,8 @@ from playwright.async_api import expect
 from sqlmodel import Session, select
 
 from records.models import AuditEvent, CaseRecord, User
-from service.case_list import PER_PAGE
-from service.wording import long_date
+from service.cases.case_list import PER_PAGE
+from service.web.wording import long_date
 from tests import test_web
 from tests.cases import CaseDriver
 from tests.test_accessibility import check_each_width

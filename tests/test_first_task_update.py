@@ -13,7 +13,7 @@ from engine.calendar import london_date
 from reviews.rapid_review.models import CaseInput
 from reviews.rapid_review.process_rules import ProcessRules
 from reviews.rapid_review.workflow import RapidReviewWorkflow
-from service.worker import build_worker
+from service.platform.worker import build_worker
 from tests.cases import ACTORS, CaseDriver, sealed_action
 
 

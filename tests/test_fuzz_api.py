@@ -13,10 +13,10 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from service.accounts import DEMO_ACCOUNTS
+from service.accounts.users import DEMO_ACCOUNTS
 from service.app import create_app
-from service.runner import free_port
-from service.worker import record_heartbeat
+from service.platform.runner import free_port
+from service.platform.worker import record_heartbeat
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 ROLE_USERS = {}

@@ -14,9 +14,9 @@ from aiosmtpd.controller import Controller
 from playwright.async_api import expect
 
 from engine.calendar import london_date
-from service.outbox import deliver_pending
-from service.runner import free_port
-from service.wording import long_date
+from service.platform.outbox import deliver_pending
+from service.platform.runner import free_port
+from service.web.wording import long_date
 from tests import test_web
 from tests.cases import CaseDriver
 from tests.test_accessibility import check_each_width

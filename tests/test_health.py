@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 
 from service.app import create_app
-from service.runner import free_port
-from service.worker import forget_heartbeat, record_heartbeat
+from service.platform.runner import free_port
+from service.platform.worker import forget_heartbeat, record_heartbeat
 from tests.conftest import make_settings
 
 

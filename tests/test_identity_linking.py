@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from records.models import User, UserIdentity
-from service.identities import user_for_identity
-from service.settings import OidcIssuer
+from service.accounts.identities import user_for_identity
+from service.platform.settings import OidcIssuer
 
 POLICE = OidcIssuer(name="police", label="Constabulary", discovery_url="https://login.police.example/.well-known",
                     client_id="rapid-review", link_verified_email=True, link_email_domains=["example.org"])

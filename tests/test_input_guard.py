@@ -15,8 +15,8 @@ from datetime import date
 import pytest
 
 from engine.models import printable
-from service.csv_export import safe_cell
-from service.http_guard import MAX_BODY_BYTES, json_depth_exceeds
+from service.platform.http_csv import safe_cell
+from service.platform.http_guard import MAX_BODY_BYTES, json_depth_exceeds
 
 # Input refused at the service's edge: SQLite only, as the database changes nothing here
 # (both databases run in the records, read-model and audit tests).
@@ -140,7 +140,7 @@ def test_headers_trickled_past_the_deadline_close_the_connection(settings):
     import uvicorn
 
     from service.app import create_app
-    from service.runner import api_server_config, free_port
+    from service.platform.runner import api_server_config, free_port
 
     settings = settings.model_copy(update={"api_port": free_port(), "api_header_timeout": 0.5})
     server = uvicorn.Server(api_server_config(create_app(settings), settings))

@@ -11,12 +11,13 @@ from sqlmodel import Session, select
 
 from engine.calendar import WorkingDayCalendar
 from engine.models import TaskSpec
+from records.codec import EncryptionCodec
 from records.db import session_scope
 from records.models import HistoryArchive, JobRun, OutboxMessage
 from records.tasks import open_task
-from service.jobs import archive_histories, claim_run
-from service.scheduler import DAILY_JOBS, Jobs, build_scheduler
-from service.temporal import EncryptionCodec, TemporalConnection
+from service.platform.jobs import archive_histories, claim_run
+from service.platform.scheduler import DAILY_JOBS, Jobs, build_scheduler
+from service.platform.temporal import TemporalConnection
 from tests.insider import as_table_owner
 
 MORNING = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)  # a Tuesday, 08:30 in London

@@ -9,9 +9,10 @@ import pytest
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 
-from service.settings import decode_encryption_key, new_encryption_key
-from service.temporal import ENCODING, EncryptionCodec, data_converter, key_id
-from service.worker import build_worker
+from records.codec import ENCODING, EncryptionCodec, key_id
+from service.platform.settings import decode_encryption_key, new_encryption_key
+from service.platform.temporal import data_converter
+from service.platform.worker import build_worker
 from tests.cases import CaseDriver
 from tests.conftest import TEST_KEY
 

@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 from activities.case_step import CaseStepActivities
 from engine.calendar import WorkingDayCalendar
 from engine.models import CaseStep, TaskSpec
+from records.codec import EncryptionCodec
+from records.lateness import late_cases, milestone_of, missed_sentence
 from records.models import OutboxMessage, Task, User
-from service.jobs import send_daily_digest
-from service.lateness import late_cases, milestone_of, missed_sentence
-from service.temporal import EncryptionCodec
+from service.platform.jobs import send_daily_digest
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

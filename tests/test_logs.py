@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from service.logs import JsonLines, configure_logging
+from service.platform.logs import JsonLines, configure_logging
 
 
 class Kept(logging.Handler):

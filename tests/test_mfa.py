@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 
 from records.db import session_scope
 from records.models import AuditEvent, RecoveryCode, User, UserMfa
+from service.accounts.mfa import reset_mfa
 from service.app import create_app
-from service.mfa import reset_mfa
-from service.runner import free_port
+from service.platform.runner import free_port
 from tests.conftest import make_settings
 from tests.test_web import browser  # noqa: F401 - the Chromium fixture
 
@@ -41,7 +41,7 @@ def mfa_engine(mfa_settings):
 
 @pytest.fixture
 def mfa_passwords(mfa_engine, mfa_settings):
-    from service.accounts import create_demo_users, ensure_partnership
+    from service.accounts.users import create_demo_users, ensure_partnership
 
     with session_scope(mfa_engine) as session:
         ensure_partnership(session, "Test partnership")
@@ -145,7 +145,9 @@ async def test_enrol_then_every_sign_in_needs_the_code(mfa_site, browser, mfa_pa
 
 def test_api_clients_send_the_code_and_an_admin_can_reset(mfa_settings, mfa_engine, mfa_passwords):
     secret = pyotp.random_base32()
-    from service.mfa import _seal  # the enrolment pages are tested above; here the account is enrolled directly
+    from service.accounts.mfa import (
+        _seal,  # the enrolment pages are tested above; here the account is enrolled directly
+    )
 
     with session_scope(mfa_engine) as session:
         chair = session.exec(select(User).where(User.username == "panel.chair")).one()
@@ -196,7 +198,7 @@ def test_demo_mode_needs_no_second_factor_by_default(settings, engine, demo_pass
 def test_secret_key_rotation_keeps_authenticators_working(mfa_settings, mfa_engine, mfa_passwords):
     """SECRET_KEY changes with the old one in RAPID_REVIEW_OLD_SECRET_KEYS: the chair's codes still work and her
     secret is sealed again under the new key. With the old key gone, she is told what to do (403), not a 500."""
-    from service.mfa import _open, _seal
+    from service.accounts.mfa import _open, _seal
 
     secret, old_key, new_key = pyotp.random_base32(), mfa_settings.secret_key, "rotated-secret-key-" + "n" * 32
     with session_scope(mfa_engine) as session:
@@ -221,7 +223,7 @@ def test_secret_key_rotation_keeps_authenticators_working(mfa_settings, mfa_engi
 def test_nobody_can_plant_an_authenticator_for_the_owner_to_confirm(mfa_settings, mfa_engine, mfa_passwords):
     """An attacker who knows the password starts enrolment and keeps the setup key: the owner, signing in later, is
     shown a new secret of her own, and neither can confirm with the other's (issue 27, item 3)."""
-    from service.mfa import confirm_enrolment, enrolment_secret, totp_keys
+    from service.accounts.mfa import confirm_enrolment, enrolment_secret, totp_keys
 
     keys, audit_key = totp_keys(mfa_settings), mfa_settings.audit_key_bytes
     with session_scope(mfa_engine) as session:

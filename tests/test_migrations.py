@@ -31,7 +31,7 @@ def test_each_prefix_keeps_numbering_from_the_shared_count(database_url):
     from sqlalchemy import text
     from sqlmodel import Session
 
-    from service.cases import next_reference
+    from service.cases.references import next_reference
 
     engine = make_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     upgrade(engine, "0025")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from engine.calendar import WorkingDayCalendar, london_date
-from service.runner import free_port
+from service.platform.runner import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_EVERY_MODULE = """

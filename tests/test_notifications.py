@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 
 from activities.case_step import CaseStepActivities
 from engine.models import AuditEntry, CaseSnapshot, CaseStep, TaskSpec
+from records.codec import EncryptionCodec
 from records.models import AuditEvent, CaseRecord, OutboxMessage, Task
-from service.outbox import deliver_pending
-from service.runner import free_port
-from service.temporal import EncryptionCodec
+from service.platform.outbox import deliver_pending
+from service.platform.runner import free_port
 
 CODEC = EncryptionCodec(b"k" * 32)
 AUDIT_KEY = b"test-only-audit-key"

@@ -22,8 +22,8 @@ from activities.documents import DocumentActivities
 from records.db import session_scope
 from records.models import AuditEvent, CaseAgency, CaseRecord, OutboxMessage
 from service.app import create_app
-from service.outbox import deliver_pending
-from service.settings import SettingsError
+from service.platform.outbox import deliver_pending
+from service.platform.settings import SettingsError
 from tests.conftest import make_settings, sign_in_through_page
 from tests.test_documents import REF, request
 

@@ -19,8 +19,8 @@ from moto.server import ThreadedMotoServer
 
 from engine.calendar import london_date
 from records.object_store import FileStore, MissingObject, S3Store, content_key, read_stored, store_content
-from service.audit_trail import AuditTrail
-from service.runner import ServiceProcesses, free_port, wait_until_ready
+from service.platform.audit_trail import AuditTrail
+from service.platform.runner import ServiceProcesses, free_port, wait_until_ready
 from tests.conftest import TEST_AUDIT_KEY, TEST_KEY
 from tests.postgres import create_database, drop_database
 

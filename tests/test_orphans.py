@@ -15,11 +15,11 @@ import pytest
 from sqlmodel import Session
 
 from engine.calendar import WorkingDayCalendar, london_date
+from records.codec import EncryptionCodec
 from records.models import CaseRecord
-from service import jobs
 from service.app import create_app
-from service.engine_watch import check_open_cases
-from service.temporal import EncryptionCodec
+from service.platform import jobs
+from service.platform.engine_watch import check_open_cases
 from tests.conftest import start_test_server
 
 

@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from records.db import make_engine
 from records.models import OutboxMessage
-from service.outbox import LEASE_ENDED, deliver_pending
-from service.runner import free_port
+from service.platform.outbox import LEASE_ENDED, deliver_pending
+from service.platform.runner import free_port
 
 NOTHING = {"sent": 0, "retry": 0, "failed": 0}
 
@@ -86,8 +86,8 @@ async def test_a_slow_relay_gets_each_message_once_from_two_senders(engine, sett
 SENDER = """
 import asyncio, sys
 from records.db import make_engine
-from service.outbox import deliver_pending
-from service.settings import Settings
+from service.platform.outbox import deliver_pending
+from service.platform.settings import Settings
 url, port, lease = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, outbox_lease_seconds=lease,
                     smtp_from="rapid-review@lscp.example.org")

@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from records.audit import append_audit
+from records.audit import AuditWriter
 from records.models import AuditEvent, Theme
 from reviews.rapid_review.process_rules import ProcessRules
+from service.accounts.auth import SESSION_COOKIE
 from service.api.dashboard import chart_svg
-from service.auth import SESSION_COOKIE
-from service.timeliness import Quarter, Timeliness
-from service.web_audit import PAGE_SIZE, who_saw
+from service.partnership.timeliness import Quarter, Timeliness
+from service.web.audit import PAGE_SIZE, who_saw
 from tests.conftest import sign_in_through_page
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -160,8 +160,8 @@ def test_who_saw_a_case_is_one_line_per_person_on_both_databases(engine, demo_pa
     now = datetime.now(UTC)
     with Session(engine) as session:
         for minutes, action in ((0, "read_case"), (5, "read_case"), (9, "read_document")):
-            append_audit(session, key=b"test-only-audit-key", actor_id=1, actor_role="business_unit", action=action,
-                         detail={}, case_reference="RR-1", at=now + timedelta(minutes=minutes))
+            AuditWriter(session, b"test-only-audit-key").add(action, "RR-1", {}, actor_id=1, actor_role="business_unit",
+                                                              at=now + timedelta(minutes=minutes))
         session.commit()
         looks = who_saw(session, "RR-1")
     assert [(look.role, look.count, look.last - look.first) for look in looks] == [

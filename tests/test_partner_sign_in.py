@@ -21,11 +21,11 @@ from playwright.async_api import expect
 from sqlmodel import Session, select
 
 from records.models import AuditEvent, UserIdentity
+from service.accounts.oidc import SignInRefused, verify_id_token
 from service.app import create_app
 from service.cli import main as cli
-from service.oidc import SignInRefused, verify_id_token
-from service.runner import free_port
-from service.settings import OidcIssuer
+from service.platform.runner import free_port
+from service.platform.settings import OidcIssuer
 from tests.conftest import make_settings
 from tests.test_web import browser  # noqa: F401 - the Chromium fixture
 
@@ -69,7 +69,7 @@ async def partner_site(tmp_path, providers, monkeypatch):
     monkeypatch.setenv("OIDC_ISSUERS", issuers)
     settings = make_settings(tmp_path, database_url, rapid_review_public_url=f"http://127.0.0.1:{port}")
     from records.db import make_engine, session_scope, upgrade
-    from service.accounts import create_demo_users, ensure_partnership
+    from service.accounts.users import create_demo_users, ensure_partnership
 
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)

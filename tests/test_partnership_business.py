@@ -11,9 +11,9 @@ import pytest
 from activities.case_step import CaseStepActivities
 from engine.calendar import WorkingDayCalendar
 from engine.models import CaseSnapshot, CaseStep, PlanActionSpec, ReviewSnapshot
+from records.codec import EncryptionCodec
 from service.api.dashboard import TRACKER_COLUMNS
-from service.temporal import EncryptionCodec
-from service.wording import long_date
+from service.web.wording import long_date
 from tests.conftest import sign_in_through_page
 
 CAL = WorkingDayCalendar()

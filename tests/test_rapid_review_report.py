@@ -6,7 +6,7 @@ children, signed off by each partner in a stated capacity, and submitted to the 
 import html
 import re
 
-from service.wording import long_date
+from service.web.wording import long_date
 
 REPORT = {
     "circumstances": "Infant admitted with a head injury.", "local_review_criteria": ["a", "c"],

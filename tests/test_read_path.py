@@ -6,10 +6,10 @@ import threading
 from sqlalchemy import event, update
 from sqlmodel import select
 
+from records.audit import AuditWriter
 from records.db import begin_write, read_session, session_scope
 from records.models import AuditEvent, AuditHead, User
-from service.audit_rows import AuditWriter
-from service.audit_trail import AuditTrail
+from service.platform.audit_trail import AuditTrail
 
 
 def test_a_writer_commits_while_a_read_is_open_and_the_read_can_then_write(engine, demo_passwords):

@@ -9,9 +9,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from reviews.review_types import REVIEW_TYPES
-from service.settings import Settings
-from service.temporal import data_converter
-from service.worker import WORKFLOW_RUNNER
+from service.platform.settings import Settings
+from service.platform.temporal import data_converter
+from service.platform.worker import WORKFLOW_RUNNER
 from tests.conftest import TEST_KEY
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

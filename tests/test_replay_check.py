@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from records.codec import EncryptionCodec
 from records.models import HistoryArchive
-from service.jobs import archive_histories
-from service.temporal import EncryptionCodec
+from service.platform.jobs import archive_histories
 from tests.conftest import TEST_KEY
 
 HISTORIES = Path(__file__).parent / "histories"

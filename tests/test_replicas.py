@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from engine.calendar import london_date
 from records.db import make_engine
 from records.models import CaseRecord, IdempotentRequest, ReferenceCounter
-from service.runner import ServiceProcesses, free_port, wait_until_ready
+from service.platform.runner import ServiceProcesses, free_port, wait_until_ready
 from tests.conftest import TEST_AUDIT_KEY, TEST_KEY
 from tests.postgres import create_database, drop_database
 

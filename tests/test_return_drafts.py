@@ -10,8 +10,8 @@ from sqlmodel import Session, select
 
 from engine.models import LONG
 from records.models import AuditEvent, ReturnDraft
-from service.accounts import create_user
-from service.wording import long_date
+from service.accounts.users import create_user
+from service.web.wording import long_date
 
 PASSWORD = "colleague-password-long-enough"
 

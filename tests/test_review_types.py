@@ -11,7 +11,7 @@ from engine.registry import ReviewTypes
 from engine.review_type import ReviewType
 from reviews.rapid_review.workflow import RapidReviewWorkflow
 from reviews.review_types import PRACTICE_REVIEW, RAPID_REVIEW, REVIEW_TYPES, SAFEGUARDING_ADULTS_REVIEW
-from service.cases import ACTIONS
+from service.cases.case_service import ACTIONS
 from tests.toy_review.review_type import TOY_REVIEW
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from service.settings import SettingsError, load_settings, new_encryption_key
+from service.platform.settings import SettingsError, load_settings, new_encryption_key
 
 
 def test_production_names_every_missing_secret(monkeypatch, tmp_path):

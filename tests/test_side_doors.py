@@ -26,7 +26,7 @@ from engine.authenticity import sealed
 from records.models import AuditEvent, CaseRecord
 from reviews.rapid_review.models import CaseInput
 from reviews.rapid_review.process_rules import ProcessRules
-from service.worker import build_worker
+from service.platform.worker import build_worker
 from tests.cases import ACTORS, sealed_action
 
 FORGED_SIGN_OFF = {"actor": {"user_id": 7, "name": "Director of Children's Services", "role": "executive",

@@ -6,8 +6,8 @@ from sqlmodel import Session, select
 
 from activities.case_step import CaseStepActivities
 from engine.models import StepFacts
+from records.codec import EncryptionCodec
 from records.models import CaseRecord, StageEntry
-from service.temporal import EncryptionCodec
 from tests.test_notifications import step
 
 

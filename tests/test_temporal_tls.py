@@ -26,10 +26,10 @@ from cryptography.x509.oid import NameOID
 from hpack import Decoder
 
 from engine.calendar import london_date
-from service.outbox import deliver_pending
-from service.runner import ServiceProcesses, free_port, start_embedded_temporal, stop_process, wait_until_ready
-from service.settings import SettingsError, TemporalSecurity, load_settings
-from service.temporal import connect
+from service.platform.outbox import deliver_pending
+from service.platform.runner import ServiceProcesses, free_port, start_embedded_temporal, stop_process, wait_until_ready
+from service.platform.settings import SettingsError, TemporalSecurity, load_settings
+from service.platform.temporal import connect
 from tests.conftest import TEST_AUDIT_KEY, TEST_KEY
 from tests.test_outbox_leases import SlowRelay, add_messages
 

@@ -15,10 +15,10 @@ from sqlmodel import Session
 
 from engine.calendar import WorkingDayCalendar, london_date
 from records.models import CaseRecord
-from service.accounts import DEMO_ACCOUNTS
+from service.accounts.users import DEMO_ACCOUNTS
 from service.api.routes import route_table
 from service.app import create_app
-from service.runner import free_port
+from service.platform.runner import free_port
 from tests.conftest import sign_in_through_page
 
 CHROMIUM = "/usr/bin/chromium"
@@ -532,7 +532,7 @@ async def test_a_delay_reason_is_asked_only_once_a_deadline_is_missed(sign_in_as
 
 
 PATH_VALUES = {"reference": "RR-1999-999", "action": "convene_panel", "action_id": 1, "escalation_id": 1,
-               "user_id": 999999, "day_id": 999999, "key": "safeguarding_adults_review"}
+               "user_id": 999999, "day_id": 999999, "key": "safeguarding_adults_review", "other": "SAR-2026-999"}
 
 
 

@@ -15,7 +15,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import expect
 
 from reviews.rapid_review.process_rules import ProcessRules
-from service.auth import SESSION_COOKIE
+from service.accounts.auth import SESSION_COOKIE
 from tests import test_web
 
 ARTIFACTS = test_web.ARTIFACTS

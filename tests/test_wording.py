@@ -5,8 +5,8 @@ from pydantic import ValidationError
 
 from engine.models import SignOff
 from reviews.rapid_review.models import ConvenePanel
-from service import wording
-from service.web_forms import FormField, form_body, form_fields, invalid_fields
+from service.web import wording
+from service.web.forms import FormField, form_body, form_fields, invalid_fields
 
 ACTOR = {"user_id": 1, "name": "Sam", "role": "business_unit"}
 

@@ -11,10 +11,10 @@ The statute (Care Act 2014):
   area and the chief officer of police: the same three seats the service knows from the children's partnership, so
   the criteria decision is theirs, each with reasons.
 
-Built so far: the referral, the partners' decision whether the criteria are met (and which), commissioning the
-review, the report, the board's sign-off by its three members, and publication. Then (issue 30 item 4): agency
-information returns (``agency_information.py``; a return on a linked case counted where the partners agreed to share,
-``service/case_links.py``), the report's recommendations into the one action plan at publication, and the figures
-for the SAB's annual report (Care Act 2014 Sch. 2 para 4(1)(d)-(g): ``service/sar_account.py``). Its clocks are
-local practice, not statute (``SarRules``), each naming its source.
+Built so far: the referral, the partners' decision whether the criteria are met (and which), commissioning the review,
+the report, the board's sign-off by its three members, and publication. Then (issue 30 item 4): agency information
+returns (``agency_information.py``; a return on a linked case counted where the partners agreed to share,
+``service/cases/case_links.py``), the report's recommendations into the one action plan at publication, and the
+figures for the SAB's annual report (Care Act 2014 Sch. 2 para 4(1)(d)-(g): ``service/partnership/sar_account.py``).
+Its clocks are local practice, not statute (``SarRules``), each naming its source.
 """

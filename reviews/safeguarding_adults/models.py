@@ -104,7 +104,8 @@ class SubmitSarInformationReturn(SubmitInformationReturn):
 
 class UseSharedReturn(Action):
     """Count an agency's return on a linked case (shared where the partners agreed) as its return here: the agency
-    writes once. The service checks that the return exists on a case linked with sharing (service/case_links.py)."""
+    writes once. The service checks that the return exists on a case linked with sharing
+    (service/cases/case_links.py)."""
 
     agency: Line = Field(description="The agency whose return is shared")
     shared_from: Line = Field(description="The linked case's reference, where the return was sent")

@@ -94,7 +94,7 @@ class SafeguardingAdultsReviewWorkflow:
         "submit_sar_information_return": Rule.of({REVIEW}, Role.agency_member),
         # Counted by the service as the person whose act made a shared return count: the business unit when it asks,
         # the agency when it sends its return on the linked case, the executive whose agreement put sharing in force
-        # (widening the roles changes no accepted update's replay: service/case_links.py).
+        # (widening the roles changes no accepted update's replay: service/cases/case_links.py).
         "use_shared_return": Rule.of({REVIEW}, Role.business_unit, Role.agency_member, Role.executive),
         "submit_sar_report": Rule.of({REVIEW}, Role.business_unit),
         # The board's sign-off: its three statutory members, each approving the same version (or returning it).

@@ -1,4 +1,4 @@
-"""The action plan's routes (the work is ``service/action_plan.py``'s, which the page calls too)."""
+"""The action plan's routes (the work is ``service/partnership/action_plan.py``'s, which the page calls too)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from fastapi.responses import Response
 
 from records.models import User
 from records.vocabulary import PlanStatus, one_of
-from service.action_plan import (
+from service.accounts.auth import require_roles
+from service.accounts.roles import PLAN_UPDATERS, WORKING_GROUP
+from service.api.access import Reader, RowId, audit, writer
+from service.deps import DbSession
+from service.partnership.action_plan import (
     PLAN_COLUMNS,
     NewPlanAction,
     PlanActionChange,
@@ -20,11 +24,7 @@ from service.action_plan import (
     plan_rows_for_people,
     sign_off_item,
 )
-from service.api.access import Reader, RowId, audit, writer
-from service.auth import require_roles
-from service.csv_export import csv_response
-from service.deps import DbSession
-from service.roles import PLAN_UPDATERS, WORKING_GROUP
+from service.platform.http_csv import csv_response
 
 router = APIRouter(prefix="/api/action-plan", tags=["action plan"])
 WorkingGroup = Annotated[User, Depends(require_roles(*WORKING_GROUP))]

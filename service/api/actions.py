@@ -15,11 +15,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, create_model
 
 from records.models import User
+from records.wording import label
+from service.accounts.auth import current_user
 from service.api.cases import IdempotencyKey, answer
-from service.auth import current_user
-from service.cases import ACTIONS, ActionSpec
+from service.cases.case_service import ACTIONS, ActionSpec
 from service.deps import Cases
-from service.wording import label
 
 SERVICE_FIELDS = ("actor", "seal")  # filled in by the service, never sent by a caller
 ERRORS = {

@@ -11,13 +11,13 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from engine.vocabulary import Role
+from records.audit import DENIED
 from records.models import CHANGE_ROWS, AuditEvent, User
+from service.accounts.auth import require_roles
+from service.accounts.roles import CHAIN_CHECKERS
 from service.api.access import Auditor, AuditTrailDep, Reader, audit, visible_case
-from service.auth import require_roles
+from service.cases.visibility import LINKED_CASE, timeline_detail_for
 from service.deps import Cases, DbSession
-from service.roles import CHAIN_CHECKERS
-from service.visibility import LINKED_CASE, timeline_detail_for
-from service.wording import DENIED
 
 router = APIRouter(prefix="/api", tags=["audit"])
 

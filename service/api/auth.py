@@ -1,6 +1,6 @@
 """Sign-in: a bearer token for API clients (OAuth2 password form), a session cookie for the web pages, sign-out,
 who-am-I and changing one's own password. Failures slow further attempts (per username and per client
-address, service.auth.SignInBackoff); every attempt is audited."""
+address, service.accounts.auth.SignInBackoff); every attempt is audited."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request, Re
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from service.auth import (
+from service.accounts.auth import (
     MAX_PASSWORD,
     CurrentUser,
     DbSession,
@@ -20,7 +20,7 @@ from service.auth import (
     sign_in_csrf_ok,
     sign_in_csrf_token,
 )
-from service.sign_in import (
+from service.accounts.sign_in import (
     SIGN_IN_CSRF_REFUSED,
     change_own_password,
     end_this_session,

@@ -1,5 +1,5 @@
 """The partnership's calendar: one-off bank holidays and closure days (business unit and admins). The work is
-``service/calendar_days.py``'s, which the calendar page calls too."""
+``service/partnership/calendar_days.py``'s, which the calendar page calls too."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 
 from records.models import CalendarDay, User
+from service.accounts.auth import require_roles
+from service.accounts.roles import CALENDAR_KEEPERS
 from service.api.access import RowId, writer
-from service.auth import require_roles
-from service.calendar_days import CalendarDayIn, CalendarDayRead, CalendarDayResult, add_and_send, resend
 from service.deps import DbSession, SettingsDep, TemporalDep
-from service.roles import CALENDAR_KEEPERS
+from service.partnership.calendar_days import CalendarDayIn, CalendarDayRead, CalendarDayResult, add_and_send, resend
 
 router = APIRouter(prefix="/api", tags=["calendar"])
 Keeper = Annotated[User, Depends(require_roles(*CALENDAR_KEEPERS))]

@@ -1,5 +1,5 @@
 """A case linked to another of a different review type (one incident, two reviews) and the returns they share: the
-routes over ``service/case_links.py``, which the case page's section and the link page call too."""
+routes over ``service/cases/case_links.py``, which the case page's section and the link page call too."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from records.models import User
+from service.accounts.auth import require_roles
+from service.accounts.roles import CASE_LINKERS, EXECUTIVES
 from service.api.access import Reader
-from service.auth import require_roles
-from service.case_links import (
+from service.cases.case_links import (
     LinkRead,
     NewLink,
     SharedReturn,
@@ -24,7 +25,6 @@ from service.case_links import (
     shared_returns,
 )
 from service.deps import Cases
-from service.roles import CASE_LINKERS, EXECUTIVES
 
 router = APIRouter(prefix="/api/cases", tags=["case links"])
 Linker = Annotated[User, Depends(require_roles(*CASE_LINKERS))]

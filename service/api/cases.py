@@ -1,10 +1,10 @@
 """Cases: referral, lists from the read model, a case's live state, and every action of the brief.
 
-The work is the case service's (``service/cases.py``): these routes take the request apart and hand it over.
-An action is validated by pydantic (422), checked against the roles the workflow allows (403), then sent as the
-workflow update; the workflow's validator has the last word (409 with its reason). Every read of a case's content
-and every attempted action is written to the audit trail. A request with an ``Idempotency-Key`` header takes
-effect once, however often it is retried.
+The work is the case service's (``service/cases/case_service.py``): these routes take the request apart and hand it
+over. An action is validated by pydantic (422), checked against the roles the workflow allows (403), then sent as the
+workflow update; the workflow's validator has the last word (409 with its reason). Every read of a case's content and
+every attempted action is written to the audit trail. A request with an ``Idempotency-Key`` header takes effect once,
+however often it is retried.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from records.errors import InvalidInput
 from records.models import CaseAgency, CaseRecord
 from reviews.rapid_review.models import Referral
 from service.api.access import CaseActor, Reader
-from service.cases import Outcome
+from service.cases.case_service import Outcome
 from service.deps import Cases, DbSession
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(

@@ -20,10 +20,10 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
 from records.models import User
+from service.accounts.auth import require_roles
+from service.accounts.roles import AUDITORS
 from service.api.access import audit
-from service.auth import require_roles
 from service.deps import DbSession, app_settings, payload_codec
-from service.roles import AUDITORS
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 Auditor = Annotated[User, Depends(require_roles(*AUDITORS))]

@@ -14,12 +14,11 @@ from engine.vocabulary import DocumentKind, ReviewStage, Stage
 from records.models import CaseRecord, CaseReview, Document, StageEntry, User
 from records.partnership import process_rules
 from records.read_model import panel_ordered_themes_of
+from service.accounts.auth import require_roles
+from service.accounts.roles import DASHBOARD_READERS, TRACKER_READERS
 from service.api.access import audit, writer
-from service.auth import require_roles
-from service.csv_export import csv_response
 from service.deps import DbSession, SettingsDep
-from service.roles import DASHBOARD_READERS, TRACKER_READERS
-from service.timeliness import (
+from service.partnership.timeliness import (
     CHARTS,
     FIGURE_COLUMNS,
     Basis,
@@ -29,6 +28,7 @@ from service.timeliness import (
     figure_rows_for_people,
     figures,
 )
+from service.platform.http_csv import csv_response
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 DashboardReader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]

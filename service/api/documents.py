@@ -15,11 +15,11 @@ from engine.vocabulary import Role
 from records.models import Document, User
 from records.object_store import MissingObject, ObjectStore, read_stored
 from records.vocabulary import THEMES_SHEET_REFERENCE
+from service.accounts.auth import require_roles
 from service.api.access import Reader, RowId, audit, visible_case
-from service.auth import require_roles
+from service.cases.final_report import MAX_BYTES, upload_final_report
+from service.cases.visibility import document_visible
 from service.deps import DbSession, DocumentStoreDep
-from service.final_report import MAX_BYTES, upload_final_report
-from service.visibility import document_visible
 
 router = APIRouter(prefix="/api", tags=["documents"])
 BusinessUnit = Annotated[User, Depends(require_roles(Role.business_unit))]

@@ -1,4 +1,4 @@
-"""The escalation log's routes (the work is ``service/escalation_log.py``'s, which the page calls too)."""
+"""The escalation log's routes (the work is ``service/partnership/escalation_log.py``'s, which the page calls too)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from records.models import User
 from records.vocabulary import EscalationStatus, one_of
+from service.accounts.auth import require_roles
+from service.accounts.roles import EXECUTIVES
 from service.api.access import CaseActor, Reader, RowId, writer
-from service.auth import require_roles
 from service.deps import DbSession
-from service.escalation_log import (
+from service.partnership.escalation_log import (
     EscalationRead,
     EscalationResponse,
     NewEscalation,
@@ -19,7 +20,6 @@ from service.escalation_log import (
     raise_concern,
     respond_to_concern,
 )
-from service.roles import EXECUTIVES
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
 Executive = Annotated[User, Depends(require_roles(*EXECUTIVES))]

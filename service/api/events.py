@@ -4,7 +4,7 @@
 trail's workflow steps: each event's id (the cursor to send back as ``after``), when, the case reference, the
 kind of change (the action's name) and the stage the case is at afterwards. Never case text: a system that
 needs more reads the case through the routes that check its role. ``GET /api/referrals`` lets whoever made a
-referral follow it (``service/referrals.py``, as the referrer's pages do), without the rest of the case, which is
+referral follow it (``service/cases/referrals.py``, as the referrer's pages do), without the rest of the case, which is
 the partners' and the invited agencies' to read.
 """
 
@@ -21,8 +21,8 @@ from sqlmodel import select
 from engine.vocabulary import Role, Stage
 from records.models import AuditEvent, CaseAgency
 from service.api.access import Reader, audit
+from service.cases.referrals import ReferralProgress, referral_of, referrals_of
 from service.deps import DbSession
-from service.referrals import ReferralProgress, referral_of, referrals_of
 
 router = APIRouter(prefix="/api", tags=["events"])
 STAGES = frozenset(str(stage) for stage in Stage)

@@ -24,10 +24,10 @@ from sqlmodel import Session, select
 from records.db import read_session
 from records.models import WorkerHeartbeat
 from service.deps import app_settings, database_engine, temporal_connection
-from service.effect_alerts import count_failing
-from service.engine_watch import count_mismatched
-from service.orphans import count_orphaned
-from service.worker import HEARTBEAT_STALE_SECONDS
+from service.platform.effect_alerts import count_failing
+from service.platform.engine_watch import count_mismatched
+from service.platform.orphans import count_orphaned
+from service.platform.worker import HEARTBEAT_STALE_SECONDS
 
 router = APIRouter(tags=["health"])
 

@@ -3,7 +3,7 @@
 Protected by a bearer token (RAPID_REVIEW_METRICS_TOKEN) that only the scraper holds: the figures carry no case
 content, but how many cases a partnership has open, and where, is not for everyone. No token set: 404. The
 Temporal SDK's own metrics (workflow task failures, activity attempts and latencies, schedule-to-start) are served
-by each worker at TEMPORAL_METRICS_ADDRESS (service/runner.py).
+by each worker at TEMPORAL_METRICS_ADDRESS (service/platform/runner.py).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from records.db import read_session
 from records.models import CaseRecord, OutboxMessage, Task, WorkerHeartbeat
 from records.vocabulary import OutboxStatus
 from service.deps import app_settings, audit_trail, database_engine, metrics_figures
-from service.effect_alerts import count_failing
-from service.engine_watch import count_mismatched
-from service.orphans import count_orphaned
-from service.worker import HEARTBEAT_STALE_SECONDS
+from service.platform.effect_alerts import count_failing
+from service.platform.engine_watch import count_mismatched
+from service.platform.orphans import count_orphaned
+from service.platform.worker import HEARTBEAT_STALE_SECONDS
 
 router = APIRouter(tags=["health"])
 

@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from records.models import OutboxMessage, User
 from records.vocabulary import OutboxStatus, one_of
-from service.auth import require_roles
+from service.accounts.auth import require_roles
+from service.accounts.roles import ADMINS
 from service.deps import DbSession
-from service.roles import ADMINS
 
 router = APIRouter(prefix="/api", tags=["outbox"])
 

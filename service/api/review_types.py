@@ -15,7 +15,7 @@ from engine.review_type import ReviewType
 from records.errors import NotFound
 from service.api.access import CaseActor, Reader
 from service.api.cases import IdempotencyKey, answer
-from service.cases import validated
+from service.cases.case_service import validated
 from service.deps import Cases
 
 router = APIRouter(prefix="/api/review-types", tags=["review types"])

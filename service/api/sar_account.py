@@ -1,5 +1,5 @@
 """The Safeguarding Adults Board's yearly account of its SARs (Care Act 2014 Sch. 2 para 4(1)(d)-(g)): the route over
-``service/sar_account.py``, which the page calls too."""
+``service/partnership/sar_account.py``, which the page calls too."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 
 from engine.calendar import TABLE_YEARS
 from records.models import User
-from service.auth import require_roles
+from service.accounts.auth import require_roles
+from service.accounts.roles import DASHBOARD_READERS
 from service.deps import Cases
-from service.roles import DASHBOARD_READERS
-from service.sar_account import SarAccount, last_financial_year, sar_account
+from service.partnership.sar_account import SarAccount, last_financial_year, sar_account
 
 router = APIRouter(prefix="/api/sar-account", tags=["partnership business"])
 Reader = Annotated[User, Depends(require_roles(*DASHBOARD_READERS))]

@@ -19,8 +19,8 @@ from records.vocabulary import one_of
 from service.api.access import CaseActor, Reader, RowId, audit, visible_case
 from service.api.actions import ANY_ACTION_BODY
 from service.api.cases import IdempotencyKey, answer
-from service.calendar_days import partnership_calendar
 from service.deps import Cases, DbSession
+from service.partnership.calendar_days import partnership_calendar
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 

@@ -1,4 +1,4 @@
-"""Themes' routes (the work is ``service/themes.py``'s, which the themes page calls too)."""
+"""Themes' routes (the work is ``service/partnership/themes.py``'s, which the themes page calls too)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlmodel import select
 
 from records.models import CaseTheme, Document, User
+from service.accounts.auth import require_roles
+from service.accounts.roles import THEME_EDITORS, THEME_READERS
 from service.api.access import audit, visible_case, writer
 from service.api.documents import DocumentRead, read_document
-from service.auth import require_roles
 from service.deps import DbSession, EngineDep, SettingsDep
-from service.roles import THEME_EDITORS, THEME_READERS
-from service.themes import (
+from service.partnership.themes import (
     MAX_THEMES_PER_CASE,
     NewTheme,
     ThemeName,
