@@ -3,7 +3,7 @@ the Safeguarding Adults Review in its own package.
 
 The Rapid Review is started by a referral and its cases read RR-2026-007; the local child safeguarding practice
 review is started by a rapid review whose partners decided on one, as a child workflow under ``<reference>-cspr``.
-Their words are still service/web/wording.py's ``LABELS`` (a type added later brings its own, ``ReviewType.wording``).
+Their words are still records/wording.py's ``LABELS`` (a type added later brings its own, ``ReviewType.wording``).
 The worker, the case service and the pages import this module, which registers them before they read the registry
 (not ``reviews/__init__.py``: the workflow sandbox imports that package again for every run).
 """

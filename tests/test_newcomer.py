@@ -26,7 +26,7 @@ from service.platform.runner import free_port
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_EVERY_MODULE = """
 import importlib, pkgutil, sys
-for top in ("service", "engine", "reviews", "activities"):
+for top in ("service", "engine", "reviews", "records", "activities"):
     package = importlib.import_module(top)
     for info in pkgutil.walk_packages(package.__path__, prefix=top + "."):
         if ".migrations.versions" not in info.name and not info.name.endswith(".env"):

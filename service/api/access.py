@@ -1,7 +1,6 @@
 """Who may call which route: role aliases built from the role sets (``service/accounts/roles.py``), and, for the
-routes, the
-request helpers they share (``service/deps.py``). Who may see which case is the case service's
-(``service/cases/case_service.py``)."""
+routes, the request helpers they share (``service/deps.py``). Who may see which case is
+``service/cases/visibility.py``'s (``visible_case``, ``may_read``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A referrer's own referrals: where each stands, for the person who made it.
 
 Anyone who may refer (an agency member most often) follows her referral here without being able to read the case:
-an agency member reads a case only once her agency is invited to it (``service/cases/case_service.py``,
+an agency member reads a case only once her agency is invited to it (``service/cases/visibility.py``,
 ``visible_case``). What she is shown is what she sent (reference, pseudonym, when) and where it stands (its stage in
 words, accepted or declined and when, closed and when), never the case's content, the partners' reasoning or why it
 was declined.
