@@ -32,8 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from engine.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
 
 Apply = Callable[[Action, CaseStep, list[DocumentRequest]], None]
-RULE_JOINT = ("A decision of the three safeguarding partners together (Children Act 2004 s16E; Working Together to "
-              "Safeguard Children 2023, ch. 5): applied once the local authority, ICB and police seats all agree")
 
 
 class JointDecision:

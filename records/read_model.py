@@ -52,11 +52,6 @@ def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer
     return record
 
 
-def panel_ordered_themes(session: Session, reference: str) -> list[str]:
-    """A case's themes as the panel recorded them, first to last, then any tagged by hand (alphabetically)."""
-    return panel_ordered_themes_of(session, reference).get(reference, [])
-
-
 def panel_ordered_themes_of(session: Session, reference: str | None = None) -> dict[str, list[str]]:
     """Every case's themes in the panel's order (or the one case named), read in one query."""
     query = select(CaseTheme)

@@ -28,7 +28,6 @@ from service.web.forms import (
     form_fields,
 )
 
-SIGN_OFF_PAGE = "/cases/{reference}/sign-off"
 # Corrections and decisions outside the main path: behind "Corrections and other decisions", after the main task.
 SECONDARY = frozenset({"correct_referral", "correct_awareness_date", "link_cdop_review", "record_joint_review",
                        "close_case", "stop_local_cspr", "extend_deadline", "hold_publication",
