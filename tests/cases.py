@@ -74,7 +74,7 @@ class CaseDriver:
         await self.settled()
         return await self.state()
 
-    SETTLE_SECONDS = 10.0
+    SETTLE_SECONDS = 30.0  # a loaded 2-core CI machine renders a closing letter slowly
 
     async def settled(self, workflow_id: str | None = None) -> None:
         """Wait until the workflow has no activity in flight (the case has finished opening, say)."""

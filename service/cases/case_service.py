@@ -36,7 +36,7 @@ from engine.vocabulary import Stage, TaskStatus, practice_review_id
 from records.audit import AuditWriter
 from records.case_states import stored_case_state
 from records.codec import EncryptionCodec
-from records.db import session_scope
+from records.db import READS_ONLY, session_scope
 from records.errors import (
     ActionRefused,
     CaseGone,
@@ -273,7 +273,17 @@ class CaseService:
     async def read(self, user: User, reference: str, detail: dict | None = None) -> dict:
         """A case's live state as this person may see it; the reading is on the record (``detail`` says where)."""
         record = await in_thread(self._read_on_record, user, reference, detail or {})
-        return for_reader(self, user, reference, state_for(user.role, await self.state(record)))
+        return await in_thread(self._for_reader, user, reference, state_for(user.role, await self.state(record)))
+
+    def _for_reader(self, user: User, reference: str, state: dict) -> dict:
+        """``for_reader`` (the case's links this person may follow) off the event loop, in a read transaction of
+        its own: it takes no write lock, so a read after an action never queues behind the worker's next step."""
+        self.session.commit()
+        self.session.connection(execution_options={READS_ONLY: True})
+        try:
+            return for_reader(self, user, reference, state)
+        finally:
+            self.session.commit()
 
     def _read_on_record(self, user: User, reference: str, detail: dict) -> CaseRecord:
         record = self.visible(user, reference)
@@ -386,7 +396,7 @@ class CaseService:
             return checked
         await self._engine_agrees(await self.temporal.client(), checked.record)
         state = await self._update(user, checked.record, checked.action, checked.spec, checked.payload, checked.held)
-        state = for_reader(self, user, checked.record.reference, state_for(user.role, state))
+        state = await in_thread(self._for_reader, user, checked.record.reference, state_for(user.role, state))
         if checked.action in SHARING_TRIGGERS:  # a return sent once may count on a linked case too
             await count_shared_returns(self, user, checked.record.reference)
         if checked.held:
