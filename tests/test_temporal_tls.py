@@ -239,7 +239,8 @@ async def test_a_client_is_refused_without_the_ca_or_without_its_certificate(tmp
             # Without the CA the client does not trust the engine; without its certificate the proxy (TLS 1.3: after
             # the handshake) closes the connection before the first call is answered.
             for missing, refusal in (("server_ca", "UnknownIssuer"),
-                                     ("client_cert", "connection closed|peer closed connection|BrokenPipe|ConnectionReset")):
+                                     ("client_cert",
+                                      "connection closed|peer closed connection|BrokenPipe|ConnectionReset")):
                 values = {**given, missing: None, **({"client_key": None} if missing == "client_cert" else {})}
                 with pytest.raises(RuntimeError, match=f"Failed client connect.*({refusal})"):
                     await asyncio.wait_for(connect(proxy.address, "default", b"k" * 32,
