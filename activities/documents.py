@@ -60,6 +60,7 @@ TITLES = {
     DocumentKind.cspr_delay_notice: "Delay notice to the National Panel and DfE",
     DocumentKind.seven_minute_briefing: "7-minute briefing",
     DocumentKind.themes_sheet: "Themes sheet across reviews",
+    DocumentKind.sar_criteria_decision: "Record of the decision whether a Safeguarding Adults Review is required",
 }
 TEMPLATE_OF = {DocumentKind.decision_sheet_signed: DocumentKind.decision_sheet}  # the signed copy is the sheet
 RECOMMENDATION_TEXT = {

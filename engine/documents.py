@@ -229,9 +229,31 @@ class ThemesSheet(DocumentContext):
     year: int | None
 
 
+class SarCriteriaView(BaseModel):
+    seat: str  # the statutory member's name (Local authority, ...)
+    by: str
+    outcome: str  # in words
+    reasons: str
+    on: date
+
+
+class SarCriteriaDecision(DocumentContext):
+    """The Safeguarding Adults Board's decision whether the criteria for a SAR are met (Care Act 2014 s44): the
+    three statutory members' views, each with its reasons, and the decision they agreed; the board's record of why
+    it did, or did not, arrange a review."""
+
+    pseudonym: str
+    concern_date: date
+    adult_died: bool
+    decision: str  # in words
+    decided_on: date
+    views: list[SarCriteriaView]
+
+
 CONTEXT_OF: dict[DocumentKind, type[DocumentContext]] = {
     DocumentKind.referral_acknowledgement: ReferralAcknowledgement,
     DocumentKind.sin_decision: SinDecisionRecord,
+    DocumentKind.sar_criteria_decision: SarCriteriaDecision,
     DocumentKind.no_notification_letter: NoNotificationLetter,
     DocumentKind.notification_record: NotificationRecord,
     DocumentKind.information_request: InformationRequest,

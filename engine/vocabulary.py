@@ -133,6 +133,7 @@ class DocumentKind(StrEnum):
     cspr_delay_notice = "cspr_delay_notice"
     seven_minute_briefing = "seven_minute_briefing"
     themes_sheet = "themes_sheet"
+    sar_criteria_decision = "sar_criteria_decision"  # the Safeguarding Adults Review's
 
 
 class Recommendation(StrEnum):

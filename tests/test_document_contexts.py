@@ -24,6 +24,11 @@ EXAMPLES = {kind: context for kind, (context, _) in CASES.items()} | {
     "decision_sheet_signed": CASES["decision_sheet"][0],
     "themes_sheet": {"years": [2026], "rows": [{"theme": "neglect", "controlled": True, "counts": {2026: 1},
                                                 "total": 1, "references": ["RR-1"]}], "year": None},
+    "sar_criteria_decision": {"pseudonym": "Adult A", "concern_date": "2026-10-01", "adult_died": True,
+                              "decision": "a mandatory SAR", "decided_on": "2026-10-20",
+                              "views": [{"seat": "Police", "by": "A Superintendent", "outcome": "a mandatory SAR",
+                                         "reasons": "Agencies could have worked together better.",
+                                         "on": "2026-10-20"}]},
 }
 
 

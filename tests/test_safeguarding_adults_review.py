@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from engine.calendar import london_date
-from records.models import CaseRecord, Task
+from records.models import CaseRecord, Document, Task
 
 REFERRAL = {"pseudonym": "Mr A", "summary": "Died at home; concerns about missed care visits.", "adult_died": True,
             "needs_for_care_and_support": True, "referring_agency": "police"}
@@ -94,6 +94,13 @@ async def test_the_criteria_decided_then_the_review_commissioned_signed_off_and_
         criteria = "Are the criteria for a Safeguarding Adults Review met?"
         assert tasks == [(criteria, "icb", "done"), (criteria, "la", "done"), (criteria, "police", "done"),
                          ("Commission the Safeguarding Adults Review", None, "done")]
+        record = session.exec(select(Document).where(Document.case_reference == reference,
+                                                     Document.kind == "sar_criteria_decision")).one()
+    # The board's record of its decision: each member's view with its reasons, for the partners only.
+    sheet = await api.get(f"/api/documents/{record.id}?format=html", headers=bu)
+    assert sheet.status_code == 200 and "The icb partner" in sheet.text and "a mandatory SAR" in sheet.text
+    agency = await api.get(f"/api/documents/{record.id}?format=html", headers=await api.as_user("agency.education"))
+    assert agency.status_code in (403, 404), "the members' reasoning is not an agency's to read"
 
     # The report, the board's three-way sign-off (a return sends it back for a new version), then publication.
     report = {"received_on": today.isoformat(), "findings": "Visits were missed and not escalated",

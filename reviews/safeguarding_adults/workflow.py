@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from engine import authenticity
     from engine.actions import Rule
     from engine.calendar import london_date
+    from engine.documents import SarCriteriaDecision, SarCriteriaView
     from engine.models import (
         Action,
         AuditEntry,
@@ -34,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ProcessState,
         SignOff,
     )
-    from engine.vocabulary import SEAT_NAMES, Role, Seat, TaskKind
+    from engine.vocabulary import SEAT_NAMES, DocumentKind, Role, Seat, TaskKind
     from reviews.safeguarding_adults.models import (
         RULE_COMMISSION,
         RULE_CRITERIA_DECISION,
@@ -288,6 +289,8 @@ class SafeguardingAdultsReviewWorkflow:
             return  # waiting for a seat, or the partners disagree: each may give its view again
         outcome = outcomes.pop()
         self.state.decision, self.state.decided_on = outcome, self.clock.today()
+        if workflow.patched("sar-criteria-record"):  # the board's record of why; SARs decided before, as they ran
+            documents.append(self._criteria_record(action.actor.name))
         self.clock.meet("criteria_decision", step)
         if outcome == "not_met":
             self.state.closed_reason = "The SAB's partners agreed that the criteria for a SAR are not met"
@@ -302,6 +305,15 @@ class SafeguardingAdultsReviewWorkflow:
             f"The partners agreed on {OUTCOME_WORDS[outcome]}: commission the reviewer and agree the terms of "
             "reference.", Role.business_unit, due=self.clock.deadline("commission").due, action="commission_sar"))
         self.steps.move_to(step, COMMISSIONING, action.actor, "give_sar_criteria_view")
+
+    def _criteria_record(self, issued_by: str) -> DocumentRequest:
+        """The decision and each member's view with its reasons, as a document the board keeps."""
+        st = self.state
+        return self.steps.document(DocumentKind.sar_criteria_decision, issued_by, SarCriteriaDecision(
+            pseudonym=st.pseudonym, concern_date=st.concern_date, adult_died=st.adult_died,
+            decision=OUTCOME_WORDS[st.decision], decided_on=st.decided_on,
+            views=[SarCriteriaView(seat=SEAT_NAMES[v.seat], by=v.by, outcome=OUTCOME_WORDS[v.outcome],
+                                   reasons=v.reasons, on=v.on) for v in st.views]))
 
     def _commission(self, action: CommissionSar, step: CaseStep, documents: list[DocumentRequest]) -> None:
         self.state.commission = action

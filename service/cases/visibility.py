@@ -23,7 +23,8 @@ SIN_ACTIONS = frozenset({"record_sin_decision", "propose_sin_decision", "respond
 JOINT_SHOWN = ("decision", "version", "status", "on", "settled_on")
 RETURN_TEXT = ("involvement", "chronology", "analysis")
 # Documents an agency member may not download or list: they hold the partners' reasoning.
-PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record", "final_report"})
+PARTNER_ONLY_DOCUMENTS = frozenset({"sin_decision", "no_notification_letter", "notification_record", "final_report",
+                                    "sar_criteria_decision"})
 WITHHELD = "(not shown to agency members)"
 # The other case a link or a shared return names: an agency member may not be able to read it, and its reference
 # alone would tell her it exists (service/cases/case_links.py shows links only to those who may read both cases); her
