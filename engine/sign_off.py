@@ -64,6 +64,15 @@ class ThreeWaySignOff:
             return False
         return self.approved(version) == set(Seat)
 
+    def send_back(self, step: CaseStep, action: SignOff, *, to_stage: str, task_key: str, title: str, role: Role,
+                  next_action: str, due: date | None = None) -> None:
+        """A returned version goes back to its stage, with a task for whoever revises it that says who returned it
+        and why (the returning seat's comments)."""
+        self.steps.move_to(step, to_stage, action.actor, self.action)
+        step.tasks.append(self.steps.task(
+            task_key, TaskKind.action, title, f"Returned by the {SEAT_NAMES[action.actor.seat]}: {action.comments}",
+            role, due=due, action=next_action))
+
     def approved(self, version: int) -> set[Seat]:
         return {s.seat for s in self.state.sign_offs if s.version == version and s.decision == "approve"}
 

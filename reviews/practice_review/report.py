@@ -10,7 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.calendar import add_months
     from engine.documents import CsprDelayNotice, TermsOfReference
     from engine.models import PlanActionSpec, SignOff
-    from engine.vocabulary import SEAT_NAMES, DocumentKind, ReviewStage, Role, TaskKind
+    from engine.vocabulary import DocumentKind, ReviewStage, Role, TaskKind
     from reviews.practice_review.models import (
         AgreeTermsOfReference,
         CommissionReviewer,
@@ -125,15 +125,13 @@ class Report(ReviewPart):
         self.three_way.ask(step, version, self.clock.deadline("cspr").due)
 
     def sign_off_report(self, action: SignOff, step, documents) -> None:
-        version, seat = self.state.report_version, action.actor.seat
+        version = self.state.report_version
         approved = self.three_way.record(action, step, version)
         if action.decision == "return":
-            self.steps.move_to(step, ReviewStage.draft_report, action.actor, "sign_off_report")
-            step.tasks.append(self.steps.task(
-                f"submit_final_report:returned:{version}", TaskKind.action, "Revise the final report (returned)",
-                f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.business_unit,
-                due=self.clock.deadline("cspr").due, action="submit_final_report",
-            ))
+            self.three_way.send_back(step, action, to_stage=ReviewStage.draft_report,
+                                     task_key=f"submit_final_report:returned:{version}",
+                                     title="Revise the final report (returned)", role=Role.business_unit,
+                                     next_action="submit_final_report", due=self.clock.deadline("cspr").due)
             return
         if approved:
             due = add_months(self.clock.today(), self.rules.recommendation_months)

@@ -230,18 +230,16 @@ class Panel(CasePart):
         }
 
     def sign_off(self, action: SignOff, step, documents) -> None:
-        version, seat = self.state.decision_sheet_version, action.actor.seat
+        version = self.state.decision_sheet_version
         approved = self.three_way.record(action, step, version)
         if self.state.revision is not None:  # a revision after the National Panel's questions
             self.process.national_panel.revision_signed(action, step, documents, approved)
             return
         if action.decision == "return":
-            self.steps.move_to(step, Stage.decision_sheet, action.actor, "sign_off")
-            step.tasks.append(self.steps.task(
-                f"issue_decision_sheet:v{version + 1}", TaskKind.action, "Revise the decision sheet (returned)",
-                f"Returned by {SEAT_NAMES[seat]}: {action.comments}", Role.panel_chair,
-                due=self.clock.deadline("sign_off").due, action="issue_decision_sheet",
-            ))
+            self.three_way.send_back(step, action, to_stage=Stage.decision_sheet,
+                                     task_key=f"issue_decision_sheet:v{version + 1}",
+                                     title="Revise the decision sheet (returned)", role=Role.panel_chair,
+                                     next_action="issue_decision_sheet", due=self.clock.deadline("sign_off").due)
             return
         if approved:
             # The partners' decision is made here: a local CSPR starts from it, not from the Panel's reply.

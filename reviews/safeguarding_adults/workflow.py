@@ -334,11 +334,10 @@ class SafeguardingAdultsReviewWorkflow:
         published."""
         approved = self.three_way.record(action, step, self.state.report_version)
         if action.decision == "return":
-            step.tasks.append(self.steps.task(
-                f"resubmit_report:v{self.state.report_version}", TaskKind.action, "Submit the SAR report again",
-                f"Returned by the {SEAT_NAMES[action.actor.seat]}: {action.comments}", Role.business_unit,
-                action="submit_sar_report"))
-            self.steps.move_to(step, REVIEW, action.actor, "sign_off_sar_report")
+            self.three_way.send_back(step, action, to_stage=REVIEW,
+                                     task_key=f"resubmit_report:v{self.state.report_version}",
+                                     title="Submit the SAR report again", role=Role.business_unit,
+                                     next_action="submit_sar_report")
         elif approved:
             step.tasks.append(self.steps.task("publish", TaskKind.action, "Publish the SAR report",
                                               "The board's three members approved it.", Role.business_unit,
