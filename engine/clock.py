@@ -16,7 +16,8 @@ from typing import Protocol
 from temporalio import workflow
 
 from engine.effects import WorkingCalendars
-from engine.steps import ACTIVITY_TIMEOUT, EFFECT_RETRY, Steps, reject, require_sealed
+from engine.patches import patched
+from engine.steps import Steps, reject, require_sealed
 
 with workflow.unsafe.imports_passed_through():
     from engine.calendar import WorkingDayCalendar, london_date, london_moment
@@ -114,7 +115,7 @@ class DeadlineClock:
 
     async def open_calendar(self, earliest: date) -> None:
         """Cases started from now on count on a calendar recorded in their history (patch "case-calendar")."""
-        if workflow.patched("case-calendar"):
+        if patched("case-calendar"):
             last = date(self.today().year + CALENDAR_YEARS_AHEAD, 12, 31)
             self.case_calendar = await self._fetch_calendar(date(earliest.year - 1, 1, 1), last)
 
@@ -131,9 +132,7 @@ class DeadlineClock:
                                               closure_days={**more.closure_days, **own.closure_days})
 
     async def _fetch_calendar(self, first: date, last: date) -> CaseCalendar:
-        return await workflow.execute_activity_method(
-            WorkingCalendars.working_calendar, CalendarRequest(first=first, last=last),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
+        return await self.steps.run_effect(WorkingCalendars.working_calendar, CalendarRequest(first=first, last=last))
 
     # ------------------------------------------------------------------ a day added while the case runs
 
@@ -301,7 +300,7 @@ class DeadlineClock:
         """Until the case closes: sleep to the next reminder or escalation, then issue what fell due. Cases opened
         since patch "steady-clock" keep one timer until the wake moment itself changes (an action that moves no
         deadline re-arms nothing); earlier cases re-arm on every change, as they ran."""
-        if workflow.patched("steady-clock"):
+        if patched("steady-clock"):
             await self._run_steady()
             return
         while self.state.stage != Stage.closed:

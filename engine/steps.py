@@ -85,6 +85,9 @@ class Steps:
         # Set by the run from patch "answer-first": cases opened before it issue a step's documents inside the step
         # (before the action is answered), as they ran.
         self.documents_after_reply = False
+        # Set by the run from patch "local-step" (engine/patches.py): its steps are local activities, answered in
+        # the workflow task that took the action; workflows opened before send each as an activity, as they ran.
+        self.local = False
         self._to_issue: list[DocumentRequest] = []  # in step order; the first is being issued
         self._issuing: asyncio.Task | None = None
 
@@ -149,9 +152,16 @@ class Steps:
 
     async def apply(self, step: CaseStep) -> None:
         """Send the step as it stands (no read-model row added)."""
-        await workflow.execute_activity_method(
-            CaseSteps.apply_case_step, step, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
-        )
+        await self.run_effect(CaseSteps.apply_case_step, step)
+
+    async def run_effect(self, method: Callable, argument: object) -> object:
+        """One of the engine's database effects (a step, a calendar): a local activity in a workflow opened with
+        local steps, else an activity. Either is retried until it goes through (EFFECT_RETRY)."""
+        if self.local:
+            return await workflow.execute_local_activity_method(
+                method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
+        return await workflow.execute_activity_method(
+            method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
 
     def move_to(self, step: CaseStep, stage: str, actor: Actor | None, action: str) -> None:
         """The workflow enters ``stage`` in this step: its history and the step say so."""

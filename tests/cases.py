@@ -30,6 +30,27 @@ ACTORS = {
 }
 
 
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+def activity_runs(history, activity_type: str | None = None) -> list:
+    """The events of ``history`` that schedule an activity or record a local activity's run (a case's steps are
+    local activities since patch "local-step"), of ``activity_type`` if given, in order."""
+    import json
+
+    found = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
+            name = json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
+        else:
+            continue
+        if activity_type in (None, name):
+            found.append(event)
+    return found
+
+
 def sealed_action(workflow_id: str, action: str, actor: Actor, fields: dict) -> tuple:
     """(payload, update id) for ``execute_update``: the action's model with the service's seal."""
     from service.cases.case_service import ACTIONS
@@ -77,13 +98,15 @@ class CaseDriver:
     SETTLE_SECONDS = 30.0  # a loaded 2-core CI machine renders a closing letter slowly
 
     async def settled(self, workflow_id: str | None = None) -> None:
-        """Wait until the workflow has no activity in flight (the case has finished opening, say)."""
+        """Wait until the workflow has no activity in flight and no workflow task (the case has finished opening,
+        say; a local activity runs inside a workflow task)."""
         import asyncio
 
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         for _ in range(int(self.SETTLE_SECONDS / 0.05)):
             description = await handle.describe()
-            if not description.raw_description.pending_activities:
+            raw = description.raw_description
+            if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"the workflow kept activities in flight for {self.SETTLE_SECONDS:g} s")

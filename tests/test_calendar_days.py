@@ -15,7 +15,7 @@ from reviews.review_types import REVIEW_TYPES
 from service.platform.settings import Settings
 from service.platform.temporal import data_converter
 from service.platform.worker import WORKFLOW_RUNNER
-from tests.cases import CaseDriver
+from tests.cases import CaseDriver, activity_runs
 from tests.conftest import TEST_KEY
 
 STATUTORY = {"notification", "rapid_review"}
@@ -146,15 +146,11 @@ async def test_a_case_outliving_its_calendar_extends_it(driver, case_env):
     """The calendar a case starts with runs to the end of the fifth year; the clock extends it in time."""
     await driver.start()
     handle = driver.handle
-    fetched = [e for e in (await handle.fetch_history()).events
-               if e.HasField("activity_task_scheduled_event_attributes")
-               and e.activity_task_scheduled_event_attributes.activity_type.name == "working_calendar"]
+    fetched = activity_runs(await handle.fetch_history(), "working_calendar")
     assert len(fetched) == 1
     await case_env.sleep(timedelta(days=4 * 366))
     await driver.settled()
-    fetched = [e for e in (await handle.fetch_history()).events
-               if e.HasField("activity_task_scheduled_event_attributes")
-               and e.activity_task_scheduled_event_attributes.activity_type.name == "working_calendar"]
+    fetched = activity_runs(await handle.fetch_history(), "working_calendar")
     assert len(fetched) == 2, "extended once, when less than two years of it were left"
     await replays(handle)
 

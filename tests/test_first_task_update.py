@@ -14,7 +14,7 @@ from reviews.rapid_review.models import CaseInput
 from reviews.rapid_review.process_rules import ProcessRules
 from reviews.rapid_review.workflow import RapidReviewWorkflow
 from service.platform.worker import build_worker
-from tests.cases import ACTORS, CaseDriver, sealed_action
+from tests.cases import ACTORS, CaseDriver, activity_runs, sealed_action
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -41,7 +41,6 @@ async def test_an_update_in_the_first_workflow_task_is_handled(case_env, setting
         "the case opened first, then the referral was accepted"
     assert state["three_way_sin"] and [d["key"] for d in state["deadlines"]] == ["notification"]
     first_task = [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
-    assert first_task and first_task[0].event_id < min(
-        e.event_id for e in history.events if e.HasField("activity_task_scheduled_event_attributes")), \
+    assert first_task and first_task[0].event_id < activity_runs(history)[0].event_id, \
         "the update was accepted in the first workflow task, before the case's first activity"
     assert [t.action for t in driver.tasks(status="open")] == ["propose_sin_decision"]

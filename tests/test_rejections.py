@@ -1,5 +1,5 @@
 """Every validator rule rejects before anything is written: the reason is plain, and the history
-gains no update, activity, child or state change (the test server still logs the workflow task that
+gains no update, activity (local or not), child or state change (the test server still logs the workflow task that
 ran the validator, and the case clock may re-arm its timer in it; a real server's speculative task
 leaves nothing)."""
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.cases import ACTORS
+from tests.cases import ACTORS, activity_runs
 
 # Validators refuse before anything is written: SQLite only, as the database changes nothing here
 # (both databases run in the records, read-model and audit tests).
@@ -26,7 +26,9 @@ async def written_events(driver, workflow_id=None) -> list[str]:
 
     handle = driver.env.client.get_workflow_handle(workflow_id or driver.reference)
     history = await handle.fetch_history()
-    return [EventType.Name(e.event_type) for e in history.events if EventType.Name(e.event_type) in WRITTEN]
+    local = [f"local activity {e.event_id}" for e in activity_runs(history)
+             if e.HasField("marker_recorded_event_attributes")]
+    return [EventType.Name(e.event_type) for e in history.events if EventType.Name(e.event_type) in WRITTEN] + local
 
 
 async def assert_rejected(driver, expected: str, action: str, actor: str, workflow_id=None, **fields) -> None:

@@ -26,6 +26,10 @@ def test_representative_histories_are_stored():
     # Cases from before the three-way notification decision and the learning step (no patch markers) stay here.
     for before in ("declined_referral--RR-3E133D47", "no_further_review--RR-B5C490CB", "local_cspr_case--RR-76E6C672"):
         assert before in {path.stem for path in HISTORIES}
+    # And cases whose steps are local activities (patch "local-step"), a child review and a SAR among them.
+    local = {path.stem.split("--")[0] for path in HISTORIES if '"core_local_activity"' in path.read_text()}
+    assert {"local_cspr_case", "local_cspr_review", "sar_published_with_local_steps", "sign_off_returned_then_approved",
+            "reopened_after_a_late_panel_reply"} <= local
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem.split("--")[0] for p in HISTORIES])

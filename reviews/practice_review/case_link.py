@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from reviews.practice_review.models import ReviewProgress
 
 from engine.clock import owed_by_owner
+from engine.patches import patched
 from reviews.practice_review.parts import ReviewPart
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class CaseLink(ReviewPart):
     def record(self, step: CaseStep) -> None:
         """The review's row in the read model, on every step (and its state, read instead of queried)."""
         step.review = self.review_snapshot()
-        if workflow.patched("state-in-step"):
+        if patched("state-in-step"):
             step.stored_state = StoredState(workflow_id=workflow.info().workflow_id,
                                             state=self.state.model_dump(mode="json"),
                                             calendar=stored_calendar(self.clock.calendar))

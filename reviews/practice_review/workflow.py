@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
 from engine.actions import Actions
 from engine.clock import DeadlineClock
 from engine.joint_decision import JointDecision, JointDecisions
+from engine.patches import decide_local_steps, patched
 from engine.sign_off import ThreeWaySignOff
 from engine.steps import Steps
 from engine.vocabulary import practice_review_id
@@ -100,6 +101,7 @@ class PracticeReviewWorkflow:
 
     @workflow.run
     async def run(self, review: ReviewInput) -> str:
+        self.steps.local = decide_local_steps()  # first of all (engine/patches.py)
         # Only a case's own workflow starts its review (the server sets the parent; no client can). Every review
         # ever started had its parent, so no running case can take another path here.
         parent = workflow.info().parent
@@ -109,12 +111,12 @@ class PracticeReviewWorkflow:
         method = review.methodology
         # Reviews started before the partners' joint decisions keep one Executive's extension and the business
         # unit's record of non-publication, as they ran (engine/joint_decision.py).
-        self.state.joint_decisions = workflow.patched("joint-decisions")
+        self.state.joint_decisions = patched("joint-decisions")
         # As its case: documents after the answer (engine/steps.py); and the case is told only what it does not
         # know: not the stage the review starts at (it recorded it when the partners
         # chose the methodology), nor the closure (the child's completion says it), unless the closing step changed
         # a flag. Reviews started before the patch signal both and run as they ran.
-        if workflow.patched("answer-first"):
+        if patched("answer-first"):
             self.steps.documents_after_reply = True
             self.case_link.reported = (ReviewStage.terms_of_reference, False, False)
             self.case_link.tell_closure = False

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         RecordNotification,
     )
 
+from engine.patches import patched
 from engine.steps import reject
 from reviews.rapid_review.notification import ALWAYS_NOTIFIED
 from reviews.rapid_review.parts import CasePart
@@ -183,7 +184,7 @@ class Intake(CasePart):
         # The category says what is notified and to whom; it never removes the rapid review (Working Together
         # 2023 ch. 5): whether the criteria for a review are met is the panel's separate question. Cases started
         # before this keep the earlier notification-only close.
-        if rule and not workflow.patched("category-keeps-review"):
+        if rule and not patched("category-keeps-review"):
             documents.append(self.steps.document(DocumentKind.notification_record, action.actor.name,
                                                  self.notification_context(action, None)))
             self.state.outcome = f"Notified on {action.notified_on.isoformat()}; no rapid review: {rule}"
@@ -242,7 +243,7 @@ class Intake(CasePart):
                                             statutory=False)
         # A care leaver's death is notified by statute, but its review is the partners' choice: the same steps,
         # counted as local practice, not a statutory deadline (cases started before this: as they ran).
-        local = self.state.category == "care_leaver_death" and workflow.patched("care-leaver-review-local")
+        local = self.state.category == "care_leaver_death" and patched("care-leaver-review-local")
         rule = RULE_CARE_LEAVER_REVIEW if local else RULE_RAPID_REVIEW
         self.clock.add_counted_deadline(
             "rapid_review", "Rapid review submitted to the National Panel", start, total,

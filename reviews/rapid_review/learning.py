@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from reviews.rapid_review.citations import RULE_LEARNING_WITHOUT_CSPR
     from reviews.rapid_review.models import RecordLearningActivities
 
+from engine.patches import patched
 from engine.steps import reject
 from reviews.rapid_review.parts import CasePart
 
@@ -40,7 +41,7 @@ class Learning(CasePart):
         if decision == Recommendation.national_review_referral:
             self.state.outcome = f"Referred to the National Panel for a national review ({why})"
         elif (self.state.learning_activities is None and not self.state.learning_decision_pending
-              and workflow.patched("learning-without-cspr")):
+              and patched("learning-without-cspr")):
             self.await_learning_decision(step, why)
             return
         else:

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from reviews.rapid_review.citations import RULE_METHODOLOGY
     from reviews.rapid_review.models import ChooseMethodology
 
+from engine.patches import patched
 from engine.steps import reject
 from engine.vocabulary import practice_review_id
 from reviews.practice_review.workflow import PracticeReviewWorkflow
@@ -115,7 +116,7 @@ class LocalReview(CasePart):
 
     async def progress(self, progress: ReviewProgress) -> None:
         """The child review's report of its stage (the workflow's ``practice_review_progress`` signal)."""
-        if workflow.patched("sealed-progress"):
+        if patched("sealed-progress"):
             sent_as = str(progress.sequence)
             sealed = {**progress.sealed_fields(), "seal": progress.seal}
             if progress.sequence <= self.last_progress or not authenticity.is_sealed(

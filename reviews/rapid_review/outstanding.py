@@ -11,6 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.vocabulary import ReviewStage, Role, Stage
 
 from engine.clock import owed_by_owner
+from engine.patches import patched
 from reviews.rapid_review.action_rules import AFTER_SIGN_OFF
 from reviews.rapid_review.parts import CasePart
 
@@ -31,7 +32,7 @@ class WhoOwes(CasePart):
         """The case's row in the read model, with who it waits on, on every step."""
         self.refresh_outstanding()
         step.snapshot = self.snapshot()
-        if workflow.patched("state-in-step"):  # the case's state is read from the read model, not queried
+        if patched("state-in-step"):  # the case's state is read from the read model, not queried
             step.stored_state = StoredState(workflow_id=workflow.info().workflow_id,
                                             state=self.process.with_referral(self.state.model_dump(mode="json")),
                                             calendar=stored_calendar(self.clock.calendar))

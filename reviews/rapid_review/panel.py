@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitInformationReturn,
     )
 
+from engine.patches import patched
 from engine.steps import reject
 from reviews.rapid_review.parts import CasePart
 
@@ -35,7 +36,7 @@ class Panel(CasePart):
         self.clock.meet("information_requests", step)
         step.settle.append(self.steps.done("convene_panel"))
         # Cases convened before this rule keep the window's milestone, as they ran (its timer would move).
-        if workflow.patched("returns-before-panel"):
+        if patched("returns-before-panel"):
             returns_due = self.returns_due_before(action.panel_date)
         else:
             returns_due = self.clock.deadline("agency_returns").due
@@ -100,7 +101,7 @@ class Panel(CasePart):
         text = action.model_dump(include={"involvement", "chronology", "analysis"})
         step.information_return = InformationReturnRecord(
             agency=agency, submitted_by=action.actor.name, submitted_by_id=action.actor.user_id, **text)
-        if workflow.patched("information-return-document"):
+        if patched("information-return-document"):
             documents.append(self.steps.document(f"{DocumentKind.information_return}_{agency}", action.actor.name,
                                                  InformationReturnDocument(
                 agency=agency, agency_name=AGENCIES.get(agency, agency), submitted_by=action.actor.name,

@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
 from engine.actions import Actions
 from engine.clock import DeadlineClock
 from engine.joint_decision import JointDecision, JointDecisions
+from engine.patches import decide_local_steps, patched
 from engine.sign_off import ThreeWaySignOff
 from engine.steps import Steps
 from reviews.rapid_review.action_rules import EVENT_DATES, RETIRED_RULES, RULES
@@ -141,24 +142,25 @@ class RapidReviewWorkflow:
 
     @workflow.run
     async def run(self, case: CaseInput) -> str:
+        self.steps.local = decide_local_steps()  # first of all (engine/patches.py)
         # Cases started before seals existed have no marker and replay as they ran. The seal is checked live only:
         # a refused start ends at once, so no case's replay depends on it, and a field the input gains later
         # (a new setting with a default) cannot make an old start look unsealed on replay.
-        if workflow.patched("sealed-start") and not workflow.unsafe.is_replaying() and not _start_sealed(case):
+        if patched("sealed-start") and not workflow.unsafe.is_replaying() and not _start_sealed(case):
             raise ApplicationError("This case was not started by the Rapid Review service (no valid seal): refused, "
                                    "nothing was recorded.", type="NotSealed", non_retryable=True)
         # Which notification process the case runs is fixed when it starts (as its rules are): cases started
         # before the three-way decision replay with the CSC lead deciding alone and the business unit declining
         # at referral. A patch here rather than in the validators, which may not call workflow.patched.
-        self.state.three_way_sin = workflow.patched("three-way-sin")
+        self.state.three_way_sin = patched("three-way-sin")
         # Likewise the partners' joint decisions (engine/joint_decision.py): cases opened before them keep one
         # Executive's answer and the business unit's closure, as they ran.
-        self.state.joint_decisions = workflow.patched("joint-decisions")
+        self.state.joint_decisions = patched("joint-decisions")
         # And whether a closed case may be reopened by the partners: cases opened before end when they close.
-        self.state.reopenable = workflow.patched("reopenable")
+        self.state.reopenable = patched("reopenable")
         # A person's action is answered once its step is applied, its documents following in step order
         # (engine/steps.py). Cases opened before render them inside the action, as they ran.
-        self.steps.documents_after_reply = workflow.patched("answer-first")
+        self.steps.documents_after_reply = patched("answer-first")
         await self.clock.open_calendar(min(case.awareness_date, case.incident_date, self.clock.today()))
         await self.intake.open_case()
         while True:

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from engine.actions import Actions
 from engine.clock import DeadlineClock
+from engine.patches import decide_local_steps, patched
 from engine.sign_off import ThreeWaySignOff
 from engine.steps import Steps, reject
 from reviews.safeguarding_adults.agency_information import AgencyInformation
@@ -121,6 +122,7 @@ class SafeguardingAdultsReviewWorkflow:
 
     @workflow.run
     async def run(self, case: SarInput) -> str:
+        self.steps.local = decide_local_steps()  # first of all (engine/patches.py)
         if not workflow.unsafe.is_replaying() and not authenticity.is_sealed(
                 case.reference, "start", case.reference, case.model_dump(mode="json")):
             raise ApplicationError("This case was not started by the service (no valid seal): refused.",
@@ -289,7 +291,7 @@ class SafeguardingAdultsReviewWorkflow:
             return  # waiting for a seat, or the partners disagree: each may give its view again
         outcome = outcomes.pop()
         self.state.decision, self.state.decided_on = outcome, self.clock.today()
-        if workflow.patched("sar-criteria-record"):  # the board's record of why; SARs decided before, as they ran
+        if patched("sar-criteria-record"):  # the board's record of why; SARs decided before, as they ran
             documents.append(self._criteria_record(action.actor.name))
         self.clock.meet("criteria_decision", step)
         if outcome == "not_met":
