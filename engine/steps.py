@@ -45,6 +45,10 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
                            non_retryable_error_types=["ActionRejected", "DataError", "ForeignRun", "NotSealed"])
 
+# A local step's tries before it becomes a visible activity (Steps.run_effect).
+LOCAL_FIRST_TRIES = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2,
+                                non_retryable_error_types=EFFECT_RETRY.non_retryable_error_types)
+
 
 class ActionRejected(ApplicationError):
     """An action that may not be taken now, by this person, with these values; the message says why."""
@@ -155,11 +159,21 @@ class Steps:
         await self.run_effect(CaseSteps.apply_case_step, step)
 
     async def run_effect(self, method: Callable, argument: object) -> object:
-        """One of the engine's database effects (a step, a calendar): a local activity in a workflow opened with
-        local steps, else an activity. Either is retried until it goes through (EFFECT_RETRY)."""
+        """One of the engine's database effects (a step, a calendar): in a workflow opened with local steps, first
+        a local activity (answered in this workflow task); if that fails twice for a reason a retry may mend (the
+        database down), an activity retried until it goes through (EFFECT_RETRY), which the engine shows as pending
+        with its attempts and last failure while people mend the cause. Workflows opened before: the activity."""
         if self.local:
-            return await workflow.execute_local_activity_method(
-                method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
+            try:
+                return await workflow.execute_local_activity_method(
+                    method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=LOCAL_FIRST_TRIES)
+            except (ActivityError, ApplicationError) as error:
+                # A local activity's own failure comes as the ApplicationError it raised (an activity's comes as
+                # the ActivityError it caused); a timeout comes as an ActivityError.
+                cause = error.cause if isinstance(error, ActivityError) else error
+                if isinstance(cause, ApplicationError) and (
+                        cause.non_retryable or cause.type in EFFECT_RETRY.non_retryable_error_types):
+                    raise
         return await workflow.execute_activity_method(
             method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
 
