@@ -261,3 +261,27 @@ def test_the_answer_to_an_action_says_which_documents_are_being_prepared():
     preparing = {"documents_in_preparation": ["sin_decision", "panel_invitation", "information_request_police"]}
     assert state_for("agency_member", preparing)["documents_in_preparation"] == ["panel_invitation"]
     assert state_for("business_unit", preparing)["documents_in_preparation"] == preparing["documents_in_preparation"]
+
+
+def test_documents_rendered_at_once_in_the_workers_threads_each_come_out_whole():
+    """The worker renders in several activity threads at once, each keeping its own fonts between documents
+    (activities/documents.py): every PDF holds its own case's words, and nobody else's."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date
+
+    from activities.documents import render_html, render_pdf
+
+    def text_of(n: int) -> str:
+        reference = f"RR-2026-10{n}"
+        request = DocumentRequest(key=f"{reference}:sin_decision:v1", kind="sin_decision", case_reference=reference,
+                                  version=1, issued_by="Dr Alex Morgan",
+                                  context={**BASE, **CASES["sin_decision"][0], "reference": reference,
+                                           "pseudonym": f"Child {n}"})
+        pdf = PdfReader(io.BytesIO(render_pdf(render_html(request, date(2026, 11, 20)))))
+        return " ".join(" ".join(page.extract_text() for page in pdf.pages).split())
+
+    with ThreadPoolExecutor(4) as pool:
+        texts = list(pool.map(text_of, range(8)))
+    for n, text in enumerate(texts):
+        assert f"RR-2026-10{n} · v1" in text and f"Child {n}" in text and "Notify the National Panel" in text
+        assert not [m for m in range(8) if m != n and f"Child {m}" in text]
