@@ -156,6 +156,18 @@ def render_pdf(html: str) -> bytes:
     return HTML(string=html).write_pdf(font_config=_fonts(FontConfiguration))
 
 
+def warm_renderer() -> None:
+    """Load the renderer and the system's fonts now, once per process (the worker does at start): otherwise the
+    first document after a deploy waits a second or two for them."""
+    global _WARM
+    if not _WARM:
+        render_pdf("<!doctype html><html lang='en'><body><p>Ready.</p></body></html>")
+        _WARM = True
+
+
+_WARM = False
+
+
 def _fonts(font_configuration: type):
     """This thread's font configuration, made once and kept. Making one scans the system's fonts and opens a new
     Pango font map, whose fonts each document then loads again: about 9 ms, half the cost of a one-page document.

@@ -4,6 +4,7 @@ own liveness."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -146,7 +147,9 @@ def max_cached_workflows(settings: Settings) -> int:
 def build_worker(client: Client, settings: Settings, engine: Engine, **options) -> Worker:
     """The one worker configuration (the service, the tests and the benchmarks all use it)."""
     from activities import build_activities
+    from activities.documents import warm_renderer
 
+    warm_renderer()
     options.setdefault("max_cached_workflows", max_cached_workflows(settings))
     return Worker(
         client,
@@ -181,6 +184,9 @@ async def run_worker(client: Client, settings: Settings, engine: Engine, stop: a
     """Run until ``stop`` is set; while the worker polls, a heartbeat row says so."""
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(stop):x}"
     worker = build_worker(client, settings, engine, graceful_shutdown_timeout=GRACEFUL_SHUTDOWN)
+    # What is loaded by now lives as long as the process: full collections need not scan it again and again.
+    gc.collect()
+    gc.freeze()
     alive = settings.var_dir / ALIVE_FILE
     alive.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
