@@ -104,7 +104,7 @@ class CaseStepActivities(CaseSteps):
                     # Returns are over (the panel met, or the case closed): a draft never sent is not kept.
                     session.exec(delete(ReturnDraft).where(ReturnDraft.case_reference == step.case_reference))
                 for settlement in step.settle:
-                    settle_tasks(session, settlement, actor, step.at)
+                    settle_tasks(session, settlement, step.case_reference, actor, step.at)
                 for move in step.due_date_moves:
                     move_due_dates(session, move, step.case_reference)
                 for spec in step.tasks:

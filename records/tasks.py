@@ -34,19 +34,23 @@ def _escaped(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def settle_tasks(session: Session, settlement: TaskSettlement, by_user: int | None, at: datetime | None = None) -> int:
-    """Mark every open task whose key starts with the prefix as done or cancelled; returns how many."""
+def settle_tasks(session: Session, settlement: TaskSettlement, case_reference: str, by_user: int | None,
+                 at: datetime | None = None) -> int:
+    """Mark every open task of the case whose key starts with the prefix as done or cancelled; returns how many.
+    (The case's reference finds its few tasks by index: a key prefix with LIKE cannot use one.)"""
     prefix = _escaped(settlement.key_prefix)
     if settlement.superseded:
         note = f" ({settlement.outcome})"
         result = session.exec(
-            update(Task).where(Task.key.like(prefix + "%", escape="\\"), Task.status == TaskStatus.done,
+            update(Task).where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),
+                               Task.status == TaskStatus.done,
                                func.coalesce(Task.outcome, "").not_like(f"%{note}"))
             .values(outcome=func.coalesce(Task.outcome, "") + note))
         return result.rowcount or 0
     result = session.exec(
         update(Task)
-        .where(Task.key.like(prefix + "%", escape="\\"), Task.status == TaskStatus.open)
+        .where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),
+               Task.status == TaskStatus.open)
         .values(status=settlement.status, outcome=settlement.outcome, completed_by=by_user,
                 completed_at=at or datetime.now(UTC))
     )
