@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
-from activities.word import html_to_docx
+from activities.rendering import Renderer
 from engine.calendar import london_date
 from engine.documents import read_context
 from engine.effects import Documents
@@ -194,8 +194,10 @@ def panel_ics(request: DocumentRequest) -> str:
 
 
 class DocumentActivities(Documents):
-    def __init__(self, engine: Engine, store: ObjectStore | Path, public_url: str = "http://127.0.0.1:8000") -> None:
+    def __init__(self, engine: Engine, store: ObjectStore | Path, public_url: str = "http://127.0.0.1:8000",
+                 renderer: Renderer | None = None) -> None:
         self.engine = engine
+        self.renderer = renderer or Renderer(0)
         self.store = FileStore(store) if isinstance(store, Path) else store
         self.public_url = public_url
 
@@ -208,12 +210,12 @@ class DocumentActivities(Documents):
                 return existing.id
         issued_at = datetime.now(UTC)
         html = render_html(request, london_date(issued_at)).encode()  # the day it is in London
-        pdf = render_pdf(html.decode())
+        pdf = self.renderer.pdf(html.decode())
         # Written once, by hash, to the store every host reads: a retried activity writes nothing new.
         html_key, pdf_key = store_content(self.store, html), store_content(self.store, pdf)
         docx = None
         if template_kind(request.kind) in WORD_KINDS:
-            docx = html_to_docx(html.decode(), marking=MARKING.get(template_kind(request.kind), SENSITIVE),
+            docx = self.renderer.docx(html.decode(), marking=MARKING.get(template_kind(request.kind), SENSITIVE),
                                 title=TITLES[template_kind(request.kind)], reference=request.case_reference,
                                 version=request.version)
         ics = panel_ics(request) if template_kind(request.kind) == DocumentKind.panel_invitation else None

@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from activities.documents import DocumentActivities, document_title
+from activities.rendering import Renderer
 from engine.models import DocumentRequest
 from records.models import Document
 from records.object_store import invitation_ics_key
@@ -155,7 +156,8 @@ def request(kind: str, version: int = 1) -> DocumentRequest:
 
 @pytest.fixture
 def documents(engine, settings):
-    return DocumentActivities(engine, settings.document_store())
+    """As the worker issues them: rendered in a process beside it (activities/rendering.py)."""
+    return DocumentActivities(engine, settings.document_store(), renderer=Renderer(1))
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -285,3 +287,63 @@ def test_documents_rendered_at_once_in_the_workers_threads_each_come_out_whole()
     for n, text in enumerate(texts):
         assert f"RR-2026-10{n} · v1" in text and f"Child {n}" in text and "Notify the National Panel" in text
         assert not [m for m in range(8) if m != n and f"Child {m}" in text]
+
+
+def test_a_renderer_process_that_dies_fails_one_document_and_the_next_try_renders_it(documents, engine):
+    """A render process killed (out of memory, say) fails the document's activity, which Temporal retries; the retry
+    gets a new process, and the register holds the document once."""
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    from activities import rendering
+
+    documents.issue_document(request("sin_decision"))  # the pool is up
+    pool = rendering._POOLS[1]
+    for process in list(pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    with pytest.raises(BrokenProcessPool):
+        documents.issue_document(request("sin_decision", version=2))
+    document_id = documents.issue_document(request("sin_decision", version=2))
+    with Session(engine) as session:
+        found = session.exec(select(Document).where(Document.case_reference == REF)).all()
+    assert sorted(d.version for d in found) == [1, 2] and document_id in {d.id for d in found}
+    assert rendering._POOLS[1] is not pool, "a new pool rendered the retry"
+
+
+def test_renderer_processes_leave_when_their_worker_is_killed(tmp_path):
+    """A worker killed outright (SIGKILL, out of memory) cannot stop its renderers: they leave by themselves, so
+    none is left holding memory on the host."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "worker_like.py"
+    script.write_text("from activities.rendering import Renderer\n"
+                      "from activities import rendering\n"
+                      "import time\n"
+                      "if __name__ == '__main__':\n"
+                      "    Renderer(1).warm()\n"
+                      "    print(*[p.pid for p in rendering._POOLS[1]._processes.values()], flush=True)\n"
+                      "    time.sleep(120)\n")
+    worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.getcwd()})
+    renderers = [int(pid) for pid in worker.stdout.readline().split()]
+    assert renderers, "the renderer started"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    for _ in range(100):  # a renderer checks on its worker every second
+        if not any(alive(pid) for pid in renderers):
+            break
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in renderers), "a renderer outlived its killed worker"

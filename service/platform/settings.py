@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     # How many workflows a worker keeps in memory between their tasks (sticky cache). Unset: as many as fit in a
     # quarter of the memory the worker may use, at about 0.6 MiB each (service/platform/worker.py, docs/deploy.md).
     temporal_max_cached_workflows: int | None = Field(default=None, ge=0, le=1_000_000)
+    # Processes beside each worker that render documents (activities/rendering.py); unset: one per core the worker
+    # may run on but one, at least one. About 120 MiB each (docs/deploy.md, "Worker memory").
+    rapid_review_render_processes: int | None = Field(default=None, ge=1, le=64)
     # A secured Temporal (docs/deploy.md, "Connecting to a secured Temporal"): TLS with the system's CAs (or the CA
     # in TEMPORAL_TLS_CA_FILE), mTLS with a client certificate and key, or an API key (Temporal Cloud), which is
     # never sent without TLS. Any of the files turns TLS on; TEMPORAL_TLS=false with any of them is refused.

@@ -144,19 +144,27 @@ def max_cached_workflows(settings: Settings) -> int:
     return max(low, min(high, fits))
 
 
+def render_processes(settings: Settings) -> int:
+    """The document renderers beside a worker: as set, or one per core the worker may run on but one (at least
+    one), so renders and the worker's own work each have a core."""
+    return settings.rapid_review_render_processes or max(1, len(os.sched_getaffinity(0)) - 1)
+
+
 def build_worker(client: Client, settings: Settings, engine: Engine, **options) -> Worker:
     """The one worker configuration (the service, the tests and the benchmarks all use it)."""
     from activities import build_activities
-    from activities.documents import warm_renderer
+    from activities.rendering import Renderer
 
-    warm_renderer()
+    renderer = Renderer(render_processes(settings))
+    renderer.warm()
     options.setdefault("max_cached_workflows", max_cached_workflows(settings))
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=REVIEW_TYPES.workflows(settings.temporal_task_queue),
         activities=build_activities(engine, public_url=settings.rapid_review_public_url, codec=codec_for(settings),
-                                    audit_key=settings.audit_key_bytes, document_store=settings.document_store()),
+                                    audit_key=settings.audit_key_bytes, document_store=settings.document_store(),
+                                    renderer=renderer),
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=WORKFLOW_RUNNER,
         interceptors=[ActivityGuard(engine, settings.rapid_review_public_url)],
