@@ -14,6 +14,15 @@ from temporalio import workflow
 
 LOCAL_STEPS = "local-step"
 
+# Every patch the code had when "local-step" came: a workflow opened with local steps met all of them. A change
+# made since must not be one more name here: it is asked once, first thing in the run (before any local step,
+# so its marker is recorded where it replays), and kept in the workflow's state, as "three-way-sin" is.
+BEFORE_LOCAL_STEPS = frozenset({
+    "answer-first", "care-leaver-review-local", "case-calendar", "category-keeps-review",
+    "information-return-document", "joint-decisions", "learning-without-cspr", "reopenable", "returns-before-panel",
+    "sar-criteria-record", "sealed-progress", "sealed-start", "state-in-step", "steady-clock", "three-way-sin",
+})
+
 
 def decide_local_steps() -> bool:
     """Asked by a workflow's run first of all, before anything that could record a marker or schedule an
@@ -22,8 +31,14 @@ def decide_local_steps() -> bool:
 
 
 def patched(name: str) -> bool:
-    """``workflow.patched(name)``, except in a workflow opened with local steps, where every patch holds."""
-    steps = getattr(workflow.instance(), "steps", None)
-    if steps is not None and steps.local:
-        return True
-    return workflow.patched(name)
+    """``workflow.patched(name)`` for a patch from before local steps; in a workflow opened with local steps, true
+    without asking. Refused before the run has decided (a handler must wait for the case to open first) and for
+    a patch made since (see BEFORE_LOCAL_STEPS)."""
+    if name not in BEFORE_LOCAL_STEPS:
+        raise RuntimeError(f"patch {name!r} is newer than local steps: ask workflow.patched({name!r}) first thing "
+                           "in the run and keep the answer in the workflow's state (engine/patches.py)")
+    local = workflow.instance().steps.local
+    if local is None:
+        raise RuntimeError(f"patch {name!r} was asked before the run decided its steps: wait for "
+                           "Steps.until_opened first")
+    return local or workflow.patched(name)

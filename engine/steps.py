@@ -1,6 +1,7 @@
 """The step builder a case workflow holds: one transition's side effects, gathered and committed once.
 
-Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``) makes the
+Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``, or the
+action's update id in place of ``<n>``: Steps._key) makes the
 ``apply_case_step`` activity idempotent, so a retried step creates no second task, row or e-mail. A step carries
 its tasks, settlements, audit row and the read model's rows; its documents go to ``issue_document`` after it.
 Since patch "answer-first" a person's action is answered once its step is applied: rendering a document
@@ -11,12 +12,13 @@ their steps committed, and the state lists them as being prepared until they are
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from engine.effects import CaseSteps, Documents
 
@@ -91,7 +93,8 @@ class Steps:
         self.documents_after_reply = False
         # Set by the run from patch "local-step" (engine/patches.py): its steps are local activities, answered in
         # the workflow task that took the action; workflows opened before send each as an activity, as they ran.
-        self.local = False
+        self.local: bool | None = None  # undecided until the run's first line (engine/patches.py)
+        self._taken_by_update: dict[str, int] = {}  # steps each action has taken so far (Steps._key)
         self._to_issue: list[DocumentRequest] = []  # in step order; the first is being issued
         self._issuing: asyncio.Task | None = None
 
@@ -104,8 +107,21 @@ class Steps:
 
     def new_step(self, name: str) -> CaseStep:
         self.state.step += 1
-        return CaseStep(key=f"{self.workflow_id}:{self.state.step}:{name}", case_reference=self.case_reference,
-                        at=workflow.now(), facts=StepFacts())
+        return CaseStep(key=self._key(name), case_reference=self.case_reference, at=workflow.now(),
+                        facts=StepFacts())
+
+    def _key(self, name: str) -> str:
+        """``<workflow id>:<n>:<name>``; in a workflow with local steps, a step an action takes is keyed by the
+        action's update id instead. A local step commits before the engine records the workflow task that took
+        the action: if that task is lost (the worker dies) and is taken again after a timer or another action, or
+        the person sends the action again with the same key, the step's number may differ but its key does not,
+        so it is applied once."""
+        update = workflow.current_update_info() if self.local else None
+        if update is None:
+            return f"{self.workflow_id}:{self.state.step}:{name}"
+        taken = self._taken_by_update[update.id] = self._taken_by_update.get(update.id, 0) + 1
+        digest = hashlib.sha256(update.id.encode()).hexdigest()[:20]
+        return f"{self.workflow_id}:u{digest}.{taken}:{name}"
 
     async def commit(self, step: CaseStep, documents: Sequence[DocumentRequest] = ()) -> None:
         """The step's rows in one transaction, then its documents, in order: queued to be issued after the answer
@@ -168,12 +184,18 @@ class Steps:
                 return await workflow.execute_local_activity_method(
                     method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=LOCAL_FIRST_TRIES)
             except (ActivityError, ApplicationError) as error:
+                if is_cancelled_exception(error):
+                    raise  # the workflow was cancelled (a case closing stops its review): so is its step
                 # A local activity's own failure comes as the ApplicationError it raised (an activity's comes as
                 # the ActivityError it caused); a timeout comes as an ActivityError.
                 cause = error.cause if isinstance(error, ActivityError) else error
                 if isinstance(cause, ApplicationError) and (
                         cause.non_retryable or cause.type in EFFECT_RETRY.non_retryable_error_types):
                     raise
+                # Logged by key (the workflow and step number, no case content): the activity's own attempts
+                # are counted afresh, so its alert comes a few tries later than a step that began as one.
+                workflow.logger.warning("step %s failed twice as a local activity: retried as an activity",
+                                        getattr(argument, "key", method.__name__))
         return await workflow.execute_activity_method(
             method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY)
 

@@ -26,13 +26,20 @@ CLOSING_EVENTS = frozenset({
 })
 
 
-def _readable_payload(node: dict, codec: EncryptionCodec):
+ENGINE_WRITTEN = frozenset({"EVENT_TYPE_MARKER_RECORDED", "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"})
+
+
+def _readable_payload(node: dict, codec: EncryptionCodec, engine_written: bool = False):
     """A payload (as protobuf JSON) decrypted and parsed back to the value it carried; one that was never
-    encrypted (sent to the engine by someone other than the service, and refused) is shown as such."""
+    encrypted (sent to the engine by someone other than the service, and refused) is shown as such. The plain JSON
+    of a marker or a search attribute is the engine's own record (a local step's sequence and times, a patch's
+    name), written by the worker, never by a client: shown as it is."""
     raw = json_format.ParseDict(node, Payload())
     try:
         payload = codec.decrypt(raw)
     except UnencryptedPayload:
+        if engine_written and raw.metadata.get("encoding") == b"json/plain":
+            return {"engine": json.loads(raw.data)}
         return {"refused": "unencrypted payload: not sent by the service", "encoding":
                 raw.metadata.get("encoding", b"").decode(errors="replace"),
                 "data": base64.b64encode(raw.data).decode()}
@@ -48,14 +55,14 @@ def _is_payload(node: dict) -> bool:
     return set(node) <= {"metadata", "data", "externalPayloads"} and "encoding" in node.get("metadata", {})
 
 
-def decode_payloads(node, codec: EncryptionCodec):
+def decode_payloads(node, codec: EncryptionCodec, engine_written: bool = False):
     """Walk an event's JSON form and replace every payload with the value it carried."""
     if isinstance(node, dict):
         if _is_payload(node):
-            return _readable_payload(node, codec)
-        return {key: decode_payloads(value, codec) for key, value in node.items()}
+            return _readable_payload(node, codec, engine_written)
+        return {key: decode_payloads(value, codec, engine_written) for key, value in node.items()}
     if isinstance(node, list):
-        return [decode_payloads(item, codec) for item in node]
+        return [decode_payloads(item, codec, engine_written) for item in node]
     return node
 
 
@@ -67,7 +74,7 @@ def readable_event(event_json: dict, codec: EncryptionCodec) -> dict:
         "id": int(event_json.get("eventId", 0)),
         "time": event_json.get("eventTime"),
         "type": kind.removeprefix("EVENT_TYPE_").lower(),
-        "attributes": decode_payloads(attributes, codec),
+        "attributes": decode_payloads(attributes, codec, engine_written=kind in ENGINE_WRITTEN),
     }
 
 

@@ -98,18 +98,30 @@ class CaseDriver:
     SETTLE_SECONDS = 30.0  # a loaded 2-core CI machine renders a closing letter slowly
 
     async def settled(self, workflow_id: str | None = None) -> None:
-        """Wait until the workflow has no activity in flight and no workflow task (the case has finished opening,
-        say; a local activity runs inside a workflow task)."""
+        """Wait until the workflow has no activity in flight, no workflow task (a local activity runs inside one) and
+        no document being issued (the case has finished opening, say)."""
         import asyncio
 
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         for _ in range(int(self.SETTLE_SECONDS / 0.05)):
             description = await handle.describe()
             raw = description.raw_description
-            if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+            if not raw.pending_activities and not raw.HasField("pending_workflow_task") and (
+                    not await self._documents_in_preparation(handle)):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"the workflow kept activities in flight for {self.SETTLE_SECONDS:g} s")
+
+    async def _documents_in_preparation(self, handle) -> list:
+        """The documents the workflow is still issuing, one at a time (none once it has ended): between two of
+        them no activity is pending for a moment."""
+        from temporalio.client import WorkflowQueryFailedError
+        from temporalio.service import RPCError
+
+        try:
+            return (await handle.query("state", str(await self.today()))).get("documents_in_preparation") or []
+        except (RPCError, WorkflowQueryFailedError):
+            return []
 
     async def act(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> dict:
         """Send an action as the service does: validated by its model and sealed for this update id."""

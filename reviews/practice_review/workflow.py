@@ -16,7 +16,7 @@ import asyncio
 from datetime import date
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from engine.calendar import add_months
@@ -149,8 +149,11 @@ class PracticeReviewWorkflow:
             await self.steps.commit(step)
         try:
             await self.clock.run()
-        except asyncio.CancelledError:
-            await self.case_link.stopped_by_case()
+        except BaseException as error:
+            # A cancel that lands while a step runs comes as the step's ActivityError; reviews opened with local
+            # steps stop on it too (those before stopped only on a bare CancelledError, as they ran).
+            if isinstance(error, asyncio.CancelledError) or (self.steps.local and is_cancelled_exception(error)):
+                await self.case_link.stopped_by_case()
             raise
         await self.steps.documents_issued()
         await workflow.wait_condition(workflow.all_handlers_finished)  # let the closing update reply
