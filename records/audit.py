@@ -25,7 +25,7 @@ from enum import StrEnum
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
-from records.db import reads_only, session_scope
+from records.db import begin_write, reads_only, session_scope
 from records.models import AuditEvent, AuditHead, User
 
 GENESIS_HASH = "0" * 64
@@ -215,6 +215,7 @@ class AuditWriter:
             self.reads.append(AuditEntry(**who, action=action, case_reference=reference, detail=detail,
                                          request_id=self.request_id))
             return
+        begin_write(self.session)  # after a read (``begin_read``): the row takes the write lock for itself
         self.add(action, reference, detail, **who)
         self.session.commit()
 
