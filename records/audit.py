@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import SimpleNamespace
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, update
 from sqlmodel import Session, select
 
 from records.db import begin_write, reads_only, session_scope
@@ -101,20 +102,22 @@ class AuditEntry:
     at: datetime | None = None
 
 
-def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[AuditEvent]:
+def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[int]:
     """Add keyed rows at the end of the chain, in order, under one lock of its head and one update of it (the
-    caller's transaction commits them). Only the writer below calls this."""
+    caller's transaction commits them); returns their ids. Only the writer below calls this. The rows are inserted
+    as values, not as ORM objects: a busy service appends a row for every read."""
     if not key:
         raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
     # Take the chain's head first: the UPDATE locks it (PostgreSQL row lock, SQLite write lock),
-    # so concurrent appends queue up instead of forking the chain.
+    # so concurrent appends queue up instead of forking the chain. The head is read fresh (``populate_existing``):
+    # this session may hold an older copy.
     session.exec(update(AuditHead).where(AuditHead.id == 1).values(last_id=AuditHead.last_id))
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    session.refresh(head)
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                        .execution_options(populate_existing=True)).one()
     last_id, last_hash = head.last_id, head.last_hash
     rows = []
     for entry in entries:
-        row = AuditEvent(
+        row = SimpleNamespace(
             id=last_id + 1,
             at=entry.at or datetime.now(UTC),
             actor_id=entry.actor_id,
@@ -125,17 +128,16 @@ def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[Aud
             request_id=entry.request_id,
             event_key=entry.event_key,
             prev_hash=last_hash,
-            hash="",
             hash_kind=HashKind.hmac_sha256,
         )
         row.hash = row_hash(last_hash, row, key)
-        session.add(row)
-        rows.append(row)
+        rows.append(vars(row))
         last_id, last_hash = row.id, row.hash
+    session.exec(insert(AuditEvent.__table__), params=rows)
     head.last_id, head.last_hash, head.mac = last_id, last_hash, head_mac(key, last_id, last_hash)
     session.add(head)
     session.flush()
-    return rows
+    return [row["id"] for row in rows]
 
 
 @dataclass
@@ -220,13 +222,13 @@ class AuditWriter:
         self.session.commit()
 
     def add(self, action: str, reference: str | None, detail: dict, *, actor_id: int | None, actor_role: str,
-            event_key: str | None = None, at: datetime | None = None) -> AuditEvent:
-        """One row at the end of the chain, in the caller's transaction (which commits it)."""
+            event_key: str | None = None, at: datetime | None = None) -> int:
+        """One row at the end of the chain, in the caller's transaction (which commits it); returns its id."""
         return self.add_all([AuditEntry(actor_id=actor_id, actor_role=actor_role, action=action, detail=detail,
                                         case_reference=reference, request_id=self.request_id, event_key=event_key,
                                         at=at)])[0]
 
-    def add_all(self, entries: list[AuditEntry]) -> list[AuditEvent]:
+    def add_all(self, entries: list[AuditEntry]) -> list[int]:
         """Rows already made, in order, under one lock of the chain's head (seeding many at once)."""
         return _append(self.session, self.key, entries)
 

@@ -113,11 +113,12 @@ def audit(session: Session, request: Request, user: User | None, action: str, re
     writer(session, request).write(user, action, reference, detail)
 
 
-async def case_service(session: DbSession, settings: SettingsDep, engine: EngineDep, temporal: TemporalDep,
-                 codec: CodecDep, trail: AuditTrailDep, request_id: RequestId,
-                 documents: DocumentStoreDep) -> CaseService:
-    return CaseService(session=session, settings=settings, engine=engine, temporal=temporal, codec=codec,
-                       trail=trail, request_id=request_id, documents=documents)
+async def case_service(request: Request, session: DbSession) -> CaseService:
+    """The case service of this request: its session and what the app holds (read here, not as a dependency each:
+    FastAPI's work per dependency, on every request, costs more than the reads)."""
+    return CaseService(session=session, settings=app_settings(request), engine=database_engine(request),
+                       temporal=temporal_connection(request), codec=payload_codec(request),
+                       trail=audit_trail(request), request_id=request_id(request), documents=document_store(request))
 
 
 Cases = Annotated[CaseService, Depends(case_service)]

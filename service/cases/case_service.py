@@ -307,10 +307,9 @@ class CaseService:
         """The case if this person may see it, its reading on the record, and the state its last step stored with
         the links this person may follow (``for_reader``; None if no step stored a state)."""
         record = self.visible(user, reference)
-        self.audit(user, "read_case", reference, detail)
         stored = stored_case_state(self.session, reference, date.fromisoformat(today_in_london()))
         stored = stored and for_reader(self, user, reference, stored)
-        self.session.commit()
+        self.audit(user, "read_case", reference, detail)  # (ends the read: the answer waits for its row)
         return record, stored
 
     async def state(self, record: CaseRecord, asked: asyncio.Future | None = None) -> dict:
