@@ -24,6 +24,7 @@ from enum import StrEnum
 from types import SimpleNamespace
 
 from sqlalchemy import Engine, insert, update
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from records.db import begin_write, reads_only, session_scope
@@ -102,19 +103,22 @@ class AuditEntry:
     at: datetime | None = None
 
 
+HEAD, EVENTS = AuditHead.__table__, AuditEvent.__table__
+
+
 def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[int]:
     """Add keyed rows at the end of the chain, in order, under one lock of its head and one update of it (the
-    caller's transaction commits them); returns their ids. Only the writer below calls this. The rows are inserted
-    as values, not as ORM objects: a busy service appends a row for every read."""
+    caller's transaction commits them); returns their ids. Only the writer below calls this. Core statements on the
+    session's connection, not ORM objects: a busy service appends a row for every read, and the ORM's work per
+    statement cost more than the rest of the append."""
     if not key:
         raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
+    connection = session.connection()
     # Take the chain's head first: the UPDATE locks it (PostgreSQL row lock, SQLite write lock),
-    # so concurrent appends queue up instead of forking the chain. The head is read fresh (``populate_existing``):
-    # this session may hold an older copy.
-    session.exec(update(AuditHead).where(AuditHead.id == 1).values(last_id=AuditHead.last_id))
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                        .execution_options(populate_existing=True)).one()
-    last_id, last_hash = head.last_id, head.last_hash
+    # so concurrent appends queue up instead of forking the chain.
+    connection.execute(update(HEAD).where(HEAD.c.id == 1).values(last_id=HEAD.c.last_id))
+    last_id, last_hash = connection.execute(select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1)
+                                            .with_for_update()).one()
     rows = []
     for entry in entries:
         row = SimpleNamespace(
@@ -133,10 +137,11 @@ def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[int
         row.hash = row_hash(last_hash, row, key)
         rows.append(vars(row))
         last_id, last_hash = row.id, row.hash
-    session.exec(insert(AuditEvent.__table__), params=rows)
-    head.last_id, head.last_hash, head.mac = last_id, last_hash, head_mac(key, last_id, last_hash)
-    session.add(head)
-    session.flush()
+    connection.execute(insert(EVENTS), rows)
+    connection.execute(update(HEAD).where(HEAD.c.id == 1).values(
+        last_id=last_id, last_hash=last_hash, mac=head_mac(key, last_id, last_hash)))
+    if (held := session.identity_map.get(identity_key(AuditHead, 1))) is not None:
+        session.expire(held)  # this session's copy of the head is out of date now
     return [row["id"] for row in rows]
 
 
@@ -163,15 +168,13 @@ class ReadAudit:
     def append(self, entry: AuditEntry) -> None:
         """Append one read's row; returns once it is committed (raises if its batch could not be written)."""
         mine = _Pending(entry)
-        with self._changed:
+        with self._changed:  # (waiters are woken only when a batch is written: nothing else ends a wait)
             self._pending.append(mine)
-            self._changed.notify_all()  # (anyone watching the queue)
             self._changed.wait_for(lambda: mine.done or not self._writing)
             if mine.done:
                 self._outcome(mine)
                 return
             batch, self._pending, self._writing = self._pending, [], True
-            self._changed.notify_all()
         try:
             with session_scope(self.engine) as session:
                 _append(session, self.key, [p.entry for p in batch])
