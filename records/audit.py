@@ -21,11 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import SimpleNamespace
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, update
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
-from records.db import reads_only, session_scope
+from records.db import begin_write, reads_only, session_scope
 from records.models import AuditEvent, AuditHead, User
 
 GENESIS_HASH = "0" * 64
@@ -101,20 +103,25 @@ class AuditEntry:
     at: datetime | None = None
 
 
-def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[AuditEvent]:
+HEAD, EVENTS = AuditHead.__table__, AuditEvent.__table__
+
+
+def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[int]:
     """Add keyed rows at the end of the chain, in order, under one lock of its head and one update of it (the
-    caller's transaction commits them). Only the writer below calls this."""
+    caller's transaction commits them); returns their ids. Only the writer below calls this. Core statements on the
+    session's connection, not ORM objects: a busy service appends a row for every read, and the ORM's work per
+    statement cost more than the rest of the append."""
     if not key:
         raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
+    connection = session.connection()
     # Take the chain's head first: the UPDATE locks it (PostgreSQL row lock, SQLite write lock),
     # so concurrent appends queue up instead of forking the chain.
-    session.exec(update(AuditHead).where(AuditHead.id == 1).values(last_id=AuditHead.last_id))
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    session.refresh(head)
-    last_id, last_hash = head.last_id, head.last_hash
+    connection.execute(update(HEAD).where(HEAD.c.id == 1).values(last_id=HEAD.c.last_id))
+    last_id, last_hash = connection.execute(select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1)
+                                            .with_for_update()).one()
     rows = []
     for entry in entries:
-        row = AuditEvent(
+        row = SimpleNamespace(
             id=last_id + 1,
             at=entry.at or datetime.now(UTC),
             actor_id=entry.actor_id,
@@ -125,17 +132,17 @@ def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[Aud
             request_id=entry.request_id,
             event_key=entry.event_key,
             prev_hash=last_hash,
-            hash="",
             hash_kind=HashKind.hmac_sha256,
         )
         row.hash = row_hash(last_hash, row, key)
-        session.add(row)
-        rows.append(row)
+        rows.append(vars(row))
         last_id, last_hash = row.id, row.hash
-    head.last_id, head.last_hash, head.mac = last_id, last_hash, head_mac(key, last_id, last_hash)
-    session.add(head)
-    session.flush()
-    return rows
+    connection.execute(insert(EVENTS), rows)
+    connection.execute(update(HEAD).where(HEAD.c.id == 1).values(
+        last_id=last_id, last_hash=last_hash, mac=head_mac(key, last_id, last_hash)))
+    if (held := session.identity_map.get(identity_key(AuditHead, 1))) is not None:
+        session.expire(held)  # this session's copy of the head is out of date now
+    return [row["id"] for row in rows]
 
 
 @dataclass
@@ -161,15 +168,13 @@ class ReadAudit:
     def append(self, entry: AuditEntry) -> None:
         """Append one read's row; returns once it is committed (raises if its batch could not be written)."""
         mine = _Pending(entry)
-        with self._changed:
+        with self._changed:  # (waiters are woken only when a batch is written: nothing else ends a wait)
             self._pending.append(mine)
-            self._changed.notify_all()  # (anyone watching the queue)
             self._changed.wait_for(lambda: mine.done or not self._writing)
             if mine.done:
                 self._outcome(mine)
                 return
             batch, self._pending, self._writing = self._pending, [], True
-            self._changed.notify_all()
         try:
             with session_scope(self.engine) as session:
                 _append(session, self.key, [p.entry for p in batch])
@@ -215,17 +220,18 @@ class AuditWriter:
             self.reads.append(AuditEntry(**who, action=action, case_reference=reference, detail=detail,
                                          request_id=self.request_id))
             return
+        begin_write(self.session)  # after a read (``begin_read``): the row takes the write lock for itself
         self.add(action, reference, detail, **who)
         self.session.commit()
 
     def add(self, action: str, reference: str | None, detail: dict, *, actor_id: int | None, actor_role: str,
-            event_key: str | None = None, at: datetime | None = None) -> AuditEvent:
-        """One row at the end of the chain, in the caller's transaction (which commits it)."""
+            event_key: str | None = None, at: datetime | None = None) -> int:
+        """One row at the end of the chain, in the caller's transaction (which commits it); returns its id."""
         return self.add_all([AuditEntry(actor_id=actor_id, actor_role=actor_role, action=action, detail=detail,
                                         case_reference=reference, request_id=self.request_id, event_key=event_key,
                                         at=at)])[0]
 
-    def add_all(self, entries: list[AuditEntry]) -> list[AuditEvent]:
+    def add_all(self, entries: list[AuditEntry]) -> list[int]:
         """Rows already made, in order, under one lock of the chain's head (seeding many at once)."""
         return _append(self.session, self.key, entries)
 

@@ -22,10 +22,10 @@ def store_case_state(session: Session, reference: str, stored: StoredState, at: 
 def stored_case_state(session: Session, workflow_id: str, today: date) -> dict | None:
     """The state the workflow's query (the case's, or its practice review's) would answer on ``today``; None when
     no step has stored one (a workflow started before states were stored)."""
-    row = session.get(CaseStateView, workflow_id)
-    if row is None:
+    kept = session.exec(select(CaseStateView.stored).where(CaseStateView.workflow_id == workflow_id)).first()
+    if kept is None:
         return None
-    stored = StoredState.model_validate_json(row.stored)
+    stored = StoredState.model_validate_json(kept)
     keys = [d.key for d in stored.pending_documents]
     issued = set(session.exec(select(Document.key).where(Document.key.in_(keys))).all()) if keys else set()
     return state_as_read(stored, today, issued)

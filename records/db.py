@@ -76,17 +76,34 @@ def read_session(engine: Engine) -> Session:
 
 
 def reads_only(session: Session) -> bool:
+    """The session only reads (``read_session``): its transactions begin as reads unless ``begin_write`` says."""
     return bool(session.execution_options.get(READS_ONLY))
 
 
+def reading_now(session: Session) -> bool:
+    """The session's open transaction began as a read (``read_session`` or ``begin_read``)."""
+    return session.get_transaction() is not None and bool(session.connection().get_execution_options().get(
+        READS_ONLY, reads_only(session)))
+
+
+def begin_read(session: Session) -> None:
+    """End the session's transaction and begin the next as a read, whatever the session's kind: a request that
+    writes may read first without taking SQLite's write lock (and queueing behind the worker's steps for it). To
+    write after it, call ``begin_write``."""
+    session.commit()
+    session.connection(execution_options={READS_ONLY: True})
+
+
 def begin_write(session: Session) -> None:
-    """Before writing through a ``read_session``: end its read and begin the next transaction as a write (a
-    deferred SQLite transaction that has read cannot take the write lock once another writer committed, so it
-    would fail with "database is locked"). Whatever the read found must be re-checked by the write's own WHERE.
-    A session that always writes is left as it is."""
-    if reads_only(session):
-        session.commit()
-        session.connection(execution_options={READS_ONLY: False})
+    """Before writing through a ``read_session``, or after ``begin_read``: end the read and begin the next
+    transaction as a write (a deferred SQLite transaction that has read cannot take the write lock once another
+    writer committed, so it would fail with "database is locked"). Whatever the read found must be re-checked by the
+    write's own WHERE. A write already begun, or one a writing session would begin anyway, is left as it is."""
+    writes_next = session.get_transaction() is None and not reads_only(session)
+    if writes_next or (session.get_transaction() is not None and not reading_now(session)):
+        return
+    session.commit()
+    session.connection(execution_options={READS_ONLY: False})
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
+from records.db import begin_write
 from records.errors import Conflict, InvalidInput
 from records.models import IdempotentRequest
 
@@ -45,6 +46,7 @@ def claim(session: Session, user_id: int, key: str, print_: str) -> Claim:
     insert to another replica is finding its row: this request then resumes the same one."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidInput(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
+    begin_write(session)  # it may insert: the write lock first (after a request's reads, ``begin_read``)
     row = session.get(IdempotentRequest, (user_id, key))
     if row is None:
         row = IdempotentRequest(user_id=user_id, key=key, fingerprint=print_)

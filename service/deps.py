@@ -5,8 +5,10 @@ the case service. ``create_app`` puts each on ``app.state`` once; nothing else r
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
+from anyio.to_thread import run_sync as in_thread
 from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -30,12 +32,20 @@ def database_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(request: Request, engine: Annotated[Engine, Depends(database_engine)]):
+async def get_session(request: Request):
     """A database session per request (committed by the caller's explicit commit). A GET or HEAD only reads: its
-    transactions take no write lock (``read_session``) and its audit rows go through the batch (``AuditWriter``)."""
-    reading = request.method in ("GET", "HEAD")
-    with read_session(engine) if reading else Session(engine, expire_on_commit=False) as session:
+    transactions take no write lock (``read_session``) and its audit rows go through the batch (``AuditWriter``).
+    Made and closed on the event loop (neither touches the database), unless a transaction is still open at the end:
+    its rollback is database work, done in a thread."""
+    engine = database_engine(request)
+    session = read_session(engine) if request.method in ("GET", "HEAD") else Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await in_thread(session.close)
+        else:
+            session.close()
 
 
 def temporal_connection(request: Request) -> TemporalConnection:
@@ -66,14 +76,29 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-SettingsDep = Annotated[Settings, Depends(app_settings)]
-EngineDep = Annotated[Engine, Depends(database_engine)]
+Found = TypeVar("Found")
+
+
+def on_the_loop(read: Callable[[Request], Found]) -> Callable:
+    """The dependency form of a function that only reads the app's or the request's state. FastAPI runs a plain
+    function in a worker thread, a hop that costs far more than the read; an async one runs on the event loop."""
+
+    async def dependency(request: Request) -> Found:
+        return read(request)
+
+    dependency.__name__ = dependency.__qualname__ = read.__name__
+    dependency.__doc__ = read.__doc__
+    return dependency
+
+
+SettingsDep = Annotated[Settings, Depends(on_the_loop(app_settings))]
+EngineDep = Annotated[Engine, Depends(on_the_loop(database_engine))]
 DbSession = Annotated[Session, Depends(get_session)]
-TemporalDep = Annotated[TemporalConnection, Depends(temporal_connection)]
-CodecDep = Annotated[EncryptionCodec, Depends(payload_codec)]
-AuditTrailDep = Annotated[AuditTrail, Depends(audit_trail)]
-DocumentStoreDep = Annotated[ObjectStore, Depends(document_store)]
-RequestId = Annotated[str | None, Depends(request_id)]
+TemporalDep = Annotated[TemporalConnection, Depends(on_the_loop(temporal_connection))]
+CodecDep = Annotated[EncryptionCodec, Depends(on_the_loop(payload_codec))]
+AuditTrailDep = Annotated[AuditTrail, Depends(on_the_loop(audit_trail))]
+DocumentStoreDep = Annotated[ObjectStore, Depends(on_the_loop(document_store))]
+RequestId = Annotated[str | None, Depends(on_the_loop(request_id))]
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A row id")]
 
 
@@ -88,11 +113,12 @@ def audit(session: Session, request: Request, user: User | None, action: str, re
     writer(session, request).write(user, action, reference, detail)
 
 
-def case_service(session: DbSession, settings: SettingsDep, engine: EngineDep, temporal: TemporalDep,
-                 codec: CodecDep, trail: AuditTrailDep, request_id: RequestId,
-                 documents: DocumentStoreDep) -> CaseService:
-    return CaseService(session=session, settings=settings, engine=engine, temporal=temporal, codec=codec,
-                       trail=trail, request_id=request_id, documents=documents)
+async def case_service(request: Request, session: DbSession) -> CaseService:
+    """The case service of this request: its session and what the app holds (read here, not as a dependency each:
+    FastAPI's work per dependency, on every request, costs more than the reads)."""
+    return CaseService(session=session, settings=app_settings(request), engine=database_engine(request),
+                       temporal=temporal_connection(request), codec=payload_codec(request),
+                       trail=audit_trail(request), request_id=request_id(request), documents=document_store(request))
 
 
 Cases = Annotated[CaseService, Depends(case_service)]

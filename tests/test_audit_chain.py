@@ -114,6 +114,17 @@ def test_a_keyed_chain_verifies_and_its_hashes_need_the_key(trail):
     assert head.mac is not None
 
 
+def test_a_session_that_read_the_head_sees_the_rows_it_appends(trail):
+    """Rows are appended as statements, not objects: a head this session loaded earlier must not be left stale."""
+    append_rows(trail, 2)
+    with session_scope(trail.engine) as session:
+        before = session.get(AuditHead, 1)
+        assert before.last_id == 2
+        trail.writer(session).add("read_case", "RR-1", {}, actor_id=1, actor_role="panel_chair")
+        assert session.get(AuditHead, 1).last_id == 3
+    assert trail.verify(full=True).intact
+
+
 ATTACKS = {
     "plain SHA-256, rows left labelled keyed": dict(hash_row=plain_sha256, kind=None, head_mac=lambda i, h: None),
     "plain SHA-256, rows relabelled as from before keying": dict(hash_row=plain_sha256, kind="sha256",

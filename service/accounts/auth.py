@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from engine.vocabulary import Role
-from records.db import begin_write
+from records.db import begin_read, begin_write
 from records.models import SignInFailure, User, UserSession
 from records.vocabulary import SignInStep
 from service.accounts.roles import SECOND_FACTOR_ROLES
@@ -313,7 +313,10 @@ async def csrf_satisfied(request: Request) -> bool:
 
 
 def signed_in_user(session: Session, token: str, policy: SessionPolicy) -> User | None:
-    """``session_user`` with its transaction ended: an async route must never hold one across an await."""
+    """``session_user`` in a read transaction (whatever the request's method: it writes only to touch or end the
+    session, and then takes the write lock for that), ended before it returns: an async route must never hold one
+    across an await."""
+    begin_read(session)
     user = session_user(session, token=token, policy=policy)
     session.commit()
     return user
@@ -356,7 +359,7 @@ def require_roles(*roles: Role):
     """A dependency that lets only ``roles`` through (403 for a signed-in user with another role)."""
     allowed = {str(r) for r in roles}
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:  # on the loop: no thread for a comparison
         if user.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

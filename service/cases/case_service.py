@@ -36,7 +36,7 @@ from engine.vocabulary import Stage, TaskStatus, practice_review_id
 from records.audit import AuditWriter
 from records.case_states import stored_case_state
 from records.codec import EncryptionCodec
-from records.db import READS_ONLY, session_scope
+from records.db import begin_read, session_scope
 from records.errors import (
     ActionRefused,
     CaseGone,
@@ -271,36 +271,65 @@ class CaseService:
     # ------------------------------------------------------------ read
 
     async def read(self, user: User, reference: str, detail: dict | None = None) -> dict:
-        """A case's live state as this person may see it; the reading is on the record (``detail`` says where)."""
-        record = await in_thread(self._read_on_record, user, reference, detail or {})
-        return await in_thread(self._for_reader, user, reference, state_for(user.role, await self.state(record)))
+        """A case's live state as this person may see it; the reading is on the record (``detail`` says where).
+        The engine is asked about the case's workflow (``_engine_agrees``) while one thread's database work finds
+        the case, records the reading and reads the state its last step stored with the links this person may
+        follow."""
+        client = await self.temporal.client()
+        asked = asyncio.create_task(describe(client, reference))
+        try:
+            record, stored = await in_thread(self._read_on_record, user, reference, detail or {})
+        except BaseException:
+            asked.cancel()  # (a case this person may not see: the engine's answer is not wanted)
+            raise
+        if stored is None:  # opened before states were stored: the workflow's query answers
+            return await in_thread(self._for_reader, user, reference,
+                                   state_for(user.role, await self.state(record, asked)))
+        today = today_in_london()
+        if not await self._engine_agrees(client, record, asked):  # the query says what the engine lacks
+            return await in_thread(self._for_reader, user, reference,
+                                   state_for(user.role, await self._queried_state(client, record, today)))
+        links = stored.pop("links")
+        state = state_for(user.role, await self._with_review(client, record, stored, today))
+        state["links"] = links
+        return state
 
     def _for_reader(self, user: User, reference: str, state: dict) -> dict:
         """``for_reader`` (the case's links this person may follow) off the event loop, in a read transaction of
         its own: it takes no write lock, so a read after an action never queues behind the worker's next step."""
-        self.session.commit()
-        self.session.connection(execution_options={READS_ONLY: True})
+        begin_read(self.session)
         try:
             return for_reader(self, user, reference, state)
         finally:
             self.session.commit()
 
-    def _read_on_record(self, user: User, reference: str, detail: dict) -> CaseRecord:
+    def _read_on_record(self, user: User, reference: str, detail: dict) -> tuple[CaseRecord, dict | None]:
+        """The case if this person may see it, its reading on the record, and the state its last step stored with
+        the links this person may follow (``for_reader``; None if no step stored a state)."""
         record = self.visible(user, reference)
-        self.audit(user, "read_case", reference, detail)
-        return record
+        stored = stored_case_state(self.session, reference, date.fromisoformat(today_in_london()))
+        stored = stored and for_reader(self, user, reference, stored)
+        self.audit(user, "read_case", reference, detail)  # (ends the read: the answer waits for its row)
+        return record, stored
 
-    async def state(self, record: CaseRecord) -> dict:
+    async def state(self, record: CaseRecord, asked: asyncio.Future | None = None) -> dict:
         """The workflow's live state (and the practice review's, once there is one). A closed case that the engine
-        no longer holds comes from the history archive; an open one it does not have is orphaned (CaseGone)."""
+        no longer holds comes from the history archive; an open one it does not have is orphaned (CaseGone).
+        ``asked``: the engine's description of the workflow, if already asked for."""
         reference = record.reference
         today = today_in_london()
         client = await self.temporal.client()
-        held = await self._engine_agrees(client, record)
+        held = await self._engine_agrees(client, record, asked)
         # Stored by the case's last step (engine/case_view.py); only cases opened before that are queried.
-        stored = held and await in_thread(stored_case_state, self.session, reference, date.fromisoformat(today))
+        stored = held and await in_thread(self._stored_state, reference, date.fromisoformat(today))
         if stored:
             return await self._with_review(client, record, stored, today)
+        return await self._queried_state(client, record, today)
+
+    async def _queried_state(self, client, record: CaseRecord, today: str) -> dict:
+        """The state as the workflow's query answers it (or the archive's, or CaseGone when the engine has no
+        workflow of an open case)."""
+        reference = record.reference
         answer_within = self.settings.action_answer_timeout_seconds
         try:
             # A query needs a worker: with none polling, the person is told so instead of waiting on a 500.
@@ -317,6 +346,14 @@ class CaseService:
             return await self._state_without_workflow(record)
         return await self._with_review(client, record, state, today)
 
+    def _stored_state(self, workflow_id: str, today: date) -> dict | None:
+        """``stored_case_state`` in a read transaction of its own (ended before it returns)."""
+        begin_read(self.session)
+        try:
+            return stored_case_state(self.session, workflow_id, today)
+        finally:
+            self.session.commit()
+
     async def _with_review(self, client, record: CaseRecord, state: dict, today: str) -> dict:
         reference = record.reference
         if record.orphaned:
@@ -325,19 +362,20 @@ class CaseService:
             review_id = practice_review_id(reference)
             try:
                 state["practice_review"] = (
-                    await in_thread(stored_case_state, self.session, review_id, date.fromisoformat(today))
+                    await in_thread(self._stored_state, review_id, date.fromisoformat(today))
                     or await client.get_workflow_handle(review_id).query(PracticeReviewWorkflow.state, today))
             except RPCError:
                 state["practice_review"] = state_from_archive(self.session, practice_review_id(reference))
         state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
         return state
 
-    async def _engine_agrees(self, client, record: CaseRecord) -> bool:
+    async def _engine_agrees(self, client, record: CaseRecord, asked: asyncio.Future | None = None) -> bool:
         """The engine's workflow must be the run that opened the case, running while the case is open; otherwise
         the case is flagged, alerted and audited (service/platform/engine_watch.py) and the person is told
-        (CaseGone). False when the engine has no workflow of the case."""
+        (CaseGone). False when the engine has no workflow of the case. ``asked``: its description, if already asked
+        for."""
         try:
-            description = await describe(client, record.reference)
+            description = await (asked or describe(client, record.reference))
         except RPCError:
             return False  # an engine that cannot describe cannot answer the query either: that path says so
         found = None if description is None else mismatch_of(record, description)
@@ -406,7 +444,13 @@ class CaseService:
     def _checked_action(self, user: User, reference: str, action: str, body, idempotency_key: str | None
                         ) -> CheckedAction | Outcome:
         """The database's half of an action's checks (a thread's work: it must not hold the event loop): the
-        action, its body and the case, or the answer already given to this idempotency key."""
+        action, its body and the case, or the answer already given to this idempotency key. They read in a read
+        transaction: only an idempotency key's claim or a refusal's audit row takes the write lock."""
+        begin_read(self.session)
+        return self._action_checks(user, reference, action, body, idempotency_key)
+
+    def _action_checks(self, user: User, reference: str, action: str, body, idempotency_key: str | None
+                       ) -> CheckedAction | Outcome:
         spec = ACTIONS.get(action)
         if spec is None:
             raise NotFound(f"Unknown action {action!r}; actions are: {', '.join(sorted(ACTIONS))}")
@@ -477,18 +521,19 @@ class CaseService:
     def _checked_task_action(self, user: User, task_id: int, body, idempotency_key: str | None
                              ) -> CheckedAction | Outcome:
         """The open task, if it is this person's to complete, and the checks of the action it asks for (in one
-        thread's work and one transaction)."""
-        task = self.session.get(Task, task_id)
-        scoped = select(Task.id).where(Task.id == task_id, task_scope(user))
-        if task is None or self.session.exec(scoped).first() is None:
+        thread's work and one read transaction, as ``_checked_action``)."""
+        begin_read(self.session)
+        found = self.session.exec(select(Task, task_scope(user), assigned_to(user)).where(Task.id == task_id)).first()
+        task, in_scope, theirs = found if found is not None else (None, False, False)
+        if task is None or not in_scope:
             raise NotFound(f"No task {task_id} that you can see")
         if task.status != TaskStatus.open:
             raise Conflict(f"Task {task_id} is already {task.status}")
         if task.action is None:
             raise Conflict(f"Task {task_id} is completed by the workflow, not by an action")
-        if self.session.exec(select(Task.id).where(Task.id == task_id, assigned_to(user))).first() is None:
+        if not theirs:
             raise NotPermitted(f"Task {task_id} is not yours: it is for {task.assignee_role}")
-        return self._checked_action(user, task.case_reference, task.action, body, idempotency_key)
+        return self._action_checks(user, task.case_reference, task.action, body, idempotency_key)
 
     @staticmethod
     def _replay(held: Claim) -> Outcome:

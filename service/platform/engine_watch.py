@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.vocabulary import Stage
@@ -39,7 +42,14 @@ MISMATCH_CLEARED = "engine_mismatch_cleared"
 ID_TAKEN = "workflow_id_taken"
 
 
-def mismatch_of(record: CaseRecord, description: WorkflowExecutionDescription) -> str | None:
+class EngineRun(NamedTuple):
+    """What the engine says of a case's workflow: its latest run and that run's status."""
+
+    run_id: str
+    status: WorkflowExecutionStatus | None
+
+
+def mismatch_of(record: CaseRecord, description: EngineRun) -> str | None:
     """What is wrong with the engine's workflow of this case, in words without case text; None if nothing."""
     if record.workflow_run_id and description.run_id != record.workflow_run_id:
         return (f"the engine's workflow is run {description.run_id}, not run {record.workflow_run_id} that opened "
@@ -50,14 +60,19 @@ def mismatch_of(record: CaseRecord, description: WorkflowExecutionDescription) -
     return None
 
 
-async def describe(client: Client, reference: str) -> WorkflowExecutionDescription | None:
-    """The engine's description of the case's latest run; None when it has no such workflow."""
+async def describe(client: Client, reference: str) -> EngineRun | None:
+    """The engine's run and status of the case's workflow; None when it has no such workflow. Asked for on every
+    read of a case and before every action, so only these two fields are read from the answer (the client's own
+    ``describe`` decodes its memo and search attributes too)."""
     try:
-        return await client.get_workflow_handle(reference).describe()
+        answer = await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=reference)), retry=True)
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
+    info = answer.workflow_execution_info
+    return EngineRun(info.execution.run_id, WorkflowExecutionStatus(info.status) if info.status else None)
 
 
 def record_mismatch(engine: Engine, *, reference: str, found: str | None, audit_key: bytes, public_url: str) -> None:

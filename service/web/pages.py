@@ -72,7 +72,7 @@ PageSession = DbSession
 def page_roles(*roles: Role):
     allowed = {str(r) for r in roles}
 
-    def check(user: PageUser) -> User:
+    async def check(user: PageUser) -> User:  # on the loop: no thread for a comparison
         if user.role not in allowed:
             raise HTTPException(403, f"Your role ({wording.label(user.role)}) may not open this page")
         return user
