@@ -432,8 +432,13 @@ class CaseService:
         """Send a checked action as its workflow update (or give again the answer its idempotency key had)."""
         if isinstance(checked, Outcome):
             return checked
-        await self._engine_agrees(await self.temporal.client(), checked.record)
-        state = await self._update(user, checked.record, checked.action, checked.spec, checked.payload, checked.held)
+        record = checked.record
+        # A case's action goes to the run that opened it, so the engine itself refuses it if that run has ended or
+        # been replaced; the engine is described (a second round trip) only then, or while the case is flagged.
+        run_id = record.workflow_run_id if not checked.spec.suffix and record.engine_mismatch is None else None
+        if run_id is None:
+            await self._engine_agrees(await self.temporal.client(), record)
+        state = await self._update(user, record, checked.action, checked.spec, checked.payload, checked.held, run_id)
         state = await in_thread(self._for_reader, user, checked.record.reference, state_for(user.role, state))
         if checked.action in SHARING_TRIGGERS:  # a return sent once may count on a linked case too
             await count_shared_returns(self, user, checked.record.reference)
@@ -481,13 +486,13 @@ class CaseService:
         return CheckedAction(action, spec, record, payload, held)
 
     async def _update(self, user: User, record: CaseRecord, action: str, spec: ActionSpec, payload,
-                      held: Claim | None) -> dict:
-        """The sealed workflow update, bounded in time: with no worker running, a person is told to retry (same
-        idempotency key) instead of waiting."""
+                      held: Claim | None, run_id: str | None = None) -> dict:
+        """The sealed workflow update (to ``run_id`` if given), bounded in time: with no worker running, a person is
+        told to retry (same idempotency key) instead of waiting."""
         reference = record.reference
         client = await self.temporal.client()
         answer_within = self.settings.action_answer_timeout_seconds
-        handle = client.get_workflow_handle(f"{reference}{spec.suffix}")
+        handle = client.get_workflow_handle(f"{reference}{spec.suffix}", run_id=run_id)
         update_id = held.update_id if held else f"{reference}:{action}:{uuid.uuid4().hex}"
         sealed(handle.id, action, update_id, payload)
         try:
@@ -506,6 +511,8 @@ class CaseService:
             raise ActionRefused(reason) from None
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
+                if run_id is not None:  # that run has ended or is gone: what the engine holds now says which
+                    await self._engine_agrees(client, record)
                 if spec.suffix or record.stage == Stage.closed:
                     where = "practice review" if spec.suffix else "case"
                     raise Conflict(f"The {where} of {reference} is not running, so '{action}' cannot be taken"
