@@ -22,12 +22,11 @@ _POOLS: dict[int, ProcessPoolExecutor] = {}
 _LOCK = threading.Lock()
 
 
-def _start() -> None:
-    """In each renderer process as it starts: leave with the worker, then warm up."""
-    parent = os.getppid()
+def _start(worker: int) -> None:
+    """In each renderer process as it starts: leave with the worker (``worker``: its pid), then warm up."""
 
     def leave_with_the_worker() -> None:  # a worker killed outright cannot stop its pool: none outlives it
-        while os.getppid() == parent:
+        while os.getppid() == worker:  # a worker that died before this process started: leave at once
             time.sleep(1)
         os._exit(0)
 
@@ -93,5 +92,6 @@ class Renderer:
             if pool is None:
                 # Spawned, not forked: a fork would copy the worker's threads' locks and its engine's connections.
                 pool = _POOLS[self.processes] = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start)
+                    self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                    initargs=(os.getpid(),))
             return pool

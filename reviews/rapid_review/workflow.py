@@ -169,7 +169,6 @@ class RapidReviewWorkflow:
                 lambda: self.state.stage == Stage.closed or self.local_review.child is not None)
             if self.local_review.child is not None and self.state.stage != Stage.closed:
                 await self.local_review.follow_practice_review()
-                self.local_review.child = None  # a reopened case may start a review again
             await clock
             if not await self.reopening.reopened():
                 break
