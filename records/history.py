@@ -39,7 +39,7 @@ def _readable_payload(node: dict, codec: EncryptionCodec, engine_written: bool =
         payload = codec.decrypt(raw)
     except UnencryptedPayload:
         if engine_written and raw.metadata.get("encoding") == b"json/plain":
-            return {"engine": json.loads(raw.data)}
+            return json.loads(raw.data)  # as the service's own values are (the replay check encodes it back)
         return {"refused": "unencrypted payload: not sent by the service", "encoding":
                 raw.metadata.get("encoding", b"").decode(errors="replace"),
                 "data": base64.b64encode(raw.data).decode()}

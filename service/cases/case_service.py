@@ -275,13 +275,15 @@ class CaseService:
         The engine is asked about the case's workflow (``_engine_agrees``) while one thread's database work finds
         the case, records the reading and reads the state its last step stored with the links this person may
         follow."""
-        client = await self.temporal.client()
-        asked = asyncio.create_task(describe(client, reference))
+        asked = asyncio.create_task(self._describe(reference))
         try:
             record, stored = await in_thread(self._read_on_record, user, reference, detail or {})
         except BaseException:
             asked.cancel()  # (a case this person may not see: the engine's answer is not wanted)
+            if not asked.cancelled() and asked.done():
+                asked.exception()  # (nor its failure: the refusal is the answer)
             raise
+        client = await self.temporal.client()
         if stored is None:  # opened before states were stored: the workflow's query answers
             return await in_thread(self._for_reader, user, reference,
                                    state_for(user.role, await self.state(record, asked)))
@@ -293,6 +295,11 @@ class CaseService:
         state = state_for(user.role, await self._with_review(client, record, stored, today))
         state["links"] = links
         return state
+
+    async def _describe(self, reference: str):
+        """The engine's description of the case's workflow, connecting first (a read that is refused never
+        connects in vain: its task is cancelled)."""
+        return await describe(await self.temporal.client(), reference)
 
     def _for_reader(self, user: User, reference: str, state: dict) -> dict:
         """``for_reader`` (the case's links this person may follow) off the event loop, in a read transaction of
