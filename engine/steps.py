@@ -1,9 +1,8 @@
 """The step builder a case workflow holds: one transition's side effects, gathered and committed once.
 
-Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``, or the
-action's update id in place of ``<n>``: Steps._key) makes the
-``apply_case_step`` activity idempotent, so a retried step creates no second task, row or e-mail. A step carries
-its tasks, settlements, audit row and the read model's rows; its documents go to ``issue_document`` after it.
+Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``, or with the
+action's update id in place of ``<n>``: Steps._key) makes the ``apply_case_step`` activity idempotent, so a
+retried step creates no second task, row or e-mail. A step carries its tasks, settlements, audit row and the read model's rows; its documents go to ``issue_document`` after it.
 Since patch "answer-first" a person's action is answered once its step is applied: rendering a document
 (a PDF takes seconds) is not their wait, so the documents are issued after the answer, one at a time in the order
 their steps committed, and the state lists them as being prepared until they are in the register.
@@ -93,7 +92,7 @@ class Steps:
         self.documents_after_reply = False
         # Set by the run from patch "local-step" (engine/patches.py): its steps are local activities, answered in
         # the workflow task that took the action; workflows opened before send each as an activity, as they ran.
-        self.local: bool | None = None  # undecided until the run's first line (engine/patches.py)
+        self.local: bool | None = None  # None: undecided, until the run's first line
         self._taken_by_update: dict[str, int] = {}  # steps each action has taken so far (Steps._key)
         self._to_issue: list[DocumentRequest] = []  # in step order; the first is being issued
         self._issuing: asyncio.Task | None = None
