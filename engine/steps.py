@@ -2,7 +2,8 @@
 
 Every transition is a step numbered in the workflow's state: its key (``<workflow id>:<n>:<name>``, or with the
 action's update id in place of ``<n>``: Steps._key) makes the ``apply_case_step`` activity idempotent, so a
-retried step creates no second task, row or e-mail. A step carries its tasks, settlements, audit row and the read model's rows; its documents go to ``issue_document`` after it.
+retried step creates no second task, row or e-mail. A step carries its tasks, settlements, audit row and the read
+model's rows; its documents go to ``issue_document`` after it.
 Since patch "answer-first" a person's action is answered once its step is applied: rendering a document
 (a PDF takes seconds) is not their wait, so the documents are issued after the answer, one at a time in the order
 their steps committed, and the state lists them as being prepared until they are in the register.
