@@ -18,6 +18,11 @@ LOCAL_STEPS = "local-step"
 # tests/test_joint_decisions.py under CI's load). Until that is understood against a real server, no new case takes
 # local steps; cases opened with them in between replay as they ran.
 NO_LOCAL_STEPS = "no-local-step"
+# Cases opened since end only when every handler has answered and every queued document is in the register, both
+# at once (Steps.finished): a closing action's documents are queued after its step is applied, and a run that had
+# already seen the case closed could end while they waited, leaving them never issued. Asked after
+# decide_local_steps, first thing in the run; kept in Steps.ends_after_documents.
+ENDS_AFTER_DOCUMENTS = "ends-after-documents"
 
 # Every patch the code had when "local-step" came: a workflow opened with local steps met all of them. A change
 # made since must not be one more name here: it is asked once, first thing in the run (before any local step,

@@ -135,6 +135,9 @@ async def test_a_referral_is_declined_only_after_the_partners_agree_not_to_notif
     refused = await driver.rejected("propose_sin_decision", "csc", decision="notify", rationale="r")
     assert refused == "ActionRejected: The partners already agreed the notification decision (do_not_notify)."
     assert [t.assignee_role for t in driver.tasks(action="decline_referral", status="open")] == ["business_unit"]
+    # Nothing left being prepared when the case closes: its letter to the referrer is queued only once the closing
+    # step is applied, after the run has seen the case closed, and must still be issued before the run ends.
+    assert "sin_decision" in {d.kind for d in await driver.documents()}
     state = await driver.act("decline_referral", "bu", reason="Written to the referring agency.")
     assert state["stage"] == "closed"
     assert state["closed_reason"] == ("Referral declined: no serious incident notification, agreed by the three "
