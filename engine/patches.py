@@ -6,11 +6,20 @@ workflow started with every patch the code has today, so it asks the engine abou
 and no marker is recorded. That is not only fewer events: a patch marker first recorded in a workflow task after
 a local activity's marker failed replay here (TMPRL1100), and later patches are asked lazily, inside actions.
 Workflows opened before "local-step" ask every patch of the engine, as they ran.
+
+Cases opened since patch "settled-2026-12" likewise met every patch before it: each is true without asking, which
+saves two events a patch (the marker and the change-version search attribute: about 36 per case and review). Their
+steps are activities (no local steps) and they end only once their documents are issued (Steps.finished).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from temporalio import workflow
+
+if TYPE_CHECKING:
+    from engine.steps import Steps
 
 LOCAL_STEPS = "local-step"
 # Cases opened since send their steps as activities again: with local steps, the time-skipping test server was seen
@@ -18,11 +27,9 @@ LOCAL_STEPS = "local-step"
 # tests/test_joint_decisions.py under CI's load). Until that is understood against a real server, no new case takes
 # local steps; cases opened with them in between replay as they ran.
 NO_LOCAL_STEPS = "no-local-step"
-# Cases opened since end only when every handler has answered and every queued document is in the register, both
-# at once (Steps.finished): a closing action's documents are queued after its step is applied, and a run that had
-# already seen the case closed could end while they waited, leaving them never issued. Asked after
-# decide_local_steps, first thing in the run; kept in Steps.ends_after_documents.
-ENDS_AFTER_DOCUMENTS = "ends-after-documents"
+# Asked first of all: a workflow opened since met every patch in BEFORE_LOCAL_STEPS (each true without asking), takes
+# no local steps and ends after its documents (Steps.finished).
+SETTLED = "settled-2026-12"
 
 # Every patch the code had when "local-step" came: a workflow opened with local steps met all of them. A change
 # made since must not be one more name here: it is asked once, first thing in the run (before any local step,
@@ -34,12 +41,16 @@ BEFORE_LOCAL_STEPS = frozenset({
 })
 
 
-def decide_local_steps() -> bool:
-    """Asked by a workflow's run first of all, before anything that could record a marker or schedule an
-    activity: False for cases opened before "local-step" and since "no-local-step"."""
-    if workflow.patched(NO_LOCAL_STEPS):
-        return False
-    return workflow.patched(LOCAL_STEPS)
+def decide_versions(steps: Steps) -> None:
+    """Asked by a workflow's run first of all, before anything that could record a marker or schedule an activity:
+    whether its steps are local (only cases opened between "local-step" and "no-local-step"), whether every earlier
+    patch is true without asking, and whether the run ends after its documents."""
+    if workflow.patched(SETTLED):
+        steps.local, steps.settled, steps.ends_after_documents = False, True, True
+    elif workflow.patched(NO_LOCAL_STEPS):
+        steps.local = False
+    else:
+        steps.local = workflow.patched(LOCAL_STEPS)
 
 
 def patched(name: str) -> bool:
@@ -49,8 +60,8 @@ def patched(name: str) -> bool:
     if name not in BEFORE_LOCAL_STEPS:
         raise RuntimeError(f"patch {name!r} is newer than local steps: ask workflow.patched({name!r}) first thing "
                            "in the run and keep the answer in the workflow's state (engine/patches.py)")
-    local = workflow.instance().steps.local
-    if local is None:
+    steps = workflow.instance().steps
+    if steps.local is None:
         raise RuntimeError(f"patch {name!r} was asked before the run decided its steps: wait for "
                            "Steps.until_opened first")
-    return local or workflow.patched(name)
+    return steps.local or steps.settled or workflow.patched(name)

@@ -94,7 +94,9 @@ class Steps:
         # Set by the run from patch "local-step" (engine/patches.py): its steps are local activities, answered in
         # the workflow task that took the action; workflows opened before send each as an activity, as they ran.
         self.local: bool | None = None  # None: undecided, until the run's first line
-        # Set by the run from patch "ends-after-documents" (engine/patches.py): see Steps.finished.
+        # Set by the run from patch "settled-2026-12" (engine/patches.py): every earlier patch true without
+        # asking, and the run ends after its documents (Steps.finished).
+        self.settled = False
         self.ends_after_documents = False
         self._taken_by_update: dict[str, int] = {}  # steps each action has taken so far (Steps._key)
         self._to_issue: list[DocumentRequest] = []  # in step order; the first is being issued
@@ -170,7 +172,7 @@ class Steps:
     async def finished(self) -> None:
         """The run's last wait before it returns: every handler has answered and every queued document is in the
         register. The closing action queues its documents only once its step is applied, after the run has seen
-        the case closed, so the two are waited for together. Cases opened before patch "ends-after-documents"
+        the case closed, so the two are waited for together. Cases opened before patch "settled-2026-12"
         wait for the documents queued by then, then for the handlers, as they ran."""
         if self.ends_after_documents:
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._to_issue)

@@ -60,6 +60,19 @@ def sealed_action(workflow_id: str, action: str, actor: Actor, fields: dict) -> 
     return sealed(workflow_id, action, update_id, payload), update_id
 
 
+def store_history(name: str, workflow_id: str, history) -> None:
+    """Store a history under tests/histories/ for tests/test_replay.py. The workflow id is part of the file's name:
+    replay must use it (a child's id derives from it). A stored history is never overwritten (a case with a fixed
+    reference would replace the old code's history): the new one takes the next free name."""
+    from pathlib import Path
+
+    folder, stem, n = Path(__file__).parent / "histories", name, 1
+    while (folder / f"{stem}--{workflow_id}.json").exists():
+        n += 1
+        stem = f"{name}_{n}"
+    (folder / f"{stem}--{workflow_id}.json").write_text(history.to_json())
+
+
 class CaseDriver:
     def __init__(self, env, task_queue: str, engine=None) -> None:
         self.env, self.task_queue, self.engine = env, task_queue, engine
@@ -167,14 +180,11 @@ class CaseDriver:
         """With RECORD_HISTORIES=1, store the workflow's history under tests/histories/ for the replay
         tests (recorded with the fixed test key, so the replayer can decode it)."""
         import os
-        from pathlib import Path
 
         if not os.environ.get("RECORD_HISTORIES"):
             return
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
-        history = await handle.fetch_history()
-        # The workflow id is part of the name: replay must use it (the child's id derives from it).
-        (Path(__file__).parent / "histories" / f"{name}--{handle.id}.json").write_text(history.to_json())
+        store_history(name, handle.id, await handle.fetch_history())
 
     # ---------------------------------------------------------------- database views
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from sqlmodel import Session, select
 from engine.calendar import london_date
 from records.models import AuditEvent, PlanAction, Task
 from tests import test_web, test_web_pages
+from tests.cases import store_history
 from tests.test_panel_pack import tiny_pdf
 from tests.test_safeguarding_adults_review import REFERRAL, refer, sign, view
 
@@ -185,7 +185,7 @@ async def test_a_return_sent_once_on_the_rapid_review_counts_on_the_linked_sar(s
     assert sorted(e.case_reference for e in unlinked) == sorted([rr, sar])
     if os.environ.get("RECORD_HISTORIES"):  # a stored history for tests/test_replay.py (see tests/cases.py)
         history = await case_env.client.get_workflow_handle(sar).fetch_history()
-        (Path(__file__).parent / "histories" / f"sar_shared_returns--{sar}.json").write_text(history.to_json())
+        store_history("sar_shared_returns", sar, history)
 
 
 async def test_the_sars_recommendations_go_to_the_action_plan_and_its_annual_account(sar_api, engine):

@@ -2,6 +2,8 @@
 A change that would alter the history of a running case fails here; make it behind
 workflow.patched(...) and record a new history beside the old ones (RECORD_HISTORIES=1 pytest ...)."""
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,21 @@ def test_representative_histories_are_stored():
     local = {path.stem.split("--")[0] for path in HISTORIES if '"core_local_activity"' in path.read_text()}
     assert {"local_cspr_case", "local_cspr_review", "sar_published_with_local_steps", "sign_off_returned_then_approved",
             "reopened_after_a_late_panel_reply"} <= local
+    # And cases opened since patch "settled-2026-12": that one marker, no other (engine/patches.py).
+    settled = {path.stem.split("--")[0] for path in HISTORIES if patches_asked(path) == ["settled-2026-12"]}
+    assert {"local_cspr_case", "local_cspr_review", "declined_referral", "sar_published_settled",
+            "reopened_after_a_late_panel_reply", "review_held_and_revised"} <= settled
+
+
+def patches_asked(path: Path) -> list[str]:
+    """The patches a stored history recorded, in order."""
+    found = []
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_patch":
+            payload = marker["details"]["patch-data"]["payloads"][0]["data"]
+            found.append(json.loads(base64.b64decode(payload))["id"])
+    return found
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem.split("--")[0] for p in HISTORIES])

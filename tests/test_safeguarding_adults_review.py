@@ -8,12 +8,12 @@ import asyncio
 import os
 import re
 from datetime import timedelta
-from pathlib import Path
 
 from sqlmodel import Session, select
 
 from engine.calendar import london_date
 from records.models import CaseRecord, Document, Task
+from tests.cases import store_history
 
 REFERRAL = {"pseudonym": "Mr A", "summary": "Died at home; concerns about missed care visits.", "adult_died": True,
             "needs_for_care_and_support": True, "referring_agency": "police"}
@@ -127,7 +127,7 @@ async def test_the_criteria_decided_then_the_review_commissioned_signed_off_and_
     assert published.status_code == 200 and published.json()["stage"] == "closed", published.text
     if os.environ.get("RECORD_HISTORIES"):  # a stored history for tests/test_replay.py (see tests/cases.py)
         history = await case_env.client.get_workflow_handle(reference).fetch_history()
-        (Path(__file__).parent / "histories" / f"sar_published--{reference}.json").write_text(history.to_json())
+        store_history("sar_published", reference, history)
     with Session(engine) as session:
         assert session.get(CaseRecord, reference).closed_reason.startswith("Safeguarding Adults Review published")
         open_tasks = session.exec(select(Task).where(Task.case_reference == reference, Task.status == "open")).all()

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
 from engine.actions import Actions
 from engine.clock import DeadlineClock
 from engine.joint_decision import JointDecision, JointDecisions
-from engine.patches import ENDS_AFTER_DOCUMENTS, decide_local_steps, patched
+from engine.patches import decide_versions, patched
 from engine.sign_off import ThreeWaySignOff
 from engine.steps import Steps
 from engine.vocabulary import practice_review_id
@@ -101,8 +101,7 @@ class PracticeReviewWorkflow:
 
     @workflow.run
     async def run(self, review: ReviewInput) -> str:
-        self.steps.local = decide_local_steps()  # first of all (engine/patches.py)
-        self.steps.ends_after_documents = workflow.patched(ENDS_AFTER_DOCUMENTS)
+        decide_versions(self.steps)  # first of all (engine/patches.py)
         # Only a case's own workflow starts its review (the server sets the parent; no client can). Every review
         # ever started had its parent, so no running case can take another path here.
         parent = workflow.info().parent

@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 from engine.actions import Actions
 from engine.clock import DeadlineClock
 from engine.joint_decision import JointDecision, JointDecisions
-from engine.patches import ENDS_AFTER_DOCUMENTS, decide_local_steps, patched
+from engine.patches import decide_versions, patched
 from engine.sign_off import ThreeWaySignOff
 from engine.steps import Steps
 from reviews.rapid_review.action_rules import EVENT_DATES, RETIRED_RULES, RULES
@@ -142,8 +142,7 @@ class RapidReviewWorkflow:
 
     @workflow.run
     async def run(self, case: CaseInput) -> str:
-        self.steps.local = decide_local_steps()  # first of all (engine/patches.py)
-        self.steps.ends_after_documents = workflow.patched(ENDS_AFTER_DOCUMENTS)
+        decide_versions(self.steps)  # first of all (engine/patches.py)
         # Cases started before seals existed have no marker and replay as they ran. The seal is checked live only:
         # a refused start ends at once, so no case's replay depends on it, and a field the input gains later
         # (a new setting with a default) cannot make an old start look unsealed on replay.

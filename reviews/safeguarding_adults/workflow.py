@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from engine.actions import Actions
 from engine.clock import DeadlineClock
-from engine.patches import decide_local_steps, patched
+from engine.patches import decide_versions, patched
 from engine.sign_off import ThreeWaySignOff
 from engine.steps import Steps, reject
 from reviews.safeguarding_adults.agency_information import AgencyInformation
@@ -122,7 +122,7 @@ class SafeguardingAdultsReviewWorkflow:
 
     @workflow.run
     async def run(self, case: SarInput) -> str:
-        self.steps.local = decide_local_steps()  # first of all (engine/patches.py)
+        decide_versions(self.steps)  # first of all (engine/patches.py)
         if not workflow.unsafe.is_replaying() and not authenticity.is_sealed(
                 case.reference, "start", case.reference, case.model_dump(mode="json")):
             raise ApplicationError("This case was not started by the service (no valid seal): refused.",
