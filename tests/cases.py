@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, timedelta
 
@@ -60,6 +61,25 @@ def sealed_action(workflow_id: str, action: str, actor: Actor, fields: dict) -> 
     return sealed(workflow_id, action, update_id, payload), update_id
 
 
+async def history_tail(handle: WorkflowHandle, count: int = 40) -> str:
+    """The last events of a workflow's history, one a line: id, type, and a timer's id and duration (never a
+    payload): what a hung run leaves for the next person to read."""
+    from temporalio.api.enums.v1 import EventType
+
+    lines = []
+    for event in (await handle.fetch_history()).events[-count:]:
+        line = f"{event.event_id} {EventType.Name(event.event_type).removeprefix('EVENT_TYPE_')}"
+        if event.HasField("timer_started_event_attributes"):
+            timer = event.timer_started_event_attributes
+            line += f" timer {timer.timer_id} for {timer.start_to_fire_timeout.ToTimedelta()}"
+        elif event.HasField("timer_canceled_event_attributes"):
+            line += f" timer {event.timer_canceled_event_attributes.timer_id}"
+        elif event.HasField("timer_fired_event_attributes"):
+            line += f" timer {event.timer_fired_event_attributes.timer_id}"
+        lines.append(f"{event.event_time.ToDatetime():%H:%M:%S.%f} {line}")
+    return "\n".join(lines)
+
+
 def store_history(name: str, workflow_id: str, history) -> None:
     """Store a history under tests/histories/ for tests/test_replay.py. The workflow id is part of the file's name:
     replay must use it (a child's id derives from it). A stored history is never overwritten (a case with a fixed
@@ -99,7 +119,6 @@ class CaseDriver:
         )
         if not wait:
             return None
-        import asyncio
 
         for _ in range(200):  # the case fetches its calendar first, then opens (its first step)
             if (await self.state())["step"] >= 1:
@@ -109,11 +128,13 @@ class CaseDriver:
         return await self.state()
 
     SETTLE_SECONDS = 30.0  # a loaded 2-core CI machine renders a closing letter slowly
+    # A liveness bound, not a speed goal: an action the engine never answers fails the test with the run's last
+    # events (types and timers, no payloads) instead of hanging the suite.
+    ANSWER_SECONDS = 180.0
 
     async def settled(self, workflow_id: str | None = None) -> None:
         """Wait until the workflow has no activity in flight, no workflow task (a local activity runs inside one) and
         no document being issued (the case has finished opening, say)."""
-        import asyncio
 
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         for _ in range(int(self.SETTLE_SECONDS / 0.05)):
@@ -140,7 +161,11 @@ class CaseDriver:
         """Send an action as the service does: validated by its model and sealed for this update id."""
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         payload, update_id = sealed_action(handle.id, action, ACTORS[actor], fields)
-        return await handle.execute_update(action, payload, id=update_id)
+        try:
+            return await asyncio.wait_for(handle.execute_update(action, payload, id=update_id), self.ANSWER_SECONDS)
+        except TimeoutError:
+            raise AssertionError(f"{action} was not answered in {self.ANSWER_SECONDS:g} s; the run's last events:\n"
+                                 f"{await history_tail(handle)}") from None
 
     async def rejected(self, action: str, actor: str, *, workflow_id: str | None = None, **fields) -> str:
         """Send an action that must be rejected; returns the workflow's reason."""
@@ -198,8 +223,6 @@ class CaseDriver:
     async def documents(self) -> list[Document]:
         """The case's documents in the register, once the ones being prepared are there: an action is answered
         before its documents are issued (engine/steps.py)."""
-        import asyncio
-
         from temporalio.service import RPCError
 
         for workflow_id in (self.reference, f"{self.reference}-cspr"):
