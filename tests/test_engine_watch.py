@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import socket
 import urllib.request
@@ -23,8 +24,11 @@ METRICS_TOKEN = "scraper-token-" + "x" * 20
 
 
 async def until(condition, seconds: float = 90.0):
+    """The condition's first true value (a coroutine function's awaited), or fail after ``seconds``."""
     for _ in range(int(seconds / 0.25)):
         found = condition()
+        if inspect.isawaitable(found):
+            found = await found
         if found:
             return found
         await asyncio.sleep(0.25)
