@@ -59,7 +59,9 @@ ALONE = 20  # requests of the one-client phases
 
 async def load(base_url: str, bare_url: str, passwords: dict, per_client: int) -> dict[tuple[str, int], list[float]]:
     """Each measured request's latencies, by (name, clients)."""
-    limits = httpx.Limits(max_connections=CLIENTS * 2)
+    # Idle connections are dropped before the API's 5 s keep-alive ends (service/platform/runner.py): a request sent
+    # on one the server is closing meanwhile is lost ("Server disconnected"), as seen once under CI's load.
+    limits = httpx.Limits(max_connections=CLIENTS * 2, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client, \
             httpx.AsyncClient(base_url=bare_url, timeout=60, limits=limits) as bare:
         token = (await client.post("/api/auth/token", data={"username": "strategy.manager",
