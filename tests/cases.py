@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from engine.authenticity import sealed
 from engine.calendar import london_date
@@ -162,8 +162,11 @@ class CaseDriver:
         handle = self.env.client.get_workflow_handle(workflow_id or self.reference)
         payload, update_id = sealed_action(handle.id, action, ACTORS[actor], fields)
         try:
-            return await asyncio.wait_for(handle.execute_update(action, payload, id=update_id), self.ANSWER_SECONDS)
-        except TimeoutError:
+            async with asyncio.timeout(self.ANSWER_SECONDS) as deadline:
+                return await handle.execute_update(action, payload, id=update_id)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            if not deadline.expired():
+                raise
             raise AssertionError(f"{action} was not answered in {self.ANSWER_SECONDS:g} s; the run's last events:\n"
                                  f"{await history_tail(handle)}") from None
 

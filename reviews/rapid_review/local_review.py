@@ -32,6 +32,7 @@ class LocalReview(CasePart):
         self.child = None  # the running local CSPR's handle
         self.last_progress = 0  # the number of its last sealed progress report
         self.late = False  # whether it reported itself late
+        self.stop_asked = False  # whether the running review was asked to stop (once: stop_review_if_closed)
 
     def open_methodology(self, actor, step, decided_on) -> None:
         """A local CSPR decided: the Executive chooses how it will take place."""
@@ -68,6 +69,7 @@ class LocalReview(CasePart):
     async def start_practice_review(self, action: ChooseMethodology) -> None:
         self.state.reviews_started += 1
         self.last_progress = 0  # a review started again counts its progress from the start
+        self.stop_asked = False
         self.child = await workflow.start_child_workflow(
             PracticeReviewWorkflow.run,
             ReviewInput(reference=f"{self.state.reference}-CSPR", case_reference=self.state.reference,
@@ -119,8 +121,15 @@ class LocalReview(CasePart):
             await self.start_practice_review(self.state.methodology)
 
     def stop_review_if_closed(self) -> None:
-        """A case closed (or its review stopped) while its local CSPR runs: the review stops with it."""
+        """A case closed (or its review stopped) while its local CSPR runs: the review stops with it. It is asked
+        once, in cases opened since patch "settled-2026-12": a review still stopping (issuing its last documents)
+        when the partners next answer was asked again, and the test server refused that second request (cancellation
+        already requested) and left the case's workflow task unfinished. Cases opened before ask as they ran."""
         if self.child is not None and self.state.stage == Stage.closed:
+            if self.steps.settled:
+                if self.stop_asked:
+                    return
+                self.stop_asked = True
             self.child.cancel()
 
     def review_entered(self, step, stage: str) -> None:
