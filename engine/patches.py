@@ -8,8 +8,9 @@ a local activity's marker failed replay here (TMPRL1100), and later patches are 
 Workflows opened before "local-step" ask every patch of the engine, as they ran.
 
 Cases opened since patch "settled-2026-12" likewise met every patch before it: each is true without asking, which
-saves two events a patch (the marker and the change-version search attribute: about 36 per case and review). Their
-steps are activities (no local steps) and they end only once their documents are issued (Steps.finished).
+saves two events a patch (the marker and the change-version search attribute). Their steps are local again, they ask
+a stopping review to stop once (the second request was what hung cases with local steps: LocalReview.stop_asked),
+and they end only once their documents are issued (Steps.finished).
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ if TYPE_CHECKING:
     from engine.steps import Steps
 
 LOCAL_STEPS = "local-step"
-# Cases opened since send their steps as activities again: with local steps, the time-skipping test server was seen
-# to start a second workflow task for a run while the first was still in the worker, and the case hung (twice in
-# tests/test_joint_decisions.py under CI's load). Until that is understood against a real server, no new case takes
-# local steps; cases opened with them in between replay as they ran.
+# Cases opened between this patch and SETTLED send their steps as activities: with local steps a case hung in
+# tests/test_joint_decisions.py under CI's load (the cause, since fixed: see SETTLED); cases opened with local steps
+# before it replay as they ran.
 NO_LOCAL_STEPS = "no-local-step"
 # Asked first of all: a workflow opened since met every patch in BEFORE_LOCAL_STEPS (each true without asking), takes
-# no local steps and ends after its documents (Steps.finished).
+# local steps, asks a stopping review to stop once and ends after its documents (Steps.finished).
 SETTLED = "settled-2026-12"
 
 # Every patch the code had when "local-step" came: a workflow opened with local steps met all of them. A change
@@ -43,10 +43,10 @@ BEFORE_LOCAL_STEPS = frozenset({
 
 def decide_versions(steps: Steps) -> None:
     """Asked by a workflow's run first of all, before anything that could record a marker or schedule an activity:
-    whether its steps are local (only cases opened between "local-step" and "no-local-step"), whether every earlier
-    patch is true without asking, and whether the run ends after its documents."""
+    whether its steps are local (cases opened since "settled-2026-12", or between "local-step" and "no-local-step"),
+    whether every earlier patch is true without asking, and whether the run ends after its documents."""
     if workflow.patched(SETTLED):
-        steps.local, steps.settled, steps.ends_after_documents = False, True, True
+        steps.local, steps.settled, steps.ends_after_documents = True, True, True
     elif workflow.patched(NO_LOCAL_STEPS):
         steps.local = False
     else:
