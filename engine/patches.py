@@ -46,7 +46,7 @@ def decide_versions(steps: Steps) -> None:
     whether its steps are local (cases opened since "settled-2026-12", or between "local-step" and "no-local-step"),
     whether every earlier patch is true without asking, and whether the run ends after its documents."""
     if workflow.patched(SETTLED):
-        steps.local, steps.settled, steps.ends_after_documents = True, True, True
+        steps.local, steps.settled = True, True
     elif workflow.patched(NO_LOCAL_STEPS):
         steps.local = False
     else:

@@ -97,7 +97,6 @@ class Steps:
         # Set by the run from patch "settled-2026-12" (engine/patches.py): every earlier patch true without
         # asking, and the run ends after its documents (Steps.finished).
         self.settled = False
-        self.ends_after_documents = False
         self._taken_by_update: dict[str, int] = {}  # steps each action has taken so far (Steps._key)
         self._to_issue: list[DocumentRequest] = []  # in step order; the first is being issued
         self._issuing: asyncio.Task | None = None
@@ -174,7 +173,7 @@ class Steps:
         register. The closing action queues its documents only once its step is applied, after the run has seen
         the case closed, so the two are waited for together. Cases opened before patch "settled-2026-12"
         wait for the documents queued by then, then for the handlers, as they ran."""
-        if self.ends_after_documents:
+        if self.settled:
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._to_issue)
             return
         await self.documents_issued()
