@@ -57,3 +57,30 @@ def test_api_workers_share_the_port_and_stop_with_the_first_even_when_it_is_kill
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+def test_connections_on_the_shared_port_send_answers_without_waiting_for_an_ack():
+    """Nagle's algorithm off on every accepted connection, as uvicorn's own bind has it: with it on, a kept-alive
+    client's next answer waited 40 ms for its body (the delayed ACK of the headers), doubling a task completion."""
+    import asyncio
+    import socket
+
+    from service.platform.api_processes import shared_socket
+
+    async def accepted_nodelay() -> int:
+        found = asyncio.get_running_loop().create_future()
+
+        async def handle(reader, writer):
+            found.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        port = free_port()
+        server = await asyncio.start_server(handle, sock=shared_socket("127.0.0.1", port))
+        async with server:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                return await asyncio.wait_for(found, 10)
+            finally:
+                writer.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0

@@ -19,7 +19,9 @@ def default_api_processes() -> int:
 def shared_socket(host: str, port: int) -> socket.socket:
     """The API's listening socket, bound so that the other API processes can bind the same port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Named TCP, as uvicorn's own bind would have it: asyncio turns Nagle's algorithm off only on connections it
+    # knows are TCP (proto 0 left it on, and a kept-alive client then waited 40 ms for the body of each answer).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
