@@ -27,7 +27,7 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
-from records.db import begin_write, reads_only, session_scope
+from records.db import begin_write, one_writer_at_a_time, reads_only, session_scope, writers_lock_path
 from records.models import AuditEvent, AuditHead, User
 
 GENESIS_HASH = "0" * 64
@@ -176,7 +176,7 @@ class ReadAudit:
                 return
             batch, self._pending, self._writing = self._pending, [], True
         try:
-            with session_scope(self.engine) as session:
+            with one_writer_at_a_time(writers_lock_path(self.engine)), session_scope(self.engine) as session:
                 _append(session, self.key, [p.entry for p in batch])
         except BaseException as error:
             for pending in batch:

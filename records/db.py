@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -25,7 +26,10 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30})
+        # As many kept connections as an API process runs threads (anyio's 40): a connection opened per request
+        # beyond the pool's default 5 cost its pragmas and a file open on every read under load.
+        engine = create_engine(url, hide_parameters=True, pool_size=40, max_overflow=10,
+                               connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -67,6 +71,29 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def writers_lock_path(engine: Engine) -> Path | None:
+    """The lock file beside a SQLite database that its batch writers take in turn (``one_writer_at_a_time``);
+    None for PostgreSQL (or SQLite in memory), whose writers wait on row locks and are woken when they are free."""
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    return Path(f"{database}.writers") if database and database != ":memory:" else None
+
+
+@contextmanager
+def one_writer_at_a_time(lock_path: Path | None) -> Iterator[None]:
+    """Held around a write transaction that other processes' writers of the same kind wait for: the kernel wakes
+    the next one as soon as this one has committed. SQLite's own wait for its write lock retries after sleeps of
+    1, 2, 5, 10, 15 ms and more, so two API processes' read-audit batches lost up to 9 ms each (p90) to it."""
+    if lock_path is None:
+        yield
+        return
+    with open(lock_path, "ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_session(engine: Engine) -> Session:

@@ -7,7 +7,7 @@ from sqlalchemy import event, update
 from sqlmodel import select
 
 from records.audit import AuditWriter
-from records.db import begin_write, read_session, session_scope
+from records.db import begin_write, one_writer_at_a_time, read_session, session_scope, writers_lock_path
 from records.models import AuditEvent, AuditHead, User
 from service.platform.audit_trail import AuditTrail
 
@@ -63,4 +63,35 @@ def test_reads_arriving_together_share_one_head_update_and_the_chain_verifies(en
         rows = session.exec(select(AuditEvent).where(AuditEvent.action == "read_case")).all()
     assert sorted(row.request_id for row in rows) == sorted(f"request-{n}" for n in range(10))
     check = trail.verify(full=True)
+    assert check.intact, check.problems
+
+
+def test_on_sqlite_a_read_batch_waits_for_the_other_api_process_batch_then_lands(engine, settings, demo_passwords):
+    """Two API processes' read batches take turns through a lock beside the database (the kernel wakes the next
+    at once), not through SQLite's own retries after sleeps; on PostgreSQL the head's row lock does that."""
+    path = writers_lock_path(engine)
+    if engine.url.get_backend_name() != "sqlite":
+        assert path is None
+        return
+    ours = AuditTrail.from_settings(engine, settings)  # this process's batch; the test holds the other's turn
+    with read_session(engine) as session:
+        user = session.exec(select(User).where(User.username == "panel.chair")).one()
+
+    def read() -> None:
+        with read_session(engine) as session:
+            AuditWriter(session, ours.key, "request-waiting", ours.reads).write(user, "read_case", "RR-1", {})
+
+    def landed() -> bool:
+        with read_session(engine) as session:
+            return session.exec(select(AuditEvent).where(AuditEvent.request_id == "request-waiting")).first() \
+                is not None
+
+    with one_writer_at_a_time(path):  # the other process is writing its batch
+        waiting = threading.Thread(target=read)
+        waiting.start()
+        waiting.join(timeout=1)
+        assert waiting.is_alive() and not landed()
+    waiting.join()
+    assert landed()
+    check = ours.verify(full=True)
     assert check.intact, check.problems

@@ -31,6 +31,8 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", descripti
     "Any unique string (e.g. a UUID): a retry with the same key returns the first answer and acts once"))]
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
+# Included after the per-action routes (service/app.py): they take precedence over it for every known action.
+named_action_router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
 class CaseSummary(BaseModel):
@@ -131,7 +133,7 @@ async def case_state(reference: str, cases: Cases, user: Reader) -> dict:
     return await cases.read(user, reference)
 
 
-@router.post("/{reference}/actions/{action}", deprecated=True)
+@named_action_router.post("/{reference}/actions/{action}", deprecated=True)
 async def take_action(reference: str, action: str, request: Request, cases: Cases, user: CaseActor,
                       idempotency_key: IdempotencyKey = None):
     """Take an action named in the path: the per-action routes (one for each action, with its body's schema)
