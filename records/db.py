@@ -26,9 +26,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # As many kept connections as an API process runs threads (anyio's 40): a connection opened per request
-        # beyond the pool's default 5 cost its pragmas and a file open on every read under load.
-        engine = create_engine(url, hide_parameters=True, pool_size=40, max_overflow=10,
+        # Connections kept for 20 requests at once (the pool's default 5 opened one per request beyond them, with
+        # its pragmas, under load); each holds its own page cache, so not one per thread (anyio runs 40).
+        engine = create_engine(url, hide_parameters=True, pool_size=20, max_overflow=20,
                                connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
