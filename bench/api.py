@@ -1,10 +1,10 @@
 """API: p50 and p95 latency of the case board list and a case's state under 20 concurrent clients, and of a task
 completion (the workflow update round trip) under 1 and 20, each against its baseline in the same run: the reads
-against a bare endpoint behind the same auth dependency (in three rounds of each in turn), the completion against a bare update round trip (a
-trivial update to a trivial workflow) through the same API stack (bench/bare.py); and the peak memory of the API
-and worker processes. The service runs as it does in production: `rapid-review api` and `rapid-review worker`
-processes against a real-time Temporal server and a SQLite database; the baselines' API and worker are processes
-of their own, built from the same app and client."""
+against a bare endpoint behind the same auth dependency (in three rounds of each in turn), the completion against
+a bare update round trip (a trivial update to a trivial workflow) through the same API stack (bench/bare.py); and
+the peak memory of the API and worker processes. The service runs as it does in production: `rapid-review api`
+and `rapid-review worker` processes against a real-time Temporal server and a SQLite database; the baselines' API
+and worker are processes of their own, built from the same app and client."""
 
 from __future__ import annotations
 
