@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -395,7 +396,12 @@ async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_r
     state = await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
                                          reviewer="Internal", reviewer_kind="internal", lead="SM")
     assert state["stage"] == "practice_review"
-    assert (await driver.state(f"{driver.reference}-cspr"))["stage"] == "terms_of_reference"
+    # The new review starts at once, or, if the stopped one is still issuing its last documents, when it has ended.
+    for _ in range(600):
+        if (review := await driver.state(f"{driver.reference}-cspr"))["stage"] != "closed":
+            break
+        await asyncio.sleep(0.05)
+    assert review["stage"] == "terms_of_reference"
     await driver.settled(f"{driver.reference}-cspr")
     assert [t.title for t in driver.tasks(status="open", action="agree_terms_of_reference")], "the new review's task"
     await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="New scope.")

@@ -20,7 +20,12 @@ class ReopenWindow(CasePart):
     async def reopened(self) -> bool:
         """A closed case the partners may reopen waits until its reopen_until day has ended (a late reply from the
         National Panel is recorded meanwhile); True if the partners reopened it, False once the window is over,
-        when anything left for the reopening (the late reply's task, an open proposal) is closed."""
+        when anything left for the reopening (the late reply's task, an open proposal) is closed. A case the partners
+        reopened before the run came here (its stopped review took longer to end than they took to reopen the case,
+        and the reopening cleared reopen_until) goes on: this ended its run with the case open, and the new review's
+        first report to it failed ("not found"). No running case met that: it ended the case's run."""
+        if self.state.stage != Stage.closed:
+            return True
         until = self.state.reopen_until
         if until is None:
             return False
