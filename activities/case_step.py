@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -67,7 +67,7 @@ class CaseStepActivities(CaseSteps):
                 if run_id and before is not None and before.workflow_run_id not in (None, run_id):
                     raise ApplicationError(f"Case {step.case_reference} belongs to another workflow run; this run "
                                            "is refused", type="ForeignRun", non_retryable=True)
-                if session.get(AppliedStep, step.key) is not None:
+                if _applied(session, step.key):
                     return False, False
                 if step.facts is not None:
                     case_was, review_was = _stages_left(step, step.facts)
@@ -110,15 +110,23 @@ class CaseStepActivities(CaseSteps):
                 for spec in step.tasks:
                     task = open_task(session, spec, step.case_reference)
                     enqueue_task_emails(session, task, self.public_url)
-                session.add(AppliedStep(key=step.key, applied_at=step.at))
+                session.connection().execute(insert(APPLIED).values(key=step.key, applied_at=step.at))
         except IntegrityError:
             # Two attempts raced (a retry while the first was still finishing) and the other one won, or the
             # database refused the step's rows: only the first may be taken as "applied".
             with session_scope(self.engine) as session:
-                if session.get(AppliedStep, step.key) is not None:
+                if _applied(session, step.key):
                     return False, False
             raise
         return True, moved
+
+
+APPLIED = AppliedStep.__table__
+
+
+def _applied(session, key: str) -> bool:
+    """Whether the step with this key is already in the database (a Core query: asked on every step)."""
+    return session.connection().execute(select(APPLIED.c.key).where(APPLIED.c.key == key)).first() is not None
 
 
 def closes(step: CaseStep) -> bool:

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from engine.case_view import state_as_read
 from engine.models import StoredState
 from records.models import CaseStateView, Document
 
+VIEWS = CaseStateView.__table__
+
 
 def store_case_state(session: Session, reference: str, stored: StoredState, at: datetime) -> None:
-    row = session.get(CaseStateView, stored.workflow_id) or CaseStateView(
-        workflow_id=stored.workflow_id, case_reference=reference, stored="", step_at=at)
-    row.stored, row.step_at = stored.model_dump_json(), at
-    session.add(row)
+    """Replace the workflow's stored state (in the step's transaction). Core statements: the old state, the step's
+    largest value, is overwritten without being read and loaded into an object first."""
+    connection = session.connection()
+    values = {"stored": stored.model_dump_json(), "step_at": at}
+    if not connection.execute(update(VIEWS).where(VIEWS.c.workflow_id == stored.workflow_id).values(values)).rowcount:
+        connection.execute(insert(VIEWS).values(workflow_id=stored.workflow_id, case_reference=reference, **values))
 
 
 def stored_case_state(session: Session, workflow_id: str, today: date) -> dict | None:

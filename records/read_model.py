@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from datetime import date, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
 from engine.calendar import london_date
@@ -38,10 +38,8 @@ def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer
             setattr(record, name, value)
         record.updated_at = at
     session.add(record)
-    session.flush()
-    session.exec(delete(CaseAgency).where(CaseAgency.case_reference == snapshot.reference))
-    for agency in snapshot.invited_agencies:
-        session.add(CaseAgency(case_reference=snapshot.reference, agency=agency))
+    session.flush()  # (the case's row before its invitations, which refer to it)
+    invite_agencies(session, snapshot.reference, snapshot.invited_agencies)
     for position, theme in enumerate(dict.fromkeys(snapshot.themes)):  # the panel's, in its order; hand tags stay
         row = session.get(CaseTheme, (snapshot.reference, theme))
         if row is None:
@@ -50,6 +48,20 @@ def upsert_case(session: Session, snapshot: CaseSnapshot, at: datetime, referrer
             row.position = position  # tagged by hand before the panel chose it: the panel's place wins
             session.add(row)
     return record
+
+
+INVITED = CaseAgency.__table__
+
+
+def invite_agencies(session: Session, reference: str, agencies: list[str]) -> None:
+    """The case's invited agencies are these: rows only for the invitations that changed (most steps change none,
+    and every step of the case passes through here)."""
+    connection = session.connection()
+    invited = set(connection.execute(select(INVITED.c.agency).where(INVITED.c.case_reference == reference)).scalars())
+    if gone := invited.difference(agencies):
+        connection.execute(delete(INVITED).where(INVITED.c.case_reference == reference, INVITED.c.agency.in_(gone)))
+    if new := [agency for agency in dict.fromkeys(agencies) if agency not in invited]:
+        connection.execute(insert(INVITED), [{"case_reference": reference, "agency": agency} for agency in new])
 
 
 def panel_ordered_themes_of(session: Session, reference: str | None = None) -> dict[str, list[str]]:

@@ -39,15 +39,16 @@ def settle_tasks(session: Session, settlement: TaskSettlement, case_reference: s
     """Mark every open task of the case whose key starts with the prefix as done or cancelled; returns how many.
     (The case's reference finds its few tasks by index: a key prefix with LIKE cannot use one.)"""
     prefix = _escaped(settlement.key_prefix)
+    connection = session.connection()
     if settlement.superseded:
         note = f" ({settlement.outcome})"
-        result = session.exec(
+        result = connection.execute(
             update(Task).where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),
                                Task.status == TaskStatus.done,
                                func.coalesce(Task.outcome, "").not_like(f"%{note}"))
             .values(outcome=func.coalesce(Task.outcome, "") + note))
         return result.rowcount or 0
-    result = session.exec(
+    result = connection.execute(
         update(Task)
         .where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),
                Task.status == TaskStatus.open)
@@ -60,7 +61,7 @@ def settle_tasks(session: Session, settlement: TaskSettlement, case_reference: s
 def move_due_dates(session: Session, move: DueDateMove, case_reference: str) -> int:
     """Open tasks of the workflow due on the old date of a deadline the calendar moved are due on its new one."""
     prefix = _escaped(move.key_prefix)
-    result = session.exec(
+    result = session.connection().execute(
         update(Task).where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),
                            Task.status == TaskStatus.open, Task.due_date == move.was)
         .values(due_date=move.now))
