@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import uuid
 from datetime import timedelta
 
 from sqlmodel import Session, select
+from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from engine.calendar import WorkingDayCalendar
 from records.models import AuditEvent, CaseRecord, CaseReview
 from records.object_store import read_stored
+from service.platform.worker import build_worker
+from tests.cases import CaseDriver
 
 SEATS = ("la", "icb", "police")
 NOT_SEATS = ("bu", "chair", "csc", "education", "auditor")
@@ -412,6 +419,81 @@ async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_r
                              .order_by(AuditEvent.id)).all()
         assert [json.loads(d)["scope"] for d in scopes] == ["First scope.", "New scope."], "the new review's steps"
         assert session.get(CaseReview, driver.reference).stage == "commissioning"
+
+
+class HoldDocuments(Interceptor):
+    """Holds back the documents of the workflows whose id ends with ``suffix`` until ``release`` (a render that
+    takes its time on a busy host), from when ``hold`` is set."""
+
+    def __init__(self, suffix: str) -> None:
+        self.suffix = suffix
+        self.hold, self.release, self.held = threading.Event(), threading.Event(), threading.Event()
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        documents = self
+
+        class Held(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput):
+                info = activity.info()
+                if (documents.hold.is_set() and info.activity_type == "issue_document"
+                        and info.workflow_id.endswith(documents.suffix)):
+                    documents.held.set()
+                    await asyncio.to_thread(documents.release.wait, 60)
+                return await super().execute_activity(input)
+
+        return Held(next)
+
+
+async def test_a_case_reopened_while_its_stopped_review_still_issues_documents_runs_on(case_env, settings, engine):
+    """The partners stop their local CSPR; its last document (the terms of reference) is still being issued when the
+    Panel's late reply comes and the partners reopen the case. The case's run, which waited for the stopped review
+    to end, goes on with the case open: the new review starts and reports to it (this ended the case's run, and
+    the new review's first report failed "not found")."""
+    documents = HoldDocuments("-cspr")
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    async with build_worker(case_env.client, settings.model_copy(update={"temporal_task_queue": queue}), engine,
+                            interceptors=[documents]):
+        driver = CaseDriver(case_env, queue, engine)
+        await driver.to_sign_off()
+        await driver.approve_all(1)
+        today = str(await driver.today())
+        await driver.act("record_submission", "bu", submitted_on=today)
+        await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
+                                     reviewer="Internal", reviewer_kind="internal", lead="SM")
+        await driver.settled(f"{driver.reference}-cspr")
+        documents.hold.set()
+        await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="First scope.")
+        state = await driver.partners_decide("stop_local_cspr", "police", reasons="A criminal trial is pending.")
+        assert state["stage"] == "closed" and state["stopped"]
+        await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="national_review",
+                         content="The Panel will hold a national review.")
+        state = await driver.partners_decide("reopen_case", "icb", reason="The Panel's national review needs us.")
+        assert state["stage"] == "national_panel"
+        stopped_review_handle = case_env.client.get_workflow_handle(f"{driver.reference}-cspr")
+        stopped_review = await stopped_review_handle.describe()
+        assert documents.held.is_set() and stopped_review.status == WorkflowExecutionStatus.RUNNING, \
+            "the stopped review is still issuing its last document when the case is reopened"
+        documents.release.set()
+        for _ in range(600):  # the stopped review ends once its document is in the register
+            if (stopped_review := await stopped_review_handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        assert stopped_review.status == WorkflowExecutionStatus.CANCELED
+        await driver.settled()
+        case = await case_env.client.get_workflow_handle(driver.reference).describe()
+        assert case.status == WorkflowExecutionStatus.RUNNING, "the reopened case's run goes on"
+        state = await driver.partners_decide("reconsider_decision", "la", answer="continue",
+                                             reasons="The local CSPR goes on beside the national review.")
+        state = await driver.partners_decide("choose_methodology", "la", decided_on=today,
+                                             methods=["multi_agency_audit"], reviewer="Internal",
+                                             reviewer_kind="internal", lead="SM")
+        assert state["stage"] == "practice_review"
+        await driver.settled(f"{driver.reference}-cspr")
+        assert (await driver.state(f"{driver.reference}-cspr"))["stage"] == "terms_of_reference"
+        state = await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="New scope.")
+        await driver.settled()
+        assert (await driver.state())["practice_review_stage"] == state["stage"] == "commissioning", \
+            "the new review's report reached the case"
 
 
 async def test_the_time_to_reopen_ends_and_the_case_stays_closed(driver):

@@ -151,12 +151,14 @@ def render_processes(settings: Settings) -> int:
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, **options) -> Worker:
-    """The one worker configuration (the service, the tests and the benchmarks all use it)."""
+    """The one worker configuration (the service, the tests and the benchmarks all use it). ``options`` go to the
+    worker; ``interceptors`` among them come after the guard (a test's, holding an activity back)."""
     from activities import build_activities
     from activities.rendering import Renderer
 
     renderer = Renderer(render_processes(settings))
     renderer.warm()
+    interceptors = [ActivityGuard(engine, settings.rapid_review_public_url), *options.pop("interceptors", ())]
     options.setdefault("max_cached_workflows", max_cached_workflows(settings))
     return Worker(
         client,
@@ -167,7 +169,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, **options) 
                                     renderer=renderer),
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=WORKFLOW_RUNNER,
-        interceptors=[ActivityGuard(engine, settings.rapid_review_public_url)],
+        interceptors=interceptors,
         **options,
     )
 
