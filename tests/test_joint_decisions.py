@@ -374,16 +374,22 @@ async def test_a_late_panel_reply_reopens_a_closed_case_by_the_partners_and_it_c
     await driver.save_history("reopened_after_a_late_panel_reply")
 
 
-async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_review_starts_again(driver):
-    """The partners stopped their local CSPR before the Panel replied; the late reply says the Panel will hold a
-    national review. The partners reopen the case: the reply is acted on (their part in the national review, their
-    reconsideration); they keep the local CSPR, choose how it takes place again, and a new review runs."""
+async def to_a_local_cspr(driver) -> str:
+    """A case whose sheet is signed off and submitted and whose partners chose a local CSPR: today's date."""
     await driver.to_sign_off()
     await driver.approve_all(1)
     today = str(await driver.today())
     await driver.act("record_submission", "bu", submitted_on=today)
     await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
                                  reviewer="Internal", reviewer_kind="internal", lead="SM")
+    return today
+
+
+async def test_a_national_review_reply_after_a_stopped_cspr_reopens_it_and_the_review_starts_again(driver):
+    """The partners stopped their local CSPR before the Panel replied; the late reply says the Panel will hold a
+    national review. The partners reopen the case: the reply is acted on (their part in the national review, their
+    reconsideration); they keep the local CSPR, choose how it takes place again, and a new review runs."""
+    today = await to_a_local_cspr(driver)
     await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="First scope.")
     await driver.act("extend_deadline", "la", workflow_id=f"{driver.reference}-cspr", reason="Trial.",
                      new_due=str(await driver.today() + timedelta(days=240)))
@@ -454,12 +460,7 @@ async def test_a_case_reopened_while_its_stopped_review_still_issues_documents_r
     async with build_worker(case_env.client, settings.model_copy(update={"temporal_task_queue": queue}), engine,
                             interceptors=[documents]):
         driver = CaseDriver(case_env, queue, engine)
-        await driver.to_sign_off()
-        await driver.approve_all(1)
-        today = str(await driver.today())
-        await driver.act("record_submission", "bu", submitted_on=today)
-        await driver.partners_decide("choose_methodology", "la", decided_on=today, methods=["multi_agency_audit"],
-                                     reviewer="Internal", reviewer_kind="internal", lead="SM")
+        today = await to_a_local_cspr(driver)
         await driver.settled(f"{driver.reference}-cspr")
         documents.hold.set()
         await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="First scope.")
