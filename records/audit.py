@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from types import SimpleNamespace
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Connection, Engine, bindparam, insert, update
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
-from records.db import begin_write, one_writer_at_a_time, reads_only, session_scope, writers_lock_path
+from records.db import begin_write, one_writer_at_a_time, reads_only, writers_lock_path
 from records.models import AuditEvent, AuditHead, User
 
 GENESIS_HASH = "0" * 64
@@ -104,21 +104,33 @@ class AuditEntry:
 
 
 HEAD, EVENTS = AuditHead.__table__, AuditEvent.__table__
+# The append's statements, made once: built for every append, they cost more than running them.
+LOCK_HEAD = update(HEAD).where(HEAD.c.id == 1).values(last_id=HEAD.c.last_id)
+READ_HEAD = select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1).with_for_update()
+ADD_ROWS = insert(EVENTS)
+MOVE_HEAD = update(HEAD).where(HEAD.c.id == 1).values(
+    last_id=bindparam("new_last_id"), last_hash=bindparam("new_last_hash"), mac=bindparam("new_mac"))
 
 
 def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[int]:
-    """Add keyed rows at the end of the chain, in order, under one lock of its head and one update of it (the
-    caller's transaction commits them); returns their ids. Only the writer below calls this. Core statements on the
-    session's connection, not ORM objects: a busy service appends a row for every read, and the ORM's work per
-    statement cost more than the rest of the append."""
+    """Add keyed rows at the end of the chain in the session's transaction (which commits them); returns their ids.
+    Only the writer below calls this."""
+    ids = _append_rows(session.connection(), key, entries)
+    if (held := session.identity_map.get(identity_key(AuditHead, 1))) is not None:
+        session.expire(held)  # this session's copy of the head is out of date now
+    return ids
+
+
+def _append_rows(connection: Connection, key: bytes, entries: list[AuditEntry]) -> list[int]:
+    """Add keyed rows at the end of the chain, in order, under one lock of its head and one update of it, in the
+    connection's transaction. Core statements, not ORM objects: a busy service appends a row for every read, and the
+    ORM's work per statement cost more than the rest of the append."""
     if not key:
         raise ValueError("the audit key is empty: RAPID_REVIEW_AUDIT_KEY must be set")
-    connection = session.connection()
     # Take the chain's head first: the UPDATE locks it (PostgreSQL row lock, SQLite write lock),
     # so concurrent appends queue up instead of forking the chain.
-    connection.execute(update(HEAD).where(HEAD.c.id == 1).values(last_id=HEAD.c.last_id))
-    last_id, last_hash = connection.execute(select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1)
-                                            .with_for_update()).one()
+    connection.execute(LOCK_HEAD)
+    last_id, last_hash = connection.execute(READ_HEAD).one()
     rows = []
     for entry in entries:
         row = SimpleNamespace(
@@ -137,11 +149,9 @@ def _append(session: Session, key: bytes, entries: list[AuditEntry]) -> list[int
         row.hash = row_hash(last_hash, row, key)
         rows.append(vars(row))
         last_id, last_hash = row.id, row.hash
-    connection.execute(insert(EVENTS), rows)
-    connection.execute(update(HEAD).where(HEAD.c.id == 1).values(
-        last_id=last_id, last_hash=last_hash, mac=head_mac(key, last_id, last_hash)))
-    if (held := session.identity_map.get(identity_key(AuditHead, 1))) is not None:
-        session.expire(held)  # this session's copy of the head is out of date now
+    connection.execute(ADD_ROWS, rows)
+    connection.execute(MOVE_HEAD, {"new_last_id": last_id, "new_last_hash": last_hash,
+                                   "new_mac": head_mac(key, last_id, last_hash)})
     return [row["id"] for row in rows]
 
 
@@ -176,8 +186,8 @@ class ReadAudit:
                 return
             batch, self._pending, self._writing = self._pending, [], True
         try:
-            with one_writer_at_a_time(writers_lock_path(self.engine)), session_scope(self.engine) as session:
-                _append(session, self.key, [p.entry for p in batch])
+            with one_writer_at_a_time(writers_lock_path(self.engine)), self.engine.begin() as connection:
+                _append_rows(connection, self.key, [p.entry for p in batch])
         except BaseException as error:
             for pending in batch:
                 pending.error = error
