@@ -17,7 +17,9 @@ VIEWS = CaseStateView.__table__
 
 def store_case_state(session: Session, reference: str, stored: StoredState, at: datetime) -> None:
     """Replace the workflow's stored state (in the step's transaction). Core statements: the old state, the step's
-    largest value, is overwritten without being read and loaded into an object first."""
+    largest value, is overwritten without being read and loaded into an object first (after the session's pending
+    rows: the case's row, which the state's refers to, may be one of them)."""
+    session.flush()
     connection = session.connection()
     values = {"stored": stored.model_dump_json(), "step_at": at}
     if not connection.execute(update(VIEWS).where(VIEWS.c.workflow_id == stored.workflow_id).values(values)).rowcount:

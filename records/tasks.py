@@ -37,7 +37,9 @@ def _escaped(prefix: str) -> str:
 def settle_tasks(session: Session, settlement: TaskSettlement, case_reference: str, by_user: int | None,
                  at: datetime | None = None) -> int:
     """Mark every open task of the case whose key starts with the prefix as done or cancelled; returns how many.
-    (The case's reference finds its few tasks by index: a key prefix with LIKE cannot use one.)"""
+    (The case's reference finds its few tasks by index: a key prefix with LIKE cannot use one.) A Core statement,
+    after the session's pending rows: a task already loaded in the session is not refreshed by it."""
+    session.flush()
     prefix = _escaped(settlement.key_prefix)
     connection = session.connection()
     if settlement.superseded:
@@ -59,7 +61,9 @@ def settle_tasks(session: Session, settlement: TaskSettlement, case_reference: s
 
 
 def move_due_dates(session: Session, move: DueDateMove, case_reference: str) -> int:
-    """Open tasks of the workflow due on the old date of a deadline the calendar moved are due on its new one."""
+    """Open tasks of the workflow due on the old date of a deadline the calendar moved are due on its new one (a Core
+    statement, after the session's pending rows, as ``settle_tasks``)."""
+    session.flush()
     prefix = _escaped(move.key_prefix)
     result = session.connection().execute(
         update(Task).where(Task.case_reference == case_reference, Task.key.like(prefix + "%", escape="\\"),

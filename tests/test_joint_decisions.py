@@ -444,7 +444,8 @@ class HoldDocuments(Interceptor):
                 if (documents.hold.is_set() and info.activity_type == "issue_document"
                         and info.workflow_id.endswith(documents.suffix)):
                     documents.held.set()
-                    await asyncio.to_thread(documents.release.wait, 60)
+                    if not await asyncio.to_thread(documents.release.wait, 50):  # (the activity's timeout is 60 s)
+                        raise RuntimeError("the held document was never released")
                 return await super().execute_activity(input)
 
         return Held(next)
@@ -463,18 +464,21 @@ async def test_a_case_reopened_while_its_stopped_review_still_issues_documents_r
         today = await to_a_local_cspr(driver)
         await driver.settled(f"{driver.reference}-cspr")
         documents.hold.set()
-        await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="First scope.")
-        state = await driver.partners_decide("stop_local_cspr", "police", reasons="A criminal trial is pending.")
-        assert state["stage"] == "closed" and state["stopped"]
-        await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="national_review",
-                         content="The Panel will hold a national review.")
-        state = await driver.partners_decide("reopen_case", "icb", reason="The Panel's national review needs us.")
-        assert state["stage"] == "national_panel"
-        stopped_review_handle = case_env.client.get_workflow_handle(f"{driver.reference}-cspr")
-        stopped_review = await stopped_review_handle.describe()
-        assert documents.held.is_set() and stopped_review.status == WorkflowExecutionStatus.RUNNING, \
-            "the stopped review is still issuing its last document when the case is reopened"
-        documents.release.set()
+        try:
+            await driver.review("agree_terms_of_reference", "bu", agreed_on=today, scope="First scope.")
+            state = await driver.partners_decide("stop_local_cspr", "police", reasons="A criminal trial is pending.")
+            assert state["stage"] == "closed" and state["stopped"]
+            await driver.act("record_national_panel_response", "bu", received_on=today, panel_view="national_review",
+                             content="The Panel will hold a national review.")
+            state = await driver.partners_decide("reopen_case", "icb", reason="The Panel's national review needs us.")
+            assert state["stage"] == "national_panel"
+            assert await asyncio.to_thread(documents.held.wait, 30), "the stopped review's document is held"
+            stopped_review_handle = case_env.client.get_workflow_handle(f"{driver.reference}-cspr")
+            stopped_review = await stopped_review_handle.describe()
+            assert stopped_review.status == WorkflowExecutionStatus.RUNNING, \
+                "the stopped review is still issuing its last document when the case is reopened"
+        finally:
+            documents.release.set()  # (a failure above must not leave the worker's shutdown waiting for it)
         for _ in range(600):  # the stopped review ends once its document is in the register
             if (stopped_review := await stopped_review_handle.describe()).status != WorkflowExecutionStatus.RUNNING:
                 break
