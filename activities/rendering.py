@@ -15,8 +15,10 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+
+from temporalio import activity
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 _LOCK = threading.Lock()
@@ -52,6 +54,22 @@ def _docx(html: str, fields: dict) -> bytes:
     return html_to_docx(html, **fields)
 
 
+HEARTBEAT_EVERY_SECONDS = 2.0
+
+
+def _result_of(render: Future):
+    """The render's result. Inside an activity, its attempt says it is alive while it waits (the workflow gives a
+    document's activity a heartbeat timeout): a worker that dies mid-render has the document retried by another
+    within that timeout, not after the activity's whole minute."""
+    if not activity.in_activity():
+        return render.result()
+    while True:
+        try:
+            return render.result(timeout=HEARTBEAT_EVERY_SECONDS)
+        except TimeoutError:
+            activity.heartbeat()
+
+
 class Renderer:
     """Renders in ``processes`` processes (0: in the calling thread, for a tool that renders one document)."""
 
@@ -79,7 +97,7 @@ class Renderer:
             return function(*arguments)
         pool = self._pool()
         try:
-            return pool.submit(function, *arguments).result()
+            return _result_of(pool.submit(function, *arguments))
         except BrokenProcessPool:
             with _LOCK:  # a process died (killed, out of memory): the next try starts a new pool
                 if _POOLS.get(self.processes) is pool:

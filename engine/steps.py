@@ -39,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
     from engine.vocabulary import Role, TaskKind, TaskStatus
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# A document's render heartbeats while it waits (activities/rendering.py): the attempt of a worker that died is
+# retried after this, not after ACTIVITY_TIMEOUT. (Activity options are not part of what a replay compares.)
+DOCUMENT_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Retried until the step succeeds: a step's effects are never dropped, and never doubled (the activity is
 # idempotent by step key). No maximum of attempts: what fails a step (the database down, a full disk, a template
 # bug) is mended by an operator or a new build, and the step must then go through without anyone re-entering the
@@ -181,8 +184,8 @@ class Steps:
 
     async def _issue(self, document: DocumentRequest) -> None:
         await workflow.execute_activity_method(
-            Documents.issue_document, document, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=EFFECT_RETRY
-        )
+            Documents.issue_document, document, start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=DOCUMENT_HEARTBEAT_TIMEOUT, retry_policy=EFFECT_RETRY)
 
     async def apply(self, step: CaseStep) -> None:
         """Send the step as it stands (no read-model row added)."""
