@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 
 from records.models import AuditEvent, CaseRecord, OutboxMessage
 from service.app import create_app
-from service.platform.engine_watch import check_open_cases
+from service.platform.engine_watch import check_open_cases, watch_for_changes
 from service.platform.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
 from service.platform.temporal import connect
 from service.platform.worker import build_worker
@@ -103,8 +104,17 @@ async def test_a_reset_a_terminate_and_a_squatted_id_are_found_alerted_and_audit
         assert 'action="/cases/' not in page.text, "no action form is offered"
         api.cookies.clear()
 
-        # A terminate: found by the hourly check (it asks for the status), and kept, not cleared, by the next one.
+        # A terminate nobody reads or acts on: found within seconds by the look at the engine's list of changes,
+        # then by the hourly check (it asks for the status), and kept, not cleared, by the next one.
+        since = datetime.now(UTC)
         await client.get_workflow_handle(ended_case).terminate(reason="insider")
+        for _ in range(100):  # (the engine lists a close a moment after it happens)
+            await watch_for_changes(engine, client, since, **keys)
+            if record(engine, ended_case).engine_mismatch:
+                break
+            await asyncio.sleep(0.1)
+        assert "terminated while the case is open" in record(engine, ended_case).engine_mismatch
+        assert len(alerts(engine, ended_case)) == 1, "the admins are told at once"
         for _ in range(2):
             assert await check_open_cases(engine, client, **keys) == {"open_cases": 2, "orphaned": 0,
                                                                       "mismatched": 2}

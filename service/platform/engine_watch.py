@@ -4,7 +4,8 @@ Each case's workflow lives in Temporal, whose frontend anyone who reaches its po
 replaying part of the history, so the API would show another stage than the board), a terminate or cancel, or
 a workflow started under a case's id. The service records the run that opened each case (the case-step
 activity: ``CaseRecord.workflow_run_id``) and compares the engine's description with it: at start-up and hourly
-for every open case (``check_open_cases``), and on every read of a case and before every action
+for every open case (``check_open_cases``), every few seconds for the case workflows the engine lists as closed or
+started since the last look (``watch_for_changes``), and on every read of a case and before every action
 (``CaseService``). The check asks for the workflow's status, not whether it exists: a terminated workflow
 exists too.
 
@@ -18,7 +19,7 @@ again). A workflow someone else started under the next case's id is skipped and 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Engine
@@ -135,6 +136,39 @@ async def check_open_cases(engine: Engine, client: Client, *, audit_key: bytes, 
     if missing:
         log.error("%d open case(s) have no workflow on the Temporal server: they are shown as orphaned", missing)
     return {"open_cases": len(records), "orphaned": missing, "mismatched": mismatched}
+
+
+WATCH_SECONDS = 5
+# A run's close reaches the engine's list a moment after it happens: each look goes back this far again (a change
+# seen twice is flagged once).
+LIST_LAG = timedelta(minutes=1)
+
+
+async def watch_for_changes(engine: Engine, client: Client, since: datetime, *, audit_key: bytes,
+                            public_url: str) -> datetime:
+    """One look at the engine's list for case workflows that closed or started since ``since`` (a terminate, a
+    cancel, a reset, a workflow started under a case's id), flagging each as ``check_open_cases`` would: every case
+    is watched within seconds, read or not (before, a case nobody read or acted on waited for the hourly check).
+    It only flags; clearing stays with the checks that describe the case. Returns where the next look starts."""
+    looked_at = datetime.now(UTC)
+    after = (since - LIST_LAG).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    current: dict[str, tuple[datetime, EngineRun]] = {}  # each workflow's latest run, as a describe would see it
+    async for execution in client.list_workflows(f'CloseTime >= "{after}" OR StartTime >= "{after}"'):
+        started = execution.start_time or looked_at
+        if execution.id not in current or started >= current[execution.id][0]:
+            current[execution.id] = (started, EngineRun(execution.run_id, execution.status))
+    if not current:
+        return looked_at
+    with session_scope(engine) as session:
+        records = session.exec(select(CaseRecord).where(CaseRecord.reference.in_(list(current)))).all()
+        for record in records:
+            session.expunge(record)
+    for record in records:
+        found = mismatch_of(record, current[record.reference][1])
+        if found is not None:
+            record_mismatch(engine, reference=record.reference, found=found, audit_key=audit_key,
+                            public_url=public_url)
+    return looked_at
 
 
 def count_mismatched(session: Session) -> int:
