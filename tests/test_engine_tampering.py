@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import subprocess
 import uuid
@@ -22,7 +23,8 @@ from records.models import AuditEvent, CaseRecord, OutboxMessage
 from service.app import create_app
 from service.platform.engine_watch import check_open_cases, watch_for_changes
 from service.platform.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
-from service.platform.temporal import connect
+from service.platform.scheduler import Jobs
+from service.platform.temporal import TemporalConnection, connect
 from service.platform.worker import build_worker
 
 METRICS_TOKEN = "scraper-token-" + "y" * 20
@@ -136,3 +138,25 @@ async def test_a_reset_a_terminate_and_a_squatted_id_are_found_alerted_and_audit
         assert third == f"RR-{year}-{int(number) + 2:03d}"
         assert [json.loads(row.detail)["workflow_id"] for row in audited(engine, "workflow_id_taken")] == [squatted]
         assert alerts(engine, squatted), "the admins are told"
+
+
+async def test_the_engine_watch_says_once_that_the_list_fails_and_once_that_it_answers_again(
+        dev_server, temporal_env, settings, engine, caplog):
+    """The look at the engine's list every 5 s, at a server that cannot list its workflows (the time-skipping test
+    server cannot), warns once, not every 5 s, and keeps its place; once a server lists them again, that is said
+    once and the look moves on."""
+    key = settings.encryption_key_bytes
+    jobs = Jobs(engine, settings, TemporalConnection("unused:7233", "default", key, client=temporal_env.client))
+    since = jobs.watched_since
+    with caplog.at_level(logging.WARNING, logger="service.platform.scheduler"):
+        for _ in range(3):
+            await jobs.watch_engine()
+        assert [r.getMessage() for r in caplog.records] == [
+            "could not look at the Temporal server's list of workflows; looking again every 5 s"]
+        assert jobs.watched_since == since, "the next look starts where the failed ones did"
+        caplog.clear()
+        jobs.temporal = TemporalConnection(dev_server, "default", key)
+        for _ in range(2):
+            await jobs.watch_engine()
+        assert [r.getMessage() for r in caplog.records] == ["the Temporal server's list of workflows answers again"]
+    assert jobs.watched_since > since

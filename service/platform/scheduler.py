@@ -64,6 +64,7 @@ class Jobs:
         self.engine, self.settings, self.temporal, self.holder = engine, settings, temporal, holder
         self.audit_trail = AuditTrail.from_settings(engine, settings)
         self.watched_since = datetime.now(UTC)  # before: the start-up check describes every open case
+        self.watch_failing = False
 
     async def work(self, name: str, day) -> dict:
         url = self.settings.rapid_review_public_url
@@ -87,13 +88,20 @@ class Jobs:
 
     async def watch_engine(self) -> None:
         """The engine's changes since the last look (engine_watch.watch_for_changes); a failure looks again from the
-        same time next time."""
+        same time next time, and is logged once until the engine's list answers again (not every 5 s)."""
         try:
             self.watched_since = await watch_for_changes(
                 self.engine, await self.temporal.client(), self.watched_since,
                 audit_key=self.settings.audit_key_bytes, public_url=self.settings.rapid_review_public_url)
         except Exception:
-            log.warning("could not look at the Temporal server's list of workflows", exc_info=True)
+            if not self.watch_failing:
+                log.warning("could not look at the Temporal server's list of workflows; looking again every %d s",
+                            WATCH_SECONDS, exc_info=True)
+            self.watch_failing = True
+            return
+        if self.watch_failing:
+            log.warning("the Temporal server's list of workflows answers again")
+            self.watch_failing = False
 
     async def anchor_audit_head(self) -> dict | None:
         """The hourly anchor (jobs.anchor_audit_head); a failure is logged and retried next hour."""
