@@ -1,10 +1,11 @@
 """API: p50 and p95 latency of the case board list and a case's state under 20 concurrent clients, and of a task
 completion (the workflow update round trip) under 1 and 20, each against its baseline in the same run: the reads
 against a bare endpoint behind the same auth dependency (in three rounds of each in turn), the completion against
-a bare update round trip (a trivial update to a trivial workflow) through the same API stack (bench/bare.py); and
-the peak memory of the API and worker processes. The service runs as it does in production: `rapid-review api`
-and `rapid-review worker` processes against a real-time Temporal server and a SQLite database; the baselines' API
-and worker are processes of their own, built from the same app and client."""
+a bare update round trip (a trivial update to a trivial workflow) through the same API stack (bench/bare.py), in
+turn (one client: one of each alternately; 20 clients: two rounds of each); and the peak memory of the API and
+worker processes. The service runs as it does in production: `rapid-review api` (its scheduler too: the engine
+watch that lets a read trust it) and `rapid-review worker` processes against a real-time Temporal server and a
+SQLite database; the baselines' API and worker are processes of their own, built from the same app and client."""
 
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ async def phase(name: str, client: httpx.AsyncClient, calls, clients: int = CLIE
     return latencies
 
 
-ALONE = 20  # requests of the one-client phases
+ALONE = 30  # requests of the one-client phases, each taken in turn with its baseline's
 READ_ROUNDS = 3  # rounds of the read phases, each of every read and the bare endpoint in turn
+UPDATE_ROUNDS = 2  # rounds of the 20-client update phases, each of the completions and the bare updates in turn
 
 
 async def load(base_url: str, bare_url: str, passwords: dict, per_client: int) -> dict[tuple[str, int], list[float]]:
@@ -107,12 +109,15 @@ async def load(base_url: str, bare_url: str, passwords: dict, per_client: int) -
         for _ in range(READ_ROUNDS):  # the reads and their baseline take turns: a drift of the machine meets all alike
             for name, (through, calls) in reads.items():
                 results.setdefault((name, CLIENTS), []).extend(await phase(name, through, calls))
-        results[BARE_UPDATE, 1] = await phase("bare update", bare, [bare_update(0)] * ALONE, clients=1)
-        results[COMPLETE, 1] = await phase(
-            "complete", client, [complete(t) for t in tasks[total:total + ALONE]], clients=1)
-        results[BARE_UPDATE, CLIENTS] = await phase(
-            "bare update", bare, [bare_update(i % CLIENTS) for i in range(total)])
-        results[COMPLETE, CLIENTS] = await phase("complete", client, [complete(t) for t in tasks[:total]])
+        for task in tasks[total:total + ALONE]:  # one client: a bare update and a completion in turn
+            results.setdefault((BARE_UPDATE, 1), []).extend(
+                await phase("bare update", bare, [bare_update(0)], clients=1))
+            results.setdefault((COMPLETE, 1), []).extend(await phase("complete", client, [complete(task)], clients=1))
+        for start in range(0, total, total // UPDATE_ROUNDS):  # 20 clients: rounds of each in turn
+            results.setdefault((BARE_UPDATE, CLIENTS), []).extend(await phase(
+                "bare update", bare, [bare_update(i % CLIENTS) for i in range(total // UPDATE_ROUNDS)]))
+            results.setdefault((COMPLETE, CLIENTS), []).extend(await phase(
+                "complete", client, [complete(t) for t in tasks[start:start + total // UPDATE_ROUNDS]]))
         return results
 
 
@@ -151,7 +156,7 @@ def run(requests_per_client: int = 10) -> str:
         # Sticky workflows as on a production Temporal server: no worker is killed here.
         stack = ServiceProcesses(directory, settings.sqlalchemy_url, BENCH_KEY, settings.secret_key,
                                  audit_key=settings.rapid_review_audit_key, sticky=True)
-        worker, api = stack.start("worker"), stack.start("api --no-scheduler")
+        worker, api = stack.start("worker"), stack.start("api")  # its scheduler too, as in production
         bare_port = free_port()
         start_bare(stack, "worker", bare_port)
         start_bare(stack, "api", bare_port)

@@ -73,6 +73,17 @@ class WorkerHeartbeat(SQLModel, table=True):
     last_seen: datetime = Field(sa_column=ts_column())
 
 
+class EngineWatchMark(SQLModel, table=True):
+    """When a service process last compared the engine's running case workflows with the cases on record and
+    finished (service/platform/engine_watch.py): while that is recent, a read of a case trusts it instead of asking
+    the engine about the case itself."""
+
+    __tablename__ = "engine_watch_mark"
+
+    name: str = Field(primary_key=True, max_length=20)
+    looked_at: datetime = Field(sa_column=ts_column())
+
+
 class CaseRecord(SQLModel, table=True):
     """The read model of a case, kept current by the workflow's activities (lists never ask Temporal)."""
 

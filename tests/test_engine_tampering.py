@@ -13,15 +13,17 @@ import logging
 import re
 import subprocess
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 
-from records.models import AuditEvent, CaseRecord, OutboxMessage
+from records.models import AuditEvent, CaseRecord, EngineWatchMark, OutboxMessage
 from service.app import create_app
-from service.platform.engine_watch import check_open_cases, watch_for_changes
+from service.platform.engine_watch import check_open_cases, watch_running, watch_trusted
 from service.platform.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
 from service.platform.scheduler import Jobs
 from service.platform.temporal import TemporalConnection, connect
@@ -106,12 +108,11 @@ async def test_a_reset_a_terminate_and_a_squatted_id_are_found_alerted_and_audit
         assert 'action="/cases/' not in page.text, "no action form is offered"
         api.cookies.clear()
 
-        # A terminate nobody reads or acts on: found within seconds by the look at the engine's list of changes,
+        # A terminate nobody reads or acts on: found within seconds by the look at the engine's running workflows,
         # then by the hourly check (it asks for the status), and kept, not cleared, by the next one.
-        since = datetime.now(UTC)
         await client.get_workflow_handle(ended_case).terminate(reason="insider")
         for _ in range(100):  # (the engine lists a close a moment after it happens)
-            await watch_for_changes(engine, client, since, **keys)
+            await watch_running(engine, client, **keys)
             if record(engine, ended_case).engine_mismatch:
                 break
             await asyncio.sleep(0.1)
@@ -147,16 +148,64 @@ async def test_the_engine_watch_says_once_that_the_list_fails_and_once_that_it_a
     once and the look moves on."""
     key = settings.encryption_key_bytes
     jobs = Jobs(engine, settings, TemporalConnection("unused:7233", "default", key, client=temporal_env.client))
-    since = jobs.watched_since
     with caplog.at_level(logging.WARNING, logger="service.platform.scheduler"):
         for _ in range(3):
             await jobs.watch_engine()
         assert [r.getMessage() for r in caplog.records] == [
             "could not look at the Temporal server's list of workflows; looking again every 5 s"]
-        assert jobs.watched_since == since, "the next look starts where the failed ones did"
+        assert not await watch_trusted(engine), "reads ask the engine themselves while the watch cannot look"
         caplog.clear()
         jobs.temporal = TemporalConnection(dev_server, "default", key)
         for _ in range(2):
             await jobs.watch_engine()
         assert [r.getMessage() for r in caplog.records] == ["the Temporal server's list of workflows answers again"]
-    assert jobs.watched_since > since
+    await asyncio.sleep(1.1)  # (a process reads the watch's mark at most once a second)
+    assert await watch_trusted(engine)
+
+
+async def test_a_deleted_workflow_is_found_by_the_watch_and_a_stale_watch_leaves_reads_asking(dev_server, settings,
+                                                                                              engine, demo_passwords):
+    """A case's workflow deleted through the engine's port (as an engine that lost its data would have it) is
+    found by the next look at the engine's running workflows and shown as orphaned; reads trust the watch only
+    while it looked in the last seconds, and once it has stopped, a read asks the engine itself."""
+    settings = settings.model_copy(update={"temporal_task_queue": f"test-{uuid.uuid4().hex[:8]}"})
+    client = await connect(dev_server, "default", settings.encryption_key_bytes)
+    keys = {"audit_key": settings.audit_key_bytes, "public_url": "http://test"}
+    async with build_worker(client, settings, engine), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, client)), base_url="http://test") as api:
+        token = await api.post("/api/auth/token", data={"username": "strategy.manager",
+                                                        "password": demo_passwords["strategy.manager"]})
+        manager = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        references = []
+        for _ in range(2):
+            created = await api.post("/api/cases", headers=manager, json=REFERRAL)
+            assert created.status_code == 201, created.text
+            references.append(created.json()["reference"])
+        deleted_case, ended_case = references
+        for _ in range(100):  # (the engine lists a start a moment after it happens)
+            looked = await watch_running(engine, client, **keys)
+            if looked["running"] == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert looked == {"running": 2, "open_cases": 2, "described": 0}, "nothing to ask the engine about"
+
+        await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+            namespace="default", workflow_execution=WorkflowExecution(workflow_id=deleted_case)))
+        for _ in range(100):
+            await watch_running(engine, client, **keys)
+            if record(engine, deleted_case).orphaned:
+                break
+            await asyncio.sleep(0.1)
+        assert record(engine, deleted_case).orphaned and record(engine, ended_case).engine_mismatch is None
+        read = await api.get(f"/api/cases/{deleted_case}", headers=manager)
+        assert read.status_code == 410 and "is orphaned" in read.json()["detail"]
+
+        # The watch stops (its last look 20 s ago): a terminate it never sees is found by the next read itself.
+        with Session(engine) as session:
+            session.exec(update(EngineWatchMark).values(looked_at=datetime.now(UTC) - timedelta(seconds=20)))
+            session.commit()
+        await asyncio.sleep(1.1)  # (a process reads the watch's mark at most once a second)
+        assert not await watch_trusted(engine)
+        await client.get_workflow_handle(ended_case).terminate(reason="insider")
+        read = await api.get(f"/api/cases/{ended_case}", headers=manager)
+        assert read.status_code == 410 and "terminated while the case is open" in read.json()["detail"]

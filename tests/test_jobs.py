@@ -131,7 +131,7 @@ def test_scheduler_times(engine, settings):
     assert "hour='7', minute='0'" in times["daily_digest"] and "hour='1', minute='0'" in times["archive_histories"]
     assert "hour='2', minute='0'" in times["check_audit_chain"] and "catch_up" in times
     assert times["anchor_audit_head"] == "interval[1:00:00]"
-    assert times["watch_engine"] == "interval[0:00:05]", "the engine's changes are looked for every few seconds"
+    assert times["watch_engine"] == "interval[0:00:05]", "the engine is watched every few seconds"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -66,7 +66,14 @@ from service.cases.final_report import final_report
 from service.cases.references import next_reference, type_of
 from service.cases.visibility import may_read, state_for, visible_case
 from service.platform.audit_trail import AuditTrail
-from service.platform.engine_watch import alert_taken_id, describe, mismatch_detail, mismatch_of, record_mismatch
+from service.platform.engine_watch import (
+    alert_taken_id,
+    describe,
+    mismatch_detail,
+    mismatch_of,
+    record_mismatch,
+    watch_trusted,
+)
 from service.platform.orphans import mark_workflow_missing, orphan_detail, state_from_archive
 from service.platform.settings import Settings
 from service.platform.temporal import TemporalConnection
@@ -272,23 +279,24 @@ class CaseService:
 
     async def read(self, user: User, reference: str, detail: dict | None = None) -> dict:
         """A case's live state as this person may see it; the reading is on the record (``detail`` says where).
-        The engine is asked about the case's workflow (``_engine_agrees``) while one thread's database work finds
-        the case, records the reading and reads the state its last step stored with the links this person may
-        follow."""
-        asked = asyncio.create_task(self._describe(reference))
+        Unless the engine watch looked in the last seconds (``watch_trusted``), the engine is asked about the case's
+        workflow (``_engine_agrees``) while one thread's database work finds the case, records the reading and
+        reads the state its last step stored with the links this person may follow."""
+        asked = None if await watch_trusted(self.engine) else asyncio.create_task(self._describe(reference))
         try:
             record, stored = await in_thread(self._read_on_record, user, reference, detail or {})
         except BaseException:
-            asked.cancel()  # (a case this person may not see: the engine's answer is not wanted)
-            if not asked.cancelled() and asked.done():
-                asked.exception()  # (nor its failure: the refusal is the answer)
+            if asked is not None:
+                asked.cancel()  # (a case this person may not see: the engine's answer is not wanted)
+                if not asked.cancelled() and asked.done():
+                    asked.exception()  # (nor its failure: the refusal is the answer)
             raise
         client = await self.temporal.client()
         if stored is None:  # opened before states were stored: the workflow's query answers
             return await in_thread(self._for_reader, user, reference,
                                    state_for(user.role, await self.state(record, asked)))
         today = today_in_london()
-        if not await self._engine_agrees(client, record, asked):  # the query says what the engine lacks
+        if not await self._engine_agrees(client, record, asked, reading=True):  # the query says what it lacks
             return await in_thread(self._for_reader, user, reference,
                                    state_for(user.role, await self._queried_state(client, record, today)))
         links = stored.pop("links")
@@ -326,7 +334,7 @@ class CaseService:
         reference = record.reference
         today = today_in_london()
         client = await self.temporal.client()
-        held = await self._engine_agrees(client, record, asked)
+        held = await self._engine_agrees(client, record, asked, reading=True)
         # Stored by the case's last step (engine/case_view.py); only cases opened before that are queried.
         stored = held and await in_thread(self._stored_state, reference, date.fromisoformat(today))
         if stored:
@@ -376,11 +384,17 @@ class CaseService:
         state["effect_failing"] = record.effect_failing  # a step of the case keeps failing (no case text)
         return state
 
-    async def _engine_agrees(self, client, record: CaseRecord, asked: asyncio.Future | None = None) -> bool:
+    async def _engine_agrees(self, client, record: CaseRecord, asked: asyncio.Future | None = None, *,
+                             reading: bool = False) -> bool:
         """The engine's workflow must be the run that opened the case, running while the case is open; otherwise
         the case is flagged, alerted and audited (service/platform/engine_watch.py) and the person is told
         (CaseGone). False when the engine has no workflow of the case. ``asked``: its description, if already asked
-        for."""
+        for. ``reading``: an unflagged case is not asked about while the engine watch is trusted (``watch_trusted``:
+        it compared every case with the engine seconds ago); an action, which the engine may just have refused, asks.
+        """
+        if reading and asked is None and not (record.orphaned or record.engine_mismatch) \
+                and await watch_trusted(self.engine):
+            return True
         try:
             description = await (asked or describe(client, record.reference))
         except RPCError:

@@ -4,10 +4,10 @@ Each case's workflow lives in Temporal, whose frontend anyone who reaches its po
 replaying part of the history, so the API would show another stage than the board), a terminate or cancel, or
 a workflow started under a case's id. The service records the run that opened each case (the case-step
 activity: ``CaseRecord.workflow_run_id``) and compares the engine's description with it: at start-up and hourly
-for every open case (``check_open_cases``), every few seconds for the case workflows the engine lists as closed or
-started since the last look (``watch_for_changes``), and on every read of a case and before every action
-(``CaseService``). The check asks for the workflow's status, not whether it exists: a terminated workflow
-exists too.
+for every open case (``check_open_cases``); every few seconds for every case whose listing among the engine's
+running case workflows is not what its record expects (``watch_running``); and before every action, and on a read
+of a case unless a watch completed a look in the last seconds (``watch_trusted``; ``CaseService``). The check
+asks for the workflow's status, not whether it exists: a terminated workflow exists too.
 
 A mismatch is flagged on the case (``engine_mismatch``: what was found, never case text), written to the audit
 trail, logged as an ``ALERT`` line, e-mailed to every admin once per episode, and counted by /readyz and /metrics;
@@ -18,21 +18,24 @@ again). A workflow someone else started under the next case's id is skipped and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, func, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.registry import REVIEW_TYPES
 from engine.vocabulary import Stage
 from records.audit import AuditWriter
 from records.db import session_scope
-from records.models import CaseRecord
+from records.models import CaseRecord, EngineWatchMark
 from service.platform.effect_alerts import alert_admins
 from service.platform.orphans import mark_workflow_missing
 
@@ -118,57 +121,122 @@ def alert_taken_id(engine: Engine, *, workflow_id: str, audit_key: bytes, public
     log.error("ALERT workflow id %s was taken outside the service; the referral took the next reference", workflow_id)
 
 
+async def check_case(engine: Engine, client: Client, reference: str, *, audit_key: bytes,
+                     public_url: str) -> tuple[bool, str | None] | None:
+    """Describe one case's workflow and mark it: missing (an open case the engine has no workflow for), mismatched
+    (``mismatch_of``), or cleared. The record is read after the engine answered, so a case that closed meanwhile
+    reads as closed (its step is written before its workflow ends). (missing, what was found); None: no such case."""
+    description = await describe(client, reference)
+    return await asyncio.to_thread(_mark_case, engine, reference, description, audit_key=audit_key,
+                                   public_url=public_url)
+
+
+def _mark_case(engine: Engine, reference: str, description: EngineRun | None, *, audit_key: bytes,
+               public_url: str) -> tuple[bool, str | None] | None:
+    with session_scope(engine) as session:
+        record = session.get(CaseRecord, reference)
+        if record is None:
+            return None
+        session.expunge(record)
+    missing = description is None and record.stage != Stage.closed
+    mark_workflow_missing(engine, reference, missing)
+    found = None if description is None else mismatch_of(record, description)
+    record_mismatch(engine, reference=reference, found=found, audit_key=audit_key, public_url=public_url)
+    return missing, found
+
+
 async def check_open_cases(engine: Engine, client: Client, *, audit_key: bytes, public_url: str) -> dict:
     """Ask the engine about every open case (at start-up and hourly): mark the missing and the mismatched, clear
     the ones the engine agrees with again."""
-    with session_scope(engine) as session:
-        records = session.exec(select(CaseRecord).where(CaseRecord.stage != Stage.closed)).all()
-        for record in records:
-            session.expunge(record)
+    references = await asyncio.to_thread(_open_cases, engine)
     missing = mismatched = 0
-    for record in records:
-        description = await describe(client, record.reference)
-        mark_workflow_missing(engine, record.reference, description is None)
-        missing += description is None
-        found = None if description is None else mismatch_of(record, description)
-        record_mismatch(engine, reference=record.reference, found=found, audit_key=audit_key, public_url=public_url)
-        mismatched += found is not None
+    for reference in references:
+        checked = await check_case(engine, client, reference, audit_key=audit_key, public_url=public_url)
+        missing += bool(checked and checked[0])
+        mismatched += bool(checked and checked[1])
     if missing:
         log.error("%d open case(s) have no workflow on the Temporal server: they are shown as orphaned", missing)
-    return {"open_cases": len(records), "orphaned": missing, "mismatched": mismatched}
+    return {"open_cases": len(references), "orphaned": missing, "mismatched": mismatched}
+
+
+def _open_cases(engine: Engine) -> list[str]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(CaseRecord.reference).where(CaseRecord.stage != Stage.closed)).all())
 
 
 WATCH_SECONDS = 5
-# A run's close reaches the engine's list a moment after it happens: each look goes back this far again (a change
-# seen twice is flagged once).
-LIST_LAG = timedelta(minutes=1)
+# A read trusts the watch while some process's last complete look is this recent (three looks: one may be slow).
+WATCH_TRUSTED_FOR = timedelta(seconds=3 * WATCH_SECONDS)
+MARK = "running"
 
 
-async def watch_for_changes(engine: Engine, client: Client, since: datetime, *, audit_key: bytes,
-                            public_url: str) -> datetime:
-    """One look at the engine's list for case workflows that closed or started since ``since`` (a terminate, a
-    cancel, a reset, a workflow started under a case's id), flagging each as ``check_open_cases`` would: every case
-    is watched within seconds, read or not (before, a case nobody read or acted on waited for the hourly check).
-    It only flags; clearing stays with the checks that describe the case. Returns where the next look starts."""
+async def watch_running(engine: Engine, client: Client, *, audit_key: bytes, public_url: str) -> dict:
+    """One look, every few seconds: the engine's running case workflows (one list call) against the cases on record.
+    Every case whose listing is not what its record expects (an open case not running, or running as another run;
+    a closed case running again) and every flagged case the list now shows as expected is described
+    (``check_case``) and marked: a terminate, a cancel, a reset, a workflow deleted or an engine that lost its data
+    is flagged within seconds, read or not, and the list alone never flags (it lags the engine by a moment). Once
+    the look is complete, ``MARK`` says when it began: reads trust it for ``WATCH_TRUSTED_FOR``."""
     looked_at = datetime.now(UTC)
-    after = (since - LIST_LAG).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    current: dict[str, tuple[datetime, EngineRun]] = {}  # each workflow's latest run, as a describe would see it
-    async for execution in client.list_workflows(f'CloseTime >= "{after}" OR StartTime >= "{after}"'):
-        started = execution.start_time or looked_at
-        if execution.id not in current or started >= current[execution.id][0]:
-            current[execution.id] = (started, EngineRun(execution.run_id, execution.status))
-    if not current:
-        return looked_at
+    names = ", ".join(f'"{review_type.workflow_name}"' for review_type in REVIEW_TYPES.referred())
+    running: dict[str, str] = {}
+    async for execution in client.list_workflows(f"ExecutionStatus = 'Running' AND WorkflowType IN ({names})"):
+        running[execution.id] = execution.run_id
+    on_record = await asyncio.to_thread(_expected_runs, engine, running)
+    doubtful = []
+    for reference, run_id, stage, flagged in on_record:
+        listed = running.get(reference)  # (a case opened before runs were recorded: any run of it)
+        expected = listed is not None and (run_id is None or listed == run_id) if stage != Stage.closed else (
+            listed is None or listed == run_id)
+        if expected == bool(flagged):  # news either way: to flag, or to clear
+            doubtful.append(reference)
+    for reference in doubtful:
+        await check_case(engine, client, reference, audit_key=audit_key, public_url=public_url)
+    await asyncio.to_thread(_mark_watched, engine, looked_at)
+    return {"running": len(running), "open_cases": sum(row[2] != Stage.closed for row in on_record),
+            "described": len(doubtful)}
+
+
+def _expected_runs(engine: Engine, running: dict[str, str]) -> list[tuple]:
+    """Each open case, and each closed case the engine runs a workflow of: (reference, the run that opened it,
+    stage, flagged)."""
+    columns = (CaseRecord.reference, CaseRecord.workflow_run_id, CaseRecord.stage,
+               CaseRecord.workflow_missing_since.is_not(None) | CaseRecord.engine_mismatch.is_not(None))
     with session_scope(engine) as session:
-        records = session.exec(select(CaseRecord).where(CaseRecord.reference.in_(list(current)))).all()
-        for record in records:
-            session.expunge(record)
-    for record in records:
-        found = mismatch_of(record, current[record.reference][1])
-        if found is not None:
-            record_mismatch(engine, reference=record.reference, found=found, audit_key=audit_key,
-                            public_url=public_url)
-    return looked_at
+        on_record = list(session.exec(select(*columns).where(CaseRecord.stage != Stage.closed)).all())
+        open_references = {row[0] for row in on_record}
+        elsewhere = [reference for reference in running if reference not in open_references]
+        for chunk in range(0, len(elsewhere), 500):  # closed cases whose workflow runs (ending, or run again)
+            on_record += session.exec(select(*columns).where(
+                CaseRecord.reference.in_(elsewhere[chunk:chunk + 500]))).all()
+    return on_record
+
+
+def _mark_watched(engine: Engine, looked_at: datetime) -> None:
+    with session_scope(engine) as session:
+        moved = session.exec(update(EngineWatchMark).where(EngineWatchMark.name == MARK)
+                             .values(looked_at=looked_at)).rowcount
+        if not moved:
+            session.add(EngineWatchMark(name=MARK, looked_at=looked_at))
+
+
+_trusted: dict[str, tuple[float, datetime | None]] = {}  # per database: when the mark was read, and what it said
+
+
+async def watch_trusted(engine: Engine) -> bool:
+    """Whether some process's watch (``watch_running``) completed a look within ``WATCH_TRUSTED_FOR``, so a read
+    need not ask the engine about its case. The mark is read from the database at most once a second per process."""
+    key = str(engine.url)
+    read_at, looked_at = _trusted.get(key, (-1.0, None))
+    if time.monotonic() - read_at > 1.0:
+        looked_at = await asyncio.to_thread(_read_mark, engine)
+        _trusted[key] = (time.monotonic(), looked_at)
+    return looked_at is not None and datetime.now(UTC) - looked_at <= WATCH_TRUSTED_FOR
+
+
+def _read_mark(engine: Engine) -> datetime | None:
+    with session_scope(engine) as session:
+        return session.exec(select(EngineWatchMark.looked_at).where(EngineWatchMark.name == MARK)).first()
 
 
 def count_mismatched(session: Session) -> int:

@@ -10,7 +10,7 @@
 | outbox_give_up_abandoned | every 10 min (SMTP or Notify set) | idempotent |
 | prune_worker_heartbeats | hourly | idempotent |
 | check_orphans | at start-up, then hourly | idempotent (marks open cases with no workflow, or another run or status) |
-| watch_engine | every 5 s (the case workflows closed or started since the last look) | idempotent (flags only) |
+| watch_engine | every 5 s (the engine's running case workflows against the open cases) | idempotent |
 
 A daily job missed while the service was down (its time passed with no row for the day) runs at start-up.
 """
@@ -31,7 +31,7 @@ from records.db import session_scope
 from records.models import WorkerHeartbeat
 from service.platform import jobs
 from service.platform.audit_trail import AuditTrail
-from service.platform.engine_watch import WATCH_SECONDS, check_open_cases, watch_for_changes
+from service.platform.engine_watch import WATCH_SECONDS, check_open_cases, watch_running
 from service.platform.outbox import deliver_pending, give_up_abandoned
 from service.platform.settings import Settings
 from service.platform.temporal import TemporalConnection, codec_for
@@ -63,7 +63,6 @@ class Jobs:
     def __init__(self, engine: Engine, settings: Settings, temporal: TemporalConnection, holder: str = jobs.HOLDER):
         self.engine, self.settings, self.temporal, self.holder = engine, settings, temporal, holder
         self.audit_trail = AuditTrail.from_settings(engine, settings)
-        self.watched_since = datetime.now(UTC)  # before: the start-up check describes every open case
         self.watch_failing = False
 
     async def work(self, name: str, day) -> dict:
@@ -87,12 +86,11 @@ class Jobs:
             return None
 
     async def watch_engine(self) -> None:
-        """The engine's changes since the last look (engine_watch.watch_for_changes); a failure looks again from the
-        same time next time, and is logged once until the engine's list answers again (not every 5 s)."""
+        """The engine's running case workflows against the cases on record (engine_watch.watch_running); a failure
+        is logged once until the engine's list answers again (not every 5 s), and reads stop trusting the watch."""
         try:
-            self.watched_since = await watch_for_changes(
-                self.engine, await self.temporal.client(), self.watched_since,
-                audit_key=self.settings.audit_key_bytes, public_url=self.settings.rapid_review_public_url)
+            await watch_running(self.engine, await self.temporal.client(), audit_key=self.settings.audit_key_bytes,
+                                public_url=self.settings.rapid_review_public_url)
         except Exception:
             if not self.watch_failing:
                 log.warning("could not look at the Temporal server's list of workflows; looking again every %d s",
@@ -147,6 +145,8 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
     scheduler.add_job(daily.check_orphans, "interval", hours=1, id="check_orphans",
                       next_run_time=datetime.now(UTC) + timedelta(seconds=5))
     scheduler.add_job(daily.watch_engine, "interval", seconds=WATCH_SECONDS, id="watch_engine")
+    # APScheduler logs each run of each job at INFO: every 5 s for the watch. The jobs log their own failures.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     if settings.smtp_host or settings.notify_api_key:
         scheduler.add_job(deliver_pending, "interval", seconds=30, args=[engine, settings], id="outbox_sender")
         scheduler.add_job(give_up_abandoned, "interval", minutes=10, args=[engine], id="outbox_give_up_abandoned")
