@@ -80,7 +80,7 @@ class EngineWatchMark(SQLModel, table=True):
 
     __tablename__ = "engine_watch_mark"
 
-    name: str = Field(primary_key=True, max_length=20)
+    name: str = Field(primary_key=True, max_length=200)  # the engine's address and namespace (engine_watch.mark_of)
     looked_at: datetime = Field(sa_column=ts_column())
 
 

@@ -23,7 +23,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 
 from records.models import AuditEvent, CaseRecord, EngineWatchMark, OutboxMessage
 from service.app import create_app
-from service.platform.engine_watch import check_open_cases, watch_running, watch_trusted
+from service.platform.engine_watch import check_open_cases, mark_of, watch_running, watch_trusted
 from service.platform.runner import free_port, start_embedded_temporal, stop_process, temporal_cli
 from service.platform.scheduler import Jobs
 from service.platform.temporal import TemporalConnection, connect
@@ -112,7 +112,7 @@ async def test_a_reset_a_terminate_and_a_squatted_id_are_found_alerted_and_audit
         # then by the hourly check (it asks for the status), and kept, not cleared, by the next one.
         await client.get_workflow_handle(ended_case).terminate(reason="insider")
         for _ in range(100):  # (the engine lists a close a moment after it happens)
-            await watch_running(engine, client, **keys)
+            await watch_running(engine, client, "test", **keys)
             if record(engine, ended_case).engine_mismatch:
                 break
             await asyncio.sleep(0.1)
@@ -153,46 +153,76 @@ async def test_the_engine_watch_says_once_that_the_list_fails_and_once_that_it_a
             await jobs.watch_engine()
         assert [r.getMessage() for r in caplog.records] == [
             "could not look at the Temporal server's list of workflows; looking again every 5 s"]
-        assert not await watch_trusted(engine), "reads ask the engine themselves while the watch cannot look"
+        assert not await watch_trusted(engine, mark_of(dev_server, "default")), (
+            "reads ask the engine themselves while the watch cannot look")
         caplog.clear()
         jobs.temporal = TemporalConnection(dev_server, "default", key)
         for _ in range(2):
             await jobs.watch_engine()
         assert [r.getMessage() for r in caplog.records] == ["the Temporal server's list of workflows answers again"]
     await asyncio.sleep(1.1)  # (a process reads the watch's mark at most once a second)
-    assert await watch_trusted(engine)
+    assert await watch_trusted(engine, mark_of(dev_server, "default"))
+    assert not await watch_trusted(engine, mark_of("elsewhere:7233", "default")), "a look at one engine only"
 
 
-async def test_a_deleted_workflow_is_found_by_the_watch_and_a_stale_watch_leaves_reads_asking(dev_server, settings,
-                                                                                              engine, demo_passwords):
-    """A case's workflow deleted through the engine's port (as an engine that lost its data would have it) is
-    found by the next look at the engine's running workflows and shown as orphaned; reads trust the watch only
+async def test_the_watch_finds_a_deleted_workflow_clears_a_stale_flag_and_reads_ask_once_it_stops(
+        dev_server, settings, engine, demo_passwords):
+    """A case's workflow deleted through the engine's port (as an engine that lost its data would have it) is found
+    by the next look at the engine's running workflows and shown as orphaned, and a flag the engine no longer bears
+    out is cleared. While the watch is trusted an action still finds a terminate at once; reads trust the watch only
     while it looked in the last seconds, and once it has stopped, a read asks the engine itself."""
     settings = settings.model_copy(update={"temporal_task_queue": f"test-{uuid.uuid4().hex[:8]}"})
     client = await connect(dev_server, "default", settings.encryption_key_bytes)
     keys = {"audit_key": settings.audit_key_bytes, "public_url": "http://test"}
+    mark = mark_of(settings.temporal_address, settings.temporal_namespace)  # the one the API's reads look for
     async with build_worker(client, settings, engine), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(settings, client)), base_url="http://test") as api:
         token = await api.post("/api/auth/token", data={"username": "strategy.manager",
                                                         "password": demo_passwords["strategy.manager"]})
         manager = {"Authorization": f"Bearer {token.json()['access_token']}"}
         references = []
-        for _ in range(2):
+        for _ in range(3):
             created = await api.post("/api/cases", headers=manager, json=REFERRAL)
             assert created.status_code == 201, created.text
             references.append(created.json()["reference"])
-        deleted_case, ended_case = references
+        deleted_case, acted_case, ended_case = references
         for _ in range(100):  # (the engine lists a start a moment after it happens)
-            looked = await watch_running(engine, client, **keys)
-            if looked["running"] == 2:
+            looked = await watch_running(engine, client, mark, **keys)
+            if looked["running"] == 3:
                 break
             await asyncio.sleep(0.1)
-        assert looked == {"running": 2, "open_cases": 2, "described": 0}, "nothing to ask the engine about"
+        assert looked == {"running": 3, "open_cases": 3, "described": 0, "list_behind": False}
+        assert await watch_trusted(engine, mark)
+
+        # An open case the list leaves out while the engine runs it as recorded (here: a workflow of a type the
+        # list does not ask for, standing in for a list that fell behind): the look is not trusted.
+        lagging = await client.start_workflow("Squatter", id="RR-2026-990", task_queue="nobody-polls-this")
+        with Session(engine) as session:
+            session.add(CaseRecord(reference="RR-2026-990", pseudonym="Child L", stage="referral",
+                                   opened_on=datetime.now(UTC).date(), year=2026,
+                                   awareness_date=datetime.now(UTC).date(), workflow_run_id=lagging.result_run_id))
+            session.commit()
+        assert (await watch_running(engine, client, mark, **keys))["list_behind"]
+        await asyncio.sleep(1.1)  # (a process reads the watch's mark at most once a second)
+        assert not await watch_trusted(engine, mark), "reads ask the engine while its list is behind"
+        assert record(engine, "RR-2026-990").engine_mismatch is None, "and nothing is flagged"
+        await lagging.terminate()
+        with Session(engine) as session:
+            session.delete(session.get(CaseRecord, "RR-2026-990"))
+            session.commit()
+
+        with Session(engine) as session:  # a flag left from an episode an administrator has since put right
+            session.exec(update(CaseRecord).where(CaseRecord.reference == acted_case).values(
+                engine_mismatch="the workflow is terminated while the case is open",
+                engine_mismatch_since=datetime.now(UTC)))
+            session.commit()
+        assert (await watch_running(engine, client, mark, **keys))["described"] == 1
+        assert record(engine, acted_case).engine_mismatch is None, "the engine agrees again: cleared"
 
         await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
             namespace="default", workflow_execution=WorkflowExecution(workflow_id=deleted_case)))
         for _ in range(100):
-            await watch_running(engine, client, **keys)
+            await watch_running(engine, client, mark, **keys)
             if record(engine, deleted_case).orphaned:
                 break
             await asyncio.sleep(0.1)
@@ -200,12 +230,18 @@ async def test_a_deleted_workflow_is_found_by_the_watch_and_a_stale_watch_leaves
         read = await api.get(f"/api/cases/{deleted_case}", headers=manager)
         assert read.status_code == 410 and "is orphaned" in read.json()["detail"]
 
+        await asyncio.sleep(1.1)
+        assert await watch_trusted(engine, mark), "trusted again once a look finds the list up to date"
+        await client.get_workflow_handle(acted_case).terminate(reason="insider")
+        acted = await api.post(f"/api/cases/{acted_case}/actions/accept_referral", headers=manager, json={})
+        assert acted.status_code == 410 and "terminated while the case is open" in acted.json()["detail"]
+
         # The watch stops (its last look 20 s ago): a terminate it never sees is found by the next read itself.
         with Session(engine) as session:
             session.exec(update(EngineWatchMark).values(looked_at=datetime.now(UTC) - timedelta(seconds=20)))
             session.commit()
         await asyncio.sleep(1.1)  # (a process reads the watch's mark at most once a second)
-        assert not await watch_trusted(engine)
+        assert not await watch_trusted(engine, mark)
         await client.get_workflow_handle(ended_case).terminate(reason="insider")
         read = await api.get(f"/api/cases/{ended_case}", headers=manager)
         assert read.status_code == 410 and "terminated while the case is open" in read.json()["detail"]

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from anyio.to_thread import run_sync as in_thread
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -69,6 +69,7 @@ from service.platform.audit_trail import AuditTrail
 from service.platform.engine_watch import (
     alert_taken_id,
     describe,
+    mark_of,
     mismatch_detail,
     mismatch_of,
     record_mismatch,
@@ -239,6 +240,11 @@ class CaseService:
                                      ).first()
         self.session.commit()
         if recorded is not None and recorded != started_run:
+            # The case belongs to the run the service started: the other run's steps are refused from now on, and
+            # every check keeps the flag until that run is restored.
+            self.session.exec(update(CaseRecord).where(CaseRecord.reference == reference)
+                              .values(workflow_run_id=started_run))
+            self.session.commit()
             await asyncio.to_thread(
                 record_mismatch, self.engine, reference=reference, audit_key=self.trail.key,
                 public_url=self.settings.rapid_review_public_url,
@@ -282,7 +288,7 @@ class CaseService:
         Unless the engine watch looked in the last seconds (``watch_trusted``), the engine is asked about the case's
         workflow (``_engine_agrees``) while one thread's database work finds the case, records the reading and
         reads the state its last step stored with the links this person may follow."""
-        asked = None if await watch_trusted(self.engine) else asyncio.create_task(self._describe(reference))
+        asked = None if await self._watch_trusted() else asyncio.create_task(self._describe(reference))
         try:
             record, stored = await in_thread(self._read_on_record, user, reference, detail or {})
         except BaseException:
@@ -303,6 +309,9 @@ class CaseService:
         state = state_for(user.role, await self._with_review(client, record, stored, today))
         state["links"] = links
         return state
+
+    async def _watch_trusted(self) -> bool:
+        return await watch_trusted(self.engine, mark_of(self.temporal.address, self.temporal.namespace))
 
     async def _describe(self, reference: str):
         """The engine's description of the case's workflow, connecting first (a read that is refused never
@@ -389,11 +398,11 @@ class CaseService:
         """The engine's workflow must be the run that opened the case, running while the case is open; otherwise
         the case is flagged, alerted and audited (service/platform/engine_watch.py) and the person is told
         (CaseGone). False when the engine has no workflow of the case. ``asked``: its description, if already asked
-        for. ``reading``: an unflagged case is not asked about while the engine watch is trusted (``watch_trusted``:
-        it compared every case with the engine seconds ago); an action, which the engine may just have refused, asks.
-        """
-        if reading and asked is None and not (record.orphaned or record.engine_mismatch) \
-                and await watch_trusted(self.engine):
+        for. ``reading``: an open, unflagged case is not asked about while the engine watch is trusted
+        (``watch_trusted``: it compared every case with the engine seconds ago); an action, which the engine may just
+        have refused, asks, and so does a closed case's read (the engine may have let it go: the archive answers)."""
+        if reading and asked is None and record.stage != Stage.closed and not (
+                record.orphaned or record.engine_mismatch) and await self._watch_trusted():
             return True
         try:
             description = await (asked or describe(client, record.reference))

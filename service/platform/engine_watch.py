@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, func, select
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, ListWorkflowExecutionsRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -167,21 +168,26 @@ def _open_cases(engine: Engine) -> list[str]:
 WATCH_SECONDS = 5
 # A read trusts the watch while some process's last complete look is this recent (three looks: one may be slow).
 WATCH_TRUSTED_FOR = timedelta(seconds=3 * WATCH_SECONDS)
-MARK = "running"
+NOT_TRUSTED = datetime(2000, 1, 1, tzinfo=UTC)  # the mark of a look that found the engine's list behind
 
 
-async def watch_running(engine: Engine, client: Client, *, audit_key: bytes, public_url: str) -> dict:
+def mark_of(address: str | None, namespace: str) -> str:
+    """The name of the watch's mark for one engine and namespace: a process reading through another engine (a
+    replica pointed elsewhere) never trusts this one's look."""
+    return f"{address or 'embedded'}/{namespace}"[:200]
+
+
+async def watch_running(engine: Engine, client: Client, mark: str, *, audit_key: bytes, public_url: str) -> dict:
     """One look, every few seconds: the engine's running case workflows (one list call) against the cases on record.
     Every case whose listing is not what its record expects (an open case not running, or running as another run;
     a closed case running again) and every flagged case the list now shows as expected is described
     (``check_case``) and marked: a terminate, a cancel, a reset, a workflow deleted or an engine that lost its data
-    is flagged within seconds, read or not, and the list alone never flags (it lags the engine by a moment). Once
-    the look is complete, ``MARK`` says when it began: reads trust it for ``WATCH_TRUSTED_FOR``."""
+    is flagged within seconds, read or not, and the list alone never flags (it lags the engine by a moment).
+    The look's ``mark`` then says when it began, and reads trust it for ``WATCH_TRUSTED_FOR``; unless the engine
+    described as running an open case its list left out: the list is behind, and reads ask the engine until a
+    look finds it caught up."""
     looked_at = datetime.now(UTC)
-    names = ", ".join(f'"{review_type.workflow_name}"' for review_type in REVIEW_TYPES.referred())
-    running: dict[str, str] = {}
-    async for execution in client.list_workflows(f"ExecutionStatus = 'Running' AND WorkflowType IN ({names})"):
-        running[execution.id] = execution.run_id
+    running = await _running_case_workflows(client)
     on_record = await asyncio.to_thread(_expected_runs, engine, running)
     doubtful = []
     for reference, run_id, stage, flagged in on_record:
@@ -189,12 +195,30 @@ async def watch_running(engine: Engine, client: Client, *, audit_key: bytes, pub
         expected = listed is not None and (run_id is None or listed == run_id) if stage != Stage.closed else (
             listed is None or listed == run_id)
         if expected == bool(flagged):  # news either way: to flag, or to clear
-            doubtful.append(reference)
-    for reference in doubtful:
-        await check_case(engine, client, reference, audit_key=audit_key, public_url=public_url)
-    await asyncio.to_thread(_mark_watched, engine, looked_at)
+            doubtful.append((reference, flagged))
+    behind = False
+    for reference, flagged in doubtful:
+        checked = await check_case(engine, client, reference, audit_key=audit_key, public_url=public_url)
+        behind |= not flagged and checked == (False, None)  # the engine runs it as recorded: the list missed it
+    await asyncio.to_thread(_mark_watched, engine, mark, NOT_TRUSTED if behind else looked_at)
     return {"running": len(running), "open_cases": sum(row[2] != Stage.closed for row in on_record),
-            "described": len(doubtful)}
+            "described": len(doubtful), "list_behind": behind}
+
+
+async def _running_case_workflows(client: Client) -> dict[str, str]:
+    """The engine's running case workflows: id to run id (read from the raw answer, page by page: the client's
+    own list decodes each workflow's memo and search attributes too)."""
+    names = ", ".join(f'"{review_type.workflow_name}"' for review_type in REVIEW_TYPES.referred())
+    request = ListWorkflowExecutionsRequest(
+        namespace=client.namespace, page_size=1000,
+        query=f"ExecutionStatus = 'Running' AND WorkflowType IN ({names})")
+    running: dict[str, str] = {}
+    while True:
+        page = await client.workflow_service.list_workflow_executions(request, retry=True)
+        running.update((info.execution.workflow_id, info.execution.run_id) for info in page.executions)
+        if not page.next_page_token:
+            return running
+        request.next_page_token = page.next_page_token
 
 
 def _expected_runs(engine: Engine, running: dict[str, str]) -> list[tuple]:
@@ -212,31 +236,41 @@ def _expected_runs(engine: Engine, running: dict[str, str]) -> list[tuple]:
     return on_record
 
 
-def _mark_watched(engine: Engine, looked_at: datetime) -> None:
-    with session_scope(engine) as session:
-        moved = session.exec(update(EngineWatchMark).where(EngineWatchMark.name == MARK)
-                             .values(looked_at=looked_at)).rowcount
-        if not moved:
-            session.add(EngineWatchMark(name=MARK, looked_at=looked_at))
+def _mark_watched(engine: Engine, mark: str, looked_at: datetime) -> None:
+    """Write the mark (a first mark written by two processes at once: the second writes it again)."""
+    for _ in range(2):
+        try:
+            with session_scope(engine) as session:
+                moved = session.exec(update(EngineWatchMark).where(EngineWatchMark.name == mark)
+                                     .values(looked_at=looked_at)).rowcount
+                if not moved:
+                    session.add(EngineWatchMark(name=mark, looked_at=looked_at))
+            return
+        except IntegrityError:
+            continue
 
 
-_trusted: dict[str, tuple[float, datetime | None]] = {}  # per database: when the mark was read, and what it said
+_trusted: dict[tuple[str, str], tuple[float, datetime | None]] = {}  # (database, mark): when read, what it said
 
 
-async def watch_trusted(engine: Engine) -> bool:
-    """Whether some process's watch (``watch_running``) completed a look within ``WATCH_TRUSTED_FOR``, so a read
-    need not ask the engine about its case. The mark is read from the database at most once a second per process."""
-    key = str(engine.url)
+async def watch_trusted(engine: Engine, mark: str) -> bool:
+    """Whether some process's watch of this engine (``watch_running``) completed a look within
+    ``WATCH_TRUSTED_FOR`` that found its list up to date, so a read need not ask the engine about an open case.
+    The mark is read from the database at most once a second per process; a database that cannot say: not trusted."""
+    key = (str(engine.url), mark)
     read_at, looked_at = _trusted.get(key, (-1.0, None))
     if time.monotonic() - read_at > 1.0:
-        looked_at = await asyncio.to_thread(_read_mark, engine)
+        try:
+            looked_at = await asyncio.to_thread(_read_mark, engine, mark)
+        except SQLAlchemyError:
+            looked_at = None
         _trusted[key] = (time.monotonic(), looked_at)
     return looked_at is not None and datetime.now(UTC) - looked_at <= WATCH_TRUSTED_FOR
 
 
-def _read_mark(engine: Engine) -> datetime | None:
+def _read_mark(engine: Engine, mark: str) -> datetime | None:
     with session_scope(engine) as session:
-        return session.exec(select(EngineWatchMark.looked_at).where(EngineWatchMark.name == MARK)).first()
+        return session.exec(select(EngineWatchMark.looked_at).where(EngineWatchMark.name == mark)).first()
 
 
 def count_mismatched(session: Session) -> int:

@@ -31,7 +31,7 @@ from records.db import session_scope
 from records.models import WorkerHeartbeat
 from service.platform import jobs
 from service.platform.audit_trail import AuditTrail
-from service.platform.engine_watch import WATCH_SECONDS, check_open_cases, watch_running
+from service.platform.engine_watch import WATCH_SECONDS, check_open_cases, mark_of, watch_running
 from service.platform.outbox import deliver_pending, give_up_abandoned
 from service.platform.settings import Settings
 from service.platform.temporal import TemporalConnection, codec_for
@@ -89,7 +89,9 @@ class Jobs:
         """The engine's running case workflows against the cases on record (engine_watch.watch_running); a failure
         is logged once until the engine's list answers again (not every 5 s), and reads stop trusting the watch."""
         try:
-            await watch_running(self.engine, await self.temporal.client(), audit_key=self.settings.audit_key_bytes,
+            await watch_running(self.engine, await self.temporal.client(),
+                                mark_of(self.temporal.address, self.temporal.namespace),
+                                audit_key=self.settings.audit_key_bytes,
                                 public_url=self.settings.rapid_review_public_url)
         except Exception:
             if not self.watch_failing:
@@ -132,6 +134,11 @@ class Jobs:
         return done
 
 
+def _quiet_watch(record: logging.LogRecord) -> bool:
+    """APScheduler logs each run of each job at INFO: not the watch's, every 5 s (its failures are logged)."""
+    return record.levelno > logging.INFO or "watch_engine" not in record.getMessage()
+
+
 def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnection | None = None
                     ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="Europe/London", job_defaults={"coalesce": True, "misfire_grace_time": 3600})
@@ -145,8 +152,7 @@ def build_scheduler(engine: Engine, settings: Settings, temporal: TemporalConnec
     scheduler.add_job(daily.check_orphans, "interval", hours=1, id="check_orphans",
                       next_run_time=datetime.now(UTC) + timedelta(seconds=5))
     scheduler.add_job(daily.watch_engine, "interval", seconds=WATCH_SECONDS, id="watch_engine")
-    # APScheduler logs each run of each job at INFO: every 5 s for the watch. The jobs log their own failures.
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.executors.default").addFilter(_quiet_watch)
     if settings.smtp_host or settings.notify_api_key:
         scheduler.add_job(deliver_pending, "interval", seconds=30, args=[engine, settings], id="outbox_sender")
         scheduler.add_job(give_up_abandoned, "interval", minutes=10, args=[engine], id="outbox_give_up_abandoned")
