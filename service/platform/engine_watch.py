@@ -35,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from engine.registry import REVIEW_TYPES
 from engine.vocabulary import Stage
 from records.audit import AuditWriter
-from records.db import session_scope
+from records.db import read_session, session_scope
 from records.models import CaseRecord, EngineWatchMark
 from service.platform.effect_alerts import alert_admins
 from service.platform.orphans import mark_workflow_missing
@@ -161,7 +161,7 @@ async def check_open_cases(engine: Engine, client: Client, *, audit_key: bytes, 
 
 
 def _open_cases(engine: Engine) -> list[str]:
-    with session_scope(engine) as session:
+    with read_session(engine) as session:
         return list(session.exec(select(CaseRecord.reference).where(CaseRecord.stage != Stage.closed)).all())
 
 
@@ -226,7 +226,7 @@ def _expected_runs(engine: Engine, running: dict[str, str]) -> list[tuple]:
     stage, flagged)."""
     columns = (CaseRecord.reference, CaseRecord.workflow_run_id, CaseRecord.stage,
                CaseRecord.workflow_missing_since.is_not(None) | CaseRecord.engine_mismatch.is_not(None))
-    with session_scope(engine) as session:
+    with read_session(engine) as session:
         on_record = list(session.exec(select(*columns).where(CaseRecord.stage != Stage.closed)).all())
         open_references = {row[0] for row in on_record}
         elsewhere = [reference for reference in running if reference not in open_references]
@@ -269,7 +269,8 @@ async def watch_trusted(engine: Engine, mark: str) -> bool:
 
 
 def _read_mark(engine: Engine, mark: str) -> datetime | None:
-    with session_scope(engine) as session:
+    """(A read: a request that holds SQLite's write lock while it asks must not wait for itself.)"""
+    with read_session(engine) as session:
         return session.exec(select(EngineWatchMark.looked_at).where(EngineWatchMark.name == mark)).first()
 
 
