@@ -108,8 +108,8 @@ class CaseStepActivities(CaseSteps):
                 for move in step.due_date_moves:
                     move_due_dates(session, move, step.case_reference)
                 for spec in step.tasks:
-                    task = open_task(session, spec, step.case_reference)
-                    enqueue_task_emails(session, task, self.public_url)
+                    if (task := open_task(session, spec, step.case_reference)) is not None:
+                        enqueue_task_emails(session, task, self.public_url)
                 session.connection().execute(insert(APPLIED).values(key=step.key, applied_at=step.at))
         except IntegrityError:
             # Two attempts raced (a retry while the first was still finishing) and the other one won, or the

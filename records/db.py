@@ -11,7 +11,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
-from sqlmodel import Session, create_engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The execution option that marks a session's transactions as reads (SQLite: a deferred BEGIN, which takes no
@@ -147,3 +149,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(alembic_config(engine), revision)
+
+
+def add_unless_present(session: Session, row: SQLModel, *unique: str) -> bool:
+    """Insert ``row`` unless a row with the same ``unique`` columns exists (a retried step writes nothing twice), in
+    one statement: no query first. The session's pending rows are flushed before it, so they count as present; the
+    row itself is not added to the session. True if it was inserted."""
+    session.flush()
+    table = type(row).__table__
+    values = {column.key: value for column in table.columns
+              if (value := getattr(row, column.key)) is not None or not column.primary_key}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    result = session.connection().execute(insert(table).values(values).on_conflict_do_nothing(index_elements=unique))
+    return bool(result.rowcount)
+

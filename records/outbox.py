@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from engine.vocabulary import TaskKind
 from records import wording
+from records.db import add_unless_present
 from records.lateness import lateness_email, lateness_email_key
 from records.models import OutboxMessage, Task, User
 
@@ -70,10 +71,8 @@ def enqueue_referral_received(session: Session, *, referrer: User, reference: st
 def enqueue(session: Session, *, key: str, to: User, subject: str, body: str, case_reference: str | None,
             ics: str | None = None) -> None:
     """Add a message unless one with this key exists (a retried step sends nothing twice)."""
-    if session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first() is not None:
-        return
-    session.add(OutboxMessage(key=key, case_reference=case_reference, to_address=to.email, to_user_id=to.id,
-                              subject=subject, body=body, ics=ics))
+    add_unless_present(session, OutboxMessage(key=key, case_reference=case_reference, to_address=to.email,
+                                              to_user_id=to.id, subject=subject, body=body, ics=ics), "key")
 
 
 def enqueue_task_emails(session: Session, task: Task, public_url: str) -> None:

@@ -5,28 +5,25 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import and_, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from engine.calendar import WorkingDayCalendar
 from engine.models import DueDateMove, TaskSettlement, TaskSpec
 from engine.vocabulary import Role, TaskStatus, Urgency
+from records.db import add_unless_present
 from records.models import Task, User
 
 
-def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task:
-    """Create the task unless one with its key exists (a retried step creates nothing twice)."""
-    existing = session.exec(select(Task).where(Task.key == spec.key)).first()
-    if existing is not None:
-        return existing
+def open_task(session: Session, spec: TaskSpec, case_reference: str) -> Task | None:
+    """Create the task unless one with its key exists (a retried step creates nothing twice): the new task (not in
+    the session), or None if it existed."""
     task = Task(
         key=spec.key, case_reference=case_reference, kind=spec.kind, title=spec.title,
         description=spec.description, assignee_role=str(spec.assignee_role), assignee_agency=spec.assignee_agency,
         assignee_seat=str(spec.assignee_seat) if spec.assignee_seat else None, due_date=spec.due,
         action=spec.action,
     )
-    session.add(task)
-    session.flush()
-    return task
+    return task if add_unless_present(session, task, "key") else None
 
 
 def _escaped(prefix: str) -> str:

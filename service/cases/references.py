@@ -4,12 +4,11 @@ reference names (its prefix)."""
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from engine.registry import REVIEW_TYPES
 from engine.review_type import ReviewType
+from records.db import add_unless_present
 from records.errors import CaseNotFound
 from records.models import ReferenceCounter
 from records.vocabulary import case_reference
@@ -21,9 +20,7 @@ def next_reference(session: Session, year: int, prefix: str = "RR") -> str:
     already there (two replicas taking a year's first referral both go on), then one UPDATE ... RETURNING takes
     the next number under the row's lock, so concurrent referrals queue instead of sharing a number. The caller
     commits (with whatever else must be written at the same time)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.exec(insert(ReferenceCounter).values(prefix=prefix, year=year, last=0)
-                 .on_conflict_do_nothing(index_elements=["prefix", "year"]))
+    add_unless_present(session, ReferenceCounter(prefix=prefix, year=year, last=0), "prefix", "year")
     number = session.exec(update(ReferenceCounter)
                           .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
                           .values(last=ReferenceCounter.last + 1).returning(ReferenceCounter.last)).scalar_one()
