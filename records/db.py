@@ -161,6 +161,6 @@ def add_unless_present(session: Session, row: SQLModel, *unique: str) -> bool:
               if (value := getattr(row, column.key)) is not None or not column.primary_key}
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    result = session.connection().execute(insert(table).values(values).on_conflict_do_nothing(index_elements=unique))
-    return bool(result.rowcount)
-
+    # RETURNING, not the row count: PostgreSQL's driver does not report 0 for a row the conflict skipped.
+    statement = insert(table).values(values).on_conflict_do_nothing(index_elements=unique)
+    return session.connection().execute(statement.returning(table.c[unique[0]])).first() is not None

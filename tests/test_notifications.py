@@ -12,6 +12,7 @@ from activities.case_step import CaseStepActivities
 from engine.models import AuditEntry, CaseSnapshot, CaseStep, TaskSpec
 from records.codec import EncryptionCodec
 from records.models import AuditEvent, CaseRecord, OutboxMessage, Task
+from records.tasks import open_task
 from service.platform.outbox import deliver_pending
 from service.platform.runner import free_port
 
@@ -49,6 +50,19 @@ def test_a_step_applied_twice_takes_effect_once(engine, demo_passwords):
         assert session.get(CaseRecord, "RR-9").stage == "panel_preparation"
         messages = session.exec(select(OutboxMessage)).all()
     assert [m.to_address for m in messages] == ["agency.education@example.org"], "only the invited agency"
+
+
+def test_a_task_opened_again_by_a_later_step_is_not_opened_or_mailed_twice(engine, demo_passwords):
+    """A task's key already in the database: the later step opens nothing and queues no second e-mail, and says
+    so (on PostgreSQL too, whose driver counts a row the conflict skipped differently)."""
+    activities = CaseStepActivities(engine, "https://rapid-review.example.org", CODEC, audit_key=AUDIT_KEY)
+    assert activities.apply_step(step("RR-9:1:convene_panel"))[0] is True
+    assert activities.apply_step(step("RR-9:2:convene_panel_again"))[0] is True
+    with Session(engine) as session:
+        assert len(session.exec(select(Task)).all()) == 1
+        assert len(session.exec(select(OutboxMessage)).all()) == 1
+        assert open_task(session, step().tasks[0], "RR-9") is None, "it existed"
+        assert open_task(session, step().tasks[0].model_copy(update={"key": "RR-9:other"}), "RR-9") is not None
 
 
 def test_emails_carry_no_identifying_content(engine, demo_passwords):

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, ListWorkflowExecutionsRequest
@@ -35,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from engine.registry import REVIEW_TYPES
 from engine.vocabulary import Stage
 from records.audit import AuditWriter
-from records.db import read_session, session_scope
+from records.db import add_unless_present, read_session, session_scope
 from records.models import CaseRecord, EngineWatchMark
 from service.platform.effect_alerts import alert_admins
 from service.platform.orphans import mark_workflow_missing
@@ -237,17 +237,9 @@ def _expected_runs(engine: Engine, running: dict[str, str]) -> list[tuple]:
 
 
 def _mark_watched(engine: Engine, mark: str, looked_at: datetime) -> None:
-    """Write the mark (a first mark written by two processes at once: the second writes it again)."""
-    for _ in range(2):
-        try:
-            with session_scope(engine) as session:
-                moved = session.exec(update(EngineWatchMark).where(EngineWatchMark.name == mark)
-                                     .values(looked_at=looked_at)).rowcount
-                if not moved:
-                    session.add(EngineWatchMark(name=mark, looked_at=looked_at))
-            return
-        except IntegrityError:
-            continue
+    with session_scope(engine) as session:
+        if not add_unless_present(session, EngineWatchMark(name=mark, looked_at=looked_at), "name"):
+            session.exec(update(EngineWatchMark).where(EngineWatchMark.name == mark).values(looked_at=looked_at))
 
 
 _trusted: dict[tuple[str, str], tuple[float, datetime | None]] = {}  # (database, mark): when read, what it said
